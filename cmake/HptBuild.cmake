@@ -1,0 +1,46 @@
+# Build settings shared by every hpt target, and the helpers that create them.
+
+set(CMAKE_CXX_STANDARD 20)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+set(CMAKE_CXX_EXTENSIONS OFF)
+set(CMAKE_EXPORT_COMPILE_COMMANDS ON)
+if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+  set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
+endif()
+
+if(HPT_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+set(HPT_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+    -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+
+# hpt_library(NAME SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
+# Creates the static library hpt_NAME with the alias hpt::NAME. Headers are included as
+# "folder/file.h" from the repository root.
+function(hpt_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(hpt_${name} STATIC ${ARG_SOURCES})
+  add_library(hpt::${name} ALIAS hpt_${name})
+  target_include_directories(hpt_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_compile_options(hpt_${name} PRIVATE ${HPT_WARNINGS})
+  target_link_libraries(hpt_${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# hpt_executable(NAME SOURCES ... [DEPS ...])
+function(hpt_executable name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_compile_options(${name} PRIVATE ${HPT_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+endfunction()
+
+# hpt_test(NAME SOURCES ... [DEPS ...]): a doctest executable registered with CTest.
+function(hpt_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_compile_options(${name} PRIVATE ${HPT_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} doctest::doctest)
+  add_test(NAME ${name} COMMAND ${name})
+endfunction()

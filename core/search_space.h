@@ -1,0 +1,79 @@
+#pragma once
+// The search space: typed parameters and their mapping to the unit cube, where strategies work.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/types.h"
+
+namespace hpt {
+
+enum class ParamType { kFloat, kInt, kCategorical };
+// `auto` in a spec is resolved when the spec is parsed (log when min > 0 and max/min >= 100,
+// else linear), so a ParamSpec always holds one of these.
+enum class Scale { kLinear, kLog, kReverseLog };
+
+std::string_view ToString(ParamType type);
+std::string_view ToString(Scale scale);
+
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::kFloat;
+  double min = 0;  // float and int
+  double max = 0;
+  Scale scale = Scale::kLinear;
+  std::vector<ParamValue> choices;  // categorical, in spec order
+  int grid_points = 0;              // points per axis for grid search; 0 = not given
+  bool operator==(const ParamSpec&) const = default;
+};
+
+// Immutable after construction; the ParamSpecs are assumed valid (the spec parser checks them).
+//
+// Unit-cube mapping, per dimension, u in [0, 1]:
+//   float/int: u is the position in the warped range: linear x, log(x), or -log(1 - x) for
+//              reverse_log. u = 0 maps to exactly min and u = 1 to exactly max. Ints are rounded
+//              to the nearest integer in the original space and clamped to [min, max].
+//   categorical with k choices: choice floor(u * k) (u = 1 is the last); ToUnit gives the
+//              centre of the choice's cell, (i + 0.5) / k.
+// FromUnit(ToUnit(p)) == p for every valid p; ToUnit(FromUnit(u)) == u for floats (up to rounding).
+class SearchSpace {
+ public:
+  explicit SearchSpace(std::vector<ParamSpec> params);
+
+  const std::vector<ParamSpec>& params() const { return params_; }
+  size_t dims() const { return params_.size(); }
+
+  // u must have dims() entries; values outside [0, 1] are clamped.
+  Params FromUnit(std::span<const double> u) const;
+  // Throws Error(kInvalidInput) when p does not name exactly this space's parameters in order,
+  // or a value has the wrong type or lies outside its range.
+  std::vector<double> ToUnit(const Params& p) const;
+
+  // Grid axis of dimension i: all choices of a categorical; for an int, every integer in range
+  // when grid_points is 0, else grid_points values evenly spaced in the warped range (rounded,
+  // duplicates removed); for a float, grid_points values evenly spaced in the warped range
+  // including both bounds (a float with grid_points 0 throws Error(kInvalidInput)).
+  std::vector<ParamValue> GridAxis(size_t i) const;
+  // Number of grid points, saturating at UINT64_MAX.
+  uint64_t GridSize() const;
+  // The index-th point in row-major order (the last parameter varies fastest).
+  // Requires index < GridSize().
+  Params GridPoint(uint64_t index) const;
+
+ private:
+  std::vector<ParamSpec> params_;
+  std::vector<std::vector<ParamValue>> grid_axes_;  // computed lazily is not worth it: small
+  bool grid_ready_ = false;
+};
+
+// {"lr": 0.001, "optimizer": "adam", "hidden": 128}, keys in space order.
+nlohmann::ordered_json ParamsToJson(const Params& params);
+// The inverse, for the parameters of `space` (extra keys such as static values are ignored).
+// Throws Error(kInvalidInput) on a missing key or a value of the wrong type.
+Params ParamsFromJson(const SearchSpace& space, const nlohmann::ordered_json& json);
+
+}  // namespace hpt

@@ -1,0 +1,112 @@
+#pragma once
+// The tuning spec: its parsed form, the parser, and its normalized YAML rendering.
+//
+// Every field, its type, default and check is defined once, in spec_fields.cc (the table the
+// parser walks and the docs are written from).
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/search_space.h"
+#include "core/types.h"
+
+namespace hpt {
+
+enum class StrategyType { kGrid, kRandom };
+std::string_view ToString(StrategyType type);
+
+enum class EarlyStoppingType { kNone };
+
+struct Spec {
+  std::string name;  // [A-Za-z0-9_.-]{1,64}
+  struct Objective {
+    std::string metric;
+    Goal goal = Goal::kMaximize;
+    bool operator==(const Objective&) const = default;
+  } objective;
+  struct Strategy {
+    StrategyType type = StrategyType::kRandom;
+    uint64_t seed = 0;
+    bool operator==(const Strategy&) const = default;
+  } strategy;
+  std::vector<ParamSpec> parameters;
+  // Passed to every trial unchanged; an object of scalars (string, number, bool).
+  nlohmann::ordered_json static_params = nlohmann::ordered_json::object();
+  struct Limits {
+    int64_t max_trials = 0;      // 0 in a parsed spec never happens: default 20, or the grid size
+    int64_t max_parallel = 0;    // 0 = as many as there are free slots
+    double trial_timeout_s = 0;  // 0 = none
+    double max_runtime_s = 0;    // 0 = none
+    int64_t max_failed = 0;      // the experiment fails when this many trials failed for good
+    bool operator==(const Limits&) const = default;
+  } limits;
+  struct EarlyStopping {
+    EarlyStoppingType type = EarlyStoppingType::kNone;
+    bool operator==(const EarlyStopping&) const = default;
+  } early_stopping;
+  struct Trial {
+    std::vector<std::string> command;  // argv with {name} placeholders
+    std::vector<MetricDef> metrics;    // regex metric definitions, optional
+    int64_t gpus = 0;                  // GPUs per trial
+    int64_t retries = 0;               // re-runs after the trial's own failure
+    bool operator==(const Trial&) const = default;
+  } trial;
+  bool operator==(const Spec&) const = default;
+};
+
+// One located problem in a spec. line/column are 1-based; 0 when unknown.
+struct SpecDiagnostic {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string field;  // dotted path: "limits.max_parallel", "parameters[2].min"
+  std::string message;
+  // "FILE:LINE:COL: FIELD: MESSAGE"
+  std::string ToString() const;
+};
+
+// Thrown by ParseSpec with every problem found (not just the first); kind() is kInvalidInput and
+// what() is the diagnostics joined by newlines.
+class SpecError : public Error {
+ public:
+  explicit SpecError(std::vector<SpecDiagnostic> diagnostics);
+  const std::vector<SpecDiagnostic>& diagnostics() const { return diagnostics_; }
+
+ private:
+  std::vector<SpecDiagnostic> diagnostics_;
+};
+
+// Parses and validates a spec. `file` is used only in diagnostics.
+Spec ParseSpec(const std::string& yaml_text, const std::string& file);
+// Reads the file (Error kNotFound when it cannot be read), then ParseSpec.
+Spec ParseSpecFile(const std::string& path);
+
+// The normalized spec: every field present with its default, `auto` scales resolved, durations
+// in seconds. ParseSpec(ToYaml(s), f) == s.
+std::string ToYaml(const Spec& spec);
+
+// Names a `{placeholder}` in trial.command may use besides parameters and static values.
+// {trial_id} {experiment} {trial_dir} {checkpoint_dir} {budget}
+const std::vector<std::string>& BuiltinPlaceholders();
+
+// Replaces every {name} in each argument by lookup(name); "{{" and "}}" stand for literal braces.
+// Each argument stays one argument (nothing is split or passed through a shell). Throws
+// Error(kInvalidInput) naming the placeholder when lookup returns nullopt or a brace is unbalanced.
+std::vector<std::string> ExpandCommand(
+    const std::vector<std::string>& command,
+    const std::function<std::optional<std::string>(std::string_view)>& lookup);
+
+// The placeholder names used in one argument, in order. Throws like ExpandCommand on bad braces.
+std::vector<std::string> PlaceholdersIn(std::string_view argument);
+
+// "90", "90s", "15m", "2h", "1h30m", "1.5h", "1d" -> seconds; nullopt when malformed or negative.
+std::optional<double> ParseDuration(std::string_view text);
+
+}  // namespace hpt

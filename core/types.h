@@ -1,0 +1,59 @@
+#pragma once
+// Value types shared by every module: parameter values, statuses, metric points.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace hpt {
+
+// A parameter value as a trial sees it. Integers and categorical choices keep the type they were
+// written with in the spec (a categorical `[32, 64]` holds integers, `[sgd, adam]` strings).
+using ParamValue = std::variant<int64_t, double, std::string>;
+
+// Formats a value the way it is substituted into a command line: integers in decimal, doubles in
+// the shortest form that reads back to the same double (`0.001`, `1e-05`), strings verbatim.
+std::string FormatValue(const ParamValue& value);
+
+struct Param {
+  std::string name;
+  ParamValue value;
+  bool operator==(const Param&) const = default;
+};
+// One assignment of values, in search-space order.
+using Params = std::vector<Param>;
+
+enum class Goal { kMaximize, kMinimize };
+std::string_view ToString(Goal goal);
+
+// True when `a` is strictly better than `b` for the goal.
+inline bool Better(Goal goal, double a, double b) { return goal == Goal::kMaximize ? a > b : a < b; }
+
+enum class TrialStatus { kPending, kRunning, kCompleted, kFailed, kStopped };
+std::string_view ToString(TrialStatus status);
+std::optional<TrialStatus> ParseTrialStatus(std::string_view text);
+
+enum class ExperimentStatus { kRunning, kCompleted, kCancelled, kFailed };
+std::string_view ToString(ExperimentStatus status);
+std::optional<ExperimentStatus> ParseExperimentStatus(std::string_view text);
+
+// One point of a metric time series. `time` is seconds since the Unix epoch.
+struct MetricPoint {
+  std::string name;
+  int64_t step = 0;
+  double value = 0;
+  double time = 0;
+  bool operator==(const MetricPoint&) const = default;
+};
+
+// A metric that the trial's output is scanned for with a regular expression; group 1 is the value.
+struct MetricDef {
+  std::string name;
+  std::string regex;
+  bool operator==(const MetricDef&) const = default;
+};
+
+}  // namespace hpt

@@ -1,0 +1,169 @@
+#pragma once
+// The experiment store: experiments, trials, trial components and metrics, after SageMaker
+// Experiments' model. Exactly one process writes (the coordinator); any number read.
+//
+// Model (the SQL schema is documented in docs/store.md):
+//   experiment 1-* trial; trial *-* component (trial_component_links); trial 1-* metric point.
+//   Components: 'parameters' (one per trial, its values), 'static' (one per experiment, the
+//   spec's static values, linked to every trial of it), 'run' (one per attempt: worker, host,
+//   slot, GPUs, start/end, exit code, status, log path).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/types.h"
+
+namespace hpt {
+
+struct ExperimentRow {
+  int64_t id = 0;
+  std::string name;
+  ExperimentStatus status = ExperimentStatus::kRunning;
+  std::string reason;     // why it ended ("max_trials reached", "cancelled by user", ...)
+  std::string spec_yaml;  // the normalized spec (core ToYaml), enough to rebuild everything
+  std::string strategy;   // "random", "grid", ...
+  std::string objective_metric;
+  Goal goal = Goal::kMaximize;
+  int64_t max_trials = 0;
+  double created_at = 0;
+  std::optional<double> ended_at;
+};
+
+struct TrialRow {
+  int64_t id = 0;  // unique across experiments; what `hpt trial ID` takes
+  int64_t experiment_id = 0;
+  int64_t number = 0;  // 1-based, in order of creation within the experiment
+  TrialStatus status = TrialStatus::kPending;
+  int64_t attempt = 0;       // attempts started so far; 0 until first dispatched
+  int64_t retries_used = 0;  // attempts charged to the trial's own failures
+  nlohmann::ordered_json params = nlohmann::ordered_json::object();  // searched parameters only
+  std::optional<double> objective;
+  std::string reason;  // why it failed or was stopped; empty otherwise
+  double created_at = 0;
+  std::optional<double> started_at;  // first attempt's start
+  std::optional<double> ended_at;
+};
+
+struct TrialCounts {
+  int64_t pending = 0, running = 0, completed = 0, failed = 0, stopped = 0;
+  int64_t total() const { return pending + running + completed + failed + stopped; }
+};
+
+struct ComponentRow {
+  int64_t id = 0;
+  std::string kind;  // "parameters" | "static" | "run"
+  std::string name;  // "trial-12-params", "static", "trial-12-attempt-2"
+  nlohmann::ordered_json data = nlohmann::ordered_json::object();
+  // Run components only (otherwise empty / nullopt):
+  int64_t attempt = 0;
+  std::string worker, host, gpus, status, reason, log_path;
+  int64_t slot = -1;
+  std::optional<double> started_at, ended_at;
+  std::optional<int64_t> exit_code;
+};
+
+struct MetricRow {
+  int64_t attempt = 0;
+  MetricPoint point;
+};
+
+struct WorkerRow {
+  std::string id;  // unique per worker process: "host:pid:random"
+  std::string host;
+  int64_t slots = 0;
+  nlohmann::ordered_json gpus = nlohmann::ordered_json::array();  // [{"index":0,"name":..,"memory_mb":..}]
+  std::string status;  // "alive" | "lost" | "gone"
+  double registered_at = 0;
+  double last_seen = 0;
+};
+
+struct NewExperiment {
+  std::string name, spec_yaml, strategy, objective_metric;
+  Goal goal = Goal::kMaximize;
+  int64_t max_trials = 0;
+  nlohmann::ordered_json static_params = nlohmann::ordered_json::object();
+  double now = 0;
+};
+
+struct NewRun {
+  int64_t trial_id = 0;
+  int64_t attempt = 0;
+  std::string worker, host, gpus, log_path;
+  int64_t slot = 0;
+  double now = 0;
+};
+
+// How an attempt ended and what that makes of its trial.
+struct RunEnd {
+  int64_t trial_id = 0;
+  int64_t run_id = 0;            // the run component StartRun returned
+  std::string run_status;        // "completed" | "failed" | "stopped" | "lost" | "timeout" | "cancelled"
+  std::optional<int64_t> exit_code;
+  std::string reason;
+  TrialStatus trial_status = TrialStatus::kFailed;  // kPending when the trial is requeued
+  std::optional<double> objective;                  // the trial's objective, when it has one
+  int64_t retries_used = 0;
+  double now = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // ---- Writes (coordinator only). Each call is atomic on its own; inside Transaction(fn) all
+  // writes of fn commit together or not at all (fn's exception rolls back and is rethrown).
+  // Faults are Error(kOverloaded) for a full disk, Error(kFailed) otherwise.
+  virtual void Transaction(const std::function<void()>& fn) = 0;
+
+  // Inserts the experiment and its 'static' component; returns the experiment id.
+  virtual int64_t CreateExperiment(const NewExperiment& e) = 0;
+  // Inserts a pending trial with its 'parameters' component, links that and the experiment's
+  // 'static' component to it; returns the trial id.
+  virtual int64_t CreateTrial(int64_t experiment_id, int64_t number,
+                              const nlohmann::ordered_json& params, double now) = 0;
+  // Marks the trial running with this attempt, inserts and links a 'run' component; returns its id.
+  virtual int64_t StartRun(const NewRun& run) = 0;
+  // Appends points to the trial's series. A point whose (trial, attempt, name, step) is already
+  // stored is ignored, so a repeated report changes nothing.
+  virtual void AppendMetrics(int64_t trial_id, int64_t attempt,
+                             std::span<const MetricPoint> points) = 0;
+  virtual void FinishRun(const RunEnd& end) = 0;
+  virtual void SetExperimentStatus(int64_t experiment_id, ExperimentStatus status,
+                                   std::string_view reason, double now) = 0;
+  virtual void UpsertWorker(const WorkerRow& worker) = 0;
+
+  // ---- Reads.
+  virtual std::vector<ExperimentRow> ListExperiments() = 0;
+  // An id ("12") or a name (its latest experiment); nullopt when there is none.
+  virtual std::optional<ExperimentRow> FindExperiment(std::string_view id_or_name) = 0;
+  virtual TrialCounts CountTrials(int64_t experiment_id) = 0;
+  // Trials with an objective, best first for the experiment's goal (ties: lower trial id first);
+  // top_k <= 0 means all. Uses the (experiment_id, objective) index: fast at 100k trials.
+  virtual std::vector<TrialRow> Leaderboard(int64_t experiment_id, int64_t top_k) = 0;
+  // All trials of the experiment by number.
+  virtual std::vector<TrialRow> Trials(int64_t experiment_id) = 0;
+  virtual std::optional<TrialRow> FindTrial(int64_t trial_id) = 0;
+  virtual std::vector<ComponentRow> Components(int64_t trial_id) = 0;
+  // All points of the trial, by name, attempt, step.
+  virtual std::vector<MetricRow> Metrics(int64_t trial_id) = 0;
+  virtual std::vector<WorkerRow> Workers() = 0;
+};
+
+struct StoreOptions {
+  std::string path;
+  // Read-only opens never create or migrate; a missing file is Error(kNotFound).
+  bool read_only = false;
+};
+
+// Opens (creating and migrating when writable) the SQLite store at options.path, in WAL mode.
+std::unique_ptr<Store> OpenSqliteStore(const StoreOptions& options);
+
+}  // namespace hpt

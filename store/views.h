@@ -1,0 +1,41 @@
+#pragma once
+// The JSON documents that read commands print (`--format json`) and the coordinator answers to
+// clients with. Their shape is a stable interface, documented in docs/cli.md.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "store/store.h"
+
+namespace hpt {
+
+// {"trial": id, "number": n, "experiment": id, "status": "completed", "objective": 0.93 | null,
+//  "params": {...}, "attempt": 1, "reason": "" , "started_at": t | null, "ended_at": t | null,
+//  "duration": seconds | null}
+nlohmann::ordered_json TrialJson(const TrialRow& trial);
+
+// {"id", "name", "status", "reason", "strategy", "objective": {"metric", "goal"}, "max_trials",
+//  "created_at", "ended_at", "trials": {"pending", "running", "completed", "failed", "stopped",
+//  "total"}, "best": TrialJson | null}
+nlohmann::ordered_json ExperimentJson(Store& store, const ExperimentRow& experiment);
+
+// Array of ExperimentJson, newest first.
+nlohmann::ordered_json ExperimentsJson(Store& store);
+
+// Array of TrialJson with "rank" added, best first.
+nlohmann::ordered_json LeaderboardJson(Store& store, const ExperimentRow& experiment, int64_t top_k);
+
+// Array of TrialJson, by number.
+nlohmann::ordered_json TrialsJson(Store& store, const ExperimentRow& experiment);
+
+// TrialJson plus "experiment_name", "components": [...] and
+// "metrics": [{"name", "attempt", "step", "value", "time"}, ...]. nullopt when no such trial.
+std::optional<nlohmann::ordered_json> TrialDetailJson(Store& store, int64_t trial_id);
+
+// Array of {"id", "host", "slots", "gpus", "status", "registered_at", "last_seen"}.
+nlohmann::ordered_json WorkersJson(Store& store);
+
+}  // namespace hpt

@@ -1,0 +1,63 @@
+#pragma once
+// One trial as a child process: started without a shell in its own process group, stdout read
+// through a pipe (and copied to the log file), stderr written straight to the log file, ended by
+// SIGTERM to the whole group and SIGKILL after a grace period.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hpt {
+
+struct TrialLaunch {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
+  // Added to (or replacing in) the worker's own environment.
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string work_dir;  // the child's cwd; must exist
+  std::string log_path;  // created/appended; receives stdout and stderr
+  double timeout_s = 0;  // 0 = none; measured from Start
+  double kill_grace_s = 5;
+};
+
+struct TrialExit {
+  // "exited" (code is the exit status), "signaled" (code is the signal number),
+  // "timeout" (killed after timeout_s), "stopped" (killed after Stop()), "exec_failed"
+  // (the program could not be started; message says why, code is errno).
+  std::string how;
+  int code = 0;
+  std::string message;  // human-readable: "exit code 3", "killed by signal 9", "timed out after 30s"
+  bool ok() const { return how == "exited" && code == 0; }
+};
+
+class TrialProcess {
+ public:
+  // Starts the process. Throws Error(kFailed) when fork/pipe/log file fail; a program that cannot
+  // be exec'd is reported by Poll as TrialExit{"exec_failed"} (and a line in the log), not thrown.
+  // The child gets PR_SET_PDEATHSIG(SIGKILL) so it does not outlive a killed worker.
+  static std::unique_ptr<TrialProcess> Start(const TrialLaunch& launch);
+
+  virtual ~TrialProcess() = default;  // kills the process group if still running
+
+  // The read end of the stdout pipe, for the caller's poll loop (-1 after EOF).
+  virtual int stdout_fd() const = 0;
+  virtual int pid() const = 0;
+
+  // Reads what is available without blocking and returns the complete lines (without '\n').
+  // A final unterminated line is returned once the pipe reaches EOF. Lines over 64 KiB are split.
+  virtual std::vector<std::string> ReadLines() = 0;
+
+  // Non-blocking progress: enforces the timeout and the kill grace period, reaps the child.
+  // Returns the exit once the child has ended AND its stdout is drained (EOF), else nullopt.
+  virtual std::optional<TrialExit> Poll() = 0;
+
+  // Asks the process group to end (SIGTERM now, SIGKILL after kill_grace_s, driven by Poll).
+  virtual void Stop() = 0;
+
+  // How long the next Poll should wait at most for deadlines to be honoured (timeout, grace).
+  virtual std::chrono::milliseconds NextDeadline() const = 0;
+};
+
+}  // namespace hpt
