@@ -1,5 +1,8 @@
 # Build settings shared by every hpt target, and the helpers that create them.
 
+# The repository root, also when this file is included from a scratch project.
+get_filename_component(HPT_SOURCE_DIR "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+
 set(CMAKE_CXX_STANDARD 20)
 set(CMAKE_CXX_STANDARD_REQUIRED ON)
 set(CMAKE_CXX_EXTENSIONS OFF)
@@ -23,7 +26,7 @@ function(hpt_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(hpt_${name} STATIC ${ARG_SOURCES})
   add_library(hpt::${name} ALIAS hpt_${name})
-  target_include_directories(hpt_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_include_directories(hpt_${name} PUBLIC ${HPT_SOURCE_DIR})
   target_compile_options(hpt_${name} PRIVATE ${HPT_WARNINGS})
   target_link_libraries(hpt_${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
 endfunction()
@@ -41,6 +44,7 @@ function(hpt_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_compile_options(${name} PRIVATE ${HPT_WARNINGS})
+  target_include_directories(${name} PRIVATE ${HPT_SOURCE_DIR})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} doctest::doctest)
   add_test(NAME ${name} COMMAND ${name})
 endfunction()
