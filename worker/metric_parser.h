@@ -19,7 +19,8 @@ namespace hpt {
 //   malformed tokens, are skipped; names are [A-Za-z_][A-Za-z0-9_.:/-]*.
 // Regex lines: for each MetricDef whose regex matches somewhere in the line (std::regex_search,
 //   ECMAScript), capture group 1 (or the whole match when the regex has no group) is the value;
-//   its step is that metric's last step + 1.
+//   its step is that metric's last step + 1. Lines over 4 KiB are not matched against regexes
+//   (libstdc++'s matcher recurses per character and could exhaust the stack).
 // A line can yield points both ways. Points carry the `now` given to Parse as their time.
 class MetricParser {
  public:
@@ -30,7 +31,8 @@ class MetricParser {
 
   // The last step seen for a metric (0 if none). Used to continue steps across promotions.
   int64_t LastStep(const std::string& name) const;
-  // Starts auto-numbered steps after `step` for every metric (a resumed attempt).
+  // Starts auto-numbered steps after `step` for every metric (a resumed attempt): an automatic
+  // step is max(last step, offset) + 1. Explicit `step=` values are kept as written.
   void SetStepOffset(int64_t step);
 
  private:

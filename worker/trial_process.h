@@ -13,7 +13,9 @@
 namespace hpt {
 
 struct TrialLaunch {
-  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
+  // argv[0] is looked up in the child's PATH (launch.env may set it) when it has no '/'; a
+  // relative path with a '/' is relative to work_dir.
+  std::vector<std::string> argv;
   // Added to (or replacing in) the worker's own environment.
   std::vector<std::pair<std::string, std::string>> env;
   std::string work_dir;  // the child's cwd; must exist
@@ -51,6 +53,10 @@ class TrialProcess {
 
   // Non-blocking progress: enforces the timeout and the kill grace period, reaps the child.
   // Returns the exit once the child has ended AND its stdout is drained (EOF), else nullopt.
+  // EOF is only ever reached inside ReadLines, so every line has been returned before the exit;
+  // the caller must keep calling ReadLines while stdout_fd() is readable. When the main process
+  // ends, whatever it left running in its process group is killed; a pipe still held open after
+  // that (by a process that left the group) is given up on after 1 s.
   virtual std::optional<TrialExit> Poll() = 0;
 
   // Asks the process group to end (SIGTERM now, SIGKILL after kill_grace_s, driven by Poll).

@@ -1,0 +1,301 @@
+#include "proto/codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "core/error.h"
+#include "proto/hpt.capnp.h"
+
+namespace hpt {
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+
+std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
+capnp::Text::Reader Txt(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
+
+void SetRunning(capnp::List<wire::RunningTrial>::Builder out, const std::vector<RunningTrial>& in) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    auto r = out[static_cast<unsigned>(i)];
+    r.setTrialId(in[i].trial_id);
+    r.setAttempt(in[i].attempt);
+    auto slots = r.initSlots(static_cast<unsigned>(in[i].slots.size()));
+    for (size_t j = 0; j < in[i].slots.size(); ++j) slots.set(static_cast<unsigned>(j), in[i].slots[j]);
+  }
+}
+
+std::vector<RunningTrial> GetRunning(capnp::List<wire::RunningTrial>::Reader in) {
+  std::vector<RunningTrial> out;
+  out.reserve(in.size());
+  for (auto r : in) {
+    RunningTrial t{r.getTrialId(), r.getAttempt(), {}};
+    for (auto s : r.getSlots()) t.slots.push_back(s);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+wire::QueryKind ToWire(QueryKind kind) {
+  switch (kind) {
+    case QueryKind::kExperiments: return wire::QueryKind::EXPERIMENTS;
+    case QueryKind::kExperiment: return wire::QueryKind::EXPERIMENT;
+    case QueryKind::kLeaderboard: return wire::QueryKind::LEADERBOARD;
+    case QueryKind::kTrials: return wire::QueryKind::TRIALS;
+    case QueryKind::kTrial: return wire::QueryKind::TRIAL;
+    case QueryKind::kWorkers: return wire::QueryKind::WORKERS;
+  }
+  return wire::QueryKind::EXPERIMENTS;
+}
+
+QueryKind FromWire(wire::QueryKind kind) {
+  switch (kind) {
+    case wire::QueryKind::EXPERIMENTS: return QueryKind::kExperiments;
+    case wire::QueryKind::EXPERIMENT: return QueryKind::kExperiment;
+    case wire::QueryKind::LEADERBOARD: return QueryKind::kLeaderboard;
+    case wire::QueryKind::TRIALS: return QueryKind::kTrials;
+    case wire::QueryKind::TRIAL: return QueryKind::kTrial;
+    case wire::QueryKind::WORKERS: return QueryKind::kWorkers;
+  }
+  throw Error(ErrorKind::kInvalidInput, "unknown query kind " + std::to_string(static_cast<int>(kind)));
+}
+
+void Build(wire::Envelope::Builder env, const Message& message) {
+  std::visit(
+      Overloaded{
+          [&](const RegisterMsg& m) {
+            auto r = env.initRegister();
+            r.setWorkerId(Txt(m.worker_id));
+            r.setHost(Txt(m.host));
+            auto slots = r.initSlots(static_cast<unsigned>(m.slots.size()));
+            for (size_t i = 0; i < m.slots.size(); ++i) {
+              slots[static_cast<unsigned>(i)].setIndex(m.slots[i].index);
+              slots[static_cast<unsigned>(i)].setGpu(m.slots[i].gpu);
+            }
+            auto gpus = r.initGpus(static_cast<unsigned>(m.gpus.size()));
+            for (size_t i = 0; i < m.gpus.size(); ++i) {
+              gpus[static_cast<unsigned>(i)].setIndex(m.gpus[i].index);
+              gpus[static_cast<unsigned>(i)].setName(Txt(m.gpus[i].name));
+              gpus[static_cast<unsigned>(i)].setMemoryMb(m.gpus[i].memory_mb);
+            }
+            SetRunning(r.initRunning(static_cast<unsigned>(m.running.size())), m.running);
+          },
+          [&](const HeartbeatMsg& m) {
+            SetRunning(env.initHeartbeat().initRunning(static_cast<unsigned>(m.running.size())),
+                       m.running);
+          },
+          [&](const MetricsMsg& m) {
+            auto r = env.initMetrics();
+            r.setTrialId(m.trial_id);
+            r.setAttempt(m.attempt);
+            auto points = r.initPoints(static_cast<unsigned>(m.points.size()));
+            for (size_t i = 0; i < m.points.size(); ++i) {
+              auto p = points[static_cast<unsigned>(i)];
+              p.setName(Txt(m.points[i].name));
+              p.setStep(m.points[i].step);
+              p.setValue(m.points[i].value);
+              p.setTime(m.points[i].time);
+            }
+          },
+          [&](const FinishedMsg& m) {
+            auto r = env.initFinished();
+            r.setTrialId(m.trial_id);
+            r.setAttempt(m.attempt);
+            r.setHow(Txt(m.how));
+            r.setCode(m.code);
+            r.setMessage(Txt(m.message));
+            r.setLogPath(Txt(m.log_path));
+          },
+          [&](const WelcomeMsg& m) { env.initWelcome().setHeartbeatIntervalMs(m.heartbeat_interval_ms); },
+          [&](const AssignMsg& m) {
+            auto r = env.initAssign();
+            r.setTrialId(m.trial_id);
+            r.setAttempt(m.attempt);
+            r.setExperimentId(m.experiment_id);
+            r.setExperimentName(Txt(m.experiment_name));
+            auto slots = r.initSlots(static_cast<unsigned>(m.slots.size()));
+            for (size_t i = 0; i < m.slots.size(); ++i) slots.set(static_cast<unsigned>(i), m.slots[i]);
+            auto command = r.initCommand(static_cast<unsigned>(m.command.size()));
+            for (size_t i = 0; i < m.command.size(); ++i) command.set(static_cast<unsigned>(i), Txt(m.command[i]));
+            r.setParamsJson(Txt(m.params_json));
+            auto metrics = r.initMetrics(static_cast<unsigned>(m.metrics.size()));
+            for (size_t i = 0; i < m.metrics.size(); ++i) {
+              metrics[static_cast<unsigned>(i)].setName(Txt(m.metrics[i].name));
+              metrics[static_cast<unsigned>(i)].setRegex(Txt(m.metrics[i].regex));
+            }
+            r.setTimeoutS(m.timeout_s);
+            r.setBudget(m.budget);
+          },
+          [&](const StopMsg& m) {
+            auto r = env.initStop();
+            r.setTrialId(m.trial_id);
+            r.setAttempt(m.attempt);
+            r.setReason(Txt(m.reason));
+          },
+          [&](const RequestMsg& m) {
+            auto r = env.initRequest();
+            r.setId(m.id);
+            std::visit(Overloaded{
+                           [&](const SubmitRequest& s) {
+                             auto w = r.initSubmit();
+                             w.setSpecYaml(Txt(s.spec_yaml));
+                             w.setFile(Txt(s.file));
+                           },
+                           [&](const QueryRequest& q) {
+                             auto w = r.initQuery();
+                             w.setKind(ToWire(q.kind));
+                             w.setExperiment(Txt(q.experiment));
+                             w.setTopK(q.top_k);
+                             w.setTrialId(q.trial_id);
+                           },
+                           [&](const CancelRequest& c) { r.setCancel(Txt(c.experiment)); },
+                       },
+                       m.body);
+          },
+          [&](const ReplyMsg& m) {
+            auto r = env.initReply();
+            r.setId(m.id);
+            r.setOk(m.ok);
+            r.setErrorKind(Txt(m.error_kind));
+            r.setMessage(Txt(m.message));
+            r.setJson(Txt(m.json));
+          },
+          [&](const ReregisterMsg&) { env.setReregister(); },
+      },
+      message);
+}
+
+Message Read(wire::Envelope::Reader env) {
+  switch (env.which()) {
+    case wire::Envelope::REGISTER: {
+      auto r = env.getRegister();
+      RegisterMsg m;
+      m.worker_id = Str(r.getWorkerId());
+      m.host = Str(r.getHost());
+      for (auto s : r.getSlots()) m.slots.push_back({s.getIndex(), s.getGpu()});
+      for (auto g : r.getGpus()) m.gpus.push_back({g.getIndex(), Str(g.getName()), g.getMemoryMb()});
+      m.running = GetRunning(r.getRunning());
+      return m;
+    }
+    case wire::Envelope::HEARTBEAT: return HeartbeatMsg{GetRunning(env.getHeartbeat().getRunning())};
+    case wire::Envelope::METRICS: {
+      auto r = env.getMetrics();
+      MetricsMsg m{r.getTrialId(), r.getAttempt(), {}};
+      m.points.reserve(r.getPoints().size());
+      for (auto p : r.getPoints()) m.points.push_back({Str(p.getName()), p.getStep(), p.getValue(), p.getTime()});
+      return m;
+    }
+    case wire::Envelope::FINISHED: {
+      auto r = env.getFinished();
+      return FinishedMsg{r.getTrialId(), r.getAttempt(), Str(r.getHow()), r.getCode(),
+                         Str(r.getMessage()), Str(r.getLogPath())};
+    }
+    case wire::Envelope::WELCOME: return WelcomeMsg{env.getWelcome().getHeartbeatIntervalMs()};
+    case wire::Envelope::ASSIGN: {
+      auto r = env.getAssign();
+      AssignMsg m;
+      m.trial_id = r.getTrialId();
+      m.attempt = r.getAttempt();
+      m.experiment_id = r.getExperimentId();
+      m.experiment_name = Str(r.getExperimentName());
+      for (auto s : r.getSlots()) m.slots.push_back(s);
+      for (auto c : r.getCommand()) m.command.push_back(Str(c));
+      m.params_json = Str(r.getParamsJson());
+      for (auto d : r.getMetrics()) m.metrics.push_back({Str(d.getName()), Str(d.getRegex())});
+      m.timeout_s = r.getTimeoutS();
+      m.budget = r.getBudget();
+      return m;
+    }
+    case wire::Envelope::STOP: {
+      auto r = env.getStop();
+      return StopMsg{r.getTrialId(), r.getAttempt(), Str(r.getReason())};
+    }
+    case wire::Envelope::REQUEST: {
+      auto r = env.getRequest();
+      RequestMsg m;
+      m.id = r.getId();
+      switch (r.which()) {
+        case wire::ClientRequest::SUBMIT:
+          m.body = SubmitRequest{Str(r.getSubmit().getSpecYaml()), Str(r.getSubmit().getFile())};
+          break;
+        case wire::ClientRequest::QUERY: {
+          auto q = r.getQuery();
+          m.body = QueryRequest{FromWire(q.getKind()), Str(q.getExperiment()), q.getTopK(), q.getTrialId()};
+          break;
+        }
+        case wire::ClientRequest::CANCEL: m.body = CancelRequest{Str(r.getCancel())}; break;
+        default: throw Error(ErrorKind::kInvalidInput, "unknown request kind");
+      }
+      return m;
+    }
+    case wire::Envelope::REPLY: {
+      auto r = env.getReply();
+      return ReplyMsg{r.getId(), r.getOk(), Str(r.getErrorKind()), Str(r.getMessage()), Str(r.getJson())};
+    }
+    case wire::Envelope::REREGISTER: return ReregisterMsg{};
+  }
+  throw Error(ErrorKind::kInvalidInput,
+              "unknown message kind " + std::to_string(static_cast<int>(env.which())));
+}
+
+}  // namespace
+
+std::string Encode(const Message& message) {
+  capnp::MallocMessageBuilder builder;
+  auto env = builder.initRoot<wire::Envelope>();
+  env.setVersion(kProtocolVersion);
+  Build(env, message);
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+Message Decode(std::span<const std::byte> frame) {
+  if (frame.size() > kMaxFrameBytes) {
+    throw Error(ErrorKind::kInvalidInput, "frame of " + std::to_string(frame.size()) +
+                                              " bytes exceeds the limit of " + std::to_string(kMaxFrameBytes));
+  }
+  if (frame.size() < sizeof(capnp::word) || frame.size() % sizeof(capnp::word) != 0) {
+    throw Error(ErrorKind::kInvalidInput,
+                "frame of " + std::to_string(frame.size()) + " bytes is not a whole number of words");
+  }
+  const size_t n_words = frame.size() / sizeof(capnp::word);
+  // ZeroMQ gives no alignment guarantee; Cap'n Proto needs word alignment.
+  kj::Array<capnp::word> copy;
+  const capnp::word* words = reinterpret_cast<const capnp::word*>(frame.data());
+  if (reinterpret_cast<uintptr_t>(frame.data()) % alignof(capnp::word) != 0) {
+    copy = kj::heapArray<capnp::word>(n_words);
+    std::memcpy(copy.begin(), frame.data(), frame.size());
+    words = copy.begin();
+  }
+  capnp::ReaderOptions options;
+  // An honest message traverses each of its words once; the slack covers the segment table.
+  options.traversalLimitInWords = n_words * 2 + 64;
+  options.nestingLimit = 16;
+  try {
+    capnp::FlatArrayMessageReader reader(kj::arrayPtr(words, n_words), options);
+    auto env = reader.getRoot<wire::Envelope>();
+    if (env.getVersion() != kProtocolVersion) {
+      throw Error(ErrorKind::kInvalidInput, "protocol version " + std::to_string(env.getVersion()) +
+                                                " is not the supported " + std::to_string(kProtocolVersion));
+    }
+    return Read(env);
+  } catch (const kj::Exception& e) {
+    throw Error(ErrorKind::kInvalidInput, "malformed message: " + std::string(e.getDescription().cStr()));
+  }
+}
+
+std::string_view MessageName(const Message& message) {
+  static constexpr std::string_view kNames[] = {"register", "heartbeat", "metrics", "finished",
+                                                "welcome",  "assign",    "stop",    "request",
+                                                "reply",    "reregister"};
+  return kNames[message.index()];
+}
+
+}  // namespace hpt

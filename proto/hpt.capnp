@@ -1,0 +1,142 @@
+@0x847a5904a38ea3e3;
+# The wire protocol between workers, clients and the coordinator. Every ZeroMQ frame is one
+# Envelope, flat (unpacked) encoding. kProtocolVersion in proto/messages.h must equal the version
+# every peer sends; the coordinator answers a mismatched version with an error and ignores it.
+#
+# Evolution: add fields at the end with new ordinals and give them safe zero defaults; never
+# renumber or retype. A change that old peers cannot ignore bumps the version.
+
+$import "/capnp/c++.capnp".namespace("hpt::wire");
+
+struct Envelope {
+  version @0 :UInt16;
+  union {
+    register @1 :Register;         # worker -> coordinator, on connect and when told to
+    heartbeat @2 :Heartbeat;       # worker -> coordinator, every heartbeat interval
+    metrics @3 :MetricsReport;     # worker -> coordinator
+    finished @4 :TrialFinished;    # worker -> coordinator
+    welcome @5 :Welcome;           # coordinator -> worker, answer to register
+    assign @6 :Assign;             # coordinator -> worker
+    stop @7 :StopTrial;            # coordinator -> worker
+    request @8 :ClientRequest;     # client -> coordinator
+    reply @9 :ClientReply;         # coordinator -> client
+    reregister @10 :Void;          # coordinator -> worker: "I do not know you; register again"
+  }
+}
+
+struct Gpu {
+  index @0 :UInt32;     # as CUDA_VISIBLE_DEVICES counts them on that box
+  name @1 :Text;
+  memoryMb @2 :UInt64;
+}
+
+struct Slot {
+  index @0 :UInt32;
+  gpu @1 :Int32 = -1;   # index into Register.gpus' `index` values; -1 for a CPU slot
+}
+
+struct RunningTrial {
+  trialId @0 :Int64;
+  attempt @1 :Int64;
+  slots @2 :List(UInt32);
+}
+
+struct Register {
+  workerId @0 :Text;    # unique per worker process
+  host @1 :Text;
+  slots @2 :List(Slot);
+  gpus @3 :List(Gpu);
+  running @4 :List(RunningTrial);   # trials still running from before (coordinator restart)
+}
+
+struct Heartbeat {
+  running @0 :List(RunningTrial);
+}
+
+struct Metric {
+  name @0 :Text;
+  step @1 :Int64;
+  value @2 :Float64;
+  time @3 :Float64;
+}
+
+struct MetricsReport {
+  trialId @0 :Int64;
+  attempt @1 :Int64;
+  points @2 :List(Metric);
+}
+
+struct TrialFinished {
+  trialId @0 :Int64;
+  attempt @1 :Int64;
+  how @2 :Text;         # exited | signaled | timeout | stopped | exec_failed | launch_failed
+  code @3 :Int32;
+  message @4 :Text;
+  logPath @5 :Text;
+}
+
+struct Welcome {
+  heartbeatIntervalMs @0 :UInt32;
+}
+
+struct MetricDef {
+  name @0 :Text;
+  regex @1 :Text;
+}
+
+struct Assign {
+  trialId @0 :Int64;
+  attempt @1 :Int64;
+  experimentId @2 :Int64;
+  experimentName @3 :Text;
+  slots @4 :List(UInt32);     # the worker's slots this trial occupies
+  command @5 :List(Text);     # with {placeholders}; the worker expands them
+  paramsJson @6 :Text;        # all values, static ones included (HPT_PARAMS)
+  metrics @7 :List(MetricDef);
+  timeoutS @8 :Float64;       # 0 = none
+  budget @9 :Float64;         # HPT_BUDGET; 0 = full budget
+}
+
+struct StopTrial {
+  trialId @0 :Int64;
+  attempt @1 :Int64;
+  reason @2 :Text;
+}
+
+enum QueryKind {
+  experiments @0;
+  experiment @1;
+  leaderboard @2;
+  trials @3;
+  trial @4;
+  workers @5;
+}
+
+struct ClientRequest {
+  id @0 :UInt64;        # echoed in the reply
+  union {
+    submit @1 :Submit;
+    query @2 :Query;
+    cancel @3 :Text;    # experiment id or name
+  }
+}
+
+struct Submit {
+  specYaml @0 :Text;
+  file @1 :Text;        # for error messages
+}
+
+struct Query {
+  kind @0 :QueryKind;
+  experiment @1 :Text;  # id or name
+  topK @2 :Int64;
+  trialId @3 :Int64;
+}
+
+struct ClientReply {
+  id @0 :UInt64;
+  ok @1 :Bool;
+  errorKind @2 :Text;   # hpt::ErrorKind name when not ok
+  message @3 :Text;
+  json @4 :Text;        # the answer (store/views.h shapes)
+}

@@ -1,0 +1,128 @@
+#pragma once
+// The protocol's messages as plain structs. proto/hpt.capnp is their wire form; the codec
+// converts at the edge so that nothing outside proto/ sees Cap'n Proto types.
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/types.h"
+
+namespace hpt {
+
+inline constexpr uint16_t kProtocolVersion = 1;
+// Largest frame any peer sends or accepts; ZeroMQ drops bigger ones (ZMQ_MAXMSGSIZE) and the
+// decoder refuses them.
+inline constexpr size_t kMaxFrameBytes = 16 << 20;
+
+struct GpuInfo {
+  uint32_t index = 0;
+  std::string name;
+  uint64_t memory_mb = 0;
+  bool operator==(const GpuInfo&) const = default;
+};
+
+struct SlotInfo {
+  uint32_t index = 0;
+  int32_t gpu = -1;  // GpuInfo::index of its GPU, or -1 for a CPU slot
+  bool operator==(const SlotInfo&) const = default;
+};
+
+struct RunningTrial {
+  int64_t trial_id = 0;
+  int64_t attempt = 0;
+  std::vector<uint32_t> slots;
+  bool operator==(const RunningTrial&) const = default;
+};
+
+struct RegisterMsg {
+  std::string worker_id, host;
+  std::vector<SlotInfo> slots;
+  std::vector<GpuInfo> gpus;
+  std::vector<RunningTrial> running;
+  bool operator==(const RegisterMsg&) const = default;
+};
+
+struct HeartbeatMsg {
+  std::vector<RunningTrial> running;
+  bool operator==(const HeartbeatMsg&) const = default;
+};
+
+struct MetricsMsg {
+  int64_t trial_id = 0, attempt = 0;
+  std::vector<MetricPoint> points;
+  bool operator==(const MetricsMsg&) const = default;
+};
+
+struct FinishedMsg {
+  int64_t trial_id = 0, attempt = 0;
+  std::string how;  // exited | signaled | timeout | stopped | exec_failed | launch_failed
+  int32_t code = 0;
+  std::string message, log_path;
+  bool operator==(const FinishedMsg&) const = default;
+};
+
+struct WelcomeMsg {
+  uint32_t heartbeat_interval_ms = 1000;
+  bool operator==(const WelcomeMsg&) const = default;
+};
+
+struct AssignMsg {
+  int64_t trial_id = 0, attempt = 0, experiment_id = 0;
+  std::string experiment_name;
+  std::vector<uint32_t> slots;
+  std::vector<std::string> command;
+  std::string params_json;
+  std::vector<MetricDef> metrics;
+  double timeout_s = 0, budget = 0;
+  bool operator==(const AssignMsg&) const = default;
+};
+
+struct StopMsg {
+  int64_t trial_id = 0, attempt = 0;
+  std::string reason;
+  bool operator==(const StopMsg&) const = default;
+};
+
+struct ReregisterMsg {
+  bool operator==(const ReregisterMsg&) const = default;
+};
+
+enum class QueryKind { kExperiments, kExperiment, kLeaderboard, kTrials, kTrial, kWorkers };
+
+struct SubmitRequest {
+  std::string spec_yaml, file;
+  bool operator==(const SubmitRequest&) const = default;
+};
+struct QueryRequest {
+  QueryKind kind = QueryKind::kExperiments;
+  std::string experiment;
+  int64_t top_k = 0, trial_id = 0;
+  bool operator==(const QueryRequest&) const = default;
+};
+struct CancelRequest {
+  std::string experiment;
+  bool operator==(const CancelRequest&) const = default;
+};
+
+struct RequestMsg {
+  uint64_t id = 0;
+  std::variant<SubmitRequest, QueryRequest, CancelRequest> body;
+  bool operator==(const RequestMsg&) const = default;
+};
+
+struct ReplyMsg {
+  uint64_t id = 0;
+  bool ok = false;
+  std::string error_kind, message, json;
+  bool operator==(const ReplyMsg&) const = default;
+};
+
+using Message = std::variant<RegisterMsg, HeartbeatMsg, MetricsMsg, FinishedMsg, WelcomeMsg,
+                             AssignMsg, StopMsg, RequestMsg, ReplyMsg, ReregisterMsg>;
+
+// A short name for logs: "register", "assign", ...
+std::string_view MessageName(const Message& message);
+
+}  // namespace hpt

@@ -1,0 +1,169 @@
+#include "proto/transport.h"
+
+#include <zmq.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.h"
+#include "proto/codec.h"
+
+namespace hpt {
+
+struct Network::Impl {
+  zmq::context_t context{1};
+};
+
+Network::Network() : impl_(std::make_unique<Impl>()) {
+  // Raised so that one coordinator can hold thousands of worker connections.
+  impl_->context.set(zmq::ctxopt::max_sockets, 65536);
+}
+Network::~Network() = default;
+
+struct Channel::Impl {
+  zmq::socket_t socket;
+  bool router = false;
+};
+
+namespace {
+
+std::shared_ptr<spdlog::logger> OrNull(std::shared_ptr<spdlog::logger> logger) {
+  if (logger) return logger;
+  auto null = std::make_shared<spdlog::logger>("null");
+  null->set_level(spdlog::level::off);
+  return null;
+}
+
+void CommonOptions(zmq::socket_t& socket, const ChannelOptions& options) {
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+  socket.set(zmq::sockopt::sndhwm, options.high_water_mark);
+  socket.set(zmq::sockopt::rcvhwm, options.high_water_mark);
+}
+
+}  // namespace
+
+Channel::Channel(std::unique_ptr<Impl> impl, std::string endpoint,
+                 std::shared_ptr<spdlog::logger> logger)
+    : impl_(std::move(impl)), endpoint_(std::move(endpoint)), logger_(OrNull(std::move(logger))) {}
+
+Channel::~Channel() = default;
+
+std::unique_ptr<Channel> Channel::Bind(Network& network, const std::string& endpoint,
+                                       ChannelOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->router = true;
+  try {
+    impl->socket = zmq::socket_t(network.impl().context, zmq::socket_type::router);
+    CommonOptions(impl->socket, options);
+    impl->socket.set(zmq::sockopt::linger, 0);
+    // Unknown peers make sends fail instead of vanishing; a reconnecting worker with the same
+    // routing id takes over its old connection.
+    impl->socket.set(zmq::sockopt::router_mandatory, 1);
+    impl->socket.set(zmq::sockopt::router_handover, 1);
+    impl->socket.bind(endpoint);
+    std::string bound = impl->socket.get(zmq::sockopt::last_endpoint);
+    return std::unique_ptr<Channel>(new Channel(std::move(impl), bound.empty() ? endpoint : bound,
+                                                std::move(options.logger)));
+  } catch (const zmq::error_t& e) {
+    throw Error(ErrorKind::kFailed, "cannot bind '" + endpoint + "': " + e.what());
+  }
+}
+
+std::unique_ptr<Channel> Channel::Connect(Network& network, const std::string& endpoint,
+                                          ChannelOptions options) {
+  auto impl = std::make_unique<Impl>();
+  try {
+    impl->socket = zmq::socket_t(network.impl().context, zmq::socket_type::dealer);
+    CommonOptions(impl->socket, options);
+    // A worker's last words (its trials' results) get a moment to leave when it shuts down.
+    impl->socket.set(zmq::sockopt::linger, 500);
+    if (!options.identity.empty()) impl->socket.set(zmq::sockopt::routing_id, options.identity);
+    impl->socket.set(zmq::sockopt::reconnect_ivl, 100);
+    impl->socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
+    impl->socket.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw Error(ErrorKind::kInvalidInput, "cannot connect to '" + endpoint + "': " + e.what());
+  }
+  return std::unique_ptr<Channel>(new Channel(std::move(impl), endpoint, std::move(options.logger)));
+}
+
+bool Channel::Send(const Message& message) {
+  const std::string bytes = Encode(message);
+  try {
+    return impl_->socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    logger_->warn("send {} failed: {}", MessageName(message), e.what());
+    return false;
+  }
+}
+
+bool Channel::SendTo(const std::string& peer, const Message& message) {
+  const std::string bytes = Encode(message);
+  try {
+    if (!impl_->socket.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return false;
+    }
+    return impl_->socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    // EHOSTUNREACH: the peer is gone (router_mandatory). Not an error of ours.
+    logger_->debug("send {} to a gone peer: {}", MessageName(message), e.what());
+    return false;
+  }
+}
+
+bool Channel::Wait(std::chrono::milliseconds timeout, std::span<const int> fds,
+                   std::vector<char>* ready_fds) {
+  std::vector<zmq::pollitem_t> items;
+  items.reserve(fds.size() + 1);
+  items.push_back({impl_->socket.handle(), 0, ZMQ_POLLIN, 0});
+  for (int fd : fds) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+  try {
+    zmq::poll(items.data(), items.size(), timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw Error(ErrorKind::kFailed, std::string("poll failed: ") + e.what());
+  }
+  if (ready_fds) {
+    ready_fds->assign(fds.size(), 0);
+    for (size_t i = 0; i < fds.size(); ++i) {
+      (*ready_fds)[i] = (items[i + 1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) != 0;
+    }
+  }
+  return (items[0].revents & ZMQ_POLLIN) != 0;
+}
+
+std::optional<Incoming> Channel::TryReceive() {
+  while (true) {
+    std::vector<zmq::message_t> frames;
+    try {
+      zmq::message_t frame;
+      if (!impl_->socket.recv(frame, zmq::recv_flags::dontwait)) return std::nullopt;
+      frames.push_back(std::move(frame));
+      while (frames.back().more()) {
+        zmq::message_t next;
+        (void)impl_->socket.recv(next, zmq::recv_flags::none);
+        frames.push_back(std::move(next));
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR || e.num() == EAGAIN) return std::nullopt;
+      throw Error(ErrorKind::kFailed, std::string("receive failed: ") + e.what());
+    }
+    Incoming in;
+    const size_t expected = impl_->router ? 2 : 1;
+    if (frames.size() != expected) {
+      ++dropped_;
+      logger_->warn("dropped a message of {} frames (expected {})", frames.size(), expected);
+      continue;
+    }
+    if (impl_->router) in.peer = frames[0].to_string();
+    const auto& payload = frames.back();
+    try {
+      in.message = Decode(std::span(static_cast<const std::byte*>(payload.data()), payload.size()));
+    } catch (const Error& e) {
+      ++dropped_;
+      logger_->warn("dropped an undecodable frame of {} bytes: {}", payload.size(), e.what());
+      continue;
+    }
+    return in;
+  }
+}
+
+}  // namespace hpt

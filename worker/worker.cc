@@ -1,0 +1,246 @@
+#include "worker/worker.h"
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/error.h"
+#include "core/spec.h"
+#include "worker/metric_parser.h"
+#include "worker/trial_process.h"
+
+namespace hpt {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+double WallNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::shared_ptr<spdlog::logger> OrNull(std::shared_ptr<spdlog::logger> logger) {
+  if (logger) return logger;
+  auto null = std::make_shared<spdlog::logger>("worker");
+  null->set_level(spdlog::level::off);
+  return null;
+}
+
+// A JSON scalar as it is substituted into a command line.
+std::optional<std::string> JsonToArgument(const nlohmann::json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+  if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
+  if (value.is_number_unsigned()) return std::to_string(value.get<uint64_t>());
+  if (value.is_number_float()) return FormatValue(ParamValue(value.get<double>()));
+  return std::nullopt;
+}
+
+struct RunningTrialState {
+  AssignMsg assign;
+  std::unique_ptr<TrialProcess> process;
+  std::unique_ptr<MetricParser> parser;
+  std::string log_path;
+};
+
+}  // namespace
+
+class Worker::Impl {
+ public:
+  Impl(Network& network, WorkerOptions options) : options_(std::move(options)), log_(OrNull(options_.logger)) {
+    if (options_.host.empty()) options_.host = HostName();
+    if (options_.worker_id.empty()) options_.worker_id = MakeWorkerId(options_.host);
+    if (options_.slots.empty()) throw Error(ErrorKind::kInvalidInput, "a worker needs at least one slot");
+    std::error_code ec;
+    fs::create_directories(options_.work_dir, ec);
+    options_.work_dir = fs::absolute(options_.work_dir).lexically_normal().string();
+    if (ec) throw Error(ErrorKind::kFailed, "cannot create work dir '" + options_.work_dir + "': " + ec.message());
+    channel_ = Channel::Connect(network, options_.connect, ChannelOptions{log_, options_.worker_id, 100000});
+    for (const SlotInfo& s : options_.slots) slot_gpu_[s.index] = s.gpu;
+  }
+
+  ~Impl() {
+    // TrialProcess destructors kill whatever still runs.
+    running_.clear();
+  }
+
+  void Run(const std::atomic<bool>& stop) {
+    log_->info("worker {} connecting to {} with {} slot(s)", options_.worker_id, options_.connect,
+               options_.slots.size());
+    SendRegister();
+    while (!stop.load()) {
+      Step(std::chrono::milliseconds(200));
+    }
+    Shutdown();
+  }
+
+ private:
+  void Step(std::chrono::milliseconds max_wait) {
+    std::vector<int> fds;
+    for (auto& [key, t] : running_) {
+      if (t.process->stdout_fd() >= 0) fds.push_back(t.process->stdout_fd());
+      max_wait = std::min(max_wait, t.process->NextDeadline());
+    }
+    const auto now = SteadyClock::now();
+    const auto heartbeat_wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat_ - now);
+    max_wait = std::max(std::chrono::milliseconds(0), std::min(max_wait, heartbeat_wait));
+    if (channel_->Wait(max_wait, fds)) {
+      while (auto in = channel_->TryReceive()) Handle(in->message);
+    }
+    PumpTrials();
+    if (SteadyClock::now() >= next_heartbeat_) {
+      if (!welcomed_ && SteadyClock::now() >= next_register_) SendRegister();
+      channel_->Send(HeartbeatMsg{RunningList()});
+      next_heartbeat_ = SteadyClock::now() + heartbeat_interval_;
+    }
+  }
+
+  void Handle(const Message& message) {
+    if (const auto* w = std::get_if<WelcomeMsg>(&message)) {
+      welcomed_ = true;
+      heartbeat_interval_ = std::chrono::milliseconds(std::max<uint32_t>(w->heartbeat_interval_ms, 50));
+      log_->info("registered with {}", options_.connect);
+    } else if (const auto* a = std::get_if<AssignMsg>(&message)) {
+      Launch(*a);
+    } else if (const auto* s = std::get_if<StopMsg>(&message)) {
+      auto it = running_.find({s->trial_id, s->attempt});
+      if (it != running_.end()) {
+        log_->info("stopping trial {} attempt {}: {}", s->trial_id, s->attempt, s->reason);
+        it->second.process->Stop();
+      }
+    } else if (std::holds_alternative<ReregisterMsg>(message)) {
+      welcomed_ = false;
+      SendRegister();
+    } else {
+      log_->warn("ignored unexpected '{}' message", MessageName(message));
+    }
+  }
+
+  void SendRegister() {
+    channel_->Send(RegisterMsg{options_.worker_id, options_.host, options_.slots, options_.gpus, RunningList()});
+    next_register_ = SteadyClock::now() + std::chrono::seconds(5);
+  }
+
+  std::vector<RunningTrial> RunningList() const {
+    std::vector<RunningTrial> list;
+    for (const auto& [key, t] : running_) list.push_back({key.first, key.second, t.assign.slots});
+    return list;
+  }
+
+  void Launch(const AssignMsg& a) {
+    const std::pair<int64_t, int64_t> key{a.trial_id, a.attempt};
+    if (running_.count(key)) return;  // a repeated assignment
+    try {
+      RunningTrialState t;
+      t.assign = a;
+      const fs::path trial_dir = fs::path(options_.work_dir) /
+                                 (a.experiment_name + "-" + std::to_string(a.experiment_id)) /
+                                 ("trial-" + std::to_string(a.trial_id));
+      const fs::path checkpoint_dir = trial_dir / "checkpoint";
+      fs::create_directories(checkpoint_dir);
+      t.log_path = (trial_dir / ("attempt-" + std::to_string(a.attempt) + ".log")).string();
+
+      const nlohmann::json params = nlohmann::json::parse(a.params_json);
+      const std::string budget = a.budget > 0 ? FormatValue(ParamValue(a.budget)) : "";
+      std::string cuda;
+      for (uint32_t slot : a.slots) {
+        auto it = slot_gpu_.find(slot);
+        if (it == slot_gpu_.end()) throw Error(ErrorKind::kInvalidInput, "no slot " + std::to_string(slot));
+        if (it->second >= 0) cuda += (cuda.empty() ? "" : ",") + std::to_string(it->second);
+      }
+      auto lookup = [&](std::string_view name) -> std::optional<std::string> {
+        if (name == "trial_id") return std::to_string(a.trial_id);
+        if (name == "experiment") return a.experiment_name;
+        if (name == "trial_dir") return trial_dir.string();
+        if (name == "checkpoint_dir") return checkpoint_dir.string();
+        if (name == "budget") return budget;
+        auto it = params.find(std::string(name));
+        if (it == params.end()) return std::nullopt;
+        return JsonToArgument(*it);
+      };
+      TrialLaunch launch;
+      launch.argv = ExpandCommand(a.command, lookup);
+      launch.env = {{"HPT_TRIAL_ID", std::to_string(a.trial_id)},
+                    {"HPT_ATTEMPT", std::to_string(a.attempt)},
+                    {"HPT_EXPERIMENT", a.experiment_name},
+                    {"HPT_EXPERIMENT_ID", std::to_string(a.experiment_id)},
+                    {"HPT_PARAMS", a.params_json},
+                    {"HPT_BUDGET", budget},
+                    {"HPT_TRIAL_DIR", trial_dir.string()},
+                    {"HPT_CHECKPOINT_DIR", checkpoint_dir.string()},
+                    // A CPU slot hides every GPU; a GPU slot shows only its own.
+                    {"CUDA_VISIBLE_DEVICES", cuda}};
+      launch.work_dir = fs::current_path().string();
+      launch.log_path = t.log_path;
+      launch.timeout_s = a.timeout_s;
+      launch.kill_grace_s = options_.kill_grace_s;
+      t.parser = std::make_unique<MetricParser>(a.metrics);
+      t.process = TrialProcess::Start(launch);
+      log_->info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
+                 t.process->pid(), nlohmann::json(a.slots).dump());
+      running_.emplace(key, std::move(t));
+    } catch (const std::exception& e) {
+      log_->warn("trial {} attempt {} could not start: {}", a.trial_id, a.attempt, e.what());
+      channel_->Send(FinishedMsg{a.trial_id, a.attempt, "launch_failed", 0,
+                                 std::string("could not start: ") + e.what(), ""});
+    }
+  }
+
+  void PumpTrials() {
+    std::vector<std::pair<int64_t, int64_t>> done;
+    for (auto& [key, t] : running_) {
+      SendMetrics(t);
+      if (std::optional<TrialExit> exit = t.process->Poll()) {
+        SendMetrics(t);
+        log_->info("trial {} attempt {} ended: {}", key.first, key.second, exit->message);
+        const std::string how = shutting_down_ && exit->how == "stopped" ? "worker_shutdown" : exit->how;
+        channel_->Send(FinishedMsg{key.first, key.second, how, exit->code, exit->message, t.log_path});
+        done.push_back(key);
+      }
+    }
+    for (const auto& key : done) running_.erase(key);
+  }
+
+  void SendMetrics(RunningTrialState& t) {
+    MetricsMsg report{t.assign.trial_id, t.assign.attempt, {}};
+    const double now = WallNow();
+    for (const std::string& line : t.process->ReadLines()) {
+      for (MetricPoint& p : t.parser->Parse(line, now)) report.points.push_back(std::move(p));
+    }
+    if (!report.points.empty()) channel_->Send(report);
+  }
+
+  void Shutdown() {
+    shutting_down_ = true;
+    for (auto& [key, t] : running_) t.process->Stop();
+    const auto deadline = SteadyClock::now() + std::chrono::duration<double>(options_.kill_grace_s + 2);
+    while (!running_.empty() && SteadyClock::now() < deadline) {
+      Step(std::chrono::milliseconds(50));
+    }
+    // Give the last messages a moment to leave before the socket closes (linger is 0).
+    for (int i = 0; i < 10; ++i) channel_->Wait(std::chrono::milliseconds(10));
+  }
+
+  WorkerOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<Channel> channel_;
+  std::map<uint32_t, int32_t> slot_gpu_;
+  std::map<std::pair<int64_t, int64_t>, RunningTrialState> running_;  // by (trial, attempt)
+  bool welcomed_ = false;
+  bool shutting_down_ = false;
+  std::chrono::milliseconds heartbeat_interval_{1000};
+  SteadyClock::time_point next_heartbeat_ = SteadyClock::now();
+  SteadyClock::time_point next_register_ = SteadyClock::now();
+};
+
+Worker::Worker(Network& network, WorkerOptions options)
+    : impl_(std::make_unique<Impl>(network, std::move(options))) {}
+Worker::~Worker() = default;
+void Worker::Run(const std::atomic<bool>& stop) { impl_->Run(stop); }
+
+}  // namespace hpt

@@ -1,0 +1,65 @@
+#pragma once
+// The worker agent: registers its slots with a coordinator, runs each assigned trial as a child
+// process in its slot, streams the trial's metrics, and reports how the trial ended.
+//
+// One thread runs Run(): a single loop over the channel and the trials' stdout pipes.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "proto/messages.h"
+#include "proto/transport.h"
+
+namespace hpt {
+
+struct WorkerOptions {
+  std::string connect;  // the coordinator's endpoint
+  std::string worker_id;  // unique per process; MakeWorkerId() when empty
+  std::string host;       // hostname when empty
+  // Trial dirs are created under it: WORK_DIR/EXPERIMENT-ID/trial-TRIAL (made absolute).
+  std::string work_dir = "hpt-runs";
+  std::vector<SlotInfo> slots;
+  std::vector<GpuInfo> gpus;
+  std::shared_ptr<spdlog::logger> logger;
+  double kill_grace_s = 5;  // SIGTERM -> SIGKILL
+};
+
+class Worker {
+ public:
+  Worker(Network& network, WorkerOptions options);
+  ~Worker();
+
+  // Serves until `stop` becomes true; then stops every running trial (SIGTERM, SIGKILL after the
+  // grace period) and tells the coordinator they ended because the worker shut down, so they are
+  // requeued without being charged a retry.
+  void Run(const std::atomic<bool>& stop);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// "host:pid:random".
+std::string MakeWorkerId(const std::string& host);
+std::string HostName();
+
+// The slots of a worker. `gpus`: "none" (cpu_slots CPU slots), "all" (every GPU DiscoverGpus
+// finds; CPU slots when there is none), or a list "0,2,3" of GPU indices (names and memory from
+// DiscoverGpus when it knows them). Each GPU gets slots_per_gpu slots. Throws Error(kInvalidInput)
+// for a malformed list, a repeated index, or counts < 1.
+struct SlotPlan {
+  std::vector<SlotInfo> slots;
+  std::vector<GpuInfo> gpus;
+};
+SlotPlan PlanSlots(const std::string& gpus, int cpu_slots, int slots_per_gpu);
+
+// NVIDIA GPUs as nvidia-smi reports them, without linking CUDA; empty when there is no
+// nvidia-smi or it fails.
+std::vector<GpuInfo> DiscoverGpus();
+
+}  // namespace hpt
