@@ -34,9 +34,12 @@ struct ParamSpec {
 // Immutable after construction; the ParamSpecs are assumed valid (the spec parser checks them).
 //
 // Unit-cube mapping, per dimension, u in [0, 1]:
-//   float/int: u is the position in the warped range: linear x, log(x), or -log(1 - x) for
-//              reverse_log. u = 0 maps to exactly min and u = 1 to exactly max. Ints are rounded
-//              to the nearest integer in the original space and clamped to [min, max].
+//   float:     u is the position in the warped range: linear x, log(x), or -log(1 - x) for
+//              reverse_log. u = 0 maps to exactly min and u = 1 to exactly max.
+//   int:       the same over the range widened to [min - 0.5, max + 0.5], then rounded to the
+//              nearest integer and clamped: each integer owns one cell (equal cells when linear,
+//              so uniform u gives every integer the same chance), u = 0 is min, u = 1 is max,
+//              and ToUnit gives a point inside the integer's cell.
 //   categorical with k choices: choice floor(u * k) (u = 1 is the last); ToUnit gives the
 //              centre of the choice's cell, (i + 0.5) / k.
 // FromUnit(ToUnit(p)) == p for every valid p; ToUnit(FromUnit(u)) == u for floats (up to rounding).
@@ -65,9 +68,15 @@ class SearchSpace {
   Params GridPoint(uint64_t index) const;
 
  private:
+  // Number of points on grid axis i, and its k-th point, without building an axis that is
+  // every integer of a wide int range.
+  uint64_t AxisSize(size_t i) const;
+  ParamValue AxisPoint(size_t i, uint64_t k) const;
+
   std::vector<ParamSpec> params_;
-  std::vector<std::vector<ParamValue>> grid_axes_;  // computed lazily is not worth it: small
-  bool grid_ready_ = false;
+  // Per dimension, the grid axis when it is not implied by the spec: floats and ints with
+  // grid_points (ints narrower than grid_points use every integer and leave this empty).
+  std::vector<std::vector<ParamValue>> grid_axes_;
 };
 
 // {"lr": 0.001, "optimizer": "adam", "hidden": 128}, keys in space order.

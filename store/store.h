@@ -104,7 +104,7 @@ struct NewRun {
 // How an attempt ended and what that makes of its trial.
 struct RunEnd {
   int64_t trial_id = 0;
-  int64_t run_id = 0;            // the run component StartRun returned
+  int64_t run_id = 0;            // the run component StartRun returned; 0 = no run to close
   std::string run_status;        // "completed" | "failed" | "stopped" | "lost" | "timeout" | "cancelled"
   std::optional<int64_t> exit_code;
   std::string reason;
@@ -120,7 +120,9 @@ class Store {
 
   // ---- Writes (coordinator only). Each call is atomic on its own; inside Transaction(fn) all
   // writes of fn commit together or not at all (fn's exception rolls back and is rethrown).
-  // Faults are Error(kOverloaded) for a full disk, Error(kFailed) otherwise.
+  // Faults are Error(kOverloaded) for a full disk, Error(kFailed) otherwise; a write that names a
+  // trial, run or experiment that does not exist is Error(kNotFound). Writes on a read-only store
+  // are Error(kFailed). Nested Transaction calls are savepoints inside the outer transaction.
   virtual void Transaction(const std::function<void()>& fn) = 0;
 
   // Inserts the experiment and its 'static' component; returns the experiment id.
@@ -161,6 +163,12 @@ struct StoreOptions {
   std::string path;
   // Read-only opens never create or migrate; a missing file is Error(kNotFound).
   bool read_only = false;
+  // How long a statement waits for another connection's lock before failing.
+  int busy_timeout_ms = 5000;
+  // Test hook: caps the database at this many pages (0 = no cap) so tests can provoke
+  // "database or disk is full" (Error(kOverloaded)) without filling a disk. Per connection,
+  // never stored in the file.
+  int64_t max_page_count = 0;
 };
 
 // Opens (creating and migrating when writable) the SQLite store at options.path, in WAL mode.

@@ -1,0 +1,851 @@
+// The spec parser: walks the YAML document along the field table (spec_fields.cc), converts and
+// checks each value, then runs the checks that span several fields. yaml-cpp stays in this file.
+
+#include "core/spec.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/spec_fields_internal.h"
+
+namespace hpt {
+namespace {
+
+namespace sf = spec_fields;
+
+// Optimal string alignment distance: edits plus adjacent transpositions, each costing 1.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// " (did you mean 'x'?)" for the closest candidate when it is close enough to be a typo, else "".
+template <typename Names>
+std::string DidYouMean(std::string_view word, const Names& candidates) {
+  const size_t threshold = std::max<size_t>(2, word.size() / 3);
+  std::string best;
+  size_t best_distance = threshold + 1;
+  for (const auto& candidate : candidates) {
+    const size_t distance = EditDistance(word, candidate);
+    if (distance < best_distance && distance < std::max(word.size(), std::size(candidate))) {
+      best = std::string(candidate);
+      best_distance = distance;
+    }
+  }
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
+template <typename Names>
+std::string JoinNames(const Names& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string_view WithoutSign(std::string_view s) {
+  return !s.empty() && (s[0] == '+' || s[0] == '-') ? s.substr(1) : s;
+}
+
+// [-+]?[0-9]+, the YAML 1.2 core schema integer (decimal only).
+bool IsIntSyntax(std::string_view s) { return IsDigits(WithoutSign(s)); }
+
+std::optional<int64_t> ParseInt(std::string_view s) {
+  if (!IsIntSyntax(s)) return std::nullopt;
+  if (s[0] == '+') s.remove_prefix(1);
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return value;
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?, the core schema float without .inf/.nan.
+bool IsNumberSyntax(std::string_view s) {
+  s = WithoutSign(s);
+  const size_t e = s.find_first_of("eE");
+  const std::string_view mantissa = s.substr(0, e);
+  if (e != std::string_view::npos && !IsDigits(WithoutSign(s.substr(e + 1)))) return false;
+  const size_t dot = mantissa.find('.');
+  if (dot == std::string_view::npos) return IsDigits(mantissa);
+  const std::string_view whole = mantissa.substr(0, dot);
+  const std::string_view fraction = mantissa.substr(dot + 1);
+  return (whole.empty() || IsDigits(whole)) && (fraction.empty() || IsDigits(fraction)) &&
+         !(whole.empty() && fraction.empty());
+}
+
+std::optional<double> ParseNumber(std::string_view s) {
+  if (!IsNumberSyntax(s)) return std::nullopt;
+  if (s[0] == '+') s.remove_prefix(1);
+  double value = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+std::optional<bool> ParseBool(std::string_view s) {
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  return std::nullopt;
+}
+
+// A string that a YAML reader would take for something else when written plain: null, a boolean
+// (in any YAML version's spelling), or a number. ToYaml quotes these.
+bool LooksTyped(std::string_view s) {
+  static const std::set<std::string, std::less<>> kWords = {
+      "~",   "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",
+      "yes", "Yes",  "YES",  "no",   "No",   "NO",   "on",   "On",    "ON",    "off",
+      "Off", "OFF",  "y",    "Y",    "n",    "N"};
+  return s.empty() || kWords.contains(s) || IsNumberSyntax(s) ||
+         (!s.empty() && (s[0] == '.' || s[0] == '+' || s[0] == '-') && s.size() > 1 &&
+          (s[1] == '.' || (s[1] >= '0' && s[1] <= '9') || s[1] == 'i' || s[1] == 'I' ||
+           s[1] == 'n' || s[1] == 'N'));
+}
+
+// Shortest text that reads back as the same double, and as a double, not an integer.
+std::string FloatLiteral(double d) {
+  std::string s = FormatValue(d);
+  if (s.find_first_of(".en") == std::string::npos) s += ".0";
+  return s;
+}
+
+sf::Mark ToMark(const YAML::Mark& mark) {
+  if (mark.line < 0 || mark.column < 0) return {};
+  return {mark.line + 1, mark.column + 1};
+}
+
+bool IsPlain(const YAML::Node& node) { return node.Tag() == "?"; }
+
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Scalar:
+      return (IsPlain(node) ? "'" : "the string '") + node.Scalar() + "'";
+    default: return "nothing";
+  }
+}
+
+std::string Join(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string Item(const std::string& path, size_t index) {
+  return path + "[" + std::to_string(index) + "]";
+}
+
+// One parse: the draft, what was written where, and the problems found.
+class Parser {
+ public:
+  explicit Parser(std::string file) : file_(std::move(file)) {
+    for (const sf::FieldDef& f : sf::SpecFields()) {
+      const size_t dot = f.path.rfind('.');
+      const std::string_view parent = dot == std::string_view::npos ? "" : f.path.substr(0, dot);
+      children_[std::string(parent)].push_back(&f);
+    }
+  }
+
+  Spec Parse(const std::string& text) {
+    std::vector<YAML::Node> documents;
+    try {
+      documents = YAML::LoadAll(text);
+    } catch (const YAML::Exception& e) {
+      Fail(ToMark(e.mark), "", "YAML syntax error: " + e.msg);
+      Throw();
+    }
+    if (documents.empty() || documents[0].IsNull()) {
+      Fail({1, 1}, "", "the spec is empty");
+      Throw();
+    }
+    if (documents.size() > 1) {
+      Fail(ToMark(documents[1].Mark()), "", "a spec file holds one YAML document, found more");
+    }
+    const YAML::Node& root = documents[0];
+    if (!root.IsMap()) {
+      Fail(ToMark(root.Mark()), "", "a spec is a map of fields, got " + Describe(root));
+      Throw();
+    }
+    try {
+      WalkMap(root, ToMark(root.Mark()), "", "");
+      Finish();
+    } catch (const YAML::Exception& e) {
+      Fail(ToMark(e.mark), "", e.msg);
+    }
+    if (!diagnostics_.empty()) Throw();
+    return std::move(draft_.spec);
+  }
+
+ private:
+  void Fail(sf::Mark mark, std::string field, std::string message) {
+    diagnostics_.push_back({file_, mark.line, mark.column, std::move(field), std::move(message)});
+  }
+
+  [[noreturn]] void Throw() {
+    // Document order reads best; problems without a position go last.
+    const auto key = [](const SpecDiagnostic& d) {
+      return std::pair(d.line == 0 ? INT_MAX : d.line, d.column);
+    };
+    std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
+                     [&](const auto& a, const auto& b) { return key(a) < key(b); });
+    throw SpecError(std::move(diagnostics_));
+  }
+
+  bool Present(const std::string& path) const { return present_.contains(path); }
+  bool Ok(const std::string& path) const { return Present(path) && !invalid_.contains(path); }
+  sf::Mark At(const std::string& path) const {
+    const auto it = present_.find(path);
+    return it == present_.end() ? sf::Mark{} : it->second;
+  }
+
+  // Visits the keys of `node` (a map, or null for an absent section) against the table's
+  // children of `table_path`, then applies defaults and reports missing required fields.
+  void WalkMap(const YAML::Node& node, sf::Mark mark, const std::string& table_path,
+               const std::string& path) {
+    const std::vector<const sf::FieldDef*>& children = children_[table_path];
+    const auto name_of = [&](const sf::FieldDef* f) {
+      return f->path.substr(table_path.empty() ? 0 : table_path.size() + 1);
+    };
+    std::set<std::string, std::less<>> seen;
+    if (node.IsMap()) {
+      for (const auto& entry : node) {
+        const YAML::Node& key = entry.first;
+        const YAML::Node& value = entry.second;
+        const sf::Mark key_mark = ToMark(key.Mark());
+        if (!key.IsScalar()) {
+          Fail(key_mark, path, "keys must be names, got " + Describe(key));
+          continue;
+        }
+        const std::string field = Join(path, key.Scalar());
+        if (!seen.insert(key.Scalar()).second) {
+          Fail(key_mark, field, "appears more than once");
+          continue;
+        }
+        const auto def = std::find_if(children.begin(), children.end(),
+                                      [&](const sf::FieldDef* f) { return name_of(f) == key.Scalar(); });
+        if (def == children.end()) {
+          std::vector<std::string_view> names;
+          for (const sf::FieldDef* f : children) names.push_back(name_of(f));
+          Fail(key_mark, field, "unknown key" + DidYouMean(key.Scalar(), names));
+          continue;
+        }
+        // An empty value's own mark points past the line; the key is where the user looks.
+        Visit(**def, value, value.IsNull() ? key_mark : ToMark(value.Mark()), field, false);
+      }
+    }
+    for (const sf::FieldDef* f : children) {
+      const std::string_view name = name_of(f);
+      if (seen.contains(name)) continue;
+      const std::string field = Join(path, name);
+      if (f->required) {
+        Fail(mark, field, "is required");
+      } else if (!f->default_yaml.empty()) {
+        Visit(*f, YAML::Load(std::string(f->default_yaml)), {}, field, true);
+      } else if (f->kind == sf::FieldKind::kMap) {
+        WalkMap(YAML::Node(), {}, std::string(f->path), field);
+      }
+    }
+  }
+
+  void Visit(const sf::FieldDef& def, const YAML::Node& node, sf::Mark mark,
+             const std::string& path, bool is_default) {
+    if (!is_default) present_[path] = mark;
+    const auto reject = [&](const std::string& message) {
+      Fail(mark, path, message);
+      invalid_.insert(path);
+    };
+    sf::FieldValue value;
+    value.mark = mark;
+    if (def.kind == sf::FieldKind::kMap) {
+      if (!node.IsMap() && !node.IsNull()) return reject("must be a map, got " + Describe(node));
+      WalkMap(node, mark, std::string(def.path), path);
+      return;
+    }
+    if (def.kind == sf::FieldKind::kMapList) {
+      if (!node.IsSequence() && !node.IsNull()) return reject("must be a list, got " + Describe(node));
+      value.count = node.IsSequence() ? node.size() : 0;
+      if (def.check) {
+        if (auto problem = def.check(value)) return reject(*problem);
+      }
+      size_t index = 0;
+      for (const YAML::Node& item : node) {
+        const std::string item_path = Item(path, index++);
+        const sf::Mark item_mark = item.IsNull() ? mark : ToMark(item.Mark());
+        present_[item_path] = item_mark;
+        // Stored before the item is checked, so that draft items line up with list indexes.
+        def.store(draft_, value);
+        if (!item.IsMap()) {
+          Fail(item_mark, item_path, "must be a map, got " + Describe(item));
+          invalid_.insert(item_path);
+          continue;
+        }
+        WalkMap(item, item_mark, std::string(def.path) + "[]", item_path);
+      }
+      return;
+    }
+    if (!Convert(def, node, mark, path, value)) {
+      invalid_.insert(path);
+      return;
+    }
+    if (def.check) {
+      if (auto problem = def.check(value)) return reject(*problem);
+    }
+    if (def.store) def.store(draft_, value);
+  }
+
+  // Converts a scalar-like field; reports and returns false when the YAML has the wrong shape.
+  bool Convert(const sf::FieldDef& def, const YAML::Node& node, sf::Mark mark,
+               const std::string& path, sf::FieldValue& value) {
+    const auto fail = [&](const std::string& message) {
+      Fail(mark, path, message);
+      return false;
+    };
+    const bool plain = node.IsScalar() && IsPlain(node);
+    switch (def.kind) {
+      case sf::FieldKind::kString:
+        if (!node.IsScalar()) return fail("must be a string, got " + Describe(node));
+        value.text = node.Scalar();
+        return true;
+      case sf::FieldKind::kEnum: {
+        if (!node.IsScalar()) {
+          return fail("must be one of " + JoinNames(def.choices) + ", got " + Describe(node));
+        }
+        value.text = node.Scalar();
+        const auto is = [&](std::string_view c) { return c == value.text; };
+        if (std::any_of(def.choices.begin(), def.choices.end(), is)) return true;
+        if (std::any_of(def.not_yet.begin(), def.not_yet.end(), is)) {
+          return fail("'" + value.text + "' is not available yet (available: " +
+                      JoinNames(def.choices) + ")");
+        }
+        std::vector<std::string_view> known = def.choices;
+        known.insert(known.end(), def.not_yet.begin(), def.not_yet.end());
+        return fail("'" + value.text + "' is not one of " + JoinNames(def.choices) +
+                    DidYouMean(value.text, known));
+      }
+      case sf::FieldKind::kInt: {
+        if (plain && IsIntSyntax(node.Scalar())) {
+          const auto n = ParseInt(node.Scalar());
+          if (!n) return fail("integer " + node.Scalar() + " is out of range");
+          value.integer = *n;
+          value.number = static_cast<double>(*n);
+          return true;
+        }
+        return fail("must be an integer, got " + Describe(node));
+      }
+      case sf::FieldKind::kNumber: {
+        const auto d = plain ? ParseNumber(node.Scalar()) : std::nullopt;
+        if (!d) return fail("must be a number, got " + Describe(node));
+        value.number = *d;
+        return true;
+      }
+      case sf::FieldKind::kDuration: {
+        if (!node.IsScalar()) return fail("must be a duration, got " + Describe(node));
+        const std::string& text = node.Scalar();
+        std::optional<double> seconds = plain ? ParseNumber(text) : std::nullopt;
+        if (seconds && *seconds < 0) return fail("must not be negative, got " + text);
+        if (!seconds) seconds = ParseDuration(text);
+        if (!seconds) {
+          return fail("must be a duration: seconds, or like '90s', '15m', '2h', '1h30m', "
+                      "'1.5h', '1d'; got " + Describe(node));
+        }
+        value.number = *seconds;
+        return true;
+      }
+      case sf::FieldKind::kStringList: {
+        if (!node.IsSequence() && !node.IsNull()) {
+          return fail("must be a list of strings, got " + Describe(node));
+        }
+        bool ok = true;
+        size_t index = 0;
+        for (const YAML::Node& item : node) {
+          const std::string item_path = Item(path, index++);
+          const sf::Mark item_mark = item.IsNull() ? mark : ToMark(item.Mark());
+          present_[item_path] = item_mark;
+          if (!item.IsScalar()) {
+            Fail(item_mark, item_path, "must be a string, got " + Describe(item));
+            ok = false;
+            continue;
+          }
+          value.strings.push_back(item.Scalar());
+        }
+        return ok;
+      }
+      case sf::FieldKind::kScalarList: {
+        if (!node.IsSequence() && !node.IsNull()) return fail("must be a list, got " + Describe(node));
+        bool ok = true;
+        size_t index = 0;
+        for (const YAML::Node& item : node) {
+          const std::string item_path = Item(path, index++);
+          const sf::Mark item_mark = item.IsNull() ? mark : ToMark(item.Mark());
+          present_[item_path] = item_mark;
+          const auto json = TypedScalar(item, item_mark, item_path, /*booleans=*/false);
+          if (!json) {
+            ok = false;
+          } else if (json->is_number_integer()) {
+            value.scalars.emplace_back(json->get<int64_t>());
+          } else if (json->is_number_float()) {
+            value.scalars.emplace_back(json->get<double>());
+          } else {
+            value.scalars.emplace_back(json->get<std::string>());
+          }
+        }
+        return ok;
+      }
+      case sf::FieldKind::kScalarMap: {
+        if (!node.IsMap() && !node.IsNull()) return fail("must be a map, got " + Describe(node));
+        value.object = nlohmann::ordered_json::object();
+        bool ok = true;
+        for (const auto& entry : node) {
+          const sf::Mark key_mark = ToMark(entry.first.Mark());
+          const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
+          const std::string field = Join(path, key);
+          if (!sf::IsParamName(key)) {
+            Fail(key_mark, field,
+                 "'" + key + "' is not a valid key (a letter or _, then letters, digits, _ . -)");
+            ok = false;
+            continue;
+          }
+          if (value.object.contains(key)) {
+            Fail(key_mark, field, "appears more than once");
+            ok = false;
+            continue;
+          }
+          present_[field] = key_mark;
+          const YAML::Node& item = entry.second;
+          const auto json =
+              TypedScalar(item, item.IsNull() ? key_mark : ToMark(item.Mark()), field, true);
+          if (!json) {
+            ok = false;
+            continue;
+          }
+          value.object[key] = *json;
+        }
+        return ok;
+      }
+      case sf::FieldKind::kMap:
+      case sf::FieldKind::kMapList: break;  // handled by Visit
+    }
+    return fail("internal: unhandled field kind");
+  }
+
+  // A plain integer, decimal or (with `booleans`) boolean keeps its type; everything else,
+  // including anything quoted, is a string.
+  std::optional<nlohmann::ordered_json> TypedScalar(const YAML::Node& node, sf::Mark mark,
+                                                    const std::string& path, bool booleans) {
+    if (!node.IsScalar()) {
+      Fail(mark, path,
+           std::string(booleans ? "must be a string, number or boolean" : "must be a string or number") +
+               ", got " + Describe(node));
+      return std::nullopt;
+    }
+    const std::string& text = node.Scalar();
+    if (IsPlain(node)) {
+      if (IsIntSyntax(text)) {
+        const auto n = ParseInt(text);
+        if (!n) {
+          Fail(mark, path, "integer " + text + " is out of range");
+          return std::nullopt;
+        }
+        return nlohmann::ordered_json(*n);
+      }
+      if (const auto d = ParseNumber(text)) return nlohmann::ordered_json(*d);
+      if (booleans) {
+        if (const auto b = ParseBool(text)) return nlohmann::ordered_json(*b);
+      }
+    }
+    return nlohmann::ordered_json(text);
+  }
+
+  // The checks that need several fields at once; the table's check_doc states each of them.
+  void Finish() {
+    Spec& spec = draft_.spec;
+    std::map<std::string, size_t, std::less<>> param_of;
+    bool names_complete = !invalid_.contains("parameters") && !invalid_.contains("static");
+    for (size_t i = 0; i < spec.parameters.size(); ++i) {
+      const std::string p = Item("parameters", i);
+      if (invalid_.contains(p)) {
+        names_complete = false;
+        continue;
+      }
+      const ParamSpec& ps = spec.parameters[i];
+      if (Ok(p + ".name")) {
+        const auto [it, inserted] = param_of.emplace(ps.name, i);
+        if (!inserted) {
+          Fail(At(p + ".name"), p + ".name",
+               "duplicate parameter name '" + ps.name + "' (also parameters[" +
+                   std::to_string(it->second) + "])");
+        }
+      } else {
+        names_complete = false;
+      }
+      const std::optional<ParamType> type = draft_.params[i].type;
+      if (!type) continue;
+      if (*type == ParamType::kCategorical) {
+        CheckCategorical(p, ps);
+      } else {
+        CheckNumeric(p, spec.parameters[i], draft_.params[i]);
+      }
+    }
+
+    for (const auto& [key, unused] : spec.static_params.items()) {
+      const std::string field = "static." + key;
+      if (const auto it = param_of.find(key); it != param_of.end()) {
+        Fail(At(field), field,
+             "'" + key + "' is also parameters[" + std::to_string(it->second) +
+                 "]; a static value cannot share a parameter's name");
+      }
+      const auto& builtins = BuiltinPlaceholders();
+      if (std::find(builtins.begin(), builtins.end(), key) != builtins.end()) {
+        Fail(At(field), field, "'" + key + "' is reserved for the built-in placeholder");
+      }
+    }
+
+    if (Ok("trial.command")) {
+      std::vector<std::string> known = BuiltinPlaceholders();
+      for (const auto& [name, unused] : param_of) known.push_back(name);
+      for (const auto& [key, unused] : spec.static_params.items()) known.push_back(key);
+      for (size_t k = 0; k < spec.trial.command.size(); ++k) {
+        const std::string field = Item("trial.command", k);
+        try {
+          for (const std::string& name : PlaceholdersIn(spec.trial.command[k])) {
+            if (names_complete && std::find(known.begin(), known.end(), name) == known.end()) {
+              Fail(At(field), field,
+                   "placeholder '{" + name + "}' names no parameter, static value or built-in" +
+                       DidYouMean(name, known));
+            }
+          }
+        } catch (const Error& e) {
+          Fail(At(field), field, e.what());
+        }
+      }
+    }
+
+    std::map<std::string, size_t, std::less<>> metric_of;
+    for (size_t j = 0; j < spec.trial.metrics.size(); ++j) {
+      const std::string field = Item("trial.metrics", j) + ".name";
+      if (!Ok(field)) continue;
+      const auto [it, inserted] = metric_of.emplace(spec.trial.metrics[j].name, j);
+      if (!inserted) {
+        Fail(At(field), field,
+             "duplicate metric name '" + it->first + "' (also trial.metrics[" +
+                 std::to_string(it->second) + "])");
+      }
+    }
+
+    // max_trials depends on the strategy, so its default is not in the table.
+    if (!diagnostics_.empty()) return;
+    const bool given = Present("limits.max_trials");
+    if (spec.strategy.type == StrategyType::kGrid) {
+      const uint64_t size = SearchSpace(spec.parameters).GridSize();
+      const auto cap = static_cast<int64_t>(
+          std::min<uint64_t>(size, static_cast<uint64_t>(std::numeric_limits<int64_t>::max())));
+      if (!given || spec.limits.max_trials > cap) spec.limits.max_trials = cap;
+    } else if (!given) {
+      spec.limits.max_trials = sf::kDefaultMaxTrials;
+    }
+  }
+
+  void CheckCategorical(const std::string& p, const ParamSpec& ps) {
+    for (const char* f : {"min", "max", "scale", "grid_points"}) {
+      const std::string field = p + "." + f;
+      if (Present(field)) Fail(At(field), field, "applies only to float and int parameters");
+    }
+    const std::string values = p + ".values";
+    if (!Present(values)) {
+      Fail(At(p), values, "is required for a categorical parameter");
+      return;
+    }
+    if (!Ok(values)) return;
+    // Values that print the same would give trials identical command lines.
+    std::map<std::string, size_t> seen;
+    for (size_t k = 0; k < ps.choices.size(); ++k) {
+      const std::string text = FormatValue(ps.choices[k]);
+      const auto [it, inserted] = seen.emplace(text, k);
+      if (!inserted) {
+        Fail(At(Item(values, k)), Item(values, k),
+             "duplicate value '" + text + "' (also values[" + std::to_string(it->second) + "])");
+      }
+    }
+  }
+
+  void CheckNumeric(const std::string& p, ParamSpec& ps, const sf::DraftParam& dp) {
+    const bool is_int = ps.type == ParamType::kInt;
+    const std::string type_name = is_int ? "an int" : "a float";
+    const std::string min_field = p + ".min";
+    const std::string max_field = p + ".max";
+    if (Present(p + ".values")) {
+      Fail(At(p + ".values"), p + ".values", "applies only to categorical parameters");
+    }
+    if (!is_int && draft_.spec.strategy.type == StrategyType::kGrid &&
+        !Present(p + ".grid_points")) {
+      Fail(At(p), p + ".grid_points",
+           "is required for a float parameter when strategy.type is grid");
+    }
+    bool have_bounds = true;
+    for (const std::string& field : {min_field, max_field}) {
+      if (!Present(field)) Fail(At(p), field, "is required for " + type_name + " parameter");
+      have_bounds = have_bounds && Ok(field);
+    }
+    if (!have_bounds) return;
+
+    if (is_int) {
+      bool bad = false;
+      for (const auto& [field, bound] : {std::pair(min_field, ps.min), std::pair(max_field, ps.max)}) {
+        if (std::abs(bound) > sf::kMaxIntBound) {
+          Fail(At(field), field, "must lie within -2^53..2^53 for an int parameter");
+          bad = true;
+        }
+      }
+      if (bad) return;
+      if (ps.min <= ps.max && std::ceil(ps.min) > std::floor(ps.max)) {
+        Fail(At(min_field), min_field,
+             "range [" + FormatValue(ps.min) + ", " + FormatValue(ps.max) + "] contains no integer");
+        return;
+      }
+      for (const auto& [field, bound] : {std::pair(min_field, ps.min), std::pair(max_field, ps.max)}) {
+        if (std::trunc(bound) != bound) {
+          Fail(At(field), field,
+               "must be an integer for an int parameter, got " + FormatValue(bound));
+          bad = true;
+        }
+      }
+      if (bad) return;
+    }
+    if (ps.min >= ps.max) {
+      Fail(At(max_field), max_field,
+           ps.min == ps.max
+               ? "empty range: min and max are both " + FormatValue(ps.min)
+               : "empty range: max (" + FormatValue(ps.max) + ") is less than min (" +
+                     FormatValue(ps.min) + ")");
+      return;
+    }
+
+    if (dp.scale == "log") {
+      ps.scale = Scale::kLog;
+    } else if (dp.scale == "reverse_log") {
+      ps.scale = Scale::kReverseLog;
+    } else if (dp.scale == "linear") {
+      ps.scale = Scale::kLinear;
+    } else {
+      ps.scale = ps.min > 0 && ps.max / ps.min >= 100 ? Scale::kLog : Scale::kLinear;
+    }
+    if (ps.scale == Scale::kLog && ps.min <= 0) {
+      Fail(At(min_field), min_field,
+           is_int ? "log scale needs min >= 1 for an int parameter, got " + FormatValue(ps.min)
+                  : "log scale needs min > 0, got " + FormatValue(ps.min));
+    }
+    if (ps.scale == Scale::kReverseLog) {
+      if (is_int) {
+        Fail(At(p + ".scale"), p + ".scale", "reverse_log applies only to float parameters");
+      } else {
+        if (ps.min < 0) {
+          Fail(At(min_field), min_field,
+               "reverse_log scale needs min >= 0, got " + FormatValue(ps.min));
+        }
+        if (ps.max >= 1) {
+          Fail(At(max_field), max_field,
+               "reverse_log scale needs max < 1, got " + FormatValue(ps.max));
+        }
+      }
+    }
+  }
+
+  std::string file_;
+  // Table fields by the table path of their parent ("" for the top level).
+  std::map<std::string, std::vector<const sf::FieldDef*>, std::less<>> children_;
+  sf::Draft draft_;
+  std::vector<SpecDiagnostic> diagnostics_;
+  std::map<std::string, sf::Mark, std::less<>> present_;  // path as written -> its position
+  std::set<std::string, std::less<>> invalid_;            // present paths that were rejected
+};
+
+void EmitString(YAML::Emitter& out, const std::string& s) {
+  if (LooksTyped(s)) out << YAML::DoubleQuoted;
+  out << s;
+}
+
+}  // namespace
+
+std::string_view ToString(StrategyType type) {
+  switch (type) {
+    case StrategyType::kGrid: return "grid";
+    case StrategyType::kRandom: return "random";
+  }
+  return "random";
+}
+
+std::string SpecDiagnostic::ToString() const {
+  std::string out = file;
+  if (line > 0) {
+    out += ":" + std::to_string(line);
+    if (column > 0) out += ":" + std::to_string(column);
+  }
+  out += ": ";
+  if (!field.empty()) out += field + ": ";
+  return out + message;
+}
+
+namespace {
+std::string JoinDiagnostics(const std::vector<SpecDiagnostic>& diagnostics) {
+  std::string out;
+  for (const SpecDiagnostic& d : diagnostics) out += (out.empty() ? "" : "\n") + d.ToString();
+  return out;
+}
+}  // namespace
+
+SpecError::SpecError(std::vector<SpecDiagnostic> diagnostics)
+    : Error(ErrorKind::kInvalidInput, JoinDiagnostics(diagnostics)),
+      diagnostics_(std::move(diagnostics)) {}
+
+Spec ParseSpec(const std::string& yaml_text, const std::string& file) {
+  return Parser(file).Parse(yaml_text);
+}
+
+Spec ParseSpecFile(const std::string& path) {
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  // A directory opens like a file on Linux and reads as empty; say what it is instead.
+  std::error_code ignored;
+  const bool directory = std::filesystem::is_directory(path, ignored);
+  if (in && !directory) text << in.rdbuf();
+  if (!in || in.bad() || directory) {
+    const int error = directory ? EISDIR : errno != 0 ? errno : EIO;
+    throw Error(ErrorKind::kNotFound, "cannot read spec '" + path + "': " + std::strerror(error));
+  }
+  return ParseSpec(text.str(), path);
+}
+
+std::string ToYaml(const Spec& spec) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value;
+  EmitString(out, spec.name);
+  out << YAML::Key << "objective" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "metric" << YAML::Value;
+  EmitString(out, spec.objective.metric);
+  out << YAML::Key << "goal" << YAML::Value << std::string(ToString(spec.objective.goal));
+  out << YAML::EndMap;
+  out << YAML::Key << "strategy" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "type" << YAML::Value << std::string(ToString(spec.strategy.type));
+  out << YAML::Key << "seed" << YAML::Value << std::to_string(spec.strategy.seed);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "parameters" << YAML::Value << YAML::BeginSeq;
+  for (const ParamSpec& p : spec.parameters) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value;
+    EmitString(out, p.name);
+    out << YAML::Key << "type" << YAML::Value << std::string(ToString(p.type));
+    if (p.type == ParamType::kCategorical) {
+      out << YAML::Key << "values" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+      for (const ParamValue& v : p.choices) {
+        if (const auto* d = std::get_if<double>(&v)) {
+          out << FloatLiteral(*d);
+        } else if (const auto* s = std::get_if<std::string>(&v)) {
+          EmitString(out, *s);
+        } else {
+          out << FormatValue(v);
+        }
+      }
+      out << YAML::EndSeq;
+    } else {
+      // Int bounds in plain decimal: the shortest double form would write 1000000 as 1e+06.
+      const auto bound = [&](double v) {
+        return p.type == ParamType::kInt ? std::to_string(static_cast<int64_t>(v)) : FormatValue(v);
+      };
+      out << YAML::Key << "min" << YAML::Value << bound(p.min);
+      out << YAML::Key << "max" << YAML::Value << bound(p.max);
+      out << YAML::Key << "scale" << YAML::Value << std::string(ToString(p.scale));
+      if (p.grid_points != 0) {
+        out << YAML::Key << "grid_points" << YAML::Value << std::to_string(p.grid_points);
+      }
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+
+  out << YAML::Key << "static" << YAML::Value << YAML::BeginMap;
+  for (const auto& [key, value] : spec.static_params.items()) {
+    out << YAML::Key;
+    EmitString(out, key);
+    out << YAML::Value;
+    if (value.is_boolean()) {
+      out << std::string(value.get<bool>() ? "true" : "false");
+    } else if (value.is_number_float()) {
+      out << FloatLiteral(value.get<double>());
+    } else if (value.is_number()) {
+      out << value.dump();
+    } else if (value.is_string()) {
+      EmitString(out, value.get<std::string>());
+    } else {
+      // Not produced by ParseSpec; kept visible rather than dropped.
+      EmitString(out, value.dump());
+    }
+  }
+  out << YAML::EndMap;
+
+  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "max_trials" << YAML::Value << std::to_string(spec.limits.max_trials);
+  // Unlimited parallelism is the field's absence: 0 is not a valid value to write.
+  if (spec.limits.max_parallel > 0) {
+    out << YAML::Key << "max_parallel" << YAML::Value << std::to_string(spec.limits.max_parallel);
+  }
+  out << YAML::Key << "trial_timeout" << YAML::Value << FormatValue(spec.limits.trial_timeout_s);
+  out << YAML::Key << "max_runtime" << YAML::Value << FormatValue(spec.limits.max_runtime_s);
+  out << YAML::Key << "max_failed" << YAML::Value << std::to_string(spec.limits.max_failed);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "early_stopping" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "type" << YAML::Value << "none";
+  out << YAML::EndMap;
+
+  out << YAML::Key << "trial" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "command" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const std::string& argument : spec.trial.command) EmitString(out, argument);
+  out << YAML::EndSeq;
+  out << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
+  for (const MetricDef& m : spec.trial.metrics) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value;
+    EmitString(out, m.name);
+    out << YAML::Key << "regex" << YAML::Value;
+    EmitString(out, m.regex);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "resources" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "gpus" << YAML::Value << std::to_string(spec.trial.gpus);
+  out << YAML::EndMap;
+  out << YAML::Key << "retries" << YAML::Value << std::to_string(spec.trial.retries);
+  out << YAML::EndMap;
+
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace hpt

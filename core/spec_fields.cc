@@ -1,0 +1,334 @@
+// The one table of spec fields: path, type, default and check. The parser (spec.cc) walks it and
+// docs/spec.md embeds SpecFieldsMarkdown(), which a test compares with the doc, so neither the
+// validation nor the documentation can drift from this file.
+
+#include <regex>
+
+#include "core/spec_fields_internal.h"
+
+namespace hpt::spec_fields {
+namespace {
+
+bool IsAlpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// First character [A-Za-z_], the rest [A-Za-z0-9_] or one of `extra`.
+bool IsIdentifier(std::string_view s, size_t max_size, std::string_view extra) {
+  if (s.empty() || s.size() > max_size || !(IsAlpha(s[0]) || s[0] == '_')) return false;
+  for (char c : s) {
+    if (!(IsAlpha(c) || IsDigit(c) || c == '_' || extra.find(c) != std::string_view::npos)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<std::string> AtLeast(int64_t value, int64_t min) {
+  if (value >= min) return std::nullopt;
+  return "must be at least " + std::to_string(min) + ", got " + std::to_string(value);
+}
+
+std::optional<std::string> CheckSpecName(const FieldValue& v) {
+  const std::string& s = v.text;
+  bool ok = !s.empty() && s.size() <= 64;
+  for (char c : s) ok = ok && (IsAlpha(c) || IsDigit(c) || c == '_' || c == '.' || c == '-');
+  if (ok) return std::nullopt;
+  return "'" + s + "' must be 1 to 64 characters of A-Z a-z 0-9 _ . -";
+}
+
+std::optional<std::string> CheckMetricName(const FieldValue& v) {
+  if (IsMetricName(v.text)) return std::nullopt;
+  return "'" + v.text +
+         "' is not a metric name (a letter or _, then letters, digits, _ . : / -; at most 128)";
+}
+
+std::optional<std::string> CheckParamName(const FieldValue& v) {
+  if (!IsParamName(v.text)) {
+    return "'" + v.text +
+           "' is not a parameter name (a letter or _, then letters, digits, _ . -; at most 64)";
+  }
+  for (const std::string& builtin : BuiltinPlaceholders()) {
+    if (v.text == builtin) return "'" + v.text + "' is reserved for the built-in placeholder";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckNonEmptyList(const FieldValue& v) {
+  const size_t n = v.count + v.strings.size() + v.scalars.size();
+  if (n == 0) return std::string("must not be empty");
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckCommand(const FieldValue& v) {
+  if (v.strings.empty()) return std::string("must not be empty");
+  if (v.strings[0].empty()) return std::string("the program (first element) must not be empty");
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckRegex(const FieldValue& v) {
+  try {
+    const std::regex re(v.text, std::regex::ECMAScript);
+    if (re.mark_count() < 1) {
+      return "'" + v.text + "' has no capture group; group 1 must capture the value";
+    }
+  } catch (const std::regex_error& e) {
+    return "'" + v.text + "' is not a valid ECMAScript regex: " + e.what();
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> RejectEarlyStoppingOption(const FieldValue&) {
+  return std::string("applies to early_stopping.type median, which is not available yet");
+}
+
+ParamSpec& CurrentParam(Draft& d) { return d.spec.parameters.back(); }
+
+}  // namespace
+
+bool IsParamName(std::string_view name) { return IsIdentifier(name, 64, ".-"); }
+bool IsMetricName(std::string_view name) { return IsIdentifier(name, 128, ".:/-"); }
+
+const std::vector<FieldDef>& SpecFields() {
+  static const std::vector<FieldDef> kFields = {
+      {.path = "name",
+       .kind = FieldKind::kString,
+       .required = true,
+       .check_doc = "1 to 64 characters of `A-Z a-z 0-9 _ . -`",
+       .check = CheckSpecName,
+       .store = [](Draft& d, const FieldValue& v) { d.spec.name = v.text; }},
+      {.path = "objective", .kind = FieldKind::kMap, .required = true},
+      {.path = "objective.metric",
+       .kind = FieldKind::kString,
+       .required = true,
+       .check_doc = "a metric name: `[A-Za-z_][A-Za-z0-9_.:/-]*`, at most 128 characters",
+       .check = CheckMetricName,
+       .store = [](Draft& d, const FieldValue& v) { d.spec.objective.metric = v.text; }},
+      {.path = "objective.goal",
+       .kind = FieldKind::kEnum,
+       .required = true,
+       .choices = {"maximize", "minimize"},
+       .store =
+           [](Draft& d, const FieldValue& v) {
+             d.spec.objective.goal = v.text == "maximize" ? Goal::kMaximize : Goal::kMinimize;
+           }},
+      {.path = "strategy", .kind = FieldKind::kMap},
+      {.path = "strategy.type",
+       .kind = FieldKind::kEnum,
+       .default_yaml = "random",
+       .check_doc = "`bayesian`, `hyperband`, `sobol` and `asha` are known but not available yet",
+       .choices = {"grid", "random"},
+       .not_yet = {"bayesian", "hyperband", "sobol", "asha"},
+       .store =
+           [](Draft& d, const FieldValue& v) {
+             d.spec.strategy.type = v.text == "grid" ? StrategyType::kGrid : StrategyType::kRandom;
+           }},
+      {.path = "strategy.seed",
+       .kind = FieldKind::kInt,
+       .default_yaml = "0",
+       .check_doc = ">= 0; the same seed and spec suggest the same trials",
+       .check = [](const FieldValue& v) { return AtLeast(v.integer, 0); },
+       .store =
+           [](Draft& d, const FieldValue& v) {
+             d.spec.strategy.seed = static_cast<uint64_t>(v.integer);
+           }},
+      {.path = "parameters",
+       .kind = FieldKind::kMapList,
+       .required = true,
+       .check_doc = "not empty",
+       .check = CheckNonEmptyList,
+       .store =
+           [](Draft& d, const FieldValue&) {
+             d.spec.parameters.emplace_back();
+             d.params.emplace_back();
+           }},
+      {.path = "parameters[].name",
+       .kind = FieldKind::kString,
+       .required = true,
+       .check_doc = "`[A-Za-z_][A-Za-z0-9_.-]*`, at most 64 characters; unique; not a static key "
+                    "nor a built-in placeholder name",
+       .check = CheckParamName,
+       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).name = v.text; }},
+      {.path = "parameters[].type",
+       .kind = FieldKind::kEnum,
+       .required = true,
+       .choices = {"float", "int", "categorical"},
+       .store =
+           [](Draft& d, const FieldValue& v) {
+             const ParamType type = v.text == "float" ? ParamType::kFloat
+                                    : v.text == "int" ? ParamType::kInt
+                                                      : ParamType::kCategorical;
+             CurrentParam(d).type = type;
+             d.params.back().type = type;
+           }},
+      {.path = "parameters[].min",
+       .kind = FieldKind::kNumber,
+       .default_doc = "required for float and int",
+       .check_doc = "float: min < max; int: integral, min < max and abs(min) <= 2^53; log scale: "
+                    "min > 0 (int: >= 1); reverse_log: min >= 0; not for categorical",
+       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).min = v.number; }},
+      {.path = "parameters[].max",
+       .kind = FieldKind::kNumber,
+       .default_doc = "required for float and int",
+       .check_doc = "greater than min; int: integral and abs(max) <= 2^53; reverse_log: max < 1; "
+                    "not for categorical",
+       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).max = v.number; }},
+      {.path = "parameters[].scale",
+       .kind = FieldKind::kEnum,
+       .default_yaml = "auto",
+       .check_doc = "`auto` is `log` when min > 0 and max/min >= 100, else `linear`; "
+                    "`reverse_log` is for floats in [0, 1); not for categorical",
+       .choices = {"linear", "log", "reverse_log", "auto"},
+       .store = [](Draft& d, const FieldValue& v) { d.params.back().scale = v.text; }},
+      {.path = "parameters[].values",
+       .kind = FieldKind::kScalarList,
+       .default_doc = "required for categorical",
+       .check_doc = "not empty; no two values print the same; only for categorical. Plain "
+                    "integers stay integers, plain decimals floats, anything else a string",
+       .check = CheckNonEmptyList,
+       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).choices = v.scalars; }},
+      {.path = "parameters[].grid_points",
+       .kind = FieldKind::kInt,
+       .default_doc = "absent (int: every integer in range)",
+       .check_doc = "2 to 100000; float and int only; required for a float when strategy.type "
+                    "is grid",
+       .check =
+           [](const FieldValue& v) -> std::optional<std::string> {
+             if (v.integer >= 2 && v.integer <= kMaxGridPoints) return std::nullopt;
+             return "must be between 2 and " + std::to_string(kMaxGridPoints) + ", got " +
+                    std::to_string(v.integer);
+           },
+       .store =
+           [](Draft& d, const FieldValue& v) {
+             CurrentParam(d).grid_points = static_cast<int>(v.integer);
+           }},
+      {.path = "static",
+       .kind = FieldKind::kScalarMap,
+       .default_doc = "`{}`",
+       .check_doc = "keys are parameter-like names, not a parameter nor a built-in placeholder; "
+                    "values are strings, numbers or booleans (`true`/`false`)",
+       .store = [](Draft& d, const FieldValue& v) { d.spec.static_params = v.object; }},
+      {.path = "limits", .kind = FieldKind::kMap},
+      {.path = "limits.max_trials",
+       .kind = FieldKind::kInt,
+       .default_doc = "20 (random); the grid size (grid)",
+       .check_doc = ">= 1; a grid search caps it at the grid size",
+       .check = [](const FieldValue& v) { return AtLeast(v.integer, 1); },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_trials = v.integer; }},
+      {.path = "limits.max_parallel",
+       .kind = FieldKind::kInt,
+       .default_doc = "absent: as many as there are free slots",
+       .check_doc = ">= 1",
+       .check = [](const FieldValue& v) { return AtLeast(v.integer, 1); },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_parallel = v.integer; }},
+      {.path = "limits.trial_timeout",
+       .kind = FieldKind::kDuration,
+       .default_yaml = "0",
+       .default_doc = "0 (none)",
+       .check_doc = ">= 0; 0 means none",
+       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.trial_timeout_s = v.number; }},
+      {.path = "limits.max_runtime",
+       .kind = FieldKind::kDuration,
+       .default_yaml = "0",
+       .default_doc = "0 (none)",
+       .check_doc = ">= 0; 0 means none",
+       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_runtime_s = v.number; }},
+      {.path = "limits.max_failed",
+       .kind = FieldKind::kInt,
+       .default_yaml = "10",
+       .check_doc = ">= 1; the experiment fails once this many trials failed for good",
+       .check = [](const FieldValue& v) { return AtLeast(v.integer, 1); },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_failed = v.integer; }},
+      {.path = "early_stopping", .kind = FieldKind::kMap},
+      {.path = "early_stopping.type",
+       .kind = FieldKind::kEnum,
+       .default_yaml = "none",
+       .check_doc = "`median` is known but not available yet",
+       .choices = {"none"},
+       .not_yet = {"median"},
+       .store =
+           [](Draft& d, const FieldValue&) { d.spec.early_stopping.type = EarlyStoppingType::kNone; }},
+      {.path = "early_stopping.min_steps",
+       .kind = FieldKind::kInt,
+       .default_doc = "absent",
+       .check_doc = "rejected: applies to `median` only, not available yet",
+       .check = RejectEarlyStoppingOption},
+      {.path = "early_stopping.min_trials",
+       .kind = FieldKind::kInt,
+       .default_doc = "absent",
+       .check_doc = "rejected: applies to `median` only, not available yet",
+       .check = RejectEarlyStoppingOption},
+      {.path = "trial", .kind = FieldKind::kMap, .required = true},
+      {.path = "trial.command",
+       .kind = FieldKind::kStringList,
+       .required = true,
+       .check_doc = "not empty, the first element not empty; every `{name}` names a parameter, "
+                    "a static key or a built-in (trial_id, experiment, trial_dir, "
+                    "checkpoint_dir, budget); `{{` `}}` are literal braces",
+       .check = CheckCommand,
+       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.command = v.strings; }},
+      {.path = "trial.metrics",
+       .kind = FieldKind::kMapList,
+       .default_doc = "`[]` (native `hpt:` lines always work)",
+       .check_doc = "metric names unique",
+       .store = [](Draft& d, const FieldValue&) { d.spec.trial.metrics.emplace_back(); }},
+      {.path = "trial.metrics[].name",
+       .kind = FieldKind::kString,
+       .required = true,
+       .check_doc = "a metric name, as objective.metric",
+       .check = CheckMetricName,
+       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.metrics.back().name = v.text; }},
+      {.path = "trial.metrics[].regex",
+       .kind = FieldKind::kString,
+       .required = true,
+       .check_doc = "a valid ECMAScript regex with a capture group; group 1 is the value",
+       .check = CheckRegex,
+       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.metrics.back().regex = v.text; }},
+      {.path = "trial.resources", .kind = FieldKind::kMap},
+      {.path = "trial.resources.gpus",
+       .kind = FieldKind::kInt,
+       .default_yaml = "0",
+       .check_doc = ">= 0",
+       .check = [](const FieldValue& v) { return AtLeast(v.integer, 0); },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.gpus = v.integer; }},
+      {.path = "trial.retries",
+       .kind = FieldKind::kInt,
+       .default_yaml = "0",
+       .check_doc = ">= 0; re-runs after the trial's own failure",
+       .check = [](const FieldValue& v) { return AtLeast(v.integer, 0); },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.retries = v.integer; }},
+  };
+  return kFields;
+}
+
+std::string SpecFieldsMarkdown() {
+  const auto type_of = [](const FieldDef& f) -> std::string {
+    switch (f.kind) {
+      case FieldKind::kString: return "string";
+      case FieldKind::kEnum: {
+        std::string s;
+        for (std::string_view c : f.choices) s += (s.empty() ? "`" : " \\| `") + std::string(c) + "`";
+        return s;
+      }
+      case FieldKind::kInt: return "integer";
+      case FieldKind::kNumber: return "number";
+      case FieldKind::kDuration: return "duration";
+      case FieldKind::kMap: return "map";
+      case FieldKind::kMapList: return "list of maps";
+      case FieldKind::kStringList: return "list of strings";
+      case FieldKind::kScalarList: return "list of scalars";
+      case FieldKind::kScalarMap: return "map of scalars";
+    }
+    return "";
+  };
+  std::string md = "| field | type | default | check |\n|---|---|---|---|\n";
+  for (const FieldDef& f : SpecFields()) {
+    std::string def = f.required ? "**required**" : std::string(f.default_doc);
+    if (def.empty() && !f.default_yaml.empty()) def = "`" + std::string(f.default_yaml) + "`";
+    if (def.empty()) def = "-";
+    const std::string check = f.check_doc.empty() ? "-" : std::string(f.check_doc);
+    md += "| `" + std::string(f.path) + "` | " + type_of(f) + " | " + def + " | " + check + " |\n";
+  }
+  return md;
+}
+
+}  // namespace hpt::spec_fields

@@ -1,0 +1,98 @@
+#pragma once
+// The spec's field table and the draft the parser fills while walking it. Internal to core/:
+// spec.cc walks the table, spec_fields.cc defines it, tests check docs/spec.md against it.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/spec.h"
+
+namespace hpt::spec_fields {
+
+// max_trials when the spec leaves it out and the strategy is not grid (grid: the grid size).
+inline constexpr int64_t kDefaultMaxTrials = 20;
+// Largest grid_points accepted: an axis is materialized, so it must stay small.
+inline constexpr int64_t kMaxGridPoints = 100000;
+// Int bounds must be exact in a double, where the search space keeps them.
+inline constexpr double kMaxIntBound = 9007199254740992.0;  // 2^53
+
+// Where a value was written, 1-based; 0 when unknown (a default).
+struct Mark {
+  int line = 0;
+  int column = 0;
+};
+
+enum class FieldKind {
+  kString,      // any scalar, as written
+  kEnum,        // one of `choices`
+  kInt,         // a plain (unquoted) integer
+  kNumber,      // a plain integer or decimal number, finite
+  kDuration,    // seconds as a number, or a string ParseDuration reads
+  kMap,         // a map whose keys are this field's children in the table
+  kMapList,     // a list of such maps; the children's paths go through "path[]"
+  kStringList,  // a list of scalars, each taken as written
+  kScalarList,  // a list of scalars, typed: integer, decimal number or string
+  kScalarMap,   // a map from free keys to strings, numbers and booleans
+};
+
+// One converted value, handed to a field's check and then its store.
+struct FieldValue {
+  Mark mark;
+  int64_t integer = 0;                     // kInt
+  double number = 0;                       // kInt, kNumber, kDuration (seconds)
+  std::string text;                        // kString, kEnum
+  std::vector<std::string> strings;        // kStringList
+  std::vector<ParamValue> scalars;         // kScalarList
+  nlohmann::ordered_json object;           // kScalarMap
+  size_t count = 0;                        // kMapList: number of items
+};
+
+// What the table cannot store in a ParamSpec before the cross-field checks have run.
+struct DraftParam {
+  std::optional<ParamType> type;  // unset when the type was missing or invalid
+  std::string scale = "auto";     // as written; resolved once min and max are known
+};
+
+// The spec as the walk fills it; spec.cc finishes it with the checks that span several fields.
+struct Draft {
+  Spec spec;
+  std::vector<DraftParam> params;  // beside spec.parameters, index for index
+};
+
+// Returns the problem with a converted value, if any (the message, without the field).
+using CheckFn = std::optional<std::string> (*)(const FieldValue&);
+// Stores a checked value; for kMapList, called once per item before the item's own fields.
+using StoreFn = void (*)(Draft&, const FieldValue&);
+
+struct FieldDef {
+  std::string_view path = {};  // dotted; "[]" stands for each item of a list: "parameters[].min"
+  FieldKind kind = FieldKind::kString;
+  bool required = false;
+  // Fed through conversion, check and store when the field is absent; "" = no default value.
+  std::string_view default_yaml = {};
+  // The default as the docs state it (may say more than default_yaml, or what absence means).
+  std::string_view default_doc = {};
+  // Every rule the field must satisfy, including the cross-field ones spec.cc enforces.
+  std::string_view check_doc = {};
+  std::vector<std::string_view> choices = {};  // kEnum: accepted names
+  std::vector<std::string_view> not_yet = {};  // kEnum: known names rejected as not available yet
+  CheckFn check = nullptr;
+  StoreFn store = nullptr;
+};
+
+// Every field of a spec, parents before their children, in the order ToYaml writes them.
+const std::vector<FieldDef>& SpecFields();
+
+// The table as the Markdown that docs/spec.md embeds between its "fields" markers.
+std::string SpecFieldsMarkdown();
+
+// Name rules shared by the table's checks and the cross-field checks.
+bool IsParamName(std::string_view name);   // [A-Za-z_][A-Za-z0-9_.-]{0,63}
+bool IsMetricName(std::string_view name);  // [A-Za-z_][A-Za-z0-9_.:/-]{0,127}
+
+}  // namespace hpt::spec_fields

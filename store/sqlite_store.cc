@@ -1,0 +1,839 @@
+// The SQLite implementation of Store. The schema and its migrations are in
+// sqlite_store_internal.h; docs/store.md documents them for users.
+//
+// Threading: a SqliteStore is used by one thread at a time (the coordinator's event loop, or a CLI
+// command). Several processes may open the same file: one writer, any number of readers (WAL).
+
+#include <sqlite3.h>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "core/error.h"
+#include "store/sqlite_store_internal.h"
+#include "store/store.h"
+
+namespace hpt {
+namespace {
+
+using store_internal::kMigrations;
+using store_internal::kSchemaVersion;
+
+constexpr const char* kBeginSql = "BEGIN IMMEDIATE";
+constexpr const char* kCommitSql = "COMMIT";
+constexpr const char* kSavepointSql = "SAVEPOINT hpt_nested";
+constexpr const char* kReleaseSql = "RELEASE hpt_nested";
+
+// ---- Hot writes.
+constexpr const char* kInsertExperimentSql =
+    "INSERT INTO experiments (name, status, reason, spec_yaml, strategy, objective_metric, goal,"
+    " max_trials, created_at) VALUES (?1, 'running', '', ?2, ?3, ?4, ?5, ?6, ?7)";
+constexpr const char* kInsertComponentSql =
+    "INSERT INTO trial_components (experiment_id, kind, name, data) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kInsertTrialSql =
+    "INSERT INTO trials (experiment_id, number, status, params, created_at)"
+    " VALUES (?1, ?2, 'pending', ?3, ?4)";
+constexpr const char* kRenameComponentSql = "UPDATE trial_components SET name = ?2 WHERE id = ?1";
+constexpr const char* kInsertLinkSql =
+    "INSERT OR IGNORE INTO trial_component_links (trial_id, component_id) VALUES (?1, ?2)";
+constexpr const char* kLinkStaticSql =
+    "INSERT OR IGNORE INTO trial_component_links (trial_id, component_id)"
+    " SELECT ?1, id FROM trial_components WHERE experiment_id = ?2 AND kind = 'static'";
+constexpr const char* kStartTrialSql =
+    "UPDATE trials SET status = 'running', attempt = ?2, reason = '', ended_at = NULL,"
+    " started_at = COALESCE(started_at, ?3) WHERE id = ?1";
+constexpr const char* kInsertRunSql =
+    "INSERT INTO trial_components (experiment_id, kind, name, data, attempt, worker, host, slot,"
+    " gpus, started_at, status, reason, log_path)"
+    " SELECT experiment_id, 'run', ?2, '{}', ?3, ?4, ?5, ?6, ?7, ?8, 'running', '', ?9"
+    " FROM trials WHERE id = ?1";
+constexpr const char* kInsertMetricSql =
+    "INSERT OR IGNORE INTO metrics (trial_id, attempt, name, step, value, time)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr const char* kFinishRunSql =
+    "UPDATE trial_components SET ended_at = ?3, exit_code = ?4, status = ?5, reason = ?6"
+    " WHERE id = ?1 AND kind = 'run' AND EXISTS (SELECT 1 FROM trial_component_links"
+    " WHERE trial_id = ?2 AND component_id = ?1)";
+constexpr const char* kFinishTrialSql =
+    "UPDATE trials SET status = ?2, objective = ?3, reason = ?4, retries_used = ?5, ended_at = ?6"
+    " WHERE id = ?1";
+constexpr const char* kSetExperimentStatusSql =
+    "UPDATE experiments SET status = ?2, reason = ?3, ended_at = ?4 WHERE id = ?1";
+constexpr const char* kUpsertWorkerSql =
+    "INSERT INTO workers (id, host, slots, gpus, status, registered_at, last_seen)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    " ON CONFLICT (id) DO UPDATE SET host = excluded.host, slots = excluded.slots,"
+    " gpus = excluded.gpus, status = excluded.status, last_seen = excluded.last_seen";
+
+// ---- Reads.
+#define HPT_STORE_EXPERIMENT_COLUMNS                                                         \
+  "id, name, status, reason, spec_yaml, strategy, objective_metric, goal, max_trials, " \
+  "created_at, ended_at"
+constexpr const char* kListExperimentsSql =
+    "SELECT " HPT_STORE_EXPERIMENT_COLUMNS " FROM experiments ORDER BY id";
+constexpr const char* kExperimentByIdSql =
+    "SELECT " HPT_STORE_EXPERIMENT_COLUMNS " FROM experiments WHERE id = ?1";
+constexpr const char* kExperimentByNameSql =
+    "SELECT " HPT_STORE_EXPERIMENT_COLUMNS
+    " FROM experiments WHERE name = ?1 ORDER BY id DESC LIMIT 1";
+constexpr const char* kGoalSql = "SELECT goal FROM experiments WHERE id = ?1";
+constexpr const char* kCountTrialsSql =
+    "SELECT status, COUNT(*) FROM trials WHERE experiment_id = ?1 GROUP BY status";
+constexpr const char* kTrialsSql =
+    "SELECT " HPT_STORE_TRIAL_COLUMNS " FROM trials WHERE experiment_id = ?1 ORDER BY number";
+constexpr const char* kTrialByIdSql =
+    "SELECT " HPT_STORE_TRIAL_COLUMNS " FROM trials WHERE id = ?1";
+constexpr const char* kComponentsSql =
+    "SELECT c.id, c.kind, c.name, c.data, c.attempt, c.worker, c.host, c.slot, c.gpus,"
+    " c.started_at, c.ended_at, c.exit_code, c.status, c.reason, c.log_path"
+    " FROM trial_component_links AS l JOIN trial_components AS c ON c.id = l.component_id"
+    " WHERE l.trial_id = ?1 ORDER BY l.component_id";
+constexpr const char* kMetricsSql =
+    "SELECT attempt, name, step, value, time FROM metrics WHERE trial_id = ?1"
+    " ORDER BY name, attempt, step";
+constexpr const char* kWorkersSql =
+    "SELECT id, host, slots, gpus, status, registered_at, last_seen FROM workers ORDER BY id";
+
+Error Translate(const SQLite::Exception& e, const std::string& path) {
+  // Primary result code; extended codes carry the primary one in their low byte.
+  const int code = e.getErrorCode() & 0xff;
+  const std::string detail = e.what();
+  // We never delete, so a foreign key fails only when a write names a missing experiment/trial.
+  if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    return Error(ErrorKind::kNotFound,
+                 "database '" + path + "': the experiment or trial written to does not exist");
+  }
+  switch (code) {
+    case SQLITE_FULL:
+      return Error(ErrorKind::kOverloaded, "database or disk is full: " + path);
+    case SQLITE_READONLY:
+      return Error(ErrorKind::kFailed, "database is read-only: " + path + " (" + detail + ")");
+    case SQLITE_CANTOPEN:
+      return Error(ErrorKind::kFailed, "cannot open database '" + path + "': " + detail);
+    case SQLITE_NOTADB:
+      return Error(ErrorKind::kFailed, "'" + path + "' is not an SQLite database");
+    case SQLITE_CORRUPT:
+      return Error(ErrorKind::kFailed, "database '" + path + "' is corrupt: " + detail);
+    // Still locked after the busy timeout: another process holds the write lock, which for the
+    // one-writer design means a second coordinator on the same file. Retrying will not help.
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Error(ErrorKind::kFailed,
+                   "database '" + path + "' is locked by another writer: " + detail);
+    default:
+      return Error(ErrorKind::kFailed, "database '" + path + "': " + detail);
+  }
+}
+
+// JSON text for a column. Invalid UTF-8 in a string value is replaced rather than thrown on, so
+// a trial's odd categorical value cannot make its result unrecordable.
+std::string JsonText(const nlohmann::ordered_json& value) {
+  return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+// Resets a cached statement when leaving the scope that used it, also on error, so it holds no
+// read lock and the next use starts clean.
+class Resetter {
+ public:
+  explicit Resetter(SQLite::Statement& statement) : statement_(statement) {}
+  ~Resetter() { statement_.tryReset(); }
+  Resetter(const Resetter&) = delete;
+  Resetter& operator=(const Resetter&) = delete;
+
+ private:
+  SQLite::Statement& statement_;
+};
+
+void BindOptional(SQLite::Statement& s, int index, const std::optional<double>& value) {
+  if (value) {
+    s.bind(index, *value);
+  } else {
+    s.bind(index);
+  }
+}
+
+void BindOptional(SQLite::Statement& s, int index, const std::optional<int64_t>& value) {
+  if (value) {
+    s.bind(index, *value);
+  } else {
+    s.bind(index);
+  }
+}
+
+std::optional<double> OptionalDouble(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return c.getDouble();
+}
+
+std::optional<int64_t> OptionalInt(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return c.getInt64();
+}
+
+std::string TextOrEmpty(const SQLite::Column& c) {
+  return c.isNull() ? std::string() : c.getString();
+}
+
+bool IsTerminal(TrialStatus status) {
+  return status == TrialStatus::kCompleted || status == TrialStatus::kFailed ||
+         status == TrialStatus::kStopped;
+}
+
+std::optional<int64_t> ParseId(std::string_view text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  int64_t id = 0;
+  for (char c : text) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    id = id * 10 + (c - '0');
+  }
+  return id;
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string path, bool read_only, std::unique_ptr<SQLite::Database> db)
+      : path_(std::move(path)), read_only_(read_only), db_(std::move(db)) {}
+
+  ~SqliteStore() override {
+    // Statements must be finalized before the connection closes.
+    statements_.clear();
+  }
+
+  void Transaction(const std::function<void()>& fn) override {
+    Guard([&] { Atomic(fn); });
+  }
+
+  int64_t CreateExperiment(const NewExperiment& e) override {
+    return Guard([&] {
+      int64_t id = 0;
+      Atomic([&] {
+        {
+          auto& s = Cached(kInsertExperimentSql);
+          Resetter r(s);
+          s.bind(1, e.name);
+          s.bind(2, e.spec_yaml);
+          s.bind(3, e.strategy);
+          s.bind(4, e.objective_metric);
+          s.bind(5, std::string(ToString(e.goal)));
+          s.bind(6, e.max_trials);
+          s.bind(7, e.now);
+          s.exec();
+          id = db_->getLastInsertRowid();
+        }
+        auto& s = Cached(kInsertComponentSql);
+        Resetter r(s);
+        s.bind(1, id);
+        s.bind(2, "static");
+        s.bind(3, "static");
+        s.bind(4, JsonText(e.static_params));
+        s.exec();
+      });
+      return id;
+    });
+  }
+
+  int64_t CreateTrial(int64_t experiment_id, int64_t number, const nlohmann::ordered_json& params,
+                      double now) override {
+    return Guard([&] {
+      int64_t trial_id = 0;
+      Atomic([&] {
+        const std::string params_text = JsonText(params);
+        {
+          auto& s = Cached(kInsertTrialSql);
+          Resetter r(s);
+          s.bind(1, experiment_id);
+          s.bind(2, number);
+          s.bindNoCopy(3, params_text);
+          s.bind(4, now);
+          s.exec();
+          trial_id = db_->getLastInsertRowid();
+        }
+        int64_t component_id = 0;
+        {
+          auto& s = Cached(kInsertComponentSql);
+          Resetter r(s);
+          s.bind(1, experiment_id);
+          s.bind(2, "parameters");
+          s.bind(3, "trial-" + std::to_string(trial_id) + "-params");
+          s.bindNoCopy(4, params_text);
+          s.exec();
+          component_id = db_->getLastInsertRowid();
+        }
+        Link(trial_id, component_id);
+        auto& s = Cached(kLinkStaticSql);
+        Resetter r(s);
+        s.bind(1, trial_id);
+        s.bind(2, experiment_id);
+        s.exec();
+      });
+      return trial_id;
+    });
+  }
+
+  int64_t StartRun(const NewRun& run) override {
+    return Guard([&] {
+      int64_t run_id = 0;
+      Atomic([&] {
+        {
+          auto& s = Cached(kStartTrialSql);
+          Resetter r(s);
+          s.bind(1, run.trial_id);
+          s.bind(2, run.attempt);
+          s.bind(3, run.now);
+          if (s.exec() == 0) ThrowNoTrial(run.trial_id);
+        }
+        {
+          auto& s = Cached(kInsertRunSql);
+          Resetter r(s);
+          s.bind(1, run.trial_id);
+          s.bind(2, "trial-" + std::to_string(run.trial_id) + "-attempt-" +
+                        std::to_string(run.attempt));
+          s.bind(3, run.attempt);
+          s.bind(4, run.worker);
+          s.bind(5, run.host);
+          s.bind(6, run.slot);
+          s.bind(7, run.gpus);
+          s.bind(8, run.now);
+          s.bind(9, run.log_path);
+          s.exec();
+          run_id = db_->getLastInsertRowid();
+        }
+        Link(run.trial_id, run_id);
+      });
+      return run_id;
+    });
+  }
+
+  void AppendMetrics(int64_t trial_id, int64_t attempt,
+                     std::span<const MetricPoint> points) override {
+    if (points.empty()) return;
+    Guard([&] {
+      const auto insert_all = [&] {
+        auto& s = Cached(kInsertMetricSql);
+        for (const MetricPoint& p : points) {
+          Resetter r(s);
+          s.bind(1, trial_id);
+          s.bind(2, attempt);
+          s.bindNoCopy(3, p.name);
+          s.bind(4, p.step);
+          // SQLite stores NaN as NULL; Metrics() reads NULL back as NaN.
+          s.bind(5, p.value);
+          s.bind(6, p.time);
+          s.exec();
+        }
+      };
+      if (points.size() == 1) {
+        OneStatement(insert_all);
+      } else {
+        Atomic(insert_all);
+      }
+    });
+  }
+
+  void FinishRun(const RunEnd& end) override {
+    Guard([&] {
+      Atomic([&] {
+        if (end.run_id != 0) {  // 0: a trial that never ran in its current attempt
+          auto& s = Cached(kFinishRunSql);
+          Resetter r(s);
+          s.bind(1, end.run_id);
+          s.bind(2, end.trial_id);
+          s.bind(3, end.now);
+          BindOptional(s, 4, end.exit_code);
+          s.bind(5, end.run_status);
+          s.bind(6, end.reason);
+          if (s.exec() == 0) {
+            throw Error(ErrorKind::kNotFound, "no run component " + std::to_string(end.run_id) +
+                                                  " of trial " + std::to_string(end.trial_id) +
+                                                  " in '" + path_ + "'");
+          }
+        }
+        auto& s = Cached(kFinishTrialSql);
+        Resetter r(s);
+        s.bind(1, end.trial_id);
+        s.bind(2, std::string(ToString(end.trial_status)));
+        BindOptional(s, 3, end.objective);
+        s.bind(4, end.reason);
+        s.bind(5, end.retries_used);
+        BindOptional(s, 6, IsTerminal(end.trial_status) ? std::optional<double>(end.now)
+                                                         : std::nullopt);
+        if (s.exec() == 0) ThrowNoTrial(end.trial_id);
+      });
+    });
+  }
+
+  void SetExperimentStatus(int64_t experiment_id, ExperimentStatus status,
+                           std::string_view reason, double now) override {
+    Guard([&] {
+      OneStatement([&] {
+        auto& s = Cached(kSetExperimentStatusSql);
+        Resetter r(s);
+        s.bind(1, experiment_id);
+        s.bind(2, std::string(ToString(status)));
+        s.bind(3, std::string(reason));
+        BindOptional(s, 4, status == ExperimentStatus::kRunning ? std::nullopt
+                                                                 : std::optional<double>(now));
+        if (s.exec() == 0) {
+          throw Error(ErrorKind::kNotFound, "no experiment " + std::to_string(experiment_id) +
+                                                " in '" + path_ + "'");
+        }
+      });
+    });
+  }
+
+  void UpsertWorker(const WorkerRow& worker) override {
+    Guard([&] {
+      OneStatement([&] {
+        auto& s = Cached(kUpsertWorkerSql);
+        Resetter r(s);
+        s.bind(1, worker.id);
+        s.bind(2, worker.host);
+        s.bind(3, worker.slots);
+        s.bind(4, JsonText(worker.gpus));
+        s.bind(5, worker.status);
+        s.bind(6, worker.registered_at);
+        s.bind(7, worker.last_seen);
+        s.exec();
+      });
+    });
+  }
+
+  std::vector<ExperimentRow> ListExperiments() override {
+    return Guard([&] {
+      std::vector<ExperimentRow> rows;
+      auto& s = Cached(kListExperimentsSql);
+      Resetter r(s);
+      while (s.executeStep()) rows.push_back(ReadExperiment(s));
+      return rows;
+    });
+  }
+
+  std::optional<ExperimentRow> FindExperiment(std::string_view id_or_name) override {
+    return Guard([&]() -> std::optional<ExperimentRow> {
+      // An all-digit argument is an id; when no experiment has that id it may still be a name.
+      if (const auto id = ParseId(id_or_name)) {
+        auto& s = Cached(kExperimentByIdSql);
+        Resetter r(s);
+        s.bind(1, *id);
+        if (s.executeStep()) return ReadExperiment(s);
+      }
+      auto& s = Cached(kExperimentByNameSql);
+      Resetter r(s);
+      s.bind(1, std::string(id_or_name));
+      if (s.executeStep()) return ReadExperiment(s);
+      return std::nullopt;
+    });
+  }
+
+  TrialCounts CountTrials(int64_t experiment_id) override {
+    return Guard([&] {
+      TrialCounts counts;
+      auto& s = Cached(kCountTrialsSql);
+      Resetter r(s);
+      s.bind(1, experiment_id);
+      while (s.executeStep()) {
+        const int64_t n = s.getColumn(1).getInt64();
+        switch (ParseStatus(s.getColumn(0).getString())) {
+          case TrialStatus::kPending: counts.pending = n; break;
+          case TrialStatus::kRunning: counts.running = n; break;
+          case TrialStatus::kCompleted: counts.completed = n; break;
+          case TrialStatus::kFailed: counts.failed = n; break;
+          case TrialStatus::kStopped: counts.stopped = n; break;
+        }
+      }
+      return counts;
+    });
+  }
+
+  std::vector<TrialRow> Leaderboard(int64_t experiment_id, int64_t top_k) override {
+    return Guard([&] {
+      std::vector<TrialRow> rows;
+      std::optional<Goal> goal;
+      {
+        auto& s = Cached(kGoalSql);
+        Resetter r(s);
+        s.bind(1, experiment_id);
+        if (s.executeStep()) goal = ParseGoal(s.getColumn(0).getString());
+      }
+      if (!goal) return rows;
+      auto& s = Cached(*goal == Goal::kMaximize ? store_internal::kLeaderboardMaximizeSql
+                                                : store_internal::kLeaderboardMinimizeSql);
+      Resetter r(s);
+      s.bind(1, experiment_id);
+      s.bind(2, top_k > 0 ? top_k : int64_t{-1});
+      while (s.executeStep()) rows.push_back(ReadTrial(s));
+      return rows;
+    });
+  }
+
+  std::vector<TrialRow> Trials(int64_t experiment_id) override {
+    return Guard([&] {
+      std::vector<TrialRow> rows;
+      auto& s = Cached(kTrialsSql);
+      Resetter r(s);
+      s.bind(1, experiment_id);
+      while (s.executeStep()) rows.push_back(ReadTrial(s));
+      return rows;
+    });
+  }
+
+  std::optional<TrialRow> FindTrial(int64_t trial_id) override {
+    return Guard([&]() -> std::optional<TrialRow> {
+      auto& s = Cached(kTrialByIdSql);
+      Resetter r(s);
+      s.bind(1, trial_id);
+      if (s.executeStep()) return ReadTrial(s);
+      return std::nullopt;
+    });
+  }
+
+  std::vector<ComponentRow> Components(int64_t trial_id) override {
+    return Guard([&] {
+      std::vector<ComponentRow> rows;
+      auto& s = Cached(kComponentsSql);
+      Resetter r(s);
+      s.bind(1, trial_id);
+      while (s.executeStep()) {
+        ComponentRow c;
+        c.id = s.getColumn(0).getInt64();
+        c.kind = s.getColumn(1).getString();
+        c.name = s.getColumn(2).getString();
+        c.data = nlohmann::ordered_json::parse(s.getColumn(3).getString());
+        c.attempt = s.getColumn(4).getInt64();  // NULL reads as 0
+        c.worker = TextOrEmpty(s.getColumn(5));
+        c.host = TextOrEmpty(s.getColumn(6));
+        c.slot = s.getColumn(7).isNull() ? -1 : s.getColumn(7).getInt64();
+        c.gpus = TextOrEmpty(s.getColumn(8));
+        c.started_at = OptionalDouble(s.getColumn(9));
+        c.ended_at = OptionalDouble(s.getColumn(10));
+        c.exit_code = OptionalInt(s.getColumn(11));
+        c.status = TextOrEmpty(s.getColumn(12));
+        c.reason = TextOrEmpty(s.getColumn(13));
+        c.log_path = TextOrEmpty(s.getColumn(14));
+        rows.push_back(std::move(c));
+      }
+      return rows;
+    });
+  }
+
+  std::vector<MetricRow> Metrics(int64_t trial_id) override {
+    return Guard([&] {
+      std::vector<MetricRow> rows;
+      auto& s = Cached(kMetricsSql);
+      Resetter r(s);
+      s.bind(1, trial_id);
+      while (s.executeStep()) {
+        MetricRow m;
+        m.attempt = s.getColumn(0).getInt64();
+        m.point.name = s.getColumn(1).getString();
+        m.point.step = s.getColumn(2).getInt64();
+        m.point.value = s.getColumn(3).isNull() ? std::numeric_limits<double>::quiet_NaN()
+                                                : s.getColumn(3).getDouble();
+        m.point.time = s.getColumn(4).getDouble();
+        rows.push_back(std::move(m));
+      }
+      return rows;
+    });
+  }
+
+  std::vector<WorkerRow> Workers() override {
+    return Guard([&] {
+      std::vector<WorkerRow> rows;
+      auto& s = Cached(kWorkersSql);
+      Resetter r(s);
+      while (s.executeStep()) {
+        WorkerRow w;
+        w.id = s.getColumn(0).getString();
+        w.host = s.getColumn(1).getString();
+        w.slots = s.getColumn(2).getInt64();
+        w.gpus = nlohmann::ordered_json::parse(s.getColumn(3).getString());
+        w.status = s.getColumn(4).getString();
+        w.registered_at = s.getColumn(5).getDouble();
+        w.last_seen = s.getColumn(6).getDouble();
+        rows.push_back(std::move(w));
+      }
+      return rows;
+    });
+  }
+
+ private:
+  // Runs fn, translating the third-party exceptions it lets out; hpt::Error and anything else
+  // (a Transaction body's own exceptions) pass through unchanged.
+  template <typename Fn>
+  auto Guard(Fn&& fn) -> decltype(fn()) {
+    try {
+      return fn();
+    } catch (const SQLite::Exception& e) {
+      throw Translate(e, path_);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ErrorKind::kFailed, "database '" + path_ + "' holds invalid JSON: " + e.what());
+    }
+  }
+
+  // Runs fn so that its writes commit together or not at all. The outermost call is a
+  // BEGIN IMMEDIATE transaction (the write lock is taken up front, so a conflict shows at BEGIN,
+  // never halfway); calls inside it are savepoints, so a nested failure undoes only its own writes
+  // and the caller of the nested call decides whether the whole transaction fails.
+  template <typename Fn>
+  void Atomic(Fn&& fn) {
+    CheckCanWrite();
+    const bool outer = depth_ == 0;
+    Execute(outer ? kBeginSql : kSavepointSql);
+    ++depth_;
+    try {
+      fn();
+    } catch (...) {
+      --depth_;
+      Undo(outer);
+      throw;
+    }
+    --depth_;
+    try {
+      if (outer && sqlite3_get_autocommit(db_->getHandle()) != 0) {
+        throw Error(ErrorKind::kFailed,
+                    "database '" + path_ + "': the transaction was rolled back after an error");
+      }
+      Execute(outer ? kCommitSql : kReleaseSql);
+    } catch (...) {
+      Undo(outer);
+      throw;
+    }
+  }
+
+  // Runs fn, which executes exactly one write statement: SQLite makes a single statement atomic
+  // on its own (in autocommit mode or inside the enclosing transaction), so the BEGIN or
+  // SAVEPOINT of Atomic would only cost time on the hot path.
+  template <typename Fn>
+  void OneStatement(Fn&& fn) {
+    CheckCanWrite();
+    fn();
+  }
+
+  void CheckCanWrite() const {
+    if (read_only_) {
+      throw Error(ErrorKind::kFailed,
+                  "database '" + path_ + "' is open read-only; only the coordinator writes");
+    }
+    if (depth_ > 0 && sqlite3_get_autocommit(db_->getHandle()) != 0) {
+      // SQLite itself rolled the enclosing transaction back after an error (it may, for a full
+      // disk); writing on would autocommit, or start a new transaction, and so commit half of the
+      // enclosing work.
+      throw Error(ErrorKind::kFailed,
+                  "database '" + path_ +
+                      "': the enclosing transaction was already rolled back by an earlier error");
+    }
+  }
+
+  void Undo(bool outer) noexcept {
+    if (sqlite3_get_autocommit(db_->getHandle()) != 0) return;  // nothing left to roll back
+    if (outer) {
+      db_->tryExec("ROLLBACK");
+    } else {
+      db_->tryExec("ROLLBACK TO hpt_nested");
+      db_->tryExec("RELEASE hpt_nested");
+    }
+  }
+
+  void Execute(const char* sql) {
+    auto& s = Cached(sql);
+    Resetter r(s);
+    s.exec();
+  }
+
+  void Link(int64_t trial_id, int64_t component_id) {
+    auto& s = Cached(kInsertLinkSql);
+    Resetter r(s);
+    s.bind(1, trial_id);
+    s.bind(2, component_id);
+    s.exec();
+  }
+
+  // Prepared once per connection. Keys are the addresses of the SQL constants above.
+  SQLite::Statement& Cached(const char* sql) {
+    auto& slot = statements_[sql];
+    if (!slot) slot = std::make_unique<SQLite::Statement>(*db_, sql);
+    return *slot;
+  }
+
+  [[noreturn]] void ThrowNoTrial(int64_t trial_id) const {
+    throw Error(ErrorKind::kNotFound,
+                "no trial " + std::to_string(trial_id) + " in '" + path_ + "'");
+  }
+
+  TrialStatus ParseStatus(const std::string& text) const {
+    if (auto status = ParseTrialStatus(text)) return *status;
+    throw Error(ErrorKind::kFailed, "database '" + path_ + "' holds unknown trial status '" +
+                                        text + "'");
+  }
+
+  Goal ParseGoal(const std::string& text) const {
+    if (text == ToString(Goal::kMaximize)) return Goal::kMaximize;
+    if (text == ToString(Goal::kMinimize)) return Goal::kMinimize;
+    throw Error(ErrorKind::kFailed, "database '" + path_ + "' holds unknown goal '" + text + "'");
+  }
+
+  ExperimentRow ReadExperiment(const SQLite::Statement& s) const {
+    ExperimentRow e;
+    e.id = s.getColumn(0).getInt64();
+    e.name = s.getColumn(1).getString();
+    const std::string status = s.getColumn(2).getString();
+    const auto parsed = ParseExperimentStatus(status);
+    if (!parsed) {
+      throw Error(ErrorKind::kFailed,
+                  "database '" + path_ + "' holds unknown experiment status '" + status + "'");
+    }
+    e.status = *parsed;
+    e.reason = s.getColumn(3).getString();
+    e.spec_yaml = s.getColumn(4).getString();
+    e.strategy = s.getColumn(5).getString();
+    e.objective_metric = s.getColumn(6).getString();
+    e.goal = ParseGoal(s.getColumn(7).getString());
+    e.max_trials = s.getColumn(8).getInt64();
+    e.created_at = s.getColumn(9).getDouble();
+    e.ended_at = OptionalDouble(s.getColumn(10));
+    return e;
+  }
+
+  // Reads the columns of HPT_STORE_TRIAL_COLUMNS.
+  TrialRow ReadTrial(const SQLite::Statement& s) const {
+    TrialRow t;
+    t.id = s.getColumn(0).getInt64();
+    t.experiment_id = s.getColumn(1).getInt64();
+    t.number = s.getColumn(2).getInt64();
+    t.status = ParseStatus(s.getColumn(3).getString());
+    t.attempt = s.getColumn(4).getInt64();
+    t.retries_used = s.getColumn(5).getInt64();
+    t.params = nlohmann::ordered_json::parse(s.getColumn(6).getString());
+    t.objective = OptionalDouble(s.getColumn(7));
+    t.reason = s.getColumn(8).getString();
+    t.created_at = s.getColumn(9).getDouble();
+    t.started_at = OptionalDouble(s.getColumn(10));
+    t.ended_at = OptionalDouble(s.getColumn(11));
+    return t;
+  }
+
+  const std::string path_;
+  const bool read_only_;
+  std::unique_ptr<SQLite::Database> db_;
+  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
+  int depth_ = 0;  // nesting of Atomic; 0 = no transaction open
+};
+
+int64_t ReadVersion(SQLite::Database& db) {
+  SQLite::Statement s(db, "SELECT version FROM schema_version");
+  if (!s.executeStep()) return 0;
+  return s.getColumn(0).getInt64();
+}
+
+[[noreturn]] void ThrowTooNew(const std::string& path, int64_t version) {
+  throw Error(ErrorKind::kFailed,
+              "database '" + path + "' has schema version " + std::to_string(version) +
+                  ", newer than this hpt knows (" + std::to_string(kSchemaVersion) +
+                  "); use a newer hpt");
+}
+
+// Brings a writable database to kSchemaVersion in one transaction, or leaves it untouched.
+void Migrate(SQLite::Database& db, const std::string& path) {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    if (!db.tableExists("schema_version")) {
+      SQLite::Statement tables(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'");
+      tables.executeStep();
+      if (tables.getColumn(0).getInt64() != 0) {
+        throw Error(ErrorKind::kFailed, "'" + path +
+                                            "' is an SQLite database but not an hpt store (it "
+                                            "has tables and no schema_version)");
+      }
+      db.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+      db.exec("INSERT INTO schema_version (version) VALUES (0)");
+    }
+    const int64_t version = ReadVersion(db);
+    if (version > kSchemaVersion) ThrowTooNew(path, version);
+    for (int64_t v = version; v < kSchemaVersion; ++v) {
+      db.exec(kMigrations[static_cast<size_t>(v)]);
+    }
+    if (version != kSchemaVersion) {
+      SQLite::Statement s(db, "UPDATE schema_version SET version = ?1");
+      s.bind(1, kSchemaVersion);
+      s.exec();
+    }
+    db.exec("COMMIT");
+  } catch (...) {
+    db.tryExec("ROLLBACK");
+    throw;
+  }
+}
+
+// Readers never migrate: they accept exactly the version this binary writes.
+void CheckVersionForReading(SQLite::Database& db, const std::string& path) {
+  if (!db.tableExists("schema_version")) {
+    throw Error(ErrorKind::kFailed, "'" + path + "' is not an hpt store (no schema_version table)");
+  }
+  const int64_t version = ReadVersion(db);
+  if (version > kSchemaVersion) ThrowTooNew(path, version);
+  if (version < kSchemaVersion) {
+    throw Error(ErrorKind::kFailed,
+                "database '" + path + "' has schema version " + std::to_string(version) +
+                    ", older than this hpt's " + std::to_string(kSchemaVersion) +
+                    "; open it once with `hpt coordinator --db` to migrate it");
+  }
+}
+
+std::unique_ptr<Store> Open(const StoreOptions& options) {
+  const std::string& path = options.path;
+  if (options.read_only) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      throw Error(ErrorKind::kNotFound, "no database at '" + path + "'");
+    }
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY,
+                                                 options.busy_timeout_ms);
+    CheckVersionForReading(*db, path);
+    return std::make_unique<SqliteStore>(path, true, std::move(db));
+  }
+
+  auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                               options.busy_timeout_ms);
+  // WAL: readers (CLI --db) never block the writer and see only committed transactions.
+  // synchronous=FULL: in WAL mode NORMAL may lose the last committed transactions on power loss
+  // (the WAL is synced only at checkpoints); a trial's recorded result must survive that, so
+  // every commit is synced. The coordinator batches hot writes in Transaction() to amortize it.
+  {
+    SQLite::Statement s(*db, "PRAGMA journal_mode = WAL");
+    s.executeStep();
+    const std::string mode = s.getColumn(0).getString();
+    if (mode != "wal" && mode != "memory") {
+      throw Error(ErrorKind::kFailed,
+                  "cannot put database '" + path + "' in WAL mode (journal_mode is " + mode + ")");
+    }
+  }
+  db->exec("PRAGMA synchronous = FULL");
+  db->exec("PRAGMA foreign_keys = ON");
+  Migrate(*db, path);
+  if (options.max_page_count > 0) {
+    db->exec("PRAGMA max_page_count = " + std::to_string(options.max_page_count));
+  }
+  return std::make_unique<SqliteStore>(path, false, std::move(db));
+}
+
+}  // namespace
+
+std::unique_ptr<Store> OpenSqliteStore(const StoreOptions& options) {
+  try {
+    return Open(options);
+  } catch (const SQLite::Exception& e) {
+    throw Translate(e, options.path);
+  }
+}
+
+}  // namespace hpt

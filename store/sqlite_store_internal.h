@@ -1,0 +1,130 @@
+#pragma once
+// Internals of the SQLite store that its tests need to see: the migrations (so a test can stamp a
+// version this binary does not know) and the leaderboard queries (so a test can check with
+// EXPLAIN QUERY PLAN that they are answered from an index, without a sort).
+// Not part of the store's interface; only store/ and tests/store/ include this.
+
+#include <array>
+#include <cstdint>
+
+namespace hpt::store_internal {
+
+// Ordered schema migrations. Step i takes a database from version i to version i + 1; the
+// version is the row of `schema_version`. Steps are append-only: a released step is never edited,
+// a change is a new step. All pending steps run in one transaction.
+inline constexpr std::array<const char*, 1> kMigrations = {
+    // 1: the initial schema (documented column by column in docs/store.md).
+    R"sql(
+CREATE TABLE experiments (
+  id               INTEGER PRIMARY KEY,
+  name             TEXT    NOT NULL,
+  status           TEXT    NOT NULL
+                   CHECK (status IN ('running', 'completed', 'cancelled', 'failed')),
+  reason           TEXT    NOT NULL DEFAULT '',
+  spec_yaml        TEXT    NOT NULL,
+  strategy         TEXT    NOT NULL,
+  objective_metric TEXT    NOT NULL,
+  goal             TEXT    NOT NULL CHECK (goal IN ('maximize', 'minimize')),
+  max_trials       INTEGER NOT NULL,
+  created_at       REAL    NOT NULL,
+  ended_at         REAL
+);
+CREATE INDEX experiments_by_name ON experiments (name, id);
+
+CREATE TABLE trials (
+  id            INTEGER PRIMARY KEY,
+  experiment_id INTEGER NOT NULL REFERENCES experiments (id),
+  number        INTEGER NOT NULL,
+  status        TEXT    NOT NULL
+                CHECK (status IN ('pending', 'running', 'completed', 'failed', 'stopped')),
+  attempt       INTEGER NOT NULL DEFAULT 0,
+  retries_used  INTEGER NOT NULL DEFAULT 0,
+  params        TEXT    NOT NULL DEFAULT '{}',
+  objective     REAL,
+  reason        TEXT    NOT NULL DEFAULT '',
+  created_at    REAL    NOT NULL,
+  started_at    REAL,
+  ended_at      REAL
+);
+CREATE UNIQUE INDEX trials_by_number ON trials (experiment_id, number);
+CREATE INDEX trials_by_status ON trials (experiment_id, status);
+-- Two leaderboard indexes, one per goal: the order is objective then trial id ascending, and an
+-- index scan yields the rowid (= id) ascending only in the direction the index was declared.
+-- With one index, one goal would need a sort of all its trials per query.
+CREATE INDEX trials_leaderboard_min ON trials (experiment_id, objective)
+  WHERE objective IS NOT NULL;
+CREATE INDEX trials_leaderboard_max ON trials (experiment_id, objective DESC)
+  WHERE objective IS NOT NULL;
+
+CREATE TABLE trial_components (
+  id            INTEGER PRIMARY KEY,
+  experiment_id INTEGER NOT NULL REFERENCES experiments (id),
+  kind          TEXT    NOT NULL,  -- 'parameters' | 'static' | 'run'; open for new kinds
+  name          TEXT    NOT NULL,
+  data          TEXT    NOT NULL DEFAULT '{}',
+  attempt       INTEGER,
+  worker        TEXT,
+  host          TEXT,
+  slot          INTEGER,
+  gpus          TEXT,
+  started_at    REAL,
+  ended_at      REAL,
+  exit_code     INTEGER,
+  status        TEXT,
+  reason        TEXT,
+  log_path      TEXT
+);
+-- One static component per experiment, found by CreateTrial through this index.
+CREATE UNIQUE INDEX static_component_of_experiment ON trial_components (experiment_id)
+  WHERE kind = 'static';
+
+CREATE TABLE trial_component_links (
+  trial_id     INTEGER NOT NULL REFERENCES trials (id),
+  component_id INTEGER NOT NULL REFERENCES trial_components (id),
+  PRIMARY KEY (trial_id, component_id)
+) WITHOUT ROWID;
+CREATE INDEX trial_component_links_by_component ON trial_component_links (component_id);
+
+CREATE TABLE metrics (
+  trial_id INTEGER NOT NULL REFERENCES trials (id),
+  attempt  INTEGER NOT NULL,
+  name     TEXT    NOT NULL,
+  step     INTEGER NOT NULL,
+  value    REAL,
+  time     REAL    NOT NULL,
+  PRIMARY KEY (trial_id, name, attempt, step)
+) WITHOUT ROWID;
+
+CREATE TABLE workers (
+  id            TEXT    PRIMARY KEY,
+  host          TEXT    NOT NULL,
+  slots         INTEGER NOT NULL,
+  gpus          TEXT    NOT NULL DEFAULT '[]',
+  status        TEXT    NOT NULL,
+  registered_at REAL    NOT NULL,
+  last_seen     REAL    NOT NULL
+);
+)sql",
+};
+
+inline constexpr int64_t kSchemaVersion = static_cast<int64_t>(kMigrations.size());
+
+// The columns every trial query selects, in the order ReadTrial reads them.
+#define HPT_STORE_TRIAL_COLUMNS                                                              \
+  "id, experiment_id, number, status, attempt, retries_used, params, objective, reason, " \
+  "created_at, started_at, ended_at"
+
+// ?1 = experiment id, ?2 = limit (-1 for all). `objective IS NOT NULL` must stay in the WHERE
+// clause: it is what lets the planner use the partial indexes.
+inline constexpr const char* kLeaderboardMaximizeSql =
+    "SELECT " HPT_STORE_TRIAL_COLUMNS
+    " FROM trials INDEXED BY trials_leaderboard_max"
+    " WHERE experiment_id = ?1 AND objective IS NOT NULL"
+    " ORDER BY objective DESC, id ASC LIMIT ?2";
+inline constexpr const char* kLeaderboardMinimizeSql =
+    "SELECT " HPT_STORE_TRIAL_COLUMNS
+    " FROM trials INDEXED BY trials_leaderboard_min"
+    " WHERE experiment_id = ?1 AND objective IS NOT NULL"
+    " ORDER BY objective ASC, id ASC LIMIT ?2";
+
+}  // namespace hpt::store_internal

@@ -1,0 +1,518 @@
+#include "core/spec.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <doctest/doctest.h>
+
+#include "core/spec_fields_internal.h"
+
+namespace hpt {
+namespace {
+
+// Throws nothing: returns the diagnostics of a spec that must be rejected, checking the error's
+// type and kind on the way.
+std::vector<SpecDiagnostic> Rejected(const std::string& yaml) {
+  try {
+    ParseSpec(yaml, "bad.yaml");
+  } catch (const SpecError& e) {
+    CHECK(e.kind() == ErrorKind::kInvalidInput);
+    return e.diagnostics();
+  }
+  FAIL("spec was accepted:\n" << yaml);
+  return {};
+}
+
+// A small valid spec, one line per entry, that the malformed cases below edit line by line.
+const std::vector<std::string> kBase = {
+    "name: demo",                                    // 1
+    "objective: {metric: loss, goal: minimize}",     // 2
+    "parameters:",                                   // 3
+    "  - {name: x, type: float, min: 0, max: 1}",    // 4
+    "trial: {command: [run, \"--x={x}\"]}",          // 5
+};
+
+std::string Lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& line : lines) out += line + "\n";
+  return out;
+}
+
+// kBase with line `n` (1-based) replaced; "" removes nothing but leaves an empty line.
+std::string With(size_t n, const std::string& text) {
+  std::vector<std::string> lines = kBase;
+  lines.at(n - 1) = text;
+  return Lines(lines);
+}
+
+// kBase with lines added at the end (line 6 onwards).
+std::string Plus(const std::string& text) { return Lines(kBase) + text + "\n"; }
+
+// kBase with parameters added after the first one (line 5 onwards).
+std::string PlusParam(const std::string& text) {
+  std::vector<std::string> lines = kBase;
+  lines.insert(lines.begin() + 4, text);
+  return Lines(lines);
+}
+
+TEST_CASE("spec: the base spec of the malformed cases is itself valid") {
+  const Spec spec = ParseSpec(Lines(kBase), "base.yaml");
+  CHECK(spec.name == "demo");
+  CHECK(spec.trial.command == std::vector<std::string>{"run", "--x={x}"});
+}
+
+struct BadCase {
+  const char* what;
+  std::string yaml;
+  const char* field;
+  int line;
+  const char* message;  // a part of the message
+};
+
+TEST_CASE("spec: each malformed spec is rejected, naming the line and the field at fault") {
+  const BadCase cases[] = {
+      {"unknown top-level key", With(1, "nmae: demo"), "nmae", 1, "did you mean 'name'?"},
+      {"bad experiment name", With(1, "name: \"my demo!\""), "name", 1, "1 to 64 characters"},
+      {"missing objective goal", With(2, "objective: {metric: loss}"), "objective.goal", 2,
+       "is required"},
+      {"misspelt goal", With(2, "objective: {metric: loss, goal: maximise}"), "objective.goal", 2,
+       "did you mean 'maximize'?"},
+      {"bad metric name", With(2, "objective: {metric: 1loss, goal: minimize}"),
+       "objective.metric", 2, "not a metric name"},
+      {"strategy not available", Plus("strategy: {type: bayesian}"), "strategy.type", 6,
+       "'bayesian' is not available yet (available: grid, random)"},
+      {"unknown strategy", Plus("strategy: {type: gird}"), "strategy.type", 6,
+       "did you mean 'grid'?"},
+      {"negative seed", Plus("strategy:\n  seed: -1"), "strategy.seed", 7, "at least 0"},
+      {"parameters as a map", With(3, "parameters: {name: x}\nunused:"), "parameters", 3,
+       "must be a list, got a map"},
+      {"no parameters", With(3, "parameters: []\nz:"), "parameters", 3, "must not be empty"},
+      {"inverted float range", With(4, "  - {name: x, type: float, min: 2, max: 1}"),
+       "parameters[0].max", 4, "empty range"},
+      {"empty float range", With(4, "  - {name: x, type: float, min: 1, max: 1}"),
+       "parameters[0].max", 4, "min and max are both 1"},
+      {"log range touching zero", With(4, "  - {name: x, type: float, min: 0, max: 1, scale: log}"),
+       "parameters[0].min", 4, "log scale needs min > 0"},
+      {"log int range from zero", With(4, "  - {name: x, type: int, min: 0, max: 64, scale: log}"),
+       "parameters[0].min", 4, "min >= 1"},
+      {"reverse_log reaching 1",
+       With(4, "  - {name: x, type: float, min: 0.5, max: 1, scale: reverse_log}"),
+       "parameters[0].max", 4, "max < 1"},
+      {"reverse_log below 0",
+       With(4, "  - {name: x, type: float, min: -0.5, max: 0.9, scale: reverse_log}"),
+       "parameters[0].min", 4, "min >= 0"},
+      {"int range holding no integer", With(4, "  - {name: x, type: int, min: 0.2, max: 0.8}"),
+       "parameters[0].min", 4, "contains no integer"},
+      {"fractional int bound", With(4, "  - {name: x, type: int, min: 1.5, max: 8}"),
+       "parameters[0].min", 4, "must be an integer"},
+      {"duplicate parameter name", PlusParam("  - {name: x, type: int, min: 1, max: 3}"),
+       "parameters[1].name", 5, "duplicate parameter name 'x'"},
+      {"categorical without values", PlusParam("  - {name: c, type: categorical}"),
+       "parameters[1].values", 5, "is required for a categorical"},
+      {"categorical with an empty list", PlusParam("  - {name: c, type: categorical, values: []}"),
+       "parameters[1].values", 5, "must not be empty"},
+      {"categorical with a duplicate", PlusParam("  - name: c\n    type: categorical\n    values:\n"
+                                            "      - a\n      - b\n      - a"),
+       "parameters[1].values[2]", 10, "duplicate value 'a'"},
+      {"categorical with a range", PlusParam("  - {name: c, type: categorical, values: [a], min: 1}"),
+       "parameters[1].min", 5, "only to float and int"},
+      {"float with values", With(4, "  - {name: x, type: float, min: 0, max: 1, values: [1]}"),
+       "parameters[0].values", 4, "only to categorical"},
+      {"string where a number goes", With(4, "  - {name: x, type: float, min: low, max: 1}"),
+       "parameters[0].min", 4, "must be a number, got 'low'"},
+      {"quoted number", With(4, "  - {name: x, type: float, min: \"0\", max: 1}"),
+       "parameters[0].min", 4, "got the string '0'"},
+      {"unknown parameter type", With(4, "  - {name: x, type: double, min: 0, max: 1}"),
+       "parameters[0].type", 4, "not one of float, int, categorical"},
+      {"misspelt parameter key", With(4, "  - {name: x, type: float, min: 0, max: 1, scael: log}"),
+       "parameters[0].scael", 4, "did you mean 'scale'?"},
+      {"reserved parameter name", With(4, "  - {name: trial_id, type: float, min: 0, max: 1}"),
+       "parameters[0].name", 4, "reserved"},
+      {"zero max_parallel", Plus("limits: {max_parallel: 0}"), "limits.max_parallel", 6,
+       "at least 1"},
+      {"quoted max_trials", Plus("limits:\n  max_trials: \"20\""), "limits.max_trials", 7,
+       "must be an integer"},
+      {"bad duration", Plus("limits: {trial_timeout: soon}"), "limits.trial_timeout", 6,
+       "must be a duration"},
+      {"negative duration", Plus("limits: {max_runtime: -5}"), "limits.max_runtime", 6,
+       "negative"},
+      {"unknown placeholder", With(5, "trial: {command: [run, \"--y={y}\"]}"), "trial.command[1]",
+       5, "placeholder '{y}' names no parameter"},
+      {"unbalanced brace", With(5, "trial: {command: [run, \"--x={x\"]}"), "trial.command[1]", 5,
+       "unbalanced '{'"},
+      {"empty command", With(5, "trial: {command: []}"), "trial.command", 5, "must not be empty"},
+      {"missing command", With(5, "trial: {retries: 1}"), "trial.command", 5, "is required"},
+      {"command as a string", With(5, "trial:\n  command: python3 train.py"), "trial.command", 6,
+       "must be a list of strings"},
+      {"negative gpus", With(5, "trial: {command: [run], resources: {gpus: -1}}"),
+       "trial.resources.gpus", 5, "at least 0"},
+      {"invalid metric regex",
+       With(5, "trial:\n  command: [run]\n  metrics:\n    - {name: acc, regex: \"acc=([0-9\"}"),
+       "trial.metrics[0].regex", 8, "not a valid ECMAScript regex"},
+      {"metric regex without a group",
+       With(5, "trial:\n  command: [run]\n  metrics:\n    - {name: acc, regex: \"acc=[0-9.]+\"}"),
+       "trial.metrics[0].regex", 8, "no capture group"},
+      {"grid float without grid_points", Plus("strategy: {type: grid}"),
+       "parameters[0].grid_points", 4, "required for a float parameter when strategy.type is grid"},
+      {"static key clashing with a parameter", Plus("static: {x: 3}"), "static.x", 6,
+       "cannot share a parameter's name"},
+      {"static value that is a list", Plus("static:\n  epochs: [1, 2]"), "static.epochs", 7,
+       "must be a string, number or boolean, got a list"},
+      {"median early stopping", Plus("early_stopping: {type: median}"), "early_stopping.type", 6,
+       "not available yet (available: none)"},
+      {"early stopping option", Plus("early_stopping: {min_steps: 3}"), "early_stopping.min_steps",
+       6, "not available yet"},
+      {"duplicate key", Plus("name: other"), "name", 6, "appears more than once"},
+      {"YAML syntax error", With(4, "  - {name: x, type: float, min: 0, max: 1"), "", 5,
+       "YAML syntax error"},
+  };
+  for (const BadCase& c : cases) {
+    CAPTURE(std::string(c.what));
+    CAPTURE(c.yaml);
+    const std::vector<SpecDiagnostic> errors = Rejected(c.yaml);
+    REQUIRE_FALSE(errors.empty());
+    const SpecDiagnostic& first = errors.front();
+    CHECK(first.file == "bad.yaml");
+    CHECK(first.field == c.field);
+    CHECK(first.line == c.line);
+    CHECK(first.column > 0);
+    CHECK(first.message.find(c.message) != std::string::npos);
+    CAPTURE(first.ToString());
+  }
+}
+
+TEST_CASE("spec: a fractional retry count is rejected at its own line") {
+  const auto errors = Rejected(With(5, "trial:\n  command: [run]\n  retries: 1.5"));
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].field == "trial.retries");
+  CHECK(errors[0].line == 7);
+  CHECK(errors[0].column == 12);
+  CHECK(errors[0].ToString() == "bad.yaml:7:12: trial.retries: must be an integer, got '1.5'");
+}
+
+TEST_CASE("spec: an empty document and a non-map document are rejected") {
+  for (const char* text : {"", "# only a comment\n", "~\n"}) {
+    const auto errors = Rejected(text);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message == "the spec is empty");
+    CHECK(errors[0].line == 1);
+  }
+  const auto errors = Rejected("- a\n- b\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message == "a spec is a map of fields, got a list");
+}
+
+TEST_CASE("spec: every problem is reported at once, in document order") {
+  const std::string yaml =
+      "name: demo\n"                                              // 1
+      "objective: {metric: loss, goal: sideways}\n"               // 2
+      "parameters:\n"                                             // 3
+      "  - {name: x, type: float, min: 0, max: 1, scale: log}\n"  // 4
+      "  - {name: x, type: int, min: 3, max: 2}\n"                // 5
+      "limits: {max_parallel: 0, max_trails: 5}\n"                // 6
+      "trial: {command: [run, \"{z}\"]}\n";                       // 7
+  const auto errors = Rejected(yaml);
+  std::vector<std::string> fields;
+  for (const auto& e : errors) fields.push_back(e.field + "@" + std::to_string(e.line));
+  CHECK(fields == std::vector<std::string>{"objective.goal@2", "parameters[0].min@4",
+                                           "parameters[1].name@5", "parameters[1].max@5",
+                                           "limits.max_parallel@6", "limits.max_trails@6",
+                                           "trial.command[1]@7"});
+  try {
+    ParseSpec(yaml, "bad.yaml");
+  } catch (const SpecError& e) {
+    const std::string what = e.what();
+    CHECK(std::count(what.begin(), what.end(), '\n') == 6);
+    CHECK(what.find("bad.yaml:6:27: limits.max_trails: unknown key (did you mean 'max_trials'?)") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("spec: did-you-mean suggests only near misses") {
+  CHECK(Rejected(Plus("limits: {max_failures: 3}"))[0].message ==
+        "unknown key (did you mean 'max_failed'?)");
+  CHECK(Rejected(Plus("trial_limits: {x: 1}"))[0].message == "unknown key");
+  CHECK(Rejected(With(5, "trial: {command: [run, \"{xx}\"]}"))[0].message ==
+        "placeholder '{xx}' names no parameter, static value or built-in (did you mean 'x'?)");
+}
+
+const char* const kFullSpec = R"yaml(
+name: fashion-mlp
+objective: {metric: val_accuracy, goal: maximize}
+strategy: {type: random, seed: 7}
+parameters:
+  - {name: lr,        type: float, min: 1.0e-5, max: 0.1, scale: log}
+  - {name: hidden,    type: int,   min: 32, max: 1024, scale: log}
+  - {name: optimizer, type: categorical, values: [sgd, adam]}
+  - {name: dropout,   type: float, min: 0, max: 0.5, grid_points: 3}
+static: {epochs: 10, batch_size: 128, tag: "v1", warmup: 0.5, amp: true}
+limits: {max_trials: 40, max_parallel: 4, trial_timeout: 15m, max_runtime: 2h, max_failed: 5}
+early_stopping: {type: none}
+trial:
+  command: [python3, train.py, "--lr={lr}", "--hidden={hidden}", "--out={trial_dir}/m.pt",
+            "--epochs={epochs}", "{{literal}}"]
+  metrics: [{name: val_accuracy, regex: "val_acc=([0-9.eE+-]+)"}]
+  resources: {gpus: 1}
+  retries: 2
+)yaml";
+
+TEST_CASE("spec: a full spec parses into the expected struct") {
+  const Spec spec = ParseSpec(kFullSpec, "full.yaml");
+  CHECK(spec.name == "fashion-mlp");
+  CHECK(spec.objective.metric == "val_accuracy");
+  CHECK(spec.objective.goal == Goal::kMaximize);
+  CHECK(spec.strategy.type == StrategyType::kRandom);
+  CHECK(spec.strategy.seed == 7);
+  REQUIRE(spec.parameters.size() == 4);
+  const ParamSpec& lr = spec.parameters[0];
+  CHECK(lr.name == "lr");
+  CHECK(lr.type == ParamType::kFloat);
+  CHECK(lr.min == 1e-5);
+  CHECK(lr.max == 0.1);
+  CHECK(lr.scale == Scale::kLog);
+  CHECK(spec.parameters[1].type == ParamType::kInt);
+  CHECK(spec.parameters[1].min == 32);
+  CHECK(spec.parameters[1].scale == Scale::kLog);
+  CHECK(spec.parameters[2].type == ParamType::kCategorical);
+  CHECK(spec.parameters[2].choices ==
+        std::vector<ParamValue>{std::string("sgd"), std::string("adam")});
+  CHECK(spec.parameters[3].grid_points == 3);
+  CHECK(spec.parameters[3].scale == Scale::kLinear);
+  CHECK(spec.static_params.dump() ==
+        R"({"epochs":10,"batch_size":128,"tag":"v1","warmup":0.5,"amp":true})");
+  CHECK(spec.limits.max_trials == 40);
+  CHECK(spec.limits.max_parallel == 4);
+  CHECK(spec.limits.trial_timeout_s == 900);
+  CHECK(spec.limits.max_runtime_s == 7200);
+  CHECK(spec.limits.max_failed == 5);
+  CHECK(spec.early_stopping.type == EarlyStoppingType::kNone);
+  CHECK(spec.trial.command.size() == 7);
+  CHECK(spec.trial.command[2] == "--lr={lr}");
+  CHECK(spec.trial.metrics == std::vector<MetricDef>{{"val_accuracy", "val_acc=([0-9.eE+-]+)"}});
+  CHECK(spec.trial.gpus == 1);
+  CHECK(spec.trial.retries == 2);
+}
+
+TEST_CASE("spec: absent fields take their documented defaults") {
+  const Spec spec = ParseSpec(Lines(kBase), "min.yaml");
+  CHECK(spec.strategy.type == StrategyType::kRandom);
+  CHECK(spec.strategy.seed == 0);
+  CHECK(spec.parameters[0].scale == Scale::kLinear);
+  CHECK(spec.parameters[0].grid_points == 0);
+  CHECK(spec.static_params == nlohmann::ordered_json::object());
+  CHECK(spec.limits.max_trials == spec_fields::kDefaultMaxTrials);
+  CHECK(spec.limits.max_trials == 20);
+  CHECK(spec.limits.max_parallel == 0);
+  CHECK(spec.limits.trial_timeout_s == 0);
+  CHECK(spec.limits.max_runtime_s == 0);
+  CHECK(spec.limits.max_failed == 10);
+  CHECK(spec.early_stopping.type == EarlyStoppingType::kNone);
+  CHECK(spec.trial.metrics.empty());
+  CHECK(spec.trial.gpus == 0);
+  CHECK(spec.trial.retries == 0);
+}
+
+TEST_CASE("spec: auto scale is log from a ratio of 100 with a positive min, else linear") {
+  const auto scale_of = [](const std::string& range) {
+    return ParseSpec(With(4, "  - {name: x, " + range + "}"), "s.yaml").parameters[0].scale;
+  };
+  CHECK(scale_of("type: float, min: 1.0e-5, max: 0.1") == Scale::kLog);
+  CHECK(scale_of("type: float, min: 1, max: 100") == Scale::kLog);
+  CHECK(scale_of("type: float, min: 1, max: 99.9") == Scale::kLinear);
+  CHECK(scale_of("type: float, min: 0, max: 1000") == Scale::kLinear);
+  CHECK(scale_of("type: float, min: -1, max: 1000") == Scale::kLinear);
+  CHECK(scale_of("type: int, min: 1, max: 1000") == Scale::kLog);
+  CHECK(scale_of("type: int, min: 32, max: 1024") == Scale::kLinear);
+  CHECK(scale_of("type: float, min: 1, max: 1000, scale: linear") == Scale::kLinear);
+}
+
+TEST_CASE("spec: grid max_trials defaults to the grid size and is capped by it") {
+  const std::string grid =
+      "name: g\nobjective: {metric: m, goal: minimize}\nstrategy: {type: grid}\n"
+      "parameters:\n  - {name: c, type: categorical, values: [a, b]}\n"
+      "  - {name: n, type: int, min: 1, max: 3}\n"
+      "trial: {command: [run, \"{c}\", \"{n}\"]}\n";
+  CHECK(ParseSpec(grid, "g.yaml").limits.max_trials == 6);
+  CHECK(ParseSpec(grid + "limits: {max_trials: 100}\n", "g.yaml").limits.max_trials == 6);
+  CHECK(ParseSpec(grid + "limits: {max_trials: 4}\n", "g.yaml").limits.max_trials == 4);
+  const std::string with_float = grid + "  - {name: f, type: float, min: 0, max: 1}\n";
+  CHECK_NOTHROW(ParseSpec(
+      "name: g\nobjective: {metric: m, goal: minimize}\nstrategy: {type: grid}\n"
+      "parameters: [{name: f, type: float, min: 0, max: 1, grid_points: 5}]\n"
+      "trial: {command: [run]}\n",
+      "g.yaml"));
+}
+
+TEST_CASE("spec: scalar types in values and static follow how they are written") {
+  const Spec spec = ParseSpec(
+      With(4, "  - {name: x, type: categorical, values: [32, 0.5, \"64\", adam, true, 1.0]}") +
+          "static: {a: 1, b: 1.5, c: \"1\", d: false, e: text, f: 1e3}\n",
+      "t.yaml");
+  CHECK(spec.parameters[0].choices ==
+        std::vector<ParamValue>{int64_t{32}, 0.5, std::string("64"), std::string("adam"),
+                                std::string("true"), 1.0});
+  CHECK(spec.static_params.dump() == R"({"a":1,"b":1.5,"c":"1","d":false,"e":"text","f":1000.0})");
+}
+
+TEST_CASE("spec: ToYaml writes every field and reads back to the same spec") {
+  const Spec full = ParseSpec(kFullSpec, "full.yaml");
+  const std::string yaml = ToYaml(full);
+  CAPTURE(yaml);
+  CHECK(ParseSpec(yaml, "normalized.yaml") == full);
+  CHECK(yaml.find("trial_timeout: 900\n") != std::string::npos);
+  CHECK(yaml.find("max_runtime: 7200\n") != std::string::npos);
+  CHECK(yaml.find("scale: linear") != std::string::npos);  // dropout's auto, resolved
+
+  const Spec minimal = ParseSpec(Lines(kBase), "min.yaml");
+  const std::string minimal_yaml = ToYaml(minimal);
+  CAPTURE(minimal_yaml);
+  CHECK(ParseSpec(minimal_yaml, "normalized.yaml") == minimal);
+  CHECK(minimal_yaml.find("max_parallel") == std::string::npos);
+  CHECK(minimal_yaml.find("max_failed: 10\n") != std::string::npos);
+  CHECK(minimal_yaml.find("seed: 0\n") != std::string::npos);
+}
+
+TEST_CASE("spec: ToYaml round-trips strings that look like other types and awkward doubles") {
+  Spec spec = ParseSpec(Lines(kBase), "min.yaml");
+  spec.name = "true";
+  spec.parameters[0].min = 0.1 + 0.2;
+  spec.parameters[0].max = 1.0 / 3;
+  ParamSpec c;
+  c.name = "null";
+  c.type = ParamType::kCategorical;
+  c.choices = {std::string("32"), std::string("~"), std::string(""), std::string("yes"), 1.0,
+               1e300, int64_t{-5}, std::string("a: b"), std::string("-1.5"), std::string(".inf")};
+  spec.parameters.push_back(c);
+  spec.static_params = {{"s", "0x1F"}, {"t", "on"}, {"u", 2.5e-300}, {"v", -7}, {"w", "it's \"q\""}};
+  ParamSpec wide;
+  wide.name = "wide";
+  wide.type = ParamType::kInt;
+  wide.min = -2000000;
+  wide.max = 1000000;
+  spec.parameters.push_back(wide);
+  spec.limits.trial_timeout_s = 5400.25;
+  spec.limits.max_parallel = 3;
+  spec.trial.command = {"sh", "-c", "echo {{x}} {x} # not a comment", "", "null", "[a]"};
+  spec.trial.metrics = {{"loss", R"(loss=(\d+\.\d*) \[\w+\])"}};
+  const std::string yaml = ToYaml(spec);
+  CAPTURE(yaml);
+  CHECK(ParseSpec(yaml, "normalized.yaml") == spec);
+  CHECK(yaml.find("min: -2000000\n") != std::string::npos);
+}
+
+TEST_CASE("spec: the reference doc embeds the field table exactly") {
+  const std::filesystem::path doc =
+      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "docs" /
+      "spec.md";
+  std::ifstream in(doc);
+  REQUIRE(in.good());
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string table = spec_fields::SpecFieldsMarkdown();
+  CHECK(text.str().find(table) != std::string::npos);
+  // Every table path appears in the rendered table, so none can be left out of the doc.
+  for (const auto& field : spec_fields::SpecFields()) {
+    CHECK(table.find("| `" + std::string(field.path) + "` |") != std::string::npos);
+  }
+}
+
+TEST_CASE("spec: a missing file is kNotFound with the path and the system's reason") {
+  try {
+    ParseSpecFile("/nonexistent/hpt/spec.yaml");
+    FAIL("expected an error");
+  } catch (const SpecError&) {
+    FAIL("a missing file is not a spec error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kNotFound);
+    CHECK(std::string(e.what()) ==
+          "cannot read spec '/nonexistent/hpt/spec.yaml': No such file or directory");
+  }
+  try {
+    ParseSpecFile(std::filesystem::temp_directory_path().string());
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kNotFound);
+  }
+}
+
+TEST_CASE("spec: a spec file is parsed with its path in the diagnostics") {
+  const auto path = std::filesystem::temp_directory_path() / "hpt_spec_test_file.yaml";
+  {
+    std::ofstream out(path);
+    out << With(2, "objective: {metric: loss, goal: up}");
+  }
+  try {
+    ParseSpecFile(path.string());
+    FAIL("expected an error");
+  } catch (const SpecError& e) {
+    REQUIRE(e.diagnostics().size() == 1);
+    CHECK(e.diagnostics()[0].file == path.string());
+    CHECK(e.diagnostics()[0].line == 2);
+  }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("diagnostic: the position parts are left out when unknown") {
+  SpecDiagnostic d{"s.yaml", 3, 7, "limits.max_parallel", "must be at least 1, got 0"};
+  CHECK(d.ToString() == "s.yaml:3:7: limits.max_parallel: must be at least 1, got 0");
+  d.column = 0;
+  CHECK(d.ToString() == "s.yaml:3: limits.max_parallel: must be at least 1, got 0");
+  d.line = 0;
+  CHECK(d.ToString() == "s.yaml: limits.max_parallel: must be at least 1, got 0");
+  const SpecError error({d, {"s.yaml", 1, 1, "name", "x"}});
+  CHECK(std::string(error.what()) ==
+        "s.yaml: limits.max_parallel: must be at least 1, got 0\ns.yaml:1:1: name: x");
+}
+
+TEST_CASE("command: placeholders are replaced per argument, never split, braces escaped") {
+  const auto lookup = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "lr") return "0.001";
+    if (name == "msg") return "two words";
+    return std::nullopt;
+  };
+  CHECK(ExpandCommand({"train", "--lr={lr}", "{msg}", "{{lr}}", "a}}b{{", "{lr}{lr}"}, lookup) ==
+        std::vector<std::string>{"train", "--lr=0.001", "two words", "{lr}", "a}b{",
+                                 "0.0010.001"});
+  CHECK_THROWS_WITH_AS(ExpandCommand({"--x={x}"}, lookup), "unknown placeholder '{x}' in '--x={x}'",
+                       Error);
+  CHECK_THROWS_AS(ExpandCommand({"--lr={lr"}, lookup), Error);
+  CHECK_THROWS_AS(ExpandCommand({"--lr=lr}"}, lookup), Error);
+  CHECK_THROWS_AS(ExpandCommand({"{}"}, lookup), Error);
+  CHECK_THROWS_AS(ExpandCommand({"{a{lr}}"}, lookup), Error);
+}
+
+TEST_CASE("command: PlaceholdersIn lists names in order and rejects bad braces") {
+  CHECK(PlaceholdersIn("--a={a} --b={b}{a} {{c}}") == std::vector<std::string>{"a", "b", "a"});
+  CHECK(PlaceholdersIn("plain").empty());
+  try {
+    PlaceholdersIn("x}");
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kInvalidInput);
+    CHECK(std::string(e.what()).find("unbalanced '}'") != std::string::npos);
+  }
+  CHECK(BuiltinPlaceholders() == std::vector<std::string>{"trial_id", "experiment", "trial_dir",
+                                                          "checkpoint_dir", "budget"});
+}
+
+TEST_CASE("duration: numbers are seconds and units combine largest first") {
+  CHECK(ParseDuration("90") == 90);
+  CHECK(ParseDuration("2.5") == 2.5);
+  CHECK(ParseDuration("90s") == 90);
+  CHECK(ParseDuration("15m") == 900);
+  CHECK(ParseDuration("2h") == 7200);
+  CHECK(ParseDuration("1h30m") == 5400);
+  CHECK(ParseDuration("1.5h") == 5400);
+  CHECK(ParseDuration("1d") == 86400);
+  CHECK(ParseDuration("1d2h3m4s") == 93784);
+  CHECK(ParseDuration("0") == 0);
+  for (const char* bad : {"", "-5", "-1m", "1x", "m", "1h1h", "30m1h", "1h30", "1..5s", "1 h",
+                          "h1", "1e3", "inf", "nan"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ParseDuration(bad).has_value());
+  }
+}
+
+}  // namespace
+}  // namespace hpt
