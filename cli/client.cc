@@ -1,0 +1,70 @@
+#include "cli/client.h"
+
+#include "coordinator/coordinator.h"
+#include "core/error.h"
+
+namespace hpt {
+namespace {
+
+ErrorKind KindFromName(const std::string& name) {
+  for (ErrorKind k : {ErrorKind::kInvalidInput, ErrorKind::kNotFound, ErrorKind::kOverloaded,
+                      ErrorKind::kDisconnected, ErrorKind::kFailed}) {
+    if (ToString(k) == name) return k;
+  }
+  return ErrorKind::kFailed;
+}
+
+class CoordinatorQuerySource final : public QuerySource {
+ public:
+  CoordinatorQuerySource(Network& network, const std::string& endpoint) : client_(network, endpoint) {}
+  nlohmann::ordered_json Query(const QueryRequest& query) override { return client_.Call(query); }
+
+ private:
+  Client client_;
+};
+
+class StoreQuerySource final : public QuerySource {
+ public:
+  explicit StoreQuerySource(const std::string& path)
+      : store_(OpenSqliteStore(StoreOptions{path, /*read_only=*/true})) {}
+  nlohmann::ordered_json Query(const QueryRequest& query) override { return AnswerQuery(*store_, query); }
+
+ private:
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace
+
+Client::Client(Network& network, const std::string& endpoint, std::chrono::milliseconds timeout)
+    : channel_(Channel::Connect(network, endpoint, ChannelOptions{})), endpoint_(endpoint), timeout_(timeout) {}
+
+nlohmann::ordered_json Client::Call(const decltype(RequestMsg::body)& body) {
+  const uint64_t id = next_id_++;
+  channel_->Send(RequestMsg{id, body});
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      throw Error(ErrorKind::kDisconnected, "no answer from the coordinator at " + endpoint_ + " within " +
+                                                std::to_string(timeout_.count() / 1000) +
+                                                "s (is `hpt coordinator` running there?)");
+    }
+    if (!channel_->Wait(left)) continue;
+    while (auto in = channel_->TryReceive()) {
+      const auto* reply = std::get_if<ReplyMsg>(&in->message);
+      if (!reply || reply->id != id) continue;
+      if (!reply->ok) throw Error(KindFromName(reply->error_kind), reply->message);
+      return nlohmann::ordered_json::parse(reply->json);
+    }
+  }
+}
+
+std::unique_ptr<QuerySource> CoordinatorSource(Network& network, const std::string& endpoint) {
+  return std::make_unique<CoordinatorQuerySource>(network, endpoint);
+}
+
+std::unique_ptr<QuerySource> StoreSource(const std::string& db_path) {
+  return std::make_unique<StoreQuerySource>(db_path);
+}
+
+}  // namespace hpt

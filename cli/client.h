@@ -1,0 +1,43 @@
+#pragma once
+// A request/reply client of the coordinator, and the source read commands draw from: either a
+// coordinator or (with --db) a SQLite file opened read-only.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/messages.h"
+#include "proto/transport.h"
+#include "store/store.h"
+
+namespace hpt {
+
+class Client {
+ public:
+  Client(Network& network, const std::string& endpoint,
+         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  // Sends one request and waits for its reply. Throws Error(kDisconnected) when the coordinator
+  // does not answer in time, and Error(kind, message) when it answers with an error.
+  nlohmann::ordered_json Call(const decltype(RequestMsg::body)& body);
+
+ private:
+  std::unique_ptr<Channel> channel_;
+  std::string endpoint_;
+  std::chrono::milliseconds timeout_;
+  uint64_t next_id_ = 1;
+};
+
+// Answers QueryRequests from a coordinator or a store file.
+class QuerySource {
+ public:
+  virtual ~QuerySource() = default;
+  virtual nlohmann::ordered_json Query(const QueryRequest& query) = 0;
+};
+
+std::unique_ptr<QuerySource> CoordinatorSource(Network& network, const std::string& endpoint);
+std::unique_ptr<QuerySource> StoreSource(const std::string& db_path);
+
+}  // namespace hpt

@@ -1,0 +1,258 @@
+#include "cli/output.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <vector>
+
+#include "core/error.h"
+
+namespace hpt {
+namespace {
+
+using Json = nlohmann::ordered_json;
+using Row = std::vector<std::string>;
+
+std::string Cell(const Json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) return FormatNumber(v.get<double>());
+  return v.dump();
+}
+
+std::string Duration(const Json& v) {
+  if (!v.is_number()) return "-";
+  const double s = v.get<double>();
+  char buf[32];
+  if (s < 60) std::snprintf(buf, sizeof(buf), "%.1fs", s);
+  else if (s < 3600) std::snprintf(buf, sizeof(buf), "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else std::snprintf(buf, sizeof(buf), "%dh%02dm", static_cast<int>(s) / 3600, static_cast<int>(s) % 3600 / 60);
+  return buf;
+}
+
+void PrintTable(const Row& header, const std::vector<Row>& rows, std::ostream& out) {
+  std::vector<size_t> width(header.size());
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const Row& r : rows) {
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  auto line = [&](const Row& r) {
+    std::string text;
+    for (size_t i = 0; i < r.size(); ++i) {
+      text += r[i];
+      if (i + 1 < r.size()) text += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out << text << "\n";
+  };
+  line(header);
+  for (const Row& r : rows) line(r);
+}
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"') q += '"';
+    q += c;
+  }
+  return q + "\"";
+}
+
+void PrintCsv(const Row& header, const std::vector<Row>& rows, std::ostream& out) {
+  auto line = [&](const Row& r) {
+    for (size_t i = 0; i < r.size(); ++i) out << (i ? "," : "") << CsvField(r[i]);
+    out << "\n";
+  };
+  line(header);
+  for (const Row& r : rows) line(r);
+}
+
+std::string CsvValue(const Json& v) {
+  if (v.is_null()) return "";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();  // full precision for numbers
+}
+
+}  // namespace
+
+OutputFormat ParseOutputFormat(const std::string& text) {
+  if (text == "table") return OutputFormat::kTable;
+  if (text == "csv") return OutputFormat::kCsv;
+  if (text == "json") return OutputFormat::kJson;
+  throw Error(ErrorKind::kInvalidInput, "--format: '" + text + "' is not one of table, csv, json");
+}
+
+std::string FormatNumber(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6g", value);
+  return buf;
+}
+
+void PrintTrials(const Json& trials, OutputFormat format, std::ostream& out) {
+  if (format == OutputFormat::kJson) {
+    out << trials.dump(2) << "\n";
+    return;
+  }
+  std::vector<std::string> params;
+  std::set<std::string> seen;
+  for (const Json& t : trials) {
+    for (const auto& [k, v] : t["params"].items()) {
+      if (seen.insert(k).second) params.push_back(k);
+    }
+  }
+  const bool ranked = !trials.empty() && trials[0].contains("rank");
+  Row header;
+  if (ranked) header.push_back("rank");
+  for (const char* h : {"trial", "status", "objective", "duration"}) header.push_back(h);
+  if (format == OutputFormat::kCsv) header.insert(header.end(), {"number", "attempt", "reason"});
+  for (const auto& p : params) header.push_back(p);
+  std::vector<Row> rows;
+  for (const Json& t : trials) {
+    Row r;
+    const bool csv = format == OutputFormat::kCsv;
+    if (ranked) r.push_back(Cell(t["rank"]));
+    r.push_back(Cell(t["trial"]));
+    r.push_back(Cell(t["status"]));
+    r.push_back(csv ? CsvValue(t["objective"]) : Cell(t["objective"]));
+    r.push_back(csv ? CsvValue(t["duration"]) : Duration(t["duration"]));
+    if (csv) {
+      r.push_back(CsvValue(t["number"]));
+      r.push_back(CsvValue(t["attempt"]));
+      r.push_back(CsvValue(t["reason"]));
+    }
+    for (const auto& p : params) {
+      const Json& v = t["params"].contains(p) ? t["params"][p] : Json();
+      r.push_back(csv ? CsvValue(v) : Cell(v));
+    }
+    rows.push_back(std::move(r));
+  }
+  if (format == OutputFormat::kCsv) PrintCsv(header, rows, out);
+  else if (rows.empty()) out << "(no trials with an objective yet)\n";
+  else PrintTable(header, rows, out);
+}
+
+std::string ProgressLine(const Json& e) {
+  const Json& c = e["trials"];
+  const int64_t done = c["completed"].get<int64_t>() + c["failed"].get<int64_t>() + c["stopped"].get<int64_t>();
+  std::string line = std::to_string(done) + "/" + std::to_string(e["max_trials"].get<int64_t>()) + " done (" +
+                     std::to_string(c["completed"].get<int64_t>()) + " completed, " +
+                     std::to_string(c["failed"].get<int64_t>()) + " failed";
+  if (c["stopped"].get<int64_t>() > 0) line += ", " + std::to_string(c["stopped"].get<int64_t>()) + " stopped";
+  line += "), " + std::to_string(c["running"].get<int64_t>()) + " running";
+  const Json& best = e["best"];
+  if (best.is_object() && best["objective"].is_number()) {
+    line += " - best " + e["objective"]["metric"].get<std::string>() + " " +
+            FormatNumber(best["objective"].get<double>()) + " (trial " + Cell(best["trial"]) + ")";
+  }
+  return line;
+}
+
+void PrintExperiment(const Json& e, OutputFormat format, std::ostream& out) {
+  if (format == OutputFormat::kJson) {
+    out << e.dump(2) << "\n";
+    return;
+  }
+  if (format == OutputFormat::kCsv) {
+    PrintExperiments(Json::array({e}), format, out);
+    return;
+  }
+  out << "experiment " << Cell(e["id"]) << " '" << Cell(e["name"]) << "': " << Cell(e["status"]);
+  if (!e["reason"].get<std::string>().empty()) out << " (" << Cell(e["reason"]) << ")";
+  out << "\n  strategy " << Cell(e["strategy"]) << ", " << Cell(e["objective"]["goal"]) << " "
+      << Cell(e["objective"]["metric"]) << "\n  " << ProgressLine(e) << "\n";
+}
+
+void PrintExperiments(const Json& experiments, OutputFormat format, std::ostream& out) {
+  if (format == OutputFormat::kJson) {
+    out << experiments.dump(2) << "\n";
+    return;
+  }
+  Row header = {"id", "name", "status", "strategy", "objective", "done", "running", "failed", "best"};
+  std::vector<Row> rows;
+  for (const Json& e : experiments) {
+    const Json& c = e["trials"];
+    const int64_t done = c["completed"].get<int64_t>() + c["failed"].get<int64_t>() + c["stopped"].get<int64_t>();
+    const Json& best = e["best"];
+    rows.push_back({Cell(e["id"]), Cell(e["name"]), Cell(e["status"]), Cell(e["strategy"]),
+                    Cell(e["objective"]["goal"]) + " " + Cell(e["objective"]["metric"]),
+                    std::to_string(done) + "/" + Cell(e["max_trials"]), Cell(c["running"]), Cell(c["failed"]),
+                    best.is_object() ? Cell(best["objective"]) : "-"});
+  }
+  if (format == OutputFormat::kCsv) PrintCsv(header, rows, out);
+  else if (rows.empty()) out << "(no experiments)\n";
+  else PrintTable(header, rows, out);
+}
+
+void PrintTrialDetail(const Json& t, OutputFormat format, std::ostream& out) {
+  if (format != OutputFormat::kTable) {
+    if (format == OutputFormat::kCsv) {
+      PrintCsv({"name", "attempt", "step", "value", "time"}, [&] {
+        std::vector<Row> rows;
+        for (const Json& m : t["metrics"]) {
+          rows.push_back({CsvValue(m["name"]), CsvValue(m["attempt"]), CsvValue(m["step"]), CsvValue(m["value"]),
+                          CsvValue(m["time"])});
+        }
+        return rows;
+      }(), out);
+    } else {
+      out << t.dump(2) << "\n";
+    }
+    return;
+  }
+  out << "trial " << Cell(t["trial"]) << " (number " << Cell(t["number"]) << " of experiment "
+      << Cell(t["experiment"]) << "): " << Cell(t["status"]);
+  if (!t["reason"].get<std::string>().empty()) out << " (" << Cell(t["reason"]) << ")";
+  out << "\n  objective " << Cell(t["objective"]) << ", attempts " << Cell(t["attempt"]) << ", duration "
+      << Duration(t["duration"]) << "\n  params";
+  for (const auto& [k, v] : t["params"].items()) out << " " << k << "=" << Cell(v);
+  out << "\n";
+  std::vector<Row> runs;
+  for (const Json& c : t["components"]) {
+    if (c["kind"] != "run") continue;
+    runs.push_back({Cell(c["attempt"]), Cell(c["worker"]), Cell(c["slot"]), Cell(c["gpus"]), Cell(c["status"]),
+                    Cell(c["exit_code"]), Cell(c["reason"]), Cell(c["log_path"])});
+  }
+  if (!runs.empty()) {
+    out << "\n";
+    PrintTable({"attempt", "worker", "slot", "gpus", "status", "exit", "reason", "log"}, runs, out);
+  }
+  // The last value of each metric per attempt, and how many points the series has.
+  std::vector<Row> series;
+  for (const Json& m : t["metrics"]) {
+    const std::string name = m["name"].get<std::string>();
+    const std::string attempt = Cell(m["attempt"]);
+    if (!series.empty() && series.back()[0] == name && series.back()[1] == attempt) {
+      series.back()[2] = Cell(m["step"]);
+      series.back()[3] = Cell(m["value"]);
+      series.back()[4] = std::to_string(std::stoll(series.back()[4]) + 1);
+    } else {
+      series.push_back({name, attempt, Cell(m["step"]), Cell(m["value"]), "1"});
+    }
+  }
+  if (!series.empty()) {
+    out << "\n";
+    PrintTable({"metric", "attempt", "last step", "last value", "points"}, series, out);
+  }
+}
+
+void PrintWorkers(const Json& workers, OutputFormat format, std::ostream& out) {
+  if (format == OutputFormat::kJson) {
+    out << workers.dump(2) << "\n";
+    return;
+  }
+  std::vector<Row> rows;
+  for (const Json& w : workers) {
+    std::string gpus;
+    for (const Json& g : w["gpus"]) {
+      gpus += (gpus.empty() ? "" : "; ") + Cell(g["index"]) + ": " + Cell(g["name"]);
+      if (g["memory_mb"].get<int64_t>() > 0) gpus += " (" + Cell(g["memory_mb"]) + " MiB)";
+    }
+    rows.push_back({Cell(w["id"]), Cell(w["host"]), Cell(w["slots"]), gpus.empty() ? "-" : gpus, Cell(w["status"])});
+  }
+  Row header = {"worker", "host", "slots", "gpus", "status"};
+  if (format == OutputFormat::kCsv) PrintCsv(header, rows, out);
+  else if (rows.empty()) out << "(no workers have registered)\n";
+  else PrintTable(header, rows, out);
+}
+
+}  // namespace hpt

@@ -1,0 +1,30 @@
+#pragma once
+// Renders the JSON documents of store/views.h as tables, CSV or JSON for the terminal.
+
+#include <ostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace hpt {
+
+enum class OutputFormat { kTable, kCsv, kJson };
+
+// "table" | "csv" | "json"; throws Error(kInvalidInput) otherwise.
+OutputFormat ParseOutputFormat(const std::string& text);
+
+// A list of trials (leaderboard or trial list): one row per trial, one column per parameter.
+void PrintTrials(const nlohmann::ordered_json& trials, OutputFormat format, std::ostream& out);
+// One experiment, or (for an array) one line per experiment.
+void PrintExperiments(const nlohmann::ordered_json& experiments, OutputFormat format, std::ostream& out);
+void PrintExperiment(const nlohmann::ordered_json& experiment, OutputFormat format, std::ostream& out);
+void PrintTrialDetail(const nlohmann::ordered_json& trial, OutputFormat format, std::ostream& out);
+void PrintWorkers(const nlohmann::ordered_json& workers, OutputFormat format, std::ostream& out);
+
+// "12/40 done (10 completed, 2 failed), 3 running — best val_accuracy 0.8931 (trial 7)"
+std::string ProgressLine(const nlohmann::ordered_json& experiment);
+
+// A number as people read it: up to 6 significant digits.
+std::string FormatNumber(double value);
+
+}  // namespace hpt

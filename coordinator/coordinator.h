@@ -1,0 +1,59 @@
+#pragma once
+// The coordinator: owns every experiment's search, hands trials to worker slots, records results.
+//
+// One thread runs Run(): a single event loop over one ROUTER channel (workers and clients both
+// dial it), the experiments' strategies, and the store (the only writer). Nothing here is shared
+// across threads except the stop flag.
+//
+// Recording rule: a trial is held by exactly one attempt at a time. Metrics and results are
+// accepted only from the worker running the attempt that currently holds the trial; anything
+// else (an older attempt, a repeated or late message) is logged and changes nothing.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+
+#include "proto/transport.h"
+#include "store/store.h"
+
+namespace hpt {
+
+struct CoordinatorOptions {
+  std::string bind = "tcp://127.0.0.1:5555";
+  std::shared_ptr<spdlog::logger> logger;
+  // How often workers send heartbeats, and the silence after which a worker counts as lost
+  // (its trials are requeued without charging their retries).
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::milliseconds worker_timeout{10000};
+  // Wall clock for recorded timestamps (seconds since the epoch); replaceable in tests.
+  std::function<double()> wall_clock;
+};
+
+class Coordinator {
+ public:
+  // Binds the channel and resumes every experiment the store has as running (trials that were
+  // running are requeued). Throws Error when it cannot bind or read the store.
+  Coordinator(Network& network, Store& store, CoordinatorOptions options);
+  ~Coordinator();
+
+  // The endpoint workers and clients dial (with a tcp port 0 resolved).
+  const std::string& endpoint() const;
+
+  // Serves until `stop` becomes true.
+  void Run(const std::atomic<bool>& stop);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The answer to a client's query from a store: what the coordinator answers, and what read
+// commands print with --db. Throws Error(kNotFound) for a missing experiment or trial.
+nlohmann::ordered_json AnswerQuery(Store& store, const QueryRequest& query);
+
+}  // namespace hpt
