@@ -113,6 +113,13 @@ class Coordinator::Impl {
       // Only now, with the batch durable, do replies and assignments leave.
       FlushOutbox();
     }
+    store_.Transaction([&] {
+      for (auto& [peer, w] : workers_) {
+        w.row.status = "disconnected";
+        w.row.last_seen = Now();
+        store_.UpsertWorker(w.row);
+      }
+    });
     log_->info("coordinator stopping");
   }
 
@@ -150,7 +157,7 @@ class Coordinator::Impl {
               if (c.kind == "run" && c.attempt == t.attempt) run_id = c.id;
             }
             store_.FinishRun(RunEnd{t.id, run_id, "lost", std::nullopt, "coordinator restarted",
-                                    TrialStatus::kPending, std::nullopt, t.retries_used, Now()});
+                                    TrialStatus::kPending, std::nullopt, t.retries_used, Now(), ""});
             live.status = TrialStatus::kPending;
             ++requeued;
             [[fallthrough]];
@@ -275,8 +282,16 @@ class Coordinator::Impl {
       outbox_.emplace_back(peer, ReregisterMsg{});
       return nullptr;
     }
-    it->second.last_seen = SteadyClock::now();
-    return &it->second;
+    WorkerState& w = it->second;
+    w.last_seen = SteadyClock::now();
+    // The store's last_seen is for people (`hpt workers`); a write per heartbeat would cost more
+    // than it tells.
+    const double now = Now();
+    if (now - w.row.last_seen > 10) {
+      w.row.last_seen = now;
+      store_.UpsertWorker(w.row);
+    }
+    return &w;
   }
 
   void OnHeartbeat(const std::string& peer) { Touch(peer); }
@@ -311,7 +326,7 @@ class Coordinator::Impl {
     Experiment& e = *experiments_.at(t->experiment_id);
     const bool exited_ok = m.how == "exited" && m.code == 0;
     if (exited_ok && t->last_objective) {
-      EndAttempt(e, *t, "completed", m.code, "", TrialStatus::kCompleted, t->last_objective);
+      EndAttempt(e, *t, "completed", m.code, "", TrialStatus::kCompleted, t->last_objective, m.log_path);
       return;
     }
     std::string reason = exited_ok ? "no value of objective metric '" + e.spec.objective.metric +
@@ -325,10 +340,10 @@ class Coordinator::Impl {
       ++t->retries_used;
       log_->info("trial {} attempt {} failed ({}); retry {}/{}", t->id, t->attempt, reason,
                  t->retries_used, e.spec.trial.retries);
-      EndAttempt(e, *t, run_status, code, reason, TrialStatus::kPending, std::nullopt);
+      EndAttempt(e, *t, run_status, code, reason, TrialStatus::kPending, std::nullopt, m.log_path);
     } else {
       log_->info("trial {} failed: {}", t->id, reason);
-      EndAttempt(e, *t, run_status, code, reason, TrialStatus::kFailed, t->last_objective);
+      EndAttempt(e, *t, run_status, code, reason, TrialStatus::kFailed, t->last_objective, m.log_path);
     }
   }
 
@@ -388,9 +403,10 @@ class Coordinator::Impl {
   // makes it final.
   void EndAttempt(Experiment& e, LiveTrial& t, const std::string& run_status,
                   std::optional<int64_t> exit_code, const std::string& reason,
-                  TrialStatus new_status, std::optional<double> objective) {
+                  TrialStatus new_status, std::optional<double> objective,
+                  const std::string& log_path = "") {
     store_.FinishRun(RunEnd{t.id, t.run_id, run_status, exit_code, reason, new_status, objective,
-                            t.retries_used, Now()});
+                            t.retries_used, Now(), log_path});
     --e.running;
     t.peer.clear();
     t.run_id = 0;
@@ -457,12 +473,12 @@ class Coordinator::Impl {
         outbox_.emplace_back(t.peer, StopMsg{t.id, t.attempt, trial_reason});
         --e.running;
         store_.FinishRun(RunEnd{t.id, t.run_id, "stopped", std::nullopt, trial_reason,
-                                TrialStatus::kStopped, t.last_objective, t.retries_used, Now()});
+                                TrialStatus::kStopped, t.last_objective, t.retries_used, Now(), ""});
         CountFinal(e, t, TrialStatus::kStopped, t.last_objective);
       } else {
         // Never ran in its current attempt: there is no run component to close (run id 0).
         store_.FinishRun(RunEnd{t.id, 0, "", std::nullopt, trial_reason, TrialStatus::kStopped,
-                                std::nullopt, t.retries_used, Now()});
+                                std::nullopt, t.retries_used, Now(), ""});
         ++e.stopped;
       }
       trials_.erase(id);
@@ -535,7 +551,7 @@ class Coordinator::Impl {
           trial_id = e.queue.front();
           e.queue.pop_front();
         } else {
-          std::optional<Suggestion> s = e.strategy->Suggest(e.created + 1);
+          std::optional<Suggestion> s = e.strategy->Suggest(SuggestContext{e.created + 1, Pending(e)});
           if (!s) {
             e.exhausted = true;
             MaybeFinish(e);
@@ -551,6 +567,14 @@ class Coordinator::Impl {
     }
   }
 
+  std::vector<PendingTrial> Pending(const Experiment& e) const {
+    std::vector<PendingTrial> pending;
+    for (const auto& [id, t] : trials_) {
+      if (t.experiment_id == e.row.id) pending.push_back({t.number, t.params});
+    }
+    return pending;
+  }
+
   void Dispatch(Experiment& e, LiveTrial& t, WorkerState& w, const std::vector<uint32_t>& slots) {
     ++t.attempt;
     std::string gpus;
@@ -558,7 +582,9 @@ class Coordinator::Impl {
       if (std::find(slots.begin(), slots.end(), s.index) == slots.end()) continue;
       if (s.gpu >= 0) gpus += (gpus.empty() ? "" : ",") + std::to_string(s.gpu);
     }
-    const std::string log_path = "trial-" + std::to_string(t.id) + "/attempt-" + std::to_string(t.attempt) + ".log";
+    // Relative to the worker's work dir until the worker reports the absolute path.
+    const std::string log_path = e.row.name + "-" + std::to_string(e.row.id) + "/trial-" +
+                                 std::to_string(t.id) + "/attempt-" + std::to_string(t.attempt) + ".log";
     t.run_id = store_.StartRun(NewRun{t.id, t.attempt, w.row.id, w.row.host, gpus, log_path,
                                       static_cast<int64_t>(slots.front()), Now()});
     t.status = TrialStatus::kRunning;

@@ -61,7 +61,8 @@ constexpr const char* kInsertMetricSql =
     "INSERT OR IGNORE INTO metrics (trial_id, attempt, name, step, value, time)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 constexpr const char* kFinishRunSql =
-    "UPDATE trial_components SET ended_at = ?3, exit_code = ?4, status = ?5, reason = ?6"
+    "UPDATE trial_components SET ended_at = ?3, exit_code = ?4, status = ?5, reason = ?6,"
+    " log_path = COALESCE(NULLIF(?7, ''), log_path)"
     " WHERE id = ?1 AND kind = 'run' AND EXISTS (SELECT 1 FROM trial_component_links"
     " WHERE trial_id = ?2 AND component_id = ?1)";
 constexpr const char* kFinishTrialSql =
@@ -352,6 +353,7 @@ class SqliteStore final : public Store {
           BindOptional(s, 4, end.exit_code);
           s.bind(5, end.run_status);
           s.bind(6, end.reason);
+          s.bind(7, end.log_path);
           if (s.exec() == 0) {
             throw Error(ErrorKind::kNotFound, "no run component " + std::to_string(end.run_id) +
                                                   " of trial " + std::to_string(end.trial_id) +

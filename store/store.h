@@ -80,7 +80,7 @@ struct WorkerRow {
   std::string host;
   int64_t slots = 0;
   nlohmann::ordered_json gpus = nlohmann::ordered_json::array();  // [{"index":0,"name":..,"memory_mb":..}]
-  std::string status;  // "alive" | "lost" | "gone"
+  std::string status;  // "alive" | "lost" (heartbeats stopped) | "disconnected" (coordinator stopped)
   double registered_at = 0;
   double last_seen = 0;
 };
@@ -112,6 +112,7 @@ struct RunEnd {
   std::optional<double> objective;                  // the trial's objective, when it has one
   int64_t retries_used = 0;
   double now = 0;
+  std::string log_path;  // where the worker wrote the attempt's log; empty keeps StartRun's
 };
 
 class Store {

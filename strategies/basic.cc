@@ -19,7 +19,8 @@ class GridStrategy final : public Strategy {
  public:
   explicit GridStrategy(const SearchSpace& space) : space_(space), size_(space.GridSize()) {}
 
-  std::optional<Suggestion> Suggest(int64_t number) override {
+  std::optional<Suggestion> Suggest(const SuggestContext& context) override {
+    const int64_t number = context.number;
     if (number < 1 || static_cast<uint64_t>(number) > size_) return std::nullopt;
     return Suggestion{space_.GridPoint(static_cast<uint64_t>(number - 1)), 0};
   }
@@ -37,8 +38,8 @@ class RandomStrategy final : public Strategy {
  public:
   RandomStrategy(const SearchSpace& space, uint64_t seed) : space_(space), seed_(seed) {}
 
-  std::optional<Suggestion> Suggest(int64_t number) override {
-    std::mt19937_64 rng(Mix(seed_ ^ Mix(static_cast<uint64_t>(number))));
+  std::optional<Suggestion> Suggest(const SuggestContext& context) override {
+    std::mt19937_64 rng(Mix(seed_ ^ Mix(static_cast<uint64_t>(context.number))));
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
     std::vector<double> u(space_.dims());
     for (double& x : u) x = uniform(rng);

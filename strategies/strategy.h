@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "core/search_space.h"
 #include "core/spec.h"
@@ -17,6 +18,17 @@ namespace hpt {
 struct Suggestion {
   Params params;
   double budget = 0;  // resource units for multi-fidelity strategies; 0 = full budget
+};
+
+// A trial that exists but has no result yet (running, or queued for a slot).
+struct PendingTrial {
+  int64_t number = 0;
+  Params params;
+};
+
+struct SuggestContext {
+  int64_t number = 0;                // the 1-based number the new trial will get
+  std::vector<PendingTrial> pending; // so that parallel suggestions spread out
 };
 
 struct Observation {
@@ -30,9 +42,10 @@ class Strategy {
  public:
   virtual ~Strategy() = default;
 
-  // The configuration for the trial that will get `number` (1, 2, ...), or nullopt when the
-  // strategy has nothing more to propose (a grid that is exhausted).
-  virtual std::optional<Suggestion> Suggest(int64_t number) = 0;
+  // The configuration for the trial that will get context.number (1, 2, ...), or nullopt when
+  // the strategy has nothing more to propose (a grid that is exhausted). The coordinator may call
+  // it on another thread than Observe, but never both at once on one strategy.
+  virtual std::optional<Suggestion> Suggest(const SuggestContext& context) = 0;
 
   // A trial reached a final state (completed, stopped or failed for good).
   virtual void Observe(const Observation& observation) = 0;

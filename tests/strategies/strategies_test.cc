@@ -20,12 +20,12 @@ TEST_CASE("grid: exhausts every combination once, then reports done") {
   REQUIRE(grid->Capacity() == 6);
   std::set<std::string> seen;
   for (int64_t n = 1; n <= 6; ++n) {
-    auto s = grid->Suggest(n);
+    auto s = grid->Suggest({n, {}});
     REQUIRE(s);
     seen.insert(ParamsToJson(s->params).dump());
   }
   CHECK(seen.size() == 6);
-  CHECK_FALSE(grid->Suggest(7));
+  CHECK_FALSE(grid->Suggest({7, {}}));
 }
 
 TEST_CASE("random: the same seed and trial number give the same configuration, others differ") {
@@ -35,11 +35,11 @@ TEST_CASE("random: the same seed and trial number give the same configuration, o
   auto b = MakeRandomStrategy(space, 7);
   auto c = MakeRandomStrategy(space, 8);
   // Order of calls does not matter: trial n's draw depends only on (seed, n).
-  auto a5 = a->Suggest(5);
-  auto a1 = a->Suggest(1);
-  CHECK(b->Suggest(1)->params == a1->params);
-  CHECK(b->Suggest(5)->params == a5->params);
-  CHECK(c->Suggest(5)->params != a5->params);
+  auto a5 = a->Suggest({5, {}});
+  auto a1 = a->Suggest({1, {}});
+  CHECK(b->Suggest({1, {}})->params == a1->params);
+  CHECK(b->Suggest({5, {}})->params == a5->params);
+  CHECK(c->Suggest({5, {}})->params != a5->params);
   CHECK(a1->params != a5->params);
 }
 
@@ -50,7 +50,7 @@ TEST_CASE("random: a log-scaled range is sampled log-uniformly") {
   int below_1e3 = 0;
   const int n = 4000;
   for (int i = 1; i <= n; ++i) {
-    const double v = std::get<double>(r->Suggest(i)->params[0].value);
+    const double v = std::get<double>(r->Suggest({i, {}})->params[0].value);
     CHECK(v >= 1e-6);
     CHECK(v <= 1.0);
     if (v < 1e-3) ++below_1e3;
