@@ -556,10 +556,47 @@ class Parser {
       }
     }
 
+    if (Present("strategy.n_initial") && spec.strategy.type != StrategyType::kBayesian) {
+      Fail(At("strategy.n_initial"), "strategy.n_initial", "applies only to strategy.type bayesian");
+    }
+
+    const bool multi_fidelity =
+        spec.strategy.type == StrategyType::kHyperband || spec.strategy.type == StrategyType::kAsha;
+    for (const char* f : {"strategy.min_resource", "strategy.max_resource", "strategy.eta", "strategy.sampler"}) {
+      if (Present(f) && !multi_fidelity) Fail(At(f), f, "applies only to strategy.type hyperband or asha");
+    }
+    if (multi_fidelity) {
+      if (!Present("strategy.max_resource")) {
+        Fail(At("strategy"), "strategy.max_resource",
+             "required for strategy.type " + std::string(ToString(spec.strategy.type)) +
+                 " (the full budget a trial can get)");
+      } else if (Ok("strategy.max_resource") && Ok("strategy.min_resource") &&
+                 spec.strategy.min_resource > spec.strategy.max_resource) {
+        Fail(At("strategy.min_resource"), "strategy.min_resource",
+             "must not exceed max_resource (" + FormatValue(spec.strategy.max_resource) + "), got " +
+                 FormatValue(spec.strategy.min_resource));
+      }
+    }
+    if (spec.early_stopping.type != EarlyStoppingType::kMedian) {
+      for (const char* f : {"early_stopping.min_steps", "early_stopping.min_trials"}) {
+        if (Present(f)) Fail(At(f), f, "applies only to early_stopping.type median");
+      }
+    }
+
     // max_trials depends on the strategy, so its default is not in the table.
     if (!diagnostics_.empty()) return;
     const bool given = Present("limits.max_trials");
-    if (spec.strategy.type == StrategyType::kGrid) {
+    if (spec.strategy.type == StrategyType::kHyperband && !given) {
+      // One full Hyperband iteration: every bracket's starting configurations.
+      const double eta = spec.strategy.eta;
+      int s_max = 0;
+      for (double p = eta; p <= spec.strategy.max_resource / spec.strategy.min_resource * (1 + 1e-12); p *= eta) ++s_max;
+      int64_t total = 0;
+      for (int b = s_max; b >= 0; --b) {
+        total += static_cast<int64_t>(std::ceil(static_cast<double>(s_max + 1) / (b + 1) * std::pow(eta, b) - 1e-9));
+      }
+      spec.limits.max_trials = total;
+    } else if (spec.strategy.type == StrategyType::kGrid) {
       const uint64_t size = SearchSpace(spec.parameters).GridSize();
       const auto cap = static_cast<int64_t>(
           std::min<uint64_t>(size, static_cast<uint64_t>(std::numeric_limits<int64_t>::max())));
@@ -694,6 +731,10 @@ std::string_view ToString(StrategyType type) {
   switch (type) {
     case StrategyType::kGrid: return "grid";
     case StrategyType::kRandom: return "random";
+    case StrategyType::kSobol: return "sobol";
+    case StrategyType::kBayesian: return "bayesian";
+    case StrategyType::kHyperband: return "hyperband";
+    case StrategyType::kAsha: return "asha";
   }
   return "random";
 }
@@ -753,6 +794,15 @@ std::string ToYaml(const Spec& spec) {
   out << YAML::Key << "strategy" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "type" << YAML::Value << std::string(ToString(spec.strategy.type));
   out << YAML::Key << "seed" << YAML::Value << std::to_string(spec.strategy.seed);
+  if (spec.strategy.type == StrategyType::kHyperband || spec.strategy.type == StrategyType::kAsha) {
+    out << YAML::Key << "min_resource" << YAML::Value << FloatLiteral(spec.strategy.min_resource);
+    out << YAML::Key << "max_resource" << YAML::Value << FloatLiteral(spec.strategy.max_resource);
+    out << YAML::Key << "eta" << YAML::Value << FloatLiteral(spec.strategy.eta);
+    out << YAML::Key << "sampler" << YAML::Value << std::string(ToString(spec.strategy.sampler));
+  }
+  if (spec.strategy.type == StrategyType::kBayesian) {
+    out << YAML::Key << "n_initial" << YAML::Value << std::to_string(spec.strategy.n_initial);
+  }
   out << YAML::EndMap;
 
   out << YAML::Key << "parameters" << YAML::Value << YAML::BeginSeq;
@@ -821,7 +871,21 @@ std::string ToYaml(const Spec& spec) {
   out << YAML::EndMap;
 
   out << YAML::Key << "early_stopping" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "type" << YAML::Value << "none";
+  if (spec.early_stopping.type == EarlyStoppingType::kMedian) {
+    out << YAML::Key << "type" << YAML::Value << "median";
+    out << YAML::Key << "min_steps" << YAML::Value << std::to_string(spec.early_stopping.min_steps);
+    out << YAML::Key << "min_trials" << YAML::Value << std::to_string(spec.early_stopping.min_trials);
+  } else {
+    out << YAML::Key << "type" << YAML::Value << "none";
+  }
+  out << YAML::EndMap;
+
+  out << YAML::Key << "completion" << YAML::Value << YAML::BeginMap;
+  if (spec.completion.target) {
+    out << YAML::Key << "target" << YAML::Value << FloatLiteral(*spec.completion.target);
+  }
+  out << YAML::Key << "patience" << YAML::Value << std::to_string(spec.completion.patience);
+  out << YAML::Key << "min_delta" << YAML::Value << FloatLiteral(spec.completion.min_delta);
   out << YAML::EndMap;
 
   out << YAML::Key << "trial" << YAML::Value << YAML::BeginMap;

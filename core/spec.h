@@ -19,10 +19,10 @@
 
 namespace hpt {
 
-enum class StrategyType { kGrid, kRandom };
+enum class StrategyType { kGrid, kRandom, kSobol, kBayesian, kHyperband, kAsha };
 std::string_view ToString(StrategyType type);
 
-enum class EarlyStoppingType { kNone };
+enum class EarlyStoppingType { kNone, kMedian };
 
 struct Spec {
   std::string name;  // [A-Za-z0-9_.-]{1,64}
@@ -34,6 +34,13 @@ struct Spec {
   struct Strategy {
     StrategyType type = StrategyType::kRandom;
     uint64_t seed = 0;
+    int64_t n_initial = 0;  // bayesian: initial Sobol design size; 0 = auto (2 d + 1, 5..20)
+    // hyperband / asha: the budget range handed to trials (HPT_BUDGET), the reduction factor,
+    // and the strategy that proposes new configurations.
+    double min_resource = 1;
+    double max_resource = 0;  // required for hyperband / asha
+    double eta = 3;
+    StrategyType sampler = StrategyType::kRandom;
     bool operator==(const Strategy&) const = default;
   } strategy;
   std::vector<ParamSpec> parameters;
@@ -49,8 +56,17 @@ struct Spec {
   } limits;
   struct EarlyStopping {
     EarlyStoppingType type = EarlyStoppingType::kNone;
+    int64_t min_steps = 3;   // median: no decision before this step
+    int64_t min_trials = 5;  // median: finished trials that must have reported the step
     bool operator==(const EarlyStopping&) const = default;
   } early_stopping;
+  // When the experiment may end before max_trials.
+  struct Completion {
+    std::optional<double> target;  // end once a trial's objective reaches this value
+    int64_t patience = 0;          // end after this many finished trials without improvement; 0 = off
+    double min_delta = 0;          // what counts as an improvement for patience
+    bool operator==(const Completion&) const = default;
+  } completion;
   struct Trial {
     std::vector<std::string> command;  // argv with {name} placeholders
     std::vector<MetricDef> metrics;    // regex metric definitions, optional

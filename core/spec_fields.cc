@@ -77,8 +77,18 @@ std::optional<std::string> CheckRegex(const FieldValue& v) {
   return std::nullopt;
 }
 
-std::optional<std::string> RejectEarlyStoppingOption(const FieldValue&) {
-  return std::string("applies to early_stopping.type median, which is not available yet");
+std::optional<std::string> Positive(const FieldValue& v) {
+  if (v.number > 0) return std::nullopt;
+  return "must be > 0, got " + FormatValue(v.number);
+}
+
+StrategyType StrategyTypeNamed(const std::string& name) {
+  if (name == "grid") return StrategyType::kGrid;
+  if (name == "sobol") return StrategyType::kSobol;
+  if (name == "bayesian") return StrategyType::kBayesian;
+  if (name == "hyperband") return StrategyType::kHyperband;
+  if (name == "asha") return StrategyType::kAsha;
+  return StrategyType::kRandom;
 }
 
 ParamSpec& CurrentParam(Draft& d) { return d.spec.parameters.back(); }
@@ -115,13 +125,12 @@ const std::vector<FieldDef>& SpecFields() {
       {.path = "strategy.type",
        .kind = FieldKind::kEnum,
        .default_yaml = "random",
-       .check_doc = "`bayesian`, `hyperband`, `sobol` and `asha` are known but not available yet",
-       .choices = {"grid", "random"},
-       .not_yet = {"bayesian", "hyperband", "sobol", "asha"},
+       .check_doc = "`bayesian` is the recommended choice (Gaussian process, see docs/strategies.md); "
+                    "`sobol` is quasi-random; `hyperband` and `asha` are multi-fidelity (budgets, "
+                    "promotions; see docs/strategies.md)",
+       .choices = {"grid", "random", "sobol", "bayesian", "hyperband", "asha"},
        .store =
-           [](Draft& d, const FieldValue& v) {
-             d.spec.strategy.type = v.text == "grid" ? StrategyType::kGrid : StrategyType::kRandom;
-           }},
+           [](Draft& d, const FieldValue& v) { d.spec.strategy.type = StrategyTypeNamed(v.text); }},
       {.path = "strategy.seed",
        .kind = FieldKind::kInt,
        .default_yaml = "0",
@@ -131,6 +140,44 @@ const std::vector<FieldDef>& SpecFields() {
            [](Draft& d, const FieldValue& v) {
              d.spec.strategy.seed = static_cast<uint64_t>(v.integer);
            }},
+      {.path = "strategy.n_initial",
+       .kind = FieldKind::kInt,
+       .default_yaml = "0",
+       .default_doc = "`0` (auto: 2 x parameters + 1, at least 5, at most 20)",
+       .check_doc = ">= 0; bayesian only: trials from the Sobol initial design before the model "
+                    "is used",
+       .check = [](const FieldValue& v) { return AtLeast(v.integer, 0); },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.n_initial = v.integer; }},
+      {.path = "strategy.min_resource",
+       .kind = FieldKind::kNumber,
+       .default_yaml = "1",
+       .check_doc = "> 0 and <= max_resource; hyperband and asha only: the smallest budget a trial gets",
+       .check = Positive,
+       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.min_resource = v.number; }},
+      {.path = "strategy.max_resource",
+       .kind = FieldKind::kNumber,
+       .default_doc = "required for hyperband and asha",
+       .check_doc = "> 0; hyperband and asha only: the full budget (epochs, or any unit the trial "
+                    "reads from `HPT_BUDGET` / `{budget}`)",
+       .check = Positive,
+       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.max_resource = v.number; }},
+      {.path = "strategy.eta",
+       .kind = FieldKind::kNumber,
+       .default_yaml = "3",
+       .check_doc = ">= 2; hyperband and asha only: 1/eta of a rung is promoted, budgets grow by eta",
+       .check =
+           [](const FieldValue& v) -> std::optional<std::string> {
+             if (v.number >= 2) return std::nullopt;
+             return "must be at least 2, got " + FormatValue(v.number);
+           },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.eta = v.number; }},
+      {.path = "strategy.sampler",
+       .kind = FieldKind::kEnum,
+       .default_yaml = "random",
+       .check_doc = "hyperband and asha only: what proposes new configurations; `bayesian` fits a "
+                    "Gaussian process per budget (BOHB-like)",
+       .choices = {"random", "sobol", "bayesian"},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.sampler = StrategyTypeNamed(v.text); }},
       {.path = "parameters",
        .kind = FieldKind::kMapList,
        .required = true,
@@ -242,21 +289,50 @@ const std::vector<FieldDef>& SpecFields() {
       {.path = "early_stopping.type",
        .kind = FieldKind::kEnum,
        .default_yaml = "none",
-       .check_doc = "`median` is known but not available yet",
-       .choices = {"none"},
-       .not_yet = {"median"},
+       .check_doc = "`median`: stop a running trial whose best objective so far at step t is worse "
+                    "than the median of finished trials' running averages at step t (docs/strategies.md)",
+       .choices = {"none", "median"},
        .store =
-           [](Draft& d, const FieldValue&) { d.spec.early_stopping.type = EarlyStoppingType::kNone; }},
+           [](Draft& d, const FieldValue& v) {
+             d.spec.early_stopping.type = v.text == "median" ? EarlyStoppingType::kMedian : EarlyStoppingType::kNone;
+           }},
       {.path = "early_stopping.min_steps",
        .kind = FieldKind::kInt,
-       .default_doc = "absent",
-       .check_doc = "rejected: applies to `median` only, not available yet",
-       .check = RejectEarlyStoppingOption},
+       .default_yaml = "3",
+       .check_doc = ">= 1; median only: no trial is stopped before this step",
+       .check = [](const FieldValue& v) { return AtLeast(v.integer, 1); },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.early_stopping.min_steps = v.integer; }},
       {.path = "early_stopping.min_trials",
        .kind = FieldKind::kInt,
-       .default_doc = "absent",
-       .check_doc = "rejected: applies to `median` only, not available yet",
-       .check = RejectEarlyStoppingOption},
+       .default_yaml = "5",
+       .check_doc = ">= 1; median only: finished trials that must have reached step t before the rule decides",
+       .check = [](const FieldValue& v) { return AtLeast(v.integer, 1); },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.early_stopping.min_trials = v.integer; }},
+      {.path = "completion", .kind = FieldKind::kMap},
+      {.path = "completion.target",
+       .kind = FieldKind::kNumber,
+       .default_doc = "absent (none)",
+       .check_doc = "the experiment completes as soon as a trial's objective reaches it (>= for "
+                    "maximize, <= for minimize); running trials are stopped",
+       .store = [](Draft& d, const FieldValue& v) { d.spec.completion.target = v.number; }},
+      {.path = "completion.patience",
+       .kind = FieldKind::kInt,
+       .default_yaml = "0",
+       .default_doc = "0 (off)",
+       .check_doc = ">= 0; the experiment completes after this many consecutive finished trials "
+                    "without an improvement of at least min_delta",
+       .check = [](const FieldValue& v) { return AtLeast(v.integer, 0); },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.completion.patience = v.integer; }},
+      {.path = "completion.min_delta",
+       .kind = FieldKind::kNumber,
+       .default_yaml = "0",
+       .check_doc = ">= 0; what counts as an improvement for patience",
+       .check =
+           [](const FieldValue& v) -> std::optional<std::string> {
+             if (v.number >= 0) return std::nullopt;
+             return "must be >= 0, got " + FormatValue(v.number);
+           },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.completion.min_delta = v.number; }},
       {.path = "trial", .kind = FieldKind::kMap, .required = true},
       {.path = "trial.command",
        .kind = FieldKind::kStringList,

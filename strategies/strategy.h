@@ -18,6 +18,9 @@ namespace hpt {
 struct Suggestion {
   Params params;
   double budget = 0;  // resource units for multi-fidelity strategies; 0 = full budget
+  // Multi-fidelity promotion: > 0 means "continue trial number `promote` with `budget`" (the
+  // total budget it is to reach, not an increment) instead of creating a trial; params unused.
+  int64_t promote = 0;
 };
 
 // A trial that exists but has no result yet (running, or queued for a slot).
@@ -29,6 +32,9 @@ struct PendingTrial {
 struct SuggestContext {
   int64_t number = 0;                // the 1-based number the new trial will get
   std::vector<PendingTrial> pending; // so that parallel suggestions spread out
+  // False once the experiment has all the trials it may create (limits.max_trials): only
+  // promotions of existing trials may be proposed then.
+  bool may_create = true;
 };
 
 struct Observation {
@@ -36,6 +42,7 @@ struct Observation {
   Params params;
   TrialStatus status = TrialStatus::kCompleted;
   std::optional<double> objective;
+  double budget = 0;  // the budget the objective was reached with (0 = full)
 };
 
 class Strategy {
@@ -52,6 +59,13 @@ class Strategy {
 
   // How many trials this strategy can propose at most; nullopt when unbounded.
   virtual std::optional<int64_t> Capacity() const = 0;
+
+  // True when Suggest may take long enough (tens of milliseconds or more) that the coordinator
+  // should run it off its event loop.
+  virtual bool Expensive() const { return false; }
+  // True when Suggest may return promotions, so that it has to be asked even after the last
+  // trial was created.
+  virtual bool Promotes() const { return false; }
 };
 
 // Grid: trial n gets grid point n - 1 (row-major, last parameter fastest); done after the last.
@@ -59,6 +73,22 @@ std::unique_ptr<Strategy> MakeGridStrategy(const SearchSpace& space);
 // Random: trial n gets a point drawn from a generator seeded by (seed, n), uniform in the unit
 // cube (so uniform in the warped space: log-uniform for log parameters).
 std::unique_ptr<Strategy> MakeRandomStrategy(const SearchSpace& space, uint64_t seed);
+
+// Sobol: trial n gets point n - 1 of a Sobol sequence scrambled by a digital shift drawn from
+// the seed. Quasi-random: the first 2^k trials cover the unit cube more evenly than random ones.
+std::unique_ptr<Strategy> MakeSobolStrategy(const SearchSpace& space, uint64_t seed);
+
+struct BayesianOptions {
+  uint64_t seed = 0;
+  Goal goal = Goal::kMinimize;  // the objective's goal (the GP always minimizes internally)
+  // Trials from the Sobol initial design before the model is used; 0 = DefaultInitialDesign.
+  int64_t n_initial = 0;
+};
+// 2 d + 1 for d parameters, at least 5 and at most 20.
+int64_t DefaultInitialDesign(size_t dims);
+// Bayesian optimization with a Gaussian process and log expected improvement; see
+// docs/strategies.md for the model, the pending-trial and failed-trial handling.
+std::unique_ptr<Strategy> MakeBayesianStrategy(const SearchSpace& space, const BayesianOptions& options);
 
 // The strategy a spec asks for.
 std::unique_ptr<Strategy> MakeStrategy(const Spec& spec, const SearchSpace& space);

@@ -80,8 +80,21 @@ TEST_CASE("spec: each malformed spec is rejected, naming the line and the field 
        "did you mean 'maximize'?"},
       {"bad metric name", With(2, "objective: {metric: 1loss, goal: minimize}"),
        "objective.metric", 2, "not a metric name"},
-      {"strategy not available", Plus("strategy: {type: bayesian}"), "strategy.type", 6,
-       "'bayesian' is not available yet (available: grid, random)"},
+      {"hyperband without max_resource", Plus("strategy: {type: hyperband}"), "strategy.max_resource", 6,
+       "required for strategy.type hyperband"},
+      {"min_resource above max_resource", Plus("strategy: {type: asha, min_resource: 10, max_resource: 5}"),
+       "strategy.min_resource", 6, "must not exceed max_resource (5), got 10"},
+      {"eta below 2", Plus("strategy: {type: asha, max_resource: 9, eta: 1}"), "strategy.eta", 6,
+       "must be at least 2"},
+      {"resource option for a single-fidelity strategy", Plus("strategy: {type: random, eta: 3}"),
+       "strategy.eta", 6, "applies only to strategy.type hyperband or asha"},
+      {"unknown sampler", Plus("strategy: {type: asha, max_resource: 9, sampler: tpe}"), "strategy.sampler",
+       6, "tpe"},
+      {"n_initial for a strategy without an initial design",
+       Plus("strategy: {type: random, n_initial: 5}"), "strategy.n_initial", 6,
+       "applies only to strategy.type bayesian"},
+      {"negative n_initial", Plus("strategy: {type: bayesian, n_initial: -1}"),
+       "strategy.n_initial", 6, "at least 0"},
       {"unknown strategy", Plus("strategy: {type: gird}"), "strategy.type", 6,
        "did you mean 'grid'?"},
       {"negative seed", Plus("strategy:\n  seed: -1"), "strategy.seed", 7, "at least 0"},
@@ -159,10 +172,14 @@ TEST_CASE("spec: each malformed spec is rejected, naming the line and the field 
        "cannot share a parameter's name"},
       {"static value that is a list", Plus("static:\n  epochs: [1, 2]"), "static.epochs", 7,
        "must be a string, number or boolean, got a list"},
-      {"median early stopping", Plus("early_stopping: {type: median}"), "early_stopping.type", 6,
-       "not available yet (available: none)"},
-      {"early stopping option", Plus("early_stopping: {min_steps: 3}"), "early_stopping.min_steps",
-       6, "not available yet"},
+      {"unknown early stopping rule", Plus("early_stopping: {type: mean}"), "early_stopping.type", 6,
+       "did you mean 'median'?"},
+      {"early stopping option without the median rule", Plus("early_stopping: {min_steps: 3}"),
+       "early_stopping.min_steps", 6, "applies only to early_stopping.type median"},
+      {"median min_trials of zero", Plus("early_stopping: {type: median, min_trials: 0}"),
+       "early_stopping.min_trials", 6, "at least 1"},
+      {"negative patience", Plus("completion: {patience: -2}"), "completion.patience", 6, "at least 0"},
+      {"target that is not a number", Plus("completion: {target: high}"), "completion.target", 6, "number"},
       {"duplicate key", Plus("name: other"), "name", 6, "appears more than once"},
       {"YAML syntax error", With(4, "  - {name: x, type: float, min: 0, max: 1"), "", 5,
        "YAML syntax error"},
@@ -512,6 +529,55 @@ TEST_CASE("duration: numbers are seconds and units combine largest first") {
     CAPTURE(bad);
     CHECK_FALSE(ParseDuration(bad).has_value());
   }
+}
+
+TEST_CASE("spec: bayesian and sobol parse, and n_initial round-trips through ToYaml") {
+  const Spec bayes = ParseSpec(Plus("strategy: {type: bayesian, seed: 3, n_initial: 8}"), "b.yaml");
+  CHECK(bayes.strategy.type == StrategyType::kBayesian);
+  CHECK(bayes.strategy.n_initial == 8);
+  CHECK(ParseSpec(ToYaml(bayes), "b2.yaml") == bayes);
+  CHECK(ToYaml(bayes).find("n_initial: 8") != std::string::npos);
+  const Spec automatic = ParseSpec(Plus("strategy: {type: bayesian}"), "a.yaml");
+  CHECK(automatic.strategy.n_initial == 0);
+  const Spec sobol = ParseSpec(Plus("strategy: {type: sobol, seed: 4}"), "s.yaml");
+  CHECK(sobol.strategy.type == StrategyType::kSobol);
+  CHECK(ParseSpec(ToYaml(sobol), "s2.yaml") == sobol);
+  // n_initial is bayesian-only, so the normalized form of other strategies leaves it out.
+  CHECK(ToYaml(sobol).find("n_initial") == std::string::npos);
+}
+
+}  // namespace
+}  // namespace hpt
+
+namespace hpt {
+namespace {
+
+TEST_CASE("spec: multi-fidelity, median stopping and completion settings parse and round-trip") {
+  const std::string yaml = R"(name: mf
+objective: {metric: loss, goal: minimize}
+strategy: {type: hyperband, max_resource: 81, sampler: sobol}
+parameters:
+  - {name: x, type: float, min: 0, max: 1}
+early_stopping: {type: median, min_steps: 2}
+completion: {target: 0.01, patience: 30, min_delta: 0.001}
+trial: {command: [run, "--x={x}", "--epochs={budget}"]}
+)";
+  const Spec spec = ParseSpec(yaml, "mf.yaml");
+  CHECK(spec.strategy.type == StrategyType::kHyperband);
+  CHECK(spec.strategy.min_resource == 1);
+  CHECK(spec.strategy.max_resource == 81);
+  CHECK(spec.strategy.eta == 3);
+  CHECK(spec.strategy.sampler == StrategyType::kSobol);
+  // One full Hyperband iteration for R=81, eta=3: 81 + 34 + 15 + 8 + 5 configurations.
+  CHECK(spec.limits.max_trials == 143);
+  CHECK(spec.early_stopping.type == EarlyStoppingType::kMedian);
+  CHECK(spec.early_stopping.min_steps == 2);
+  CHECK(spec.early_stopping.min_trials == 5);
+  REQUIRE(spec.completion.target);
+  CHECK(*spec.completion.target == 0.01);
+  CHECK(spec.completion.patience == 30);
+  CHECK(spec.completion.min_delta == 0.001);
+  CHECK(ParseSpec(ToYaml(spec), "normalized.yaml") == spec);
 }
 
 }  // namespace

@@ -1,0 +1,449 @@
+// Bayesian optimization: a GP on the finished trials, log EI maximized over Sobol and local
+// candidates, kriging-believer fantasies for the pending trials.
+#include "strategies/bayesian/bayesian.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+#include <LBFGSB.h>
+
+#include "strategies/bayesian/acquisition.h"
+
+namespace hpt {
+namespace bayes {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// Uniform in [0, 1) from a counter-based stream: portable, unlike std distributions.
+class Stream {
+ public:
+  explicit Stream(uint64_t seed) : state_(MixBits(seed)) {}
+  double Uniform() { return static_cast<double>(MixBits(state_++) >> 11) * 0x1p-53; }
+  double Normal() {
+    // Box-Muller; 1 - Uniform() is in (0, 1], so the log is finite.
+    const double a = 1.0 - Uniform();
+    const double b = Uniform();
+    return std::sqrt(-2.0 * std::log(a)) * std::cos(6.283185307179586 * b);
+  }
+  size_t Below(size_t n) { return std::min(static_cast<size_t>(Uniform() * static_cast<double>(n)), n - 1); }
+
+ private:
+  uint64_t state_;
+};
+
+// The Sobol candidate count: scoring a candidate costs O(n^2) (a triangular solve), so the set
+// shrinks as the data grows to keep that part of a suggestion near 1e8 multiply-adds.
+size_t CandidateCount(size_t n) {
+  const double budget = 1e8 / std::max(1.0, static_cast<double>(n) * static_cast<double>(n));
+  return static_cast<size_t>(std::clamp(budget, 128.0, 2048.0));
+}
+
+// Discrete spaces up to this size are scored exhaustively instead of sampled.
+constexpr uint64_t kMaxEnumerated = 2048;
+
+}  // namespace
+
+BayesianStrategy::BayesianStrategy(const SearchSpace& space, const BayesianOptions& options)
+    : space_(space),
+      options_(options),
+      encoder_(space),
+      sobol_(space.dims(), options.seed),
+      n_initial_(options.n_initial > 0 ? options.n_initial : DefaultInitialDesign(space.dims())),
+      discrete_count_(encoder_.DiscreteCount(std::numeric_limits<int64_t>::max() - 1)),
+      prior_(DefaultPrior(encoder_.encoded_dims())) {}
+
+std::optional<int64_t> BayesianStrategy::Capacity() const {
+  if (discrete_count_ == 0 || discrete_count_ >= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(discrete_count_);
+}
+
+std::string BayesianStrategy::KeyOf(const std::vector<double>& u) const {
+  return ParamsToJson(space_.FromUnit(u)).dump();
+}
+
+void BayesianStrategy::Observe(const Observation& observation) {
+  Record record;
+  record.u = space_.ToUnit(observation.params);
+  encoder_.Snap(record.u);
+  record.key = ParamsToJson(observation.params).dump();
+  // A failed trial, or one without a usable value, carries no objective (see UpdateModel).
+  if (observation.objective && std::isfinite(*observation.objective) &&
+      observation.status != TrialStatus::kFailed) {
+    record.y = options_.goal == Goal::kMaximize ? -*observation.objective : *observation.objective;
+  }
+  const auto [it, inserted] = records_.insert_or_assign(observation.number, std::move(record));
+  (void)it;
+  // A trial observed twice replaces its first record; rows already in the posterior are wrong.
+  if (!inserted) rows_stale_ = true;
+}
+
+std::optional<Suggestion> BayesianStrategy::InitialDesign(int64_t number,
+                                                          const std::set<std::string>& taken) const {
+  // Trial n takes Sobol point n - 1; in a discrete space a point that is taken (its cell is
+  // already running or finished) moves on to later points of the sequence.
+  const auto first = static_cast<uint64_t>(std::max<int64_t>(number, 1) - 1);
+  for (uint64_t k = 0; k < 256; ++k) {
+    std::vector<double> u = sobol_.Point(first + k * 7919);
+    encoder_.Snap(u);
+    if (!taken.contains(KeyOf(u))) return Suggestion{space_.FromUnit(u), 0};
+  }
+  return std::nullopt;
+}
+
+void BayesianStrategy::UpdateModel(VectorXd& targets, double& best) {
+  const auto d = static_cast<Eigen::Index>(encoder_.encoded_dims());
+  // Failed trials are imputed with the worst objective seen, so the model learns to avoid the
+  // region where trials fail instead of proposing it again.
+  double worst = -std::numeric_limits<double>::infinity();
+  for (const auto& [number, r] : records_) {
+    if (r.y) worst = std::max(worst, *r.y);
+  }
+  std::vector<int64_t> numbers;
+  std::vector<double> values;
+  for (const auto& [number, r] : records_) {
+    numbers.push_back(number);
+    values.push_back(r.y.value_or(worst));
+  }
+  const auto n = static_cast<Eigen::Index>(numbers.size());
+  VectorXd y = Eigen::Map<const VectorXd>(values.data(), n);
+  const double mean = y.mean();
+  double sd = std::sqrt((y.array() - mean).square().sum() / static_cast<double>(std::max<Eigen::Index>(n - 1, 1)));
+  if (!(sd > 1e-12 * std::max(1.0, std::abs(mean)))) sd = 1.0;
+  y = (y.array() - mean) / sd;
+  best = std::numeric_limits<double>::infinity();
+  for (Eigen::Index i = 0; i < n; ++i) {
+    if (records_.at(numbers[static_cast<size_t>(i)]).y) best = std::min(best, y(i));
+  }
+
+  const auto encode_all = [&](const std::vector<int64_t>& which) {
+    MatrixXd x(d, static_cast<Eigen::Index>(which.size()));
+    for (size_t j = 0; j < which.size(); ++j) encoder_.Encode(records_.at(which[j]).u, x.col(static_cast<Eigen::Index>(j)));
+    return x;
+  };
+
+  const size_t count = numbers.size();
+  const bool due = theta_.size() == 0 || rows_stale_ ||
+                   (count != fitted_at_ && (count <= kRefitEveryUpTo ||
+                                            count - std::min(count, fitted_at_) >= count / kRefitFraction));
+  if (due) {
+    timing_.refit = true;
+    // The fit sees at most kMaxFitPoints: the best quarter, and a seeded sample of the rest.
+    std::vector<Eigen::Index> fit_rows(count);
+    std::iota(fit_rows.begin(), fit_rows.end(), 0);
+    if (count > kMaxFitPoints) {
+      std::stable_sort(fit_rows.begin(), fit_rows.end(), [&](Eigen::Index a, Eigen::Index b) { return y(a) < y(b); });
+      const size_t top = kMaxFitPoints / 4;
+      std::vector<std::pair<uint64_t, Eigen::Index>> rest;
+      for (size_t j = top; j < count; ++j) {
+        rest.emplace_back(MixBits(options_.seed ^ MixBits(count) ^ MixBits(static_cast<uint64_t>(numbers[static_cast<size_t>(fit_rows[j])]))), fit_rows[j]);
+      }
+      std::sort(rest.begin(), rest.end());
+      fit_rows.resize(top);
+      for (size_t j = 0; fit_rows.size() < kMaxFitPoints; ++j) fit_rows.push_back(rest[j].second);
+    }
+    const MatrixXd all = encode_all(numbers);
+    MatrixXd fit_x(d, static_cast<Eigen::Index>(fit_rows.size()));
+    VectorXd fit_y(static_cast<Eigen::Index>(fit_rows.size()));
+    for (size_t j = 0; j < fit_rows.size(); ++j) {
+      fit_x.col(static_cast<Eigen::Index>(j)) = all.col(fit_rows[j]);
+      fit_y(static_cast<Eigen::Index>(j)) = y(fit_rows[j]);
+    }
+    std::vector<VectorXd> starts;
+    if (theta_.size() != 0) {
+      starts.push_back(theta_);  // warm start: the previous fit is usually close
+    } else {
+      starts.push_back(PriorMode(encoder_.encoded_dims(), prior_));
+      VectorXd shorter = starts.back();
+      shorter.head(d).array() -= 1.5;
+      starts.push_back(shorter);
+    }
+    theta_ = FitHyperparameters(fit_x, fit_y, starts, prior_, theta_.size() != 0 ? 40 : 60);
+    fitted_at_ = count;
+    posterior_ = std::make_unique<GpPosterior>(theta_);
+    if (!posterior_->Reset(all)) {
+      // Not positive definite even with jitter: fall back to the prior's hyperparameters, whose
+      // noise keeps the matrix well conditioned.
+      theta_ = PriorMode(encoder_.encoded_dims(), prior_);
+      posterior_ = std::make_unique<GpPosterior>(theta_);
+      posterior_->Reset(all);
+    }
+    rows_ = numbers;
+    rows_stale_ = false;
+  } else {
+    // Same hyperparameters: append the trials that finished since, O(n^2) each.
+    std::set<int64_t> present(rows_.begin(), rows_.end());
+    for (int64_t number : numbers) {
+      if (present.contains(number)) continue;
+      VectorXd x(d);
+      encoder_.Encode(records_.at(number).u, x);
+      posterior_->Append(x);
+      rows_.push_back(number);
+    }
+  }
+  // Targets in posterior row order.
+  std::map<int64_t, double> by_number;
+  for (size_t j = 0; j < count; ++j) by_number[numbers[j]] = y(static_cast<Eigen::Index>(j));
+  targets.resize(static_cast<Eigen::Index>(rows_.size()));
+  for (size_t j = 0; j < rows_.size(); ++j) targets(static_cast<Eigen::Index>(j)) = by_number.at(rows_[j]);
+  posterior_->SetTargets(targets);
+}
+
+std::vector<BayesianStrategy::Scored> BayesianStrategy::Score(const std::vector<std::vector<double>>& points,
+                                                             double best) const {
+  std::vector<Scored> out;
+  out.reserve(points.size());
+  const auto d = static_cast<Eigen::Index>(encoder_.encoded_dims());
+  constexpr size_t kChunk = 512;
+  for (size_t begin = 0; begin < points.size(); begin += kChunk) {
+    const size_t end = std::min(points.size(), begin + kChunk);
+    MatrixXd xs(d, static_cast<Eigen::Index>(end - begin));
+    for (size_t j = begin; j < end; ++j) encoder_.Encode(points[j], xs.col(static_cast<Eigen::Index>(j - begin)));
+    VectorXd mean;
+    VectorXd variance;
+    posterior_->Predict(xs, mean, variance);
+    for (size_t j = begin; j < end; ++j) {
+      const auto i = static_cast<Eigen::Index>(j - begin);
+      out.push_back({points[j], LogExpectedImprovement(mean(i), variance(i), best).value});
+    }
+  }
+  return out;
+}
+
+void BayesianStrategy::RefineLocally(std::vector<Scored>& starts, double best, int max_iterations) const {
+  std::vector<size_t> free;  // continuous coordinates
+  for (size_t i = 0; i < encoder_.dims(); ++i) {
+    if (encoder_.IsContinuous(i)) free.push_back(i);
+  }
+  if (free.empty() || starts.empty()) return;
+  const auto d = static_cast<Eigen::Index>(encoder_.encoded_dims());
+  const auto r = static_cast<Eigen::Index>(starts.size());
+  const auto c = static_cast<Eigen::Index>(free.size());
+  // The starts are optimized together as one problem, the sum of their (independent) log EI:
+  // one batched posterior evaluation per step instead of one per start.
+  MatrixXd base(d, r);
+  for (Eigen::Index j = 0; j < r; ++j) encoder_.Encode(starts[static_cast<size_t>(j)].u, base.col(j));
+  const auto objective = [&](const VectorXd& z, VectorXd& gradient) {
+    MatrixXd xs = base;
+    for (Eigen::Index j = 0; j < r; ++j) {
+      for (Eigen::Index k = 0; k < c; ++k) xs(static_cast<Eigen::Index>(encoder_.Offset(free[static_cast<size_t>(k)])), j) = z(j * c + k);
+    }
+    VectorXd mean;
+    VectorXd variance;
+    MatrixXd d_mean;
+    MatrixXd d_variance;
+    posterior_->PredictWithGradient(xs, mean, variance, d_mean, d_variance);
+    double total = 0;
+    gradient.resize(z.size());
+    for (Eigen::Index j = 0; j < r; ++j) {
+      const LogEiValue v = LogExpectedImprovement(mean(j), variance(j), best);
+      total -= v.value;
+      for (Eigen::Index k = 0; k < c; ++k) {
+        const auto row = static_cast<Eigen::Index>(encoder_.Offset(free[static_cast<size_t>(k)]));
+        gradient(j * c + k) = -(v.d_mean * d_mean(row, j) + v.d_variance * d_variance(row, j));
+      }
+    }
+    if (!std::isfinite(total)) {
+      gradient.setZero();
+      return 1e300;
+    }
+    return total;
+  };
+  VectorXd z(r * c);
+  for (Eigen::Index j = 0; j < r; ++j) {
+    for (Eigen::Index k = 0; k < c; ++k) z(j * c + k) = starts[static_cast<size_t>(j)].u[free[static_cast<size_t>(k)]];
+  }
+  LBFGSpp::LBFGSBParam<double> param;
+  param.max_iterations = max_iterations;
+  param.epsilon = 1e-6;
+  param.epsilon_rel = 1e-6;
+  param.max_linesearch = 20;
+  LBFGSpp::LBFGSBSolver<double> solver(param);
+  double fx = 0;
+  VectorXd solution = z;
+  try {
+    solver.minimize(objective, solution, fx, VectorXd::Zero(z.size()), VectorXd::Ones(z.size()));
+  } catch (const std::exception&) {
+    // A stalled line search: the solver's current point is still a valid (feasible) point.
+  }
+  std::vector<std::vector<double>> moved;
+  for (Eigen::Index j = 0; j < r; ++j) {
+    std::vector<double> u = starts[static_cast<size_t>(j)].u;
+    for (Eigen::Index k = 0; k < c; ++k) u[free[static_cast<size_t>(k)]] = std::clamp(solution(j * c + k), 0.0, 1.0);
+    encoder_.Snap(u);
+    moved.push_back(std::move(u));
+  }
+  // Snapping a relaxed int can lose what the optimizer gained: keep whichever scores better.
+  std::vector<Scored> scored = Score(moved, best);
+  for (size_t j = 0; j < starts.size(); ++j) {
+    if (scored[j].value > starts[j].value) starts[j] = std::move(scored[j]);
+  }
+}
+
+void BayesianStrategy::SweepDiscrete(Scored& point, double best) const {
+  // One pass of exact coordinate search over the discrete coordinates (and relaxed ints'
+  // neighbours): every alternative value is scored with the others fixed.
+  for (size_t i = 0; i < encoder_.dims(); ++i) {
+    const std::vector<double> alternatives = encoder_.Alternatives(i, point.u[i]);
+    if (alternatives.empty()) continue;
+    std::vector<std::vector<double>> trial;
+    for (double a : alternatives) {
+      if (a == point.u[i]) continue;
+      trial.push_back(point.u);
+      trial.back()[i] = a;
+    }
+    for (Scored& s : Score(trial, best)) {
+      if (s.value > point.value) point = std::move(s);
+    }
+  }
+}
+
+std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& context) {
+  timing_ = SuggestTiming{};
+  const auto start = Clock::now();
+  std::set<std::string> taken;
+  for (const auto& [number, r] : records_) taken.insert(r.key);
+  std::vector<std::vector<double>> pending;
+  for (const PendingTrial& p : context.pending) {
+    if (records_.contains(p.number) || p.number == context.number) continue;
+    std::vector<double> u = space_.ToUnit(p.params);
+    encoder_.Snap(u);
+    taken.insert(ParamsToJson(p.params).dump());
+    pending.push_back(std::move(u));
+  }
+  if (discrete_count_ != 0 && taken.size() >= discrete_count_) return std::nullopt;
+
+  size_t with_objective = 0;
+  for (const auto& [number, r] : records_) with_objective += r.y ? 1 : 0;
+  if (context.number <= n_initial_ || with_objective < 2) {
+    if (auto s = InitialDesign(context.number, taken)) return s;
+    if (with_objective < 2) return std::nullopt;
+  }
+
+  timing_.model = true;
+  VectorXd targets;
+  double best = 0;
+  UpdateModel(targets, best);
+  const size_t n = posterior_->size();
+  timing_.observations = n;
+
+  // Kriging believer: each pending trial is added as if it had returned the posterior mean at
+  // its point. The mean stays as it was there, but the variance collapses, so EI near running
+  // trials vanishes and parallel suggestions spread out.
+  if (!pending.empty()) {
+    const auto d = static_cast<Eigen::Index>(encoder_.encoded_dims());
+    MatrixXd xp(d, static_cast<Eigen::Index>(pending.size()));
+    for (size_t j = 0; j < pending.size(); ++j) encoder_.Encode(pending[j], xp.col(static_cast<Eigen::Index>(j)));
+    VectorXd mean;
+    VectorXd variance;
+    posterior_->Predict(xp, mean, variance);
+    for (Eigen::Index j = 0; j < xp.cols(); ++j) posterior_->Append(xp.col(j));
+    VectorXd all(targets.size() + mean.size());
+    all << targets, mean;
+    posterior_->SetTargets(all);
+    // The fantasies count as observations for the incumbent too: otherwise a pending trial whose
+    // predicted value beats the incumbent keeps a large EI right next to it.
+    best = std::min(best, mean.minCoeff());
+  }
+  timing_.fit_s = Seconds(start);
+  const auto acquisition_start = Clock::now();
+
+  // Candidates: every point of a small discrete space; otherwise scrambled Sobol points plus
+  // perturbations of the best trials so far (the optimum of EI is usually near them).
+  std::vector<std::vector<double>> candidates;
+  const bool enumerate = discrete_count_ != 0 && discrete_count_ <= kMaxEnumerated;
+  Stream stream(options_.seed ^ MixBits(static_cast<uint64_t>(context.number)));
+  if (enumerate) {
+    for (uint64_t k = 0; k < discrete_count_; ++k) candidates.push_back(encoder_.DiscretePoint(k));
+  } else {
+    const size_t m = CandidateCount(n);
+    SobolSequence sobol(encoder_.dims(), MixBits(options_.seed) ^ MixBits(static_cast<uint64_t>(context.number) + 17));
+    std::vector<double> flat;
+    sobol.Points(0, m, flat);
+    for (size_t j = 0; j < m; ++j) {
+      candidates.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(j * encoder_.dims()),
+                              flat.begin() + static_cast<std::ptrdiff_t>((j + 1) * encoder_.dims()));
+    }
+    std::vector<const Record*> ranked;
+    for (const auto& [number, r] : records_) {
+      if (r.y) ranked.push_back(&r);
+    }
+    const size_t top = std::min<size_t>(5, ranked.size());
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(top), ranked.end(),
+                      [](const Record* a, const Record* b) { return *a->y < *b->y; });
+    const double p = std::min(1.0, 5.0 / static_cast<double>(encoder_.dims()));
+    // One local candidate per ten global ones: more made the search greedier on Hartmann6.
+    for (size_t j = 0; j < m / 10 && top > 0; ++j) {
+      std::vector<double> u = ranked[j % top]->u;
+      const double scale = j % 2 == 0 ? 0.02 : 0.1;
+      const size_t forced = stream.Below(u.size());
+      for (size_t i = 0; i < u.size(); ++i) {
+        if (i != forced && stream.Uniform() >= p) continue;
+        const std::vector<double> alternatives = encoder_.Alternatives(i, u[i]);
+        if (!encoder_.IsContinuous(i)) {
+          u[i] = alternatives[stream.Below(alternatives.size())];
+        } else {
+          u[i] = std::clamp(u[i] + scale * stream.Normal(), 0.0, 1.0);
+        }
+      }
+      candidates.push_back(std::move(u));
+    }
+    for (auto& u : candidates) encoder_.Snap(u);
+  }
+  timing_.candidates = candidates.size();
+  std::vector<Scored> scored = Score(candidates, best);
+  std::sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) { return a.value > b.value; });
+
+  if (!enumerate) {
+    // Local refinement from the best distinct candidates that are not taken.
+    std::vector<Scored> starts;
+    std::set<std::string> start_keys;
+    for (const Scored& s : scored) {
+      if (starts.size() >= (n > 1000 ? 3u : 5u)) break;
+      const std::string key = KeyOf(s.u);
+      if (taken.contains(key) || !start_keys.insert(key).second) continue;
+      starts.push_back(s);
+    }
+    RefineLocally(starts, best, n > 1000 ? 15 : 30);
+    for (Scored& s : starts) SweepDiscrete(s, best);
+    scored.insert(scored.begin(), starts.begin(), starts.end());
+    std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) { return a.value > b.value; });
+  }
+  posterior_->Truncate(n);
+
+  std::optional<Suggestion> out;
+  for (const Scored& s : scored) {
+    if (!taken.contains(KeyOf(s.u))) {
+      out = Suggestion{space_.FromUnit(s.u), 0};
+      break;
+    }
+  }
+  if (!out && !enumerate) {
+    // Every scored point is taken (a nearly exhausted discrete space): walk the Sobol sequence.
+    out = InitialDesign(context.number + 1000003, taken);
+  }
+  timing_.acquisition_s = Seconds(acquisition_start);
+  return out;
+}
+
+}  // namespace bayes
+
+int64_t DefaultInitialDesign(size_t dims) {
+  return std::clamp<int64_t>(2 * static_cast<int64_t>(dims) + 1, 5, 20);
+}
+
+std::unique_ptr<Strategy> MakeBayesianStrategy(const SearchSpace& space, const BayesianOptions& options) {
+  return std::make_unique<bayes::BayesianStrategy>(space, options);
+}
+
+}  // namespace hpt

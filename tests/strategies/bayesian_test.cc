@@ -1,0 +1,240 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <set>
+
+#include "core/search_space.h"
+#include "strategies/bayesian/bayesian.h"
+#include "strategies/bayesian/encoding.h"
+#include "strategies/strategy.h"
+
+namespace hpt {
+namespace {
+
+double Get(const Params& p, size_t i) {
+  if (const auto* d = std::get_if<double>(&p[i].value)) return *d;
+  return static_cast<double>(std::get<int64_t>(p[i].value));
+}
+
+SearchSpace Square2() {
+  return SearchSpace({{"x", ParamType::kFloat, 0, 1, Scale::kLinear, {}, 0},
+                      {"y", ParamType::kFloat, 0, 1, Scale::kLinear, {}, 0}});
+}
+
+double Bowl(const Params& p) { return std::pow(Get(p, 0) - 0.3, 2) + std::pow(Get(p, 1) - 0.7, 2); }
+
+// Runs `trials` sequential trials and returns the best objective.
+double Run(Strategy& s, const std::function<double(const Params&)>& f, int trials, Goal goal = Goal::kMinimize) {
+  double best = goal == Goal::kMinimize ? INFINITY : -INFINITY;
+  for (int n = 1; n <= trials; ++n) {
+    auto suggestion = s.Suggest({n, {}});
+    REQUIRE(suggestion);
+    const double v = f(suggestion->params);
+    best = goal == Goal::kMinimize ? std::min(best, v) : std::max(best, v);
+    s.Observe({n, suggestion->params, TrialStatus::kCompleted, v});
+  }
+  return best;
+}
+
+TEST_CASE("bayesian: finds the minimum of a smooth bowl far better than its initial design") {
+  const SearchSpace space = Square2();
+  auto bo = MakeBayesianStrategy(space, {.seed = 1});
+  const double best = Run(*bo, Bowl, 25);
+  CHECK(best < 1e-4);
+  // The Sobol initial design alone (the same first 5 points) is nowhere near that.
+  auto sobol = MakeBayesianStrategy(space, {.seed = 1, .n_initial = 25});
+  CHECK(Run(*sobol, Bowl, 25) > 10 * best);
+}
+
+TEST_CASE("bayesian: maximizes when the goal says so") {
+  const SearchSpace space = Square2();
+  auto bo = MakeBayesianStrategy(space, {.seed = 2, .goal = Goal::kMaximize});
+  const double best = Run(*bo, [](const Params& p) { return 1.0 - Bowl(p); }, 25, Goal::kMaximize);
+  CHECK(best > 1.0 - 1e-4);
+}
+
+TEST_CASE("bayesian: int and categorical suggestions are valid values, and the right ones are found") {
+  const SearchSpace space({{"x", ParamType::kFloat, 0, 1, Scale::kLinear, {}, 0},
+                           {"width", ParamType::kInt, 1, 64, Scale::kLog, {}, 0},
+                           {"depth", ParamType::kInt, 1, 4, Scale::kLinear, {}, 0},
+                           {"act", ParamType::kCategorical, 0, 0, Scale::kLinear,
+                            {std::string("relu"), std::string("tanh"), std::string("gelu")}, 0}});
+  const auto f = [](const Params& p) {
+    const double width = Get(p, 1);
+    const double act = std::get<std::string>(p[3].value) == "gelu" ? 0.0 : 1.0;
+    return std::pow(Get(p, 0) - 0.5, 2) + std::pow(std::log2(width) - 4, 2) / 10 +
+           std::abs(Get(p, 2) - 3) / 4 + act;
+  };
+  auto bo = MakeBayesianStrategy(space, {.seed = 3});
+  double best = INFINITY;
+  Params best_params;
+  for (int n = 1; n <= 40; ++n) {
+    auto s = bo->Suggest({n, {}});
+    REQUIRE(s);
+    // Ints are integers within range; categoricals are one of the choices.
+    REQUIRE(std::holds_alternative<int64_t>(s->params[1].value));
+    REQUIRE(std::holds_alternative<int64_t>(s->params[2].value));
+    CHECK(std::get<int64_t>(s->params[1].value) >= 1);
+    CHECK(std::get<int64_t>(s->params[1].value) <= 64);
+    CHECK(std::get<int64_t>(s->params[2].value) >= 1);
+    CHECK(std::get<int64_t>(s->params[2].value) <= 4);
+    const double v = f(s->params);
+    if (v < best) {
+      best = v;
+      best_params = s->params;
+    }
+    bo->Observe({n, s->params, TrialStatus::kCompleted, v});
+  }
+  CHECK(std::get<std::string>(best_params[3].value) == "gelu");
+  CHECK(std::get<int64_t>(best_params[2].value) == 3);
+  CHECK(std::abs(std::get<int64_t>(best_params[1].value) - 16) <= 3);
+}
+
+TEST_CASE("bayesian encoder: snapping makes ints and categoricals land on their value's position") {
+  const SearchSpace space({{"k", ParamType::kInt, 0, 9, Scale::kLinear, {}, 0},
+                           {"c", ParamType::kCategorical, 0, 0, Scale::kLinear, {int64_t{1}, int64_t{2}}, 0}});
+  const bayes::Encoder encoder(space);
+  CHECK(encoder.encoded_dims() == 3);
+  std::vector<double> u = {0.2345, 0.9};
+  encoder.Snap(u);
+  CHECK(u[0] == doctest::Approx(space.ToUnit(space.FromUnit(u))[0]));
+  CHECK(u[1] == doctest::Approx(0.75));
+  Eigen::VectorXd x(3);
+  encoder.Encode(u, x);
+  CHECK(x(1) == 0.0);
+  CHECK(x(2) == 1.0);
+  CHECK(encoder.DiscreteCount(1000) == 20);
+  CHECK(encoder.Alternatives(1, u[1]).size() == 2);
+}
+
+TEST_CASE("bayesian: a batch suggested with the earlier ones pending spreads out") {
+  const SearchSpace space = Square2();
+  // Eight Sobol trials: the model is still uncertain, so a batch has room to spread.
+  const auto fill = [&](Strategy& s) {
+    for (int n = 1; n <= 8; ++n) {
+      auto sug = s.Suggest({n, {}});
+      s.Observe({n, sug->params, TrialStatus::kCompleted, Bowl(sug->params)});
+    }
+  };
+  const BayesianOptions options{.seed = 4, .n_initial = 8};
+  auto aware = MakeBayesianStrategy(space, options);
+  fill(*aware);
+  SuggestContext context;
+  std::vector<Params> batch;
+  for (int k = 0; k < 4; ++k) {
+    context.number = 9 + k;
+    auto s = aware->Suggest(context);
+    REQUIRE(s);
+    batch.push_back(s->params);
+    context.pending.push_back({9 + k, s->params});
+  }
+  const auto distance = [](const Params& a, const Params& b) {
+    return std::hypot(Get(a, 0) - Get(b, 0), Get(a, 1) - Get(b, 1));
+  };
+  double closest = INFINITY;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    for (size_t j = i + 1; j < batch.size(); ++j) closest = std::min(closest, distance(batch[i], batch[j]));
+  }
+  // Without the pending trials the model has nothing new, so the suggestions nearly coincide.
+  auto blind = MakeBayesianStrategy(space, options);
+  fill(*blind);
+  const auto b1 = blind->Suggest({9, {}});
+  const auto b2 = blind->Suggest({10, {}});
+  CHECK(closest > 0.02);
+  CHECK(closest > 10 * distance(b1->params, b2->params));
+}
+
+TEST_CASE("bayesian: never suggests a configuration that is running or finished in a discrete space") {
+  const SearchSpace space({{"k", ParamType::kInt, 1, 3, Scale::kLinear, {}, 0},
+                           {"c", ParamType::kCategorical, 0, 0, Scale::kLinear, {std::string("a"), std::string("b")}, 0}});
+  auto bo = MakeBayesianStrategy(space, {.seed = 5, .n_initial = 2});
+  REQUIRE(bo->Capacity() == 6);
+  std::set<std::string> seen;
+  SuggestContext context;
+  // Trials 1..6, with the two most recent always still running, and trial 3 failing.
+  std::vector<PendingTrial> running;
+  for (int n = 1; n <= 6; ++n) {
+    context.number = n;
+    context.pending = running;
+    auto s = bo->Suggest(context);
+    REQUIRE(s);
+    CHECK(seen.insert(ParamsToJson(s->params).dump()).second);
+    running.push_back({n, s->params});
+    if (running.size() > 2) {
+      const PendingTrial done = running.front();
+      running.erase(running.begin());
+      const double v = Get(done.params, 0);
+      if (done.number == 3) {
+        bo->Observe({done.number, done.params, TrialStatus::kFailed, std::nullopt});
+      } else {
+        bo->Observe({done.number, done.params, TrialStatus::kCompleted, v});
+      }
+    }
+  }
+  context.number = 7;
+  context.pending = running;
+  CHECK_FALSE(bo->Suggest(context).has_value());
+}
+
+TEST_CASE("bayesian: the same seed and observations give the same suggestions; another seed differs") {
+  const SearchSpace space = Square2();
+  auto a = MakeBayesianStrategy(space, {.seed = 6});
+  auto b = MakeBayesianStrategy(space, {.seed = 6});
+  auto c = MakeBayesianStrategy(space, {.seed = 7});
+  for (int n = 1; n <= 10; ++n) {
+    auto sa = a->Suggest({n, {}});
+    auto sb = b->Suggest({n, {}});
+    REQUIRE(sa->params == sb->params);
+    a->Observe({n, sa->params, TrialStatus::kCompleted, Bowl(sa->params)});
+    b->Observe({n, sb->params, TrialStatus::kCompleted, Bowl(sb->params)});
+  }
+  CHECK(a->Suggest({11, {}})->params == b->Suggest({11, {}})->params);
+  CHECK(c->Suggest({1, {}})->params != a->Suggest({1, {}})->params);
+}
+
+TEST_CASE("bayesian: a strategy rebuilt from the recorded trials, in any order, makes the same next suggestion") {
+  const SearchSpace space = Square2();
+  auto live = MakeBayesianStrategy(space, {.seed = 8});
+  std::vector<Observation> recorded;
+  for (int n = 1; n <= 9; ++n) {
+    auto s = live->Suggest({n, {}});
+    recorded.push_back({n, s->params, TrialStatus::kCompleted, Bowl(s->params)});
+  }
+  // A failed trial among them.
+  recorded[6].status = TrialStatus::kFailed;
+  recorded[6].objective.reset();
+  auto first = MakeBayesianStrategy(space, {.seed = 8});
+  for (const Observation& o : recorded) first->Observe(o);
+  auto second = MakeBayesianStrategy(space, {.seed = 8});
+  for (size_t k = recorded.size(); k-- > 0;) second->Observe(recorded[k]);
+  const SuggestContext context{10, {{11, recorded[2].params}}};
+  const auto s1 = first->Suggest(context);
+  const auto s2 = second->Suggest(context);
+  REQUIRE(s1);
+  REQUIRE(s2);
+  CHECK(s1->params == s2->params);
+}
+
+TEST_CASE("bayesian: the initial design is the first n_initial Sobol points, whatever was observed") {
+  const SearchSpace space = Square2();
+  auto bo = MakeBayesianStrategy(space, {.seed = 9, .n_initial = 4});
+  auto sobol = MakeSobolStrategy(space, 9);
+  for (int n = 1; n <= 4; ++n) {
+    auto s = bo->Suggest({n, {}});
+    CHECK(s->params == sobol->Suggest({n, {}})->params);
+    bo->Observe({n, s->params, TrialStatus::kCompleted, Bowl(s->params)});
+  }
+  const auto* concrete = dynamic_cast<bayes::BayesianStrategy*>(bo.get());
+  REQUIRE(concrete != nullptr);
+  CHECK_FALSE(concrete->last_timing().model);
+  bo->Suggest({5, {}});
+  CHECK(concrete->last_timing().model);
+  CHECK(DefaultInitialDesign(2) == 5);
+  CHECK(DefaultInitialDesign(6) == 13);
+  CHECK(DefaultInitialDesign(30) == 20);
+}
+
+}  // namespace
+}  // namespace hpt
