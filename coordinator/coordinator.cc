@@ -1,7 +1,13 @@
 #include "coordinator/coordinator.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cmath>
 #include <deque>
+#include <future>
+#include <thread>
 #include <map>
 #include <optional>
 #include <set>
@@ -15,6 +21,7 @@
 #include "core/search_space.h"
 #include "core/spec.h"
 #include "store/views.h"
+#include "strategies/early_stopping.h"
 #include "strategies/strategy.h"
 
 namespace hpt {
@@ -30,6 +37,7 @@ struct Slot {
   // stops caring about the attempt, so no slot ever runs two processes.
   int64_t trial_id = 0;
   int64_t attempt = 0;
+  int64_t trial_gpus = 0;  // GPUs the occupant uses; > 1 makes its GPUs exclusive
 };
 
 struct WorkerState {
@@ -46,10 +54,15 @@ struct LiveTrial {
   int64_t attempt = 0;  // attempts started so far; the running one when status is kRunning
   int64_t retries_used = 0;
   Params params;
+  double budget = 0;      // of its current (or next) attempt; 0 = full budget
+  int64_t last_step = 0;  // highest step recorded for the trial over all its attempts
   // While running:
   int64_t run_id = 0;
-  std::string peer;
+  std::string peer;  // empty after a coordinator restart until its worker registers again
+  SteadyClock::time_point lease_deadline;  // requeued if no worker claims it by then
   std::optional<double> last_objective;
+  int64_t objective_step = 0;  // the step last_objective was reported at
+  std::vector<std::pair<int64_t, double>> objective_series;  // over all attempts, for early stopping
 };
 
 struct Experiment {
@@ -60,8 +73,22 @@ struct Experiment {
   int64_t created = 0;         // highest trial number so far
   std::deque<int64_t> queue;   // pending trial ids, oldest first
   int64_t running = 0, completed = 0, failed = 0, stopped = 0;
-  bool exhausted = false;      // the strategy has nothing more to propose
   std::optional<double> best;
+  std::vector<int64_t> trial_ids;  // trial id by number - 1
+
+  // Suggestions. `next` is one computed and waiting for a slot; an expensive strategy computes
+  // on a helper thread (`computing`), and observations made meanwhile wait in `deferred` so the
+  // strategy is never used by two threads at once. `blocked`: it had nothing to propose; ask
+  // again after the next observation.
+  std::optional<Suggestion> next;
+  std::future<std::optional<Suggestion>> computing;
+  std::vector<Observation> deferred;
+  bool blocked = false;
+
+  std::unique_ptr<MedianStoppingRule> median;  // when early_stopping is median
+  std::unique_ptr<CompletionCriteria> completion;
+  bool warned_unplaceable = false;
+  std::string end_reason;                      // a completion criterion was met
 };
 
 std::shared_ptr<spdlog::logger> OrNull(std::shared_ptr<spdlog::logger> logger) {
@@ -88,7 +115,16 @@ class Coordinator::Impl {
   Impl(Network& network, Store& store, CoordinatorOptions options)
       : store_(store), options_(std::move(options)), log_(OrNull(options_.logger)) {
     channel_ = Channel::Bind(network, options_.bind, ChannelOptions{log_, "", 100000});
+    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) throw Error(ErrorKind::kFailed, "eventfd failed");
     store_.Transaction([&] { Resume(); });
+  }
+
+  ~Impl() {
+    for (auto& [id, e] : experiments_) {
+      if (e->computing.valid()) e->computing.wait();
+    }
+    close(wake_fd_);
   }
 
   const std::string& endpoint() const { return channel_->endpoint(); }
@@ -96,12 +132,21 @@ class Coordinator::Impl {
   void Run(const std::atomic<bool>& stop) {
     log_->info("coordinator listening on {}", endpoint());
     auto next_timers = SteadyClock::now();
+    const int wake_fd = wake_fd_;
     while (!stop.load()) {
-      const bool readable = channel_->Wait(std::chrono::milliseconds(100));
+      std::vector<char> woken;
+      const bool readable =
+          channel_->Wait(std::chrono::milliseconds(100), std::span<const int>(&wake_fd, 1), &woken);
       const auto now = SteadyClock::now();
       const bool timers_due = now >= next_timers;
-      if (!readable && !timers_due && !schedule_needed_) continue;
+      const bool suggested = !woken.empty() && woken[0];
+      if (suggested) {
+        uint64_t count = 0;
+        [[maybe_unused]] ssize_t n = read(wake_fd_, &count, sizeof(count));
+      }
+      if (!readable && !timers_due && !schedule_needed_ && !suggested) continue;
       store_.Transaction([&] {
+        if (suggested || timers_due) CollectSuggestions();
         if (readable) DrainChannel();
         if (timers_due) {
           CheckWorkers(now);
@@ -112,6 +157,9 @@ class Coordinator::Impl {
       });
       // Only now, with the batch durable, do replies and assignments leave.
       FlushOutbox();
+    }
+    for (auto& [id, e] : experiments_) {
+      if (e->computing.valid()) e->computing.wait();
     }
     store_.Transaction([&] {
       for (auto& [peer, w] : workers_) {
@@ -138,11 +186,12 @@ class Coordinator::Impl {
         continue;
       }
       Experiment& e = AddExperiment(row, std::move(spec));
-      int64_t requeued = 0;
+      int64_t orphans = 0;
       for (const TrialRow& t : store_.Trials(row.id)) {
         e.created = std::max(e.created, t.number);
-        LiveTrial live{t.id, row.id, t.number, t.status, t.attempt, t.retries_used,
-                       ParamsFromJson(*e.space, t.params), 0, "", std::nullopt};
+        if (static_cast<int64_t>(e.trial_ids.size()) < t.number) e.trial_ids.resize(static_cast<size_t>(t.number));
+        e.trial_ids[static_cast<size_t>(t.number - 1)] = t.id;
+        LiveTrial live = LoadTrial(e, t);
         switch (t.status) {
           case TrialStatus::kCompleted:
           case TrialStatus::kFailed:
@@ -150,17 +199,24 @@ class Coordinator::Impl {
             CountFinal(e, live, t.status, t.objective);
             break;
           case TrialStatus::kRunning: {
-            // Its worker may still run it, but this coordinator cannot accept that attempt's
-            // result; the worker is told to stop it when it registers again.
-            int64_t run_id = 0;
+            // Its worker probably still runs it: the attempt keeps the trial for a lease of one
+            // worker timeout, for the worker to register again and claim it (then it carries on
+            // and its result counts); unclaimed, it is requeued when the lease ends.
             for (const ComponentRow& c : store_.Components(t.id)) {
-              if (c.kind == "run" && c.attempt == t.attempt) run_id = c.id;
+              if (c.kind == "run" && c.attempt == t.attempt) live.run_id = c.id;
             }
-            store_.FinishRun(RunEnd{t.id, run_id, "lost", std::nullopt, "coordinator restarted",
-                                    TrialStatus::kPending, std::nullopt, t.retries_used, Now(), ""});
-            live.status = TrialStatus::kPending;
-            ++requeued;
-            [[fallthrough]];
+            for (const MetricRow& m : store_.Metrics(t.id)) {
+              if (m.attempt == t.attempt && m.point.name == e.spec.objective.metric &&
+                  m.point.step >= live.objective_step) {
+                live.objective_step = m.point.step;
+                live.last_objective = m.point.value;
+              }
+            }
+            live.lease_deadline = SteadyClock::now() + options_.worker_timeout;
+            ++e.running;
+            ++orphans;
+            trials_.emplace(t.id, std::move(live));
+            break;
           }
           case TrialStatus::kPending:
             e.queue.push_back(t.id);
@@ -168,11 +224,37 @@ class Coordinator::Impl {
             break;
         }
       }
-      log_->info("resumed experiment {} '{}': {} trials recorded, {} requeued", row.id, row.name,
-                 e.created, requeued);
+      log_->info("resumed experiment {} '{}': {} trials recorded, {} running awaiting their workers", row.id,
+                 row.name, e.created, orphans);
       MaybeFinish(e);
     }
     schedule_needed_ = true;
+  }
+
+  // A recorded trial as the loop keeps it: its budget, last step and objective series come from
+  // the store (used after a restart and when a multi-fidelity strategy promotes a trial).
+  LiveTrial LoadTrial(const Experiment& e, const TrialRow& t) {
+    LiveTrial live;
+    live.id = t.id;
+    live.experiment_id = e.row.id;
+    live.number = t.number;
+    live.status = t.status;
+    live.attempt = t.attempt;
+    live.retries_used = t.retries_used;
+    live.params = ParamsFromJson(*e.space, t.params);
+    for (const ComponentRow& c : store_.Components(t.id)) {
+      if (c.kind == "run" && c.attempt == t.attempt && c.data.contains("budget")) {
+        live.budget = c.data["budget"].get<double>();
+      }
+    }
+    if (t.attempt > 0 && (e.median || e.strategy->Promotes())) {
+      for (const MetricRow& m : store_.Metrics(t.id)) {
+        live.last_step = std::max(live.last_step, m.point.step);
+        if (m.point.name == e.spec.objective.metric) live.objective_series.push_back({m.point.step, m.point.value});
+      }
+      std::sort(live.objective_series.begin(), live.objective_series.end());
+    }
+    return live;
   }
 
   Experiment& AddExperiment(const ExperimentRow& row, Spec spec) {
@@ -181,6 +263,12 @@ class Coordinator::Impl {
     e->spec = std::move(spec);
     e->space = std::make_unique<SearchSpace>(e->spec.parameters);
     e->strategy = MakeStrategy(e->spec, *e->space);
+    const Spec::EarlyStopping& es = e->spec.early_stopping;
+    if (es.type == EarlyStoppingType::kMedian) {
+      e->median = std::make_unique<MedianStoppingRule>(e->spec.objective.goal, es.min_steps, es.min_trials);
+    }
+    const Spec::Completion& c = e->spec.completion;
+    e->completion = std::make_unique<CompletionCriteria>(e->spec.objective.goal, c.target, c.patience, c.min_delta);
     Experiment& ref = *e;
     experiments_.emplace(row.id, std::move(e));
     return ref;
@@ -255,6 +343,13 @@ class Coordinator::Impl {
     w.row.registered_at = w.row.last_seen = Now();
     for (const SlotInfo& s : m.slots) w.slots.push_back(Slot{s.index, s.gpu, 0, 0});
     for (const RunningTrial& r : m.running) {
+      // A trial this coordinator inherited running from its previous life: claimed.
+      auto live = trials_.find(r.trial_id);
+      if (live != trials_.end() && live->second.status == TrialStatus::kRunning &&
+          live->second.attempt == r.attempt && live->second.peer.empty()) {
+        live->second.peer = peer;
+        log_->info("trial {} attempt {} reclaimed by worker {}", r.trial_id, r.attempt, m.worker_id);
+      }
       for (Slot& s : w.slots) {
         if (std::find(r.slots.begin(), r.slots.end(), s.index) != r.slots.end()) {
           s.trial_id = r.trial_id;
@@ -294,25 +389,61 @@ class Coordinator::Impl {
     return &w;
   }
 
-  void OnHeartbeat(const std::string& peer) { Touch(peer); }
+  void OnHeartbeat(const std::string& peer) {
+    if (Touch(peer)) outbox_.emplace_back(peer, HeartbeatAckMsg{});
+  }
 
   void OnMetrics(const std::string& peer, const MetricsMsg& m) {
-    if (!Touch(peer)) return;
+    if (!Touch(peer)) return;  // not acknowledged: it comes again once the worker registered
+    // Acknowledged whether recorded or ignored (ignored means never recordable): sent after
+    // the batch commits.
+    outbox_.emplace_back(peer, AckMsg{m.trial_id, m.attempt, m.seq, false});
     LiveTrial* t = HeldBy(peer, m.trial_id, m.attempt);
     if (!t) {
       log_->debug("ignored metrics of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
       return;
     }
     store_.AppendMetrics(m.trial_id, m.attempt, m.points);
-    const std::string& objective = experiments_.at(t->experiment_id)->spec.objective.metric;
+    Experiment& e = *experiments_.at(t->experiment_id);
+    bool objective_moved = false;
     for (const MetricPoint& p : m.points) {
-      if (p.name == objective) t->last_objective = p.value;
+      t->last_step = std::max(t->last_step, p.step);
+      if (p.name != e.spec.objective.metric) continue;
+      // "Last" is by step, not by arrival: resent or reordered batches must not roll it back.
+      if (p.step >= t->objective_step) {
+        t->objective_step = p.step;
+        t->last_objective = p.value;
+      }
+      if (e.median) {
+        // Kept sorted by step and free of repeats (batches can be resent and reordered).
+        auto& series = t->objective_series;
+        auto at = std::lower_bound(series.begin(), series.end(), std::make_pair(p.step, -HUGE_VAL));
+        if (at == series.end() || at->first != p.step) {
+          series.insert(at, {p.step, p.value});
+          objective_moved = true;
+        }
+      }
     }
+    if (objective_moved && e.median->ShouldStop(t->objective_series)) {
+      const auto [step, value] = t->objective_series.back();
+      StopEarly(e, *t,
+                "early stopping (median rule) at step " + std::to_string(step) + ": best so far is worse than the median " +
+                    std::to_string(*e.median->MedianAt(step)) + " of finished trials");
+    }
+  }
+
+  // Stops a running trial for good and records it as stopped with its last metrics now; its
+  // slot stays busy until the worker confirms the process ended.
+  void StopEarly(Experiment& e, LiveTrial& t, const std::string& reason) {
+    log_->info("trial {} stopped: {}", t.id, reason);
+    outbox_.emplace_back(t.peer, StopMsg{t.id, t.attempt, reason});
+    EndAttempt(e, t, "stopped", std::nullopt, reason, TrialStatus::kStopped, t.last_objective);
   }
 
   void OnFinished(const std::string& peer, const FinishedMsg& m) {
     WorkerState* w = Touch(peer);
     if (!w) return;
+    outbox_.emplace_back(peer, AckMsg{m.trial_id, m.attempt, 0, true});
     FreeSlots(*w, m.trial_id, m.attempt);
     LiveTrial* t = HeldBy(peer, m.trial_id, m.attempt);
     if (!t) {
@@ -414,6 +545,7 @@ class Coordinator::Impl {
     if (new_status == TrialStatus::kPending) {
       t.status = TrialStatus::kPending;
       t.last_objective.reset();
+      t.objective_step = 0;
       e.queue.push_back(t.id);
       return;
     }
@@ -429,7 +561,22 @@ class Coordinator::Impl {
       default: ++e.stopped; break;
     }
     if (objective && (!e.best || Better(e.spec.objective.goal, *objective, *e.best))) e.best = objective;
-    e.strategy->Observe(Observation{t.number, t.params, status, objective});
+    if (std::optional<std::string> why = e.completion->Observe(t.id, objective); why && e.end_reason.empty()) {
+      e.end_reason = *why;
+    }
+    if (e.median && status != TrialStatus::kFailed && !t.objective_series.empty()) {
+      e.median->AddFinished(t.objective_series);
+    }
+    Observe(e, Observation{t.number, t.params, status, objective, t.budget});
+  }
+
+  void Observe(Experiment& e, Observation o) {
+    e.blocked = false;
+    if (e.computing.valid()) {
+      e.deferred.push_back(std::move(o));
+    } else {
+      e.strategy->Observe(o);
+    }
   }
 
   // The worker lost the attempt (it died, or forgot it): requeue without charging retries.
@@ -449,12 +596,18 @@ class Coordinator::Impl {
                     "max_failed reached: " + std::to_string(e.failed) + " trials failed");
       return;
     }
-    const bool no_more = e.created >= limits.max_trials || e.exhausted;
-    if (no_more && e.running == 0 && e.queue.empty()) {
+    if (!e.end_reason.empty()) {
+      EndExperiment(e, ExperimentStatus::kCompleted, e.end_reason);
+      return;
+    }
+    if (e.running > 0 || !e.queue.empty() || e.next || e.computing.valid()) return;
+    const bool may_create = e.created < limits.max_trials;
+    // Nothing runs and nothing waits: the strategy's last word (it had nothing to propose, or it
+    // cannot propose anything without creating trials it may not create) is final.
+    if (e.blocked || (!may_create && !e.strategy->Promotes())) {
       EndExperiment(e, ExperimentStatus::kCompleted,
-                    e.created >= limits.max_trials
-                        ? "max_trials reached (" + std::to_string(limits.max_trials) + ")"
-                        : "search space exhausted after " + std::to_string(e.created) + " trials");
+                    !may_create ? "max_trials reached (" + std::to_string(limits.max_trials) + ")"
+                                : "search space exhausted after " + std::to_string(e.created) + " trials");
     }
   }
 
@@ -500,6 +653,7 @@ class Coordinator::Impl {
       if (s.trial_id == trial_id && s.attempt == attempt) {
         s.trial_id = 0;
         s.attempt = 0;
+        s.trial_gpus = 0;
         ++free_slots_;
         schedule_needed_ = true;
       }
@@ -519,10 +673,14 @@ class Coordinator::Impl {
           break;
         }
         if (s.gpu < 0 || used_gpus.count(s.gpu)) continue;
-        // A GPU shared by several slots (--slots-per-gpu) must have no other trial on it.
+        // GPUs shared by several slots (--slots-per-gpu) are shared only among one-GPU trials: a
+        // multi-GPU trial needs its GPUs to itself, and keeps them to itself.
         const bool gpu_busy = std::any_of(w.slots.begin(), w.slots.end(),
                                           [&](const Slot& o) { return o.gpu == s.gpu && o.trial_id != 0; });
-        if (gpus > 1 && gpu_busy) continue;
+        const bool gpu_exclusive = std::any_of(w.slots.begin(), w.slots.end(), [&](const Slot& o) {
+          return o.gpu == s.gpu && o.trial_id != 0 && o.trial_gpus > 1;
+        });
+        if (gpu_exclusive || (gpus > 1 && gpu_busy)) continue;
         used_gpus.insert(s.gpu);
         chosen.push_back(s.index);
         if (static_cast<int64_t>(chosen.size()) == gpus) break;
@@ -540,31 +698,132 @@ class Coordinator::Impl {
     for (auto& [id, ep] : experiments_) {
       Experiment& e = *ep;
       while (free_slots_ > 0 && e.row.status == ExperimentStatus::kRunning) {
-        const Spec::Limits& limits = e.spec.limits;
-        if (limits.max_parallel > 0 && e.running >= limits.max_parallel) break;
-        const bool from_queue = !e.queue.empty();
-        if (!from_queue && (e.created >= limits.max_trials || e.exhausted)) break;
+        if (e.spec.limits.max_parallel > 0 && e.running >= e.spec.limits.max_parallel) break;
         auto placement = Place(e.spec.trial.gpus);
-        if (!placement) break;
-        int64_t trial_id = 0;
-        if (from_queue) {
-          trial_id = e.queue.front();
+        if (!placement) {
+          WarnIfUnplaceable(e);
+          break;
+        }
+        LiveTrial* t = nullptr;
+        if (!e.queue.empty()) {
+          t = &trials_.at(e.queue.front());
           e.queue.pop_front();
         } else {
-          std::optional<Suggestion> s = e.strategy->Suggest(SuggestContext{e.created + 1, Pending(e)});
-          if (!s) {
-            e.exhausted = true;
-            MaybeFinish(e);
-            break;
-          }
-          ++e.created;
-          trial_id = store_.CreateTrial(e.row.id, e.created, ParamsToJson(s->params), Now());
-          trials_.emplace(trial_id, LiveTrial{trial_id, e.row.id, e.created, TrialStatus::kPending,
-                                              0, 0, std::move(s->params), 0, "", std::nullopt});
+          if (!e.next && !RequestSuggestion(e)) break;
+          t = Materialize(e, *e.next);
+          e.next.reset();
+          if (!t) continue;
         }
-        Dispatch(e, trials_.at(trial_id), *placement->first, placement->second);
+        Dispatch(e, *t, *placement->first, placement->second);
       }
     }
+  }
+
+  // A trial that needs more GPUs than any registered worker has would wait forever; say so once
+  // per experiment (it starts as soon as a big enough worker registers).
+  void WarnIfUnplaceable(Experiment& e) {
+    const int64_t need = e.spec.trial.gpus;
+    if (need == 0 || e.warned_unplaceable) return;
+    for (const auto& [peer, w] : workers_) {
+      std::set<int32_t> gpus;
+      for (const Slot& s : w.slots) {
+        if (s.gpu >= 0) gpus.insert(s.gpu);
+      }
+      if (static_cast<int64_t>(gpus.size()) >= need) return;
+    }
+    e.warned_unplaceable = true;
+    log_->warn("experiment {} '{}': its trials need {} GPU(s) on one worker and no registered worker has "
+               "that many; they wait until one registers",
+               e.row.id, e.row.name, need);
+  }
+
+  // Makes e.next available now (true), or starts computing it / finds there is none (false).
+  bool RequestSuggestion(Experiment& e) {
+    if (e.computing.valid() || e.blocked) return false;
+    const bool may_create = e.created < e.spec.limits.max_trials;
+    if (!may_create && !e.strategy->Promotes()) {
+      MaybeFinish(e);
+      return false;
+    }
+    SuggestContext context{e.created + 1, Pending(e), may_create};
+    if (e.strategy->Expensive()) {
+      // Off the loop: heartbeats and results keep flowing while the model is fitted.
+      // The result is published before the wake-up is written, so the loop that wakes always
+      // finds the future ready.
+      std::promise<std::optional<Suggestion>> promise;
+      e.computing = promise.get_future();
+      std::thread([strategy = e.strategy.get(), wake_fd = wake_fd_, context = std::move(context),
+                   promise = std::move(promise)]() mutable {
+        try {
+          promise.set_value(strategy->Suggest(context));
+        } catch (...) {
+          promise.set_exception(std::current_exception());
+        }
+        const uint64_t one = 1;
+        [[maybe_unused]] ssize_t n = write(wake_fd, &one, sizeof(one));
+      }).detach();
+      return false;
+    }
+    e.next = e.strategy->Suggest(context);
+    if (!e.next) {
+      e.blocked = true;
+      MaybeFinish(e);
+      return false;
+    }
+    return true;
+  }
+
+  void CollectSuggestions() {
+    for (auto& [id, ep] : experiments_) {
+      Experiment& e = *ep;
+      if (!e.computing.valid() ||
+          e.computing.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        continue;
+      }
+      try {
+        e.next = e.computing.get();
+      } catch (const std::exception& ex) {
+        log_->error("experiment {}: the strategy failed to suggest: {}", e.row.id, ex.what());
+        e.next.reset();
+      }
+      for (const Observation& o : e.deferred) e.strategy->Observe(o);
+      e.deferred.clear();
+      if (!e.next) e.blocked = true;
+      schedule_needed_ = true;
+      MaybeFinish(e);
+    }
+  }
+
+  // The trial a suggestion stands for: a new one, or the promoted one brought back to life.
+  // nullptr when the suggestion cannot be used (a promotion of a trial that is not final).
+  LiveTrial* Materialize(Experiment& e, const Suggestion& s) {
+    if (s.promote > 0) {
+      if (s.promote > static_cast<int64_t>(e.trial_ids.size())) return nullptr;
+      const int64_t trial_id = e.trial_ids[static_cast<size_t>(s.promote - 1)];
+      if (trials_.count(trial_id)) return nullptr;
+      std::optional<TrialRow> row = store_.FindTrial(trial_id);
+      if (!row) return nullptr;
+      LiveTrial live = LoadTrial(e, *row);
+      switch (row->status) {
+        case TrialStatus::kCompleted: --e.completed; break;
+        case TrialStatus::kStopped: --e.stopped; break;
+        default: return nullptr;  // failed trials are not promoted
+      }
+      live.status = TrialStatus::kPending;
+      live.budget = s.budget;
+      log_->info("trial {} promoted to budget {}", trial_id, FormatValue(s.budget));
+      return &trials_.emplace(trial_id, std::move(live)).first->second;
+    }
+    ++e.created;
+    const int64_t trial_id = store_.CreateTrial(e.row.id, e.created, ParamsToJson(s.params), Now());
+    e.trial_ids.push_back(trial_id);
+    LiveTrial live;
+    live.id = trial_id;
+    live.experiment_id = e.row.id;
+    live.number = e.created;
+    live.params = s.params;
+    live.budget = s.budget;
+    return &trials_.emplace(trial_id, std::move(live)).first->second;
   }
 
   std::vector<PendingTrial> Pending(const Experiment& e) const {
@@ -586,15 +845,17 @@ class Coordinator::Impl {
     const std::string log_path = e.row.name + "-" + std::to_string(e.row.id) + "/trial-" +
                                  std::to_string(t.id) + "/attempt-" + std::to_string(t.attempt) + ".log";
     t.run_id = store_.StartRun(NewRun{t.id, t.attempt, w.row.id, w.row.host, gpus, log_path,
-                                      static_cast<int64_t>(slots.front()), Now()});
+                                      static_cast<int64_t>(slots.front()), Now(), t.budget});
     t.status = TrialStatus::kRunning;
     t.peer = w.peer;
     t.last_objective.reset();
+    t.objective_step = 0;
     ++e.running;
     for (Slot& s : w.slots) {
       if (std::find(slots.begin(), slots.end(), s.index) == slots.end()) continue;
       s.trial_id = t.id;
       s.attempt = t.attempt;
+      s.trial_gpus = e.spec.trial.gpus;
       --free_slots_;
     }
     nlohmann::ordered_json all = ParamsToJson(t.params);
@@ -609,6 +870,8 @@ class Coordinator::Impl {
     assign.params_json = all.dump();
     assign.metrics = e.spec.trial.metrics;
     assign.timeout_s = e.spec.limits.trial_timeout_s;
+    assign.budget = t.budget;
+    assign.step_offset = t.last_step;
     outbox_.emplace_back(w.peer, std::move(assign));
   }
 
@@ -621,6 +884,18 @@ class Coordinator::Impl {
     }
     for (const std::string& peer : lost) {
       LoseWorker(peer, "no heartbeat for " + FormatSeconds(options_.worker_timeout));
+    }
+    std::vector<int64_t> unclaimed;
+    for (const auto& [id, t] : trials_) {
+      if (t.status == TrialStatus::kRunning && t.peer.empty() && now > t.lease_deadline) unclaimed.push_back(id);
+    }
+    for (int64_t id : unclaimed) {
+      LiveTrial& t = trials_.at(id);
+      log_->warn("trial {} attempt {}: no worker claimed it after the coordinator restarted; requeued", id, t.attempt);
+      EndAttempt(*experiments_.at(t.experiment_id), t, "lost", std::nullopt,
+                 "no worker claimed it within " + FormatSeconds(options_.worker_timeout) +
+                     " of the coordinator restart",
+                 TrialStatus::kPending, std::nullopt);
     }
   }
 
@@ -685,6 +960,7 @@ class Coordinator::Impl {
   std::map<std::string, WorkerState> workers_;                  // by routing id
   int64_t free_slots_ = 0;
   bool schedule_needed_ = false;
+  int wake_fd_ = -1;  // written by suggestion threads when they finish
   std::vector<std::pair<std::string, Message>> outbox_;  // sent after the batch commits
 };
 

@@ -94,6 +94,7 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             auto r = env.initMetrics();
             r.setTrialId(m.trial_id);
             r.setAttempt(m.attempt);
+            r.setSeq(m.seq);
             auto points = r.initPoints(static_cast<unsigned>(m.points.size()));
             for (size_t i = 0; i < m.points.size(); ++i) {
               auto p = points[static_cast<unsigned>(i)];
@@ -131,6 +132,7 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             }
             r.setTimeoutS(m.timeout_s);
             r.setBudget(m.budget);
+            r.setStepOffset(m.step_offset);
           },
           [&](const StopMsg& m) {
             auto r = env.initStop();
@@ -167,6 +169,14 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             r.setJson(Txt(m.json));
           },
           [&](const ReregisterMsg&) { env.setReregister(); },
+          [&](const AckMsg& m) {
+            auto r = env.initAck();
+            r.setTrialId(m.trial_id);
+            r.setAttempt(m.attempt);
+            r.setMetricsSeq(m.metrics_seq);
+            r.setFinished(m.finished);
+          },
+          [&](const HeartbeatAckMsg&) { env.setHeartbeatAck(); },
       },
       message);
 }
@@ -186,7 +196,7 @@ Message Read(wire::Envelope::Reader env) {
     case wire::Envelope::HEARTBEAT: return HeartbeatMsg{GetRunning(env.getHeartbeat().getRunning())};
     case wire::Envelope::METRICS: {
       auto r = env.getMetrics();
-      MetricsMsg m{r.getTrialId(), r.getAttempt(), {}};
+      MetricsMsg m{r.getTrialId(), r.getAttempt(), {}, r.getSeq()};
       m.points.reserve(r.getPoints().size());
       for (auto p : r.getPoints()) m.points.push_back({Str(p.getName()), p.getStep(), p.getValue(), p.getTime()});
       return m;
@@ -210,6 +220,7 @@ Message Read(wire::Envelope::Reader env) {
       for (auto d : r.getMetrics()) m.metrics.push_back({Str(d.getName()), Str(d.getRegex())});
       m.timeout_s = r.getTimeoutS();
       m.budget = r.getBudget();
+      m.step_offset = r.getStepOffset();
       return m;
     }
     case wire::Envelope::STOP: {
@@ -239,6 +250,11 @@ Message Read(wire::Envelope::Reader env) {
       return ReplyMsg{r.getId(), r.getOk(), Str(r.getErrorKind()), Str(r.getMessage()), Str(r.getJson())};
     }
     case wire::Envelope::REREGISTER: return ReregisterMsg{};
+    case wire::Envelope::ACK: {
+      auto r = env.getAck();
+      return AckMsg{r.getTrialId(), r.getAttempt(), r.getMetricsSeq(), r.getFinished()};
+    }
+    case wire::Envelope::HEARTBEAT_ACK: return HeartbeatAckMsg{};
   }
   throw Error(ErrorKind::kInvalidInput,
               "unknown message kind " + std::to_string(static_cast<int>(env.which())));
@@ -294,7 +310,8 @@ Message Decode(std::span<const std::byte> frame) {
 std::string_view MessageName(const Message& message) {
   static constexpr std::string_view kNames[] = {"register", "heartbeat", "metrics", "finished",
                                                 "welcome",  "assign",    "stop",    "request",
-                                                "reply",    "reregister"};
+                                                "reply",    "reregister", "ack",
+                                                "heartbeat_ack"};
   return kNames[message.index()];
 }
 

@@ -21,6 +21,8 @@ struct Envelope {
     request @8 :ClientRequest;     # client -> coordinator
     reply @9 :ClientReply;         # coordinator -> client
     reregister @10 :Void;          # coordinator -> worker: "I do not know you; register again"
+    ack @11 :Ack;                  # coordinator -> worker: a metrics batch or a result is durable
+    heartbeatAck @12 :Void;        # coordinator -> worker, answer to heartbeat
   }
 }
 
@@ -64,6 +66,14 @@ struct MetricsReport {
   trialId @0 :Int64;
   attempt @1 :Int64;
   points @2 :List(Metric);
+  seq @3 :UInt64;       # 1, 2, ... per attempt; the worker resends until acknowledged
+}
+
+struct Ack {
+  trialId @0 :Int64;
+  attempt @1 :Int64;
+  metricsSeq @2 :UInt64;  # the metrics batch acknowledged; 0 when this acknowledges the result
+  finished @3 :Bool;      # the attempt's result (TrialFinished) is acknowledged
 }
 
 struct TrialFinished {
@@ -95,6 +105,7 @@ struct Assign {
   metrics @7 :List(MetricDef);
   timeoutS @8 :Float64;       # 0 = none
   budget @9 :Float64;         # HPT_BUDGET; 0 = full budget
+  stepOffset @10 :Int64;      # steps recorded so far for the trial: auto-numbered steps continue after it
 }
 
 struct StopTrial {

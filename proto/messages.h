@@ -52,6 +52,7 @@ struct HeartbeatMsg {
 struct MetricsMsg {
   int64_t trial_id = 0, attempt = 0;
   std::vector<MetricPoint> points;
+  uint64_t seq = 0;  // 1, 2, ... per attempt; resent until acknowledged
   bool operator==(const MetricsMsg&) const = default;
 };
 
@@ -76,6 +77,7 @@ struct AssignMsg {
   std::string params_json;
   std::vector<MetricDef> metrics;
   double timeout_s = 0, budget = 0;
+  int64_t step_offset = 0;
   bool operator==(const AssignMsg&) const = default;
 };
 
@@ -87,6 +89,19 @@ struct StopMsg {
 
 struct ReregisterMsg {
   bool operator==(const ReregisterMsg&) const = default;
+};
+
+// The coordinator recorded a worker's metrics batch (metrics_seq > 0) or result (finished), or
+// decided to ignore it for good: either way the worker may forget it. Sent only after commit.
+struct AckMsg {
+  int64_t trial_id = 0, attempt = 0;
+  uint64_t metrics_seq = 0;
+  bool finished = false;
+  bool operator==(const AckMsg&) const = default;
+};
+
+struct HeartbeatAckMsg {
+  bool operator==(const HeartbeatAckMsg&) const = default;
 };
 
 enum class QueryKind { kExperiments, kExperiment, kLeaderboard, kTrials, kTrial, kWorkers };
@@ -120,7 +135,8 @@ struct ReplyMsg {
 };
 
 using Message = std::variant<RegisterMsg, HeartbeatMsg, MetricsMsg, FinishedMsg, WelcomeMsg,
-                             AssignMsg, StopMsg, RequestMsg, ReplyMsg, ReregisterMsg>;
+                             AssignMsg, StopMsg, RequestMsg, ReplyMsg, ReregisterMsg, AckMsg,
+                             HeartbeatAckMsg>;
 
 // A short name for logs: "register", "assign", ...
 std::string_view MessageName(const Message& message);

@@ -55,7 +55,7 @@ constexpr const char* kStartTrialSql =
 constexpr const char* kInsertRunSql =
     "INSERT INTO trial_components (experiment_id, kind, name, data, attempt, worker, host, slot,"
     " gpus, started_at, status, reason, log_path)"
-    " SELECT experiment_id, 'run', ?2, '{}', ?3, ?4, ?5, ?6, ?7, ?8, 'running', '', ?9"
+    " SELECT experiment_id, 'run', ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, 'running', '', ?9"
     " FROM trials WHERE id = ?1";
 constexpr const char* kInsertMetricSql =
     "INSERT OR IGNORE INTO metrics (trial_id, attempt, name, step, value, time)"
@@ -306,6 +306,7 @@ class SqliteStore final : public Store {
           s.bind(7, run.gpus);
           s.bind(8, run.now);
           s.bind(9, run.log_path);
+          s.bind(10, run.budget > 0 ? nlohmann::ordered_json{{"budget", run.budget}}.dump() : std::string("{}"));
           s.exec();
           run_id = db_->getLastInsertRowid();
         }

@@ -99,6 +99,7 @@ struct NewRun {
   std::string worker, host, gpus, log_path;
   int64_t slot = 0;
   double now = 0;
+  double budget = 0;  // multi-fidelity budget of this attempt; kept in the component's data
 };
 
 // How an attempt ended and what that makes of its trial.

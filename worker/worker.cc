@@ -1,5 +1,6 @@
 #include "worker/worker.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -41,12 +42,26 @@ std::optional<std::string> JsonToArgument(const nlohmann::json& value) {
   return std::nullopt;
 }
 
+// What the coordinator has not acknowledged yet of one attempt: its metrics batches and, once
+// the process ended, its result. Kept (and resent) until acknowledged, so that nothing a trial
+// reported is lost when the coordinator dies or a message is dropped.
+struct Unacked {
+  uint64_t next_seq = 1;
+  std::map<uint64_t, MetricsMsg> metrics;
+  std::optional<FinishedMsg> finished;
+  SteadyClock::time_point last_sent = SteadyClock::now();
+  bool empty() const { return metrics.empty() && !finished; }
+};
+
 struct RunningTrialState {
   AssignMsg assign;
   std::unique_ptr<TrialProcess> process;
   std::unique_ptr<MetricParser> parser;
   std::string log_path;
 };
+
+// Resend unacknowledged messages after this long without an acknowledgement.
+constexpr auto kResendAfter = std::chrono::seconds(5);
 
 }  // namespace
 
@@ -62,6 +77,12 @@ class Worker::Impl {
     if (ec) throw Error(ErrorKind::kFailed, "cannot create work dir '" + options_.work_dir + "': " + ec.message());
     channel_ = Channel::Connect(network, options_.connect, ChannelOptions{log_, options_.worker_id, 100000});
     for (const SlotInfo& s : options_.slots) slot_gpu_[s.index] = s.gpu;
+    // Trials find the tools installed beside hpt (hpt-train) before anything else on the PATH.
+    std::error_code self_ec;
+    const fs::path self = fs::read_symlink("/proc/self/exe", self_ec);
+    const char* path = std::getenv("PATH");
+    trial_path_ = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    if (!self_ec) trial_path_ = self.parent_path().string() + ":" + trial_path_;
   }
 
   ~Impl() {
@@ -93,18 +114,56 @@ class Worker::Impl {
       while (auto in = channel_->TryReceive()) Handle(in->message);
     }
     PumpTrials();
-    if (SteadyClock::now() >= next_heartbeat_) {
-      if (!welcomed_ && SteadyClock::now() >= next_register_) SendRegister();
+    const auto after = SteadyClock::now();
+    if (after >= next_heartbeat_) {
+      if (welcomed_ && after - last_heard_ > CoordinatorTimeout()) {
+        log_->warn("no word from the coordinator for {} ms; registering again (trials keep running)",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(after - last_heard_).count());
+        welcomed_ = false;
+        register_backoff_ = std::chrono::milliseconds(500);
+      }
+      if (!welcomed_ && after >= next_register_) SendRegister();
       channel_->Send(HeartbeatMsg{RunningList()});
-      next_heartbeat_ = SteadyClock::now() + heartbeat_interval_;
+      next_heartbeat_ = after + heartbeat_interval_;
+      ResendUnacked(false);
     }
   }
 
+  std::chrono::milliseconds CoordinatorTimeout() const {
+    return std::max(std::chrono::milliseconds(3000), heartbeat_interval_ * 5);
+  }
+
+  // Sends what the coordinator has not acknowledged: everything (after a registration), or what
+  // has waited longer than kResendAfter.
+  void ResendUnacked(bool all) {
+    const auto now = SteadyClock::now();
+    for (auto& [key, u] : unacked_) {
+      if (u.empty() || (!all && now - u.last_sent < kResendAfter)) continue;
+      for (const auto& [seq, m] : u.metrics) channel_->Send(m);
+      if (u.finished) channel_->Send(*u.finished);
+      u.last_sent = now;
+    }
+  }
+
+  void OnAck(const AckMsg& a) {
+    auto it = unacked_.find({a.trial_id, a.attempt});
+    if (it == unacked_.end()) return;
+    if (a.metrics_seq > 0) it->second.metrics.erase(a.metrics_seq);
+    if (a.finished) it->second.finished.reset();
+    if (it->second.empty() && !running_.count(it->first)) unacked_.erase(it);
+  }
+
   void Handle(const Message& message) {
+    last_heard_ = SteadyClock::now();
     if (const auto* w = std::get_if<WelcomeMsg>(&message)) {
       welcomed_ = true;
       heartbeat_interval_ = std::chrono::milliseconds(std::max<uint32_t>(w->heartbeat_interval_ms, 50));
       log_->info("registered with {}", options_.connect);
+      ResendUnacked(true);
+    } else if (const auto* ack = std::get_if<AckMsg>(&message)) {
+      OnAck(*ack);
+    } else if (std::holds_alternative<HeartbeatAckMsg>(message)) {
+      // last_heard_ is all it is for
     } else if (const auto* a = std::get_if<AssignMsg>(&message)) {
       Launch(*a);
     } else if (const auto* s = std::get_if<StopMsg>(&message)) {
@@ -121,14 +180,21 @@ class Worker::Impl {
     }
   }
 
+  // Registers (again), with exponential backoff between tries while no Welcome comes.
   void SendRegister() {
     channel_->Send(RegisterMsg{options_.worker_id, options_.host, options_.slots, options_.gpus, RunningList()});
-    next_register_ = SteadyClock::now() + std::chrono::seconds(5);
+    next_register_ = SteadyClock::now() + register_backoff_;
+    register_backoff_ = std::min(register_backoff_ * 2, std::chrono::milliseconds(10000));
   }
 
+  // Attempts this worker still answers for: running ones (with their slots), and ended ones
+  // whose result the coordinator has not acknowledged (no slots).
   std::vector<RunningTrial> RunningList() const {
     std::vector<RunningTrial> list;
     for (const auto& [key, t] : running_) list.push_back({key.first, key.second, t.assign.slots});
+    for (const auto& [key, u] : unacked_) {
+      if (!running_.count(key) && !u.empty()) list.push_back({key.first, key.second, {}});
+    }
     return list;
   }
 
@@ -174,20 +240,24 @@ class Worker::Impl {
                     {"HPT_TRIAL_DIR", trial_dir.string()},
                     {"HPT_CHECKPOINT_DIR", checkpoint_dir.string()},
                     // A CPU slot hides every GPU; a GPU slot shows only its own.
-                    {"CUDA_VISIBLE_DEVICES", cuda}};
+                    {"CUDA_VISIBLE_DEVICES", cuda},
+                    {"PATH", trial_path_}};
       launch.work_dir = fs::current_path().string();
       launch.log_path = t.log_path;
       launch.timeout_s = a.timeout_s;
       launch.kill_grace_s = options_.kill_grace_s;
       t.parser = std::make_unique<MetricParser>(a.metrics);
+      t.parser->SetStepOffset(a.step_offset);
       t.process = TrialProcess::Start(launch);
       log_->info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
                  t.process->pid(), nlohmann::json(a.slots).dump());
       running_.emplace(key, std::move(t));
     } catch (const std::exception& e) {
       log_->warn("trial {} attempt {} could not start: {}", a.trial_id, a.attempt, e.what());
-      channel_->Send(FinishedMsg{a.trial_id, a.attempt, "launch_failed", 0,
-                                 std::string("could not start: ") + e.what(), ""});
+      Unacked& u = unacked_[key];
+      u.finished = FinishedMsg{a.trial_id, a.attempt, "launch_failed", 0,
+                               std::string("could not start: ") + e.what(), ""};
+      channel_->Send(*u.finished);
     }
   }
 
@@ -199,7 +269,9 @@ class Worker::Impl {
         SendMetrics(t);
         log_->info("trial {} attempt {} ended: {}", key.first, key.second, exit->message);
         const std::string how = shutting_down_ && exit->how == "stopped" ? "worker_shutdown" : exit->how;
-        channel_->Send(FinishedMsg{key.first, key.second, how, exit->code, exit->message, t.log_path});
+        Unacked& u = unacked_[key];
+        u.finished = FinishedMsg{key.first, key.second, how, exit->code, exit->message, t.log_path};
+        channel_->Send(*u.finished);
         done.push_back(key);
       }
     }
@@ -212,14 +284,23 @@ class Worker::Impl {
     for (const std::string& line : t.process->ReadLines()) {
       for (MetricPoint& p : t.parser->Parse(line, now)) report.points.push_back(std::move(p));
     }
-    if (!report.points.empty()) channel_->Send(report);
+    if (report.points.empty()) return;
+    Unacked& u = unacked_[{t.assign.trial_id, t.assign.attempt}];
+    report.seq = u.next_seq++;
+    channel_->Send(report);
+    u.metrics.emplace(report.seq, std::move(report));
   }
 
   void Shutdown() {
     shutting_down_ = true;
     for (auto& [key, t] : running_) t.process->Stop();
+    // Wait for the trials to end and (briefly) for the coordinator to acknowledge their results.
     const auto deadline = SteadyClock::now() + std::chrono::duration<double>(options_.kill_grace_s + 2);
-    while (!running_.empty() && SteadyClock::now() < deadline) {
+    const auto pending = [&] {
+      if (!running_.empty()) return true;
+      return std::any_of(unacked_.begin(), unacked_.end(), [](const auto& u) { return !u.second.empty(); });
+    };
+    while (pending() && SteadyClock::now() < deadline) {
       Step(std::chrono::milliseconds(50));
     }
     // Give the last messages a moment to leave before the socket closes (linger is 0).
@@ -230,8 +311,12 @@ class Worker::Impl {
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<Channel> channel_;
   std::map<uint32_t, int32_t> slot_gpu_;
+  std::string trial_path_;  // PATH for trials: hpt's own directory first
   std::map<std::pair<int64_t, int64_t>, RunningTrialState> running_;  // by (trial, attempt)
+  std::map<std::pair<int64_t, int64_t>, Unacked> unacked_;  // by (trial, attempt)
   bool welcomed_ = false;
+  SteadyClock::time_point last_heard_ = SteadyClock::now();
+  std::chrono::milliseconds register_backoff_{500};
   bool shutting_down_ = false;
   std::chrono::milliseconds heartbeat_interval_{1000};
   SteadyClock::time_point next_heartbeat_ = SteadyClock::now();

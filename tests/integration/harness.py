@@ -35,11 +35,14 @@ class Cluster:
         self.workers = {}
         self.logs = []
 
-    def start_coordinator(self):
+    def start_coordinator(self, endpoint=None):
+        """Starts (or restarts, on the same endpoint) the coordinator."""
         log = open(os.path.join(self.tmp, "coordinator.log"), "a")
         self.logs.append(log)
+        if self.coordinator and self.coordinator.stdout:
+            self.coordinator.stdout.close()
         self.coordinator = subprocess.Popen(
-            [HPT, "coordinator", "--bind", "tcp://127.0.0.1:0", "--db", self.db,
+            [HPT, "coordinator", "--bind", endpoint or self.endpoint or "tcp://127.0.0.1:0", "--db", self.db,
              "--heartbeat-ms", str(self.heartbeat_ms), "--worker-timeout-ms", str(self.worker_timeout_ms),
              "--log-level", "debug"],
             stdout=subprocess.PIPE, stderr=log, text=True)

@@ -26,11 +26,12 @@ std::vector<Message> Samples() {
   assign.metrics = {{"acc", "acc=([0-9.]+)"}};
   assign.timeout_s = 90;
   assign.budget = 9;
+  assign.step_offset = 27;
   return {
       RegisterMsg{"host:1:ab", "host", {{0, 0}, {1, 1}, {2, -1}}, {{0, "NVIDIA H100", 81559}, {1, "NVIDIA H100", 81559}},
                   {{5, 1, {0}}}},
       HeartbeatMsg{{{5, 1, {0}}, {6, 2, {1, 2}}}},
-      MetricsMsg{5, 1, {{"val_loss", 1, 0.25, 1.7e9}, {"val_accuracy", 1, 0.93, 1.7e9}}},
+      MetricsMsg{5, 1, {{"val_loss", 1, 0.25, 1.7e9}, {"val_accuracy", 1, 0.93, 1.7e9}}, 4},
       FinishedMsg{5, 1, "exited", 3, "exit code 3", "/tmp/x.log"},
       WelcomeMsg{250},
       assign,
@@ -40,6 +41,9 @@ std::vector<Message> Samples() {
       RequestMsg{11, CancelRequest{"3"}},
       ReplyMsg{9, false, "invalid input", "x.yaml:1:1: objective: required", ""},
       ReregisterMsg{},
+      AckMsg{5, 1, 4, false},
+      AckMsg{5, 1, 0, true},
+      HeartbeatAckMsg{},
   };
 }
 
@@ -102,7 +106,7 @@ TEST_CASE("codec: random corruption of valid frames never crashes the decoder") 
       }
     }
   }
-  CHECK(decoded + rejected == 12 * 300);
+  CHECK(decoded + rejected == static_cast<int>(Samples().size()) * 300);
   CHECK(rejected > 0);
 }
 
