@@ -193,9 +193,11 @@ int Run(const RunOptions& o) {
 // ---- services ------------------------------------------------------------------------------
 
 int ServeCoordinator(const std::string& bind, const std::string& db, const std::string& level,
-                     int heartbeat_ms, int worker_timeout_ms) {
+                     int heartbeat_ms, int worker_timeout_ms, int64_t max_db_pages) {
   auto log = MakeLogger("coordinator", level);
-  std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{db, false});
+  StoreOptions store_options{db, false};
+  store_options.max_page_count = max_db_pages;
+  std::unique_ptr<Store> store = OpenSqliteStore(store_options);
   Network network;
   CoordinatorOptions options;
   options.bind = bind;
@@ -270,6 +272,9 @@ int Main(int argc, char** argv) {
   coord_cmd->add_option("--worker-timeout-ms", worker_timeout_ms, "Silence after which a worker is lost")
       ->capture_default_str();
   coord_cmd->add_option("--log-level", log_level)->capture_default_str();
+  int64_t max_db_pages = 0;
+  // For tests: caps the SQLite file (in pages) to provoke "disk full" without filling a disk.
+  coord_cmd->add_option("--max-db-pages", max_db_pages)->group("");
 
   // worker
   WorkerOptions worker;
@@ -337,7 +342,9 @@ int Main(int argc, char** argv) {
   try {
     InstallSignalHandlers();
     if (*run_cmd) return Run(run);
-    if (*coord_cmd) return ServeCoordinator(bind, coord_db, log_level, heartbeat_ms, worker_timeout_ms);
+    if (*coord_cmd) {
+      return ServeCoordinator(bind, coord_db, log_level, heartbeat_ms, worker_timeout_ms, max_db_pages);
+    }
     if (*worker_cmd) return ServeWorker(worker, worker_gpus, worker_slots, slots_per_gpu, log_level);
     if (*validate_cmd) {
       std::cout << ToYaml(ParseSpecFile(spec_path));

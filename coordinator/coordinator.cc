@@ -121,9 +121,7 @@ class Coordinator::Impl {
   }
 
   ~Impl() {
-    for (auto& [id, e] : experiments_) {
-      if (e->computing.valid()) e->computing.wait();
-    }
+    WaitForSuggestions();
     close(wake_fd_);
   }
 
@@ -145,33 +143,106 @@ class Coordinator::Impl {
         [[maybe_unused]] ssize_t n = read(wake_fd_, &count, sizeof(count));
       }
       if (!readable && !timers_due && !schedule_needed_ && !suggested) continue;
-      store_.Transaction([&] {
-        if (suggested || timers_due) CollectSuggestions();
-        if (readable) DrainChannel();
-        if (timers_due) {
-          CheckWorkers(now);
-          CheckRuntimeLimits();
-          next_timers = now + std::chrono::milliseconds(200);
-        }
-        Schedule();
-      });
+      if (paused_) {
+        if (readable) RefuseWhilePaused();
+        if (now >= retry_at_) TryUnpause();
+        continue;
+      }
+      try {
+        store_.Transaction([&] {
+          if (suggested || timers_due) CollectSuggestions();
+          if (readable) DrainChannel();
+          if (timers_due) {
+            CheckWorkers(now);
+            CheckRuntimeLimits();
+            next_timers = now + std::chrono::milliseconds(200);
+          }
+          Schedule();
+        });
+      } catch (const Error& e) {
+        // The batch rolled back. Nothing of it was acknowledged or dispatched, and the workers
+        // keep (and resend) what they reported, so pausing loses nothing.
+        Pause(e);
+        continue;
+      }
       // Only now, with the batch durable, do replies and assignments leave.
       FlushOutbox();
     }
-    for (auto& [id, e] : experiments_) {
-      if (e->computing.valid()) e->computing.wait();
+    WaitForSuggestions();
+    if (paused_) return;
+    try {
+      store_.Transaction([&] {
+        for (auto& [peer, w] : workers_) {
+          w.row.status = "disconnected";
+          w.row.last_seen = Now();
+          store_.UpsertWorker(w.row);
+        }
+      });
+    } catch (const Error& e) {
+      log_->warn("could not record the workers as disconnected: {}", e.what());
     }
-    store_.Transaction([&] {
-      for (auto& [peer, w] : workers_) {
-        w.row.status = "disconnected";
-        w.row.last_seen = Now();
-        store_.UpsertWorker(w.row);
-      }
-    });
     log_->info("coordinator stopping");
   }
 
  private:
+  // ---- Store faults --------------------------------------------------------------------------
+
+  // A store write failed (disk full, read-only file, I/O error): drop the in-memory state of the
+  // batch that rolled back, stop dispatching, and retry every kPauseRetry by rebuilding from
+  // the store exactly as after a restart.
+  void Pause(const Error& e) {
+    log_->error("the store refused a write: {}. Dispatch is paused and nothing is acknowledged; "
+                "retrying every {} s",
+                e.what(), kPauseRetry.count());
+    pause_reason_ = e.what();
+    paused_ = true;
+    retry_at_ = SteadyClock::now() + kPauseRetry;
+    outbox_.clear();
+    WaitForSuggestions();
+    experiments_.clear();
+    trials_.clear();
+    workers_.clear();
+    free_slots_ = 0;
+    schedule_needed_ = false;
+  }
+
+  void TryUnpause() {
+    try {
+      store_.Transaction([&] { Resume(); });
+    } catch (const Error& e) {
+      WaitForSuggestions();
+      experiments_.clear();
+      trials_.clear();
+      pause_reason_ = e.what();
+      retry_at_ = SteadyClock::now() + kPauseRetry;
+      log_->error("the store still refuses writes: {}", e.what());
+      return;
+    }
+    paused_ = false;
+    log_->info("the store accepts writes again; dispatch resumes (workers register again)");
+  }
+
+  // While paused: clients are told why; workers hear nothing, so they keep their results and
+  // register again once the coordinator answers.
+  void RefuseWhilePaused() {
+    for (int i = 0; i < 4096; ++i) {
+      std::optional<Incoming> in = channel_->TryReceive();
+      if (!in) break;
+      if (const auto* request = std::get_if<RequestMsg>(&in->message)) {
+        channel_->SendTo(in->peer, ReplyMsg{request->id, false, std::string(ToString(ErrorKind::kOverloaded)),
+                                            "the coordinator's store refuses writes (" + pause_reason_ +
+                                                "); dispatch is paused",
+                                            ""});
+      }
+    }
+  }
+
+  void WaitForSuggestions() {
+    for (auto& [id, e] : experiments_) {
+      if (e->computing.valid()) e->computing.wait();
+    }
+  }
+
   // ---- Startup -------------------------------------------------------------------------------
 
   void Resume() {
@@ -961,6 +1032,10 @@ class Coordinator::Impl {
   int64_t free_slots_ = 0;
   bool schedule_needed_ = false;
   int wake_fd_ = -1;  // written by suggestion threads when they finish
+  static constexpr std::chrono::seconds kPauseRetry{5};
+  bool paused_ = false;  // the store refused a write; see Pause
+  std::string pause_reason_;
+  SteadyClock::time_point retry_at_;
   std::vector<std::pair<std::string, Message>> outbox_;  // sent after the batch commits
 };
 

@@ -35,7 +35,7 @@ class Cluster:
         self.workers = {}
         self.logs = []
 
-    def start_coordinator(self, endpoint=None):
+    def start_coordinator(self, endpoint=None, *extra):
         """Starts (or restarts, on the same endpoint) the coordinator."""
         log = open(os.path.join(self.tmp, "coordinator.log"), "a")
         self.logs.append(log)
@@ -44,7 +44,7 @@ class Cluster:
         self.coordinator = subprocess.Popen(
             [HPT, "coordinator", "--bind", endpoint or self.endpoint or "tcp://127.0.0.1:0", "--db", self.db,
              "--heartbeat-ms", str(self.heartbeat_ms), "--worker-timeout-ms", str(self.worker_timeout_ms),
-             "--log-level", "debug"],
+             "--log-level", "debug", *extra],
             stdout=subprocess.PIPE, stderr=log, text=True)
         line = self.coordinator.stdout.readline()
         prefix = "hpt coordinator listening on "

@@ -6,7 +6,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TRIAL, ClusterTest, write_spec  # noqa: E402
+from harness import TRIAL, ClusterTest, hpt, write_spec  # noqa: E402
 
 
 class CoordinatorRestartTest(ClusterTest):
@@ -53,6 +53,54 @@ trial:
                             trial_id)
             self.assertEqual([s for (s,) in steps], list(range(1, 9)), "trial %d" % trial_id)
         self.assertEqual(c.query("PRAGMA integrity_check"), [("ok",)])
+
+    def test_a_full_disk_pauses_dispatch_with_a_clear_error_and_loses_nothing(self):
+        c = self.cluster
+        # A store capped at a few pages fills up mid-experiment, as a full disk would.
+        c.start_coordinator(None, "--max-db-pages", "22")
+        c.start_worker("w1", "--slots", "2")
+        text = f"""
+name: full
+objective: {{metric: score, goal: maximize}}
+strategy: {{type: random, seed: 2}}
+parameters:
+  - {{name: x, type: float, min: -2.0, max: 4.0}}
+  - {{name: y, type: float, min: 0.1, max: 10.0, scale: log}}
+limits: {{max_trials: 30, max_parallel: 2}}
+trial:
+  command: [python3, {TRIAL}, "--x={{x}}", "--y={{y}}", "--steps=20", "--sleep=0.2"]
+"""
+        exp = c.submit(write_spec(self.tmp, text))
+        deadline = time.time() + 60
+        refused = None
+        while time.time() < deadline:
+            r = hpt("status", exp, "--coordinator", c.endpoint, "--format", "json")
+            if r.returncode != 0:
+                refused = r
+                break
+            time.sleep(0.2)
+        self.assertIsNotNone(refused, "the capped store never filled up")
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("refuses writes", refused.stderr)
+        self.assertIn("full", refused.stderr)
+        with open(os.path.join(self.tmp, "coordinator.log")) as f:
+            self.assertIn("Dispatch is paused", f.read())
+        self.assertEqual(c.query("PRAGMA integrity_check"), [("ok",)])
+        # Space comes back (a coordinator without the cap): the experiment finishes, and every
+        # trial has all its metric points and one accepted result.
+        c.coordinator.send_signal(signal.SIGTERM)
+        c.coordinator.wait()
+        c.start_coordinator()
+        final = c.wait_done(exp, timeout=120)
+        self.assertEqual(final["status"], "completed", final)
+        self.assertEqual(final["trials"]["completed"], 30)
+        for (trial_id,) in c.query("SELECT id FROM trials"):
+            steps = c.query("SELECT step FROM metrics WHERE trial_id = ? AND name = 'score' ORDER BY step", trial_id)
+            runs = c.query("""SELECT COUNT(*) FROM trial_components rc JOIN trial_component_links l
+                              ON l.component_id = rc.id WHERE l.trial_id = ? AND rc.kind = 'run'
+                              AND rc.status = 'completed'""", trial_id)
+            self.assertEqual(runs, [(1,)], "trial %d" % trial_id)
+            self.assertEqual([s for (s,) in steps], list(range(1, 21)), "trial %d" % trial_id)
 
 
 if __name__ == "__main__":

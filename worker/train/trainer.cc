@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <dlfcn.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -205,6 +207,11 @@ void TrainImpl(const TrainOptions& o, const SplitData& data, const std::function
   if (o.threads > 0) {
     torch::set_num_threads(o.threads);
     at::set_num_interop_threads(1);
+    // Debian's libtorch calls the system BLAS; when that is OpenBLAS (libopenblas0-pthread) it
+    // has its own thread pool, which torch::set_num_threads does not reach. Two trials on two
+    // cores would each start one thread per core otherwise.
+    using SetThreads = void (*)(int);
+    if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(o.threads);
   }
   const bool cuda = torch::cuda::is_available();
   if (o.device == DeviceChoice::kCuda && !cuda) {
