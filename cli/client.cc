@@ -1,5 +1,8 @@
 #include "cli/client.h"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "coordinator/coordinator.h"
 #include "core/error.h"
 
@@ -16,7 +19,8 @@ ErrorKind KindFromName(const std::string& name) {
 
 class CoordinatorQuerySource final : public QuerySource {
  public:
-  CoordinatorQuerySource(Network& network, const std::string& endpoint) : client_(network, endpoint) {}
+  CoordinatorQuerySource(Network& network, const std::string& endpoint, ChannelOptions options)
+      : client_(network, endpoint, std::move(options)) {}
   nlohmann::ordered_json Query(const QueryRequest& query) override { return client_.Call(query); }
 
  private:
@@ -35,8 +39,14 @@ class StoreQuerySource final : public QuerySource {
 
 }  // namespace
 
-Client::Client(Network& network, const std::string& endpoint, std::chrono::milliseconds timeout)
-    : channel_(Channel::Connect(network, endpoint, ChannelOptions{})), endpoint_(endpoint), timeout_(timeout) {}
+std::chrono::milliseconds ClientTimeout() {
+  const char* env = std::getenv("HPT_CLIENT_TIMEOUT_MS");
+  if (env && *env) return std::chrono::milliseconds(std::max(1L, std::atol(env)));
+  return std::chrono::seconds(10);
+}
+
+Client::Client(Network& network, const std::string& endpoint, ChannelOptions options)
+    : channel_(Channel::Connect(network, endpoint, std::move(options))), endpoint_(endpoint), timeout_(ClientTimeout()) {}
 
 nlohmann::ordered_json Client::Call(const decltype(RequestMsg::body)& body) {
   const uint64_t id = next_id_++;
@@ -45,9 +55,9 @@ nlohmann::ordered_json Client::Call(const decltype(RequestMsg::body)& body) {
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      throw Error(ErrorKind::kDisconnected, "no answer from the coordinator at " + endpoint_ + " within " +
-                                                std::to_string(timeout_.count() / 1000) +
-                                                "s (is `hpt coordinator` running there?)");
+      throw Error(ErrorKind::kDisconnected,
+                  "no answer from the coordinator at " + endpoint_ + " within " + std::to_string(timeout_.count()) +
+                      " ms (is `hpt coordinator` running there? does it require CURVE keys, and are yours allowed?)");
     }
     if (!channel_->Wait(left)) continue;
     while (auto in = channel_->TryReceive()) {
@@ -59,8 +69,9 @@ nlohmann::ordered_json Client::Call(const decltype(RequestMsg::body)& body) {
   }
 }
 
-std::unique_ptr<QuerySource> CoordinatorSource(Network& network, const std::string& endpoint) {
-  return std::make_unique<CoordinatorQuerySource>(network, endpoint);
+std::unique_ptr<QuerySource> CoordinatorSource(Network& network, const std::string& endpoint,
+                                               ChannelOptions options) {
+  return std::make_unique<CoordinatorQuerySource>(network, endpoint, std::move(options));
 }
 
 std::unique_ptr<QuerySource> StoreSource(const std::string& db_path) {

@@ -16,8 +16,9 @@ namespace hpt {
 
 class Client {
  public:
-  Client(Network& network, const std::string& endpoint,
-         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // `options` carries CURVE keys when the coordinator requires them. The answer timeout is 10 s,
+  // or $HPT_CLIENT_TIMEOUT_MS.
+  Client(Network& network, const std::string& endpoint, ChannelOptions options = {});
 
   // Sends one request and waits for its reply. Throws Error(kDisconnected) when the coordinator
   // does not answer in time, and Error(kind, message) when it answers with an error.
@@ -37,7 +38,8 @@ class QuerySource {
   virtual nlohmann::ordered_json Query(const QueryRequest& query) = 0;
 };
 
-std::unique_ptr<QuerySource> CoordinatorSource(Network& network, const std::string& endpoint);
+std::unique_ptr<QuerySource> CoordinatorSource(Network& network, const std::string& endpoint,
+                                               ChannelOptions options = {});
 std::unique_ptr<QuerySource> StoreSource(const std::string& db_path);
 
 }  // namespace hpt

@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -62,6 +65,80 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* env = std::getenv(name);
+  return env && *env ? env : fallback;
+}
+
+// CURVE keys on disk (`hpt keygen`): DIR/NAME.key holds the secret key, DIR/NAME.pub the public
+// key, each one Z85 line.
+std::string ReadKey(const std::filesystem::path& path) {
+  std::string key = ReadFile(path.string());
+  key.erase(std::remove_if(key.begin(), key.end(), [](unsigned char c) { return std::isspace(c); }), key.end());
+  if (key.size() != 40) {
+    throw Error(ErrorKind::kInvalidInput, "'" + path.string() + "' does not hold a Z85 CURVE key (40 characters)");
+  }
+  return key;
+}
+
+CurveKeys LoadKeys(const std::string& dir, const std::string& name) {
+  return CurveKeys{ReadKey(std::filesystem::path(dir) / (name + ".pub")),
+                   ReadKey(std::filesystem::path(dir) / (name + ".key"))};
+}
+
+// How workers and clients find their keys: --curve DIR (or $HPT_CURVE_DIR) with DIR/NAME.key,
+// DIR/NAME.pub (NAME: --key, $HPT_CURVE_KEY, else "client") and the coordinator's DIR/coordinator.pub.
+struct CurveFlags {
+  std::string dir = EnvOr("HPT_CURVE_DIR", "");
+  std::string key = EnvOr("HPT_CURVE_KEY", "client");
+};
+
+void AddCurveOptions(CLI::App* cmd, CurveFlags& f) {
+  cmd->add_option("--curve", f.dir, "Directory with CURVE keys (hpt keygen); encrypts the connection");
+  cmd->add_option("--key", f.key, "Name of this side's key pair in the --curve directory")->capture_default_str();
+}
+
+ChannelOptions CurveChannel(const CurveFlags& f) {
+  ChannelOptions options;
+  if (f.dir.empty()) return options;
+  options.curve = LoadKeys(f.dir, f.key);
+  options.curve_server_key = ReadKey(std::filesystem::path(f.dir) / "coordinator.pub");
+  return options;
+}
+
+// True for endpoints only this machine can reach.
+bool IsLocalEndpoint(const std::string& endpoint) {
+  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
+  for (const char* prefix : {"tcp://127.", "tcp://localhost:", "tcp://[::1]:"}) {
+    if (endpoint.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+int KeyGen(const std::string& name, const std::string& dir) {
+  if (name.empty() || name.find('/') != std::string::npos) {
+    throw Error(ErrorKind::kInvalidInput, "keygen: '" + name + "' is not a key name");
+  }
+  std::filesystem::create_directories(dir);
+  const auto secret = std::filesystem::path(dir) / (name + ".key");
+  const auto public_path = std::filesystem::path(dir) / (name + ".pub");
+  for (const auto& p : {secret, public_path}) {
+    if (std::filesystem::exists(p)) throw Error(ErrorKind::kInvalidInput, "keygen: '" + p.string() + "' exists; not overwriting it");
+  }
+  const CurveKeys keys = GenerateCurveKeys();
+  {
+    std::ofstream out(secret);
+    out << keys.secret_key << "\n";
+  }
+  std::filesystem::permissions(secret, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::ofstream(public_path) << keys.public_key << "\n";
+  std::cout << keys.public_key << "\n";
+  std::cerr << "wrote " << secret.string() << " (secret) and " << public_path.string()
+            << " (public). A coordinator admits this key once " << name
+            << ".pub is in its --curve directory's clients/.\n";
+  return kExitOk;
+}
+
 std::string DefaultEndpoint() {
   const char* env = std::getenv("HPT_COORDINATOR");
   return env && *env ? env : kDefaultEndpoint;
@@ -72,6 +149,7 @@ struct ReadOptions {
   std::string db;
   std::string coordinator = DefaultEndpoint();
   std::string format = "table";
+  CurveFlags curve;
 };
 
 void AddReadOptions(CLI::App* cmd, ReadOptions& o, bool with_format = true) {
@@ -79,11 +157,12 @@ void AddReadOptions(CLI::App* cmd, ReadOptions& o, bool with_format = true) {
   cmd->add_option("--coordinator", o.coordinator, "Coordinator endpoint (default $HPT_COORDINATOR or " +
                                                        std::string(kDefaultEndpoint) + ")");
   if (with_format) cmd->add_option("--format", o.format, "table | csv | json")->capture_default_str();
+  AddCurveOptions(cmd, o.curve);
 }
 
 std::unique_ptr<QuerySource> OpenSource(Network& network, const ReadOptions& o) {
   if (!o.db.empty()) return StoreSource(o.db);
-  return CoordinatorSource(network, o.coordinator);
+  return CoordinatorSource(network, o.coordinator, CurveChannel(o.curve));
 }
 
 // ---- hpt run -------------------------------------------------------------------------------
@@ -193,7 +272,27 @@ int Run(const RunOptions& o) {
 // ---- services ------------------------------------------------------------------------------
 
 int ServeCoordinator(const std::string& bind, const std::string& db, const std::string& level,
-                     int heartbeat_ms, int worker_timeout_ms, int64_t max_db_pages) {
+                     int heartbeat_ms, int worker_timeout_ms, int64_t max_db_pages, const std::string& curve_dir,
+                     bool insecure) {
+  std::optional<CurveKeys> keys;
+  std::vector<std::string> allowed;
+  if (!curve_dir.empty()) {
+    keys = LoadKeys(curve_dir, "coordinator");
+    const auto clients = std::filesystem::path(curve_dir) / "clients";
+    if (std::filesystem::is_directory(clients)) {
+      for (const auto& entry : std::filesystem::directory_iterator(clients)) {
+        if (entry.path().extension() == ".pub") allowed.push_back(ReadKey(entry.path()));
+      }
+    }
+    if (allowed.empty()) {
+      throw Error(ErrorKind::kInvalidInput, "--curve " + curve_dir + ": no client keys in " + clients.string() +
+                                                "/*.pub, so nobody could connect");
+    }
+  } else if (!IsLocalEndpoint(bind) && !insecure) {
+    throw Error(ErrorKind::kInvalidInput, "refusing to serve " + bind +
+                                              " unencrypted to the network: give --curve DIR (see hpt keygen), "
+                                              "bind to 127.0.0.1, or say --insecure");
+  }
   auto log = MakeLogger("coordinator", level);
   StoreOptions store_options{db, false};
   store_options.max_page_count = max_db_pages;
@@ -204,6 +303,9 @@ int ServeCoordinator(const std::string& bind, const std::string& db, const std::
   options.logger = log;
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.worker_timeout = std::chrono::milliseconds(worker_timeout_ms);
+  options.curve = keys;
+  options.curve_allowed = allowed;
+  if (keys) log->info("CURVE on: {} client key(s) allowed", allowed.size());
   Coordinator coordinator(network, *store, options);
   // Scripts read the bound endpoint from here (useful with port 0).
   std::cout << "hpt coordinator listening on " << coordinator.endpoint() << std::endl;
@@ -212,7 +314,10 @@ int ServeCoordinator(const std::string& bind, const std::string& db, const std::
 }
 
 int ServeWorker(WorkerOptions options, const std::string& gpus, int slots, int slots_per_gpu,
-                const std::string& level) {
+                const std::string& level, const CurveFlags& curve) {
+  const ChannelOptions channel = CurveChannel(curve);
+  options.curve = channel.curve;
+  options.curve_server_key = channel.curve_server_key;
   SlotPlan plan = PlanSlots(gpus, slots, slots_per_gpu);
   options.slots = plan.slots;
   options.gpus = plan.gpus;
@@ -272,6 +377,11 @@ int Main(int argc, char** argv) {
   coord_cmd->add_option("--worker-timeout-ms", worker_timeout_ms, "Silence after which a worker is lost")
       ->capture_default_str();
   coord_cmd->add_option("--log-level", log_level)->capture_default_str();
+  std::string coord_curve;
+  bool insecure = false;
+  coord_cmd->add_option("--curve", coord_curve,
+                        "Encrypt with CURVE: DIR/coordinator.key|.pub, admitting DIR/clients/*.pub only");
+  coord_cmd->add_flag("--insecure", insecure, "Allow an unencrypted bind that is not loopback");
   int64_t max_db_pages = 0;
   // For tests: caps the SQLite file (in pages) to provoke "disk full" without filling a disk.
   coord_cmd->add_option("--max-db-pages", max_db_pages)->group("");
@@ -292,12 +402,16 @@ int Main(int argc, char** argv) {
   worker_cmd->add_option("--kill-grace", worker.kill_grace_s, "Seconds between SIGTERM and SIGKILL")
       ->capture_default_str();
   worker_cmd->add_option("--log-level", log_level)->capture_default_str();
+  CurveFlags worker_curve;
+  AddCurveOptions(worker_cmd, worker_curve);
 
   // submit / validate
   std::string spec_path, submit_endpoint = DefaultEndpoint();
   auto* submit_cmd = app.add_subcommand("submit", "Submit a spec to a running coordinator; prints the experiment id");
   submit_cmd->add_option("spec", spec_path)->required();
   submit_cmd->add_option("--coordinator", submit_endpoint)->capture_default_str();
+  CurveFlags client_curve;
+  AddCurveOptions(submit_cmd, client_curve);
   auto* validate_cmd = app.add_subcommand("validate", "Check a spec; print it normalized, or its errors");
   validate_cmd->add_option("spec", spec_path)->required();
 
@@ -315,6 +429,11 @@ int Main(int argc, char** argv) {
   auto* cancel_cmd = app.add_subcommand("cancel", "Cancel an experiment (stops its running trials)");
   cancel_cmd->add_option("experiment", experiment)->required();
   cancel_cmd->add_option("--coordinator", read.coordinator)->capture_default_str();
+  AddCurveOptions(cancel_cmd, read.curve);
+  std::string keygen_name, keygen_dir = ".";
+  auto* keygen_cmd = app.add_subcommand("keygen", "Make a CURVE key pair NAME.key (secret) and NAME.pub");
+  keygen_cmd->add_option("name", keygen_name, "coordinator, or a worker/client name")->required();
+  keygen_cmd->add_option("--dir", keygen_dir, "Where to write the files")->capture_default_str();
   auto* workers_cmd = app.add_subcommand("workers", "Registered workers, their slots and GPUs");
   AddReadOptions(workers_cmd, read);
   auto* board_cmd = app.add_subcommand("leaderboard", "Best trials of an experiment");
@@ -343,9 +462,11 @@ int Main(int argc, char** argv) {
     InstallSignalHandlers();
     if (*run_cmd) return Run(run);
     if (*coord_cmd) {
-      return ServeCoordinator(bind, coord_db, log_level, heartbeat_ms, worker_timeout_ms, max_db_pages);
+      return ServeCoordinator(bind, coord_db, log_level, heartbeat_ms, worker_timeout_ms, max_db_pages,
+                              coord_curve, insecure);
     }
-    if (*worker_cmd) return ServeWorker(worker, worker_gpus, worker_slots, slots_per_gpu, log_level);
+    if (*worker_cmd) return ServeWorker(worker, worker_gpus, worker_slots, slots_per_gpu, log_level, worker_curve);
+    if (*keygen_cmd) return KeyGen(keygen_name, keygen_dir);
     if (*validate_cmd) {
       std::cout << ToYaml(ParseSpecFile(spec_path));
       return kExitOk;
@@ -353,14 +474,14 @@ int Main(int argc, char** argv) {
     if (*submit_cmd) {
       ParseSpecFile(spec_path);  // errors are reported here, located, before anything is sent
       Network network;
-      Client client(network, submit_endpoint);
+      Client client(network, submit_endpoint, CurveChannel(client_curve));
       auto reply = client.Call(SubmitRequest{ReadFile(spec_path), spec_path});
       std::cout << reply["id"].get<int64_t>() << std::endl;
       return kExitOk;
     }
     if (*cancel_cmd) {
       Network network;
-      Client client(network, read.coordinator);
+      Client client(network, read.coordinator, CurveChannel(read.curve));
       auto reply = client.Call(CancelRequest{experiment});
       std::cout << "experiment " << reply["id"].get<int64_t>() << ": " << reply["status"].get<std::string>() << "\n";
       return kExitOk;

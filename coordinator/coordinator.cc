@@ -114,7 +114,11 @@ class Coordinator::Impl {
  public:
   Impl(Network& network, Store& store, CoordinatorOptions options)
       : store_(store), options_(std::move(options)), log_(OrNull(options_.logger)) {
-    channel_ = Channel::Bind(network, options_.bind, ChannelOptions{log_, "", 100000});
+    ChannelOptions channel_options;
+    channel_options.logger = log_;
+    channel_options.curve = options_.curve;
+    channel_options.curve_allowed = options_.curve_allowed;
+    channel_ = Channel::Bind(network, options_.bind, channel_options);
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) throw Error(ErrorKind::kFailed, "eventfd failed");
     store_.Transaction([&] { Resume(); });

@@ -32,6 +32,9 @@ struct CoordinatorOptions {
   std::chrono::milliseconds worker_timeout{10000};
   // Wall clock for recorded timestamps (seconds since the epoch); replaceable in tests.
   std::function<double()> wall_clock;
+  // CURVE: the coordinator's keys and the public keys of the workers and clients it admits.
+  std::optional<CurveKeys> curve;
+  std::vector<std::string> curve_allowed;
 };
 
 class Coordinator {

@@ -2,6 +2,10 @@
 
 #include <zmq.hpp>
 
+#include <atomic>
+#include <set>
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
@@ -11,6 +15,41 @@ namespace hpt {
 
 struct Network::Impl {
   zmq::context_t context{1};
+  // The ZAP handler (RFC 27): a REP socket on inproc://zeromq.zap.01 that libzmq asks about every
+  // CURVE handshake. Its thread owns the socket; `allowed` is written before the thread starts
+  // and only read afterwards.
+  std::set<std::string> allowed;  // 32-byte binary public keys
+  std::thread zap;
+  std::atomic<bool> stop_zap{false};
+
+  ~Impl() {
+    stop_zap = true;
+    if (zap.joinable()) zap.join();
+  }
+
+  void ServeZap(zmq::socket_t socket) {
+    while (!stop_zap.load()) {
+      zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+      if (!(item.revents & ZMQ_POLLIN)) continue;
+      std::vector<zmq::message_t> frames;
+      do {
+        zmq::message_t frame;
+        if (!socket.recv(frame, zmq::recv_flags::none)) break;
+        frames.push_back(std::move(frame));
+      } while (frames.back().more());
+      // version, request id, domain, address, identity, mechanism, credentials...
+      const bool ok = frames.size() >= 7 && frames[5].to_string() == "CURVE" &&
+                      allowed.count(frames[6].to_string()) > 0;
+      const std::string request_id = frames.size() > 1 ? frames[1].to_string() : "";
+      socket.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
+      socket.send(zmq::buffer(request_id), zmq::send_flags::sndmore);
+      socket.send(ok ? zmq::str_buffer("200") : zmq::str_buffer("400"), zmq::send_flags::sndmore);
+      socket.send(ok ? zmq::str_buffer("OK") : zmq::str_buffer("key not allowed"), zmq::send_flags::sndmore);
+      socket.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+      socket.send(zmq::str_buffer(""), zmq::send_flags::none);
+    }
+  }
 };
 
 Network::Network() : impl_(std::make_unique<Impl>()) {
@@ -18,6 +57,33 @@ Network::Network() : impl_(std::make_unique<Impl>()) {
   impl_->context.set(zmq::ctxopt::max_sockets, 65536);
 }
 Network::~Network() = default;
+
+void Network::AllowCurveClients(const std::vector<std::string>& allowed) {
+  if (impl_->zap.joinable()) throw Error(ErrorKind::kFailed, "a ZAP handler is already installed");
+  for (const std::string& key : allowed) {
+    std::string binary(32, '\0');
+    if (key.size() != 40 || !zmq_z85_decode(reinterpret_cast<uint8_t*>(binary.data()), key.c_str())) {
+      throw Error(ErrorKind::kInvalidInput, "'" + key + "' is not a Z85 CURVE public key");
+    }
+    impl_->allowed.insert(binary);
+  }
+  try {
+    zmq::socket_t socket(impl_->context, zmq::socket_type::rep);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.bind("inproc://zeromq.zap.01");
+    impl_->zap = std::thread([impl = impl_.get(), s = std::move(socket)]() mutable { impl->ServeZap(std::move(s)); });
+  } catch (const zmq::error_t& e) {
+    throw Error(ErrorKind::kFailed, std::string("cannot install the ZAP handler: ") + e.what());
+  }
+}
+
+CurveKeys GenerateCurveKeys() {
+  char public_key[41] = {}, secret_key[41] = {};
+  if (zmq_curve_keypair(public_key, secret_key) != 0) {
+    throw Error(ErrorKind::kFailed, std::string("cannot make CURVE keys: ") + zmq_strerror(zmq_errno()));
+  }
+  return CurveKeys{public_key, secret_key};
+}
 
 struct Channel::Impl {
   zmq::socket_t socket;
@@ -59,6 +125,15 @@ std::unique_ptr<Channel> Channel::Bind(Network& network, const std::string& endp
     // routing id takes over its old connection.
     impl->socket.set(zmq::sockopt::router_mandatory, 1);
     impl->socket.set(zmq::sockopt::router_handover, 1);
+    if (options.curve) {
+      if (options.curve_allowed.empty()) {
+        throw Error(ErrorKind::kInvalidInput, "CURVE needs at least one allowed client key");
+      }
+      network.AllowCurveClients(options.curve_allowed);
+      impl->socket.set(zmq::sockopt::curve_server, 1);
+      impl->socket.set(zmq::sockopt::curve_secretkey, options.curve->secret_key);
+      impl->socket.set(zmq::sockopt::zap_domain, "hpt");
+    }
     impl->socket.bind(endpoint);
     std::string bound = impl->socket.get(zmq::sockopt::last_endpoint);
     return std::unique_ptr<Channel>(new Channel(std::move(impl), bound.empty() ? endpoint : bound,
@@ -77,6 +152,11 @@ std::unique_ptr<Channel> Channel::Connect(Network& network, const std::string& e
     // A worker's last words (its trials' results) get a moment to leave when it shuts down.
     impl->socket.set(zmq::sockopt::linger, 500);
     if (!options.identity.empty()) impl->socket.set(zmq::sockopt::routing_id, options.identity);
+    if (options.curve) {
+      impl->socket.set(zmq::sockopt::curve_serverkey, options.curve_server_key);
+      impl->socket.set(zmq::sockopt::curve_publickey, options.curve->public_key);
+      impl->socket.set(zmq::sockopt::curve_secretkey, options.curve->secret_key);
+    }
     impl->socket.set(zmq::sockopt::reconnect_ivl, 100);
     impl->socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
     impl->socket.connect(endpoint);

@@ -16,6 +16,15 @@
 
 namespace hpt {
 
+// A CURVE key pair in Z85 text (40 characters each).
+struct CurveKeys {
+  std::string public_key;
+  std::string secret_key;
+};
+
+// A fresh key pair (zmq_curve_keypair). Throws Error(kFailed) when libzmq lacks CURVE.
+CurveKeys GenerateCurveKeys();
+
 // One per process: the ZeroMQ context and its I/O thread. inproc:// endpoints only connect
 // channels of the same Network. Thread-safe; a Channel is not (one thread uses each).
 class Network {
@@ -27,6 +36,10 @@ class Network {
 
   struct Impl;
   Impl& impl() { return *impl_; }
+
+  // Installs the ZAP handler that admits CURVE clients whose public key is in `allowed` (Z85).
+  // One per Network. Throws Error(kFailed) when it cannot be installed.
+  void AllowCurveClients(const std::vector<std::string>& allowed);
 
  private:
   std::unique_ptr<Impl> impl_;
@@ -44,6 +57,12 @@ struct ChannelOptions {
   std::string identity;
   // Most messages queued for one peer before Send reports the peer as unreachable.
   int high_water_mark = 100000;
+  // CURVE encryption. A bound channel with keys accepts only clients whose public key is in
+  // curve_allowed (checked by a ZAP handler that Bind installs; Bind throws when it cannot). A
+  // connecting channel with keys authenticates the server by curve_server_key.
+  std::optional<CurveKeys> curve;
+  std::vector<std::string> curve_allowed;  // Z85 public keys of clients (bound channels)
+  std::string curve_server_key;            // Z85 public key of the server (connecting channels)
 };
 
 class Channel {

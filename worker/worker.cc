@@ -75,7 +75,12 @@ class Worker::Impl {
     fs::create_directories(options_.work_dir, ec);
     options_.work_dir = fs::absolute(options_.work_dir).lexically_normal().string();
     if (ec) throw Error(ErrorKind::kFailed, "cannot create work dir '" + options_.work_dir + "': " + ec.message());
-    channel_ = Channel::Connect(network, options_.connect, ChannelOptions{log_, options_.worker_id, 100000});
+    ChannelOptions channel_options;
+    channel_options.logger = log_;
+    channel_options.identity = options_.worker_id;
+    channel_options.curve = options_.curve;
+    channel_options.curve_server_key = options_.curve_server_key;
+    channel_ = Channel::Connect(network, options_.connect, channel_options);
     for (const SlotInfo& s : options_.slots) slot_gpu_[s.index] = s.gpu;
     // Trials find the tools installed beside hpt (hpt-train) before anything else on the PATH.
     std::error_code self_ec;

@@ -27,6 +27,9 @@ struct WorkerOptions {
   std::vector<GpuInfo> gpus;
   std::shared_ptr<spdlog::logger> logger;
   double kill_grace_s = 5;  // SIGTERM -> SIGKILL
+  // CURVE: this worker's keys and the coordinator's public key.
+  std::optional<CurveKeys> curve;
+  std::string curve_server_key;
 };
 
 class Worker {

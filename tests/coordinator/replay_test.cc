@@ -64,7 +64,11 @@ TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exac
   REQUIRE(reply);
   REQUIRE(std::get<ReplyMsg>(*reply).ok);
 
-  auto worker = Channel::Connect(network, coordinator.endpoint(), ChannelOptions{nullptr, "scripted", 100000});
+  auto worker = Channel::Connect(network, coordinator.endpoint(), [] {
+    ChannelOptions o;
+    o.identity = "scripted";
+    return o;
+  }());
   worker->Send(RegisterMsg{"scripted", "host", {{0, -1}, {1, -1}, {2, -1}, {3, -1}}, {}, {}});
 
   std::mt19937 rng(7);

@@ -115,7 +115,11 @@ TEST_CASE("transport: a DEALER and a ROUTER exchange messages; garbage frames ar
   auto server = Channel::Bind(network, "tcp://127.0.0.1:0", {});
   REQUIRE(server->endpoint().rfind("tcp://127.0.0.1:", 0) == 0);
   CHECK(server->endpoint() != "tcp://127.0.0.1:0");
-  auto client = Channel::Connect(network, server->endpoint(), ChannelOptions{nullptr, "worker-1", 1000});
+  auto client = Channel::Connect(network, server->endpoint(), [] {
+    ChannelOptions o;
+    o.identity = "worker-1";
+    return o;
+  }());
   CHECK(client->Send(HeartbeatMsg{{{1, 1, {0}}}}));
   REQUIRE(server->Wait(std::chrono::seconds(5)));
   auto in = server->TryReceive();
