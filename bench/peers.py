@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""Peer baselines for the strategy benchmarks (run by hand with Debian's python3-optuna and
+python3-sklearn: /usr/bin/python3, not a pyenv python).
+
+  peers.py quality [--functions all] [--samplers tpe,tpe_mv,random] [--seeds 20] [--budget 100]
+      One JSON object per run, in the format of `hpt-strategy-bench quality`.
+  peers.py latency [--n 100,500,1000,2000] [--d 2,6,10,20] [--reps 5]
+      Suggestion time of Optuna's TPE (ask() on a study holding n trials) and of scikit-learn's
+      GaussianProcessRegressor (fit on n points + predict mean/std at 2048 candidates).
+
+The functions are those of functions.h; keep the two in step.
+"""
+import argparse
+import json
+import math
+import sys
+import time
+
+import numpy as np
+
+
+def branin(x):
+    b, c, t = 5.1 / (4 * math.pi ** 2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x[1] - b * x[0] ** 2 + c * x[0] - 6) ** 2 + 10 * (1 - t) * math.cos(x[0]) + 10
+
+
+A3 = [[3, 10, 30], [0.1, 10, 35], [3, 10, 30], [0.1, 10, 35]]
+P3 = [[0.3689, 0.1170, 0.2673], [0.4699, 0.4387, 0.7470], [0.1091, 0.8732, 0.5547], [0.03815, 0.5743, 0.8828]]
+A6 = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+P6 = [[0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886], [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
+      [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650], [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381]]
+ALPHA = [1.0, 1.2, 3.0, 3.2]
+
+
+def hartmann(x, a, p):
+    return -sum(ALPHA[i] * math.exp(-sum(a[i][j] * (x[j] - p[i][j]) ** 2 for j in range(len(x)))) for i in range(4))
+
+
+def rosenbrock(x):
+    return sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(len(x) - 1))
+
+
+def ackley(x):
+    d = len(x)
+    s1 = sum(v * v for v in x)
+    s2 = sum(math.cos(2 * math.pi * v) for v in x)
+    return -20 * math.exp(-0.2 * math.sqrt(s1 / d)) - math.exp(s2 / d) + 20 + math.e
+
+
+def levy(x):
+    w = [1 + (v - 1) / 4 for v in x]
+    s = math.sin(math.pi * w[0]) ** 2
+    for i in range(len(x) - 1):
+        s += (w[i] - 1) ** 2 * (1 + 10 * math.sin(math.pi * w[i] + 1) ** 2)
+    s += (w[-1] - 1) ** 2 * (1 + math.sin(2 * math.pi * w[-1]) ** 2)
+    return s
+
+
+def styblinski_tang(x):
+    return sum(v ** 4 - 16 * v ** 2 + 5 * v for v in x) / 2
+
+
+def box(d, lo, hi, log=False):
+    return [(f"x{i}", lo, hi, log) for i in range(d)]
+
+
+FUNCTIONS = {
+    "branin": ([("x0", -5, 10, False), ("x1", 0, 15, False)], 0.397887357729738, branin),
+    "hartmann3": (box(3, 0, 1), -3.86278214782076, lambda x: hartmann(x, A3, P3)),
+    "hartmann6": (box(6, 0, 1), -3.32236801141551, lambda x: hartmann(x, A6, P6)),
+    "rosenbrock4": (box(4, -5, 10), 0.0, rosenbrock),
+    "rosenbrock4_log": (box(4, 1e-2, 10, log=True), 0.0, rosenbrock),
+    "ackley5": (box(5, -32.768, 32.768), 0.0, ackley),
+    "levy5": (box(5, -10, 10), 0.0, levy),
+    "styblinski_tang5": (box(5, -5, 5), -39.16616570377142 * 5, styblinski_tang),
+}
+
+
+def make_sampler(optuna, name, seed):
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "tpe_mv":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise SystemExit(f"unknown sampler {name}")
+
+
+def quality(args):
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    import warnings
+    warnings.filterwarnings("ignore")
+    names = list(FUNCTIONS) if args.functions == "all" else args.functions.split(",")
+    for name in names:
+        params, minimum, f = FUNCTIONS[name]
+        for sampler_name in args.samplers.split(","):
+            for seed in range(args.seeds):
+                start = time.perf_counter()
+                study = optuna.create_study(sampler=make_sampler(optuna, sampler_name, seed))
+                best, trace = math.inf, []
+                for _ in range(args.budget):
+                    trial = study.ask()
+                    x = [trial.suggest_float(p, lo, hi, log=log) for p, lo, hi, log in params]
+                    v = f(x)
+                    study.tell(trial, v)
+                    best = min(best, v)
+                    trace.append(best)
+                print(json.dumps({"function": name, "strategy": "optuna-" + sampler_name, "seed": seed,
+                                  "slots": 1, "minimum": minimum, "best_so_far": trace,
+                                  "seconds": time.perf_counter() - start}), flush=True)
+
+
+def latency(args):
+    import optuna
+    import warnings
+    warnings.filterwarnings("ignore")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+    rng = np.random.default_rng(1)
+    for d in [int(v) for v in args.d.split(",")]:
+        for n in [int(v) for v in args.n.split(",")]:
+            x = rng.random((n, d))
+            y = np.sin(3 * x + np.arange(d)).sum(axis=1) + ((x - 0.4) ** 2).sum(axis=1)
+            # Optuna TPE: a study holding n finished trials, then ask() + suggest for every parameter.
+            dists = {f"x{i}": optuna.distributions.FloatDistribution(0, 1) for i in range(d)}
+            study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=1))
+            study.add_trials([optuna.trial.create_trial(params={f"x{i}": float(x[j, i]) for i in range(d)},
+                                                        distributions=dists, value=float(y[j])) for j in range(n)])
+            times = []
+            for _ in range(args.reps):
+                t0 = time.perf_counter()
+                trial = study.ask()
+                for i in range(d):
+                    trial.suggest_float(f"x{i}", 0, 1)
+                times.append(time.perf_counter() - t0)
+                study.tell(trial, 0.0)
+            print(json.dumps({"tool": "optuna-tpe", "n": n, "d": d, "reps": args.reps,
+                              "p50_s": float(np.percentile(times, 50)), "p95_s": float(np.percentile(times, 95))}),
+                  flush=True)
+            # scikit-learn GP: Matern-5/2 ARD + white noise, one optimizer start (its default).
+            reps = args.reps if n <= 500 else max(1, args.reps // 5)
+            if n > args.sklearn_max_n:
+                print(json.dumps({"tool": "sklearn-gp", "n": n, "d": d, "skipped": "n > --sklearn-max-n"}),
+                      flush=True)
+                continue
+            if n * n * (d + 3) * 8 > 2e9:
+                print(json.dumps({"tool": "sklearn-gp", "n": n, "d": d, "skipped": "kernel gradient needs > 2 GB"}),
+                      flush=True)
+                continue
+            times, fits = [], []
+            cand = rng.random((2048, d))
+            for _ in range(reps):
+                kernel = ConstantKernel(1.0) * Matern(length_scale=np.ones(d), nu=2.5) + WhiteKernel(1e-4)
+                gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, random_state=0)
+                t0 = time.perf_counter()
+                gp.fit(x, y)
+                t1 = time.perf_counter()
+                gp.predict(cand, return_std=True)
+                times.append(time.perf_counter() - t0)
+                fits.append(t1 - t0)
+            print(json.dumps({"tool": "sklearn-gp", "n": n, "d": d, "reps": reps,
+                              "p50_s": float(np.percentile(times, 50)), "p95_s": float(np.percentile(times, 95)),
+                              "fit_p50_s": float(np.percentile(fits, 50))}), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="mode", required=True)
+    q = sub.add_parser("quality")
+    q.add_argument("--functions", default="all")
+    q.add_argument("--samplers", default="tpe,tpe_mv,random")
+    q.add_argument("--seeds", type=int, default=20)
+    q.add_argument("--budget", type=int, default=100)
+    lat = sub.add_parser("latency")
+    lat.add_argument("--n", default="100,500,1000,2000")
+    lat.add_argument("--d", default="2,6,10,20")
+    lat.add_argument("--reps", type=int, default=5)
+    lat.add_argument("--sklearn-max-n", type=int, default=100000,
+                     help="skip scikit-learn above this n (its fit takes minutes at n >= 1000)")
+    args = parser.parse_args()
+    quality(args) if args.mode == "quality" else latency(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

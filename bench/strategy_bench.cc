@@ -1,0 +1,200 @@
+// Benchmarks of the strategies through the Strategy API (no coordinator, no processes):
+//
+//   hpt-strategy-bench quality [--functions a,b|all] [--strategies bayesian,sobol,random]
+//                              [--seeds 20] [--budget 100] [--slots 1]
+//       One JSON object per run on stdout: the best-so-far objective after each evaluation and
+//       the function's known minimum. With --slots k > 1, k trials are in flight at once: each
+//       suggestion sees the others as pending, and the oldest finishes first.
+//   hpt-strategy-bench latency [--n 100,500,1000,2000] [--d 2,6,10,20] [--reps 25]
+//       One JSON object per (n, d): the bayesian strategy is given n observations, then asked
+//       for `reps` suggestions, one more observation between each; times split into fit (model
+//       update, refit when due, fantasies) and acquisition (wall clock), plus the process CPU
+//       time of the whole suggestion (single-threaded, so it does not grow with machine load).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/functions.h"
+#include "strategies/bayesian/bayesian.h"
+#include "strategies/strategy.h"
+
+namespace hpt::bench {
+namespace {
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::vector<double> Values(const Params& p) {
+  std::vector<double> x;
+  for (const Param& q : p) x.push_back(std::get<double>(q.value));
+  return x;
+}
+
+std::unique_ptr<Strategy> Make(const std::string& name, const SearchSpace& space, uint64_t seed) {
+  if (name == "bayesian") return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize});
+  if (name == "sobol") return MakeSobolStrategy(space, seed);
+  if (name == "random") return MakeRandomStrategy(space, seed);
+  std::fprintf(stderr, "unknown strategy %s\n", name.c_str());
+  std::exit(2);
+}
+
+int Quality(const std::map<std::string, std::string>& args) {
+  const std::string functions = args.count("functions") ? args.at("functions") : "all";
+  const auto strategies = Split(args.count("strategies") ? args.at("strategies") : "bayesian,sobol,random");
+  const int seeds = args.count("seeds") ? std::stoi(args.at("seeds")) : 20;
+  const int budget = args.count("budget") ? std::stoi(args.at("budget")) : 100;
+  const int slots = args.count("slots") ? std::stoi(args.at("slots")) : 1;
+  const auto wanted = Split(functions);
+  for (const TestFunction& fn : AllFunctions()) {
+    if (functions != "all" && std::find(wanted.begin(), wanted.end(), fn.name) == wanted.end()) continue;
+    const SearchSpace space(fn.params);
+    for (const std::string& strategy_name : strategies) {
+      for (int seed = 0; seed < seeds; ++seed) {
+        const auto start = std::chrono::steady_clock::now();
+        auto strategy = Make(strategy_name, space, static_cast<uint64_t>(seed));
+        std::deque<PendingTrial> running;
+        std::vector<double> best_so_far;
+        double best = INFINITY;
+        int64_t created = 0;
+        while (static_cast<int>(best_so_far.size()) < budget) {
+          while (static_cast<int>(running.size()) < slots && created < budget) {
+            SuggestContext context;
+            context.number = ++created;
+            context.pending.assign(running.begin(), running.end());
+            auto s = strategy->Suggest(context);
+            if (!s) break;
+            running.push_back({context.number, s->params});
+          }
+          const PendingTrial done = running.front();
+          running.pop_front();
+          const double v = fn.f(Values(done.params));
+          strategy->Observe({done.number, done.params, TrialStatus::kCompleted, v});
+          best = std::min(best, v);
+          best_so_far.push_back(best);
+        }
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        nlohmann::json out = {{"function", fn.name}, {"strategy", "hpt-" + strategy_name},
+                              {"seed", seed},        {"slots", slots},
+                              {"minimum", fn.minimum}, {"best_so_far", best_so_far},
+                              {"seconds", seconds}};
+        std::printf("%s\n", out.dump().c_str());
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
+
+double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+int Latency(const std::map<std::string, std::string>& args) {
+  const auto ns = Split(args.count("n") ? args.at("n") : "100,500,1000,2000");
+  const auto ds = Split(args.count("d") ? args.at("d") : "2,6,10,20");
+  const int reps = args.count("reps") ? std::stoi(args.at("reps")) : 25;
+  for (const std::string& d_text : ds) {
+    const int d = std::stoi(d_text);
+    const SearchSpace space(Box(d, 0, 1));
+    // A smooth, multimodal objective of every coordinate.
+    const auto f = [](const std::vector<double>& x) {
+      double s = 0;
+      for (size_t i = 0; i < x.size(); ++i) s += std::sin(3.0 * x[i] + static_cast<double>(i)) + (x[i] - 0.4) * (x[i] - 0.4);
+      return s;
+    };
+    for (const std::string& n_text : ns) {
+      const int n = std::stoi(n_text);
+      bayes::BayesianStrategy strategy(space, {.seed = 1, .goal = Goal::kMinimize});
+      auto random = MakeRandomStrategy(space, 99);
+      int64_t number = 0;
+      const auto observe_random = [&]() {
+        ++number;
+        auto s = random->Suggest({number, {}});
+        strategy.Observe({number, s->params, TrialStatus::kCompleted, f(Values(s->params))});
+      };
+      for (int i = 0; i < n; ++i) observe_random();
+      // The first suggestion fits from scratch (as after a coordinator restart).
+      auto t0 = std::chrono::steady_clock::now();
+      auto first = strategy.Suggest({number + 1, {}});
+      const double cold = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::vector<double> total, fit, acquisition, cpu;
+      int refits = 0;
+      for (int r = 0; r < reps; ++r) {
+        // One more finished trial, and three running ones (as with 4 slots).
+        ++number;
+        strategy.Observe({number, first->params, TrialStatus::kCompleted, f(Values(first->params))});
+        SuggestContext context;
+        context.number = number + 4;
+        for (int k = 1; k <= 3; ++k) context.pending.push_back({number + k, random->Suggest({number + 1000 + k, {}})->params});
+        t0 = std::chrono::steady_clock::now();
+        const std::clock_t c0 = std::clock();
+        first = strategy.Suggest(context);
+        cpu.push_back(static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
+        total.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        fit.push_back(strategy.last_timing().fit_s);
+        acquisition.push_back(strategy.last_timing().acquisition_s);
+        refits += strategy.last_timing().refit ? 1 : 0;
+      }
+      nlohmann::json out = {{"tool", "hpt-bayesian"},
+                            {"n", n},
+                            {"d", d},
+                            {"reps", reps},
+                            {"p50_s", Percentile(total, 0.5)},
+                            {"p95_s", Percentile(total, 0.95)},
+                            {"max_s", Percentile(total, 1.0)},
+                            {"cpu_p50_s", Percentile(cpu, 0.5)},
+                            {"cpu_p95_s", Percentile(cpu, 0.95)},
+                            {"fit_p50_s", Percentile(fit, 0.5)},
+                            {"fit_p95_s", Percentile(fit, 0.95)},
+                            {"acq_p50_s", Percentile(acquisition, 0.5)},
+                            {"acq_p95_s", Percentile(acquisition, 0.95)},
+                            {"refits", refits},
+                            {"cold_s", cold},
+                            {"candidates", strategy.last_timing().candidates}};
+      std::printf("%s\n", out.dump().c_str());
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace hpt::bench
+
+int main(int argc, char** argv) {
+  if (argc < 2 || (std::strcmp(argv[1], "quality") != 0 && std::strcmp(argv[1], "latency") != 0)) {
+    std::fprintf(stderr, "usage: %s quality|latency [--key value ...]\n", argv[0]);
+    return 2;
+  }
+  std::map<std::string, std::string> args;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (std::strncmp(argv[i], "--", 2) != 0) {
+      std::fprintf(stderr, "expected --key value, got %s\n", argv[i]);
+      return 2;
+    }
+    args[argv[i] + 2] = argv[i + 1];
+  }
+  return std::strcmp(argv[1], "quality") == 0 ? hpt::bench::Quality(args) : hpt::bench::Latency(args);
+}
