@@ -364,6 +364,13 @@ class Coordinator::Impl {
         if (const auto* request = std::get_if<RequestMsg>(&in->message)) {
           Reply(in->peer, request->id, e);
         }
+      } catch (const nlohmann::json::exception& e) {
+        // Content that cannot become JSON is the sender's fault, not the store's.
+        const Error invalid(ErrorKind::kInvalidInput, std::string("content that cannot be stored: ") + e.what());
+        log_->warn("rejected {} from {}: {}", MessageName(in->message), PeerName(in->peer), invalid.what());
+        if (const auto* request = std::get_if<RequestMsg>(&in->message)) {
+          Reply(in->peer, request->id, invalid);
+        }
       }
     }
   }
@@ -585,7 +592,8 @@ class Coordinator::Impl {
   }
 
   void ReplyJson(const std::string& peer, uint64_t id, const nlohmann::ordered_json& json) {
-    outbox_.emplace_back(peer, ReplyMsg{id, true, "", "", json.dump()});
+    outbox_.emplace_back(
+        peer, ReplyMsg{id, true, "", "", json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)});
   }
 
   void Reply(const std::string& peer, uint64_t id, const Error& error) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <charconv>
 #include <climits>
 #include <cmath>
@@ -16,6 +17,8 @@
 #include <set>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include "core/spec_fields_internal.h"
@@ -159,6 +162,34 @@ std::string Item(const std::string& path, size_t index) {
   return path + "[" + std::to_string(index) + "]";
 }
 
+// True when the text holds more than a few YAML documents. yaml-cpp 0.7 (Debian bookworm)
+// YAML::LoadAll loops forever, allocating, on some text whose top level holds a token no node
+// starts with (`"",`; upstream jbeder/yaml-cpp#1040): counting documents with an event handler
+// first, and stopping at a cap, keeps ParseSpec from hanging the coordinator.
+bool TooManyDocuments(const std::string& text) {
+  struct Ignore : YAML::EventHandler {
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  } ignore;
+  std::istringstream in(text);
+  try {
+    YAML::Parser parser(in);
+    for (int documents = 0; parser.HandleNextDocument(ignore);) {
+      if (++documents > 8) return true;
+    }
+  } catch (const YAML::Exception&) {
+    // LoadAll reports the syntax error with its mark.
+  }
+  return false;
+}
+
 // One parse: the draft, what was written where, and the problems found.
 class Parser {
  public:
@@ -171,6 +202,22 @@ class Parser {
   }
 
   Spec Parse(const std::string& text) {
+    // Strings of a spec end up in JSON and on command lines, and must read back unchanged from
+    // the normalized YAML: the text must be UTF-8.
+    if (const size_t valid = ValidUtf8Prefix(text); valid < text.size()) {
+      const std::string before = text.substr(0, valid);
+      const int line = 1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+      const size_t line_start = before.rfind('\n');
+      const int column = static_cast<int>(valid - (line_start == std::string::npos ? 0 : line_start + 1)) + 1;
+      char byte[8];
+      std::snprintf(byte, sizeof(byte), "0x%02x", static_cast<unsigned char>(text[valid]));
+      Fail({line, column}, "", std::string("the spec is not valid UTF-8 (byte ") + byte + ")");
+      Throw();
+    }
+    if (TooManyDocuments(text)) {
+      Fail({1, 1}, "", "YAML syntax error: this text does not parse as one YAML document");
+      Throw();
+    }
     std::vector<YAML::Node> documents;
     try {
       documents = YAML::LoadAll(text);

@@ -17,6 +17,66 @@ std::string FormatValue(const ParamValue& value) {
   return std::string(buf.data(), end);
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence starting at text[i], or 0 (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF).
+size_t Utf8SequenceAt(std::string_view text, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(text[i + k]); };
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  if (b(1) < lo || b(1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (b(k) < 0x80 || b(k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+size_t ValidUtf8Prefix(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t n = Utf8SequenceAt(text, i);
+    if (n == 0) return i;
+    i += n;
+  }
+  return i;
+}
+
+std::string ToValidUtf8(std::string_view text) {
+  if (ValidUtf8Prefix(text) == text.size()) return std::string(text);
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = Utf8SequenceAt(text, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
 std::string_view ToString(Goal goal) { return goal == Goal::kMaximize ? "maximize" : "minimize"; }
 
 std::string_view ToString(TrialStatus status) {

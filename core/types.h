@@ -56,4 +56,10 @@ struct MetricDef {
   bool operator==(const MetricDef&) const = default;
 };
 
+// The length of the longest valid UTF-8 prefix of `text` (text.size() when all of it is valid).
+size_t ValidUtf8Prefix(std::string_view text);
+// `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD. Strings that reach
+// JSON (the store, replies) must be valid UTF-8; ones from the network are made so at the edge.
+std::string ToValidUtf8(std::string_view text);
+
 }  // namespace hpt

@@ -17,8 +17,14 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;  // for compilers without C++20 aggregate deduction (clang < 17)
 
-std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
+// Text from the network is made valid UTF-8 here, at the edge: it reaches JSON (the store,
+// replies), which must be. The one exception is a submitted spec, which the spec parser checks
+// and refuses, located, when it is not UTF-8.
+std::string Str(capnp::Text::Reader text) { return ToValidUtf8(std::string_view(text.cStr(), text.size())); }
+std::string RawStr(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
 capnp::Text::Reader Txt(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
 
 void SetRunning(capnp::List<wire::RunningTrial>::Builder out, const std::vector<RunningTrial>& in) {
@@ -233,7 +239,7 @@ Message Read(wire::Envelope::Reader env) {
       m.id = r.getId();
       switch (r.which()) {
         case wire::ClientRequest::SUBMIT:
-          m.body = SubmitRequest{Str(r.getSubmit().getSpecYaml()), Str(r.getSubmit().getFile())};
+          m.body = SubmitRequest{RawStr(r.getSubmit().getSpecYaml()), Str(r.getSubmit().getFile())};
           break;
         case wire::ClientRequest::QUERY: {
           auto q = r.getQuery();
