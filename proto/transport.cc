@@ -210,6 +210,21 @@ bool Channel::Wait(std::chrono::milliseconds timeout, std::span<const int> fds,
   return (items[0].revents & ZMQ_POLLIN) != 0;
 }
 
+void Channel::WaitAny(std::span<Channel* const> channels, std::chrono::milliseconds timeout,
+                      std::vector<char>& ready) {
+  std::vector<zmq::pollitem_t> items;
+  items.reserve(channels.size());
+  for (Channel* channel : channels) items.push_back({channel->impl_->socket.handle(), 0, ZMQ_POLLIN, 0});
+  ready.assign(channels.size(), 0);
+  try {
+    zmq::poll(items.data(), items.size(), timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw Error(ErrorKind::kFailed, std::string("poll failed: ") + e.what());
+    return;
+  }
+  for (size_t i = 0; i < items.size(); ++i) ready[i] = (items[i].revents & ZMQ_POLLIN) != 0;
+}
+
 std::optional<Incoming> Channel::TryReceive() {
   while (true) {
     std::vector<zmq::message_t> frames;

@@ -91,6 +91,12 @@ class Channel {
   bool Wait(std::chrono::milliseconds timeout, std::span<const int> fds = {},
             std::vector<char>* ready_fds = nullptr);
 
+  // Blocks up to `timeout` until one of `channels` has a message waiting; `ready` is resized to
+  // channels.size() with 1 for each that has. For processes holding many connections (the
+  // throughput bench's simulated workers). EINTR returns early with nothing ready.
+  static void WaitAny(std::span<Channel* const> channels, std::chrono::milliseconds timeout,
+                      std::vector<char>& ready);
+
   // One message, without blocking; nullopt when none is waiting. A frame that does not decode
   // is logged, counted in dropped(), and skipped (never thrown).
   std::optional<Incoming> TryReceive();
