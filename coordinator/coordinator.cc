@@ -169,6 +169,7 @@ class Coordinator::Impl {
         Pause(e);
         continue;
       }
+      ++batches_;
       // Only now, with the batch durable, do replies and assignments leave.
       FlushOutbox();
     }
@@ -185,7 +186,7 @@ class Coordinator::Impl {
     } catch (const Error& e) {
       log_->warn("could not record the workers as disconnected: {}", e.what());
     }
-    log_->info("coordinator stopping");
+    log_->info("coordinator stopping: {} messages in {} batches", messages_, batches_);
   }
 
  private:
@@ -356,6 +357,7 @@ class Coordinator::Impl {
     for (int i = 0; i < 4096; ++i) {
       std::optional<Incoming> in = channel_->TryReceive();
       if (!in) return;
+      ++messages_;
       try {
         Handle(*in);
       } catch (const Error& e) {
@@ -1043,6 +1045,7 @@ class Coordinator::Impl {
   std::map<std::string, WorkerState> workers_;                  // by routing id
   int64_t free_slots_ = 0;
   bool schedule_needed_ = false;
+  uint64_t messages_ = 0, batches_ = 0;  // handled, and committed batches (logged at exit)
   int wake_fd_ = -1;  // written by suggestion threads when they finish
   static constexpr std::chrono::seconds kPauseRetry{5};
   bool paused_ = false;  // the store refused a write; see Pause

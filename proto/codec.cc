@@ -269,7 +269,9 @@ Message Read(wire::Envelope::Reader env) {
 }  // namespace
 
 std::string Encode(const Message& message) {
-  capnp::MallocMessageBuilder builder;
+  // Most messages fit in 1 KiB; the default first segment (8 KiB, zeroed) cost more than the
+  // encoding itself. Bigger messages grow further segments as needed.
+  capnp::MallocMessageBuilder builder(128);
   auto env = builder.initRoot<wire::Envelope>();
   env.setVersion(kProtocolVersion);
   Build(env, message);

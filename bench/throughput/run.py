@@ -87,11 +87,11 @@ def free_port():
 
 
 def cpu_seconds(pid):
-    """User + system CPU seconds of a process, all its threads."""
+    """(user, system) CPU seconds of a process, all its threads."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
 def percentile(sorted_values, q):
@@ -116,7 +116,7 @@ def run_hpt(args, workers, trials, tmp):
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     log = open(os.path.join(tmp, "coordinator.log"), "w")
     coordinator = subprocess.Popen(
-        [args.hpt, "coordinator", "--db", db, "--bind", endpoint, "--log-level", "warn",
+        args.wrap.split() + [args.hpt, "coordinator", "--db", db, "--bind", endpoint, "--log-level", "info",
          "--heartbeat-ms", str(args.heartbeat_ms)],
         stdout=log, stderr=subprocess.STDOUT)
     sims = []
@@ -139,7 +139,7 @@ def run_hpt(args, workers, trials, tmp):
                        stdout=subprocess.DEVNULL)
         wait_for(lambda: finished(db), args.timeout, "the experiment to finish", poll=0.05)
         wall = time.time() - wall_before
-        cpu = cpu_seconds(coordinator.pid) - cpu_before
+        user, system = (after - before for after, before in zip(cpu_seconds(coordinator.pid), cpu_before))
         start = time.perf_counter()
         subprocess.run([args.hpt, "leaderboard", "throughput", "--db", db, "--top", "10"],
                        check=True, stdout=subprocess.DEVNULL)
@@ -152,6 +152,11 @@ def run_hpt(args, workers, trials, tmp):
         coordinator.send_signal(signal.SIGTERM)
         coordinator.wait(30)
         log.close()
+    batches = None
+    with open(os.path.join(tmp, "coordinator.log")) as f:
+        for line in f:
+            if "coordinator stopping:" in line:
+                batches = int(line.split(" messages in ")[1].split()[0])
     latencies, assigned = [], 0
     for out, _ in sims:
         with open(out) as f:
@@ -173,12 +178,14 @@ def run_hpt(args, workers, trials, tmp):
         "experiment": f"{status}: {reason}",
         "trials_per_s": round(completed / span, 1) if completed else 0,
         "wall_s": round(wall, 3),
-        "coord_cpu_us_per_trial": round(cpu / max(completed, 1) * 1e6, 1),
+        "coord_cpu_us_per_trial": round((user + system) / max(completed, 1) * 1e6, 1),
+        "coord_sys_share": round(system / max(user + system, 1e-9), 2),
         "dispatch_p50_us": percentile(latencies, 0.50),
         "dispatch_p99_us": percentile(latencies, 0.99),
         "dispatch_max_us": latencies[-1] if latencies else None,
         "dispatch_samples": len(latencies),
         "assigned": assigned,
+        "commits": batches,
         "store_bytes_per_trial": round(size / max(completed, 1)),
         "lost_workers": lost,
         "leaderboard_ms": round(leaderboard_ms, 1),
@@ -237,6 +244,9 @@ def main():
     parser.add_argument("--optuna", default="", help="comma-separated: sqlite,journal,inmemory")
     parser.add_argument("--optuna-trials", type=int, default=2000)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--wrap", default="",
+                        help="a profiler to run the coordinator under, e.g. 'valgrind --tool=callgrind'"
+                             " (its CPU figure then counts the profiler)")
     parser.add_argument("--out", help="append the JSON lines to this file too")
     args = parser.parse_args()
     args.sim = args.sim or os.path.join(os.path.dirname(args.hpt), "hpt-sim-worker")

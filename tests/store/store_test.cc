@@ -173,6 +173,54 @@ TEST_CASE("store: a new file gets the whole schema, and reopening it migrates no
   CHECK(OpenReader(path)->ListExperiments().size() == 2);
 }
 
+TEST_CASE("store: a version-1 file is migrated forward with its rows, indexes and foreign keys") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  {
+    // A file as the first release wrote it.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+    db.exec("INSERT INTO schema_version (version) VALUES (1)");
+    db.exec(store_internal::kMigrations[0]);
+    db.exec("INSERT INTO experiments (id, name, status, spec_yaml, strategy, objective_metric, goal,"
+            " max_trials, created_at) VALUES (1, 'old', 'running', 'name: old', 'random', 'loss',"
+            " 'minimize', 10, 1)");
+    db.exec("INSERT INTO trials (id, experiment_id, number, status, objective, created_at) VALUES"
+            " (1, 1, 1, 'completed', 0.5, 1), (2, 1, 2, 'completed', 0.25, 1), (3, 1, 3, 'pending', NULL, 1)");
+    db.exec("INSERT INTO trial_components (id, experiment_id, kind, name) VALUES (1, 1, 'static', 'static')");
+    db.exec("INSERT INTO trial_component_links (trial_id, component_id) VALUES (1, 1), (2, 1)");
+    db.exec("INSERT INTO metrics (trial_id, attempt, name, step, value, time) VALUES (2, 1, 'loss', 1, 0.25, 2)");
+  }
+  auto store = OpenWriter(path);
+  CHECK(Count(path, "SELECT version FROM schema_version") == store_internal::kSchemaVersion);
+  const auto board = store->Leaderboard(1, 0);
+  REQUIRE(board.size() == 2);
+  CHECK(board[0].id == 2);
+  CHECK(store->Trials(1).size() == 3);
+  CHECK(store->Metrics(2).size() == 1);
+  CHECK(store->Components(1).size() == 1);
+  CHECK(Count(path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trials'"
+                    " AND sql IS NOT NULL") == 4);
+  CHECK(Count(path, "SELECT COUNT(*) FROM pragma_foreign_key_check") == 0);
+  // What the migration is for: no temporary b-tree per trial write.
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  SQLite::Statement explain(db, "EXPLAIN INSERT INTO trials (experiment_id, number, status, created_at)"
+                                " VALUES (1, 4, 'pending', 1)");
+  int ephemeral = 0;
+  while (explain.executeStep()) ephemeral += explain.getColumn(1).getString() == "OpenEphemeral";
+  CHECK(ephemeral == 0);
+  // The status is still checked.
+  store.reset();
+  SQLite::Database writer(path, SQLite::OPEN_READWRITE);
+  std::string error;
+  try {
+    writer.exec("UPDATE trials SET status = 'bogus' WHERE id = 3");
+  } catch (const SQLite::Exception& e) {
+    error = e.what();
+  }
+  CHECK(error.find("CHECK constraint failed") != std::string::npos);
+}
+
 TEST_CASE("store: a database with a newer schema than this binary knows is refused") {
   TempDir dir;
   const std::string path = dir.File("hpt.db");
@@ -506,6 +554,34 @@ TEST_CASE("store: a Transaction whose body throws leaves nothing behind and reth
   REQUIRE(trials.size() == 2);
   CHECK(trials[0].number == 1);
   CHECK(trials[1].number == 3);
+}
+
+TEST_CASE("store: a call that fails halfway inside a Transaction makes the whole batch roll back") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  auto store = OpenWriter(path);
+  const int64_t exp = store->CreateExperiment(MakeExperiment("p"));
+  {
+    // CreateTrial's trial and component inserts succeed, its link insert fails.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("CREATE TRIGGER fail_links BEFORE INSERT ON trial_component_links"
+            " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+  }
+  // Even a body that catches the error and writes on commits nothing.
+  CHECK_THROWS(store->Transaction([&] {
+    CHECK_THROWS(store->CreateTrial(exp, 1, Json::object(), 1));
+    store->SetExperimentStatus(exp, ExperimentStatus::kFailed, "should not commit", 2);
+  }));
+  CHECK(store->Trials(exp).empty());
+  CHECK(store->FindExperiment("p")->status == ExperimentStatus::kRunning);
+  CHECK(Count(path, "SELECT COUNT(*) FROM trial_components") == 1);  // the static one
+  // The store is usable again once the fault is gone.
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("DROP TRIGGER fail_links");
+  }
+  store->Transaction([&] { store->CreateTrial(exp, 1, Json::object(), 1); });
+  CHECK(store->Trials(exp).size() == 1);
 }
 
 TEST_CASE("store: writes that name a missing trial, run or experiment are kNotFound") {
