@@ -1,6 +1,7 @@
 // The `hpt` command: wires the modules together. Only here is spdlog configured and are signals
 // handled.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -271,6 +272,19 @@ int Run(const RunOptions& o) {
 
 // ---- services ------------------------------------------------------------------------------
 
+// Every worker connection is a socket: a coordinator serving 1,000 workers needs more files
+// than the usual soft limit of 1024. Raised to the hard limit, which raising needs no privilege
+// for; beyond that, see docs/benchmarks.md ("Scale").
+void RaiseFileLimit(const std::shared_ptr<spdlog::logger>& log) {
+  struct rlimit files {};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == files.rlim_max) return;
+  const rlim_t before = files.rlim_cur;
+  files.rlim_cur = files.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &files) == 0) {
+    log->debug("open file limit raised from {} to {}", before, files.rlim_cur);
+  }
+}
+
 int ServeCoordinator(const std::string& bind, const std::string& db, const std::string& level,
                      int heartbeat_ms, int worker_timeout_ms, int64_t max_db_pages, const std::string& curve_dir,
                      bool insecure) {
@@ -294,6 +308,7 @@ int ServeCoordinator(const std::string& bind, const std::string& db, const std::
                                               "bind to 127.0.0.1, or say --insecure");
   }
   auto log = MakeLogger("coordinator", level);
+  RaiseFileLimit(log);
   StoreOptions store_options{db, false};
   store_options.max_page_count = max_db_pages;
   std::unique_ptr<Store> store = OpenSqliteStore(store_options);

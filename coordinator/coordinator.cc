@@ -473,6 +473,25 @@ class Coordinator::Impl {
     return &w;
   }
 
+  // A trial's last metrics batch and its result usually arrive back to back: one message
+  // acknowledges both (an ack carries one metrics seq and the finished flag).
+  void QueueAck(const std::string& peer, const AckMsg& ack) {
+    if (!outbox_.empty() && outbox_.back().first == peer) {
+      if (auto* last = std::get_if<AckMsg>(&outbox_.back().second);
+          last && last->trial_id == ack.trial_id && last->attempt == ack.attempt) {
+        if (ack.finished && !last->finished && ack.metrics_seq == 0) {
+          last->finished = true;
+          return;
+        }
+        if (ack.metrics_seq > 0 && last->metrics_seq == 0 && !ack.finished) {
+          last->metrics_seq = ack.metrics_seq;
+          return;
+        }
+      }
+    }
+    outbox_.emplace_back(peer, ack);
+  }
+
   void OnHeartbeat(const std::string& peer) {
     if (Touch(peer)) outbox_.emplace_back(peer, HeartbeatAckMsg{});
   }
@@ -481,7 +500,7 @@ class Coordinator::Impl {
     if (!Touch(peer)) return;  // not acknowledged: it comes again once the worker registered
     // Acknowledged whether recorded or ignored (ignored means never recordable): sent after
     // the batch commits.
-    outbox_.emplace_back(peer, AckMsg{m.trial_id, m.attempt, m.seq, false});
+    QueueAck(peer, AckMsg{m.trial_id, m.attempt, m.seq, false});
     LiveTrial* t = HeldBy(peer, m.trial_id, m.attempt);
     if (!t) {
       log_->debug("ignored metrics of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
@@ -527,7 +546,7 @@ class Coordinator::Impl {
   void OnFinished(const std::string& peer, const FinishedMsg& m) {
     WorkerState* w = Touch(peer);
     if (!w) return;
-    outbox_.emplace_back(peer, AckMsg{m.trial_id, m.attempt, 0, true});
+    QueueAck(peer, AckMsg{m.trial_id, m.attempt, 0, true});
     FreeSlots(*w, m.trial_id, m.attempt);
     LiveTrial* t = HeldBy(peer, m.trial_id, m.attempt);
     if (!t) {
@@ -830,7 +849,8 @@ class Coordinator::Impl {
       MaybeFinish(e);
       return false;
     }
-    SuggestContext context{e.created + 1, Pending(e), may_create};
+    SuggestContext context{e.created + 1, e.strategy->UsesPending() ? Pending(e) : std::vector<PendingTrial>{},
+                           may_create};
     if (e.strategy->Expensive()) {
       // Off the loop: heartbeats and results keep flowing while the model is fitted.
       // The result is published before the wake-up is written, so the loop that wakes always

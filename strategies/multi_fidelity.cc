@@ -123,6 +123,7 @@ class HyperbandStrategy final : public Strategy {
   std::optional<int64_t> Capacity() const override { return std::nullopt; }
   bool Promotes() const override { return true; }
   bool Expensive() const override { return sampler_->Expensive(); }
+  bool UsesPending() const override { return sampler_->UsesPending(); }
 
  private:
   struct Member {
@@ -213,6 +214,7 @@ class AshaStrategy final : public Strategy {
   std::optional<int64_t> Capacity() const override { return std::nullopt; }
   bool Promotes() const override { return true; }
   bool Expensive() const override { return sampler_->Expensive(); }
+  bool UsesPending() const override { return sampler_->UsesPending(); }
 
  private:
   MultiFidelityOptions options_;
@@ -248,6 +250,7 @@ class BudgetedBayesianSampler final : public Strategy {
 
   std::optional<int64_t> Capacity() const override { return std::nullopt; }
   bool Expensive() const override { return true; }
+  bool UsesPending() const override { return true; }
 
  private:
   struct Model {

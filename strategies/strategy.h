@@ -66,6 +66,10 @@ class Strategy {
   // True when Suggest may return promotions, so that it has to be asked even after the last
   // trial was created.
   virtual bool Promotes() const { return false; }
+  // True when Suggest reads context.pending. Listing the pending trials costs the coordinator
+  // time in proportion to the live trials (1,000 workers: 1,000 of them), so it does that only
+  // for strategies that look.
+  virtual bool UsesPending() const { return false; }
 };
 
 // Grid: trial n gets grid point n - 1 (row-major, last parameter fastest); done after the last.

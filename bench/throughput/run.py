@@ -134,12 +134,14 @@ def run_hpt(args, workers, trials, tmp):
         # Every worker registered before the clock starts.
         wait_for(lambda: registered(db) >= workers, 120, "workers to register")
         cpu_before = cpu_seconds(coordinator.pid)
+        sims_cpu_before = sum(sum(cpu_seconds(sim.pid)) for _, sim in sims)
         wall_before = time.time()
         subprocess.run([args.hpt, "submit", "--coordinator", endpoint, spec], check=True,
                        stdout=subprocess.DEVNULL)
         wait_for(lambda: finished(db), args.timeout, "the experiment to finish", poll=0.05)
         wall = time.time() - wall_before
         user, system = (after - before for after, before in zip(cpu_seconds(coordinator.pid), cpu_before))
+        sims_cpu = sum(sum(cpu_seconds(sim.pid)) for _, sim in sims) - sims_cpu_before
         start = time.perf_counter()
         subprocess.run([args.hpt, "leaderboard", "throughput", "--db", db, "--top", "10"],
                        check=True, stdout=subprocess.DEVNULL)
@@ -180,6 +182,7 @@ def run_hpt(args, workers, trials, tmp):
         "wall_s": round(wall, 3),
         "coord_cpu_us_per_trial": round((user + system) / max(completed, 1) * 1e6, 1),
         "coord_sys_share": round(system / max(user + system, 1e-9), 2),
+        "sim_workers_cpu_us_per_trial": round(sims_cpu / max(completed, 1) * 1e6, 1),
         "dispatch_p50_us": percentile(latencies, 0.50),
         "dispatch_p99_us": percentile(latencies, 0.99),
         "dispatch_max_us": latencies[-1] if latencies else None,
@@ -247,6 +250,7 @@ def main():
     parser.add_argument("--wrap", default="",
                         help="a profiler to run the coordinator under, e.g. 'valgrind --tool=callgrind'"
                              " (its CPU figure then counts the profiler)")
+    parser.add_argument("--keep", help="keep each run's store and logs in a new folder under this one")
     parser.add_argument("--out", help="append the JSON lines to this file too")
     args = parser.parse_args()
     args.sim = args.sim or os.path.join(os.path.dirname(args.hpt), "hpt-sim-worker")
@@ -263,6 +267,10 @@ def main():
 
     for workers in (int(w) for w in args.workers.split(",")):
         for trials in (int(n) for n in args.trials.split(",")):
+            if args.keep:
+                tmp = tempfile.mkdtemp(prefix="hpt-throughput-", dir=args.keep)
+                emit(run_hpt(args, workers, trials, tmp))
+                continue
             with tempfile.TemporaryDirectory(prefix="hpt-throughput-") as tmp:
                 emit(run_hpt(args, workers, trials, tmp))
         for variant in filter(None, args.optuna.split(",")):

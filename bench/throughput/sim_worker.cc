@@ -2,7 +2,7 @@
 //
 // One process holds --connections DEALER connections to a coordinator, each one a worker with
 // --slots CPU slots that speaks the real protocol (register, heartbeats, metrics, finished, acks)
-// but runs no process: an assigned trial "ends" at once (or after --sleep-ms), reporting one
+// but runs no process: an assigned trial "ends" at once (or after --sleep-ms +-50%), reporting one
 // point of the objective metric and exit code 0. So the bench measures the coordinator, its
 // store and the transport, not trial processes.
 //
@@ -17,7 +17,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <fstream>
 #include <map>
 #include <random>
@@ -55,7 +54,7 @@ struct SimWorker {
   std::unique_ptr<hpt::Channel> channel;
   hpt::RegisterMsg registration;
   std::vector<Running> running;
-  std::deque<Clock::time_point> freed;  // slots freed and not yet given a new trial
+  std::map<uint32_t, Clock::time_point> freed;  // slots freed and not yet given a new trial
   Clock::time_point next_heartbeat;
 };
 
@@ -137,7 +136,7 @@ int main(int argc, char** argv) {
     w.channel->Send(hpt::MetricsMsg{r.trial_id, r.attempt, {{options.metric, 1, value(rng), WallNow()}}, 1});
     w.channel->Send(hpt::FinishedMsg{r.trial_id, r.attempt, how, 0, "", ""});
     const auto now = Clock::now();
-    for (size_t i = 0; i < r.slots.size(); ++i) w.freed.push_back(now);
+    for (uint32_t slot : r.slots) w.freed[slot] = now;
   };
 
   while (!g_stop.load()) {
@@ -159,12 +158,17 @@ int main(int argc, char** argv) {
           ++assigned;
           any_assigned = true;
           last_assign = at;
-          for (size_t i = 0; i < assign->slots.size() && !w.freed.empty(); ++i) {
+          for (uint32_t slot : assign->slots) {
+            auto freed = w.freed.find(slot);
+            if (freed == w.freed.end()) continue;  // a first assignment
             latency_us.push_back(static_cast<uint32_t>(
-                std::chrono::duration_cast<std::chrono::microseconds>(at - w.freed.front()).count()));
-            w.freed.pop_front();
+                std::chrono::duration_cast<std::chrono::microseconds>(at - freed->second).count()));
+            w.freed.erase(freed);
           }
-          Running r{assign->trial_id, assign->attempt, assign->slots, at + std::chrono::milliseconds(options.sleep_ms)};
+          // Trial lengths vary by +-50% around --sleep-ms, as real ones do; equal lengths would
+          // keep every worker in lockstep, finishing in waves.
+          const auto length = std::chrono::microseconds(static_cast<int64_t>(options.sleep_ms * 1000 * (0.5 + value(rng))));
+          Running r{assign->trial_id, assign->attempt, assign->slots, at + length};
           if (options.sleep_ms == 0) {
             finish(w, r, "exited");
           } else {

@@ -45,6 +45,7 @@ class BayesianStrategy final : public Strategy {
   std::optional<int64_t> Capacity() const override;
   // A suggestion fits a GP: tens to hundreds of milliseconds at a few thousand trials.
   bool Expensive() const override { return true; }
+  bool UsesPending() const override { return true; }
 
   int64_t initial_design_size() const { return n_initial_; }
   const SuggestTiming& last_timing() const { return timing_; }
