@@ -152,6 +152,7 @@ class Coordinator::Impl {
         if (now >= retry_at_) TryUnpause();
         continue;
       }
+      batch_requests_.clear();
       try {
         store_.Transaction([&] {
           if (suggested || timers_due) CollectSuggestions();
@@ -203,6 +204,9 @@ class Coordinator::Impl {
     paused_ = true;
     retry_at_ = SteadyClock::now() + kPauseRetry;
     outbox_.clear();
+    // The clients whose requests rolled back with the batch hear why, as later ones do.
+    for (const auto& [peer, id] : batch_requests_) RefuseRequest(peer, id);
+    batch_requests_.clear();
     WaitForSuggestions();
     experiments_.clear();
     trials_.clear();
@@ -213,7 +217,11 @@ class Coordinator::Impl {
 
   void TryUnpause() {
     try {
-      store_.Transaction([&] { Resume(); });
+      store_.Transaction([&] {
+        // A batch with nothing to write would commit even on a read-only file: probe first.
+        store_.CheckWritable();
+        Resume();
+      });
     } catch (const Error& e) {
       WaitForSuggestions();
       experiments_.clear();
@@ -233,13 +241,15 @@ class Coordinator::Impl {
     for (int i = 0; i < 4096; ++i) {
       std::optional<Incoming> in = channel_->TryReceive();
       if (!in) break;
-      if (const auto* request = std::get_if<RequestMsg>(&in->message)) {
-        channel_->SendTo(in->peer, ReplyMsg{request->id, false, std::string(ToString(ErrorKind::kOverloaded)),
-                                            "the coordinator's store refuses writes (" + pause_reason_ +
-                                                "); dispatch is paused",
-                                            ""});
-      }
+      if (const auto* request = std::get_if<RequestMsg>(&in->message)) RefuseRequest(in->peer, request->id);
     }
+  }
+
+  void RefuseRequest(const std::string& peer, uint64_t id) {
+    channel_->SendTo(peer, ReplyMsg{id, false, std::string(ToString(ErrorKind::kOverloaded)),
+                                    "the coordinator's store refuses writes (" + pause_reason_ +
+                                        "); dispatch is paused",
+                                    ""});
   }
 
   void WaitForSuggestions() {
@@ -358,6 +368,7 @@ class Coordinator::Impl {
       std::optional<Incoming> in = channel_->TryReceive();
       if (!in) return;
       ++messages_;
+      if (const auto* request = std::get_if<RequestMsg>(&in->message)) batch_requests_.emplace_back(in->peer, request->id);
       try {
         Handle(*in);
       } catch (const Error& e) {
@@ -1066,6 +1077,7 @@ class Coordinator::Impl {
   int64_t free_slots_ = 0;
   bool schedule_needed_ = false;
   uint64_t messages_ = 0, batches_ = 0;  // handled, and committed batches (logged at exit)
+  std::vector<std::pair<std::string, uint64_t>> batch_requests_;  // client requests in this batch
   int wake_fd_ = -1;  // written by suggestion threads when they finish
   static constexpr std::chrono::seconds kPauseRetry{5};
   bool paused_ = false;  // the store refused a write; see Pause

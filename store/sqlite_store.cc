@@ -76,6 +76,8 @@ constexpr const char* kUpsertWorkerSql =
     " ON CONFLICT (id) DO UPDATE SET host = excluded.host, slots = excluded.slots,"
     " gpus = excluded.gpus, status = excluded.status, last_seen = excluded.last_seen";
 
+constexpr const char* kTouchVersionSql = "UPDATE schema_version SET version = version";
+
 // ---- Reads.
 #define HPT_STORE_EXPERIMENT_COLUMNS                                                         \
   "id, name, status, reason, spec_yaml, strategy, objective_metric, goal, max_trials, " \
@@ -409,6 +411,10 @@ class SqliteStore final : public Store {
         s.exec();
       });
     });
+  }
+
+  void CheckWritable() override {
+    Guard([&] { OneStatement([&] { Execute(kTouchVersionSql); }); });
   }
 
   std::vector<ExperimentRow> ListExperiments() override {
@@ -800,7 +806,9 @@ void Migrate(SQLite::Database& db, const std::string& path) {
     for (int64_t v = version; v < kSchemaVersion; ++v) {
       db.exec(kMigrations[static_cast<size_t>(v)]);
     }
-    if (version != kSchemaVersion) {
+    // Written even when unchanged: a file the coordinator cannot write (read-only permissions,
+    // a read-only mount) is refused here, at start, with SQLite's reason.
+    {
       SQLite::Statement s(db, "UPDATE schema_version SET version = ?1");
       s.bind(1, kSchemaVersion);
       s.exec();

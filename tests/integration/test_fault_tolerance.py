@@ -1,12 +1,16 @@
-"""Faults that must lose nothing: a coordinator killed with SIGKILL and restarted while trials run."""
+"""Faults that must lose nothing: a coordinator killed with SIGKILL and restarted while trials run,
+a full disk, a database file the coordinator may not write."""
+import hashlib
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TRIAL, ClusterTest, hpt, write_spec  # noqa: E402
+from harness import HPT, TRIAL, ClusterTest, hpt, write_spec  # noqa: E402
 
 
 class CoordinatorRestartTest(ClusterTest):
@@ -93,7 +97,7 @@ trial:
         c.start_coordinator()
         final = c.wait_done(exp, timeout=120)
         self.assertEqual(final["status"], "completed", final)
-        self.assertEqual(final["trials"]["completed"], 30)
+        self.assertEqual(final["trials"]["completed"], 30, final)
         for (trial_id,) in c.query("SELECT id FROM trials"):
             steps = c.query("SELECT step FROM metrics WHERE trial_id = ? AND name = 'score' ORDER BY step", trial_id)
             runs = c.query("""SELECT COUNT(*) FROM trial_components rc JOIN trial_component_links l
@@ -101,6 +105,39 @@ trial:
                               AND rc.status = 'completed'""", trial_id)
             self.assertEqual(runs, [(1,)], "trial %d" % trial_id)
             self.assertEqual([s for (s,) in steps], list(range(1, 21)), "trial %d" % trial_id)
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class ReadOnlyStoreTest(ClusterTest):
+    def test_a_read_only_database_file_is_refused_at_start_with_a_clear_error(self):
+        c = self.cluster
+        c.start_coordinator()  # makes the store
+        c.coordinator.send_signal(signal.SIGTERM)
+        c.coordinator.wait(timeout=30)
+        os.chmod(c.db, 0o444)
+        before = digest(c.db)
+        command = [HPT, "coordinator", "--bind", "tcp://127.0.0.1:0", "--db", c.db]
+        if os.geteuid() == 0:
+            # Root writes read-only files anyway: run as nobody, from a copy of the binary that
+            # nobody may execute wherever this checkout lives.
+            os.chmod(self.tmp, 0o777)
+            binary = os.path.join(self.tmp, "hpt")
+            shutil.copy(shutil.which(HPT) or HPT, binary)
+            os.chmod(binary, 0o755)
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary, *command[1:]]
+        r = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("listening", r.stdout)
+        self.assertIn("read-only", r.stderr)
+        self.assertIn(c.db, r.stderr)
+        self.assertEqual(digest(c.db), before)
+        # Readers are not writers: the file still answers queries.
+        listing = hpt("status", "--db", c.db, check=True)
+        self.assertEqual(listing.returncode, 0)
 
 
 if __name__ == "__main__":
