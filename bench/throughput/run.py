@@ -39,45 +39,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-SPECS = {
-    "random": """
+# Three parameters as a small real search would have; the grid's sizes come from the trial count.
+SPEC = """
 name: throughput
 objective: {{metric: loss, goal: minimize}}
-strategy: {{type: random, seed: 1}}
+strategy: {strategy}
 parameters:
-  - {{name: lr, type: float, min: 1.0e-5, max: 0.1, scale: log}}
-  - {{name: width, type: int, min: 16, max: 512}}
+  - {{name: lr, type: float, min: 1.0e-5, max: 0.1, scale: log{lr_grid}}}
+  - {{name: width, type: int, min: {width_min}, max: {width_max}}}
   - {{name: opt, type: categorical, values: [sgd, adam, adamw]}}
 limits: {{max_trials: {trials}}}
 trial:
   command: [train, "--lr={{lr}}", "--width={{width}}", "--opt={{opt}}"]
-""",
-    # A grid as large as the trial count asks for: lr x width x opt.
-    "grid": """
-name: throughput
-objective: {{metric: loss, goal: minimize}}
-strategy: {{type: grid}}
-parameters:
-  - {{name: lr, type: float, min: 1.0e-5, max: 0.1, scale: log, grid_points: {points}}}
-  - {{name: width, type: int, min: 1, max: {width}}}
-  - {{name: opt, type: categorical, values: [sgd, adam, adamw]}}
-limits: {{max_trials: {trials}}}
-trial:
-  command: [train, "--lr={{lr}}", "--width={{width}}", "--opt={{opt}}"]
-""",
-    "bayesian": """
-name: throughput
-objective: {{metric: loss, goal: minimize}}
-strategy: {{type: bayesian, seed: 1}}
-parameters:
-  - {{name: lr, type: float, min: 1.0e-5, max: 0.1, scale: log}}
-  - {{name: width, type: int, min: 16, max: 512}}
-  - {{name: opt, type: categorical, values: [sgd, adam, adamw]}}
-limits: {{max_trials: {trials}}}
-trial:
-  command: [train, "--lr={{lr}}", "--width={{width}}", "--opt={{opt}}"]
-""",
-}
+"""
+STRATEGIES = ("random", "grid", "bayesian")
 
 
 def free_port():
@@ -102,10 +77,12 @@ def percentile(sorted_values, q):
 
 def spec_text(strategy, trials):
     if strategy == "grid":
+        # A grid as large as the trial count asks for: 10 lr x width x 3 opt.
         points = 10
-        width = -(-trials // (points * 3))
-        return SPECS["grid"].format(trials=trials, points=points, width=width)
-    return SPECS[strategy].format(trials=trials)
+        return SPEC.format(strategy="{type: grid}", lr_grid=f", grid_points: {points}", width_min=1,
+                           width_max=-(-trials // (points * 3)), trials=trials)
+    return SPEC.format(strategy=f"{{type: {strategy}, seed: 1}}", lr_grid="", width_min=16, width_max=512,
+                       trials=trials)
 
 
 def run_hpt(args, workers, trials, tmp):
@@ -238,7 +215,7 @@ def main():
     parser.add_argument("--sim", default=None, help="hpt-sim-worker (default: next to --hpt)")
     parser.add_argument("--workers", default="8", help="comma-separated worker counts")
     parser.add_argument("--trials", default="20000", help="comma-separated trial counts")
-    parser.add_argument("--strategy", default="random", choices=sorted(SPECS))
+    parser.add_argument("--strategy", default="random", choices=STRATEGIES)
     parser.add_argument("--slots", type=int, default=1, help="slots per simulated worker")
     parser.add_argument("--sleep-ms", type=int, default=0, help="how long each simulated trial runs")
     parser.add_argument("--connections-per-process", type=int, default=1,
