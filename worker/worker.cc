@@ -62,6 +62,8 @@ struct RunningTrialState {
 
 // Resend unacknowledged messages after this long without an acknowledgement.
 constexpr auto kResendAfter = std::chrono::seconds(5);
+// Requests to register again within this long of a Register are answered by that one.
+constexpr auto kReregisterQuiet = std::chrono::milliseconds(250);
 
 }  // namespace
 
@@ -178,8 +180,11 @@ class Worker::Impl {
         it->second.process->Stop();
       }
     } else if (std::holds_alternative<ReregisterMsg>(message)) {
+      // A coordinator answers every message of a worker it does not know with this: one
+      // Register answers a burst of them.
+      const bool just_registered = !welcomed_ && SteadyClock::now() - last_register_ < kReregisterQuiet;
       welcomed_ = false;
-      SendRegister();
+      if (!just_registered) SendRegister();
     } else {
       log_->warn("ignored unexpected '{}' message", MessageName(message));
     }
@@ -188,7 +193,8 @@ class Worker::Impl {
   // Registers (again), with exponential backoff between tries while no Welcome comes.
   void SendRegister() {
     channel_->Send(RegisterMsg{options_.worker_id, options_.host, options_.slots, options_.gpus, RunningList()});
-    next_register_ = SteadyClock::now() + register_backoff_;
+    last_register_ = SteadyClock::now();
+    next_register_ = last_register_ + register_backoff_;
     register_backoff_ = std::min(register_backoff_ * 2, std::chrono::milliseconds(10000));
   }
 
@@ -262,7 +268,7 @@ class Worker::Impl {
       Unacked& u = unacked_[key];
       u.finished = FinishedMsg{a.trial_id, a.attempt, "launch_failed", 0,
                                std::string("could not start: ") + e.what(), ""};
-      channel_->Send(*u.finished);
+      Report(*u.finished);
     }
   }
 
@@ -276,7 +282,7 @@ class Worker::Impl {
         const std::string how = shutting_down_ && exit->how == "stopped" ? "worker_shutdown" : exit->how;
         Unacked& u = unacked_[key];
         u.finished = FinishedMsg{key.first, key.second, how, exit->code, exit->message, t.log_path};
-        channel_->Send(*u.finished);
+        Report(*u.finished);
         done.push_back(key);
       }
     }
@@ -292,8 +298,16 @@ class Worker::Impl {
     if (report.points.empty()) return;
     Unacked& u = unacked_[{t.assign.trial_id, t.assign.attempt}];
     report.seq = u.next_seq++;
-    channel_->Send(report);
+    Report(report);
     u.metrics.emplace(report.seq, std::move(report));
+  }
+
+  // Sends a report that is also kept in unacked_, but only while registered. Between a
+  // coordinator's "register again" and its Welcome, reports wait: the coordinator drops what
+  // comes from a worker it does not know, and a result that overtook its dropped metrics would
+  // be recorded without them. The Welcome resends everything, in order.
+  void Report(const Message& message) {
+    if (welcomed_) channel_->Send(message);
   }
 
   void Shutdown() {
@@ -326,6 +340,7 @@ class Worker::Impl {
   std::chrono::milliseconds heartbeat_interval_{1000};
   SteadyClock::time_point next_heartbeat_ = SteadyClock::now();
   SteadyClock::time_point next_register_ = SteadyClock::now();
+  SteadyClock::time_point last_register_;  // when the last Register was sent
 };
 
 Worker::Worker(Network& network, WorkerOptions options)
