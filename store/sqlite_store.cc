@@ -77,6 +77,10 @@ constexpr const char* kUpsertWorkerSql =
     " gpus = excluded.gpus, status = excluded.status, last_seen = excluded.last_seen";
 
 constexpr const char* kTouchVersionSql = "UPDATE schema_version SET version = version";
+// The write probe of CheckWritable: a row big enough to need fresh pages, taken back at once.
+// Readers never see it (it is gone before the transaction commits); the version row is an integer.
+constexpr const char* kProbeInsertSql = "INSERT INTO schema_version (version) VALUES (zeroblob(65536))";
+constexpr const char* kProbeDeleteSql = "DELETE FROM schema_version WHERE typeof(version) = 'blob'";
 
 // ---- Reads.
 #define HPT_STORE_EXPERIMENT_COLUMNS                                                         \
@@ -414,7 +418,14 @@ class SqliteStore final : public Store {
   }
 
   void CheckWritable() override {
-    Guard([&] { OneStatement([&] { Execute(kTouchVersionSql); }); });
+    Guard([&] {
+      Group([&] {
+        Execute(kTouchVersionSql);
+        // Rewriting a page in place succeeds on a full store; growing it does not.
+        Execute(kProbeInsertSql);
+        Execute(kProbeDeleteSql);
+      });
+    });
   }
 
   std::vector<ExperimentRow> ListExperiments() override {

@@ -143,8 +143,9 @@ class Store {
   virtual void SetExperimentStatus(int64_t experiment_id, ExperimentStatus status,
                                    std::string_view reason, double now) = 0;
   virtual void UpsertWorker(const WorkerRow& worker) = 0;
-  // Writes nothing of consequence (the schema version, unchanged) so that a read-only or
-  // otherwise unwritable file shows now rather than at the next real write. Fails like one.
+  // Writes nothing of consequence (the schema version, unchanged, and 64 KiB taken back at once)
+  // so that a read-only, full or otherwise unwritable file shows now rather than at the next
+  // real write. Fails like one.
   virtual void CheckWritable() = 0;
 
   // ---- Reads.

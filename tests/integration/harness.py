@@ -1,6 +1,7 @@
 """Real processes for integration tests: a coordinator, workers, the CLI, a SQLite file."""
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -127,6 +128,10 @@ class ClusterTest(unittest.TestCase):
                     with open(os.path.join(self.tmp, name)) as f:
                         print("==== %s (last 40 lines)" % name)
                         print("".join(f.readlines()[-40:]))
+            keep = os.environ.get("HPT_KEEP_FAILED")
+            if keep:  # a directory to copy a failed test's logs and store into, for a post-mortem
+                shutil.copytree(self.tmp, os.path.join(keep, os.path.basename(self.tmp)),
+                                ignore=shutil.ignore_patterns("runs"), dirs_exist_ok=True)
         self._tmp.cleanup()
 
     def _outcome_failed(self):

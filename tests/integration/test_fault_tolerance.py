@@ -87,8 +87,19 @@ trial:
         self.assertEqual(refused.returncode, 1)
         self.assertIn("refuses writes", refused.stderr)
         self.assertIn("full", refused.stderr)
-        with open(os.path.join(self.tmp, "coordinator.log")) as f:
+        log_path = os.path.join(self.tmp, "coordinator.log")
+        with open(log_path) as f:
             self.assertIn("Dispatch is paused", f.read())
+        # The pause holds while the store is still full: the retry's probe needs fresh pages, so
+        # a page rewritten in place (which fits) does not resume dispatch only to pause again.
+        deadline = time.time() + 20
+        log = ""
+        while time.time() < deadline and "still refuses writes" not in log:
+            time.sleep(0.2)
+            with open(log_path) as f:
+                log = f.read()
+        self.assertIn("still refuses writes", log)
+        self.assertNotIn("accepts writes again", log)
         self.assertEqual(c.query("PRAGMA integrity_check"), [("ok",)])
         # Space comes back (a coordinator without the cap): the experiment finishes, and every
         # trial has all its metric points and one accepted result.

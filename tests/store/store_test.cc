@@ -702,6 +702,41 @@ TEST_CASE("store: a full disk is kOverloaded and leaves no half-written trial or
   CHECK(store->Trials(exp).size() == 2);
 }
 
+TEST_CASE("store: the write probe fails on a full store even where a page rewritten in place fits") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  {
+    auto store = OpenSqliteStore(StoreOptions{.path = path, .max_page_count = 40});
+    const int64_t exp = store->CreateExperiment(MakeExperiment("full"));
+    const int64_t t = store->CreateTrial(exp, 1, Json{{"x", 1}}, 1);
+    store->CheckWritable();
+    // Fill it in small batches until it refuses one: the pages left are fewer than one batch's.
+    bool full = false;
+    for (int64_t step = 1; step < 100000 && !full; step += 50) {
+      std::vector<MetricPoint> batch;
+      for (int64_t k = 0; k < 50; ++k) batch.push_back({"a_metric_with_a_long_name", step + k, 0.25, 1});
+      try {
+        store->AppendMetrics(t, 1, batch);
+      } catch (const Error& e) {
+        REQUIRE(e.kind() == ErrorKind::kOverloaded);
+        full = true;
+      }
+    }
+    REQUIRE(full);
+    // An in-place rewrite still commits (what the old probe did, and why it unpaused too early);
+    // the probe says the store is full.
+    store->SetExperimentStatus(exp, ExperimentStatus::kRunning, "", 2);
+    std::string message;
+    CHECK(KindOf([&] { store->CheckWritable(); }, &message) == ErrorKind::kOverloaded);
+    CHECK(message == "database or disk is full: " + path);
+  }
+  // With room again the probe passes and leaves the version row as it was, alone.
+  auto store = OpenSqliteStore(StoreOptions{.path = path});
+  store->CheckWritable();
+  CHECK(Count(path, "SELECT COUNT(*) FROM schema_version") == 1);
+  CHECK(Count(path, "SELECT COUNT(*) FROM schema_version WHERE typeof(version) = 'integer'") == 1);
+}
+
 TEST_CASE("store: a worker upsert updates everything but its first registration time") {
   TempDir dir;
   auto store = OpenWriter(dir.File("hpt.db"));
