@@ -6,6 +6,9 @@
 #include <map>
 #include <set>
 
+#include <ext/pb_ds/assoc_container.hpp>
+#include <ext/pb_ds/tree_policy.hpp>
+
 #include "core/error.h"
 
 namespace hpt {
@@ -174,26 +177,58 @@ class HyperbandStrategy final : public Strategy {
   size_t next_bracket_ = 0;
 };
 
+// One result in an ASHA rung; best first, ties by trial number.
+struct RungResult {
+  double objective = 0;
+  int64_t number = 0;
+};
+
+struct BestFirst {
+  Goal goal = Goal::kMaximize;
+  bool operator()(const RungResult& a, const RungResult& b) const {
+    if (a.objective != b.objective) return Better(goal, a.objective, b.objective);
+    return a.number < b.number;
+  }
+};
+
+// A red-black tree that also answers "how many results rank before this one" in O(log n):
+// GCC's policy-based data structures, header-only and shipped with the compiler.
+using RankedResults = __gnu_pbds::tree<RungResult, __gnu_pbds::null_type, BestFirst, __gnu_pbds::rb_tree_tag,
+                                       __gnu_pbds::tree_order_statistics_node_update>;
+
+struct AshaRung {
+  explicit AshaRung(Goal goal) : all(BestFirst{goal}), waiting(BestFirst{goal}) {}
+  RankedResults all;                        // every result recorded at this rung
+  std::set<RungResult, BestFirst> waiting;  // those not promoted out of it yet
+  std::set<int64_t> promoted;               // trial numbers promoted out of it
+};
+
 class AshaStrategy final : public Strategy {
  public:
   AshaStrategy(const MultiFidelityOptions& options, std::unique_ptr<Strategy> sampler)
       : options_(options), sampler_(std::move(sampler)) {
     CheckOptions(options);
     budgets_ = AshaRungs(options.min_resource, options.max_resource, options.eta);
-    results_.resize(budgets_.size());
-    promoted_.resize(budgets_.size());
+    for (size_t k = 0; k < budgets_.size(); ++k) rungs_.emplace_back(options.goal);
   }
 
+  // O(rungs * log n) a call: a trial is promotable when the best trial not yet promoted out of
+  // its rung ranks in the rung's top floor(size / eta). (Copying and sorting each rung on every
+  // call made suggestions cost more the longer an experiment ran.)
   std::optional<Suggestion> Suggest(const SuggestContext& context) override {
     for (size_t k = budgets_.size() - 1; k-- > 0;) {
-      std::vector<Result> rung = results_[k];
-      SortBestFirst(rung, options_.goal);
-      const auto top = static_cast<size_t>(std::floor(static_cast<double>(rung.size()) / options_.eta));
-      for (size_t i = 0; i < top; ++i) {
-        if (!rung[i].objective) break;
-        if (promoted_[k].insert(rung[i].number).second) {
-          return Suggestion{{}, budgets_[k + 1], rung[i].number};
+      AshaRung& rung = rungs_[k];
+      const auto top = static_cast<size_t>(std::floor(static_cast<double>(rung.all.size()) / options_.eta));
+      while (!rung.waiting.empty()) {
+        const RungResult best = *rung.waiting.begin();
+        if (rung.promoted.count(best.number)) {  // a second result of a trial already promoted
+          rung.waiting.erase(rung.waiting.begin());
+          continue;
         }
+        if (rung.all.order_of_key(best) >= top) break;
+        rung.waiting.erase(rung.waiting.begin());
+        rung.promoted.insert(best.number);
+        return Suggestion{{}, budgets_[k + 1], best.number};
       }
     }
     if (!context.may_create) return std::nullopt;
@@ -207,7 +242,10 @@ class AshaStrategy final : public Strategy {
   void Observe(const Observation& o) override {
     if (o.status == TrialStatus::kFailed || !o.objective) return;
     const size_t k = RungOf(budgets_, o.budget > 0 ? o.budget : budgets_.back());
-    results_[k].push_back({o.objective, o.number});
+    const RungResult r{*o.objective, o.number};
+    AshaRung& rung = rungs_[k];
+    rung.all.insert(r);
+    if (k + 1 < budgets_.size() && !rung.promoted.count(o.number)) rung.waiting.insert(r);
     sampler_->Observe(o);
   }
 
@@ -220,8 +258,7 @@ class AshaStrategy final : public Strategy {
   MultiFidelityOptions options_;
   std::unique_ptr<Strategy> sampler_;
   std::vector<double> budgets_;
-  std::vector<std::vector<Result>> results_;  // per rung, in arrival order
-  std::vector<std::set<int64_t>> promoted_;   // per rung, trial numbers promoted out of it
+  std::vector<AshaRung> rungs_;
 };
 
 class BudgetedBayesianSampler final : public Strategy {

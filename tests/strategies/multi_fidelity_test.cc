@@ -1,6 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
+#include <random>
+#include <set>
 
 #include "core/search_space.h"
 #include "strategies/early_stopping.h"
@@ -55,6 +59,70 @@ TEST_CASE("asha: promotes a trial as soon as it is in the top 1/eta of its rung,
   CHECK(next->promote == 0);
   // Without room for new trials and nothing promotable, it has nothing to say.
   CHECK_FALSE(asha->Suggest({6, {}, false}));
+}
+
+// The rule ASHA follows, written the slow obvious way: sort each rung best first (ties by trial
+// number), promote the first trial of its top floor(size / eta) not promoted yet, top rung first.
+struct SlowAsha {
+  std::vector<double> budgets;
+  double eta;
+  std::vector<std::vector<std::pair<double, int64_t>>> results;
+  std::vector<std::set<int64_t>> promoted;
+
+  std::optional<std::pair<int64_t, double>> Promote() {
+    for (size_t k = budgets.size() - 1; k-- > 0;) {
+      auto rung = results[k];
+      std::sort(rung.begin(), rung.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+      });
+      const auto top = static_cast<size_t>(std::floor(static_cast<double>(rung.size()) / eta));
+      for (size_t i = 0; i < top; ++i) {
+        if (promoted[k].insert(rung[i].second).second) return std::make_pair(rung[i].second, budgets[k + 1]);
+      }
+    }
+    return std::nullopt;
+  }
+};
+
+TEST_CASE("asha: promotion decisions match the sort-every-rung rule over a long random run") {
+  SearchSpace space = OneFloat();
+  for (double eta : {3.0, 4.0}) {
+    auto asha = MakeAshaStrategy({1, 64, eta, Goal::kMaximize}, MakeRandomStrategy(space, 1));
+    SlowAsha slow{AshaRungs(1, 64, eta), eta, {}, {}};
+    slow.results.resize(slow.budgets.size());
+    slow.promoted.resize(slow.budgets.size());
+    std::mt19937_64 rng(11);
+    std::vector<std::pair<int64_t, double>> running;  // (number, budget)
+    int64_t created = 0;
+    int promotions = 0;
+    for (int round = 0; round < 3000; ++round) {
+      // Suggest until a few run, then finish one at random with a coarse (tie-prone) objective.
+      while (running.size() < 4) {
+        auto s = asha->Suggest({created + 1, {}, true});
+        REQUIRE(s);
+        auto expected = slow.Promote();
+        if (expected) {
+          REQUIRE(s->promote == expected->first);
+          CHECK(s->budget == expected->second);
+          running.push_back({s->promote, s->budget});
+          ++promotions;
+        } else {
+          REQUIRE(s->promote == 0);
+          running.push_back({++created, s->budget});
+        }
+      }
+      const size_t i = rng() % running.size();
+      const auto [number, budget] = running[i];
+      running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
+      const double objective = static_cast<double>(rng() % 50) / 10.0 + std::log(budget);
+      asha->Observe({number, {}, TrialStatus::kCompleted, objective, budget});
+      const size_t k = static_cast<size_t>(
+          std::find(slow.budgets.begin(), slow.budgets.end(), budget) - slow.budgets.begin());
+      REQUIRE(k < slow.budgets.size());
+      slow.results[k].push_back({objective, number});
+    }
+    CHECK(promotions > 500);
+  }
 }
 
 TEST_CASE("asha: a failed trial is never promoted and does not count in its rung") {
