@@ -10,6 +10,10 @@
 //       for `reps` suggestions, one more observation between each; times split into fit (model
 //       update, refit when due, fantasies) and acquisition (wall clock), plus the process CPU
 //       time of the whole suggestion (single-threaded, so it does not grow with machine load).
+//   hpt-strategy-bench asha [--trials 100000] [--block 10000] [--eta 3]
+//       One JSON object per block of trials: the mean CPU microseconds of a Suggest + Observe
+//       pair of ASHA (random sampler, budgets 1..81, 8 trials in flight) within that block, so
+//       the cost's growth with the length of the experiment shows as the ratio of last to first.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,6 +22,7 @@
 #include <ctime>
 #include <deque>
 #include <map>
+#include <random>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -27,6 +32,7 @@
 
 #include "bench/functions.h"
 #include "strategies/bayesian/bayesian.h"
+#include "strategies/multi_fidelity.h"
 #include "strategies/strategy.h"
 
 namespace hpt::bench {
@@ -180,12 +186,49 @@ int Latency(const std::map<std::string, std::string>& args) {
   return 0;
 }
 
+int Asha(const std::map<std::string, std::string>& args) {
+  const int64_t trials = args.count("trials") ? std::stoll(args.at("trials")) : 100000;
+  const int64_t block = args.count("block") ? std::stoll(args.at("block")) : 10000;
+  const double eta = args.count("eta") ? std::stod(args.at("eta")) : 3;
+  SearchSpace space({ParamSpec{"x", ParamType::kFloat, 0, 1, Scale::kLinear, {}, 0}});
+  auto asha = MakeAshaStrategy({1, 81, eta, Goal::kMaximize}, MakeRandomStrategy(space, 1));
+  std::deque<std::pair<int64_t, double>> running;  // (number, budget), oldest first
+  std::mt19937_64 rng(5);
+  int64_t created = 0;
+  int64_t promotions = 0;
+  for (int64_t done = 0; done < trials;) {
+    const std::clock_t c0 = std::clock();
+    for (int64_t i = 0; i < block && done < trials; ++i, ++done) {
+      while (running.size() < 8) {
+        std::optional<Suggestion> s = asha->Suggest({created + 1, {}, true});
+        if (s->promote > 0) {
+          running.emplace_back(s->promote, s->budget);
+          ++promotions;
+        } else {
+          running.emplace_back(++created, s->budget);
+        }
+      }
+      const auto [number, budget] = running.front();
+      running.pop_front();
+      const double objective = std::uniform_real_distribution<double>(0, 1)(rng) + std::log(budget);
+      asha->Observe({number, {}, TrialStatus::kCompleted, objective, budget});
+    }
+    const double us = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC * 1e6 / static_cast<double>(block);
+    nlohmann::json out = {{"tool", "hpt-asha"}, {"eta", eta}, {"results", done}, {"trials", created},
+                          {"promotions", promotions}, {"cpu_us_per_result", us}};
+    std::printf("%s\n", out.dump().c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace hpt::bench
 
 int main(int argc, char** argv) {
-  if (argc < 2 || (std::strcmp(argv[1], "quality") != 0 && std::strcmp(argv[1], "latency") != 0)) {
-    std::fprintf(stderr, "usage: %s quality|latency [--key value ...]\n", argv[0]);
+  const std::string mode = argc >= 2 ? argv[1] : "";
+  if (mode != "quality" && mode != "latency" && mode != "asha") {
+    std::fprintf(stderr, "usage: %s quality|latency|asha [--key value ...]\n", argv[0]);
     return 2;
   }
   std::map<std::string, std::string> args;
@@ -196,5 +239,6 @@ int main(int argc, char** argv) {
     }
     args[argv[i] + 2] = argv[i + 1];
   }
-  return std::strcmp(argv[1], "quality") == 0 ? hpt::bench::Quality(args) : hpt::bench::Latency(args);
+  if (mode == "asha") return hpt::bench::Asha(args);
+  return mode == "quality" ? hpt::bench::Quality(args) : hpt::bench::Latency(args);
 }
