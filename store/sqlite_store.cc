@@ -43,7 +43,6 @@ constexpr const char* kInsertComponentSql =
 constexpr const char* kInsertTrialSql =
     "INSERT INTO trials (experiment_id, number, status, params, created_at)"
     " VALUES (?1, ?2, 'pending', ?3, ?4)";
-constexpr const char* kRenameComponentSql = "UPDATE trial_components SET name = ?2 WHERE id = ?1";
 constexpr const char* kInsertLinkSql =
     "INSERT OR IGNORE INTO trial_component_links (trial_id, component_id) VALUES (?1, ?2)";
 constexpr const char* kLinkStaticSql =
