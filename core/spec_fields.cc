@@ -3,6 +3,7 @@
 // validation nor the documentation can drift from this file.
 
 #include <regex>
+#include <string_view>
 
 #include "core/spec_fields_internal.h"
 
@@ -65,7 +66,63 @@ std::optional<std::string> CheckCommand(const FieldValue& v) {
   return std::nullopt;
 }
 
+// The number in a back-reference (\N) or a repetition count ({m}, {m,n}) starting at p[i], or
+// nullopt when it has more digits than any acceptable value (it is never converted, so it cannot
+// overflow). i ends past the digits.
+std::optional<int> ReadCount(std::string_view p, size_t& i) {
+  int value = 0;
+  size_t digits = 0;
+  for (; i < p.size() && p[i] >= '0' && p[i] <= '9'; ++i, ++digits) {
+    if (digits < 5) value = value * 10 + (p[i] - '0');
+  }
+  if (digits > 4) return std::nullopt;
+  return value;
+}
+
+// libstdc++ 12's std::regex reads back-reference numbers and repetition counts with no overflow
+// check (undefined behaviour past 18 digits; found by fuzz_spec), and compiles a count into as
+// many automaton states. Both are refused before the pattern reaches it.
+std::optional<std::string> CheckRegexCounts(std::string_view p) {
+  constexpr int kMaxBackref = 99;
+  constexpr int kMaxRepeat = 1000;
+  bool in_class = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '\\') {
+      size_t j = i + 1;
+      if (j < p.size() && p[j] >= '1' && p[j] <= '9') {
+        const std::optional<int> n = ReadCount(p, j);
+        if (!n || *n > kMaxBackref) {
+          return "has a back-reference \\" + std::string(p.substr(i + 1, j - i - 1)) +
+                 " past the largest allowed (" + std::to_string(kMaxBackref) + ")";
+        }
+        i = j - 1;
+      } else {
+        ++i;  // the escaped character
+      }
+    } else if (in_class) {
+      in_class = p[i] != ']';
+    } else if (p[i] == '[') {
+      in_class = true;
+    } else if (p[i] == '{') {
+      size_t j = i + 1;
+      while (true) {
+        const size_t start = j;
+        const std::optional<int> n = ReadCount(p, j);
+        if (j > start && (!n || *n > kMaxRepeat)) {
+          return "has a repetition count " + std::string(p.substr(start, j - start)) +
+                 " past the largest allowed (" + std::to_string(kMaxRepeat) + ")";
+        }
+        if (j >= p.size() || p[j] != ',') break;
+        ++j;
+      }
+      i = j - 1;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> CheckRegex(const FieldValue& v) {
+  if (std::optional<std::string> why = CheckRegexCounts(v.text)) return "'" + v.text + "' " + *why;
   try {
     const std::regex re(v.text, std::regex::ECMAScript);
     if (re.mark_count() < 1) {
@@ -356,7 +413,7 @@ const std::vector<FieldDef>& SpecFields() {
       {.path = "trial.metrics[].regex",
        .kind = FieldKind::kString,
        .required = true,
-       .check_doc = "a valid ECMAScript regex with a capture group; group 1 is the value",
+       .check_doc = "a valid ECMAScript regex with a capture group; group 1 is the value; back-references up to \\\\99, repetition counts up to {1000}",
        .check = CheckRegex,
        .store = [](Draft& d, const FieldValue& v) { d.spec.trial.metrics.back().regex = v.text; }},
       {.path = "trial.resources", .kind = FieldKind::kMap},
