@@ -70,6 +70,16 @@ struct BadCase {
   const char* message;  // a part of the message
 };
 
+TEST_CASE("spec: metric regexes with ordinary counts, braces and back-references are accepted") {
+  for (const std::string regex : {R"(acc=(\\d{1,3}\\.\\d{2,}))", R"(\\{\"loss\": ([0-9.]+)\\})", R"(([a-z]{1000})=\\1)",
+                                   R"(x=([{]?[0-9]+))"}) {
+    CAPTURE(regex);
+    const Spec spec =
+        ParseSpec(With(5, "trial:\n  command: [run]\n  metrics:\n    - {name: acc, regex: \"" + regex + "\"}"), "r.yaml");
+    REQUIRE(spec.trial.metrics.size() == 1);
+  }
+}
+
 TEST_CASE("spec: each malformed spec is rejected, naming the line and the field at fault") {
   const BadCase cases[] = {
       {"unknown top-level key", With(1, "nmae: demo"), "nmae", 1, "did you mean 'name'?"},
