@@ -4,6 +4,8 @@ python3-sklearn: /usr/bin/python3, not a pyenv python).
 
   peers.py quality [--functions all] [--samplers tpe,tpe_mv,random] [--seeds 20] [--budget 100]
       One JSON object per run, in the format of `hpt-strategy-bench quality`.
+  peers.py evaluate FUNCTION X0 X1 ...
+      Prints `hpt: value=F(X)`: the trial program of bench/real_path.py.
   peers.py latency [--n 100,500,1000,2000] [--d 2,6,10,20] [--reps 5]
       Suggestion time of Optuna's TPE (ask() on a study holding n trials) and of scikit-learn's
       GaussianProcessRegressor (fit on n points + predict mean/std at 2048 candidates).
@@ -15,8 +17,6 @@ import json
 import math
 import sys
 import time
-
-import numpy as np
 
 
 def branin(x):
@@ -112,6 +112,7 @@ def quality(args):
 
 
 def latency(args):
+    import numpy as np
     import optuna
     import warnings
     warnings.filterwarnings("ignore")
@@ -179,8 +180,14 @@ def main():
     lat.add_argument("--reps", type=int, default=5)
     lat.add_argument("--sklearn-max-n", type=int, default=100000,
                      help="skip scikit-learn above this n (its fit takes minutes at n >= 1000)")
+    ev = sub.add_parser("evaluate")
+    ev.add_argument("function", choices=sorted(FUNCTIONS))
+    ev.add_argument("x", type=float, nargs="+")
     args = parser.parse_args()
-    quality(args) if args.mode == "quality" else latency(args)
+    if args.mode == "evaluate":
+        print(f"hpt: value={FUNCTIONS[args.function][2](args.x)!r}")
+    else:
+        quality(args) if args.mode == "quality" else latency(args)
 
 
 if __name__ == "__main__":

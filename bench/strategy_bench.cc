@@ -1,6 +1,6 @@
 // Benchmarks of the strategies through the Strategy API (no coordinator, no processes):
 //
-//   hpt-strategy-bench quality [--functions a,b|all] [--strategies bayesian,sobol,random]
+//   hpt-strategy-bench quality [--functions a,b|all] [--strategies bayesian,bayesian-nowarp,sobol,random]
 //                              [--seeds 20] [--budget 100] [--slots 1]
 //       One JSON object per run on stdout: the best-so-far objective after each evaluation and
 //       the function's known minimum. With --slots k > 1, k trials are in flight at once: each
@@ -56,6 +56,9 @@ std::vector<double> Values(const Params& p) {
 
 std::unique_ptr<Strategy> Make(const std::string& name, const SearchSpace& space, uint64_t seed) {
   if (name == "bayesian") return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize});
+  if (name == "bayesian-nowarp") {
+    return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize, .warp_outputs = false});
+  }
   if (name == "sobol") return MakeSobolStrategy(space, seed);
   if (name == "random") return MakeRandomStrategy(space, seed);
   std::fprintf(stderr, "unknown strategy %s\n", name.c_str());

@@ -87,6 +87,9 @@ struct BayesianOptions {
   Goal goal = Goal::kMinimize;  // the objective's goal (the GP always minimizes internally)
   // Trials from the Sobol initial design before the model is used; 0 = DefaultInitialDesign.
   int64_t n_initial = 0;
+  // Fit the GP to Yeo-Johnson-warped objectives (strategies/bayesian/output_warp.h). Not a spec
+  // field: bench/ turns it off to measure what it buys.
+  bool warp_outputs = true;
 };
 // 2 d + 1 for d parameters, at least 5 and at most 20.
 int64_t DefaultInitialDesign(size_t dims);

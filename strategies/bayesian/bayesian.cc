@@ -12,6 +12,7 @@
 #include <LBFGSB.h>
 
 #include "strategies/bayesian/acquisition.h"
+#include "strategies/bayesian/output_warp.h"
 
 namespace hpt {
 namespace bayes {
@@ -116,11 +117,9 @@ void BayesianStrategy::UpdateModel(VectorXd& targets, double& best) {
     values.push_back(r.y.value_or(worst));
   }
   const auto n = static_cast<Eigen::Index>(numbers.size());
-  VectorXd y = Eigen::Map<const VectorXd>(values.data(), n);
-  const double mean = y.mean();
-  double sd = std::sqrt((y.array() - mean).square().sum() / static_cast<double>(std::max<Eigen::Index>(n - 1, 1)));
-  if (!(sd > 1e-12 * std::max(1.0, std::abs(mean)))) sd = 1.0;
-  y = (y.array() - mean) / sd;
+  const OutputWarp warp = WarpOutputs(values, options_.warp_outputs ? OutputWarp::kMinLambda : 1.0);
+  const VectorXd y = Eigen::Map<const VectorXd>(warp.values.data(), n);
+  timing_.warp_lambda = warp.lambda;
   best = std::numeric_limits<double>::infinity();
   for (Eigen::Index i = 0; i < n; ++i) {
     if (records_.at(numbers[static_cast<size_t>(i)]).y) best = std::min(best, y(i));

@@ -26,6 +26,7 @@ struct SuggestTiming {
   double acquisition_s = 0; // candidate scoring + local optimization
   size_t observations = 0;  // GP inputs from finished trials
   size_t candidates = 0;
+  double warp_lambda = 1;   // the output warp's Yeo-Johnson exponent (1: none)
 };
 
 class BayesianStrategy final : public Strategy {

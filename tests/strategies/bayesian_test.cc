@@ -48,6 +48,23 @@ TEST_CASE("bayesian: finds the minimum of a smooth bowl far better than its init
   CHECK(Run(*sobol, Bowl, 25) > 10 * best);
 }
 
+TEST_CASE("bayesian: a heavy-tailed objective is warped before the fit; a maximized one in the other direction") {
+  const SearchSpace space = Square2();
+  // exp(20 * bowl): 1 at the optimum, up to about e^20 in a corner, bad values in the upper tail.
+  const auto steep = [](const Params& p) { return std::exp(20 * Bowl(p)); };
+  bayes::BayesianStrategy warped(space, {.seed = 4});
+  Run(warped, steep, 15);
+  REQUIRE(warped.last_timing().model);
+  CHECK(warped.last_timing().warp_lambda < 0.5);
+  bayes::BayesianStrategy plain(space, {.seed = 4, .warp_outputs = false});
+  Run(plain, steep, 15);
+  CHECK(plain.last_timing().warp_lambda == 1.0);
+  // Maximizing -exp(...) is the same problem: its bad values are the lower tail, flipped first.
+  bayes::BayesianStrategy maximized(space, {.seed = 4, .goal = Goal::kMaximize});
+  Run(maximized, [&](const Params& p) { return -steep(p); }, 15, Goal::kMaximize);
+  CHECK(maximized.last_timing().warp_lambda == doctest::Approx(warped.last_timing().warp_lambda));
+}
+
 TEST_CASE("bayesian: maximizes when the goal says so") {
   const SearchSpace space = Square2();
   auto bo = MakeBayesianStrategy(space, {.seed = 2, .goal = Goal::kMaximize});

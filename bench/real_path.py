@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""Strategy quality through the real path: spec -> `hpt run` (coordinator, local worker, trial
+processes, SQLite) -> `hpt trials --format json`, for the functions of peers.py.
+
+  real_path.py --hpt build/bin/hpt [--functions branin] [--seeds 20] [--budget 50]
+               [--strategy bayesian] [--slots 1]
+
+Each (function, seed) is one `hpt run` of a spec with `strategy: {type: STRATEGY, seed: SEED}`
+whose trial is `python3 bench/peers.py evaluate FUNCTION {x0} {x1} ...` (it prints
+`hpt: value=...`). The trials' objectives, in trial-number order, give the best-so-far curve.
+Prints one JSON object per run in the format of `hpt-strategy-bench quality` (strategy named
+`hpt-STRATEGY (real path)`), so bench/report.py reads both.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peers import FUNCTIONS  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def spec_text(function, strategy, seed, budget, slots):
+    params, _, _ = FUNCTIONS[function]
+    lines = [f"name: real-{function}",
+             "objective: {metric: value, goal: minimize}",
+             f"strategy: {{type: {strategy}, seed: {seed}}}",
+             "parameters:"]
+    for name, lo, hi, log in params:
+        scale = "log" if log else "linear"
+        lines.append(f"  - {{name: {name}, type: float, min: {lo!r}, max: {hi!r}, scale: {scale}}}")
+    lines.append(f"limits: {{max_trials: {budget}, max_parallel: {slots}, trial_timeout: 1m}}")
+    command = ["python3", os.path.join(ROOT, "bench", "peers.py"), "evaluate", function]
+    command += ["{" + name + "}" for name, *_ in params]
+    lines.append("trial:")
+    lines.append("  command: " + json.dumps(command))
+    return "\n".join(lines) + "\n"
+
+
+def run_one(hpt, function, strategy, seed, budget, slots, scratch):
+    spec = os.path.join(scratch, f"{function}-{seed}.yaml")
+    db = os.path.join(scratch, f"{function}-{seed}.db")
+    with open(spec, "w") as f:
+        f.write(spec_text(function, strategy, seed, budget, slots))
+    start = time.monotonic()
+    run = subprocess.run([hpt, "run", spec, "--db", db, "--workers", str(slots), "--top", "0",
+                          "--work-dir", os.path.join(scratch, "runs")],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"{function} seed {seed}: hpt run exited {run.returncode}\n{run.stderr}")
+    seconds = time.monotonic() - start
+    out = subprocess.run([hpt, "trials", f"real-{function}", "--db", db, "--format", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    trials = sorted(json.loads(out), key=lambda t: t["number"])
+    if len(trials) != budget or any(t["status"] != "completed" for t in trials):
+        raise SystemExit(f"{function} seed {seed}: expected {budget} completed trials, got "
+                         f"{[(t['number'], t['status']) for t in trials]}")
+    best, best_so_far = float("inf"), []
+    for t in trials:
+        best = min(best, t["objective"])
+        best_so_far.append(best)
+    return {"function": function, "strategy": f"hpt-{strategy} (real path)", "seed": seed,
+            "slots": slots, "minimum": FUNCTIONS[function][1], "best_so_far": best_so_far,
+            "seconds": seconds}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hpt", required=True)
+    parser.add_argument("--functions", default="branin")
+    parser.add_argument("--strategy", default="bayesian")
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--budget", type=int, default=50)
+    parser.add_argument("--slots", type=int, default=1)
+    args = parser.parse_args()
+    hpt = os.path.abspath(args.hpt)
+    with tempfile.TemporaryDirectory(prefix="hpt-real-path-") as scratch:
+        for function in args.functions.split(","):
+            for seed in range(args.seeds):
+                row = run_one(hpt, function, args.strategy, seed, args.budget, args.slots, scratch)
+                print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

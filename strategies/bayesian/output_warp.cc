@@ -1,0 +1,108 @@
+#include "strategies/bayesian/output_warp.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace hpt::bayes {
+namespace {
+
+// Mean and sample standard deviation; a spread too small to divide by reads as 0.
+void Moments(const std::vector<double>& v, double& mean, double& sd) {
+  mean = 0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  double ss = 0;
+  for (double x : v) ss += (x - mean) * (x - mean);
+  sd = std::sqrt(ss / static_cast<double>(std::max<size_t>(v.size() - 1, 1)));
+  if (!(sd > 1e-12 * std::max(1.0, std::abs(mean)))) sd = 0;
+}
+
+// Profile log-likelihood of lambda for Gaussian transformed values, up to a constant:
+// -n/2 log(var psi) + (lambda - 1) J, where J = sum sign(z) log(1 + |z|) makes the second term
+// the log Jacobian of the transform.
+double LogLikelihood(const std::vector<double>& z, double jacobian, double lambda,
+                     std::vector<double>& scratch) {
+  scratch.resize(z.size());
+  for (size_t i = 0; i < z.size(); ++i) scratch[i] = YeoJohnson(z[i], lambda);
+  double mean = 0;
+  double sd = 0;
+  Moments(scratch, mean, sd);
+  if (sd == 0) return -std::numeric_limits<double>::infinity();
+  return -static_cast<double>(z.size()) * std::log(sd) + (lambda - 1.0) * jacobian;
+}
+
+}  // namespace
+
+double YeoJohnson(double z, double lambda) {
+  constexpr double kEps = 1e-9;
+  if (z >= 0) {
+    return std::abs(lambda) < kEps ? std::log1p(z) : std::expm1(lambda * std::log1p(z)) / lambda;
+  }
+  const double mirrored = 2.0 - lambda;
+  return std::abs(mirrored) < kEps ? -std::log1p(-z) : -std::expm1(mirrored * std::log1p(-z)) / mirrored;
+}
+
+OutputWarp WarpOutputs(const std::vector<double>& y, double min_lambda) {
+  OutputWarp out;
+  out.values = y;
+  if (y.empty()) return out;
+  double mean = 0;
+  double sd = 0;
+  Moments(y, mean, sd);
+  for (double& v : out.values) v = sd > 0 ? (v - mean) / sd : v - mean;
+  if (y.size() < 3 || sd == 0 || min_lambda >= 1.0) return out;
+
+  // A coarse grid first (the likelihood need not be unimodal in lambda), then golden-section
+  // search in the grid cell around the best point.
+  double jacobian = 0;
+  for (double z : out.values) jacobian += std::copysign(std::log1p(std::abs(z)), z);
+  std::vector<double> scratch;
+  const auto score = [&](double lambda) { return LogLikelihood(out.values, jacobian, lambda, scratch); };
+  constexpr int kGrid = 20;
+  const double step = (1.0 - min_lambda) / kGrid;
+  double best_lambda = 1.0;
+  double best_score = score(1.0);
+  for (int i = 0; i < kGrid; ++i) {
+    const double lambda = min_lambda + step * i;
+    const double s = score(lambda);
+    if (s > best_score) {
+      best_score = s;
+      best_lambda = lambda;
+    }
+  }
+  double lo = std::max(min_lambda, best_lambda - step);
+  double hi = std::min(1.0, best_lambda + step);
+  constexpr double kInvPhi = 0.6180339887498949;
+  double a = hi - kInvPhi * (hi - lo);
+  double b = lo + kInvPhi * (hi - lo);
+  double fa = score(a);
+  double fb = score(b);
+  for (int i = 0; i < 30; ++i) {
+    if (fa > fb) {
+      hi = b;
+      b = a;
+      fb = fa;
+      a = hi - kInvPhi * (hi - lo);
+      fa = score(a);
+    } else {
+      lo = a;
+      a = b;
+      fa = fb;
+      b = lo + kInvPhi * (hi - lo);
+      fb = score(b);
+    }
+  }
+  const double refined = fa > fb ? a : b;
+  if (std::max(fa, fb) > best_score) best_lambda = refined;
+  // Lambda 1 is the identity: keep plain standardization exactly.
+  if (best_lambda >= 1.0 - 1e-9) return out;
+
+  out.lambda = best_lambda;
+  for (double& v : out.values) v = YeoJohnson(v, best_lambda);
+  Moments(out.values, mean, sd);
+  for (double& v : out.values) v = sd > 0 ? (v - mean) / sd : v - mean;
+  return out;
+}
+
+}  // namespace hpt::bayes
