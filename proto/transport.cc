@@ -2,7 +2,14 @@
 
 #include <zmq.hpp>
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -210,19 +217,46 @@ bool Channel::Wait(std::chrono::milliseconds timeout, std::span<const int> fds,
   return (items[0].revents & ZMQ_POLLIN) != 0;
 }
 
-void Channel::WaitAny(std::span<Channel* const> channels, std::chrono::milliseconds timeout,
-                      std::vector<char>& ready) {
-  std::vector<zmq::pollitem_t> items;
-  items.reserve(channels.size());
-  for (Channel* channel : channels) items.push_back({channel->impl_->socket.handle(), 0, ZMQ_POLLIN, 0});
-  ready.assign(channels.size(), 0);
-  try {
-    zmq::poll(items.data(), items.size(), timeout);
-  } catch (const zmq::error_t& e) {
-    if (e.num() != EINTR) throw Error(ErrorKind::kFailed, std::string("poll failed: ") + e.what());
-    return;
+ChannelPoller::ChannelPoller() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
+  if (epoll_fd_ < 0) throw Error(ErrorKind::kFailed, std::string("epoll_create1 failed: ") + std::strerror(errno));
+}
+
+ChannelPoller::~ChannelPoller() { close(epoll_fd_); }
+
+size_t ChannelPoller::Add(Channel* channel) {
+  const size_t index = channels_.size();
+  // ZMQ_FD is readable while the socket has unprocessed commands (an arrived message among
+  // them); level-triggered, it wakes epoll until TryReceive or a send processes them.
+  const auto fd = channel->impl_->socket.get(zmq::sockopt::fd);
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = index;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+    throw Error(ErrorKind::kFailed, std::string("epoll_ctl failed: ") + std::strerror(errno));
   }
-  for (size_t i = 0; i < items.size(); ++i) ready[i] = (items[i].revents & ZMQ_POLLIN) != 0;
+  channels_.push_back(channel);
+  touched_.push_back(index);  // a message may already be waiting
+  return index;
+}
+
+void ChannelPoller::Touched(size_t index) { touched_.push_back(index); }
+
+void ChannelPoller::Wait(std::chrono::milliseconds timeout, std::vector<size_t>& ready) {
+  ready.clear();
+  for (size_t index : touched_) {
+    if (channels_[index]->impl_->socket.get(zmq::sockopt::events) & ZMQ_POLLIN) ready.push_back(index);
+  }
+  touched_.clear();
+  std::array<epoll_event, 256> events;
+  const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
+                           ready.empty() ? static_cast<int>(std::max<int64_t>(timeout.count(), 0)) : 0);
+  if (n < 0) {
+    if (errno == EINTR) return;
+    throw Error(ErrorKind::kFailed, std::string("epoll_wait failed: ") + std::strerror(errno));
+  }
+  for (int i = 0; i < n; ++i) ready.push_back(static_cast<size_t>(events[static_cast<size_t>(i)].data.u64));
+  std::sort(ready.begin(), ready.end());
+  ready.erase(std::unique(ready.begin(), ready.end()), ready.end());
 }
 
 std::optional<Incoming> Channel::TryReceive() {

@@ -91,12 +91,6 @@ class Channel {
   bool Wait(std::chrono::milliseconds timeout, std::span<const int> fds = {},
             std::vector<char>* ready_fds = nullptr);
 
-  // Blocks up to `timeout` until one of `channels` has a message waiting; `ready` is resized to
-  // channels.size() with 1 for each that has. For processes holding many connections (the
-  // throughput bench's simulated workers). EINTR returns early with nothing ready.
-  static void WaitAny(std::span<Channel* const> channels, std::chrono::milliseconds timeout,
-                      std::vector<char>& ready);
-
   // One message, without blocking; nullopt when none is waiting. A frame that does not decode
   // is logged, counted in dropped(), and skipped (never thrown).
   std::optional<Incoming> TryReceive();
@@ -105,11 +99,38 @@ class Channel {
   struct Impl;
 
  private:
+  friend class ChannelPoller;
   Channel(std::unique_ptr<Impl> impl, std::string endpoint, std::shared_ptr<spdlog::logger> logger);
   std::unique_ptr<Impl> impl_;
   std::string endpoint_;
   std::shared_ptr<spdlog::logger> logger_;
   uint64_t dropped_ = 0;
+};
+
+// Waits on many channels at once at a cost that grows with the channels that have something,
+// not with how many there are (epoll on each socket's notification fd): for processes holding
+// hundreds of connections, such as the throughput bench's simulated workers.
+class ChannelPoller {
+ public:
+  ChannelPoller();
+  ~ChannelPoller();
+  ChannelPoller(const ChannelPoller&) = delete;
+  ChannelPoller& operator=(const ChannelPoller&) = delete;
+
+  // Watches `channel` (which must outlive the poller); returns its index for Wait's `ready`.
+  size_t Add(Channel* channel);
+  // Call after sending on a watched channel: a send can consume the notification of a message
+  // that arrived meanwhile, so Wait then asks that channel directly.
+  void Touched(size_t index);
+  // Blocks up to `timeout` until a watched channel may have a message; `ready` gets the indices
+  // to drain with TryReceive (a listed channel may turn out to have none). EINTR returns early
+  // with nothing ready.
+  void Wait(std::chrono::milliseconds timeout, std::vector<size_t>& ready);
+
+ private:
+  int epoll_fd_ = -1;
+  std::vector<Channel*> channels_;
+  std::vector<size_t> touched_;
 };
 
 }  // namespace hpt

@@ -56,6 +56,7 @@ struct SimWorker {
   std::vector<Running> running;
   std::map<uint32_t, Clock::time_point> freed;  // slots freed and not yet given a new trial
   Clock::time_point next_heartbeat;
+  size_t index = 0;  // in the poller
 };
 
 double WallNow() {
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
 
   hpt::Network network;
   std::vector<SimWorker> workers(static_cast<size_t>(options.connections));
-  std::vector<hpt::Channel*> channels;
+  hpt::ChannelPoller poller;
   for (int c = 0; c < options.connections; ++c) {
     SimWorker& w = workers[static_cast<size_t>(c)];
     hpt::ChannelOptions channel_options;
@@ -121,7 +122,7 @@ int main(int argc, char** argv) {
     w.channel->Send(w.registration);
     // Spread heartbeats over the interval rather than sending them all at once.
     w.next_heartbeat = Clock::now() + std::chrono::milliseconds(options.heartbeat_ms) * (c + 1) / options.connections;
-    channels.push_back(w.channel.get());
+    w.index = poller.Add(w.channel.get());
   }
 
   std::mt19937_64 rng(static_cast<uint64_t>(getpid()));
@@ -130,11 +131,12 @@ int main(int argc, char** argv) {
   uint64_t assigned = 0, reregistered = 0;
   auto last_assign = Clock::now();
   bool any_assigned = false;
-  std::vector<char> ready;
+  std::vector<size_t> ready;
 
   auto finish = [&](SimWorker& w, const Running& r, const char* how) {
     w.channel->Send(hpt::MetricsMsg{r.trial_id, r.attempt, {{options.metric, 1, value(rng), WallNow()}}, 1});
     w.channel->Send(hpt::FinishedMsg{r.trial_id, r.attempt, how, 0, "", ""});
+    poller.Touched(w.index);
     const auto now = Clock::now();
     for (uint32_t slot : r.slots) w.freed[slot] = now;
   };
@@ -147,10 +149,10 @@ int main(int argc, char** argv) {
       wake = std::min(wake, w.next_heartbeat);
       for (const Running& r : w.running) wake = std::min(wake, r.ends);
     }
-    const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now);
-    hpt::Channel::WaitAny(channels, std::max(timeout, std::chrono::milliseconds(0)), ready);
-    for (size_t c = 0; c < workers.size(); ++c) {
-      if (!ready[c]) continue;
+    // Rounded up: a timeout truncated to 0 ms would spin until the next event is due.
+    const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(wake - now);
+    poller.Wait(std::max(timeout, std::chrono::milliseconds(0)), ready);
+    for (size_t c : ready) {
       SimWorker& w = workers[c];
       while (std::optional<hpt::Incoming> in = w.channel->TryReceive()) {
         if (const auto* assign = std::get_if<hpt::AssignMsg>(&in->message)) {
@@ -187,6 +189,7 @@ int main(int argc, char** argv) {
           hpt::RegisterMsg again = w.registration;
           again.running = RunningList(w);
           w.channel->Send(again);
+          poller.Touched(w.index);
         }
         // Welcome, acks and heartbeat acks need nothing.
       }
@@ -203,6 +206,7 @@ int main(int argc, char** argv) {
       }
       if (now >= w.next_heartbeat) {
         w.channel->Send(hpt::HeartbeatMsg{RunningList(w)});
+        poller.Touched(w.index);
         w.next_heartbeat = now + std::chrono::milliseconds(options.heartbeat_ms);
       }
     }
