@@ -55,7 +55,8 @@ std::unique_ptr<Strategy> MakeAshaStrategy(const MultiFidelityOptions& options,
 
 // BOHB-style sampler for the strategies above: one Gaussian-process model per budget; a new
 // configuration comes from the model of the largest budget that has at least `min_points`
-// results (default: parameters + 2), and from a Sobol sequence before any budget has that many.
+// results (default: parameters + 2), and from a Sobol sequence before any budget has that many
+// and for every third trial number after (BOHB's random fraction).
 std::unique_ptr<Strategy> MakeBudgetedBayesianSampler(const SearchSpace& space, uint64_t seed, Goal goal,
                                                       int64_t min_points = 0);
 

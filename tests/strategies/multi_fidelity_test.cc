@@ -135,6 +135,36 @@ TEST_CASE("asha: a failed trial is never promoted and does not count in its rung
   CHECK_FALSE(asha->Suggest({4, {}, false}));  // 2 results: floor(2/3) = 0
 }
 
+TEST_CASE("budgeted bayesian sampler: once a budget has a model, every third configuration is still a Sobol point") {
+  const SearchSpace space({ParamSpec{"x", ParamType::kFloat, 0, 1, Scale::kLinear, {}, 0},
+                           ParamSpec{"y", ParamType::kFloat, 0, 1, Scale::kLinear, {}, 0}});
+  auto sampler = MakeBudgetedBayesianSampler(space, 5, Goal::kMinimize, 4);
+  auto sobol = MakeSobolStrategy(space, 5);
+  const auto value = [](const Params& p) {
+    return std::pow(std::get<double>(p[0].value) - 0.2, 2) + std::pow(std::get<double>(p[1].value) - 0.8, 2);
+  };
+  int64_t number = 0;
+  // Before any budget has 4 results, everything is the Sobol sequence.
+  for (; number < 4;) {
+    ++number;
+    auto s = sampler->Suggest({number, {}, true});
+    REQUIRE(s);
+    CHECK(s->params == sobol->Suggest({number, {}, true})->params);
+    sampler->Observe({number, s->params, TrialStatus::kCompleted, value(s->params), 1});
+  }
+  int from_sobol = 0;
+  for (int k = 0; k < 9; ++k) {
+    ++number;
+    auto s = sampler->Suggest({number, {}, true});
+    REQUIRE(s);
+    const bool same = s->params == sobol->Suggest({number, {}, true})->params;
+    CHECK(same == (number % 3 == 0));
+    from_sobol += same ? 1 : 0;
+    sampler->Observe({number, s->params, TrialStatus::kCompleted, value(s->params), 1});
+  }
+  CHECK(from_sobol == 3);
+}
+
 TEST_CASE("hyperband: a bracket promotes its best n_{i+1} only when the whole rung reported") {
   SearchSpace space = OneFloat();
   // min 3, max 9, eta 3: brackets s=1 {(3,3),(1,9)} and s=0 {(2,9)}.
