@@ -71,6 +71,7 @@ def quality(paths):
                       f"(quartiles {np.percentile(v, 25):.3g}, {np.percentile(v, 75):.3g}; "
                       f"{sum(x < limit for x in v)} of {len(v)} seeds below the target)")
 
+
 def latency(paths):
     rows = load(paths)
     print("| tool | d | n | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms | fit p50 ms | acquisition p50 ms | cold ms |")

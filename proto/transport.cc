@@ -227,7 +227,12 @@ size_t ChannelPoller::Add(Channel* channel) {
   const size_t index = channels_.size();
   // ZMQ_FD is readable while the socket has unprocessed commands (an arrived message among
   // them); level-triggered, it wakes epoll until TryReceive or a send processes them.
-  const auto fd = channel->impl_->socket.get(zmq::sockopt::fd);
+  zmq::fd_t fd = -1;
+  try {
+    fd = channel->impl_->socket.get(zmq::sockopt::fd);
+  } catch (const zmq::error_t& e) {
+    throw Error(ErrorKind::kFailed, std::string("cannot read a socket's notification fd: ") + e.what());
+  }
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = index;
@@ -243,8 +248,12 @@ void ChannelPoller::Touched(size_t index) { touched_.push_back(index); }
 
 void ChannelPoller::Wait(std::chrono::milliseconds timeout, std::vector<size_t>& ready) {
   ready.clear();
-  for (size_t index : touched_) {
-    if (channels_[index]->impl_->socket.get(zmq::sockopt::events) & ZMQ_POLLIN) ready.push_back(index);
+  try {
+    for (size_t index : touched_) {
+      if (channels_[index]->impl_->socket.get(zmq::sockopt::events) & ZMQ_POLLIN) ready.push_back(index);
+    }
+  } catch (const zmq::error_t& e) {
+    throw Error(ErrorKind::kFailed, std::string("cannot read a socket's events: ") + e.what());
   }
   touched_.clear();
   std::array<epoll_event, 256> events;
