@@ -232,7 +232,7 @@ const std::vector<FieldDef>& SpecFields() {
        .kind = FieldKind::kEnum,
        .default_yaml = "random",
        .check_doc = "hyperband and asha only: what proposes new configurations; `bayesian` fits a "
-                    "Gaussian process per budget (BOHB-like)",
+                    "Gaussian process per budget and takes every third configuration from Sobol (BOHB-like)",
        .choices = {"random", "sobol", "bayesian"},
        .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.sampler = StrategyTypeNamed(v.text); }},
       {.path = "parameters",
