@@ -183,6 +183,8 @@ def main():
     if "bohb" in stages:  # slow (a GP per budget level, about 10 minutes): 1 slot
         sh([args.bench, "reach", "--real", REAL, "--seeds", seeds, "--slots", "1", "--methods",
             ",".join(m + "+bohb" for m in MF_METHODS)], os.path.join(args.results, "reach-bohb.jsonl"))
+        sh([args.bench, "reach", "--real", REAL, "--seeds", seeds, "--slots", "4,8", "--methods",
+            "asha-eta3+bohb,hyperband-eta3+bohb"], os.path.join(args.results, "reach-bohb-slots.jsonl"))
     if "optuna" in stages:
         for stale in glob.glob(os.path.join(args.results, "optuna*.jsonl")):
             os.remove(stale)
