@@ -18,13 +18,21 @@ void Moments(const std::vector<double>& v, double& mean, double& sd) {
   if (!(sd > 1e-12 * std::max(1.0, std::abs(mean)))) sd = 0;
 }
 
+// Yeo-Johnson of z from l = log(1 + |z|), precomputed once per value: the search below evaluates
+// ~50 lambdas, and the logarithm does not depend on lambda.
+double YeoJohnsonFromLog(bool negative, double l, double lambda) {
+  const double exponent = negative ? 2.0 - lambda : lambda;
+  const double v = std::abs(exponent) < 1e-9 ? l : std::expm1(exponent * l) / exponent;
+  return negative ? -v : v;
+}
+
 // Profile log-likelihood of lambda for Gaussian transformed values, up to a constant:
 // -n/2 log(var psi) + (lambda - 1) J, where J = sum sign(z) log(1 + |z|) makes the second term
 // the log Jacobian of the transform.
-double LogLikelihood(const std::vector<double>& z, double jacobian, double lambda,
-                     std::vector<double>& scratch) {
+double LogLikelihood(const std::vector<double>& z, const std::vector<double>& logs, double jacobian,
+                     double lambda, std::vector<double>& scratch) {
   scratch.resize(z.size());
-  for (size_t i = 0; i < z.size(); ++i) scratch[i] = YeoJohnson(z[i], lambda);
+  for (size_t i = 0; i < z.size(); ++i) scratch[i] = YeoJohnsonFromLog(z[i] < 0, logs[i], lambda);
   double mean = 0;
   double sd = 0;
   Moments(scratch, mean, sd);
@@ -34,14 +42,7 @@ double LogLikelihood(const std::vector<double>& z, double jacobian, double lambd
 
 }  // namespace
 
-double YeoJohnson(double z, double lambda) {
-  constexpr double kEps = 1e-9;
-  if (z >= 0) {
-    return std::abs(lambda) < kEps ? std::log1p(z) : std::expm1(lambda * std::log1p(z)) / lambda;
-  }
-  const double mirrored = 2.0 - lambda;
-  return std::abs(mirrored) < kEps ? -std::log1p(-z) : -std::expm1(mirrored * std::log1p(-z)) / mirrored;
-}
+double YeoJohnson(double z, double lambda) { return YeoJohnsonFromLog(z < 0, std::log1p(std::abs(z)), lambda); }
 
 OutputWarp WarpOutputs(const std::vector<double>& y, double min_lambda) {
   OutputWarp out;
@@ -55,10 +56,14 @@ OutputWarp WarpOutputs(const std::vector<double>& y, double min_lambda) {
 
   // A coarse grid first (the likelihood need not be unimodal in lambda), then golden-section
   // search in the grid cell around the best point.
+  std::vector<double> logs(out.values.size());
   double jacobian = 0;
-  for (double z : out.values) jacobian += std::copysign(std::log1p(std::abs(z)), z);
+  for (size_t i = 0; i < out.values.size(); ++i) {
+    logs[i] = std::log1p(std::abs(out.values[i]));
+    jacobian += std::copysign(logs[i], out.values[i]);
+  }
   std::vector<double> scratch;
-  const auto score = [&](double lambda) { return LogLikelihood(out.values, jacobian, lambda, scratch); };
+  const auto score = [&](double lambda) { return LogLikelihood(out.values, logs, jacobian, lambda, scratch); };
   constexpr int kGrid = 20;
   const double step = (1.0 - min_lambda) / kGrid;
   double best_lambda = 1.0;
@@ -99,7 +104,9 @@ OutputWarp WarpOutputs(const std::vector<double>& y, double min_lambda) {
   if (best_lambda >= 1.0 - 1e-9) return out;
 
   out.lambda = best_lambda;
-  for (double& v : out.values) v = YeoJohnson(v, best_lambda);
+  for (size_t i = 0; i < out.values.size(); ++i) {
+    out.values[i] = YeoJohnsonFromLog(out.values[i] < 0, logs[i], best_lambda);
+  }
   Moments(out.values, mean, sd);
   for (double& v : out.values) v = sd > 0 ? (v - mean) / sd : v - mean;
   return out;

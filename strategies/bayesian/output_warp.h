@@ -13,7 +13,7 @@
 //   1. standardize y (mean 0, sample standard deviation 1);
 //   2. apply Yeo-Johnson with the lambda in [kMinLambda, 1] that maximizes the Gaussian
 //      log-likelihood of the transformed values (a 21-point grid, then golden-section search in
-//      the best grid cell: O(n) per evaluation, microseconds at n = 2000);
+//      the best grid cell: O(n) per evaluation, about 1 ms in all at n = 2000);
 //   3. standardize the result.
 // lambda <= 1 only ever compresses the bad (upper) tail and spreads the good one; lambda = 1 is
 // the identity, so light-tailed data come out of step 3 exactly as plain standardization left
