@@ -12,7 +12,7 @@ namespace hpt::store_internal {
 // Ordered schema migrations. Step i takes a database from version i to version i + 1; the
 // version is the row of `schema_version`. Steps are append-only: a released step is never edited,
 // a change is a new step. All pending steps run in one transaction.
-inline constexpr std::array<const char*, 2> kMigrations = {
+inline constexpr std::array<const char*, 3> kMigrations = {
     // 1: the initial schema (documented column by column in docs/store.md).
     R"sql(
 CREATE TABLE experiments (
@@ -138,6 +138,18 @@ CREATE INDEX trials_leaderboard_min ON trials (experiment_id, objective)
 CREATE INDEX trials_leaderboard_max ON trials (experiment_id, objective DESC)
   WHERE objective IS NOT NULL;
 )sql",
+    // 3: two indexes fewer to write on every trial. Each commit writes every page it touched to
+    // the WAL, and a trial's leaderboard entry lands on a random leaf of each leaderboard index:
+    // 4.5 pages per trial at 8 workers, measured. The maximize leaderboard now reads
+    // trials_leaderboard_min backwards and sorts only runs of equal objectives by id (SQLite's
+    // "temp b-tree for right part of ORDER BY"), so its top K is still read straight off the
+    // index. Trial counts per status scan the experiment's trials through trials_by_number
+    // (29 ms instead of 12 ms at 100k trials, for `hpt experiments`, never on the dispatch
+    // path). With both gone the coordinator spent 7-16% less CPU per trial (docs/benchmarks.md).
+    R"sql(
+DROP INDEX trials_leaderboard_max;
+DROP INDEX trials_by_status;
+)sql",
 };
 
 inline constexpr int64_t kSchemaVersion = static_cast<int64_t>(kMigrations.size());
@@ -148,10 +160,12 @@ inline constexpr int64_t kSchemaVersion = static_cast<int64_t>(kMigrations.size(
   "created_at, started_at, ended_at"
 
 // ?1 = experiment id, ?2 = limit (-1 for all). `objective IS NOT NULL` must stay in the WHERE
-// clause: it is what lets the planner use the partial indexes.
+// clause: it is what lets the planner use the partial index. Both goals read the same index, the
+// maximize query backwards; trial ids ascending within equal objectives then take a sort of
+// each run of ties only, as the rows stream (LIMIT stops it early).
 inline constexpr const char* kLeaderboardMaximizeSql =
     "SELECT " HPT_STORE_TRIAL_COLUMNS
-    " FROM trials INDEXED BY trials_leaderboard_max"
+    " FROM trials INDEXED BY trials_leaderboard_min"
     " WHERE experiment_id = ?1 AND objective IS NOT NULL"
     " ORDER BY objective DESC, id ASC LIMIT ?2";
 inline constexpr const char* kLeaderboardMinimizeSql =
