@@ -44,10 +44,11 @@ def main():
     ap.add_argument("--train-subset", type=int, default=2000)
     ap.add_argument("--val-subset", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=4)
+    ap.add_argument("--family", default="fashion-mnist-mlp")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     record = {
-        "family": "fashion-mnist-mlp",
+        "family": args.family,
         "objective": "val_error",  # 1 - val_accuracy, minimized
         "max_epochs": args.epochs,
         "trainer": "hpt-train --model mlp --data fashion-mnist",
@@ -78,7 +79,8 @@ def main():
             kv = dict(tok.split("=", 1) for tok in m.group(1).split())
             steps.append(kv)
         val_error = [1.0 - float(s["val_accuracy"]) for s in steps]
-        val_loss = [float(s["val_loss"]) for s in steps]
+        # JSON has no NaN: a diverged epoch's loss is recorded as 1e9.
+        val_loss = [v if math.isfinite(v) else 1e9 for v in (float(s["val_loss"]) for s in steps)]
         diverged = len(steps) < args.epochs
         # A diverged run (NaN loss) stops early: it keeps its last value for the remaining epochs.
         while len(val_error) < args.epochs:
