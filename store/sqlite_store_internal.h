@@ -147,8 +147,8 @@ CREATE INDEX trials_leaderboard_max ON trials (experiment_id, objective DESC)
     // (29 ms instead of 12 ms at 100k trials, for `hpt experiments`, never on the dispatch
     // path). With both gone the coordinator spent 7-16% less CPU per trial (docs/benchmarks.md).
     R"sql(
-DROP INDEX trials_leaderboard_max;
-DROP INDEX trials_by_status;
+DROP INDEX IF EXISTS trials_leaderboard_max;
+DROP INDEX IF EXISTS trials_by_status;
 )sql",
 };
 
