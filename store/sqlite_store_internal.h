@@ -139,13 +139,14 @@ CREATE INDEX trials_leaderboard_max ON trials (experiment_id, objective DESC)
   WHERE objective IS NOT NULL;
 )sql",
     // 3: two indexes fewer to write on every trial. Each commit writes every page it touched to
-    // the WAL, and a trial's leaderboard entry lands on a random leaf of each leaderboard index:
-    // 4.5 pages per trial at 8 workers, measured. The maximize leaderboard now reads
+    // the WAL in full (4.5 pages per trial at 8 workers, measured), and a trial's entry in each
+    // leaderboard index lands on a random leaf. The maximize leaderboard now reads
     // trials_leaderboard_min backwards and sorts only runs of equal objectives by id (SQLite's
     // "temp b-tree for right part of ORDER BY"), so its top K is still read straight off the
     // index. Trial counts per status scan the experiment's trials through trials_by_number
     // (29 ms instead of 12 ms at 100k trials, for `hpt experiments`, never on the dispatch
-    // path). With both gone the coordinator spent 7-16% less CPU per trial (docs/benchmarks.md).
+    // path). With both gone the coordinator spent 2-22% less CPU per trial in eight alternating
+    // pairs of runs (docs/benchmarks.md).
     R"sql(
 DROP INDEX IF EXISTS trials_leaderboard_max;
 DROP INDEX IF EXISTS trials_by_status;
