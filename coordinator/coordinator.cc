@@ -609,7 +609,7 @@ class Coordinator::Impl {
             schedule_needed_ = true;
             ReplyJson(peer, m.id, {{"id", id}, {"name", row->name}});
           } else if constexpr (std::is_same_v<T, QueryRequest>) {
-            ReplyJson(peer, m.id, AnswerQuery(store_, body));
+            ReplyJson(peer, m.id, AnswerQuery(store_, body, [this](int64_t id) { return LiveCounts(id); }));
           } else {
             ExperimentRow row = FindExperimentOrThrow(store_, body.experiment);
             auto it = experiments_.find(row.id);
@@ -621,6 +621,16 @@ class Coordinator::Impl {
           }
         },
         m.body);
+  }
+
+  // The trial counts of an experiment this loop runs, from its own bookkeeping: progress lines
+  // poll them every 200 ms, and counting in the store scans all of the experiment's trials. They
+  // equal the store's once the batch commits, which is when the answer leaves.
+  std::optional<TrialCounts> LiveCounts(int64_t experiment_id) const {
+    auto it = experiments_.find(experiment_id);
+    if (it == experiments_.end() || it->second->row.status != ExperimentStatus::kRunning) return std::nullopt;
+    const Experiment& e = *it->second;
+    return TrialCounts{static_cast<int64_t>(e.queue.size()), e.running, e.completed, e.failed, e.stopped};
   }
 
   void ReplyJson(const std::string& peer, uint64_t id, const nlohmann::ordered_json& json) {
@@ -1086,10 +1096,14 @@ class Coordinator::Impl {
   std::vector<std::pair<std::string, Message>> outbox_;  // sent after the batch commits
 };
 
-nlohmann::ordered_json AnswerQuery(Store& store, const QueryRequest& q) {
+nlohmann::ordered_json AnswerQuery(Store& store, const QueryRequest& q, const KnownCounts& known) {
   switch (q.kind) {
-    case QueryKind::kExperiments: return ExperimentsJson(store);
-    case QueryKind::kExperiment: return ExperimentJson(store, FindExperimentOrThrow(store, q.experiment));
+    case QueryKind::kExperiments: return ExperimentsJson(store, known);
+    case QueryKind::kExperiment: {
+      const ExperimentRow row = FindExperimentOrThrow(store, q.experiment);
+      const std::optional<TrialCounts> counts = known ? known(row.id) : std::nullopt;
+      return counts ? ExperimentJson(store, row, *counts) : ExperimentJson(store, row);
+    }
     case QueryKind::kLeaderboard:
       return LeaderboardJson(store, FindExperimentOrThrow(store, q.experiment), q.top_k);
     case QueryKind::kTrials: return TrialsJson(store, FindExperimentOrThrow(store, q.experiment));

@@ -20,6 +20,7 @@
 
 #include "proto/transport.h"
 #include "store/store.h"
+#include "store/views.h"
 
 namespace hpt {
 
@@ -56,7 +57,8 @@ class Coordinator {
 };
 
 // The answer to a client's query from a store: what the coordinator answers, and what read
-// commands print with --db. Throws Error(kNotFound) for a missing experiment or trial.
-nlohmann::ordered_json AnswerQuery(Store& store, const QueryRequest& query);
+// commands print with --db. Throws Error(kNotFound) for a missing experiment or trial. `known`
+// supplies the trial counts of the experiments the caller runs (the coordinator keeps them).
+nlohmann::ordered_json AnswerQuery(Store& store, const QueryRequest& query, const KnownCounts& known = {});
 
 }  // namespace hpt

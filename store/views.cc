@@ -59,7 +59,10 @@ Json TrialJson(const TrialRow& trial) {
 }
 
 Json ExperimentJson(Store& store, const ExperimentRow& experiment) {
-  const TrialCounts counts = store.CountTrials(experiment.id);
+  return ExperimentJson(store, experiment, store.CountTrials(experiment.id));
+}
+
+Json ExperimentJson(Store& store, const ExperimentRow& experiment, const TrialCounts& counts) {
   const std::vector<TrialRow> best = store.Leaderboard(experiment.id, 1);
   Json j;
   j["id"] = experiment.id;
@@ -79,12 +82,13 @@ Json ExperimentJson(Store& store, const ExperimentRow& experiment) {
   return j;
 }
 
-Json ExperimentsJson(Store& store) {
+Json ExperimentsJson(Store& store, const KnownCounts& known) {
   Json out = Json::array();
   const std::vector<ExperimentRow> experiments = store.ListExperiments();
   // ListExperiments is oldest first; newest first is what a person looks for.
   for (auto it = experiments.rbegin(); it != experiments.rend(); ++it) {
-    out.push_back(ExperimentJson(store, *it));
+    const std::optional<TrialCounts> counts = known ? known(it->id) : std::nullopt;
+    out.push_back(counts ? ExperimentJson(store, *it, *counts) : ExperimentJson(store, *it));
   }
   return out;
 }

@@ -10,6 +10,8 @@
 #include <random>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "coordinator/coordinator.h"
 #include "core/error.h"
 #include "proto/transport.h"
@@ -135,6 +137,105 @@ TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exac
       CHECK(metrics[i].point.step == static_cast<int64_t>(i + 1));
     }
   }
+}
+
+// The counts the coordinator answers for an experiment it runs come from its own bookkeeping;
+// they must be the store's, whatever state the trials are in.
+TEST_CASE("coordinator: the trial counts it answers for a running experiment are the store's") {
+  TempDir dir;
+  const std::string path = (dir.path / "hpt.db").string();
+  std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{path});
+  Network network;
+  CoordinatorOptions options;
+  options.bind = "inproc://counts-test";
+  options.worker_timeout = 60s;
+  Coordinator coordinator(network, *store, options);
+  std::atomic<bool> stop{false};
+  std::thread loop([&] { coordinator.Run(stop); });
+
+  auto client = Channel::Connect(network, coordinator.endpoint(), {});
+  uint64_t request_id = 0;
+  auto call = [&](std::variant<SubmitRequest, QueryRequest, CancelRequest> body) {
+    client->Send(RequestMsg{++request_id, std::move(body)});
+    for (;;) {
+      auto reply = Receive(*client, 5s);
+      REQUIRE(reply);
+      const auto& r = std::get<ReplyMsg>(*reply);
+      if (r.id != request_id) continue;
+      REQUIRE(r.ok);
+      return nlohmann::json::parse(r.json);
+    }
+  };
+  call(SubmitRequest{R"(name: counts
+objective: {metric: score, goal: maximize}
+strategy: {type: random, seed: 3}
+parameters:
+  - {name: x, type: float, min: 0.0, max: 1.0}
+limits: {max_trials: 10, max_parallel: 2}
+trial: {command: [never-run, "--x={x}"]}
+)", "counts.yaml"});
+
+  auto connect = [&](const std::string& id) {
+    ChannelOptions o;
+    o.identity = id;
+    auto w = Channel::Connect(network, coordinator.endpoint(), o);
+    w->Send(RegisterMsg{id, "host", {{0, -1}}, {}, {}});
+    return w;
+  };
+  std::map<std::string, std::unique_ptr<Channel>> workers;
+  workers["w1"] = connect("w1");
+  workers["w2"] = connect("w2");
+  std::map<std::string, AssignMsg> holding;
+  // Reads every worker's messages until none comes for a while; remembers the last assignment.
+  auto settle = [&] {
+    for (bool any = true; any;) {
+      any = false;
+      for (auto& [id, w] : workers) {
+        while (auto m = Receive(*w, 150ms)) {
+          any = true;
+          if (auto* a = std::get_if<AssignMsg>(&*m)) holding[id] = *a;
+        }
+      }
+    }
+  };
+  std::unique_ptr<Store> reader = OpenSqliteStore(StoreOptions{path, true});
+  auto check = [&](const char* when) {
+    CAPTURE(when);
+    settle();
+    const nlohmann::json answered = call(QueryRequest{QueryKind::kExperiment, "counts", 0, 0})["trials"];
+    const TrialCounts stored = reader->CountTrials(1);
+    CHECK(answered["pending"] == stored.pending);
+    CHECK(answered["running"] == stored.running);
+    CHECK(answered["completed"] == stored.completed);
+    CHECK(answered["failed"] == stored.failed);
+    CHECK(answered["stopped"] == stored.stopped);
+    const nlohmann::json listed = call(QueryRequest{QueryKind::kExperiments, "", 0, 0})[0]["trials"];
+    CHECK(listed == answered);
+    return stored;
+  };
+
+  CHECK(check("both workers busy").running == 2);
+  REQUIRE(holding.size() == 2);
+  // w1 completes its trial (and gets the next), w2 fails its own (and gets the next).
+  workers["w1"]->Send(MetricsMsg{holding["w1"].trial_id, 1, {{"score", 1, 0.5, 1.0}}, 1});
+  workers["w1"]->Send(FinishedMsg{holding["w1"].trial_id, 1, "exited", 0, "", ""});
+  workers["w2"]->Send(FinishedMsg{holding["w2"].trial_id, 1, "exited", 3, "boom", ""});
+  const TrialCounts after_results = check("one completed, one failed");
+  CHECK(after_results.completed == 1);
+  CHECK(after_results.failed == 1);
+  CHECK(after_results.running == 2);
+  // w2 comes back busy with an attempt this coordinator never gave it: its trial is requeued
+  // and stays pending, since no slot is free.
+  workers["w2"]->Send(RegisterMsg{"w2", "host", {{0, -1}}, {}, {{999, 1, {0}}}});
+  const TrialCounts after_requeue = check("one requeued");
+  CHECK(after_requeue.pending == 1);
+  CHECK(after_requeue.running == 1);
+  // Cancelling ends the experiment; the counts of an ended one come from the store.
+  call(CancelRequest{"counts"});
+  CHECK(check("cancelled").stopped == 2);
+
+  stop = true;
+  loop.join();
 }
 
 }  // namespace
