@@ -116,6 +116,8 @@ struct RunEnd {
   std::string log_path;  // where the worker wrote the attempt's log; empty keeps StartRun's
 };
 
+// Not thread-safe: a Store may move between threads but must be used by one at a time (its
+// SQLite connection is opened without SQLite's per-call mutex). Open one per thread instead.
 class Store {
  public:
   virtual ~Store() = default;
