@@ -846,7 +846,7 @@ void CheckVersionForReading(SQLite::Database& db, const std::string& path) {
 }
 
 // SQLite's default threading mode serializes every call on a connection with a mutex, and its
-// memory statistics take a global mutex around every allocation: together 15% of the
+// memory statistics take a global mutex around every allocation: together 10% of the
 // coordinator's instructions per trial (callgrind). A Store is used by one thread at a time (the
 // coordinator's loop, or a read command), so connections are opened NOMUTEX and the statistics
 // are off. The latter must be configured before SQLite initializes; if something in the process
