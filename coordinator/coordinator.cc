@@ -1099,11 +1099,7 @@ class Coordinator::Impl {
 nlohmann::ordered_json AnswerQuery(Store& store, const QueryRequest& q, const KnownCounts& known) {
   switch (q.kind) {
     case QueryKind::kExperiments: return ExperimentsJson(store, known);
-    case QueryKind::kExperiment: {
-      const ExperimentRow row = FindExperimentOrThrow(store, q.experiment);
-      const std::optional<TrialCounts> counts = known ? known(row.id) : std::nullopt;
-      return counts ? ExperimentJson(store, row, *counts) : ExperimentJson(store, row);
-    }
+    case QueryKind::kExperiment: return ExperimentJson(store, FindExperimentOrThrow(store, q.experiment), known);
     case QueryKind::kLeaderboard:
       return LeaderboardJson(store, FindExperimentOrThrow(store, q.experiment), q.top_k);
     case QueryKind::kTrials: return TrialsJson(store, FindExperimentOrThrow(store, q.experiment));

@@ -851,8 +851,6 @@ void CheckVersionForReading(SQLite::Database& db, const std::string& path) {
 // coordinator's loop, or a read command), so connections are opened NOMUTEX and the statistics
 // are off. The latter must be configured before SQLite initializes; if something in the process
 // initialized it first, sqlite3_config refuses and the statistics stay on, which costs only time.
-constexpr int kOpenNoMutex = SQLITE_OPEN_NOMUTEX;
-
 void ConfigureSqliteOnce() {
   static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   (void)configured;
@@ -866,14 +864,14 @@ std::unique_ptr<Store> Open(const StoreOptions& options) {
     if (!std::filesystem::exists(path, ec)) {
       throw Error(ErrorKind::kNotFound, "no database at '" + path + "'");
     }
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | kOpenNoMutex,
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX,
                                                  options.busy_timeout_ms);
     CheckVersionForReading(*db, path);
     return std::make_unique<SqliteStore>(path, true, std::move(db));
   }
 
-  auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | kOpenNoMutex,
-                                               options.busy_timeout_ms);
+  auto db = std::make_unique<SQLite::Database>(
+      path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX, options.busy_timeout_ms);
   // WAL: readers (CLI --db) never block the writer and see only committed transactions.
   // synchronous=FULL: in WAL mode NORMAL may lose the last committed transactions on power loss
   // (the WAL is synced only at checkpoints); a trial's recorded result must survive that, so

@@ -145,8 +145,8 @@ CREATE INDEX trials_leaderboard_max ON trials (experiment_id, objective DESC)
     // "temp b-tree for right part of ORDER BY"), so its top K is still read straight off the
     // index. Trial counts per status scan the experiment's trials through trials_by_number
     // (29 ms instead of 12 ms at 100k trials; only for --db reads and ended experiments: the
-    // coordinator answers those of running ones from memory). With both gone the coordinator spent 2-22% less CPU per trial in eight alternating
-    // pairs of runs (docs/benchmarks.md).
+    // coordinator answers those of running ones from memory). With both gone the coordinator
+    // spent 2-22% less CPU per trial in eight alternating pairs of runs (docs/benchmarks.md).
     R"sql(
 DROP INDEX IF EXISTS trials_leaderboard_max;
 DROP INDEX IF EXISTS trials_by_status;

@@ -58,11 +58,9 @@ Json TrialJson(const TrialRow& trial) {
   return j;
 }
 
-Json ExperimentJson(Store& store, const ExperimentRow& experiment) {
-  return ExperimentJson(store, experiment, store.CountTrials(experiment.id));
-}
-
-Json ExperimentJson(Store& store, const ExperimentRow& experiment, const TrialCounts& counts) {
+Json ExperimentJson(Store& store, const ExperimentRow& experiment, const KnownCounts& known) {
+  const std::optional<TrialCounts> known_counts = known ? known(experiment.id) : std::nullopt;
+  const TrialCounts counts = known_counts ? *known_counts : store.CountTrials(experiment.id);
   const std::vector<TrialRow> best = store.Leaderboard(experiment.id, 1);
   Json j;
   j["id"] = experiment.id;
@@ -87,8 +85,7 @@ Json ExperimentsJson(Store& store, const KnownCounts& known) {
   const std::vector<ExperimentRow> experiments = store.ListExperiments();
   // ListExperiments is oldest first; newest first is what a person looks for.
   for (auto it = experiments.rbegin(); it != experiments.rend(); ++it) {
-    const std::optional<TrialCounts> counts = known ? known(it->id) : std::nullopt;
-    out.push_back(counts ? ExperimentJson(store, *it, *counts) : ExperimentJson(store, *it));
+    out.push_back(ExperimentJson(store, *it, known));
   }
   return out;
 }

@@ -21,14 +21,11 @@ nlohmann::ordered_json TrialJson(const TrialRow& trial);
 // {"id", "name", "status", "reason", "strategy", "objective": {"metric", "goal"}, "max_trials",
 //  "created_at", "ended_at", "trials": {"pending", "running", "completed", "failed", "stopped",
 //  "total"}, "best": TrialJson | null}
-nlohmann::ordered_json ExperimentJson(Store& store, const ExperimentRow& experiment);
-
-// The same with the trial counts given: the coordinator knows those of the experiments it runs,
-// and counting them in the store scans every trial of the experiment (tens of ms at 100k trials).
-nlohmann::ordered_json ExperimentJson(Store& store, const ExperimentRow& experiment, const TrialCounts& counts);
-
-// Returns the trial counts of an experiment when the caller knows them (nullopt: ask the store).
+// `known` returns the trial counts of an experiment when the caller knows them (nullopt: count
+// in the store). The coordinator knows those of the experiments it runs, and counting in the
+// store scans every trial of the experiment (tens of ms at 100k trials).
 using KnownCounts = std::function<std::optional<TrialCounts>(int64_t experiment_id)>;
+nlohmann::ordered_json ExperimentJson(Store& store, const ExperimentRow& experiment, const KnownCounts& known = {});
 
 // Array of ExperimentJson, newest first.
 nlohmann::ordered_json ExperimentsJson(Store& store, const KnownCounts& known = {});

@@ -40,6 +40,31 @@ limits: {max_trials: 12, max_parallel: 4}
 trial: {command: [never-run, "--x={x}"]}
 )";
 
+// A coordinator on a fresh store in a temp dir, serving on its own thread until Stop().
+struct Served {
+  TempDir dir;
+  std::string path = (dir.path / "hpt.db").string();
+  std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{path});
+  Network network;
+  std::unique_ptr<Coordinator> coordinator;
+  std::atomic<bool> stop{false};
+  std::thread loop;
+
+  explicit Served(const std::string& bind) {
+    CoordinatorOptions options;
+    options.bind = bind;
+    options.worker_timeout = 60s;
+    coordinator = std::make_unique<Coordinator>(network, *store, options);
+    loop = std::thread([this] { coordinator->Run(stop); });
+  }
+  ~Served() { Stop(); }
+  void Stop() {
+    if (!loop.joinable()) return;
+    stop = true;
+    loop.join();
+  }
+};
+
 std::optional<Message> Receive(Channel& channel, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -50,23 +75,15 @@ std::optional<Message> Receive(Channel& channel, std::chrono::milliseconds timeo
 }
 
 TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exactly once") {
-  TempDir dir;
-  std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{(dir.path / "hpt.db").string()});
-  Network network;
-  CoordinatorOptions options;
-  options.bind = "inproc://replay-test";
-  options.worker_timeout = 60s;
-  Coordinator coordinator(network, *store, options);
-  std::atomic<bool> stop{false};
-  std::thread loop([&] { coordinator.Run(stop); });
-
-  auto client = Channel::Connect(network, coordinator.endpoint(), {});
+  Served served("inproc://replay-test");
+  Store* store = served.store.get();
+  auto client = Channel::Connect(served.network, served.coordinator->endpoint(), {});
   client->Send(RequestMsg{1, SubmitRequest{kSpec, "replay.yaml"}});
   auto reply = Receive(*client, 5s);
   REQUIRE(reply);
   REQUIRE(std::get<ReplyMsg>(*reply).ok);
 
-  auto worker = Channel::Connect(network, coordinator.endpoint(), [] {
+  auto worker = Channel::Connect(served.network, served.coordinator->endpoint(), [] {
     ChannelOptions o;
     o.identity = "scripted";
     return o;
@@ -108,8 +125,7 @@ TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exac
   // Let the last batch commit, then read what was recorded.
   while (Receive(*worker, 500ms)) {
   }
-  stop = true;
-  loop.join();
+  served.Stop();
 
   auto experiment = store->FindExperiment("replay");
   REQUIRE(experiment);
@@ -140,20 +156,10 @@ TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exac
 }
 
 // The counts the coordinator answers for an experiment it runs come from its own bookkeeping;
-// they must be the store's, whatever state the trials are in.
+// they must be the store's with trials pending, running, completed, failed and stopped early.
 TEST_CASE("coordinator: the trial counts it answers for a running experiment are the store's") {
-  TempDir dir;
-  const std::string path = (dir.path / "hpt.db").string();
-  std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{path});
-  Network network;
-  CoordinatorOptions options;
-  options.bind = "inproc://counts-test";
-  options.worker_timeout = 60s;
-  Coordinator coordinator(network, *store, options);
-  std::atomic<bool> stop{false};
-  std::thread loop([&] { coordinator.Run(stop); });
-
-  auto client = Channel::Connect(network, coordinator.endpoint(), {});
+  Served served("inproc://counts-test");
+  auto client = Channel::Connect(served.network, served.coordinator->endpoint(), {});
   uint64_t request_id = 0;
   auto call = [&](std::variant<SubmitRequest, QueryRequest, CancelRequest> body) {
     client->Send(RequestMsg{++request_id, std::move(body)});
@@ -172,13 +178,14 @@ strategy: {type: random, seed: 3}
 parameters:
   - {name: x, type: float, min: 0.0, max: 1.0}
 limits: {max_trials: 10, max_parallel: 2}
+early_stopping: {type: median, min_steps: 1, min_trials: 1}
 trial: {command: [never-run, "--x={x}"]}
 )", "counts.yaml"});
 
   auto connect = [&](const std::string& id) {
     ChannelOptions o;
     o.identity = id;
-    auto w = Channel::Connect(network, coordinator.endpoint(), o);
+    auto w = Channel::Connect(served.network, served.coordinator->endpoint(), o);
     w->Send(RegisterMsg{id, "host", {{0, -1}}, {}, {}});
     return w;
   };
@@ -198,7 +205,7 @@ trial: {command: [never-run, "--x={x}"]}
       }
     }
   };
-  std::unique_ptr<Store> reader = OpenSqliteStore(StoreOptions{path, true});
+  std::unique_ptr<Store> reader = OpenSqliteStore(StoreOptions{served.path, true});
   auto check = [&](const char* when) {
     CAPTURE(when);
     settle();
@@ -224,6 +231,15 @@ trial: {command: [never-run, "--x={x}"]}
   CHECK(after_results.completed == 1);
   CHECK(after_results.failed == 1);
   CHECK(after_results.running == 2);
+  // w1's next trial reports worse than the completed one at step 1: the median rule stops it
+  // while the experiment runs on (recorded stopped now; the slot frees when w1 confirms).
+  const AssignMsg stopped_one = holding["w1"];
+  workers["w1"]->Send(MetricsMsg{stopped_one.trial_id, 1, {{"score", 1, 0.1, 1.0}}, 1});
+  const TrialCounts after_stop = check("one stopped early");
+  CHECK(after_stop.stopped == 1);
+  CHECK(after_stop.running == 1);
+  workers["w1"]->Send(FinishedMsg{stopped_one.trial_id, 1, "stopped", 0, "", ""});
+  CHECK(check("w1 busy again").running == 2);
   // w2 comes back busy with an attempt this coordinator never gave it: its trial is requeued
   // and stays pending, since no slot is free.
   workers["w2"]->Send(RegisterMsg{"w2", "host", {{0, -1}}, {}, {{999, 1, {0}}}});
@@ -232,10 +248,7 @@ trial: {command: [never-run, "--x={x}"]}
   CHECK(after_requeue.running == 1);
   // Cancelling ends the experiment; the counts of an ended one come from the store.
   call(CancelRequest{"counts"});
-  CHECK(check("cancelled").stopped == 2);
-
-  stop = true;
-  loop.join();
+  CHECK(check("cancelled").stopped == 3);
 }
 
 }  // namespace
