@@ -56,6 +56,9 @@ struct LiveTrial {
   Params params;
   double budget = 0;      // of its current (or next) attempt; 0 = full budget
   int64_t last_step = 0;  // highest step recorded for the trial over all its attempts
+  // Created in the open batch with an id that a committed batch reserved: its first assignment
+  // may leave before the batch commits (see TakeTrialId).
+  bool announce_early = false;
   // While running:
   int64_t run_id = 0;
   std::string peer;  // empty after a coordinator restart until its worker registers again
@@ -171,7 +174,8 @@ class Coordinator::Impl {
         continue;
       }
       ++batches_;
-      // Only now, with the batch durable, do replies and assignments leave.
+      durable_ids_end_ = reserved_ids_end_;
+      // Only now, with the batch durable, do replies and the other assignments leave.
       FlushOutbox();
     }
     WaitForSuggestions();
@@ -204,6 +208,8 @@ class Coordinator::Impl {
     paused_ = true;
     retry_at_ = SteadyClock::now() + kPauseRetry;
     outbox_.clear();
+    // The reservation may have rolled back with the batch: reserve afresh.
+    next_trial_id_ = reserved_ids_end_ = durable_ids_end_ = 0;
     // The clients whose requests rolled back with the batch hear why, as later ones do.
     for (const auto& [peer, id] : batch_requests_) RefuseRequest(peer, id);
     batch_requests_.clear();
@@ -941,15 +947,35 @@ class Coordinator::Impl {
       return &trials_.emplace(trial_id, std::move(live)).first->second;
     }
     ++e.created;
-    const int64_t trial_id = store_.CreateTrial(e.row.id, e.created, ParamsToJson(s.params), Now());
+    const int64_t trial_id =
+        store_.CreateTrial(e.row.id, e.created, ParamsToJson(s.params), Now(), TakeTrialId());
     e.trial_ids.push_back(trial_id);
     LiveTrial live;
     live.id = trial_id;
+    live.announce_early = trial_id < durable_ids_end_;
     live.experiment_id = e.row.id;
     live.number = e.created;
     live.params = s.params;
     live.budget = s.budget;
     return &trials_.emplace(trial_id, std::move(live)).first->second;
+  }
+
+  // Trial ids come from ranges reserved in the store (Store::ReserveTrialIds), topped up half a
+  // block ahead of need. An id below durable_ids_end_ was reserved by a batch that committed, so
+  // it can never come to name another trial, even if the batch creating its trial is lost (a
+  // crash, a full disk). Such a trial's assignment leaves at once instead of after the commit:
+  // the slot's next trial no longer waits for the fsync and the rest of the batch. The worker
+  // can only answer after the commit (the loop reads nothing more before it), and if the batch
+  // is lost the id is unknown to the store: the worker is told to stop it, as any attempt that
+  // no longer holds its trial.
+  int64_t TakeTrialId() {
+    if (next_trial_id_ + kTrialIdBlock / 2 >= reserved_ids_end_) {
+      const int64_t first = store_.ReserveTrialIds(kTrialIdBlock);
+      // Contiguous unless this is the first reservation since (re)starting: then start there.
+      if (first != reserved_ids_end_) next_trial_id_ = first;
+      reserved_ids_end_ = first + kTrialIdBlock;
+    }
+    return next_trial_id_++;
   }
 
   std::vector<PendingTrial> Pending(const Experiment& e) const {
@@ -998,7 +1024,13 @@ class Coordinator::Impl {
     assign.timeout_s = e.spec.limits.trial_timeout_s;
     assign.budget = t.budget;
     assign.step_offset = t.last_step;
-    outbox_.emplace_back(w.peer, std::move(assign));
+    Message message(std::move(assign));
+    if (t.announce_early) {
+      t.announce_early = false;
+      if (channel_->SendTo(w.peer, message)) return;
+      // Unreachable: the outbox sends it again after the commit, and loses the worker then.
+    }
+    outbox_.emplace_back(w.peer, std::move(message));
   }
 
   // ---- Timers --------------------------------------------------------------------------------
@@ -1094,6 +1126,10 @@ class Coordinator::Impl {
   std::string pause_reason_;
   SteadyClock::time_point retry_at_;
   std::vector<std::pair<std::string, Message>> outbox_;  // sent after the batch commits
+  // Trial ids (TakeTrialId): the next to use, the end of the reservation (committed or in the
+  // open batch), and the end of the committed reservation. All 0 until the first reservation.
+  static constexpr int64_t kTrialIdBlock = 4096;
+  int64_t next_trial_id_ = 0, reserved_ids_end_ = 0, durable_ids_end_ = 0;
 };
 
 nlohmann::ordered_json AnswerQuery(Store& store, const QueryRequest& q, const KnownCounts& known) {

@@ -41,8 +41,11 @@ constexpr const char* kInsertExperimentSql =
 constexpr const char* kInsertComponentSql =
     "INSERT INTO trial_components (experiment_id, kind, name, data) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kInsertTrialSql =
-    "INSERT INTO trials (experiment_id, number, status, params, created_at)"
-    " VALUES (?1, ?2, 'pending', ?3, ?4)";
+    "INSERT INTO trials (id, experiment_id, number, status, params, created_at)"
+    " VALUES (?5, ?1, ?2, 'pending', ?3, ?4)";
+constexpr const char* kNextTrialIdSql =
+    "SELECT MAX(next_id, COALESCE((SELECT MAX(id) FROM trials), 0) + 1) FROM trial_id_reservation";
+constexpr const char* kReserveTrialIdsSql = "UPDATE trial_id_reservation SET next_id = ?1";
 constexpr const char* kInsertLinkSql =
     "INSERT OR IGNORE INTO trial_component_links (trial_id, component_id) VALUES (?1, ?2)";
 constexpr const char* kLinkStaticSql =
@@ -207,6 +210,7 @@ std::optional<int64_t> ParseId(std::string_view text) {
 
 class SqliteStore final : public Store {
  public:
+  using Store::CreateTrial;
   SqliteStore(std::string path, bool read_only, std::unique_ptr<SQLite::Database> db)
       : path_(std::move(path)), read_only_(read_only), db_(std::move(db)) {}
 
@@ -249,10 +253,11 @@ class SqliteStore final : public Store {
   }
 
   int64_t CreateTrial(int64_t experiment_id, int64_t number, const nlohmann::ordered_json& params,
-                      double now) override {
+                      double now, int64_t reserved_id) override {
     return Guard([&] {
-      int64_t trial_id = 0;
+      int64_t trial_id = reserved_id;
       Group([&] {
+        if (trial_id == 0) trial_id = Reserve(1);
         const std::string params_text = JsonText(params);
         {
           auto& s = Cached(kInsertTrialSql);
@@ -261,8 +266,8 @@ class SqliteStore final : public Store {
           s.bind(2, number);
           s.bindNoCopy(3, params_text);
           s.bind(4, now);
+          s.bind(5, trial_id);
           s.exec();
-          trial_id = db_->getLastInsertRowid();
         }
         int64_t component_id = 0;
         {
@@ -413,6 +418,15 @@ class SqliteStore final : public Store {
         s.bind(7, worker.last_seen);
         s.exec();
       });
+    });
+  }
+
+  int64_t ReserveTrialIds(int64_t count) override {
+    if (count < 1) throw Error(ErrorKind::kInvalidInput, "ReserveTrialIds: count must be at least 1");
+    return Guard([&] {
+      int64_t first = 0;
+      Group([&] { first = Reserve(count); });
+      return first;
     });
   }
 
@@ -701,6 +715,22 @@ class SqliteStore final : public Store {
     auto& s = Cached(sql);
     Resetter r(s);
     s.exec();
+  }
+
+  // [first, first + count): above every trial id and every earlier reservation.
+  int64_t Reserve(int64_t count) {
+    int64_t first = 0;
+    {
+      auto& s = Cached(kNextTrialIdSql);
+      Resetter r(s);
+      if (!s.executeStep()) throw Error(ErrorKind::kFailed, "the store has no trial_id_reservation row");
+      first = s.getColumn(0).getInt64();
+    }
+    auto& s = Cached(kReserveTrialIdsSql);
+    Resetter r(s);
+    s.bind(1, first + count);
+    s.exec();
+    return first;
   }
 
   void Link(int64_t trial_id, int64_t component_id) {

@@ -12,7 +12,7 @@ namespace hpt::store_internal {
 // Ordered schema migrations. Step i takes a database from version i to version i + 1; the
 // version is the row of `schema_version`. Steps are append-only: a released step is never edited,
 // a change is a new step. All pending steps run in one transaction.
-inline constexpr std::array<const char*, 3> kMigrations = {
+inline constexpr std::array<const char*, 4> kMigrations = {
     // 1: the initial schema (documented column by column in docs/store.md).
     R"sql(
 CREATE TABLE experiments (
@@ -150,6 +150,14 @@ CREATE INDEX trials_leaderboard_max ON trials (experiment_id, objective DESC)
     R"sql(
 DROP INDEX IF EXISTS trials_leaderboard_max;
 DROP INDEX IF EXISTS trials_by_status;
+)sql",
+    // 4: trial ids are reserved ahead (Store::ReserveTrialIds): the coordinator tells a worker
+    // about a new trial before the batch that creates it commits, so an id it handed out must
+    // never name another trial, even if that batch is lost. next_id is above every id ever
+    // handed out, created or not.
+    R"sql(
+CREATE TABLE trial_id_reservation (next_id INTEGER NOT NULL);
+INSERT INTO trial_id_reservation (next_id) SELECT COALESCE(MAX(id), 0) + 1 FROM trials;
 )sql",
 };
 

@@ -132,9 +132,21 @@ class Store {
   // Inserts the experiment and its 'static' component; returns the experiment id.
   virtual int64_t CreateExperiment(const NewExperiment& e) = 0;
   // Inserts a pending trial with its 'parameters' component, links that and the experiment's
-  // 'static' component to it; returns the trial id.
+  // 'static' component to it; returns the trial id: reserved_id when given (one of a range from
+  // ReserveTrialIds, used once), else a fresh one.
   virtual int64_t CreateTrial(int64_t experiment_id, int64_t number,
-                              const nlohmann::ordered_json& params, double now) = 0;
+                              const nlohmann::ordered_json& params, double now,
+                              int64_t reserved_id) = 0;
+  int64_t CreateTrial(int64_t experiment_id, int64_t number, const nlohmann::ordered_json& params,
+                      double now) {
+    return CreateTrial(experiment_id, number, params, now, 0);
+  }
+  // Reserves count >= 1 trial ids and returns the first: [first, first + count) are above every
+  // trial id and every earlier reservation, and once the transaction commits no later
+  // reservation or fresh id falls among them, whether or not a trial is ever created with them.
+  // The coordinator names a new trial to its worker before the batch that creates it commits;
+  // if that batch is lost, the id the worker holds must never come to name another trial.
+  virtual int64_t ReserveTrialIds(int64_t count) = 0;
   // Marks the trial running with this attempt, inserts and links a 'run' component; returns its id.
   virtual int64_t StartRun(const NewRun& run) = 0;
   // Appends points to the trial's series. A point whose (trial, attempt, name, step) is already

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <nlohmann/json.hpp>
 
 #include "coordinator/coordinator.h"
@@ -249,6 +250,101 @@ trial: {command: [never-run, "--x={x}"]}
   // Cancelling ends the experiment; the counts of an ended one come from the store.
   call(CancelRequest{"counts"});
   CHECK(check("cancelled").stopped == 3);
+}
+
+// A new trial's assignment leaves before the batch that creates it commits (its id was reserved
+// by an earlier batch). If that batch is lost, the id the worker holds must never come to name
+// another trial: the worker is told to stop it, and the trial is created again under a new id.
+TEST_CASE("coordinator: a trial id assigned in a batch that rolled back never names another trial") {
+  Served served("inproc://early-assign-test");
+  // A fault a second connection installs: the batch that creates trial number 2 fails at its
+  // COMMIT (a deferred foreign key violation), after everything in it, assignments included, ran.
+  {
+    SQLite::Database db(served.path, SQLite::OPEN_READWRITE, 5000);
+    db.exec(R"sql(
+CREATE TABLE fault_parent (id INTEGER PRIMARY KEY);
+CREATE TABLE fault (parent INTEGER REFERENCES fault_parent (id) DEFERRABLE INITIALLY DEFERRED);
+CREATE TRIGGER fault_on_second AFTER INSERT ON trials WHEN NEW.number = 2
+BEGIN INSERT INTO fault (parent) VALUES (1); END;
+)sql");
+  }
+  auto client = Channel::Connect(served.network, served.coordinator->endpoint(), {});
+  client->Send(RequestMsg{1, SubmitRequest{R"(name: early
+objective: {metric: score, goal: maximize}
+strategy: {type: random, seed: 5}
+parameters:
+  - {name: x, type: float, min: 0.0, max: 1.0}
+limits: {max_trials: 3}
+trial: {command: [never-run, "--x={x}"]}
+)", "early.yaml"}});
+  auto reply = Receive(*client, 5s);
+  REQUIRE(reply);
+  REQUIRE(std::get<ReplyMsg>(*reply).ok);
+
+  ChannelOptions options;
+  options.identity = "w";
+  auto worker = Channel::Connect(served.network, served.coordinator->endpoint(), options);
+  worker->Send(RegisterMsg{"w", "host", {{0, -1}}, {}, {}});
+  auto next_assign = [&](std::chrono::milliseconds timeout) -> std::optional<AssignMsg> {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto m = Receive(*worker, 100ms);
+      if (!m) continue;
+      if (auto* a = std::get_if<AssignMsg>(&*m)) return *a;
+    }
+    return std::nullopt;
+  };
+  const std::optional<AssignMsg> first = next_assign(5s);
+  REQUIRE(first);
+  worker->Send(MetricsMsg{first->trial_id, 1, {{"score", 1, 0.5, 1.0}}, 1});
+  worker->Send(FinishedMsg{first->trial_id, 1, "exited", 0, "", ""});
+  // Trial number 2 is assigned at once; its batch then fails and the coordinator pauses.
+  const std::optional<AssignMsg> lost = next_assign(5s);
+  REQUIRE(lost);
+  CHECK(lost->trial_id != first->trial_id);
+  {
+    SQLite::Database db(served.path, SQLite::OPEN_READWRITE, 5000);
+    db.exec("DROP TRIGGER fault_on_second");
+  }
+  // Paused, the coordinator hears nothing; resumed (its retry comes within 5 s), it asks the
+  // workers it no longer knows to register again.
+  bool asked = false;
+  for (int i = 0; i < 150 && !asked; ++i) {
+    worker->Send(HeartbeatMsg{});
+    if (auto m = Receive(*worker, 100ms)) asked = std::holds_alternative<ReregisterMsg>(*m);
+  }
+  REQUIRE(asked);
+  // The worker still runs the lost trial and holds trial 1's unacknowledged result.
+  worker->Send(RegisterMsg{"w", "host", {{0, -1}}, {}, {{first->trial_id, 1, {}}, {lost->trial_id, 1, {0}}}});
+  bool told_to_stop = false;
+  for (int i = 0; i < 50 && !told_to_stop; ++i) {
+    auto m = Receive(*worker, 100ms);
+    if (!m) continue;
+    if (auto* stop = std::get_if<StopMsg>(&*m)) told_to_stop = stop->trial_id == lost->trial_id;
+  }
+  CHECK(told_to_stop);
+  worker->Send(FinishedMsg{lost->trial_id, 1, "stopped", 0, "", ""});
+  worker->Send(MetricsMsg{first->trial_id, 1, {{"score", 1, 0.5, 1.0}}, 1});
+  worker->Send(FinishedMsg{first->trial_id, 1, "exited", 0, "", ""});
+  std::vector<AssignMsg> later;
+  while (auto a = next_assign(2s)) {
+    later.push_back(*a);
+    worker->Send(FinishedMsg{a->trial_id, 1, "exited", 0, "", ""});
+  }
+  served.Stop();
+
+  REQUIRE(later.size() == 2);
+  CHECK_FALSE(served.store->FindTrial(lost->trial_id));
+  const std::vector<TrialRow> trials = served.store->Trials(1);
+  REQUIRE(trials.size() == 3);
+  CHECK(trials[0].id == first->trial_id);
+  CHECK(trials[0].status == TrialStatus::kCompleted);
+  for (size_t i = 1; i < trials.size(); ++i) {
+    CAPTURE(i);
+    CHECK(trials[i].id != lost->trial_id);
+    CHECK(trials[i].id == later[i - 1].trial_id);
+    CHECK(trials[i].params.dump() == nlohmann::ordered_json::parse(later[i - 1].params_json).dump());
+  }
 }
 
 }  // namespace

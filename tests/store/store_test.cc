@@ -204,6 +204,8 @@ TEST_CASE("store: a version-1 file is migrated forward with its rows, indexes an
                     " AND sql IS NOT NULL") == 2);
   CHECK(Count(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'trials_leaderboard_min'") == 1);
   CHECK(Count(path, "SELECT COUNT(*) FROM pragma_foreign_key_check") == 0);
+  // Migration 4 reserves nothing the file already used.
+  CHECK(store->ReserveTrialIds(1) == 4);
   // What the migration is for: no temporary b-tree per trial write.
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   SQLite::Statement explain(db, "EXPLAIN INSERT INTO trials (experiment_id, number, status, created_at)"
@@ -221,6 +223,39 @@ TEST_CASE("store: a version-1 file is migrated forward with its rows, indexes an
     error = e.what();
   }
   CHECK(error.find("CHECK constraint failed") != std::string::npos);
+}
+
+TEST_CASE("store: reserved trial ids are never handed out again once committed") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  auto store = OpenWriter(path);
+  const int64_t exp = store->CreateExperiment(MakeExperiment("a"));
+  CHECK(store->CreateTrial(exp, 1, Json::object(), 1) == 1);
+  const int64_t first = store->ReserveTrialIds(10);
+  CHECK(first == 2);
+  CHECK(store->ReserveTrialIds(5) == 12);
+  // A fresh id skips the reservations; a reserved one is taken as given.
+  CHECK(store->CreateTrial(exp, 2, Json::object(), 1) == 17);
+  CHECK(store->CreateTrial(exp, 3, Json{{"x", 1}}, 1, first + 3) == first + 3);
+  REQUIRE(store->FindTrial(first + 3));
+  CHECK(store->FindTrial(first + 3)->number == 3);
+  // A reservation that rolls back with its transaction binds nothing.
+  CHECK_THROWS(store->Transaction([&] {
+    CHECK(store->ReserveTrialIds(100) == 18);
+    throw Error(ErrorKind::kFailed, "rolled back");
+  }));
+  CHECK(store->ReserveTrialIds(100) == 18);
+  CHECK(KindOf([&] { store->ReserveTrialIds(0); }) == ErrorKind::kInvalidInput);
+  // Committed ones hold across a reopen, and against ids inserted by hand.
+  store.reset();
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("INSERT INTO trials (id, experiment_id, number, status, params, created_at)"
+            " VALUES (500, 1, 4, 'pending', '{}', 1)");
+  }
+  store = OpenWriter(path);
+  CHECK(store->ReserveTrialIds(1) == 501);
+  CHECK(store->CreateTrial(exp, 5, Json::object(), 1) == 502);
 }
 
 TEST_CASE("store: a database with a newer schema than this binary knows is refused") {
