@@ -187,6 +187,8 @@ class Coordinator::Impl {
           w.row.last_seen = Now();
           store_.UpsertWorker(w.row);
         }
+        // Every batch committed: no id from next_trial_id_ up was ever named to a worker.
+        if (next_trial_id_ > 0) store_.ReturnTrialIds(next_trial_id_);
       });
     } catch (const Error& e) {
       log_->warn("could not record the workers as disconnected: {}", e.what());
@@ -1128,7 +1130,8 @@ class Coordinator::Impl {
   std::vector<std::pair<std::string, Message>> outbox_;  // sent after the batch commits
   // Trial ids (TakeTrialId): the next to use, the end of the reservation (committed or in the
   // open batch), and the end of the committed reservation. All 0 until the first reservation.
-  static constexpr int64_t kTrialIdBlock = 4096;
+  // A crash leaves at most this many ids unused (a gap in trial ids); a clean stop gives them back.
+  static constexpr int64_t kTrialIdBlock = 1024;
   int64_t next_trial_id_ = 0, reserved_ids_end_ = 0, durable_ids_end_ = 0;
 };
 

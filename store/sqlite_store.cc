@@ -46,6 +46,9 @@ constexpr const char* kInsertTrialSql =
 constexpr const char* kNextTrialIdSql =
     "SELECT MAX(next_id, COALESCE((SELECT MAX(id) FROM trials), 0) + 1) FROM trial_id_reservation";
 constexpr const char* kReserveTrialIdsSql = "UPDATE trial_id_reservation SET next_id = ?1";
+constexpr const char* kReturnTrialIdsSql =
+    "UPDATE trial_id_reservation SET next_id = MAX(?1, COALESCE((SELECT MAX(id) FROM trials), 0) + 1)"
+    " WHERE next_id > ?1";
 constexpr const char* kInsertLinkSql =
     "INSERT OR IGNORE INTO trial_component_links (trial_id, component_id) VALUES (?1, ?2)";
 constexpr const char* kLinkStaticSql =
@@ -427,6 +430,17 @@ class SqliteStore final : public Store {
       int64_t first = 0;
       Group([&] { first = Reserve(count); });
       return first;
+    });
+  }
+
+  void ReturnTrialIds(int64_t first) override {
+    Guard([&] {
+      OneStatement([&] {
+        auto& s = Cached(kReturnTrialIdsSql);
+        Resetter r(s);
+        s.bind(1, first);
+        s.exec();
+      });
     });
   }
 

@@ -147,6 +147,9 @@ class Store {
   // The coordinator names a new trial to its worker before the batch that creates it commits;
   // if that batch is lost, the id the worker holds must never come to name another trial.
   virtual int64_t ReserveTrialIds(int64_t count) = 0;
+  // Gives back the reserved ids from `first` up, which were never handed out to anyone (a
+  // coordinator stopping cleanly), so that the next reservation does not leave a gap.
+  virtual void ReturnTrialIds(int64_t first) = 0;
   // Marks the trial running with this attempt, inserts and links a 'run' component; returns its id.
   virtual int64_t StartRun(const NewRun& run) = 0;
   // Appends points to the trial's series. A point whose (trial, attempt, name, step) is already

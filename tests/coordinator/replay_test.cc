@@ -133,6 +133,9 @@ TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exac
   CHECK(experiment->status == ExperimentStatus::kCompleted);
   const std::vector<TrialRow> trials = store->Trials(experiment->id);
   REQUIRE(trials.size() == 12);
+  // The coordinator reserves trial ids ahead and gave back the unused ones when it stopped.
+  CHECK(trials.back().id == 12);
+  CHECK(store->ReserveTrialIds(1) == 13);
   for (const TrialRow& t : trials) {
     CAPTURE(t.id);
     CHECK(t.status == TrialStatus::kCompleted);

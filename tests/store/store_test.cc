@@ -256,6 +256,16 @@ TEST_CASE("store: reserved trial ids are never handed out again once committed")
   store = OpenWriter(path);
   CHECK(store->ReserveTrialIds(1) == 501);
   CHECK(store->CreateTrial(exp, 5, Json::object(), 1) == 502);
+  // Ids given back are reserved again, but never one at or below an existing trial (500 and
+  // 502 are trials); giving back from above the reservation changes nothing.
+  const int64_t block = store->ReserveTrialIds(50);
+  CHECK(block == 503);
+  store->ReturnTrialIds(block + 10);
+  CHECK(store->ReserveTrialIds(1) == block + 10);
+  store->ReturnTrialIds(100);
+  CHECK(store->ReserveTrialIds(1) == 503);
+  store->ReturnTrialIds(900);
+  CHECK(store->ReserveTrialIds(1) == 504);
 }
 
 TEST_CASE("store: a database with a newer schema than this binary knows is refused") {
