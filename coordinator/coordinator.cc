@@ -410,6 +410,8 @@ class Coordinator::Impl {
             OnFinished(in.peer, m);
           } else if constexpr (std::is_same_v<T, RequestMsg>) {
             OnRequest(in.peer, m);
+          } else if constexpr (std::is_same_v<T, GoodbyeMsg>) {
+            OnGoodbye(in.peer);
           } else {
             throw Error(ErrorKind::kInvalidInput,
                         "unexpected message '" + std::string(MessageName(in.message)) + "'");
@@ -509,6 +511,22 @@ class Coordinator::Impl {
       }
     }
     outbox_.emplace_back(peer, ack);
+  }
+
+  // The worker is shutting down: it takes nothing new, its trials are requeued now (it stops
+  // them; their results are acknowledged and ignored), and it is recorded as disconnected.
+  void OnGoodbye(const std::string& peer) {
+    WorkerState* w = Touch(peer);
+    if (!w) return;
+    log_->info("worker {} on {} is shutting down", w->row.id, w->row.host);
+    for (Slot& s : w->slots) {
+      if (s.trial_id != 0) ReleaseAttempt(*w, s.trial_id, s.attempt, "worker " + w->row.id + " shut down");
+    }
+    free_slots_ -= CountFree(*w);
+    w->row.status = "disconnected";
+    w->row.last_seen = Now();
+    store_.UpsertWorker(w->row);
+    workers_.erase(peer);
   }
 
   void OnHeartbeat(const std::string& peer) {
@@ -618,6 +636,8 @@ class Coordinator::Impl {
             ReplyJson(peer, m.id, {{"id", id}, {"name", row->name}});
           } else if constexpr (std::is_same_v<T, QueryRequest>) {
             ReplyJson(peer, m.id, AnswerQuery(store_, body, [this](int64_t id) { return LiveCounts(id); }));
+          } else if constexpr (std::is_same_v<T, BadRequest>) {
+            throw Error(ErrorKind::kInvalidInput, "bad request: " + body.why);
           } else {
             ExperimentRow row = FindExperimentOrThrow(store_, body.experiment);
             auto it = experiments_.find(row.id);

@@ -215,8 +215,10 @@ void Fields(IO& io, RequestMsg& m) {
           io.Str(body.experiment);
           io.Int(body.top_k);
           io.Int(body.trial_id);
-        } else {
+        } else if constexpr (std::is_same_v<T, CancelRequest>) {
           io.Str(body.experiment);
+        } else {
+          io.Str(body.why);
         }
       },
       m.body);

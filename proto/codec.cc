@@ -91,10 +91,12 @@ void Build(wire::Envelope::Builder env, const Message& message) {
               gpus[static_cast<unsigned>(i)].setMemoryMb(m.gpus[i].memory_mb);
             }
             SetRunning(r.initRunning(static_cast<unsigned>(m.running.size())), m.running);
+            r.setToken(m.token);
           },
           [&](const HeartbeatMsg& m) {
-            SetRunning(env.initHeartbeat().initRunning(static_cast<unsigned>(m.running.size())),
-                       m.running);
+            auto r = env.initHeartbeat();
+            SetRunning(r.initRunning(static_cast<unsigned>(m.running.size())), m.running);
+            r.setToken(m.token);
           },
           [&](const MetricsMsg& m) {
             auto r = env.initMetrics();
@@ -109,6 +111,14 @@ void Build(wire::Envelope::Builder env, const Message& message) {
               p.setValue(m.points[i].value);
               p.setTime(m.points[i].time);
             }
+            r.setToken(m.token);
+            auto refused = r.initRefused(static_cast<unsigned>(m.refused.size()));
+            for (size_t i = 0; i < m.refused.size(); ++i) {
+              auto p = refused[static_cast<unsigned>(i)];
+              p.setName(Txt(m.refused[i].name));
+              p.setText(Txt(m.refused[i].text));
+              p.setWhy(Txt(m.refused[i].why));
+            }
           },
           [&](const FinishedMsg& m) {
             auto r = env.initFinished();
@@ -118,8 +128,13 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             r.setCode(m.code);
             r.setMessage(Txt(m.message));
             r.setLogPath(Txt(m.log_path));
+            r.setToken(m.token);
           },
-          [&](const WelcomeMsg& m) { env.initWelcome().setHeartbeatIntervalMs(m.heartbeat_interval_ms); },
+          [&](const WelcomeMsg& m) {
+            auto r = env.initWelcome();
+            r.setHeartbeatIntervalMs(m.heartbeat_interval_ms);
+            r.setToken(m.token);
+          },
           [&](const AssignMsg& m) {
             auto r = env.initAssign();
             r.setTrialId(m.trial_id);
@@ -163,6 +178,9 @@ void Build(wire::Envelope::Builder env, const Message& message) {
                              w.setTrialId(q.trial_id);
                            },
                            [&](const CancelRequest& c) { r.setCancel(Txt(c.experiment)); },
+                           [&](const BadRequest&) {
+                             throw Error(ErrorKind::kInvalidInput, "a bad request is never sent");
+                           },
                        },
                        m.body);
           },
@@ -183,6 +201,7 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             r.setFinished(m.finished);
           },
           [&](const HeartbeatAckMsg&) { env.setHeartbeatAck(); },
+          [&](const GoodbyeMsg& m) { env.initGoodbye().setToken(m.token); },
       },
       message);
 }
@@ -197,22 +216,30 @@ Message Read(wire::Envelope::Reader env) {
       for (auto s : r.getSlots()) m.slots.push_back({s.getIndex(), s.getGpu()});
       for (auto g : r.getGpus()) m.gpus.push_back({g.getIndex(), Str(g.getName()), g.getMemoryMb()});
       m.running = GetRunning(r.getRunning());
+      m.token = r.getToken();
       return m;
     }
-    case wire::Envelope::HEARTBEAT: return HeartbeatMsg{GetRunning(env.getHeartbeat().getRunning())};
+    case wire::Envelope::HEARTBEAT: {
+      auto r = env.getHeartbeat();
+      return HeartbeatMsg{GetRunning(r.getRunning()), r.getToken()};
+    }
     case wire::Envelope::METRICS: {
       auto r = env.getMetrics();
-      MetricsMsg m{r.getTrialId(), r.getAttempt(), {}, r.getSeq()};
+      MetricsMsg m{r.getTrialId(), r.getAttempt(), {}, r.getSeq(), r.getToken(), {}};
       m.points.reserve(r.getPoints().size());
       for (auto p : r.getPoints()) m.points.push_back({Str(p.getName()), p.getStep(), p.getValue(), p.getTime()});
+      for (auto p : r.getRefused()) m.refused.push_back({Str(p.getName()), Str(p.getText()), Str(p.getWhy())});
       return m;
     }
     case wire::Envelope::FINISHED: {
       auto r = env.getFinished();
       return FinishedMsg{r.getTrialId(), r.getAttempt(), Str(r.getHow()), r.getCode(),
-                         Str(r.getMessage()), Str(r.getLogPath())};
+                         Str(r.getMessage()), Str(r.getLogPath()), r.getToken()};
     }
-    case wire::Envelope::WELCOME: return WelcomeMsg{env.getWelcome().getHeartbeatIntervalMs()};
+    case wire::Envelope::WELCOME: {
+      auto r = env.getWelcome();
+      return WelcomeMsg{r.getHeartbeatIntervalMs(), r.getToken()};
+    }
     case wire::Envelope::ASSIGN: {
       auto r = env.getAssign();
       AssignMsg m;
@@ -243,11 +270,17 @@ Message Read(wire::Envelope::Reader env) {
           break;
         case wire::ClientRequest::QUERY: {
           auto q = r.getQuery();
-          m.body = QueryRequest{FromWire(q.getKind()), Str(q.getExperiment()), q.getTopK(), q.getTrialId()};
+          try {
+            m.body = QueryRequest{FromWire(q.getKind()), Str(q.getExperiment()), q.getTopK(), q.getTrialId()};
+          } catch (const Error& e) {
+            m.body = BadRequest{e.what()};  // answered with an error, not left to time out
+          }
           break;
         }
         case wire::ClientRequest::CANCEL: m.body = CancelRequest{Str(r.getCancel())}; break;
-        default: throw Error(ErrorKind::kInvalidInput, "unknown request kind");
+        default:
+          m.body = BadRequest{"unknown request kind " + std::to_string(static_cast<int>(r.which()))};
+          break;
       }
       return m;
     }
@@ -261,6 +294,7 @@ Message Read(wire::Envelope::Reader env) {
       return AckMsg{r.getTrialId(), r.getAttempt(), r.getMetricsSeq(), r.getFinished()};
     }
     case wire::Envelope::HEARTBEAT_ACK: return HeartbeatAckMsg{};
+    case wire::Envelope::GOODBYE: return GoodbyeMsg{env.getGoodbye().getToken()};
   }
   throw Error(ErrorKind::kInvalidInput,
               "unknown message kind " + std::to_string(static_cast<int>(env.which())));
@@ -319,7 +353,7 @@ std::string_view MessageName(const Message& message) {
   static constexpr std::string_view kNames[] = {"register", "heartbeat", "metrics", "finished",
                                                 "welcome",  "assign",    "stop",    "request",
                                                 "reply",    "reregister", "ack",
-                                                "heartbeat_ack"};
+                                                "heartbeat_ack", "goodbye"};
   return kNames[message.index()];
 }
 

@@ -23,6 +23,7 @@ struct Envelope {
     reregister @10 :Void;          # coordinator -> worker: "I do not know you; register again"
     ack @11 :Ack;                  # coordinator -> worker: a metrics batch or a result is durable
     heartbeatAck @12 :Void;        # coordinator -> worker, answer to heartbeat
+    goodbye @13 :Goodbye;          # worker -> coordinator: shutting down, trials handed back
   }
 }
 
@@ -49,10 +50,22 @@ struct Register {
   slots @2 :List(Slot);
   gpus @3 :List(Gpu);
   running @4 :List(RunningTrial);   # trials still running from before (coordinator restart)
+  token @5 :UInt64;     # the previous session's token (Welcome.token), 0 if none
 }
 
 struct Heartbeat {
   running @0 :List(RunningTrial);
+  token @1 :UInt64;     # Welcome.token; every worker message carries it
+}
+
+struct Goodbye {
+  token @0 :UInt64;
+}
+
+struct RefusedMetric {
+  name @0 :Text;
+  text @1 :Text;        # the value as the trial printed it
+  why @2 :Text;
 }
 
 struct Metric {
@@ -67,6 +80,8 @@ struct MetricsReport {
   attempt @1 :Int64;
   points @2 :List(Metric);
   seq @3 :UInt64;       # 1, 2, ... per attempt; the worker resends until acknowledged
+  token @4 :UInt64;
+  refused @5 :List(RefusedMetric);   # values the worker's parser refused (not finite, bad step)
 }
 
 struct Ack {
@@ -83,10 +98,12 @@ struct TrialFinished {
   code @3 :Int32;
   message @4 :Text;
   logPath @5 :Text;
+  token @6 :UInt64;
 }
 
 struct Welcome {
   heartbeatIntervalMs @0 :UInt32;
+  token @1 :UInt64;     # the worker's session token
 }
 
 struct MetricDef {

@@ -11,7 +11,8 @@
 
 namespace hpt {
 
-inline constexpr uint16_t kProtocolVersion = 1;
+// 2: session tokens on every worker message, refused metric values, goodbye, bad requests.
+inline constexpr uint16_t kProtocolVersion = 2;
 // Largest frame any peer sends or accepts; ZeroMQ drops bigger ones (ZMQ_MAXMSGSIZE) and the
 // decoder refuses them.
 inline constexpr size_t kMaxFrameBytes = 16 << 20;
@@ -36,23 +37,38 @@ struct RunningTrial {
   bool operator==(const RunningTrial&) const = default;
 };
 
+// Every message a worker sends carries `token`: the session token of its last Welcome (0 before
+// the first). The coordinator drops a worker message whose token is not the one it issued to that
+// worker, so a peer that knows a worker's id cannot speak for it (docs/fault-tolerance.md,
+// "Threat model").
 struct RegisterMsg {
   std::string worker_id, host;
   std::vector<SlotInfo> slots;
   std::vector<GpuInfo> gpus;
   std::vector<RunningTrial> running;
+  uint64_t token = 0;  // the previous session's token, to take over after a reconnect; 0 if none
   bool operator==(const RegisterMsg&) const = default;
 };
 
 struct HeartbeatMsg {
   std::vector<RunningTrial> running;
+  uint64_t token = 0;
   bool operator==(const HeartbeatMsg&) const = default;
+};
+
+// A metric value a trial printed that was not recorded: not a finite number, a step that is not
+// an integer in [0, 2^53], or a name that is not valid. `text` is the value as printed.
+struct RefusedMetric {
+  std::string name, text, why;
+  bool operator==(const RefusedMetric&) const = default;
 };
 
 struct MetricsMsg {
   int64_t trial_id = 0, attempt = 0;
   std::vector<MetricPoint> points;
   uint64_t seq = 0;  // 1, 2, ... per attempt; resent until acknowledged
+  uint64_t token = 0;
+  std::vector<RefusedMetric> refused;  // what the worker's parser refused, for the trial's reason
   bool operator==(const MetricsMsg&) const = default;
 };
 
@@ -61,11 +77,13 @@ struct FinishedMsg {
   std::string how;  // exited | signaled | timeout | stopped | exec_failed | launch_failed
   int32_t code = 0;
   std::string message, log_path;
+  uint64_t token = 0;
   bool operator==(const FinishedMsg&) const = default;
 };
 
 struct WelcomeMsg {
   uint32_t heartbeat_interval_ms = 1000;
+  uint64_t token = 0;  // this worker's session token: every later message of the worker carries it
   bool operator==(const WelcomeMsg&) const = default;
 };
 
@@ -104,6 +122,13 @@ struct HeartbeatAckMsg {
   bool operator==(const HeartbeatAckMsg&) const = default;
 };
 
+// worker -> coordinator: the worker is shutting down. Its trials were handed back (finished with
+// how "worker_shutdown"); it takes no new ones and is recorded as disconnected, not lost.
+struct GoodbyeMsg {
+  uint64_t token = 0;
+  bool operator==(const GoodbyeMsg&) const = default;
+};
+
 enum class QueryKind { kExperiments, kExperiment, kLeaderboard, kTrials, kTrial, kWorkers };
 
 struct SubmitRequest {
@@ -121,9 +146,17 @@ struct CancelRequest {
   bool operator==(const CancelRequest&) const = default;
 };
 
+// A request whose body could not be understood (an unknown query kind from a newer client, say):
+// decoded so that the coordinator can answer it with an error instead of leaving the client to
+// time out.
+struct BadRequest {
+  std::string why;
+  bool operator==(const BadRequest&) const = default;
+};
+
 struct RequestMsg {
   uint64_t id = 0;
-  std::variant<SubmitRequest, QueryRequest, CancelRequest> body;
+  std::variant<SubmitRequest, QueryRequest, CancelRequest, BadRequest> body;
   bool operator==(const RequestMsg&) const = default;
 };
 
@@ -136,7 +169,7 @@ struct ReplyMsg {
 
 using Message = std::variant<RegisterMsg, HeartbeatMsg, MetricsMsg, FinishedMsg, WelcomeMsg,
                              AssignMsg, StopMsg, RequestMsg, ReplyMsg, ReregisterMsg, AckMsg,
-                             HeartbeatAckMsg>;
+                             HeartbeatAckMsg, GoodbyeMsg>;
 
 // A short name for logs: "register", "assign", ...
 std::string_view MessageName(const Message& message);

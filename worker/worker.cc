@@ -130,7 +130,7 @@ class Worker::Impl {
         register_backoff_ = std::chrono::milliseconds(500);
       }
       if (!welcomed_ && after >= next_register_) SendRegister();
-      channel_->Send(HeartbeatMsg{RunningList()});
+      Send(HeartbeatMsg{RunningList()});
       next_heartbeat_ = after + heartbeat_interval_;
       ResendUnacked(false);
     }
@@ -146,8 +146,8 @@ class Worker::Impl {
     const auto now = SteadyClock::now();
     for (auto& [key, u] : unacked_) {
       if (u.empty() || (!all && now - u.last_sent < kResendAfter)) continue;
-      for (const auto& [seq, m] : u.metrics) channel_->Send(m);
-      if (u.finished) channel_->Send(*u.finished);
+      for (const auto& [seq, m] : u.metrics) Send(m);
+      if (u.finished) Send(*u.finished);
       u.last_sent = now;
     }
   }
@@ -164,6 +164,7 @@ class Worker::Impl {
     last_heard_ = SteadyClock::now();
     if (const auto* w = std::get_if<WelcomeMsg>(&message)) {
       welcomed_ = true;
+      token_ = w->token;
       heartbeat_interval_ = std::chrono::milliseconds(std::max<uint32_t>(w->heartbeat_interval_ms, 50));
       log_->info("registered with {}", options_.connect);
       ResendUnacked(true);
@@ -192,7 +193,9 @@ class Worker::Impl {
 
   // Registers (again), with exponential backoff between tries while no Welcome comes.
   void SendRegister() {
-    channel_->Send(RegisterMsg{options_.worker_id, options_.host, options_.slots, options_.gpus, RunningList()});
+    // The last session's token lets the coordinator tell this worker, reconnected, from a peer
+    // that merely knows its id.
+    channel_->Send(RegisterMsg{options_.worker_id, options_.host, options_.slots, options_.gpus, RunningList(), token_});
     last_register_ = SteadyClock::now();
     next_register_ = last_register_ + register_backoff_;
     register_backoff_ = std::min(register_backoff_ * 2, std::chrono::milliseconds(10000));
@@ -307,11 +310,25 @@ class Worker::Impl {
   // comes from a worker it does not know, and a result that overtook its dropped metrics would
   // be recorded without them. The Welcome resends everything, in order.
   void Report(const Message& message) {
-    if (welcomed_) channel_->Send(message);
+    if (welcomed_) Send(message);
+  }
+
+  // Sends a worker message stamped with the current session token (kept messages are resent
+  // after a new Welcome, under the new token).
+  void Send(Message message) {
+    std::visit(
+        [&](auto& m) {
+          if constexpr (requires { m.token; }) m.token = token_;
+        },
+        message);
+    channel_->Send(message);
   }
 
   void Shutdown() {
     shutting_down_ = true;
+    // First, so that the coordinator hands this worker nothing more while its trials wind down,
+    // and records it as disconnected rather than lost.
+    if (welcomed_) Send(GoodbyeMsg{});
     for (auto& [key, t] : running_) t.process->Stop();
     // Wait for the trials to end and (briefly) for the coordinator to acknowledge their results.
     const auto deadline = SteadyClock::now() + std::chrono::duration<double>(options_.kill_grace_s + 2);
@@ -334,6 +351,7 @@ class Worker::Impl {
   std::map<std::pair<int64_t, int64_t>, RunningTrialState> running_;  // by (trial, attempt)
   std::map<std::pair<int64_t, int64_t>, Unacked> unacked_;  // by (trial, attempt)
   bool welcomed_ = false;
+  uint64_t token_ = 0;  // from the last Welcome; stamped on every message (Send)
   SteadyClock::time_point last_heard_ = SteadyClock::now();
   std::chrono::milliseconds register_backoff_{500};
   bool shutting_down_ = false;

@@ -165,7 +165,7 @@ TEST_CASE("coordinator: the trial counts it answers for a running experiment are
   Served served("inproc://counts-test");
   auto client = Channel::Connect(served.network, served.coordinator->endpoint(), {});
   uint64_t request_id = 0;
-  auto call = [&](std::variant<SubmitRequest, QueryRequest, CancelRequest> body) {
+  auto call = [&](decltype(RequestMsg::body) body) {
     client->Send(RequestMsg{++request_id, std::move(body)});
     for (;;) {
       auto reply = Receive(*client, 5s);
