@@ -196,6 +196,7 @@ int Run(const RunOptions& o) {
   CoordinatorOptions copts;
   copts.bind = "inproc://hpt-run";
   copts.logger = log;
+  copts.resume_running = false;  // this run's experiment only (issue 15 item 6)
   Coordinator coordinator(network, *store, copts);
   WorkerOptions wopts;
   wopts.connect = coordinator.endpoint();
@@ -289,18 +290,22 @@ int ServeCoordinator(const std::string& bind, const std::string& db, const std::
                      int heartbeat_ms, int worker_timeout_ms, int64_t max_db_pages, const std::string& curve_dir,
                      bool insecure) {
   std::optional<CurveKeys> keys;
-  std::vector<std::string> allowed;
+  std::vector<AllowedKey> allowed;
   if (!curve_dir.empty()) {
     keys = LoadKeys(curve_dir, "coordinator");
-    const auto clients = std::filesystem::path(curve_dir) / "clients";
-    if (std::filesystem::is_directory(clients)) {
-      for (const auto& entry : std::filesystem::directory_iterator(clients)) {
-        if (entry.path().extension() == ".pub") allowed.push_back(ReadKey(entry.path()));
+    // DIR/clients/*.pub may submit, query and cancel; DIR/workers/*.pub may run trials.
+    for (const auto& [sub, role] : {std::pair{"clients", KeyRole::kClient}, std::pair{"workers", KeyRole::kWorker}}) {
+      const auto dir = std::filesystem::path(curve_dir) / sub;
+      if (!std::filesystem::is_directory(dir)) continue;
+      for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        if (entry.path().extension() == ".pub") {
+          allowed.push_back(AllowedKey{ReadKey(entry.path()), role, entry.path().stem().string()});
+        }
       }
     }
     if (allowed.empty()) {
-      throw Error(ErrorKind::kInvalidInput, "--curve " + curve_dir + ": no client keys in " + clients.string() +
-                                                "/*.pub, so nobody could connect");
+      throw Error(ErrorKind::kInvalidInput, "--curve " + curve_dir + ": no keys in " + curve_dir + "/clients/*.pub or " +
+                                                curve_dir + "/workers/*.pub, so nobody could connect");
     }
   } else if (!IsLocalEndpoint(bind) && !insecure) {
     throw Error(ErrorKind::kInvalidInput, "refusing to serve " + bind +
@@ -320,7 +325,10 @@ int ServeCoordinator(const std::string& bind, const std::string& db, const std::
   options.worker_timeout = std::chrono::milliseconds(worker_timeout_ms);
   options.curve = keys;
   options.curve_allowed = allowed;
-  if (keys) log->info("CURVE on: {} client key(s) allowed", allowed.size());
+  if (keys) {
+    const auto workers = std::count_if(allowed.begin(), allowed.end(), [](const AllowedKey& k) { return k.role == KeyRole::kWorker; });
+    log->info("CURVE on: {} client key(s) and {} worker key(s) allowed", allowed.size() - workers, workers);
+  }
   Coordinator coordinator(network, *store, options);
   // Scripts read the bound endpoint from here (useful with port 0).
   std::cout << "hpt coordinator listening on " << coordinator.endpoint() << std::endl;

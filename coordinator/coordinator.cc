@@ -270,7 +270,7 @@ class Coordinator::Impl {
 
   void Resume() {
     for (const ExperimentRow& row : store_.ListExperiments()) {
-      if (row.status != ExperimentStatus::kRunning) continue;
+      if (row.status != ExperimentStatus::kRunning || !options_.resume_running) continue;
       Spec spec;
       try {
         spec = ParseSpec(row.spec_yaml, "experiment " + std::to_string(row.id) + " (stored spec)");

@@ -33,15 +33,20 @@ struct CoordinatorOptions {
   std::chrono::milliseconds worker_timeout{10000};
   // Wall clock for recorded timestamps (seconds since the epoch); replaceable in tests.
   std::function<double()> wall_clock;
-  // CURVE: the coordinator's keys and the public keys of the workers and clients it admits.
+  // CURVE: the coordinator's keys and the public keys of the workers and clients it admits, each
+  // with its role (a client key may not act as a worker; a worker key only as the worker it
+  // registered as).
   std::optional<CurveKeys> curve;
-  std::vector<std::string> curve_allowed;
+  std::vector<AllowedKey> curve_allowed;
+  // Resume the experiments the store has as running (a long-running coordinator). `hpt run`
+  // says false: it runs the experiment it submits and leaves the others as they are.
+  bool resume_running = true;
 };
 
 class Coordinator {
  public:
-  // Binds the channel and resumes every experiment the store has as running (trials that were
-  // running are requeued). Throws Error when it cannot bind or read the store.
+  // Binds the channel and resumes every experiment the store has as running (unless
+  // options.resume_running is false; trials that were running keep a lease for their workers). Throws Error when it cannot bind or read the store.
   Coordinator(Network& network, Store& store, CoordinatorOptions options);
   ~Coordinator();
 

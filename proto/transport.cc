@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -25,7 +26,7 @@ struct Network::Impl {
   // The ZAP handler (RFC 27): a REP socket on inproc://zeromq.zap.01 that libzmq asks about every
   // CURVE handshake. Its thread owns the socket; `allowed` is written before the thread starts
   // and only read afterwards.
-  std::set<std::string> allowed;  // 32-byte binary public keys
+  std::map<std::string, std::string> allowed;  // 32-byte binary public key -> ZAP user id
   std::thread zap;
   std::atomic<bool> stop_zap{false};
 
@@ -46,14 +47,17 @@ struct Network::Impl {
         frames.push_back(std::move(frame));
       } while (frames.back().more());
       // version, request id, domain, address, identity, mechanism, credentials...
-      const bool ok = frames.size() >= 7 && frames[5].to_string() == "CURVE" &&
-                      allowed.count(frames[6].to_string()) > 0;
+      auto key = frames.size() >= 7 && frames[5].to_string() == "CURVE" ? allowed.find(frames[6].to_string())
+                                                                         : allowed.end();
+      const bool ok = key != allowed.end();
       const std::string request_id = frames.size() > 1 ? frames[1].to_string() : "";
+      const std::string user = ok ? key->second : "";
       socket.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
       socket.send(zmq::buffer(request_id), zmq::send_flags::sndmore);
       socket.send(ok ? zmq::str_buffer("200") : zmq::str_buffer("400"), zmq::send_flags::sndmore);
       socket.send(ok ? zmq::str_buffer("OK") : zmq::str_buffer("key not allowed"), zmq::send_flags::sndmore);
-      socket.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+      // The user id: libzmq attaches it to every message of the connection ("User-Id").
+      socket.send(zmq::buffer(user), zmq::send_flags::sndmore);
       socket.send(zmq::str_buffer(""), zmq::send_flags::none);
     }
   }
@@ -65,14 +69,22 @@ Network::Network() : impl_(std::make_unique<Impl>()) {
 }
 Network::~Network() = default;
 
-void Network::AllowCurveClients(const std::vector<std::string>& allowed) {
+std::string_view ToString(KeyRole role) { return role == KeyRole::kWorker ? "worker" : "client"; }
+
+void Network::AllowCurveClients(const std::vector<AllowedKey>& allowed) {
   if (impl_->zap.joinable()) throw Error(ErrorKind::kFailed, "a ZAP handler is already installed");
-  for (const std::string& key : allowed) {
+  for (const AllowedKey& key : allowed) {
     std::string binary(32, '\0');
-    if (key.size() != 40 || !zmq_z85_decode(reinterpret_cast<uint8_t*>(binary.data()), key.c_str())) {
-      throw Error(ErrorKind::kInvalidInput, "'" + key + "' is not a Z85 CURVE public key");
+    const std::string& text = key.public_key;
+    if (text.size() != 40 || !zmq_z85_decode(reinterpret_cast<uint8_t*>(binary.data()), text.c_str())) {
+      throw Error(ErrorKind::kInvalidInput, "'" + text + "' is not a Z85 CURVE public key");
     }
-    impl_->allowed.insert(binary);
+    const std::string user = std::string(ToString(key.role)) + ":" + key.name;
+    auto [it, added] = impl_->allowed.emplace(binary, user);
+    if (!added && it->second != user) {
+      throw Error(ErrorKind::kInvalidInput, "one public key is allowed both as " + it->second + " and as " + user +
+                                                "; a key has one role");
+    }
   }
   try {
     zmq::socket_t socket(impl_->context, zmq::socket_type::rep);
@@ -128,10 +140,9 @@ std::unique_ptr<Channel> Channel::Bind(Network& network, const std::string& endp
     impl->socket = zmq::socket_t(network.impl().context, zmq::socket_type::router);
     CommonOptions(impl->socket, options);
     impl->socket.set(zmq::sockopt::linger, 0);
-    // Unknown peers make sends fail instead of vanishing; a reconnecting worker with the same
-    // routing id takes over its old connection.
+    // Unknown peers make sends fail instead of vanishing. No ZMQ_ROUTER_HANDOVER: a newcomer
+    // presenting a routing id in use is refused, never given the other's connection.
     impl->socket.set(zmq::sockopt::router_mandatory, 1);
-    impl->socket.set(zmq::sockopt::router_handover, 1);
     if (options.curve) {
       if (options.curve_allowed.empty()) {
         throw Error(ErrorKind::kInvalidInput, "CURVE needs at least one allowed client key");
@@ -293,6 +304,8 @@ std::optional<Incoming> Channel::TryReceive() {
     }
     if (impl_->router) in.peer = frames[0].to_string();
     const auto& payload = frames.back();
+    // Set by the ZAP handler under CURVE; absent otherwise (gets then fails with EINVAL).
+    if (const char* user = zmq_msg_gets(payload.handle(), "User-Id")) in.user = user;
     try {
       in.message = Decode(std::span(static_cast<const std::byte*>(payload.data()), payload.size()));
     } catch (const Error& e) {

@@ -25,6 +25,20 @@ struct CurveKeys {
 // A fresh key pair (zmq_curve_keypair). Throws Error(kFailed) when libzmq lacks CURVE.
 CurveKeys GenerateCurveKeys();
 
+// What a CURVE key admitted by a coordinator may do. A client key may submit, query and cancel;
+// a worker key may register and act as the worker it registered as, and nothing else.
+enum class KeyRole { kClient, kWorker };
+std::string_view ToString(KeyRole role);
+
+// A public key a bound channel admits, with its role and a name for logs (its file's stem).
+// Every message from a connection authenticated with it carries the user id "ROLE:NAME"
+// (Incoming::user).
+struct AllowedKey {
+  std::string public_key;  // Z85, 40 characters
+  KeyRole role = KeyRole::kClient;
+  std::string name;
+};
+
 // One per process: the ZeroMQ context and its I/O thread. inproc:// endpoints only connect
 // channels of the same Network. Thread-safe; a Channel is not (one thread uses each).
 class Network {
@@ -37,23 +51,31 @@ class Network {
   struct Impl;
   Impl& impl() { return *impl_; }
 
-  // Installs the ZAP handler that admits CURVE clients whose public key is in `allowed` (Z85).
-  // One per Network. Throws Error(kFailed) when it cannot be installed.
-  void AllowCurveClients(const std::vector<std::string>& allowed);
+  // Installs the ZAP handler that admits CURVE peers whose public key is in `allowed`, and names
+  // each connection "ROLE:NAME" (its ZAP user id). One per Network. Throws Error(kInvalidInput)
+  // for a malformed key, Error(kFailed) when it cannot be installed.
+  void AllowCurveClients(const std::vector<AllowedKey>& allowed);
 
  private:
   std::unique_ptr<Impl> impl_;
 };
 
 struct Incoming {
-  std::string peer;  // the sender's routing id (ROUTER channels); empty on DEALER channels
+  // The sender's routing id (ROUTER channels; empty on DEALER channels). A bound channel assigns
+  // it per connection, so a peer cannot take another connection's id.
+  std::string peer;
+  // Under CURVE, who the connection authenticated as: "worker:NAME" or "client:NAME" (see
+  // AllowedKey). Empty without CURVE.
+  std::string user;
   Message message;
 };
 
 struct ChannelOptions {
   std::shared_ptr<spdlog::logger> logger;
-  // DEALER only: the routing id the coordinator sees. Workers use their worker id, so that a
-  // reconnect after a coordinator restart is recognised as the same peer.
+  // DEALER only: a routing id to present; tests use it to address scripted peers by name. Workers
+  // present none: the bound channel names their connections itself, and never lets a newcomer
+  // take over a name in use (no ZMQ_ROUTER_HANDOVER), so no peer can take over another's
+  // connection. Who a worker is is settled by its registration and session token instead.
   std::string identity;
   // Most messages queued for one peer before Send reports the peer as unreachable.
   int high_water_mark = 100000;
@@ -61,7 +83,7 @@ struct ChannelOptions {
   // curve_allowed (checked by a ZAP handler that Bind installs; Bind throws when it cannot). A
   // connecting channel with keys authenticates the server by curve_server_key.
   std::optional<CurveKeys> curve;
-  std::vector<std::string> curve_allowed;  // Z85 public keys of clients (bound channels)
+  std::vector<AllowedKey> curve_allowed;   // keys admitted, with their roles (bound channels)
   std::string curve_server_key;            // Z85 public key of the server (connecting channels)
 };
 

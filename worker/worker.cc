@@ -79,7 +79,6 @@ class Worker::Impl {
     if (ec) throw Error(ErrorKind::kFailed, "cannot create work dir '" + options_.work_dir + "': " + ec.message());
     ChannelOptions channel_options;
     channel_options.logger = log_;
-    channel_options.identity = options_.worker_id;
     channel_options.curve = options_.curve;
     channel_options.curve_server_key = options_.curve_server_key;
     channel_ = Channel::Connect(network, options_.connect, channel_options);
