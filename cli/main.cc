@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/client.h"
+#include "cli/log_format.h"
 #include "cli/output.h"
 #include "coordinator/coordinator.h"
 #include "core/error.h"
@@ -54,7 +55,7 @@ void InstallSignalHandlers() {
 std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, const std::string& level) {
   auto logger = spdlog::stderr_color_mt(name);
   logger->set_level(spdlog::level::from_str(level));
-  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v");
+  logger->set_formatter(MakeEscapingFormatter("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v"));
   return logger;
 }
 

@@ -10,6 +10,7 @@
 #include <thread>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <unordered_map>
 #include <utility>
@@ -41,11 +42,20 @@ struct Slot {
 };
 
 struct WorkerState {
-  std::string peer;  // routing id on the channel
+  std::string peer;  // routing id of its connection (the channel names connections itself)
   WorkerRow row;
   std::vector<Slot> slots;
   SteadyClock::time_point last_seen;
+  // Issued in its Welcome: every later message of the worker carries it, and a registration
+  // from another connection must present it to take the worker over (a reconnect).
+  uint64_t token = 0;
+  // It said goodbye: it takes no new trials and, once silent, is forgotten as disconnected.
+  bool draining = false;
 };
+
+// A trial requeued because its worker was lost this many times fails: a flapping peer cannot
+// loop a trial forever.
+constexpr int64_t kMaxLostAttempts = 5;
 
 // A trial that has not reached a final state: pending (queued) or running.
 struct LiveTrial {
@@ -56,6 +66,7 @@ struct LiveTrial {
   Params params;
   double budget = 0;      // of its current (or next) attempt; 0 = full budget
   int64_t last_step = 0;  // highest step recorded for the trial over all its attempts
+  int64_t lost_attempts = 0;  // attempts that ended "lost" (see kMaxLostAttempts)
   // Created in the open batch with an id that a committed batch reserved: its first assignment
   // may leave before the batch commits (see TakeTrialId).
   bool announce_early = false;
@@ -65,6 +76,8 @@ struct LiveTrial {
   SteadyClock::time_point lease_deadline;  // requeued if no worker claims it by then
   std::optional<double> last_objective;
   int64_t objective_step = 0;  // the step last_objective was reported at
+  // The first objective value of the running attempt that was refused ("nan"), for its reason.
+  std::optional<std::string> objective_refused;
   std::vector<std::pair<int64_t, double>> objective_series;  // over all attempts, for early stopping
 };
 
@@ -193,7 +206,7 @@ class Coordinator::Impl {
     } catch (const Error& e) {
       log_->warn("could not record the workers as disconnected: {}", e.what());
     }
-    log_->info("coordinator stopping: {} messages in {} batches", messages_, batches_);
+    log_->info("coordinator stopping: {} messages in {} batches, {} refused", messages_, batches_, refused_);
   }
 
  private:
@@ -219,6 +232,7 @@ class Coordinator::Impl {
     experiments_.clear();
     trials_.clear();
     workers_.clear();
+    peer_by_worker_.clear();
     free_slots_ = 0;
     schedule_needed_ = false;
   }
@@ -340,6 +354,7 @@ class Coordinator::Impl {
       if (c.kind == "run" && c.attempt == t.attempt && c.data.contains("budget")) {
         live.budget = c.data["budget"].get<double>();
       }
+      if (c.kind == "run" && c.status == "lost") ++live.lost_attempts;
     }
     if (t.attempt > 0 && (e.median || e.strategy->Promotes())) {
       for (const MetricRow& m : store_.Metrics(t.id)) {
@@ -396,22 +411,39 @@ class Coordinator::Impl {
     }
   }
 
+  // Under CURVE a connection's key has a role (Incoming::user, "worker:NAME" or "client:NAME"):
+  // worker messages from a client key and requests from a worker key are refused.
+  bool MayActAs(const Incoming& in, std::string_view role) const {
+    if (!options_.curve) return true;
+    return in.user.size() > role.size() && in.user.compare(0, role.size(), role) == 0 && in.user[role.size()] == ':';
+  }
+
   void Handle(const Incoming& in) {
+    const bool from_worker = !std::holds_alternative<RequestMsg>(in.message);
+    if (from_worker && !MayActAs(in, "worker")) {
+      Refuse(in.peer, in.message, "the connection's key (" + (in.user.empty() ? "none" : in.user) +
+                                      ") is not a worker key (DIR/workers/)");
+      return;
+    }
     std::visit(
         [&](const auto& m) {
           using T = std::decay_t<decltype(m)>;
           if constexpr (std::is_same_v<T, RegisterMsg>) {
-            OnRegister(in.peer, m);
+            OnRegister(in.peer, in.user, m);
           } else if constexpr (std::is_same_v<T, HeartbeatMsg>) {
-            OnHeartbeat(in.peer);
+            OnHeartbeat(in.peer, m);
           } else if constexpr (std::is_same_v<T, MetricsMsg>) {
             OnMetrics(in.peer, m);
           } else if constexpr (std::is_same_v<T, FinishedMsg>) {
             OnFinished(in.peer, m);
           } else if constexpr (std::is_same_v<T, RequestMsg>) {
+            if (!MayActAs(in, "client")) {
+              throw Error(ErrorKind::kInvalidInput,
+                          "the connection's key (" + in.user + ") is not a client key (DIR/clients/)");
+            }
             OnRequest(in.peer, m);
           } else if constexpr (std::is_same_v<T, GoodbyeMsg>) {
-            OnGoodbye(in.peer);
+            OnGoodbye(in.peer, m);
           } else {
             throw Error(ErrorKind::kInvalidInput,
                         "unexpected message '" + std::string(MessageName(in.message)) + "'");
@@ -420,8 +452,50 @@ class Coordinator::Impl {
         in.message);
   }
 
-  void OnRegister(const std::string& peer, const RegisterMsg& m) {
+  // A message a peer may not send, or that does not carry the sender's session token: dropped,
+  // counted, and logged (the first few, then every 1,000th, so a flood cannot fill the log).
+  void Refuse(const std::string& peer, const Message& message, const std::string& why) {
+    ++refused_;
+    if (refused_ <= 20 || refused_ % 1000 == 0) {
+      log_->warn("refused {} from {}: {} ({} refused so far)", MessageName(message), PeerName(peer),
+                 why, refused_);
+    }
+  }
+
+  // Registration settles who a connection is. A worker id that is registered from another,
+  // live connection is taken over only by a registration presenting that worker's session token
+  // (the same worker, reconnected); any other is refused, and gets in once the registered one is
+  // lost (no heartbeat for worker_timeout), so a restarted worker is never locked out for good.
+  // Under CURVE, a worker id is bound to the key it first registered with.
+  void OnRegister(const std::string& peer, const std::string& user, const RegisterMsg& m) {
     if (m.slots.empty()) throw Error(ErrorKind::kInvalidInput, "worker registered no slots");
+    if (m.worker_id.empty()) throw Error(ErrorKind::kInvalidInput, "worker registered without an id");
+    if (options_.curve) {
+      auto [bound, fresh] = key_by_worker_.emplace(m.worker_id, user);
+      if (!fresh && bound->second != user) {
+        Refuse(peer, m, "worker id '" + m.worker_id + "' belongs to key " + bound->second + ", not " + user);
+        return;
+      }
+    }
+    uint64_t token = 0;
+    if (auto other = peer_by_worker_.find(m.worker_id); other != peer_by_worker_.end()) {
+      WorkerState& known = workers_.at(other->second);
+      if (m.token == 0 || m.token != known.token) {
+        if (other->second != peer) {
+          Refuse(peer, m, "worker id '" + m.worker_id + "' is registered from another connection and this "
+                          "registration does not carry its session token");
+          return;
+        }
+      } else {
+        token = known.token;  // the same session: messages in flight stay valid
+      }
+      if (other->second != peer) TakeOver(other->second, peer);
+    }
+    if (token == 0) token = NewToken();
+    if (auto it = workers_.find(peer); it != workers_.end() && it->second.row.id != m.worker_id) {
+      // One connection, another worker id: the old one is gone with its trials.
+      LoseWorker(peer, "its connection registered as worker " + m.worker_id);
+    }
     if (auto it = workers_.find(peer); it != workers_.end()) {
       // The same worker again (it lost touch with us): whatever it no longer runs is lost.
       std::set<std::pair<int64_t, int64_t>> still;
@@ -431,11 +505,12 @@ class Coordinator::Impl {
           ReleaseAttempt(it->second, s.trial_id, s.attempt, "worker restarted without the trial");
         }
       }
-      free_slots_ -= CountFree(it->second);
+      if (!it->second.draining) free_slots_ -= CountFree(it->second);
       workers_.erase(it);
     }
     WorkerState w;
     w.peer = peer;
+    w.token = token;
     w.last_seen = SteadyClock::now();
     w.row.id = m.worker_id;
     w.row.host = m.host;
@@ -447,6 +522,7 @@ class Coordinator::Impl {
     w.row.status = "alive";
     w.row.registered_at = w.row.last_seen = Now();
     for (const SlotInfo& s : m.slots) w.slots.push_back(Slot{s.index, s.gpu, 0, 0});
+    std::vector<StopMsg> stops;  // sent after the Welcome, which carries the token to answer with
     for (const RunningTrial& r : m.running) {
       // A trial this coordinator inherited running from its previous life: claimed.
       auto live = trials_.find(r.trial_id);
@@ -462,7 +538,7 @@ class Coordinator::Impl {
         }
       }
       if (!Holds(peer, r.trial_id, r.attempt)) {
-        outbox_.emplace_back(peer, StopMsg{r.trial_id, r.attempt, "attempt no longer holds the trial"});
+        stops.push_back(StopMsg{r.trial_id, r.attempt, "attempt no longer holds the trial"});
       }
     }
     free_slots_ += CountFree(w);
@@ -470,12 +546,36 @@ class Coordinator::Impl {
     log_->info("worker {} on {} registered {} slot(s), {} GPU(s)", m.worker_id, m.host,
                m.slots.size(), m.gpus.size());
     workers_.emplace(peer, std::move(w));
+    peer_by_worker_[m.worker_id] = peer;
     outbox_.emplace_back(
-        peer, WelcomeMsg{static_cast<uint32_t>(options_.heartbeat_interval.count())});
+        peer, WelcomeMsg{static_cast<uint32_t>(options_.heartbeat_interval.count()), token});
+    for (StopMsg& stop : stops) outbox_.emplace_back(peer, std::move(stop));
     schedule_needed_ = true;
   }
 
-  WorkerState* Touch(const std::string& peer) {
+  // The worker registered at old_peer reconnected at new_peer: its slots and trials move along.
+  void TakeOver(const std::string old_peer, const std::string& new_peer) {  // a copy: peer_by_worker_ changes
+    auto node = workers_.extract(old_peer);
+    node.key() = new_peer;
+    node.mapped().peer = new_peer;
+    log_->info("worker {} reconnected", node.mapped().row.id);
+    peer_by_worker_[node.mapped().row.id] = new_peer;
+    workers_.insert(std::move(node));
+    for (auto& [id, t] : trials_) {
+      if (t.peer == old_peer) t.peer = new_peer;
+    }
+  }
+
+  uint64_t NewToken() {
+    uint64_t token = 0;
+    while (token == 0) token = token_rng_();
+    return token;
+  }
+
+  // The worker a message comes from, when its connection is registered and the message carries
+  // the session token; nullptr otherwise (the message is then ignored and not acknowledged).
+  template <class Msg>
+  WorkerState* Touch(const std::string& peer, const Msg& m) {
     auto it = workers_.find(peer);
     if (it == workers_.end()) {
       // A worker we do not know (we restarted, or declared it lost): have it register again.
@@ -483,6 +583,12 @@ class Coordinator::Impl {
       return nullptr;
     }
     WorkerState& w = it->second;
+    if (m.token != w.token) {
+      // From the worker's own connection, so most likely sent before its last Welcome; it
+      // resends what is unacknowledged under the new token.
+      Refuse(peer, m, "session token does not match");
+      return nullptr;
+    }
     w.last_seen = SteadyClock::now();
     // The store's last_seen is for people (`hpt workers`); a write per heartbeat would cost more
     // than it tells.
@@ -515,26 +621,40 @@ class Coordinator::Impl {
 
   // The worker is shutting down: it takes nothing new, its trials are requeued now (it stops
   // them; their results are acknowledged and ignored), and it is recorded as disconnected.
-  void OnGoodbye(const std::string& peer) {
-    WorkerState* w = Touch(peer);
-    if (!w) return;
+  // The worker is shutting down: it takes nothing new, its trials are requeued now (it stops
+  // them; their results are acknowledged and ignored), and it is recorded as disconnected. It
+  // stays known until it falls silent, so that what it still sends is acknowledged.
+  void OnGoodbye(const std::string& peer, const GoodbyeMsg& m) {
+    WorkerState* w = Touch(peer, m);
+    if (!w || w->draining) return;
     log_->info("worker {} on {} is shutting down", w->row.id, w->row.host);
     for (Slot& s : w->slots) {
-      if (s.trial_id != 0) ReleaseAttempt(*w, s.trial_id, s.attempt, "worker " + w->row.id + " shut down");
+      if (s.trial_id != 0) ReleaseAttempt(*w, s.trial_id, s.attempt, "worker " + w->row.id + " shut down", false);
     }
     free_slots_ -= CountFree(*w);
+    w->draining = true;
     w->row.status = "disconnected";
     w->row.last_seen = Now();
     store_.UpsertWorker(w->row);
-    workers_.erase(peer);
   }
 
-  void OnHeartbeat(const std::string& peer) {
-    if (Touch(peer)) outbox_.emplace_back(peer, HeartbeatAckMsg{});
+  void OnHeartbeat(const std::string& peer, const HeartbeatMsg& m) {
+    if (Touch(peer, m)) outbox_.emplace_back(peer, HeartbeatAckMsg{});
+  }
+
+  // Why a reported point cannot be recorded, or nullopt. The worker's parser applies the same
+  // rule; the coordinator does not rely on it.
+  static std::optional<std::string> InvalidPoint(const MetricPoint& p) {
+    constexpr int64_t kMaxStep = int64_t{1} << 53;  // steps are exact in a double (JSON, plots)
+    if (!IsMetricName(p.name)) return "'" + p.name.substr(0, 160) + "' is not a metric name (at most 128 characters)";
+    if (!std::isfinite(p.value)) return "value " + FormatValue(p.value) + " is not a finite number";
+    if (p.step < 0 || p.step > kMaxStep) return "step " + std::to_string(p.step) + " is not in [0, 2^53]";
+    if (!std::isfinite(p.time)) return "its time is not a finite number";
+    return std::nullopt;
   }
 
   void OnMetrics(const std::string& peer, const MetricsMsg& m) {
-    if (!Touch(peer)) return;  // not acknowledged: it comes again once the worker registered
+    if (!Touch(peer, m)) return;  // not acknowledged: it comes again once the worker registered
     // Acknowledged whether recorded or ignored (ignored means never recordable): sent after
     // the batch commits.
     QueueAck(peer, AckMsg{m.trial_id, m.attempt, m.seq, false});
@@ -543,10 +663,24 @@ class Coordinator::Impl {
       log_->debug("ignored metrics of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
       return;
     }
-    store_.AppendMetrics(m.trial_id, m.attempt, m.points);
     Experiment& e = *experiments_.at(t->experiment_id);
-    bool objective_moved = false;
+    const std::string& objective = e.spec.objective.metric;
+    for (const RefusedMetric& r : m.refused) {
+      if (r.name == objective && !t->objective_refused) t->objective_refused = r.text;
+    }
+    std::vector<MetricPoint> kept;
+    kept.reserve(m.points.size());
     for (const MetricPoint& p : m.points) {
+      if (std::optional<std::string> why = InvalidPoint(p)) {
+        Refuse(peer, m, "trial " + std::to_string(m.trial_id) + " metric '" + p.name.substr(0, 160) + "': " + *why);
+        if (p.name == objective && !t->objective_refused) t->objective_refused = FormatValue(p.value);
+        continue;
+      }
+      kept.push_back(p);
+    }
+    store_.AppendMetrics(m.trial_id, m.attempt, kept);
+    bool objective_moved = false;
+    for (const MetricPoint& p : kept) {
       t->last_step = std::max(t->last_step, p.step);
       if (p.name != e.spec.objective.metric) continue;
       // "Last" is by step, not by arrival: resent or reordered batches must not roll it back.
@@ -581,7 +715,7 @@ class Coordinator::Impl {
   }
 
   void OnFinished(const std::string& peer, const FinishedMsg& m) {
-    WorkerState* w = Touch(peer);
+    WorkerState* w = Touch(peer, m);
     if (!w) return;
     QueueAck(peer, AckMsg{m.trial_id, m.attempt, 0, true});
     FreeSlots(*w, m.trial_id, m.attempt);
@@ -591,7 +725,7 @@ class Coordinator::Impl {
       return;
     }
     if (m.how == "worker_shutdown") {
-      ReleaseAttempt(*w, m.trial_id, m.attempt, "worker " + w->row.id + " shut down");
+      ReleaseAttempt(*w, m.trial_id, m.attempt, "worker " + w->row.id + " shut down", false);
       return;
     }
     Experiment& e = *experiments_.at(t->experiment_id);
@@ -600,9 +734,12 @@ class Coordinator::Impl {
       EndAttempt(e, *t, "completed", m.code, "", TrialStatus::kCompleted, t->last_objective, m.log_path);
       return;
     }
-    std::string reason = exited_ok ? "no value of objective metric '" + e.spec.objective.metric +
-                                         "' was reported"
-                                   : m.message;
+    std::string reason = m.message;
+    if (exited_ok) {
+      reason = t->objective_refused ? "objective '" + e.spec.objective.metric + "' was reported only as " +
+                                          *t->objective_refused
+                                    : "no value of objective metric '" + e.spec.objective.metric + "' was reported";
+    }
     if (reason.empty()) reason = m.how;
     const std::string run_status = m.how == "timeout" ? "timeout" : "failed";
     const std::optional<int64_t> code =
@@ -707,15 +844,21 @@ class Coordinator::Impl {
     MaybeFinish(e);
   }
 
+  // Only a completed trial is a result: it alone counts as best, meets a target, feeds patience
+  // and is told to the strategy with its value. A failed or stopped one keeps its metrics (and
+  // its last objective, in the store) but is told to the strategy without a value.
   void CountFinal(Experiment& e, const LiveTrial& t, TrialStatus status, std::optional<double> objective) {
     switch (status) {
       case TrialStatus::kCompleted: ++e.completed; break;
       case TrialStatus::kFailed: ++e.failed; break;
       default: ++e.stopped; break;
     }
+    if (status != TrialStatus::kCompleted) objective.reset();
     if (objective && (!e.best || Better(e.spec.objective.goal, *objective, *e.best))) e.best = objective;
-    if (std::optional<std::string> why = e.completion->Observe(t.id, objective); why && e.end_reason.empty()) {
-      e.end_reason = *why;
+    if (status == TrialStatus::kCompleted) {
+      if (std::optional<std::string> why = e.completion->Observe(t.id, objective); why && e.end_reason.empty()) {
+        e.end_reason = *why;
+      }
     }
     if (e.median && status != TrialStatus::kFailed && !t.objective_series.empty()) {
       e.median->AddFinished(t.objective_series);
@@ -732,13 +875,32 @@ class Coordinator::Impl {
     }
   }
 
-  // The worker lost the attempt (it died, or forgot it): requeue without charging retries.
-  void ReleaseAttempt(WorkerState& w, int64_t trial_id, int64_t attempt, const std::string& reason) {
+  // The worker lost the attempt (it died, or forgot it): requeue without charging retries. A
+  // trial lost kMaxLostAttempts times fails instead. A worker that hands its trials back as it
+  // shuts down (`lost` false) is not at fault: that does not count.
+  void ReleaseAttempt(WorkerState& w, int64_t trial_id, int64_t attempt, const std::string& reason,
+                      bool lost = true) {
     LiveTrial* t = HeldBy(w.peer, trial_id, attempt);
     if (!t) return;
-    Experiment& e = *experiments_.at(t->experiment_id);
-    log_->warn("trial {} attempt {} lost: {}; requeued", trial_id, attempt, reason);
-    EndAttempt(e, *t, "lost", std::nullopt, reason, TrialStatus::kPending, std::nullopt);
+    RequeueAttempt(*experiments_.at(t->experiment_id), *t, reason, lost);
+  }
+
+  void RequeueAttempt(Experiment& e, LiveTrial& t, const std::string& reason, bool lost) {
+    const std::string why = reason;
+    if (!lost) {
+      log_->info("trial {} attempt {} handed back: {}; requeued", t.id, t.attempt, why);
+      EndAttempt(e, t, "handed_back", std::nullopt, reason, TrialStatus::kPending, std::nullopt);
+      return;
+    }
+    if (++t.lost_attempts >= kMaxLostAttempts) {
+      log_->warn("trial {} attempt {} lost: {}; failed after {} lost attempts", t.id, t.attempt, why, t.lost_attempts);
+      EndAttempt(e, t, "lost", std::nullopt,
+                 "lost " + std::to_string(t.lost_attempts) + " times (the last: " + reason + ")",
+                 TrialStatus::kFailed, std::nullopt);
+      return;
+    }
+    log_->warn("trial {} attempt {} lost: {}; requeued", t.id, t.attempt, why);
+    EndAttempt(e, t, "lost", std::nullopt, reason, TrialStatus::kPending, std::nullopt);
   }
 
   void MaybeFinish(Experiment& e) {
@@ -766,7 +928,14 @@ class Coordinator::Impl {
 
   // Ends an experiment: running trials are told to stop and recorded as stopped now (their
   // slots stay busy until their workers confirm), queued trials are recorded as stopped.
-  void EndExperiment(Experiment& e, ExperimentStatus status, const std::string& reason) {
+  // An experiment that would end completed with no completed trial ends failed: nothing it ran is
+  // a result.
+  void EndExperiment(Experiment& e, ExperimentStatus status, std::string reason) {
+    if (status == ExperimentStatus::kCompleted && e.completed == 0) {
+      status = ExperimentStatus::kFailed;
+      reason = "no trial completed (" + reason + "; " + std::to_string(e.failed) + " failed, " +
+               std::to_string(e.stopped + e.running + static_cast<int64_t>(e.queue.size())) + " stopped)";
+    }
     e.row.status = status;
     std::vector<int64_t> live;
     for (const auto& [id, t] : trials_) {
@@ -807,6 +976,7 @@ class Coordinator::Impl {
         s.trial_id = 0;
         s.attempt = 0;
         s.trial_gpus = 0;
+        if (w.draining) continue;  // it takes nothing new
         ++free_slots_;
         schedule_needed_ = true;
       }
@@ -817,6 +987,7 @@ class Coordinator::Impl {
   // `gpus` free slots on distinct GPUs of the same worker.
   std::optional<std::pair<WorkerState*, std::vector<uint32_t>>> Place(int64_t gpus) {
     for (auto& [peer, w] : workers_) {
+      if (w.draining) continue;
       std::vector<uint32_t> chosen;
       std::set<int32_t> used_gpus;
       for (const Slot& s : w.slots) {
@@ -1024,6 +1195,7 @@ class Coordinator::Impl {
     t.peer = w.peer;
     t.last_objective.reset();
     t.objective_step = 0;
+    t.objective_refused.reset();
     ++e.running;
     for (Slot& s : w.slots) {
       if (std::find(slots.begin(), slots.end(), s.index) == slots.end()) continue;
@@ -1071,11 +1243,17 @@ class Coordinator::Impl {
     }
     for (int64_t id : unclaimed) {
       LiveTrial& t = trials_.at(id);
-      log_->warn("trial {} attempt {}: no worker claimed it after the coordinator restarted; requeued", id, t.attempt);
-      EndAttempt(*experiments_.at(t.experiment_id), t, "lost", std::nullopt,
-                 "no worker claimed it within " + FormatSeconds(options_.worker_timeout) +
-                     " of the coordinator restart",
-                 TrialStatus::kPending, std::nullopt);
+      RequeueAttempt(*experiments_.at(t.experiment_id), t,
+                     "no worker claimed it within " + FormatSeconds(options_.worker_timeout) +
+                         " of the coordinator restart",
+                     true);
+    }
+    if (now >= next_forget_) {
+      next_forget_ = now + std::chrono::seconds(60);
+      if (options_.forget_workers_after.count() > 0) {
+        const double before = Now() - std::chrono::duration<double>(options_.forget_workers_after).count();
+        if (const int64_t n = store_.ForgetWorkers(before); n > 0) log_->info("forgot {} long-gone worker(s)", n);
+      }
     }
   }
 
@@ -1083,6 +1261,13 @@ class Coordinator::Impl {
     auto it = workers_.find(peer);
     if (it == workers_.end()) return;
     WorkerState& w = it->second;
+    if (peer_by_worker_.count(w.row.id) && peer_by_worker_[w.row.id] == peer) peer_by_worker_.erase(w.row.id);
+    if (w.draining) {
+      // It said goodbye and has fallen silent: recorded as disconnected already.
+      log_->info("worker {} on {} has left", w.row.id, w.row.host);
+      workers_.erase(it);
+      return;
+    }
     log_->warn("worker {} on {} lost: {}", w.row.id, w.row.host, why);
     for (Slot& s : w.slots) {
       if (s.trial_id != 0) ReleaseAttempt(w, s.trial_id, s.attempt, "worker " + w.row.id + " lost: " + why);
@@ -1123,7 +1308,7 @@ class Coordinator::Impl {
 
   std::string PeerName(const std::string& peer) const {
     auto it = workers_.find(peer);
-    return it == workers_.end() ? "a client" : "worker " + it->second.row.id;
+    return it == workers_.end() ? "an unregistered peer" : "worker " + it->second.row.id;
   }
 
   double Now() const {
@@ -1138,6 +1323,13 @@ class Coordinator::Impl {
   std::map<int64_t, std::unique_ptr<Experiment>> experiments_;  // by id: oldest served first
   std::unordered_map<int64_t, LiveTrial> trials_;               // pending and running only
   std::map<std::string, WorkerState> workers_;                  // by routing id
+  std::map<std::string, std::string> peer_by_worker_;           // worker id -> its routing id
+  // CURVE: worker id -> the user id ("worker:NAME") it first registered with, for the
+  // coordinator's life: no other key may act as that worker.
+  std::map<std::string, std::string> key_by_worker_;
+  uint64_t refused_ = 0;  // messages refused (see Refuse)
+  std::mt19937_64 token_rng_{std::random_device{}()};
+  SteadyClock::time_point next_forget_;  // next pruning of long-gone workers' rows
   int64_t free_slots_ = 0;
   bool schedule_needed_ = false;
   uint64_t messages_ = 0, batches_ = 0;  // handled, and committed batches (logged at exit)

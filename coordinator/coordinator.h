@@ -41,6 +41,9 @@ struct CoordinatorOptions {
   // Resume the experiments the store has as running (a long-running coordinator). `hpt run`
   // says false: it runs the experiment it submits and leaves the others as they are.
   bool resume_running = true;
+  // Rows of workers not seen for this long are deleted from the store's workers table (checked
+  // once a minute; 0 keeps them forever).
+  std::chrono::seconds forget_workers_after{24 * 3600};
 };
 
 class Coordinator {

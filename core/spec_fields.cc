@@ -153,7 +153,7 @@ ParamSpec& CurrentParam(Draft& d) { return d.spec.parameters.back(); }
 }  // namespace
 
 bool IsParamName(std::string_view name) { return IsIdentifier(name, 64, ".-"); }
-bool IsMetricName(std::string_view name) { return IsIdentifier(name, 128, ".:/-"); }
+
 
 const std::vector<FieldDef>& SpecFields() {
   static const std::vector<FieldDef> kFields = {

@@ -93,6 +93,5 @@ std::string SpecFieldsMarkdown();
 
 // Name rules shared by the table's checks and the cross-field checks.
 bool IsParamName(std::string_view name);   // [A-Za-z_][A-Za-z0-9_.-]{0,63}
-bool IsMetricName(std::string_view name);  // [A-Za-z_][A-Za-z0-9_.:/-]{0,127}
 
 }  // namespace hpt::spec_fields

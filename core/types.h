@@ -62,4 +62,12 @@ size_t ValidUtf8Prefix(std::string_view text);
 // JSON (the store, replies) must be valid UTF-8; ones from the network are made so at the edge.
 std::string ToValidUtf8(std::string_view text);
 
+// `text` with its control characters (below 0x20, and 0x7f) written as \n, \r, \t or \xNN:
+// it stays on one log line whatever a peer sent (hpt's log formatter applies it to every line).
+std::string EscapeControl(std::string_view text);
+
+// A metric name: [A-Za-z_][A-Za-z0-9_.:/-]*, at most 128 characters (the spec's rule, which the
+// coordinator also applies to what workers report).
+bool IsMetricName(std::string_view name);
+
 }  // namespace hpt

@@ -81,6 +81,8 @@ constexpr const char* kUpsertWorkerSql =
     " ON CONFLICT (id) DO UPDATE SET host = excluded.host, slots = excluded.slots,"
     " gpus = excluded.gpus, status = excluded.status, last_seen = excluded.last_seen";
 
+constexpr const char* kForgetWorkersSql = "DELETE FROM workers WHERE last_seen < ?1";
+
 constexpr const char* kTouchVersionSql = "UPDATE schema_version SET version = version";
 // The write probe of CheckWritable: a row big enough to need fresh pages, taken back at once.
 // Readers never see it (it is gone before the transaction commits); the version row is an integer.
@@ -405,6 +407,19 @@ class SqliteStore final : public Store {
         }
       });
     });
+  }
+
+  int64_t ForgetWorkers(double last_seen_before) override {
+    int64_t n = 0;
+    Guard([&] {
+      OneStatement([&] {
+        auto& s = Cached(kForgetWorkersSql);
+        Resetter r(s);
+        s.bind(1, last_seen_before);
+        n = s.exec();
+      });
+    });
+    return n;
   }
 
   void UpsertWorker(const WorkerRow& worker) override {

@@ -175,12 +175,12 @@ inline constexpr int64_t kSchemaVersion = static_cast<int64_t>(kMigrations.size(
 inline constexpr const char* kLeaderboardMaximizeSql =
     "SELECT " HPT_STORE_TRIAL_COLUMNS
     " FROM trials INDEXED BY trials_leaderboard_min"
-    " WHERE experiment_id = ?1 AND objective IS NOT NULL"
+    " WHERE experiment_id = ?1 AND objective IS NOT NULL AND status = 'completed'"
     " ORDER BY objective DESC, id ASC LIMIT ?2";
 inline constexpr const char* kLeaderboardMinimizeSql =
     "SELECT " HPT_STORE_TRIAL_COLUMNS
     " FROM trials INDEXED BY trials_leaderboard_min"
-    " WHERE experiment_id = ?1 AND objective IS NOT NULL"
+    " WHERE experiment_id = ?1 AND objective IS NOT NULL AND status = 'completed'"
     " ORDER BY objective ASC, id ASC LIMIT ?2";
 
 }  // namespace hpt::store_internal

@@ -80,7 +80,9 @@ struct WorkerRow {
   std::string host;
   int64_t slots = 0;
   nlohmann::ordered_json gpus = nlohmann::ordered_json::array();  // [{"index":0,"name":..,"memory_mb":..}]
-  std::string status;  // "alive" | "lost" (heartbeats stopped) | "disconnected" (coordinator stopped)
+  // "alive" | "lost" (heartbeats stopped) | "disconnected" (the worker shut down, or the
+  // coordinator stopped)
+  std::string status;
   double registered_at = 0;
   double last_seen = 0;
 };
@@ -160,6 +162,9 @@ class Store {
   virtual void SetExperimentStatus(int64_t experiment_id, ExperimentStatus status,
                                    std::string_view reason, double now) = 0;
   virtual void UpsertWorker(const WorkerRow& worker) = 0;
+  // Deletes the rows of workers last seen before `last_seen_before` (seconds since the epoch);
+  // returns how many. Their runs keep naming them. Idempotent.
+  virtual int64_t ForgetWorkers(double last_seen_before) = 0;
   // Writes nothing of consequence (the schema version, unchanged, and 64 KiB taken back at once)
   // so that a read-only, full or otherwise unwritable file shows now rather than at the next
   // real write. Fails like one.
@@ -170,7 +175,8 @@ class Store {
   // An id ("12") or a name (its latest experiment); nullopt when there is none.
   virtual std::optional<ExperimentRow> FindExperiment(std::string_view id_or_name) = 0;
   virtual TrialCounts CountTrials(int64_t experiment_id) = 0;
-  // Trials with an objective, best first for the experiment's goal (ties: lower trial id first);
+  // Completed trials (with their objective), best first for the experiment's goal (ties: lower
+  // trial id first); failed and stopped trials never rank, whatever they reported.
   // top_k <= 0 means all. Uses the (experiment_id, objective) index: fast at 100k trials.
   virtual std::vector<TrialRow> Leaderboard(int64_t experiment_id, int64_t top_k) = 0;
   // All trials of the experiment by number.

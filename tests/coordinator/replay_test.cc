@@ -17,20 +17,14 @@
 #include "core/error.h"
 #include "proto/transport.h"
 #include "store/store.h"
+#include "tests/coordinator/scripted.h"
 
 namespace hpt {
 namespace {
 
-using namespace std::chrono_literals;
+using namespace hpt::testing;
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/hpt-replay-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using namespace std::chrono_literals;
 
 constexpr const char* kSpec = R"(name: replay
 objective: {metric: score, goal: maximize}
@@ -41,40 +35,6 @@ limits: {max_trials: 12, max_parallel: 4}
 trial: {command: [never-run, "--x={x}"]}
 )";
 
-// A coordinator on a fresh store in a temp dir, serving on its own thread until Stop().
-struct Served {
-  TempDir dir;
-  std::string path = (dir.path / "hpt.db").string();
-  std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{path});
-  Network network;
-  std::unique_ptr<Coordinator> coordinator;
-  std::atomic<bool> stop{false};
-  std::thread loop;
-
-  explicit Served(const std::string& bind) {
-    CoordinatorOptions options;
-    options.bind = bind;
-    options.worker_timeout = 60s;
-    coordinator = std::make_unique<Coordinator>(network, *store, options);
-    loop = std::thread([this] { coordinator->Run(stop); });
-  }
-  ~Served() { Stop(); }
-  void Stop() {
-    if (!loop.joinable()) return;
-    stop = true;
-    loop.join();
-  }
-};
-
-std::optional<Message> Receive(Channel& channel, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (auto in = channel.TryReceive()) return in->message;
-    channel.Wait(10ms);
-  }
-  return std::nullopt;
-}
-
 TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exactly once") {
   Served served("inproc://replay-test");
   Store* store = served.store.get();
@@ -84,11 +44,7 @@ TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exac
   REQUIRE(reply);
   REQUIRE(std::get<ReplyMsg>(*reply).ok);
 
-  auto worker = Channel::Connect(served.network, served.coordinator->endpoint(), [] {
-    ChannelOptions o;
-    o.identity = "scripted";
-    return o;
-  }());
+  auto worker = ScriptedWorker::Connect(served.network, served.coordinator->endpoint(), "scripted");
   worker->Send(RegisterMsg{"scripted", "host", {{0, -1}, {1, -1}, {2, -1}, {3, -1}}, {}, {}});
 
   std::mt19937 rng(7);
@@ -187,13 +143,11 @@ trial: {command: [never-run, "--x={x}"]}
 )", "counts.yaml"});
 
   auto connect = [&](const std::string& id) {
-    ChannelOptions o;
-    o.identity = id;
-    auto w = Channel::Connect(served.network, served.coordinator->endpoint(), o);
+    auto w = ScriptedWorker::Connect(served.network, served.coordinator->endpoint(), id);
     w->Send(RegisterMsg{id, "host", {{0, -1}}, {}, {}});
     return w;
   };
-  std::map<std::string, std::unique_ptr<Channel>> workers;
+  std::map<std::string, std::unique_ptr<ScriptedWorker>> workers;
   workers["w1"] = connect("w1");
   workers["w2"] = connect("w2");
   std::map<std::string, AssignMsg> holding;
@@ -284,9 +238,7 @@ trial: {command: [never-run, "--x={x}"]}
   REQUIRE(reply);
   REQUIRE(std::get<ReplyMsg>(*reply).ok);
 
-  ChannelOptions options;
-  options.identity = "w";
-  auto worker = Channel::Connect(served.network, served.coordinator->endpoint(), options);
+  auto worker = ScriptedWorker::Connect(served.network, served.coordinator->endpoint(), "w");
   worker->Send(RegisterMsg{"w", "host", {{0, -1}}, {}, {}});
   auto next_assign = [&](std::chrono::milliseconds timeout) -> std::optional<AssignMsg> {
     const auto deadline = std::chrono::steady_clock::now() + timeout;

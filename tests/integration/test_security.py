@@ -14,7 +14,7 @@ class CurveTest(ClusterTest):
         self.keys = os.path.join(self.tmp, "keys")
         hpt("keygen", "coordinator", "--dir", self.keys, check=True)
         hpt("keygen", "client", "--dir", os.path.join(self.keys, "clients"), check=True)
-        hpt("keygen", "worker1", "--dir", os.path.join(self.keys, "clients"), check=True)
+        hpt("keygen", "worker1", "--dir", os.path.join(self.keys, "workers"), check=True)
         # A valid key pair that is not on the allow-list.
         self.stranger = os.path.join(self.tmp, "stranger")
         hpt("keygen", "client", "--dir", self.stranger, check=True)
@@ -27,8 +27,10 @@ class CurveTest(ClusterTest):
         # Clients read DIR/client.key and DIR/coordinator.pub.
         self.allowed = os.path.join(self.tmp, "allowed")
         os.makedirs(self.allowed)
-        for f in ("client.key", "client.pub", "worker1.key", "worker1.pub"):
+        for f in ("client.key", "client.pub"):
             os.link(os.path.join(self.keys, "clients", f), os.path.join(self.allowed, f))
+        for f in ("worker1.key", "worker1.pub"):
+            os.link(os.path.join(self.keys, "workers", f), os.path.join(self.allowed, f))
         os.link(os.path.join(self.keys, "coordinator.pub"), os.path.join(self.allowed, "coordinator.pub"))
 
     def tearDown(self):
@@ -83,7 +85,49 @@ trial:
         r = hpt("coordinator", "--bind", "tcp://127.0.0.1:0", "--db", os.path.join(self.tmp, "y.db"), "--curve", empty,
                 timeout=20)
         self.assertEqual(r.returncode, 2)
-        self.assertIn("no client keys", r.stderr)
+        self.assertIn("no keys in", r.stderr)
+
+    def test_a_client_key_cannot_act_as_a_worker_nor_a_worker_key_as_a_client(self):
+        c = self.cluster
+        c.start_coordinator(None, "--curve", self.keys)
+        ep = c.endpoint
+        # The worker key may not submit or query: answered with an error, not served.
+        r = hpt("status", "--coordinator", ep, "--curve", self.allowed, "--key", "worker1")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("not a client key", r.stderr)
+        # A worker that dials with the client key is never registered and runs nothing.
+        c.start_worker("sneaky", "--slots", "1", "--curve", self.allowed, "--key", "client")
+        spec = write_spec(self.tmp, f"""
+name: roles
+objective: {{metric: score, goal: maximize}}
+parameters:
+  - {{name: x, type: float, min: -2.0, max: 4.0}}
+limits: {{max_trials: 2}}
+trial:
+  command: [python3, {TRIAL}, "--x={{x}}"]
+""")
+        exp = hpt("submit", spec, "--coordinator", ep, "--curve", self.allowed, check=True).stdout.strip()
+        import json
+        import time
+        time.sleep(3)
+        workers = json.loads(hpt("workers", "--coordinator", ep, "--curve", self.allowed, "--format", "json",
+                                 check=True).stdout)
+        self.assertEqual(workers, [])
+        status = json.loads(hpt("status", exp, "--coordinator", ep, "--curve", self.allowed, "--format", "json",
+                                check=True).stdout)
+        self.assertEqual(status["trials"]["running"], 0)
+        with open(os.path.join(self.tmp, "coordinator.log")) as f:
+            self.assertIn("is not a worker key", f.read())
+        # The real worker key works.
+        c.start_worker("w1", "--slots", "2", "--curve", self.allowed, "--key", "worker1")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            status = json.loads(hpt("status", exp, "--coordinator", ep, "--curve", self.allowed, "--format", "json",
+                                    check=True).stdout)
+            if status["status"] != "running":
+                break
+            time.sleep(0.2)
+        self.assertEqual(status["status"], "completed", status)
 
     def test_keygen_does_not_overwrite_a_key(self):
         r = hpt("keygen", "coordinator", "--dir", self.keys)

@@ -460,13 +460,13 @@ TEST_CASE("store: a NaN metric value is kept as a point and reads back as NaN") 
 }
 
 TEST_CASE("store: the leaderboard of a maximize experiment is best first, ties by trial id, "
-          "without trials that have no objective, cut at top_k") {
+          "completed trials only, cut at top_k") {
   TempDir dir;
   auto store = OpenWriter(dir.File("hpt.db"));
   const int64_t exp = store->CreateExperiment(MakeExperiment("max", Goal::kMaximize));
   const int64_t other = store->CreateExperiment(MakeExperiment("other", Goal::kMaximize));
   const std::vector<std::optional<double>> objectives = {0.5, std::nullopt, 0.9, 0.7, 0.9,
-                                                         std::nullopt, 0.1};
+                                                         0.99, 0.1};
   std::vector<int64_t> ids;
   store->Transaction([&] {
     for (size_t i = 0; i < objectives.size(); ++i) {
@@ -474,29 +474,29 @@ TEST_CASE("store: the leaderboard of a maximize experiment is best first, ties b
     }
   });
   for (size_t i = 0; i < objectives.size(); ++i) {
-    // A stopped trial with an objective is ranked too; a failed one without is not.
-    const TrialStatus status = !objectives[i] ? TrialStatus::kFailed
-                               : i == 6       ? TrialStatus::kStopped
-                                              : TrialStatus::kCompleted;
+    // A failed trial that reported the best value (0.99) and a stopped one are not results.
+    const TrialStatus status = !objectives[i] || i == 5 ? TrialStatus::kFailed
+                               : i == 6                 ? TrialStatus::kStopped
+                                                        : TrialStatus::kCompleted;
     RunAttempt(*store, ids[i], 1, status, objectives[i], 10, 20);
   }
   const int64_t foreign = store->CreateTrial(other, 1, Json::object(), 1);
   RunAttempt(*store, foreign, 1, TrialStatus::kCompleted, 5.0, 10, 20);
 
   auto board = store->Leaderboard(exp, 0);
-  REQUIRE(board.size() == 5);
+  REQUIRE(board.size() == 4);
   CHECK(board[0].id == ids[2]);
   CHECK(board[1].id == ids[4]);  // same 0.9, higher id
   CHECK(board[2].id == ids[3]);
   CHECK(board[3].id == ids[0]);
-  CHECK(board[4].id == ids[6]);
-  CHECK(board[4].status == TrialStatus::kStopped);
+  for (const TrialRow& row : board) CHECK(row.status == TrialStatus::kCompleted);
+  CHECK(store->FindTrial(ids[5])->objective == 0.99);  // kept, just not ranked
 
   board = store->Leaderboard(exp, 2);
   REQUIRE(board.size() == 2);
   CHECK(board[0].id == ids[2]);
   CHECK(board[1].id == ids[4]);
-  CHECK(store->Leaderboard(exp, -1).size() == 5);
+  CHECK(store->Leaderboard(exp, -1).size() == 4);
   CHECK(store->Leaderboard(12345, 0).empty());
 }
 
@@ -805,6 +805,19 @@ TEST_CASE("store: a worker upsert updates everything but its first registration 
   CHECK(workers[1].registered_at == 10);
   CHECK(workers[1].last_seen == 40);
   CHECK(workers[1].gpus == Json::array());
+}
+
+TEST_CASE("store: forgetting workers deletes the rows last seen before the cut, and only those") {
+  TempDir dir;
+  auto store = OpenWriter(dir.File("hpt.db"));
+  store->UpsertWorker(MakeWorker("gone", "lost", 10, 100));
+  store->UpsertWorker(MakeWorker("left", "disconnected", 10, 199));
+  store->UpsertWorker(MakeWorker("here", "alive", 10, 200));
+  CHECK(store->ForgetWorkers(200) == 2);
+  const auto workers = store->Workers();
+  REQUIRE(workers.size() == 1);
+  CHECK(workers[0].id == "here");
+  CHECK(store->ForgetWorkers(200) == 0);
 }
 
 std::vector<std::string> Keys(const Json& object) {
