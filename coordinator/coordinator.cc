@@ -283,6 +283,14 @@ class Coordinator::Impl {
   // ---- Startup -------------------------------------------------------------------------------
 
   void Resume() {
+    // Workers that were registered when the last coordinator stopped keep their ids for one
+    // worker timeout: only a registration with the session token gets such an id back.
+    reserved_workers_.clear();
+    for (const WorkerRow& w : store_.Workers()) {
+      if (w.session_token != 0) {
+        reserved_workers_[w.id] = {w.session_token, SteadyClock::now() + options_.worker_timeout};
+      }
+    }
     for (const ExperimentRow& row : store_.ListExperiments()) {
       if (row.status != ExperimentStatus::kRunning || !options_.resume_running) continue;
       Spec spec;
@@ -478,6 +486,16 @@ class Coordinator::Impl {
       }
     }
     uint64_t token = 0;
+    if (auto reserved = reserved_workers_.find(m.worker_id); reserved != reserved_workers_.end()) {
+      if (m.token == reserved->second.first) {
+        token = m.token;
+      } else if (SteadyClock::now() < reserved->second.second) {
+        Refuse(peer, m, "worker id '" + m.worker_id + "' was registered when the coordinator last stopped; until "
+                        "that worker registers again or worker_timeout passes, only its session token gets it");
+        return;
+      }
+      reserved_workers_.erase(reserved);
+    }
     if (auto other = peer_by_worker_.find(m.worker_id); other != peer_by_worker_.end()) {
       WorkerState& known = workers_.at(other->second);
       if (m.token == 0 || m.token != known.token) {
@@ -520,6 +538,7 @@ class Coordinator::Impl {
       w.row.gpus.push_back({{"index", g.index}, {"name", g.name}, {"memory_mb", g.memory_mb}});
     }
     w.row.status = "alive";
+    w.row.session_token = token;
     w.row.registered_at = w.row.last_seen = Now();
     for (const SlotInfo& s : m.slots) w.slots.push_back(Slot{s.index, s.gpu, 0, 0});
     std::vector<StopMsg> stops;  // sent after the Welcome, which carries the token to answer with
@@ -634,6 +653,7 @@ class Coordinator::Impl {
     free_slots_ -= CountFree(*w);
     w->draining = true;
     w->row.status = "disconnected";
+    w->row.session_token = 0;  // gone for good: its id is free
     w->row.last_seen = Now();
     store_.UpsertWorker(w->row);
   }
@@ -1274,6 +1294,7 @@ class Coordinator::Impl {
     }
     free_slots_ -= CountFree(w);
     w.row.status = "lost";
+    w.row.session_token = 0;
     w.row.last_seen = Now();
     store_.UpsertWorker(w.row);
     workers_.erase(it);
@@ -1324,6 +1345,9 @@ class Coordinator::Impl {
   std::unordered_map<int64_t, LiveTrial> trials_;               // pending and running only
   std::map<std::string, WorkerState> workers_;                  // by routing id
   std::map<std::string, std::string> peer_by_worker_;           // worker id -> its routing id
+  // Worker id -> (session token, until when) of the workers registered when the last coordinator
+  // stopped (see Resume).
+  std::map<std::string, std::pair<uint64_t, SteadyClock::time_point>> reserved_workers_;
   // CURVE: worker id -> the user id ("worker:NAME") it first registered with, for the
   // coordinator's life: no other key may act as that worker.
   std::map<std::string, std::string> key_by_worker_;

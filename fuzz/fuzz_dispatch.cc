@@ -146,6 +146,8 @@ class Peer {
       ++received_;
       if (const auto* assign = std::get_if<AssignMsg>(&message)) {
         assigned_.push_back({assign->trial_id, assign->attempt});
+      } else if (const auto* welcome = std::get_if<WelcomeMsg>(&message)) {
+        token_ = welcome->token;
       } else if (const auto* reply = std::get_if<ReplyMsg>(&message)) {
         if (reply->id >= kHarnessIdBase) replied_[reply->id] = *reply;
       }
@@ -153,6 +155,9 @@ class Peer {
   }
 
   const std::vector<Assignment>& assigned() const { return assigned_; }
+  // The session token of the last Welcome: built messages carry it, as a worker's do, so that
+  // they reach the dispatch past the token check (raw frames still carry whatever they carry).
+  uint64_t token() const { return token_; }
   size_t received() const { return received_; }
   // The json of the harness's latest answered query (the experiments list).
   std::string last_json() const { return replied_.empty() ? "" : replied_.rbegin()->second.json; }
@@ -162,6 +167,7 @@ class Peer {
   std::vector<Assignment> assigned_;
   std::map<uint64_t, ReplyMsg> replied_;
   size_t received_ = 0;
+  uint64_t token_ = 0;
 };
 
 // One coordinator with its store, serving on a thread for the lifetime of the object.
@@ -288,6 +294,11 @@ void RunRecords(Session& session, std::span<const uint8_t> input) {
         Message message;
         MessageFields(reader, message);
         if (skip && SubmitsKnownBug(message)) break;
+        std::visit(
+            [&](auto& m) {
+              if constexpr (requires { m.token; }) m.token = peer.token();
+            },
+            message);
         peer.Send(message);
         break;
       }

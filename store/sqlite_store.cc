@@ -76,10 +76,11 @@ constexpr const char* kFinishTrialSql =
 constexpr const char* kSetExperimentStatusSql =
     "UPDATE experiments SET status = ?2, reason = ?3, ended_at = ?4 WHERE id = ?1";
 constexpr const char* kUpsertWorkerSql =
-    "INSERT INTO workers (id, host, slots, gpus, status, registered_at, last_seen)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    "INSERT INTO workers (id, host, slots, gpus, status, registered_at, last_seen, session_token)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
     " ON CONFLICT (id) DO UPDATE SET host = excluded.host, slots = excluded.slots,"
-    " gpus = excluded.gpus, status = excluded.status, last_seen = excluded.last_seen";
+    " gpus = excluded.gpus, status = excluded.status, last_seen = excluded.last_seen,"
+    " session_token = excluded.session_token";
 
 constexpr const char* kForgetWorkersSql = "DELETE FROM workers WHERE last_seen < ?1";
 
@@ -116,7 +117,7 @@ constexpr const char* kMetricsSql =
     "SELECT attempt, name, step, value, time FROM metrics WHERE trial_id = ?1"
     " ORDER BY name, attempt, step";
 constexpr const char* kWorkersSql =
-    "SELECT id, host, slots, gpus, status, registered_at, last_seen FROM workers ORDER BY id";
+    "SELECT id, host, slots, gpus, status, registered_at, last_seen, session_token FROM workers ORDER BY id";
 
 Error Translate(const SQLite::Exception& e, const std::string& path) {
   // Primary result code; extended codes carry the primary one in their low byte.
@@ -434,6 +435,7 @@ class SqliteStore final : public Store {
         s.bind(5, worker.status);
         s.bind(6, worker.registered_at);
         s.bind(7, worker.last_seen);
+        s.bind(8, static_cast<int64_t>(worker.session_token));  // the same 64 bits
         s.exec();
       });
     });
@@ -622,6 +624,7 @@ class SqliteStore final : public Store {
         w.status = s.getColumn(4).getString();
         w.registered_at = s.getColumn(5).getDouble();
         w.last_seen = s.getColumn(6).getDouble();
+        w.session_token = static_cast<uint64_t>(s.getColumn(7).getInt64());
         rows.push_back(std::move(w));
       }
       return rows;

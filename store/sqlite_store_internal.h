@@ -12,7 +12,7 @@ namespace hpt::store_internal {
 // Ordered schema migrations. Step i takes a database from version i to version i + 1; the
 // version is the row of `schema_version`. Steps are append-only: a released step is never edited,
 // a change is a new step. All pending steps run in one transaction.
-inline constexpr std::array<const char*, 4> kMigrations = {
+inline constexpr std::array<const char*, 5> kMigrations = {
     // 1: the initial schema (documented column by column in docs/store.md).
     R"sql(
 CREATE TABLE experiments (
@@ -158,6 +158,12 @@ DROP INDEX IF EXISTS trials_by_status;
     R"sql(
 CREATE TABLE trial_id_reservation (next_id INTEGER NOT NULL);
 INSERT INTO trial_id_reservation (next_id) SELECT COALESCE(MAX(id), 0) + 1 FROM trials;
+)sql",
+    // 5: a worker's session token (WorkerRow::session_token), so that a restarted coordinator
+    // gives a worker id that was alive back only to the worker that holds its token, for one
+    // worker timeout, instead of to whoever registers first.
+    R"sql(
+ALTER TABLE workers ADD COLUMN session_token INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -85,6 +85,10 @@ struct WorkerRow {
   std::string status;
   double registered_at = 0;
   double last_seen = 0;
+  // The session token of its registration: a restarted coordinator hands the worker id back
+  // only to the registration that presents it (for one worker timeout). A secret between the
+  // coordinator and that worker: no view shows it.
+  uint64_t session_token = 0;
 };
 
 struct NewExperiment {

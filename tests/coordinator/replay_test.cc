@@ -270,7 +270,8 @@ trial: {command: [never-run, "--x={x}"]}
   }
   REQUIRE(asked);
   // The worker still runs the lost trial and holds trial 1's unacknowledged result.
-  worker->Send(RegisterMsg{"w", "host", {{0, -1}}, {}, {{first->trial_id, 1, {}}, {lost->trial_id, 1, {0}}}});
+  worker->Send(RegisterMsg{"w", "host", {{0, -1}}, {}, {{first->trial_id, 1, {}}, {lost->trial_id, 1, {0}}},
+                          worker->token});
   bool told_to_stop = false;
   for (int i = 0; i < 50 && !told_to_stop; ++i) {
     auto m = Receive(*worker, 100ms);

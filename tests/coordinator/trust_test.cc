@@ -254,6 +254,48 @@ TEST_CASE("coordinator: a worker id held by a silent connection is given to a ne
   CHECK(welcomed);
 }
 
+TEST_CASE("coordinator: after a restart, a worker id that was registered goes only to the registration with "
+          "its session token, until worker_timeout passes") {
+  TempDir dir;
+  const std::string path = (dir.path / "hpt.db").string();
+  {
+    auto store = OpenSqliteStore(StoreOptions{path});
+    WorkerRow row{"w1", "h", 1, nlohmann::ordered_json::array(), "alive", 1, 1};
+    row.session_token = 77;
+    store->UpsertWorker(row);
+    row.id = "w2";
+    store->UpsertWorker(row);
+  }
+  auto store = OpenSqliteStore(StoreOptions{path});
+  Network network;
+  CoordinatorOptions options;
+  options.bind = "inproc://trust-reserved";
+  options.worker_timeout = 1500ms;
+  Coordinator coordinator(network, *store, options);
+  std::atomic<bool> stop{false};
+  std::thread loop([&] { coordinator.Run(stop); });
+  auto welcomed = [](ScriptedWorker& w) {
+    for (const Message& m : Drain(w, 300ms)) {
+      if (std::holds_alternative<WelcomeMsg>(m)) return true;
+    }
+    return false;
+  };
+  auto first = ScriptedWorker::Connect(network, coordinator.endpoint(), "first");
+  first->channel->Send(RegisterMsg{"w1", "host", {{0, -1}}, {}, {}, 0});
+  CHECK_FALSE(welcomed(*first));
+  auto holder = ScriptedWorker::Connect(network, coordinator.endpoint(), "holder");
+  holder->channel->Send(RegisterMsg{"w1", "host", {{0, -1}}, {}, {}, 77});
+  CHECK(welcomed(*holder));
+  CHECK(holder->token == 77);
+  // w2's worker never comes back: after worker_timeout its id is anyone's.
+  std::this_thread::sleep_for(1600ms);
+  auto newcomer = ScriptedWorker::Connect(network, coordinator.endpoint(), "newcomer");
+  newcomer->channel->Send(RegisterMsg{"w2", "host", {{0, -1}}, {}, {}, 0});
+  CHECK(welcomed(*newcomer));
+  stop = true;
+  loop.join();
+}
+
 TEST_CASE("coordinator: a trial lost five times fails with a reason instead of looping") {
   Served served("inproc://trust-lost-cap");
   Client client(served);

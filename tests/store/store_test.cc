@@ -820,6 +820,16 @@ TEST_CASE("store: forgetting workers deletes the rows last seen before the cut, 
   CHECK(store->ForgetWorkers(200) == 0);
 }
 
+TEST_CASE("store: a worker's session token round-trips all 64 bits") {
+  TempDir dir;
+  auto store = OpenWriter(dir.File("hpt.db"));
+  WorkerRow w = MakeWorker("w", "alive", 1, 1);
+  w.session_token = 0xfedcba9876543210ULL;
+  store->UpsertWorker(w);
+  REQUIRE(store->Workers().size() == 1);
+  CHECK(store->Workers()[0].session_token == 0xfedcba9876543210ULL);
+}
+
 std::vector<std::string> Keys(const Json& object) {
   std::vector<std::string> keys;
   for (const auto& item : object.items()) keys.push_back(item.key());
