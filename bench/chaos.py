@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Chaos run: an experiment on 4 worker processes while workers and the coordinator are killed
-with SIGKILL and restarted. Checks, and prints as JSON, that nothing was lost or counted twice.
+with SIGKILL and restarted, and (with --impostor) a peer forges the workers' messages throughout.
+Checks, and prints as JSON, that nothing was lost or counted twice and nothing forged recorded.
 
-  python3 bench/chaos.py --hpt build/bin/hpt                       # 200 trials, 20 + 5 kills
-  python3 bench/chaos.py --hpt build/bin/hpt --trials 40 --worker-kills 4 --coordinator-kills 1   # CI
+  python3 bench/chaos.py --hpt build/bin/hpt --impostor build/bin/hpt-impostor   # 200 trials, 20 + 5 kills
+  python3 bench/chaos.py --hpt build/bin/hpt --impostor build/bin/hpt-impostor \
+      --trials 40 --worker-kills 4 --coordinator-kills 1                        # CI
 
 Exit code 0 when every check holds, 1 otherwise.
 """
@@ -12,6 +14,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +35,7 @@ def main():
     ap.add_argument("--trial-seconds", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--impostor", help="hpt-impostor binary: forges worker messages during the run")
     a = ap.parse_args()
     harness.HPT = os.path.abspath(a.hpt)
     rng = random.Random(a.seed)
@@ -60,6 +64,12 @@ trial:
             # Spread the kills over the expected run time (trials / slots * trial time).
             expected = a.trials / (a.workers * a.slots) * (a.trial_seconds + 0.3)
             gap = max(0.5, expected / (len(events) + 1))
+            impostor = None
+            if a.impostor:
+                impostor = subprocess.Popen(
+                    [a.impostor, "--connect", c.endpoint, "--ids", ",".join(sorted(c.workers)),
+                     "--trials", str(a.trials), "--seconds", str(round(expected * 0.8, 1))],
+                    stdout=subprocess.PIPE, text=True)
             for event in events:
                 time.sleep(gap * rng.uniform(0.5, 1.5))
                 if event == "worker":
@@ -74,6 +84,10 @@ trial:
                     c.start_coordinator()
             final = c.wait_done(exp, timeout=a.timeout)
             elapsed = time.time() - started
+            impostor_said = {}
+            if impostor:
+                out, _ = impostor.communicate(timeout=120)
+                impostor_said = json.loads(out.strip().splitlines()[-1])
 
             completed = c.query("SELECT COUNT(*) FROM trials WHERE experiment_id=? AND status='completed'", int(exp))[0][0]
             total = c.query("SELECT COUNT(*) FROM trials WHERE experiment_id=?", int(exp))[0][0]
@@ -96,6 +110,9 @@ trial:
             attempts = c.query("SELECT COUNT(*) FROM trial_components WHERE kind='run'")[0][0]
             lost_runs = c.query("SELECT COUNT(*) FROM trial_components WHERE kind='run' AND status='lost'")[0][0]
             integrity = c.query("PRAGMA integrity_check")[0][0]
+            forged = c.query("""SELECT (SELECT COUNT(*) FROM metrics WHERE value = 999)
+                                     + (SELECT COUNT(*) FROM trials WHERE objective = 999)
+                                     + (SELECT COUNT(*) FROM trial_components WHERE log_path = '/forged')""")[0][0]
             result = {
                 "trials_requested": a.trials, "trials": total, "completed": completed,
                 "experiment_status": final["status"], "worker_kills": a.worker_kills,
@@ -104,9 +121,13 @@ trial:
                 "objective_not_last_value": len(objective_mismatch), "integrity_check": integrity,
                 "seconds": round(elapsed, 1),
             }
+            if impostor:
+                result["impostor"] = impostor_said
+                result["forged_values_recorded"] = forged
             print(json.dumps(result, indent=2))
             ok = (completed == a.trials and total == a.trials and not doubles and not_increasing == 0
-                  and not objective_mismatch and integrity == "ok" and final["status"] == "completed")
+                  and not objective_mismatch and integrity == "ok" and final["status"] == "completed"
+                  and forged == 0 and impostor_said.get("assigned", 0) == 0)
             return 0 if ok else 1
         finally:
             c.close()

@@ -283,12 +283,12 @@ class Coordinator::Impl {
   // ---- Startup -------------------------------------------------------------------------------
 
   void Resume() {
-    // Workers that were registered when the last coordinator stopped keep their ids for one
-    // worker timeout: only a registration with the session token gets such an id back.
+    // Workers that were registered when the last coordinator stopped keep their ids for a while
+    // (IdReservation): only a registration with the session token gets such an id back.
     reserved_workers_.clear();
     for (const WorkerRow& w : store_.Workers()) {
       if (w.session_token != 0) {
-        reserved_workers_[w.id] = {w.session_token, SteadyClock::now() + options_.worker_timeout};
+        reserved_workers_[w.id] = {w.session_token, SteadyClock::now() + IdReservation()};
       }
     }
     for (const ExperimentRow& row : store_.ListExperiments()) {
@@ -490,8 +490,9 @@ class Coordinator::Impl {
       if (m.token == reserved->second.first) {
         token = m.token;
       } else if (SteadyClock::now() < reserved->second.second) {
-        Refuse(peer, m, "worker id '" + m.worker_id + "' was registered when the coordinator last stopped; until "
-                        "that worker registers again or worker_timeout passes, only its session token gets it");
+        Refuse(peer, m, "worker id '" + m.worker_id + "' is reserved to the worker that last held it (it was lost, or "
+                        "the coordinator restarted); until it registers again or 3 x worker_timeout pass, only its "
+                        "session token gets the id");
         return;
       }
       reserved_workers_.erase(reserved);
@@ -584,6 +585,11 @@ class Coordinator::Impl {
       if (t.peer == old_peer) t.peer = new_peer;
     }
   }
+
+  // How long a worker id stays reserved to its session token after its worker was lost or the
+  // coordinator restarted: long enough for a worker to be restarted, short enough that a worker
+  // whose token is gone (a wiped work dir) is not kept out for long.
+  std::chrono::milliseconds IdReservation() const { return options_.worker_timeout * 3; }
 
   uint64_t NewToken() {
     uint64_t token = 0;
@@ -1294,7 +1300,9 @@ class Coordinator::Impl {
     }
     free_slots_ -= CountFree(w);
     w.row.status = "lost";
-    w.row.session_token = 0;
+    // Its id stays its own for a while: a restart of it (which keeps the token in its work dir)
+    // gets it back, a peer that only knows the id does not.
+    reserved_workers_[w.row.id] = {w.token, SteadyClock::now() + IdReservation()};
     w.row.last_seen = Now();
     store_.UpsertWorker(w.row);
     workers_.erase(it);

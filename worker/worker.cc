@@ -1,7 +1,14 @@
 #include "worker/worker.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -60,6 +67,44 @@ struct RunningTrialState {
   std::string log_path;
 };
 
+// Where a worker keeps its session token between runs: WORK_DIR/.worker-ID.token, the id with
+// anything but [A-Za-z0-9._-] replaced by '_'. A worker restarted with the same --id and
+// --work-dir presents it and takes its registration over at once; a peer that only knows the id
+// cannot (docs/fault-tolerance.md, "Threat model").
+fs::path TokenPath(const std::string& work_dir, const std::string& worker_id) {
+  std::string name = worker_id;
+  for (char& c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
+    if (!ok) c = '_';
+  }
+  return fs::path(work_dir) / (".worker-" + name + ".token");
+}
+
+uint64_t ReadToken(const fs::path& path) {
+  std::ifstream in(path);
+  std::string text;
+  if (!(in >> text)) return 0;
+  uint64_t token = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), token);
+  return ec == std::errc() && end == text.data() + text.size() ? token : 0;
+}
+
+// Written to a private temp file, then renamed over the old one.
+void WriteToken(const fs::path& path, uint64_t token) {
+  const std::string tmp = path.string() + ".tmp";
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error(ErrorKind::kFailed, "cannot write '" + tmp + "': " + std::strerror(errno));
+  const std::string text = std::to_string(token) + "\n";
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw Error(ErrorKind::kFailed, "cannot write '" + path.string() + "'");
+  }
+}
+
 // Resend unacknowledged messages after this long without an acknowledgement.
 constexpr auto kResendAfter = std::chrono::seconds(5);
 // Requests to register again within this long of a Register are answered by that one.
@@ -83,6 +128,8 @@ class Worker::Impl {
     channel_options.curve_server_key = options_.curve_server_key;
     channel_ = Channel::Connect(network, options_.connect, channel_options);
     for (const SlotInfo& s : options_.slots) slot_gpu_[s.index] = s.gpu;
+    token_path_ = TokenPath(options_.work_dir, options_.worker_id);
+    token_ = ReadToken(token_path_);
     // Trials find the tools installed beside hpt (hpt-train) before anything else on the PATH.
     std::error_code self_ec;
     const fs::path self = fs::read_symlink("/proc/self/exe", self_ec);
@@ -163,7 +210,14 @@ class Worker::Impl {
     last_heard_ = SteadyClock::now();
     if (const auto* w = std::get_if<WelcomeMsg>(&message)) {
       welcomed_ = true;
-      token_ = w->token;
+      if (w->token != token_) {
+        token_ = w->token;
+        try {
+          WriteToken(token_path_, token_);
+        } catch (const Error& e) {
+          log_->warn("{}; a restart of this worker will wait for the coordinator to lose this one", e.what());
+        }
+      }
       heartbeat_interval_ = std::chrono::milliseconds(std::max<uint32_t>(w->heartbeat_interval_ms, 50));
       log_->info("registered with {}", options_.connect);
       ResendUnacked(true);
@@ -340,6 +394,9 @@ class Worker::Impl {
     }
     // Give the last messages a moment to leave before the socket closes (linger is 0).
     for (int i = 0; i < 10; ++i) channel_->Wait(std::chrono::milliseconds(10));
+    // It said goodbye: its id is free, and a later worker with it starts a new session.
+    std::error_code ec;
+    fs::remove(token_path_, ec);
   }
 
   WorkerOptions options_;
@@ -351,6 +408,7 @@ class Worker::Impl {
   std::map<std::pair<int64_t, int64_t>, Unacked> unacked_;  // by (trial, attempt)
   bool welcomed_ = false;
   uint64_t token_ = 0;  // from the last Welcome; stamped on every message (Send)
+  fs::path token_path_;  // where token_ is kept between runs (TokenPath)
   SteadyClock::time_point last_heard_ = SteadyClock::now();
   std::chrono::milliseconds register_backoff_{500};
   bool shutting_down_ = false;

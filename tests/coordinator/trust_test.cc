@@ -237,8 +237,8 @@ TEST_CASE("coordinator: a peer that knows a worker's id can neither register as 
   CHECK(client.Json(QueryRequest{QueryKind::kTrial, "", 0, b->trial_id})["objective"] == 0.25);
 }
 
-TEST_CASE("coordinator: a worker id held by a silent connection is given to a new registration once that "
-          "one is lost") {
+TEST_CASE("coordinator: a worker id held by a silent connection goes to a new registration without its token "
+          "once that one is lost and its reservation (3 x worker_timeout) ends") {
   CoordinatorOptions options;
   options.worker_timeout = 600ms;
   options.heartbeat_interval = 100ms;
@@ -247,7 +247,7 @@ TEST_CASE("coordinator: a worker id held by a silent connection is given to a ne
   REQUIRE(Receive(*first, 2s));  // welcomed, then falls silent (a killed worker)
   auto restarted = Register(served, "restarted", "w1");
   bool welcomed = false;
-  for (int i = 0; i < 40 && !welcomed; ++i) {
+  for (int i = 0; i < 60 && !welcomed; ++i) {
     for (const Message& m : Drain(*restarted, 100ms)) welcomed = welcomed || std::holds_alternative<WelcomeMsg>(m);
     if (!welcomed) restarted->channel->Send(RegisterMsg{"w1", "host", {{0, -1}}, {}, {}, 0});
   }
@@ -255,7 +255,7 @@ TEST_CASE("coordinator: a worker id held by a silent connection is given to a ne
 }
 
 TEST_CASE("coordinator: after a restart, a worker id that was registered goes only to the registration with "
-          "its session token, until worker_timeout passes") {
+          "its session token, until its reservation (3 x worker_timeout) ends") {
   TempDir dir;
   const std::string path = (dir.path / "hpt.db").string();
   {
@@ -270,7 +270,7 @@ TEST_CASE("coordinator: after a restart, a worker id that was registered goes on
   Network network;
   CoordinatorOptions options;
   options.bind = "inproc://trust-reserved";
-  options.worker_timeout = 1500ms;
+  options.worker_timeout = 500ms;  // ids are reserved for 3 x 500 ms
   Coordinator coordinator(network, *store, options);
   std::atomic<bool> stop{false};
   std::thread loop([&] { coordinator.Run(stop); });
