@@ -294,8 +294,8 @@ class Worker::Impl {
   void SendMetrics(RunningTrialState& t) {
     MetricsMsg report{t.assign.trial_id, t.assign.attempt, {}};
     const double now = WallNow();
-    for (const std::string& line : t.process->ReadLines()) {
-      for (MetricPoint& p : t.parser->Parse(line, now)) report.points.push_back(std::move(p));
+    for (const OutputLine& line : t.process->ReadLines()) {
+      for (MetricPoint& p : t.parser->Parse(line.text, now)) report.points.push_back(std::move(p));
     }
     if (report.points.empty()) return;
     Unacked& u = unacked_[{t.assign.trial_id, t.assign.attempt}];
