@@ -58,12 +58,20 @@ struct RunningTrialState {
   std::unique_ptr<TrialProcess> process;
   std::unique_ptr<MetricParser> parser;
   std::string log_path;
+  // Refused metric values written to the log and reported so far: by name, and in all.
+  std::map<std::string, int> refused_by_name;
+  int refused_total = 0;
 };
 
 // Resend unacknowledged messages after this long without an acknowledgement.
 constexpr auto kResendAfter = std::chrono::seconds(5);
 // Requests to register again within this long of a Register are answered by that one.
 constexpr auto kReregisterQuiet = std::chrono::milliseconds(250);
+// Refused metric values logged and reported per attempt, so that a trial printing `loss=nan`
+// every step, or a flood of bad tokens, cannot flood its log or the coordinator. Per name first,
+// so that the objective's refusal is reported beside a noisy metric's.
+constexpr int kMaxRefusedPerName = 10;
+constexpr int kMaxRefusedPerAttempt = 100;
 
 }  // namespace
 
@@ -292,16 +300,38 @@ class Worker::Impl {
   }
 
   void SendMetrics(RunningTrialState& t) {
-    MetricsMsg report{t.assign.trial_id, t.assign.attempt, {}};
+    MetricsMsg report;
+    report.trial_id = t.assign.trial_id;
+    report.attempt = t.assign.attempt;
     const double now = WallNow();
     for (const OutputLine& line : t.process->ReadLines()) {
-      for (MetricPoint& p : t.parser->Parse(line.text, now)) report.points.push_back(std::move(p));
+      MetricParser::ParsedLine parsed = t.parser->Parse(line.text, now);
+      for (MetricPoint& p : parsed.points) report.points.push_back(std::move(p));
+      for (RefusedMetric& r : parsed.refused) NoteRefused(t, line.number, std::move(r), report);
     }
-    if (report.points.empty()) return;
+    if (report.points.empty() && report.refused.empty()) return;
     Unacked& u = unacked_[{t.assign.trial_id, t.assign.attempt}];
     report.seq = u.next_seq++;
     Report(report);
     u.metrics.emplace(report.seq, std::move(report));
+  }
+
+  // Writes a refused value into the trial's log and adds it to the report, within the caps.
+  void NoteRefused(RunningTrialState& t, int64_t line_number, RefusedMetric r, MetricsMsg& report) {
+    if (t.refused_total >= kMaxRefusedPerAttempt) return;
+    int& of_name = t.refused_by_name[r.name];
+    if (of_name >= kMaxRefusedPerName) return;
+    ++of_name;
+    ++t.refused_total;
+    t.process->NoteInLog("[hpt] refused metric '" + r.name + "' value '" + r.text + "' on line " +
+                         std::to_string(line_number) + ": " + r.why);
+    if (of_name == kMaxRefusedPerName) {
+      t.process->NoteInLog("[hpt] further refused values of metric '" + r.name + "' are not logged or reported");
+    }
+    if (t.refused_total == kMaxRefusedPerAttempt) {
+      t.process->NoteInLog("[hpt] further refused metric values are not logged or reported");
+    }
+    report.refused.push_back(std::move(r));
   }
 
   // Sends a report that is also kept in unacked_, but only while registered. Between a
