@@ -1,6 +1,10 @@
 #include "worker/worker.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -73,6 +77,58 @@ constexpr auto kReregisterQuiet = std::chrono::milliseconds(250);
 constexpr int kMaxRefusedPerName = 10;
 constexpr int kMaxRefusedPerAttempt = 100;
 
+// Makes `dir` with mode 0700, exactly (the umask can only take bits away, so the mode is set
+// again after mkdir). An existing `dir` must be a directory; with `allow_link` false it must not
+// be a symbolic link either, so that nothing made under it leaves the tree it is checked against.
+void MakePrivateDir(const fs::path& dir, bool allow_link) {
+  if (::mkdir(dir.c_str(), 0700) == 0) {
+    if (::chmod(dir.c_str(), 0700) != 0) {
+      throw Error(ErrorKind::kFailed, "cannot set the mode of '" + dir.string() + "': " + std::strerror(errno));
+    }
+    return;
+  }
+  const int error = errno;
+  struct stat info {};
+  if (error == EEXIST && (allow_link ? ::stat(dir.c_str(), &info) : ::lstat(dir.c_str(), &info)) == 0) {
+    if (S_ISDIR(info.st_mode)) return;
+    throw Error(ErrorKind::kFailed, "'" + dir.string() + "' exists and is not a directory" +
+                                        (S_ISLNK(info.st_mode) ? " (a symbolic link)" : ""));
+  }
+  throw Error(ErrorKind::kFailed, "cannot create directory '" + dir.string() + "': " + std::strerror(error));
+}
+
+// `dir` (absolute) and its missing parents, each made by MakePrivateDir; existing ones (links to
+// directories included) are left as they are.
+void MakePrivateDirs(const fs::path& dir) {
+  fs::path prefix;
+  for (const fs::path& part : dir) {
+    prefix /= part;
+    struct stat info {};
+    if (prefix == prefix.root_path() || (::stat(prefix.c_str(), &info) == 0 && S_ISDIR(info.st_mode))) continue;
+    MakePrivateDir(prefix, true);
+  }
+}
+
+// The part of the spec's `name` rule (1 to 64 of A-Z a-z 0-9 _ . -, core/spec_fields.cc) that
+// makes it one safe directory name, plus no leading '.' (no hidden, "." or ".." names): the
+// worker checks it again because it does not trust the wire.
+bool IsSafeExperimentName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name.front() == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+}
+
+// Whether `path` lies strictly below `root`; both absolute and lexically normal.
+bool IsBelow(const fs::path& path, const fs::path& root) {
+  auto p = path.begin();
+  for (auto r = root.begin(); r != root.end(); ++r, ++p) {
+    if (p == path.end() || *p != *r) return false;
+  }
+  return p != path.end();
+}
+
 }  // namespace
 
 class Worker::Impl {
@@ -81,10 +137,18 @@ class Worker::Impl {
     if (options_.host.empty()) options_.host = HostName();
     if (options_.worker_id.empty()) options_.worker_id = MakeWorkerId(options_.host);
     if (options_.slots.empty()) throw Error(ErrorKind::kInvalidInput, "a worker needs at least one slot");
+    if (options_.work_dir.empty()) throw Error(ErrorKind::kInvalidInput, "the work dir must not be empty");
     std::error_code ec;
-    fs::create_directories(options_.work_dir, ec);
-    options_.work_dir = fs::absolute(options_.work_dir).lexically_normal().string();
-    if (ec) throw Error(ErrorKind::kFailed, "cannot create work dir '" + options_.work_dir + "': " + ec.message());
+    fs::path root = fs::absolute(options_.work_dir, ec).lexically_normal();
+    if (ec) throw Error(ErrorKind::kFailed, "cannot resolve work dir '" + options_.work_dir + "': " + ec.message());
+    if (!root.has_filename() && root != root.root_path()) root = root.parent_path();  // "runs/"
+    try {
+      MakePrivateDirs(root);
+    } catch (const Error& e) {
+      throw Error(ErrorKind::kFailed, "cannot create work dir: " + std::string(e.what()));
+    }
+    work_root_ = root;
+    options_.work_dir = root.string();
     ChannelOptions channel_options;
     channel_options.logger = log_;
     channel_options.curve = options_.curve;
@@ -219,26 +283,78 @@ class Worker::Impl {
     return list;
   }
 
+  // What is wrong with an assignment that must not run, or nullopt. Checked before anything is
+  // created for it.
+  std::optional<std::string> CheckAssignment(const AssignMsg& a) const {
+    if (a.trial_id <= 0 || a.attempt <= 0 || a.experiment_id <= 0) {
+      return "trial id, attempt and experiment id must be positive (got " + std::to_string(a.trial_id) + ", " +
+             std::to_string(a.attempt) + ", " + std::to_string(a.experiment_id) + ")";
+    }
+    if (!IsSafeExperimentName(a.experiment_name)) {
+      return "experiment name '" + ShowPrintable(a.experiment_name, 80) +
+             "' is not a valid name (1 to 64 of A-Z a-z 0-9 _ . -, not starting with '.')";
+    }
+    if (a.command.empty()) return std::string("the command is empty");
+    if (a.command.front().empty()) return std::string("the command's program (its first element) is empty");
+    if (a.slots.empty()) return std::string("it names no slot");
+    std::set<uint32_t> seen;
+    for (uint32_t slot : a.slots) {
+      if (!slot_gpu_.count(slot)) return "slot " + std::to_string(slot) + " is not a slot of this worker";
+      if (!seen.insert(slot).second) return "slot " + std::to_string(slot) + " is named twice";
+      for (const auto& [key, t] : running_) {
+        const auto& held = t.assign.slots;
+        if (std::find(held.begin(), held.end(), slot) != held.end()) {
+          return "slot " + std::to_string(slot) + " is busy with trial " + std::to_string(key.first) + " attempt " +
+                 std::to_string(key.second);
+        }
+      }
+    }
+    if (!IsBelow(TrialDir(a), work_root_)) {
+      return "its trial dir '" + ShowPrintable(TrialDir(a).string(), 200) + "' is not inside the work dir";
+    }
+    return std::nullopt;
+  }
+
+  fs::path TrialDir(const AssignMsg& a) const {
+    return (work_root_ / (a.experiment_name + "-" + std::to_string(a.experiment_id)) /
+            ("trial-" + std::to_string(a.trial_id)))
+        .lexically_normal();
+  }
+
+  // Reports an attempt that did not start; `what` says why.
+  void LaunchFailed(const AssignMsg& a, const std::string& what) {
+    log_->warn("trial {} attempt {}: {}", a.trial_id, a.attempt, what);
+    Unacked& u = unacked_[{a.trial_id, a.attempt}];
+    u.finished = FinishedMsg{a.trial_id, a.attempt, "launch_failed", 0, what, ""};
+    Report(*u.finished);
+  }
+
   void Launch(const AssignMsg& a) {
     const std::pair<int64_t, int64_t> key{a.trial_id, a.attempt};
     if (running_.count(key)) return;  // a repeated assignment
+    if (std::optional<std::string> problem = CheckAssignment(a)) {
+      LaunchFailed(a, "refused the assignment: " + *problem);
+      return;
+    }
     try {
       RunningTrialState t;
       t.assign = a;
-      const fs::path trial_dir = fs::path(options_.work_dir) /
-                                 (a.experiment_name + "-" + std::to_string(a.experiment_id)) /
-                                 ("trial-" + std::to_string(a.trial_id));
+      const fs::path trial_dir = TrialDir(a);
       const fs::path checkpoint_dir = trial_dir / "checkpoint";
-      fs::create_directories(checkpoint_dir);
       t.log_path = (trial_dir / ("attempt-" + std::to_string(a.attempt) + ".log")).string();
 
-      const nlohmann::json params = nlohmann::json::parse(a.params_json);
+      nlohmann::json params;
+      try {
+        params = nlohmann::json::parse(a.params_json);
+      } catch (const nlohmann::json::exception& e) {
+        throw Error(ErrorKind::kInvalidInput, std::string("its parameters are not valid JSON: ") + e.what());
+      }
+      if (!params.is_object()) throw Error(ErrorKind::kInvalidInput, "its parameters are not a JSON object");
       const std::string budget = a.budget > 0 ? FormatValue(ParamValue(a.budget)) : "";
       std::string cuda;
       for (uint32_t slot : a.slots) {
-        auto it = slot_gpu_.find(slot);
-        if (it == slot_gpu_.end()) throw Error(ErrorKind::kInvalidInput, "no slot " + std::to_string(slot));
-        if (it->second >= 0) cuda += (cuda.empty() ? "" : ",") + std::to_string(it->second);
+        const int32_t gpu = slot_gpu_.at(slot);  // CheckAssignment: every slot is known
+        if (gpu >= 0) cuda += (cuda.empty() ? "" : ",") + std::to_string(gpu);
       }
       auto lookup = [&](std::string_view name) -> std::optional<std::string> {
         if (name == "trial_id") return std::to_string(a.trial_id);
@@ -252,6 +368,9 @@ class Worker::Impl {
       };
       TrialLaunch launch;
       launch.argv = ExpandCommand(a.command, lookup);
+      if (launch.argv.empty() || launch.argv.front().empty()) {
+        throw Error(ErrorKind::kInvalidInput, "the command's program is empty once its placeholders are replaced");
+      }
       launch.env = {{"HPT_TRIAL_ID", std::to_string(a.trial_id)},
                     {"HPT_ATTEMPT", std::to_string(a.attempt)},
                     {"HPT_EXPERIMENT", a.experiment_name},
@@ -269,16 +388,15 @@ class Worker::Impl {
       launch.kill_grace_s = options_.kill_grace_s;
       t.parser = std::make_unique<MetricParser>(a.metrics);
       t.parser->SetStepOffset(a.step_offset);
+      // Only now, with everything checked, is anything created: the experiment dir, the trial
+      // dir and its checkpoint dir, each private, none a link out of the work dir.
+      for (const fs::path& dir : {trial_dir.parent_path(), trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
       t.process = TrialProcess::Start(launch);
       log_->info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
                  t.process->pid(), nlohmann::json(a.slots).dump());
       running_.emplace(key, std::move(t));
     } catch (const std::exception& e) {
-      log_->warn("trial {} attempt {} could not start: {}", a.trial_id, a.attempt, e.what());
-      Unacked& u = unacked_[key];
-      u.finished = FinishedMsg{a.trial_id, a.attempt, "launch_failed", 0,
-                               std::string("could not start: ") + e.what(), ""};
-      Report(*u.finished);
+      LaunchFailed(a, std::string("could not start: ") + e.what());
     }
   }
 
@@ -377,6 +495,7 @@ class Worker::Impl {
   std::unique_ptr<Channel> channel_;
   std::map<uint32_t, int32_t> slot_gpu_;
   std::string trial_path_;  // PATH for trials: hpt's own directory first
+  fs::path work_root_;      // options_.work_dir: absolute, lexically normal, no trailing '/'
   std::map<std::pair<int64_t, int64_t>, RunningTrialState> running_;  // by (trial, attempt)
   std::map<std::pair<int64_t, int64_t>, Unacked> unacked_;  // by (trial, attempt)
   bool welcomed_ = false;
