@@ -76,6 +76,8 @@ constexpr auto kReregisterQuiet = std::chrono::milliseconds(250);
 // so that the objective's refusal is reported beside a noisy metric's.
 constexpr int kMaxRefusedPerName = 10;
 constexpr int kMaxRefusedPerAttempt = 100;
+// Always dropped from a trial's environment: where the worker's CURVE keys are.
+constexpr std::string_view kAlwaysDropped = "HPT_CURVE_*";
 
 // Makes `dir` with mode 0700, exactly (the umask can only take bits away, so the mode is set
 // again after mkdir). An existing `dir` must be a directory; with `allow_link` false it must not
@@ -137,6 +139,14 @@ class Worker::Impl {
     if (options_.host.empty()) options_.host = HostName();
     if (options_.worker_id.empty()) options_.worker_id = MakeWorkerId(options_.host);
     if (options_.slots.empty()) throw Error(ErrorKind::kInvalidInput, "a worker needs at least one slot");
+    for (const std::string& pattern : options_.trial_env_drop) {
+      if (pattern.empty() || pattern.find('=') != std::string::npos) {
+        throw Error(ErrorKind::kInvalidInput,
+                    "trial environment drop pattern '" + pattern + "' must be a non-empty variable name pattern without '='");
+      }
+    }
+    trial_env_drop_ = options_.trial_env_drop;
+    trial_env_drop_.emplace_back(kAlwaysDropped);
     if (options_.work_dir.empty()) throw Error(ErrorKind::kInvalidInput, "the work dir must not be empty");
     std::error_code ec;
     fs::path root = fs::absolute(options_.work_dir, ec).lexically_normal();
@@ -382,6 +392,7 @@ class Worker::Impl {
                     // A CPU slot hides every GPU; a GPU slot shows only its own.
                     {"CUDA_VISIBLE_DEVICES", cuda},
                     {"PATH", trial_path_}};
+      launch.env_drop = trial_env_drop_;
       launch.work_dir = fs::current_path().string();
       launch.log_path = t.log_path;
       launch.timeout_s = a.timeout_s;
@@ -496,6 +507,7 @@ class Worker::Impl {
   std::map<uint32_t, int32_t> slot_gpu_;
   std::string trial_path_;  // PATH for trials: hpt's own directory first
   fs::path work_root_;      // options_.work_dir: absolute, lexically normal, no trailing '/'
+  std::vector<std::string> trial_env_drop_;  // options_.trial_env_drop and kAlwaysDropped
   std::map<std::pair<int64_t, int64_t>, RunningTrialState> running_;  // by (trial, attempt)
   std::map<std::pair<int64_t, int64_t>, Unacked> unacked_;  // by (trial, attempt)
   bool welcomed_ = false;

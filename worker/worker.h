@@ -29,6 +29,12 @@ struct WorkerOptions {
   std::vector<GpuInfo> gpus;
   std::shared_ptr<spdlog::logger> logger;
   double kill_grace_s = 5;  // SIGTERM -> SIGKILL
+  // Variables of the worker's environment that trials do not inherit: glob patterns where `*`
+  // matches any run of characters ("AWS_*"). HPT_CURVE_* (the worker's key locations) is always
+  // dropped. What the worker sets for a trial (HPT_TRIAL_ID, ..., PATH, CUDA_VISIBLE_DEVICES) is
+  // set whatever the patterns say. The Worker constructor throws Error(kInvalidInput) for an empty
+  // pattern or one with '='.
+  std::vector<std::string> trial_env_drop;
   // CURVE: this worker's keys and the coordinator's public key.
   std::optional<CurveKeys> curve;
   std::string curve_server_key;
@@ -36,7 +42,7 @@ struct WorkerOptions {
 
 class Worker {
  public:
-  // Throws Error(kInvalidInput) for bad options (no slot), and
+  // Throws Error(kInvalidInput) for bad options (no slot, a bad trial_env_drop pattern), and
   // Error(kFailed) when the work dir cannot be created.
   Worker(Network& network, WorkerOptions options);
   ~Worker();

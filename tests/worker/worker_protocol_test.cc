@@ -319,6 +319,59 @@ TEST_CASE("worker: a trial dir that is a symbolic link is refused, not followed 
   CHECK(std::filesystem::is_empty(outside.path));
 }
 
+TEST_CASE("worker: trials get neither HPT_CURVE_* nor what --trial-env-drop names, and get what the worker sets") {
+  const std::vector<std::pair<const char*, const char*>> worker_env = {
+      {"HPT_CURVE_DIR", "/keys"}, {"HPT_CURVE_KEY", "worker1"}, {"HPT_CURVE_ANYTHING", "x"},
+      {"AWS_SECRET_ACCESS_KEY", "s3cr3t"}, {"AWS_REGION", "eu"}, {"HPT_TEST_KEPT", "kept"},
+      {"CUDA_VISIBLE_DEVICES", "0,1"}, {"HPT_TRIAL_ID", "999"}};
+  for (const auto& [name, value] : worker_env) REQUIRE(::setenv(name, value, 1) == 0);
+  std::map<std::string, std::string> seen;
+  {
+    WorkerOptions options;
+    options.trial_env_drop = {"AWS_*", "HPT_TRIAL_ID"};
+    ScriptedCoordinator c(options);
+    c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "env > \"$HPT_TRIAL_DIR/env\""}));
+    const FinishedMsg f = c.Finished(1);
+    REQUIRE(f.how == "exited");
+    std::istringstream env(ReadFile(c.runs() / "e-1" / "trial-1" / "env"));
+    for (std::string line; std::getline(env, line);) {
+      const size_t eq = line.find('=');
+      if (eq != std::string::npos) seen[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+  }
+  for (const auto& [name, value] : worker_env) ::unsetenv(name);
+  for (const char* dropped : {"HPT_CURVE_DIR", "HPT_CURVE_KEY", "HPT_CURVE_ANYTHING", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}) {
+    CAPTURE(dropped);
+    CHECK_FALSE(seen.count(dropped));
+  }
+  CHECK(seen["HPT_TEST_KEPT"] == "kept");
+  // What the worker sets is set, whatever the worker's own environment or the patterns say.
+  CHECK(seen["HPT_TRIAL_ID"] == "1");
+  CHECK(seen["CUDA_VISIBLE_DEVICES"] == "");
+  CHECK(seen.count("PATH"));
+}
+
+TEST_CASE("worker: a trial environment drop pattern that is empty or has '=' is refused") {
+  for (std::string pattern : {"", "A=B"}) {
+    CAPTURE(pattern);
+    Network network;
+    auto coordinator = Channel::Bind(network, "inproc://worker-options-test", {});
+    TempDir dir;
+    WorkerOptions options;
+    options.connect = coordinator->endpoint();
+    options.work_dir = (dir.path / "runs").string();
+    options.slots = {SlotInfo{0, -1}};
+    options.trial_env_drop = {"AWS_*", pattern};
+    try {
+      Worker worker(network, options);
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kInvalidInput);
+      CHECK(std::string(e.what()).find("trial environment drop pattern '" + pattern + "'") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("worker: refused metric values go into the trial's log naming the line, and to the coordinator") {
   ScriptedCoordinator c;
   c.Send(ScriptedCoordinator::Assignment(
