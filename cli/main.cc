@@ -178,6 +178,7 @@ struct RunOptions {
   std::string work_dir = "hpt-runs";
   int top = 10;
   std::string log_level = "warn";
+  std::vector<std::string> trial_env_drop;
 };
 
 int Run(const RunOptions& o) {
@@ -202,6 +203,7 @@ int Run(const RunOptions& o) {
   WorkerOptions wopts;
   wopts.connect = coordinator.endpoint();
   wopts.work_dir = o.work_dir;
+  wopts.trial_env_drop = o.trial_env_drop;
   wopts.slots = plan.slots;
   wopts.gpus = plan.gpus;
   wopts.logger = log;
@@ -388,6 +390,9 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--gpus", run.gpus, "GPUs for local slots: all | none | list like 0,1")->capture_default_str();
   run_cmd->add_option("--slots-per-gpu", run.slots_per_gpu, "Trials per GPU")->capture_default_str();
   run_cmd->add_option("--work-dir", run.work_dir, "Where trial dirs and logs go")->capture_default_str();
+  run_cmd->add_option("--trial-env-drop", run.trial_env_drop,
+                      "Variables trials do not inherit: a name or a glob like AWS_* (repeatable)")
+      ->allow_extra_args(false);
   run_cmd->add_option("--top", run.top, "Leaderboard rows printed at the end")->capture_default_str();
   run_cmd->add_option("--log-level", run.log_level, "trace|debug|info|warn|error")->capture_default_str();
 
@@ -425,6 +430,9 @@ int Main(int argc, char** argv) {
   worker_cmd->add_option("--id", worker.worker_id, "Worker id (default host:pid:random)");
   worker_cmd->add_option("--kill-grace", worker.kill_grace_s, "Seconds between SIGTERM and SIGKILL")
       ->capture_default_str();
+  worker_cmd->add_option("--trial-env-drop", worker.trial_env_drop,
+                         "Variables trials do not inherit: a name or a glob like AWS_* (repeatable)")
+      ->allow_extra_args(false);
   worker_cmd->add_option("--log-level", log_level)->capture_default_str();
   CurveFlags worker_curve;
   AddCurveOptions(worker_cmd, worker_curve);

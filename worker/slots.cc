@@ -41,10 +41,10 @@ std::vector<GpuInfo> DiscoverGpus() {
     std::vector<std::string> lines;
     std::optional<TrialExit> exit;
     while (!(exit = process->Poll())) {
-      for (auto& line : process->ReadLines()) lines.push_back(std::move(line));
+      for (auto& line : process->ReadLines()) lines.push_back(std::move(line.text));
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    for (auto& line : process->ReadLines()) lines.push_back(std::move(line));
+    for (auto& line : process->ReadLines()) lines.push_back(std::move(line.text));
     if (exit->ok()) {
       for (const std::string& line : lines) {
         // "0, NVIDIA H100 80GB HBM3, 81559"

@@ -79,10 +79,35 @@ void MoveAboveStdio(UniqueFd& fd) {
   fd.Reset(moved);
 }
 
-// The worker's environment with `overrides` added or replacing; a key given twice takes the
-// later value.
+// Whether `name` matches `pattern`, where '*' matches any run of characters (none included) and
+// every other character itself.
+bool GlobMatch(std::string_view pattern, std::string_view name) {
+  // Each '*' first matches nothing and grows on a mismatch; only the last '*' is ever retried,
+  // which suffices for '*' alone and keeps the worst case quadratic.
+  size_t p = 0, n = 0, star = std::string_view::npos, star_n = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      star_n = n;
+    } else if (p < pattern.size() && pattern[p] == name[n]) {
+      ++p;
+      ++n;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      n = ++star_n;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+// The worker's environment without the variables `drop` matches, with `overrides` added or
+// replacing; a key given twice takes the later value.
 std::vector<std::string> BuildEnvironment(
-    const std::vector<std::pair<std::string, std::string>>& overrides) {
+    const std::vector<std::pair<std::string, std::string>>& overrides,
+    const std::vector<std::string>& drop) {
   auto overridden = [&](std::string_view key, size_t from) {
     for (size_t i = from; i < overrides.size(); ++i) {
       if (overrides[i].first == key) return true;
@@ -92,7 +117,12 @@ std::vector<std::string> BuildEnvironment(
   std::vector<std::string> result;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     std::string_view text(*entry);
-    if (!overridden(text.substr(0, text.find('=')), 0)) result.emplace_back(text);
+    const std::string_view key = text.substr(0, text.find('='));
+    if (overridden(key, 0)) continue;
+    if (std::any_of(drop.begin(), drop.end(), [&](const std::string& p) { return GlobMatch(p, key); })) {
+      continue;
+    }
+    result.emplace_back(text);
   }
   for (size_t i = 0; i < overrides.size(); ++i) {
     if (!overridden(overrides[i].first, i + 1)) {
@@ -232,7 +262,8 @@ class PosixTrialProcess final : public TrialProcess {
 
   int stdout_fd() const override { return out_.get(); }
   int pid() const override { return pid_; }
-  std::vector<std::string> ReadLines() override;
+  std::vector<OutputLine> ReadLines() override;
+  void NoteInLog(std::string_view note) override;
   std::optional<TrialExit> Poll() override;
   void Stop() override;
   std::chrono::milliseconds NextDeadline() const override;
@@ -240,9 +271,10 @@ class PosixTrialProcess final : public TrialProcess {
  private:
   enum class KillReason { kNone, kTimeout, kStopped };
 
-  void ReadAvailable(std::vector<std::string>& lines);
-  void SplitLines(std::vector<std::string>& lines);
-  void CloseStdout(std::vector<std::string>& lines);
+  void OpenLog(const std::string& path);
+  void ReadAvailable(std::vector<OutputLine>& lines);
+  void SplitLines(std::vector<OutputLine>& lines);
+  void CloseStdout(std::vector<OutputLine>& lines);
   void AbandonStdout();
   void AppendToLog(const char* data, size_t size);
   void SendTerm(KillReason reason, Clock::time_point now);
@@ -256,7 +288,10 @@ class PosixTrialProcess final : public TrialProcess {
   UniqueFd out_;  // stdout read end, non-blocking; closed at EOF
   UniqueFd log_;
   std::string partial_;                     // bytes after the last complete line
-  std::vector<std::string> pending_lines_;  // read by Poll, handed out by the next ReadLines
+  int64_t line_number_ = 1;                 // of the line partial_ begins (or continues)
+  bool after_cr_ = false;                   // the last line ended at a '\r' that ended the data
+  bool log_line_open_ = false;              // the stdout copied to the log did not end in '\n'
+  std::vector<OutputLine> pending_lines_;   // read by Poll, handed out by the next ReadLines
   std::vector<char> buffer_;
   bool abandoned_ = false;  // AbandonStdout ran; only ReadLines may now reach EOF
 
@@ -279,8 +314,7 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   if (launch.argv.empty()) throw Error(ErrorKind::kInvalidInput, "trial command is empty");
   program_ = launch.argv[0];
 
-  log_.Reset(::open(launch.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (!log_) ThrowErrno("cannot open log file '" + launch.log_path + "'", errno);
+  OpenLog(launch.log_path);
   UniqueFd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!dev_null) ThrowErrno("cannot open /dev/null", errno);
   UniqueFd out_write;
@@ -294,7 +328,7 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   MoveAboveStdio(error_write);
   if (::fcntl(out_.get(), F_SETFL, O_NONBLOCK) != 0) ThrowErrno("cannot set O_NONBLOCK", errno);
 
-  std::vector<std::string> environment = BuildEnvironment(launch.env);
+  std::vector<std::string> environment = BuildEnvironment(launch.env, launch.env_drop);
   std::vector<std::string> arguments = launch.argv;
   Resolved resolved = ResolveProgram(program_, environment);
   std::vector<char*> envp = PointersTo(environment);
@@ -380,20 +414,38 @@ PosixTrialProcess::~PosixTrialProcess() {
   }
 }
 
-std::vector<std::string> PosixTrialProcess::ReadLines() {
-  std::vector<std::string> lines = std::move(pending_lines_);
+void PosixTrialProcess::OpenLog(const std::string& path) {
+  constexpr int kFlags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+  // Created with O_EXCL so that the mode is set only on a file this call made: 0600 exactly,
+  // whatever the umask took away; an existing log (an earlier attempt's) is appended to as it is.
+  for (int tries = 0; tries < 2 && !log_; ++tries) {
+    log_.Reset(::open(path.c_str(), kFlags | O_CREAT | O_EXCL, 0600));
+    if (log_) {
+      if (::fchmod(log_.get(), 0600) != 0) ThrowErrno("cannot set the mode of log file '" + path + "'", errno);
+      return;
+    }
+    if (errno != EEXIST) break;
+    log_.Reset(::open(path.c_str(), kFlags));
+    if (!log_ && errno != ENOENT) break;  // ENOENT: removed in between; create it after all
+  }
+  if (!log_) ThrowErrno("cannot open log file '" + path + "'", errno);
+}
+
+std::vector<OutputLine> PosixTrialProcess::ReadLines() {
+  std::vector<OutputLine> lines = std::move(pending_lines_);
   pending_lines_.clear();
   if (out_) ReadAvailable(lines);
   return lines;
 }
 
-void PosixTrialProcess::ReadAvailable(std::vector<std::string>& lines) {
+void PosixTrialProcess::ReadAvailable(std::vector<OutputLine>& lines) {
   size_t total = 0;
   while (out_ && total < kMaxReadPerCall) {
     ssize_t n = ::read(out_.get(), buffer_.data(), buffer_.size());
     if (n > 0) {
       size_t size = static_cast<size_t>(n);
       AppendToLog(buffer_.data(), size);
+      log_line_open_ = buffer_[size - 1] != '\n';
       partial_.append(buffer_.data(), size);
       total += size;
       SplitLines(lines);
@@ -405,19 +457,34 @@ void PosixTrialProcess::ReadAvailable(std::vector<std::string>& lines) {
   }
 }
 
-void PosixTrialProcess::SplitLines(std::vector<std::string>& lines) {
+void PosixTrialProcess::SplitLines(std::vector<OutputLine>& lines) {
   size_t start = 0;
+  // The '\n' of a "\r\n" that a read split in two.
+  if (after_cr_ && !partial_.empty()) {
+    after_cr_ = false;
+    if (partial_[0] == '\n') {
+      start = 1;
+      ++line_number_;
+    }
+  }
   while (true) {
-    size_t available = partial_.size() - start;
-    // A newline right after kMaxLine bytes still ends a line of exactly kMaxLine.
-    size_t window = std::min(available, kMaxLine + 1);
-    const void* newline = std::memchr(partial_.data() + start, '\n', window);
-    if (newline != nullptr) {
-      size_t end = static_cast<size_t>(static_cast<const char*>(newline) - partial_.data());
-      lines.emplace_back(partial_, start, end - start);
-      start = end + 1;
+    const size_t available = partial_.size() - start;
+    // A terminator right after kMaxLine bytes still ends a line of exactly kMaxLine.
+    const std::string_view window(partial_.data() + start, std::min(available, kMaxLine + 1));
+    const size_t end = window.find_first_of("\r\n");
+    if (end != std::string_view::npos) {
+      lines.push_back(OutputLine{std::string(window.substr(0, end)), line_number_});
+      start += end + 1;
+      if (window[end] == '\n') {
+        ++line_number_;
+      } else if (start == partial_.size()) {
+        after_cr_ = true;
+      } else if (partial_[start] == '\n') {
+        ++start;
+        ++line_number_;
+      }
     } else if (available > kMaxLine) {
-      lines.emplace_back(partial_, start, kMaxLine);
+      lines.push_back(OutputLine{partial_.substr(start, kMaxLine), line_number_});
       start += kMaxLine;
     } else {
       break;
@@ -426,12 +493,22 @@ void PosixTrialProcess::SplitLines(std::vector<std::string>& lines) {
   partial_.erase(0, start);
 }
 
-void PosixTrialProcess::CloseStdout(std::vector<std::string>& lines) {
+void PosixTrialProcess::CloseStdout(std::vector<OutputLine>& lines) {
   out_.Reset();
   if (!partial_.empty()) {
-    lines.push_back(std::move(partial_));
+    lines.push_back(OutputLine{std::move(partial_), line_number_});
     partial_.clear();
   }
+}
+
+void PosixTrialProcess::NoteInLog(std::string_view note) {
+  std::string text;
+  text.reserve(note.size() + 2);
+  if (log_line_open_) text += '\n';
+  text += note;
+  text += '\n';
+  AppendToLog(text.data(), text.size());
+  log_line_open_ = false;
 }
 
 // Gives up on a pipe that a process outside the trial's group keeps open: what is readable now is

@@ -4,9 +4,11 @@
 // SIGTERM to the whole group and SIGKILL after a grace period.
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,10 +18,15 @@ struct TrialLaunch {
   // argv[0] is looked up in the child's PATH (launch.env may set it) when it has no '/'; a
   // relative path with a '/' is relative to work_dir.
   std::vector<std::string> argv;
-  // Added to (or replacing in) the worker's own environment.
+  // The child's environment is the worker's own, minus the variables that env_drop names, plus
+  // env (added, or replacing). env_drop holds glob patterns over variable names where `*` matches
+  // any run of characters ("AWS_*", "HPT_CURVE_*", "SECRET"); it never removes what env sets.
   std::vector<std::pair<std::string, std::string>> env;
+  std::vector<std::string> env_drop;
   std::string work_dir;  // the child's cwd; must exist
-  std::string log_path;  // created/appended; receives stdout and stderr
+  // Appended to when it exists; else created with mode 0600 whatever the umask (a trial's output
+  // may hold secrets). Never followed when it is a symbolic link. Receives stdout and stderr.
+  std::string log_path;
   double timeout_s = 0;  // 0 = none; measured from Start
   double kill_grace_s = 5;
 };
@@ -32,6 +39,16 @@ struct TrialExit {
   int code = 0;
   std::string message;  // human-readable: "exit code 3", "killed by signal 9", "timed out after 30s"
   bool ok() const { return how == "exited" && code == 0; }
+};
+
+// One line of the trial's stdout. A line ends at '\n', at '\r' (progress bars redraw a line
+// with '\r'; "\r\n" ends one line) or after 64 KiB. `number` is the 1-based number of the
+// '\n'-terminated line it is on: the '\r'-separated segments of one line, and the 64 KiB parts of
+// a longer one, share their line's number, so a note can point at `sed -n NUMBERp` of the output.
+struct OutputLine {
+  std::string text;
+  int64_t number = 0;
+  bool operator==(const OutputLine&) const = default;
 };
 
 class TrialProcess {
@@ -47,9 +64,14 @@ class TrialProcess {
   virtual int stdout_fd() const = 0;
   virtual int pid() const = 0;
 
-  // Reads what is available without blocking and returns the complete lines (without '\n').
-  // A final unterminated line is returned once the pipe reaches EOF. Lines over 64 KiB are split.
-  virtual std::vector<std::string> ReadLines() = 0;
+  // Reads what is available without blocking and returns the complete lines (without their
+  // terminator; see OutputLine). A final unterminated line is returned once the pipe reaches EOF.
+  virtual std::vector<OutputLine> ReadLines() = 0;
+
+  // Writes a line of hpt's own (a refused metric value, say) into the trial's log after the
+  // stdout read so far: `note` and a '\n', preceded by a '\n' when the stdout copied last left a
+  // line open. Best effort, like the copy of stdout: a full disk loses the note, not the trial.
+  virtual void NoteInLog(std::string_view note) = 0;
 
   // Non-blocking progress: enforces the timeout and the kill grace period, reaps the child.
   // Returns the exit once the child has ended AND its stdout is drained (EOF), else nullopt.

@@ -1,6 +1,7 @@
 #include "worker/worker.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,6 +66,9 @@ struct RunningTrialState {
   std::unique_ptr<TrialProcess> process;
   std::unique_ptr<MetricParser> parser;
   std::string log_path;
+  // Refused metric values written to the log and reported so far: by name, and in all.
+  std::map<std::string, int> refused_by_name;
+  int refused_total = 0;
 };
 
 // Where a worker keeps its session token between runs: WORK_DIR/.worker-ID.token, the id with
@@ -109,6 +113,65 @@ void WriteToken(const fs::path& path, uint64_t token) {
 constexpr auto kResendAfter = std::chrono::seconds(5);
 // Requests to register again within this long of a Register are answered by that one.
 constexpr auto kReregisterQuiet = std::chrono::milliseconds(250);
+// Refused metric values logged and reported per attempt, so that a trial printing `loss=nan`
+// every step, or a flood of bad tokens, cannot flood its log or the coordinator. Per name first,
+// so that the objective's refusal is reported beside a noisy metric's.
+constexpr int kMaxRefusedPerName = 10;
+constexpr int kMaxRefusedPerAttempt = 100;
+// Always dropped from a trial's environment: where the worker's CURVE keys are.
+constexpr std::string_view kAlwaysDropped = "HPT_CURVE_*";
+
+// Makes `dir` with mode 0700, exactly (the umask can only take bits away, so the mode is set
+// again after mkdir). An existing `dir` must be a directory; with `allow_link` false it must not
+// be a symbolic link either, so that nothing made under it leaves the tree it is checked against.
+void MakePrivateDir(const fs::path& dir, bool allow_link) {
+  if (::mkdir(dir.c_str(), 0700) == 0) {
+    if (::chmod(dir.c_str(), 0700) != 0) {
+      throw Error(ErrorKind::kFailed, "cannot set the mode of '" + dir.string() + "': " + std::strerror(errno));
+    }
+    return;
+  }
+  const int error = errno;
+  struct stat info {};
+  if (error == EEXIST && (allow_link ? ::stat(dir.c_str(), &info) : ::lstat(dir.c_str(), &info)) == 0) {
+    if (S_ISDIR(info.st_mode)) return;
+    throw Error(ErrorKind::kFailed, "'" + dir.string() + "' exists and is not a directory" +
+                                        (S_ISLNK(info.st_mode) ? " (a symbolic link)" : ""));
+  }
+  throw Error(ErrorKind::kFailed, "cannot create directory '" + dir.string() + "': " + std::strerror(error));
+}
+
+// `dir` (absolute) and its missing parents, each made by MakePrivateDir; existing ones (links to
+// directories included) are left as they are.
+void MakePrivateDirs(const fs::path& dir) {
+  fs::path prefix;
+  for (const fs::path& part : dir) {
+    prefix /= part;
+    struct stat info {};
+    if (prefix == prefix.root_path() || (::stat(prefix.c_str(), &info) == 0 && S_ISDIR(info.st_mode))) continue;
+    MakePrivateDir(prefix, true);
+  }
+}
+
+// The part of the spec's `name` rule (1 to 64 of A-Z a-z 0-9 _ . -, core/spec_fields.cc) that
+// makes it one safe directory name, plus no leading '.' (no hidden, "." or ".." names): the
+// worker checks it again because it does not trust the wire.
+bool IsSafeExperimentName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name.front() == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+}
+
+// Whether `path` lies strictly below `root`; both absolute and lexically normal.
+bool IsBelow(const fs::path& path, const fs::path& root) {
+  auto p = path.begin();
+  for (auto r = root.begin(); r != root.end(); ++r, ++p) {
+    if (p == path.end() || *p != *r) return false;
+  }
+  return p != path.end();
+}
 
 }  // namespace
 
@@ -118,10 +181,26 @@ class Worker::Impl {
     if (options_.host.empty()) options_.host = HostName();
     if (options_.worker_id.empty()) options_.worker_id = MakeWorkerId(options_.host);
     if (options_.slots.empty()) throw Error(ErrorKind::kInvalidInput, "a worker needs at least one slot");
+    for (const std::string& pattern : options_.trial_env_drop) {
+      if (pattern.empty() || pattern.find('=') != std::string::npos) {
+        throw Error(ErrorKind::kInvalidInput,
+                    "trial environment drop pattern '" + pattern + "' must be a non-empty variable name pattern without '='");
+      }
+    }
+    trial_env_drop_ = options_.trial_env_drop;
+    trial_env_drop_.emplace_back(kAlwaysDropped);
+    if (options_.work_dir.empty()) throw Error(ErrorKind::kInvalidInput, "the work dir must not be empty");
     std::error_code ec;
-    fs::create_directories(options_.work_dir, ec);
-    options_.work_dir = fs::absolute(options_.work_dir).lexically_normal().string();
-    if (ec) throw Error(ErrorKind::kFailed, "cannot create work dir '" + options_.work_dir + "': " + ec.message());
+    fs::path root = fs::absolute(options_.work_dir, ec).lexically_normal();
+    if (ec) throw Error(ErrorKind::kFailed, "cannot resolve work dir '" + options_.work_dir + "': " + ec.message());
+    if (!root.has_filename() && root != root.root_path()) root = root.parent_path();  // "runs/"
+    try {
+      MakePrivateDirs(root);
+    } catch (const Error& e) {
+      throw Error(ErrorKind::kFailed, "cannot create work dir: " + std::string(e.what()));
+    }
+    work_root_ = root;
+    options_.work_dir = root.string();
     ChannelOptions channel_options;
     channel_options.logger = log_;
     channel_options.curve = options_.curve;
@@ -265,26 +344,78 @@ class Worker::Impl {
     return list;
   }
 
+  // What is wrong with an assignment that must not run, or nullopt. Checked before anything is
+  // created for it.
+  std::optional<std::string> CheckAssignment(const AssignMsg& a) const {
+    if (a.trial_id <= 0 || a.attempt <= 0 || a.experiment_id <= 0) {
+      return "trial id, attempt and experiment id must be positive (got " + std::to_string(a.trial_id) + ", " +
+             std::to_string(a.attempt) + ", " + std::to_string(a.experiment_id) + ")";
+    }
+    if (!IsSafeExperimentName(a.experiment_name)) {
+      return "experiment name '" + ShowPrintable(a.experiment_name, 80) +
+             "' is not a valid name (1 to 64 of A-Z a-z 0-9 _ . -, not starting with '.')";
+    }
+    if (a.command.empty()) return std::string("the command is empty");
+    if (a.command.front().empty()) return std::string("the command's program (its first element) is empty");
+    if (a.slots.empty()) return std::string("it names no slot");
+    std::set<uint32_t> seen;
+    for (uint32_t slot : a.slots) {
+      if (!slot_gpu_.count(slot)) return "slot " + std::to_string(slot) + " is not a slot of this worker";
+      if (!seen.insert(slot).second) return "slot " + std::to_string(slot) + " is named twice";
+      for (const auto& [key, t] : running_) {
+        const auto& held = t.assign.slots;
+        if (std::find(held.begin(), held.end(), slot) != held.end()) {
+          return "slot " + std::to_string(slot) + " is busy with trial " + std::to_string(key.first) + " attempt " +
+                 std::to_string(key.second);
+        }
+      }
+    }
+    if (!IsBelow(TrialDir(a), work_root_)) {
+      return "its trial dir '" + ShowPrintable(TrialDir(a).string(), 200) + "' is not inside the work dir";
+    }
+    return std::nullopt;
+  }
+
+  fs::path TrialDir(const AssignMsg& a) const {
+    return (work_root_ / (a.experiment_name + "-" + std::to_string(a.experiment_id)) /
+            ("trial-" + std::to_string(a.trial_id)))
+        .lexically_normal();
+  }
+
+  // Reports an attempt that did not start; `what` says why.
+  void LaunchFailed(const AssignMsg& a, const std::string& what) {
+    log_->warn("trial {} attempt {}: {}", a.trial_id, a.attempt, what);
+    Unacked& u = unacked_[{a.trial_id, a.attempt}];
+    u.finished = FinishedMsg{a.trial_id, a.attempt, "launch_failed", 0, what, ""};
+    Report(*u.finished);
+  }
+
   void Launch(const AssignMsg& a) {
     const std::pair<int64_t, int64_t> key{a.trial_id, a.attempt};
     if (running_.count(key)) return;  // a repeated assignment
+    if (std::optional<std::string> problem = CheckAssignment(a)) {
+      LaunchFailed(a, "refused the assignment: " + *problem);
+      return;
+    }
     try {
       RunningTrialState t;
       t.assign = a;
-      const fs::path trial_dir = fs::path(options_.work_dir) /
-                                 (a.experiment_name + "-" + std::to_string(a.experiment_id)) /
-                                 ("trial-" + std::to_string(a.trial_id));
+      const fs::path trial_dir = TrialDir(a);
       const fs::path checkpoint_dir = trial_dir / "checkpoint";
-      fs::create_directories(checkpoint_dir);
       t.log_path = (trial_dir / ("attempt-" + std::to_string(a.attempt) + ".log")).string();
 
-      const nlohmann::json params = nlohmann::json::parse(a.params_json);
+      nlohmann::json params;
+      try {
+        params = nlohmann::json::parse(a.params_json);
+      } catch (const nlohmann::json::exception& e) {
+        throw Error(ErrorKind::kInvalidInput, std::string("its parameters are not valid JSON: ") + e.what());
+      }
+      if (!params.is_object()) throw Error(ErrorKind::kInvalidInput, "its parameters are not a JSON object");
       const std::string budget = a.budget > 0 ? FormatValue(ParamValue(a.budget)) : "";
       std::string cuda;
       for (uint32_t slot : a.slots) {
-        auto it = slot_gpu_.find(slot);
-        if (it == slot_gpu_.end()) throw Error(ErrorKind::kInvalidInput, "no slot " + std::to_string(slot));
-        if (it->second >= 0) cuda += (cuda.empty() ? "" : ",") + std::to_string(it->second);
+        const int32_t gpu = slot_gpu_.at(slot);  // CheckAssignment: every slot is known
+        if (gpu >= 0) cuda += (cuda.empty() ? "" : ",") + std::to_string(gpu);
       }
       auto lookup = [&](std::string_view name) -> std::optional<std::string> {
         if (name == "trial_id") return std::to_string(a.trial_id);
@@ -298,6 +429,9 @@ class Worker::Impl {
       };
       TrialLaunch launch;
       launch.argv = ExpandCommand(a.command, lookup);
+      if (launch.argv.empty() || launch.argv.front().empty()) {
+        throw Error(ErrorKind::kInvalidInput, "the command's program is empty once its placeholders are replaced");
+      }
       launch.env = {{"HPT_TRIAL_ID", std::to_string(a.trial_id)},
                     {"HPT_ATTEMPT", std::to_string(a.attempt)},
                     {"HPT_EXPERIMENT", a.experiment_name},
@@ -309,22 +443,22 @@ class Worker::Impl {
                     // A CPU slot hides every GPU; a GPU slot shows only its own.
                     {"CUDA_VISIBLE_DEVICES", cuda},
                     {"PATH", trial_path_}};
+      launch.env_drop = trial_env_drop_;
       launch.work_dir = fs::current_path().string();
       launch.log_path = t.log_path;
       launch.timeout_s = a.timeout_s;
       launch.kill_grace_s = options_.kill_grace_s;
       t.parser = std::make_unique<MetricParser>(a.metrics);
       t.parser->SetStepOffset(a.step_offset);
+      // Only now, with everything checked, is anything created: the experiment dir, the trial
+      // dir and its checkpoint dir, each private, none a link out of the work dir.
+      for (const fs::path& dir : {trial_dir.parent_path(), trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
       t.process = TrialProcess::Start(launch);
       log_->info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
                  t.process->pid(), nlohmann::json(a.slots).dump());
       running_.emplace(key, std::move(t));
     } catch (const std::exception& e) {
-      log_->warn("trial {} attempt {} could not start: {}", a.trial_id, a.attempt, e.what());
-      Unacked& u = unacked_[key];
-      u.finished = FinishedMsg{a.trial_id, a.attempt, "launch_failed", 0,
-                               std::string("could not start: ") + e.what(), ""};
-      Report(*u.finished);
+      LaunchFailed(a, std::string("could not start: ") + e.what());
     }
   }
 
@@ -346,16 +480,38 @@ class Worker::Impl {
   }
 
   void SendMetrics(RunningTrialState& t) {
-    MetricsMsg report{t.assign.trial_id, t.assign.attempt, {}};
+    MetricsMsg report;
+    report.trial_id = t.assign.trial_id;
+    report.attempt = t.assign.attempt;
     const double now = WallNow();
-    for (const std::string& line : t.process->ReadLines()) {
-      for (MetricPoint& p : t.parser->Parse(line, now)) report.points.push_back(std::move(p));
+    for (const OutputLine& line : t.process->ReadLines()) {
+      MetricParser::ParsedLine parsed = t.parser->Parse(line.text, now);
+      for (MetricPoint& p : parsed.points) report.points.push_back(std::move(p));
+      for (RefusedMetric& r : parsed.refused) NoteRefused(t, line.number, std::move(r), report);
     }
-    if (report.points.empty()) return;
+    if (report.points.empty() && report.refused.empty()) return;
     Unacked& u = unacked_[{t.assign.trial_id, t.assign.attempt}];
     report.seq = u.next_seq++;
     Report(report);
     u.metrics.emplace(report.seq, std::move(report));
+  }
+
+  // Writes a refused value into the trial's log and adds it to the report, within the caps.
+  void NoteRefused(RunningTrialState& t, int64_t line_number, RefusedMetric r, MetricsMsg& report) {
+    if (t.refused_total >= kMaxRefusedPerAttempt) return;
+    int& of_name = t.refused_by_name[r.name];
+    if (of_name >= kMaxRefusedPerName) return;
+    ++of_name;
+    ++t.refused_total;
+    t.process->NoteInLog("[hpt] refused metric '" + r.name + "' value '" + r.text + "' on line " +
+                         std::to_string(line_number) + ": " + r.why);
+    if (of_name == kMaxRefusedPerName) {
+      t.process->NoteInLog("[hpt] further refused values of metric '" + r.name + "' are not logged or reported");
+    }
+    if (t.refused_total == kMaxRefusedPerAttempt) {
+      t.process->NoteInLog("[hpt] further refused metric values are not logged or reported");
+    }
+    report.refused.push_back(std::move(r));
   }
 
   // Sends a report that is also kept in unacked_, but only while registered. Between a
@@ -404,6 +560,8 @@ class Worker::Impl {
   std::unique_ptr<Channel> channel_;
   std::map<uint32_t, int32_t> slot_gpu_;
   std::string trial_path_;  // PATH for trials: hpt's own directory first
+  fs::path work_root_;      // options_.work_dir: absolute, lexically normal, no trailing '/'
+  std::vector<std::string> trial_env_drop_;  // options_.trial_env_drop and kAlwaysDropped
   std::map<std::pair<int64_t, int64_t>, RunningTrialState> running_;  // by (trial, attempt)
   std::map<std::pair<int64_t, int64_t>, Unacked> unacked_;  // by (trial, attempt)
   bool welcomed_ = false;

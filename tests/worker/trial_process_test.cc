@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -69,7 +70,7 @@ std::optional<TrialExit> RunToEnd(TrialProcess& process, std::vector<std::string
   auto give_up = std::chrono::steady_clock::now() + kGiveUpAfter;
   while (std::chrono::steady_clock::now() < give_up) {
     WaitOnce(process);
-    for (std::string& line : process.ReadLines()) lines.push_back(std::move(line));
+    for (OutputLine& line : process.ReadLines()) lines.push_back(std::move(line.text));
     if (auto exit = process.Poll()) return exit;
   }
   FAIL("the trial process did not end");
@@ -87,9 +88,9 @@ std::vector<std::string> ReadUntil(TrialProcess& process, const std::string& wan
   auto give_up = std::chrono::steady_clock::now() + kGiveUpAfter;
   while (std::chrono::steady_clock::now() < give_up) {
     WaitOnce(process);
-    for (std::string& line : process.ReadLines()) {
-      if (line == wanted) return before;
-      before.push_back(std::move(line));
+    for (OutputLine& line : process.ReadLines()) {
+      if (line.text == wanted) return before;
+      before.push_back(std::move(line.text));
     }
     REQUIRE_FALSE(process.Poll().has_value());
   }
@@ -383,6 +384,86 @@ TEST_CASE("trial process: lines over 64 KiB are split, a line of exactly 64 KiB 
   CHECK(lines[2] == std::string(150000 - 2 * 65536, 'x'));
   CHECK(lines[3] == std::string(65536, 'y'));
   CHECK(lines[4] == "after");
+}
+
+TEST_CASE("trial process: a carriage return ends a line, \"\\r\\n\" ends one, and a line's segments share its number") {
+  TempDir dir;
+  // The second read starts with the '\n' of a "\r\n" that the first read ended in the middle of.
+  auto process = TrialProcess::Start(ShellLaunch(
+      dir, "printf 'one\\r\\ntwo 10%%\\rtwo 50%%\\rtwo 100%%\\nthree\\r'; sleep 0.2; printf '\\nfour\\r\\r\\nfive'"));
+  std::vector<OutputLine> lines;
+  auto give_up = std::chrono::steady_clock::now() + kGiveUpAfter;
+  std::optional<TrialExit> exit;
+  while (!exit && std::chrono::steady_clock::now() < give_up) {
+    WaitOnce(*process);
+    for (OutputLine& line : process->ReadLines()) lines.push_back(std::move(line));
+    exit = process->Poll();
+  }
+  REQUIRE(exit);
+  CHECK(lines == std::vector<OutputLine>{{"one", 1}, {"two 10%", 2}, {"two 50%", 2}, {"two 100%", 2},
+                                         {"three", 3}, {"four", 4}, {"", 4}, {"five", 5}});
+  // The log keeps the output byte for byte.
+  CHECK(ReadFile(dir.log()) == "one\r\ntwo 10%\rtwo 50%\rtwo 100%\nthree\r\nfour\r\r\nfive");
+}
+
+TEST_CASE("trial process: a note goes into the log on a line of its own after the output read so far") {
+  TempDir dir;
+  auto process = TrialProcess::Start(ShellLaunch(dir, "printf 'a\\nb\\r'; sleep 30"));
+  std::vector<std::string> lines = ReadUntil(*process, "a");
+  process->NoteInLog("[hpt] about a");
+  process->Stop();
+  REQUIRE(RunToEnd(*process));
+  // After "b\r" the log's line was left open: the note starts a line of its own.
+  CHECK(ReadFile(dir.log()) == "a\nb\r\n[hpt] about a\n");
+}
+
+TEST_CASE("trial process: a new log file is created 0600 whatever the umask, an existing one keeps its mode") {
+  TempDir dir;
+  const mode_t previous = ::umask(0);
+  auto process = TrialProcess::Start(ShellLaunch(dir, "echo hi"));
+  ::umask(previous);
+  REQUIRE(RunToEnd(*process));
+  struct stat info {};
+  REQUIRE(::stat(dir.log().c_str(), &info) == 0);
+  CHECK((info.st_mode & 07777) == 0600);
+
+  REQUIRE(::chmod(dir.log().c_str(), 0640) == 0);
+  auto again = TrialProcess::Start(ShellLaunch(dir, "echo again"));
+  REQUIRE(RunToEnd(*again));
+  REQUIRE(::stat(dir.log().c_str(), &info) == 0);
+  CHECK((info.st_mode & 07777) == 0640);
+  CHECK(ReadFile(dir.log()) == "hi\nagain\n");
+}
+
+TEST_CASE("trial process: a log path that is a symbolic link is not followed") {
+  TempDir dir;
+  const std::string target = dir.path() + "/elsewhere";
+  REQUIRE(::symlink(target.c_str(), dir.log().c_str()) == 0);
+  try {
+    TrialProcess::Start(ShellLaunch(dir, "echo never"));
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kFailed);
+    CHECK(std::string(e.what()).find("cannot open log file '" + dir.log() + "'") != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(target));
+}
+
+TEST_CASE("trial process: variables that env_drop patterns match are not inherited, launch variables are set") {
+  TempDir dir;
+  for (const char* name : {"HPT_TEST_AWS_KEY", "HPT_TEST_AWS_", "HPT_TEST_SECRET", "HPT_TEST_KEPT", "HPT_TEST_SET"}) {
+    REQUIRE(::setenv(name, "x", 1) == 0);
+  }
+  TrialLaunch launch = ShellLaunch(dir, "env | grep '^HPT_TEST_' | sort");
+  launch.env_drop = {"HPT_TEST_AWS_*", "HPT_*_SECRET", "HPT_TEST_SET"};
+  launch.env = {{"HPT_TEST_SET", "by the launch"}};
+  auto process = TrialProcess::Start(launch);
+  std::vector<std::string> lines;
+  REQUIRE(RunToEnd(*process, lines));
+  CHECK(lines == std::vector<std::string>{"HPT_TEST_KEPT=x", "HPT_TEST_SET=by the launch"});
+  for (const char* name : {"HPT_TEST_AWS_KEY", "HPT_TEST_AWS_", "HPT_TEST_SECRET", "HPT_TEST_KEPT", "HPT_TEST_SET"}) {
+    ::unsetenv(name);
+  }
 }
 
 TEST_CASE("trial process: the next deadline is capped at a second when the timeout is far away") {

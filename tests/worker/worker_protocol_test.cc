@@ -1,14 +1,20 @@
 // A real worker against a scripted coordinator over real (inproc) sockets: what it reports while
-// the coordinator does not know it.
+// the coordinator does not know it, what it refuses to run, and what its trials see and leave.
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <thread>
 #include <vector>
 
+#include "core/error.h"
 #include "proto/transport.h"
 #include "worker/worker.h"
 
@@ -113,6 +119,317 @@ TEST_CASE("worker: between 'register again' and the Welcome it holds its reports
 
   stop = true;
   loop.join();
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+mode_t ModeOf(const std::filesystem::path& path) {
+  struct stat info {};
+  REQUIRE(::lstat(path.c_str(), &info) == 0);
+  return info.st_mode & 07777;
+}
+
+// A welcomed worker with two CPU slots and a scripted coordinator; the worker stops at the end.
+class ScriptedCoordinator {
+ public:
+  explicit ScriptedCoordinator(WorkerOptions options = {}) {
+    coordinator_ = Channel::Bind(network_, "inproc://worker-checks-test", {});
+    options.connect = coordinator_->endpoint();
+    options.worker_id = "w";
+    if (options.work_dir == "hpt-runs") options.work_dir = (dir.path / "runs").string();
+    options.slots = {SlotInfo{0, -1}, SlotInfo{1, -1}};
+    options.kill_grace_s = 1;
+    worker_ = std::make_unique<Worker>(network_, options);
+    loop_ = std::thread([this] { worker_->Run(stop_); });
+    auto in = Next(*coordinator_, 5s);
+    REQUIRE(in);
+    REQUIRE(std::holds_alternative<RegisterMsg>(in->message));
+    peer_ = in->peer;
+    coordinator_->SendTo(peer_, WelcomeMsg{100, 42});
+  }
+  ~ScriptedCoordinator() {
+    stop_ = true;
+    loop_.join();
+  }
+
+  std::filesystem::path runs() const { return dir.path / "runs"; }
+
+  // An assignment of trial `trial_id` (attempt 1, experiment "e" 1) in `slot`.
+  static AssignMsg Assignment(int64_t trial_id, uint32_t slot, std::vector<std::string> command) {
+    AssignMsg a;
+    a.trial_id = trial_id;
+    a.attempt = 1;
+    a.experiment_id = 1;
+    a.experiment_name = "e";
+    a.slots = {slot};
+    a.command = std::move(command);
+    a.params_json = "{}";
+    return a;
+  }
+
+  void Send(const AssignMsg& a) { coordinator_->SendTo(peer_, a); }
+  void Stop(int64_t trial_id) { coordinator_->SendTo(peer_, StopMsg{trial_id, 1, "test"}); }
+
+  // The result of `trial_id`, acknowledged; the metrics batches before it are collected (and
+  // acknowledged) into metrics_.
+  FinishedMsg Finished(int64_t trial_id) {
+    while (auto in = Next(*coordinator_, 10s)) {
+      if (const auto* m = std::get_if<MetricsMsg>(&in->message)) {
+        coordinator_->SendTo(peer_, AckMsg{m->trial_id, m->attempt, m->seq, false});
+        if (m->trial_id == trial_id) metrics.push_back(*m);
+      } else if (const auto* f = std::get_if<FinishedMsg>(&in->message)) {
+        coordinator_->SendTo(peer_, AckMsg{f->trial_id, f->attempt, 0, true});
+        if (f->trial_id == trial_id) return *f;
+      }
+    }
+    FAIL("no result for trial " << trial_id);
+    return {};
+  }
+
+  TempDir dir;
+  std::vector<MetricsMsg> metrics;
+
+ private:
+  Network network_;
+  std::unique_ptr<Channel> coordinator_;
+  std::unique_ptr<Worker> worker_;
+  std::atomic<bool> stop_{false};
+  std::thread loop_;
+  std::string peer_;
+};
+
+TEST_CASE("worker: an assignment it must not run is refused with what is wrong, and nothing is run or created") {
+  ScriptedCoordinator c;
+  const std::filesystem::path marker = c.dir.path / "ran";
+  const std::vector<std::string> touch = {"/bin/sh", "-c", "touch '" + marker.string() + "'"};
+  // Trial 1 holds slot 0 while the others are refused.
+  c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "sleep 30"}));
+
+  struct Case {
+    std::string title;
+    AssignMsg assign;
+    std::string says;
+  };
+  std::vector<Case> cases;
+  auto add = [&](std::string title, std::string says, auto change) {
+    AssignMsg a = ScriptedCoordinator::Assignment(static_cast<int64_t>(cases.size()) + 2, 1, touch);
+    change(a);
+    cases.push_back({std::move(title), std::move(a), std::move(says)});
+  };
+  add("busy slot", "slot 0 is busy with trial 1 attempt 1", [](AssignMsg& a) { a.slots = {0}; });
+  add("busy slot among free ones", "slot 0 is busy with trial 1 attempt 1", [](AssignMsg& a) { a.slots = {1, 0}; });
+  add("unknown slot", "slot 7 is not a slot of this worker", [](AssignMsg& a) { a.slots = {7}; });
+  add("slot twice", "slot 1 is named twice", [](AssignMsg& a) { a.slots = {1, 1}; });
+  add("no slot", "it names no slot", [](AssignMsg& a) { a.slots = {}; });
+  const std::string bad_name = "' is not a valid name (1 to 64 of A-Z a-z 0-9 _ . -, not starting with '.')";
+  for (const std::string& name : std::vector<std::string>{"../../escaped", "/abs/path", "", "a/b", ".hidden", "..",
+                                                          "x\nforged log line", std::string(65, 'n')}) {
+    std::string shown = name == "x\nforged log line" ? "x\\x0aforged log line" : name;
+    add("name " + name, "experiment name '" + shown + bad_name, [name](AssignMsg& a) { a.experiment_name = name; });
+  }
+  add("empty command", "the command is empty", [](AssignMsg& a) { a.command = {}; });
+  add("empty program", "the command's program (its first element) is empty",
+      [](AssignMsg& a) { a.command = {"", "-c", "true"}; });
+  add("zero trial id", "trial id, attempt and experiment id must be positive (got 0, 1, 1)",
+      [](AssignMsg& a) { a.trial_id = 0; });
+  add("negative experiment id", "trial id, attempt and experiment id must be positive",
+      [](AssignMsg& a) { a.experiment_id = -1; });
+
+  for (const Case& k : cases) {
+    CAPTURE(k.title);
+    c.Send(k.assign);
+    const FinishedMsg f = c.Finished(k.assign.trial_id);
+    CHECK(f.how == "launch_failed");
+    CHECK(f.message.find("refused the assignment: " + k.says) == 0);
+    CHECK(f.log_path.empty());
+  }
+  c.Stop(1);
+  CHECK(c.Finished(1).how == "stopped");
+  CHECK_FALSE(std::filesystem::exists(marker));
+  // Only trial 1's dirs were made: nothing for the refused ones, inside the work dir or out of it.
+  std::vector<std::string> made;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(c.dir.path)) {
+    made.push_back(std::filesystem::relative(entry.path(), c.dir.path).string());
+  }
+  std::sort(made.begin(), made.end());
+  CHECK(made == std::vector<std::string>{"runs", "runs/e-1", "runs/e-1/trial-1", "runs/e-1/trial-1/attempt-1.log",
+                                         "runs/e-1/trial-1/checkpoint"});
+  CHECK_FALSE(std::filesystem::exists(c.dir.path.parent_path() / "escaped"));
+}
+
+TEST_CASE("worker: a slot is free again for a new assignment once its trial ended") {
+  ScriptedCoordinator c;
+  c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "exit 0"}));
+  CHECK(c.Finished(1).how == "exited");
+  c.Send(ScriptedCoordinator::Assignment(2, 0, {"/bin/sh", "-c", "exit 0"}));
+  CHECK(c.Finished(2).how == "exited");
+}
+
+TEST_CASE("worker: the work dir, trial dirs and logs it creates are private whatever the umask") {
+  const mode_t previous = ::umask(0);
+  {
+    WorkerOptions options;
+    ScriptedCoordinator c(options);
+    c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "echo hi"}));
+    const FinishedMsg f = c.Finished(1);
+    CHECK(f.how == "exited");
+    CHECK(ModeOf(c.runs()) == 0700);
+    CHECK(ModeOf(c.runs() / "e-1") == 0700);
+    CHECK(ModeOf(c.runs() / "e-1" / "trial-1") == 0700);
+    CHECK(ModeOf(c.runs() / "e-1" / "trial-1" / "checkpoint") == 0700);
+    CHECK(ModeOf(f.log_path) == 0600);
+    CHECK(ReadFile(f.log_path) == "hi\n");
+  }
+  ::umask(previous);
+}
+
+TEST_CASE("worker: a work dir's missing parents are made private too, an existing work dir is kept as it is") {
+  TempDir dir;
+  const mode_t previous = ::umask(0);
+  {
+    WorkerOptions options;
+    options.work_dir = (dir.path / "a" / "b" / "runs/").string();
+    ScriptedCoordinator c(options);
+  }
+  ::umask(previous);
+  CHECK(ModeOf(dir.path / "a") == 0700);
+  CHECK(ModeOf(dir.path / "a" / "b") == 0700);
+  CHECK(ModeOf(dir.path / "a" / "b" / "runs") == 0700);
+  REQUIRE(::chmod(dir.path.c_str(), 0755) == 0);
+  WorkerOptions options;
+  options.work_dir = dir.path.string();
+  { ScriptedCoordinator c(options); }
+  CHECK(ModeOf(dir.path) == 0755);
+}
+
+TEST_CASE("worker: a trial dir that is a symbolic link is refused, not followed out of the work dir") {
+  ScriptedCoordinator c;
+  TempDir outside;
+  std::filesystem::create_directories(c.runs());
+  std::filesystem::create_directory_symlink(outside.path, c.runs() / "e-1");
+  c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "echo never"}));
+  const FinishedMsg f = c.Finished(1);
+  CHECK(f.how == "launch_failed");
+  CHECK(f.message == "could not start: '" + (c.runs() / "e-1").string() + "' exists and is not a directory (a symbolic link)");
+  CHECK(std::filesystem::is_empty(outside.path));
+}
+
+TEST_CASE("worker: trials get neither HPT_CURVE_* nor what --trial-env-drop names, and get what the worker sets") {
+  const std::vector<std::pair<const char*, const char*>> worker_env = {
+      {"HPT_CURVE_DIR", "/keys"}, {"HPT_CURVE_KEY", "worker1"}, {"HPT_CURVE_ANYTHING", "x"},
+      {"AWS_SECRET_ACCESS_KEY", "s3cr3t"}, {"AWS_REGION", "eu"}, {"HPT_TEST_KEPT", "kept"},
+      {"CUDA_VISIBLE_DEVICES", "0,1"}, {"HPT_TRIAL_ID", "999"}};
+  for (const auto& [name, value] : worker_env) REQUIRE(::setenv(name, value, 1) == 0);
+  std::map<std::string, std::string> seen;
+  {
+    WorkerOptions options;
+    options.trial_env_drop = {"AWS_*", "HPT_TRIAL_ID"};
+    ScriptedCoordinator c(options);
+    c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "env > \"$HPT_TRIAL_DIR/env\""}));
+    const FinishedMsg f = c.Finished(1);
+    REQUIRE(f.how == "exited");
+    std::istringstream env(ReadFile(c.runs() / "e-1" / "trial-1" / "env"));
+    for (std::string line; std::getline(env, line);) {
+      const size_t eq = line.find('=');
+      if (eq != std::string::npos) seen[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+  }
+  for (const auto& [name, value] : worker_env) ::unsetenv(name);
+  for (const char* dropped : {"HPT_CURVE_DIR", "HPT_CURVE_KEY", "HPT_CURVE_ANYTHING", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}) {
+    CAPTURE(dropped);
+    CHECK_FALSE(seen.count(dropped));
+  }
+  CHECK(seen["HPT_TEST_KEPT"] == "kept");
+  // What the worker sets is set, whatever the worker's own environment or the patterns say.
+  CHECK(seen["HPT_TRIAL_ID"] == "1");
+  CHECK(seen["CUDA_VISIBLE_DEVICES"] == "");
+  CHECK(seen.count("PATH"));
+}
+
+TEST_CASE("worker: a trial environment drop pattern that is empty or has '=' is refused") {
+  for (std::string pattern : {"", "A=B"}) {
+    CAPTURE(pattern);
+    Network network;
+    auto coordinator = Channel::Bind(network, "inproc://worker-options-test", {});
+    TempDir dir;
+    WorkerOptions options;
+    options.connect = coordinator->endpoint();
+    options.work_dir = (dir.path / "runs").string();
+    options.slots = {SlotInfo{0, -1}};
+    options.trial_env_drop = {"AWS_*", pattern};
+    try {
+      Worker worker(network, options);
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kInvalidInput);
+      CHECK(std::string(e.what()).find("trial environment drop pattern '" + pattern + "'") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("worker: refused metric values go into the trial's log naming the line, and to the coordinator") {
+  ScriptedCoordinator c;
+  c.Send(ScriptedCoordinator::Assignment(
+      1, 0,
+      {"/bin/sh", "-c",
+       "echo starting; echo 'hpt: step=1 acc=nan loss=0.5'; echo 'hpt: step=-1 acc=0.7'; "
+       "printf 'hpt: step=2.5 acc=0.8\\rhpt: acc=1e999\\n'; echo 'hpt: step=3 acc=0.9'"}));
+  const FinishedMsg f = c.Finished(1);
+  REQUIRE(f.how == "exited");
+  std::vector<MetricPoint> points;
+  std::vector<RefusedMetric> refused;
+  for (const MetricsMsg& m : c.metrics) {
+    points.insert(points.end(), m.points.begin(), m.points.end());
+    refused.insert(refused.end(), m.refused.begin(), m.refused.end());
+  }
+  REQUIRE(points.size() == 2);
+  CHECK(points[0].name == "loss");
+  CHECK(points[1].name == "acc");
+  CHECK(points[1].step == 3);
+  CHECK(refused == std::vector<RefusedMetric>{
+                       {"acc", "nan", "not a finite number"},
+                       {"acc", "0.7", "its line's step '-1' is negative"},
+                       {"acc", "0.8", "its line's step '2.5' is not an integer"},
+                       {"acc", "1e999", "not a finite number (out of the range of a double)"}});
+  const std::string log = ReadFile(f.log_path);
+  for (const char* note : {"[hpt] refused metric 'acc' value 'nan' on line 2: not a finite number\n",
+                           "[hpt] refused metric 'acc' value '0.7' on line 3: its line's step '-1' is negative\n",
+                           "[hpt] refused metric 'acc' value '0.8' on line 4: its line's step '2.5' is not an integer\n",
+                           "[hpt] refused metric 'acc' value '1e999' on line 4: not a finite number (out of the range of "
+                           "a double)\n"}) {
+    CAPTURE(note);
+    CHECK(log.find(note) != std::string::npos);
+  }
+}
+
+TEST_CASE("worker: refused metric values are reported at most 10 per name and 100 per attempt") {
+  ScriptedCoordinator c;
+  // 30 lines of `loss=nan`, then 200 distinct bad names on one line.
+  c.Send(ScriptedCoordinator::Assignment(
+      1, 0,
+      {"/bin/sh", "-c",
+       "i=0; while [ $i -lt 30 ]; do echo 'hpt: loss=nan'; i=$((i+1)); done; "
+       "line='hpt:'; i=0; while [ $i -lt 200 ]; do line=\"$line m$i=x\"; i=$((i+1)); done; echo \"$line\""}));
+  const FinishedMsg f = c.Finished(1);
+  REQUIRE(f.how == "exited");
+  std::map<std::string, int> by_name;
+  size_t total = 0;
+  for (const MetricsMsg& m : c.metrics) {
+    for (const RefusedMetric& r : m.refused) ++by_name[r.name];
+    total += m.refused.size();
+  }
+  CHECK(by_name["loss"] == 10);
+  CHECK(total == 100);
+  const std::string log = ReadFile(f.log_path);
+  CHECK(log.find("[hpt] further refused values of metric 'loss' are not logged or reported\n") != std::string::npos);
+  CHECK(log.find("[hpt] further refused metric values are not logged or reported\n") != std::string::npos);
+  CHECK(log.find("'m89'") != std::string::npos);
+  CHECK(log.find("'m90'") == std::string::npos);
 }
 
 }  // namespace
