@@ -821,7 +821,15 @@ SpecError::SpecError(std::vector<SpecDiagnostic> diagnostics)
       diagnostics_(std::move(diagnostics)) {}
 
 Spec ParseSpec(const std::string& yaml_text, const std::string& file) {
-  return Parser(file).Parse(yaml_text);
+  Spec spec = Parser(file).Parse(yaml_text);
+  // The store keeps the normalized spec and a restarted coordinator parses it again, so it must
+  // fit the cap too (defaults filled in, it can be about twice the text).
+  if (const size_t normalized = ToYaml(spec).size(); normalized > kMaxSpecBytes) {
+    throw SpecError({SpecDiagnostic{file, 0, 0, "",
+                                    "normalized (as `hpt validate` prints it and the store keeps it), " +
+                                        TooLarge(normalized)}});
+  }
+  return spec;
 }
 
 Spec ParseSpecFile(const std::string& path) {

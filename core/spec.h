@@ -107,7 +107,8 @@ class SpecError : public Error {
 inline constexpr size_t kMaxSpecBytes = size_t{1} << 20;
 
 // Parses and validates a spec. `file` is used only in diagnostics. A text larger than
-// kMaxSpecBytes is refused (SpecError) before any parsing.
+// kMaxSpecBytes is refused (SpecError) before any parsing, and so is a spec whose normalized
+// form (ToYaml, what the store keeps and a restarted coordinator parses) would be.
 Spec ParseSpec(const std::string& yaml_text, const std::string& file);
 // Reads the file (Error kNotFound when it cannot be read; it reads at most kMaxSpecBytes + 1
 // bytes, so a huge file or a pipe is refused like a huge text), then ParseSpec.

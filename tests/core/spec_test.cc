@@ -507,9 +507,10 @@ std::string SpecOfSize(size_t size) {
 
 TEST_CASE("spec: a spec over 1 MiB is refused before it is parsed, as text and as a file") {
   CHECK(kMaxSpecBytes == 1024 * 1024);
-  // Exactly at the cap it parses; one byte more and it is refused, whatever it holds.
-  CHECK(ParseSpec(SpecOfSize(kMaxSpecBytes), "big.yaml").static_params["blob"].get<std::string>().size() >
-        kMaxSpecBytes - 200);
+  // Just under the cap it parses (its normalized form adds the defaults, a few hundred bytes);
+  // one byte over and it is refused unparsed, whatever it holds.
+  CHECK(ParseSpec(SpecOfSize(kMaxSpecBytes - 1024), "big.yaml").static_params["blob"].get<std::string>().size() >
+        kMaxSpecBytes - 1300);
   const std::string too_big = SpecOfSize(2 * kMaxSpecBytes);
   try {
     ParseSpec(too_big, "big.yaml");
@@ -535,6 +536,23 @@ TEST_CASE("spec: a spec over 1 MiB is refused before it is parsed, as text and a
     CHECK(e.diagnostics()[0].message.find("2097152 bytes, more than the 1 MiB") != std::string::npos);
   }
   std::filesystem::remove(path);
+}
+
+TEST_CASE("spec: a spec under 1 MiB whose normalized form is over it is refused, so every stored spec parses again") {
+  std::string text = Lines({"name: demo", "objective: {metric: loss, goal: minimize}", "parameters:"});
+  for (int i = 0; text.size() < kMaxSpecBytes - 100; ++i) {
+    text += "  - {name: p" + std::to_string(i) + ", type: float, min: 0, max: 1}\n";
+  }
+  text += "trial: {command: [run]}\n";
+  REQUIRE(text.size() <= kMaxSpecBytes);
+  try {
+    ParseSpec(text, "wide.yaml");
+    FAIL("a spec that normalizes to more than 1 MiB was accepted");
+  } catch (const SpecError& e) {
+    REQUIRE(e.diagnostics().size() == 1);
+    CHECK(e.diagnostics()[0].message.find("normalized") == 0);
+    CHECK(e.diagnostics()[0].message.find("more than the 1 MiB") != std::string::npos);
+  }
 }
 
 TEST_CASE("diagnostic: the position parts are left out when unknown") {
