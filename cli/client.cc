@@ -1,7 +1,8 @@
 #include "cli/client.h"
 
-#include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <string_view>
 
 #include "coordinator/coordinator.h"
 #include "core/error.h"
@@ -40,9 +41,18 @@ class StoreQuerySource final : public QuerySource {
 }  // namespace
 
 std::chrono::milliseconds ClientTimeout() {
+  constexpr int64_t kMaxMs = 24 * 3600 * 1000;
   const char* env = std::getenv("HPT_CLIENT_TIMEOUT_MS");
-  if (env && *env) return std::chrono::milliseconds(std::max(1L, std::atol(env)));
-  return std::chrono::seconds(10);
+  if (!env || !*env) return std::chrono::seconds(10);
+  const std::string_view text(env);
+  int64_t ms = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec != std::errc() || end != text.data() + text.size() || ms < 1 || ms > kMaxMs) {
+    throw Error(ErrorKind::kInvalidInput, "HPT_CLIENT_TIMEOUT_MS: '" + std::string(text) +
+                                              "' is not a whole number of milliseconds from 1 to " +
+                                              std::to_string(kMaxMs));
+  }
+  return std::chrono::milliseconds(ms);
 }
 
 Client::Client(Network& network, const std::string& endpoint, ChannelOptions options)

@@ -14,10 +14,14 @@
 
 namespace hpt {
 
+// How long a client waits for an answer: 10 s, or $HPT_CLIENT_TIMEOUT_MS (1 to 86400000).
+// Error(kInvalidInput) naming the variable when it is set to anything else.
+std::chrono::milliseconds ClientTimeout();
+
 class Client {
  public:
-  // `options` carries CURVE keys when the coordinator requires them. The answer timeout is 10 s,
-  // or $HPT_CLIENT_TIMEOUT_MS.
+  // `options` carries CURVE keys when the coordinator requires them. The answer timeout is
+  // ClientTimeout().
   Client(Network& network, const std::string& endpoint, ChannelOptions options = {});
 
   // Sends one request and waits for its reply. Throws Error(kDisconnected) when the coordinator

@@ -1,16 +1,23 @@
 // The `hpt` command: wires the modules together. Only here is spdlog configured and are signals
 // handled.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -57,6 +64,40 @@ std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, const std::s
   logger->set_level(spdlog::level::from_str(level));
   logger->set_formatter(MakeEscapingFormatter("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v"));
   return logger;
+}
+
+// The levels --log-level takes (spdlog's names; from_str would read anything else as "off").
+const std::vector<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+
+// A CLI11 check that a numeric flag is at least `min`; CLI11 names the flag in the error.
+CLI::Validator AtLeast(double min) {
+  std::ostringstream text;
+  text << min;
+  const std::string bound = text.str();
+  return CLI::Validator(
+      [min, bound](std::string& value) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const double number = std::strtod(value.c_str(), &end);
+        if (value.empty() || end != value.c_str() + value.size() || errno == ERANGE) {
+          return "'" + value + "' is not a number";
+        }
+        if (!(number >= min)) return "must be at least " + bound + ", got " + value;
+        return std::string();
+      },
+      ">= " + bound);
+}
+
+// A spec that cannot be read is bad input to a command, like one that does not parse (exit 2).
+Spec LoadSpec(const std::string& path) {
+  try {
+    return ParseSpecFile(path);
+  } catch (const SpecError&) {
+    throw;
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) throw Error(ErrorKind::kInvalidInput, e.what());
+    throw;
+  }
 }
 
 std::string ReadFile(const std::string& path) {
@@ -117,6 +158,39 @@ bool IsLocalEndpoint(const std::string& endpoint) {
   return false;
 }
 
+Error KeyExists(const std::filesystem::path& path) {
+  std::error_code ec;
+  const bool link = std::filesystem::is_symlink(std::filesystem::symlink_status(path, ec));
+  return Error(ErrorKind::kInvalidInput, "keygen: '" + path.string() + "' exists" +
+                                             (link ? " (a symbolic link)" : "") + "; not overwriting it");
+}
+
+// Writes `text` to a new file with exactly `mode`, whatever the umask, in the call that creates
+// it: O_EXCL never overwrites and refuses a symbolic link at the path, even a dangling one,
+// so a link planted there cannot redirect a secret key; O_NOFOLLOW says so once more.
+void WriteNewFile(const std::filesystem::path& path, const std::string& text, mode_t mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == EEXIST || error == ELOOP) throw KeyExists(path);
+    throw Error(ErrorKind::kFailed, "keygen: cannot create '" + path.string() + "': " + std::strerror(error));
+  }
+  bool ok = ::fchmod(fd, mode) == 0;
+  for (size_t done = 0; ok && done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  const int error = ok ? 0 : errno;
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) {
+    ::unlink(path.c_str());
+    throw Error(ErrorKind::kFailed, "keygen: cannot write '" + path.string() + "': " + std::strerror(error ? error : EIO));
+  }
+}
+
 int KeyGen(const std::string& name, const std::string& dir) {
   if (name.empty() || name.find('/') != std::string::npos) {
     throw Error(ErrorKind::kInvalidInput, "keygen: '" + name + "' is not a key name");
@@ -124,21 +198,53 @@ int KeyGen(const std::string& name, const std::string& dir) {
   std::filesystem::create_directories(dir);
   const auto secret = std::filesystem::path(dir) / (name + ".key");
   const auto public_path = std::filesystem::path(dir) / (name + ".pub");
+  // Says which file is in the way before making keys; O_EXCL below is what guarantees it.
   for (const auto& p : {secret, public_path}) {
-    if (std::filesystem::exists(p)) throw Error(ErrorKind::kInvalidInput, "keygen: '" + p.string() + "' exists; not overwriting it");
+    std::error_code ec;
+    if (std::filesystem::symlink_status(p, ec).type() != std::filesystem::file_type::not_found) throw KeyExists(p);
   }
   const CurveKeys keys = GenerateCurveKeys();
-  {
-    std::ofstream out(secret);
-    out << keys.secret_key << "\n";
+  WriteNewFile(secret, keys.secret_key + "\n", 0600);
+  try {
+    WriteNewFile(public_path, keys.public_key + "\n", 0644);
+  } catch (...) {
+    ::unlink(secret.c_str());  // no half a pair
+    throw;
   }
-  std::filesystem::permissions(secret, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-  std::ofstream(public_path) << keys.public_key << "\n";
   std::cout << keys.public_key << "\n";
-  std::cerr << "wrote " << secret.string() << " (secret) and " << public_path.string()
+  std::cerr << "wrote " << secret.string() << " (secret, 0600) and " << public_path.string()
             << " (public). A coordinator admits this key once " << name
-            << ".pub is in its --curve directory's clients/.\n";
+            << ".pub is in its --curve directory's clients/ (a client) or workers/ (a worker).\n";
   return kExitOk;
+}
+
+// The endpoint a coordinator binds, checked before anything is opened: tcp://ADDRESS:PORT
+// (ADDRESS an IP address, an interface name or *; PORT a number, 0 or * for any) or ipc://PATH.
+// ZeroMQ cannot bind a host name, so localhost is taken as 127.0.0.1.
+std::string BindEndpoint(const std::string& endpoint) {
+  const auto bad = [&](const std::string& why) {
+    return Error(ErrorKind::kInvalidInput, "--bind: bad endpoint '" + endpoint + "': " + why);
+  };
+  const std::string_view text(endpoint);
+  if (text.starts_with("ipc://")) {
+    if (text.size() == 6) throw bad("ipc:// needs a path");
+    return endpoint;
+  }
+  if (!text.starts_with("tcp://")) {
+    throw bad("expected tcp://ADDRESS:PORT (like tcp://127.0.0.1:5555) or ipc://PATH");
+  }
+  const std::string_view rest = text.substr(6);
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) throw bad("expected tcp://ADDRESS:PORT");
+  const std::string_view host = rest.substr(0, colon);
+  const std::string_view port = rest.substr(colon + 1);
+  unsigned number = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port != "*" && (port.empty() || ec != std::errc() || end != port.data() + port.size() || number > 65535)) {
+    throw bad("the port '" + std::string(port) + "' is not a number from 0 to 65535 or *");
+  }
+  if (host == "localhost") return "tcp://127.0.0.1:" + std::string(port);
+  return endpoint;
 }
 
 std::string DefaultEndpoint() {
@@ -155,9 +261,10 @@ struct ReadOptions {
 };
 
 void AddReadOptions(CLI::App* cmd, ReadOptions& o, bool with_format = true) {
-  cmd->add_option("--db", o.db, "Read this SQLite file directly (no coordinator needed)");
-  cmd->add_option("--coordinator", o.coordinator, "Coordinator endpoint (default $HPT_COORDINATOR or " +
-                                                       std::string(kDefaultEndpoint) + ")");
+  auto* db = cmd->add_option("--db", o.db, "Read this SQLite file directly (no coordinator needed)");
+  auto* coordinator = cmd->add_option("--coordinator", o.coordinator, "Coordinator endpoint (default $HPT_COORDINATOR or " +
+                                                                           std::string(kDefaultEndpoint) + ")");
+  db->excludes(coordinator);
   if (with_format) cmd->add_option("--format", o.format, "table | csv | json")->capture_default_str();
   AddCurveOptions(cmd, o.curve);
 }
@@ -181,19 +288,48 @@ struct RunOptions {
   std::vector<std::string> trial_env_drop;
 };
 
+// Experiments the store says are running, though no process runs them: the store has one writer
+// and this run holds it, so whoever ran them stopped without ending them (a killed `hpt run`).
+// This run leaves them alone; say so, and how to resume or end them.
+void NoteLeftRunning(Store& store, const std::string& db) {
+  std::string list;
+  int64_t count = 0;
+  for (const ExperimentRow& row : store.ListExperiments()) {
+    if (row.status != ExperimentStatus::kRunning) continue;
+    list += (count++ ? ", " : "") + std::to_string(row.id) + " '" + row.name + "'";
+  }
+  if (count == 0) return;
+  std::cerr << "note: " << db << " has " << count << " experiment(s) left running by a process that stopped: " << list
+            << ". This run does not resume them. To resume them, serve the file: hpt coordinator --db " << db
+            << " (it resumes every running experiment) and start workers; to end one, hpt cancel EXP while that "
+               "coordinator runs.\n";
+}
+
 int Run(const RunOptions& o) {
   // Validate before anything is created: a bad spec leaves no trace.
-  Spec spec = ParseSpecFile(o.spec_path);
+  Spec spec = LoadSpec(o.spec_path);
   const std::string yaml = ReadFile(o.spec_path);
+  ClientTimeout();  // a malformed $HPT_CLIENT_TIMEOUT_MS, before the store is touched
   int cpu_slots = o.workers;
-  if (cpu_slots <= 0) {
+  if (cpu_slots <= 0) {  // --workers not given
     cpu_slots = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     if (spec.limits.max_parallel > 0) cpu_slots = static_cast<int>(std::min<int64_t>(cpu_slots, spec.limits.max_parallel));
   }
   SlotPlan plan = PlanSlots(o.gpus, cpu_slots, o.slots_per_gpu);
+  // The local worker is the only one: a trial that needs more GPUs than it has would wait forever.
+  std::set<uint32_t> gpus;
+  for (const GpuInfo& g : plan.gpus) gpus.insert(g.index);
+  if (spec.trial.gpus > static_cast<int64_t>(gpus.size())) {
+    throw Error(ErrorKind::kInvalidInput,
+                o.spec_path + ": trial.resources.gpus is " + std::to_string(spec.trial.gpus) + ", but this run has " +
+                    std::to_string(gpus.size()) + " GPU(s) (--gpus " + o.gpus +
+                    "), so no trial could ever start; give --gpus all or a list of at least " +
+                    std::to_string(spec.trial.gpus) + " GPUs");
+  }
 
   auto log = MakeLogger("hpt", o.log_level);
   std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{o.db, false});
+  NoteLeftRunning(*store, o.db);
   Network network;
   CoordinatorOptions copts;
   copts.bind = "inproc://hpt-run";
@@ -289,9 +425,15 @@ void RaiseFileLimit(const std::shared_ptr<spdlog::logger>& log) {
   }
 }
 
-int ServeCoordinator(const std::string& bind, const std::string& db, const std::string& level,
+int ServeCoordinator(const std::string& bind_flag, const std::string& db, const std::string& level,
                      int heartbeat_ms, int worker_timeout_ms, int64_t max_db_pages, const std::string& curve_dir,
                      bool insecure) {
+  const std::string bind = BindEndpoint(bind_flag);
+  if (worker_timeout_ms <= heartbeat_ms) {
+    throw Error(ErrorKind::kInvalidInput, "--worker-timeout-ms (" + std::to_string(worker_timeout_ms) +
+                                              ") must be longer than --heartbeat-ms (" + std::to_string(heartbeat_ms) +
+                                              "), or every worker would be lost between two heartbeats");
+  }
   std::optional<CurveKeys> keys;
   std::vector<AllowedKey> allowed;
   if (!curve_dir.empty()) {
@@ -386,15 +528,20 @@ int Main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Run a tuning spec to completion with a local coordinator and workers");
   run_cmd->add_option("spec", run.spec_path, "Tuning spec (YAML)")->required();
   run_cmd->add_option("--db", run.db, "SQLite file for results")->capture_default_str();
-  run_cmd->add_option("--workers", run.workers, "Local CPU slots (default: cores, capped by max_parallel)");
+  run_cmd->add_option("--workers", run.workers, "Local CPU slots, at least 1 (default: cores, capped by max_parallel)")
+      ->check(AtLeast(1));
   run_cmd->add_option("--gpus", run.gpus, "GPUs for local slots: all | none | list like 0,1")->capture_default_str();
-  run_cmd->add_option("--slots-per-gpu", run.slots_per_gpu, "Trials per GPU")->capture_default_str();
+  run_cmd->add_option("--slots-per-gpu", run.slots_per_gpu, "Trials per GPU")->capture_default_str()->check(AtLeast(1));
   run_cmd->add_option("--work-dir", run.work_dir, "Where trial dirs and logs go")->capture_default_str();
   run_cmd->add_option("--trial-env-drop", run.trial_env_drop,
                       "Variables trials do not inherit: a name or a glob like AWS_* (repeatable)")
       ->allow_extra_args(false);
-  run_cmd->add_option("--top", run.top, "Leaderboard rows printed at the end")->capture_default_str();
-  run_cmd->add_option("--log-level", run.log_level, "trace|debug|info|warn|error")->capture_default_str();
+  run_cmd->add_option("--top", run.top, "Leaderboard rows printed at the end (0 = all)")
+      ->capture_default_str()
+      ->check(AtLeast(0));
+  run_cmd->add_option("--log-level", run.log_level, "trace|debug|info|warn|error|critical|off")
+      ->capture_default_str()
+      ->check(CLI::IsMember(kLogLevels));
 
   // coordinator
   std::string bind = kDefaultEndpoint, coord_db = "hpt.db";
@@ -402,10 +549,13 @@ int Main(int argc, char** argv) {
   auto* coord_cmd = app.add_subcommand("coordinator", "Run the coordinator service");
   coord_cmd->add_option("--bind", bind, "Endpoint to listen on")->capture_default_str();
   coord_cmd->add_option("--db", coord_db, "SQLite file")->capture_default_str();
-  coord_cmd->add_option("--heartbeat-ms", heartbeat_ms, "Worker heartbeat interval")->capture_default_str();
+  coord_cmd->add_option("--heartbeat-ms", heartbeat_ms, "Worker heartbeat interval")
+      ->capture_default_str()
+      ->check(AtLeast(1));
   coord_cmd->add_option("--worker-timeout-ms", worker_timeout_ms, "Silence after which a worker is lost")
-      ->capture_default_str();
-  coord_cmd->add_option("--log-level", log_level)->capture_default_str();
+      ->capture_default_str()
+      ->check(AtLeast(1));
+  coord_cmd->add_option("--log-level", log_level)->capture_default_str()->check(CLI::IsMember(kLogLevels));
   std::string coord_curve;
   bool insecure = false;
   coord_cmd->add_option("--curve", coord_curve,
@@ -413,7 +563,7 @@ int Main(int argc, char** argv) {
   coord_cmd->add_flag("--insecure", insecure, "Allow an unencrypted bind that is not loopback");
   int64_t max_db_pages = 0;
   // For tests: caps the SQLite file (in pages) to provoke "disk full" without filling a disk.
-  coord_cmd->add_option("--max-db-pages", max_db_pages)->group("");
+  coord_cmd->add_option("--max-db-pages", max_db_pages)->group("")->check(AtLeast(0));
 
   // worker
   WorkerOptions worker;
@@ -470,7 +620,7 @@ int Main(int argc, char** argv) {
   AddReadOptions(workers_cmd, read);
   auto* board_cmd = app.add_subcommand("leaderboard", "Best trials of an experiment");
   board_cmd->add_option("experiment", experiment)->required();
-  board_cmd->add_option("--top", top, "Rows (0 = all)")->capture_default_str();
+  board_cmd->add_option("--top", top, "Rows (0 = all)")->capture_default_str()->check(AtLeast(0));
   AddReadOptions(board_cmd, read);
   auto* trials_cmd = app.add_subcommand("trials", "All trials of an experiment");
   trials_cmd->add_option("experiment", experiment)->required();
@@ -481,7 +631,33 @@ int Main(int argc, char** argv) {
   auto* export_cmd = app.add_subcommand("export", "Every trial of an experiment with its metrics");
   export_cmd->add_option("experiment", experiment)->required();
   AddReadOptions(export_cmd, read);
-  export_cmd->get_option("--format")->default_str("json");
+  // For programs: json (the default) or csv, never the table meant for eyes.
+  export_cmd->get_option("--format")->default_str("json")->check(CLI::IsMember({"json", "csv"}));
+  std::string help_topic;
+  auto* help_cmd = app.add_subcommand("help", "Print this help, or a command's (hpt help COMMAND)");
+  help_cmd->add_option("command", help_topic, "A command");
+
+  // The worker's numeric flags and log level, checked like every command's.
+  worker_cmd->get_option("--slots")->check(AtLeast(1));
+  worker_cmd->get_option("--slots-per-gpu")->check(AtLeast(1));
+  worker_cmd->get_option("--kill-grace")->check(AtLeast(0));
+  worker_cmd->get_option("--log-level")->check(CLI::IsMember(kLogLevels));
+
+  const auto all_commands = app.get_subcommands([](CLI::App*) { return true; });
+  const auto find_command = [&](const std::string& name) -> CLI::App* {
+    for (CLI::App* command : all_commands) {
+      if (command->get_name() == name) return command;
+    }
+    return nullptr;
+  };
+  const auto unknown_command = [&](const std::string& name) {
+    std::string names;
+    for (CLI::App* command : all_commands) names += (names.empty() ? "" : ", ") + command->get_name();
+    std::cerr << "hpt: unknown command '" << name << "' (commands: " << names << "; see hpt help)\n";
+    return kExitBadInput;
+  };
+  // CLI11 would say only "A subcommand is required" about a misspelt command.
+  if (argc > 1 && argv[1][0] != '-' && !find_command(argv[1])) return unknown_command(argv[1]);
 
   try {
     app.parse(argc, argv);
@@ -492,6 +668,17 @@ int Main(int argc, char** argv) {
 
   try {
     InstallSignalHandlers();
+    if (*help_cmd) {
+      if (help_topic.empty()) {
+        // Not app.help(): that describes the command that was parsed, which is `help` itself.
+        std::cout << app.get_formatter()->make_help(&app, "hpt", CLI::AppFormatMode::Normal);
+      } else if (CLI::App* command = find_command(help_topic); command && command != help_cmd) {
+        std::cout << command->help("hpt");
+      } else {
+        return unknown_command(help_topic);
+      }
+      return kExitOk;
+    }
     if (*run_cmd) return Run(run);
     if (*coord_cmd) {
       return ServeCoordinator(bind, coord_db, log_level, heartbeat_ms, worker_timeout_ms, max_db_pages,
@@ -500,11 +687,11 @@ int Main(int argc, char** argv) {
     if (*worker_cmd) return ServeWorker(worker, worker_gpus, worker_slots, slots_per_gpu, log_level, worker_curve);
     if (*keygen_cmd) return KeyGen(keygen_name, keygen_dir);
     if (*validate_cmd) {
-      std::cout << ToYaml(ParseSpecFile(spec_path));
+      std::cout << ToYaml(LoadSpec(spec_path));
       return kExitOk;
     }
     if (*submit_cmd) {
-      ParseSpecFile(spec_path);  // errors are reported here, located, before anything is sent
+      LoadSpec(spec_path);  // errors are reported here, located, before anything is sent
       Network network;
       Client client(network, submit_endpoint, CurveChannel(client_curve));
       auto reply = client.Call(SubmitRequest{ReadFile(spec_path), spec_path});
@@ -520,7 +707,8 @@ int Main(int argc, char** argv) {
     }
     if (*watch_cmd) return Watch(read, experiment);
 
-    const OutputFormat format = ParseOutputFormat(*export_cmd && read.format == "table" ? "json" : read.format);
+    const bool export_default = *export_cmd && export_cmd->get_option("--format")->count() == 0;
+    const OutputFormat format = ParseOutputFormat(export_default ? "json" : read.format);
     Network network;
     auto source = OpenSource(network, read);
     if (*status_cmd) {

@@ -191,6 +191,13 @@ bool TooManyDocuments(const std::string& text) {
 }
 
 // One parse: the draft, what was written where, and the problems found.
+// The size is unknown (nullopt) when the spec was read only up to one byte past the cap.
+std::string TooLarge(std::optional<size_t> size) {
+  return "the spec is " + (size ? std::to_string(*size) + " bytes, " : std::string()) + "more than the " +
+         std::to_string(kMaxSpecBytes >> 20) + " MiB (" + std::to_string(kMaxSpecBytes) +
+         " bytes) a spec may be";
+}
+
 class Parser {
  public:
   explicit Parser(std::string file) : file_(std::move(file)) {
@@ -202,6 +209,10 @@ class Parser {
   }
 
   Spec Parse(const std::string& text) {
+    if (text.size() > kMaxSpecBytes) {
+      Fail({}, "", TooLarge(text.size()));
+      Throw();
+    }
     // Strings of a spec end up in JSON and on command lines, and must read back unchanged from
     // the normalized YAML: the text must be UTF-8.
     if (const size_t valid = ValidUtf8Prefix(text); valid < text.size()) {
@@ -810,22 +821,41 @@ SpecError::SpecError(std::vector<SpecDiagnostic> diagnostics)
       diagnostics_(std::move(diagnostics)) {}
 
 Spec ParseSpec(const std::string& yaml_text, const std::string& file) {
-  return Parser(file).Parse(yaml_text);
+  Spec spec = Parser(file).Parse(yaml_text);
+  // The store keeps the normalized spec and a restarted coordinator parses it again, so it must
+  // fit the cap too (defaults filled in, it can be about twice the text).
+  if (const size_t normalized = ToYaml(spec).size(); normalized > kMaxSpecBytes) {
+    throw SpecError({SpecDiagnostic{file, 0, 0, "",
+                                    "normalized (as `hpt validate` prints it and the store keeps it), " +
+                                        TooLarge(normalized)}});
+  }
+  return spec;
 }
 
 Spec ParseSpecFile(const std::string& path) {
   errno = 0;
   std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
   // A directory opens like a file on Linux and reads as empty; say what it is instead.
   std::error_code ignored;
   const bool directory = std::filesystem::is_directory(path, ignored);
-  if (in && !directory) text << in.rdbuf();
-  if (!in || in.bad() || directory) {
+  // One byte past the cap tells a too-large file from one of exactly the cap, without reading
+  // the rest of it (it may be huge, or a pipe that never ends).
+  std::string text(kMaxSpecBytes + 1, '\0');
+  if (in && !directory) {
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
+  }
+  if (!in.is_open() || in.bad() || directory) {
     const int error = directory ? EISDIR : errno != 0 ? errno : EIO;
     throw Error(ErrorKind::kNotFound, "cannot read spec '" + path + "': " + std::strerror(error));
   }
-  return ParseSpec(text.str(), path);
+  if (text.size() > kMaxSpecBytes) {
+    std::error_code unknown;
+    const auto size = std::filesystem::file_size(path, unknown);
+    throw SpecError({SpecDiagnostic{path, 0, 0, "",
+                                    TooLarge(unknown ? std::nullopt : std::optional<size_t>(size))}});
+  }
+  return ParseSpec(text, path);
 }
 
 std::string ToYaml(const Spec& spec) {

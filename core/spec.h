@@ -4,6 +4,7 @@
 // Every field, its type, default and check is defined once, in spec_fields.cc (the table the
 // parser walks and the docs are written from).
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -99,9 +100,18 @@ class SpecError : public Error {
   std::vector<SpecDiagnostic> diagnostics_;
 };
 
-// Parses and validates a spec. `file` is used only in diagnostics.
+// The largest spec accepted, in bytes, by ParseSpec and ParseSpecFile: 1 MiB. A spec is read
+// into memory, parsed, stored and sent to workers whole; the coordinator parses submitted specs
+// on its event loop, so an unbounded one would stall every worker's heartbeat (a 14 MiB string
+// took 5 s).
+inline constexpr size_t kMaxSpecBytes = size_t{1} << 20;
+
+// Parses and validates a spec. `file` is used only in diagnostics. A text larger than
+// kMaxSpecBytes is refused (SpecError) before any parsing, and so is a spec whose normalized
+// form (ToYaml, what the store keeps and a restarted coordinator parses) would be.
 Spec ParseSpec(const std::string& yaml_text, const std::string& file);
-// Reads the file (Error kNotFound when it cannot be read), then ParseSpec.
+// Reads the file (Error kNotFound when it cannot be read; it reads at most kMaxSpecBytes + 1
+// bytes, so a huge file or a pipe is refused like a huge text), then ParseSpec.
 Spec ParseSpecFile(const std::string& path);
 
 // The normalized spec: every field present with its default, `auto` scales resolved, durations

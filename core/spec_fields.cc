@@ -2,6 +2,7 @@
 // docs/spec.md embeds SpecFieldsMarkdown(), which a test compares with the doc, so neither the
 // validation nor the documentation can drift from this file.
 
+#include <algorithm>
 #include <regex>
 #include <string_view>
 
@@ -29,12 +30,18 @@ std::optional<std::string> AtLeast(int64_t value, int64_t min) {
   return "must be at least " + std::to_string(min) + ", got " + std::to_string(value);
 }
 
+// The CLI takes an experiment as an id or a name (EXP), so a name must not read as either an id
+// (all digits) or an option (a leading '-').
 std::optional<std::string> CheckSpecName(const FieldValue& v) {
   const std::string& s = v.text;
   bool ok = !s.empty() && s.size() <= 64;
   for (char c : s) ok = ok && (IsAlpha(c) || IsDigit(c) || c == '_' || c == '.' || c == '-');
-  if (ok) return std::nullopt;
-  return "'" + s + "' must be 1 to 64 characters of A-Z a-z 0-9 _ . -";
+  if (!ok) return "'" + s + "' must be 1 to 64 characters of A-Z a-z 0-9 _ . -";
+  if (s[0] == '-') return "'" + s + "' must not start with '-' (the command line would read it as an option)";
+  if (std::all_of(s.begin(), s.end(), IsDigit)) {
+    return "'" + s + "' must not be all digits (the command line reads that as an experiment id)";
+  }
+  return std::nullopt;
 }
 
 std::optional<std::string> CheckMetricName(const FieldValue& v) {
@@ -160,7 +167,8 @@ const std::vector<FieldDef>& SpecFields() {
       {.path = "name",
        .kind = FieldKind::kString,
        .required = true,
-       .check_doc = "1 to 64 characters of `A-Z a-z 0-9 _ . -`",
+       .check_doc = "1 to 64 characters of `A-Z a-z 0-9 _ . -`; not starting with `-`, not all digits "
+                    "(the CLI would read it as an option or an experiment id)",
        .check = CheckSpecName,
        .store = [](Draft& d, const FieldValue& v) { d.spec.name = v.text; }},
       {.path = "objective", .kind = FieldKind::kMap, .required = true},

@@ -4,14 +4,21 @@
 // Threading: a SqliteStore is used by one thread at a time (the coordinator's event loop, or a CLI
 // command). Several processes may open the same file: one writer, any number of readers (WAL).
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -214,11 +221,126 @@ std::optional<int64_t> ParseId(std::string_view text) {
   return id;
 }
 
+std::string Errno(int error) { return std::strerror(error); }
+
+// The one-writer rule of a store file, held for as long as a writable store is open.
+//
+// An flock(2) on the sidecar FILE.lock, never a lock on FILE itself: SQLite puts POSIX fcntl
+// locks on the database file, and closing any descriptor of a file drops every fcntl lock its
+// process holds there. An flock belongs to the open file description, so the kernel drops it
+// when the holder exits however it exits (a SIGKILLed writer blocks nobody), and a second open
+// in the same process conflicts like another process would. The file holds "PID HOST START" of
+// its holder, only for the message a refused writer prints; whether it exists means nothing.
+// A clean close removes it, still holding the lock; a writer that locked the removed file
+// notices (the path no longer names what it locked) and takes the new one instead.
+class WriterLock {
+ public:
+  static std::unique_ptr<WriterLock> Acquire(const std::string& db_path) {
+    const std::string lock_path = db_path + ".lock";
+    for (int attempt = 0;; ++attempt) {
+      // O_NOFOLLOW: a symlink planted at FILE.lock does not make us write elsewhere.
+      const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd < 0) {
+        const int error = errno;
+        throw Error(ErrorKind::kFailed,
+                    "cannot open the lock file '" + lock_path + "' of database '" + db_path + "': " + Errno(error));
+      }
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int error = errno;
+        const std::string holder = ReadHolder(fd);
+        ::close(fd);
+        if (error == EWOULDBLOCK) {
+          throw Error(ErrorKind::kFailed,
+                      "database '" + db_path + "' is in use by another writer (" + holder + ", lock file '" +
+                          lock_path + "'); a store has one writer at a time: stop that one first. Read "
+                          "commands with --db work meanwhile");
+        }
+        throw Error(ErrorKind::kFailed, "cannot lock '" + lock_path + "' of database '" + db_path + "': " + Errno(error));
+      }
+      struct stat held {}, named {};
+      if (::fstat(fd, &held) == 0 && ::stat(lock_path.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
+          held.st_ino == named.st_ino) {
+        auto lock = std::unique_ptr<WriterLock>(new WriterLock(lock_path, fd));
+        lock->WriteHolder();
+        return lock;
+      }
+      ::close(fd);  // its last holder removed it between our open and our lock
+      if (attempt == 100) {
+        throw Error(ErrorKind::kFailed, "cannot lock '" + lock_path + "': it keeps being removed and recreated");
+      }
+    }
+  }
+
+  ~WriterLock() {
+    ::unlink(path_.c_str());
+    ::close(fd_);
+  }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+ private:
+  WriterLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+
+  // Best effort: the lock is what counts, this line only names the holder to the next writer.
+  void WriteHolder() const {
+    ::fchmod(fd_, 0600);  // exactly, whatever the umask; fails harmlessly on another's file
+    char host[256] = {};
+    if (::gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "unknown-host");
+    const std::time_t now = std::time(nullptr);
+    std::tm utc {};
+    char since[32] = "unknown";
+    if (::gmtime_r(&now, &utc) != nullptr) std::strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &utc);
+    const std::string line = std::to_string(::getpid()) + " " + host + " " + since + "\n";
+    if (::ftruncate(fd_, 0) == 0) {
+      [[maybe_unused]] const ssize_t written = ::pwrite(fd_, line.data(), line.size(), 0);
+    }
+  }
+
+  // "pid 123 on host box since 2025-01-02T03:04:05Z", from a holder's line.
+  static std::string ReadHolder(int fd) {
+    char buf[512] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+    std::string pid, host, since;
+    if (n > 0) {
+      std::string text(buf, static_cast<size_t>(n));
+      const size_t a = text.find(' ');
+      const size_t b = a == std::string::npos ? a : text.find(' ', a + 1);
+      const size_t end = text.find('\n');
+      if (b != std::string::npos && end != std::string::npos && end > b) {
+        pid = text.substr(0, a);
+        host = text.substr(a + 1, b - a - 1);
+        since = text.substr(b + 1, end - b - 1);
+      }
+    }
+    if (pid.empty()) return "its holder has not written its pid yet";
+    return "pid " + pid + " on host " + host + ", since " + since;
+  }
+
+  const std::string path_;
+  const int fd_;
+};
+
+// Creates the database file private to its owner (0600, whatever the umask) before SQLite
+// opens it: SQLite would make it 0644 less the umask, and makes FILE-wal and FILE-shm with the
+// database file's mode. An existing file keeps its mode.
+void CreatePrivate(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) {
+    ::fchmod(fd, 0600);
+    ::close(fd);
+    return;
+  }
+  const int error = errno;
+  if (error == EEXIST) return;
+  throw Error(ErrorKind::kFailed, "cannot create database '" + path + "': " + Errno(error));
+}
+
 class SqliteStore final : public Store {
  public:
   using Store::CreateTrial;
-  SqliteStore(std::string path, bool read_only, std::unique_ptr<SQLite::Database> db)
-      : path_(std::move(path)), read_only_(read_only), db_(std::move(db)) {}
+  SqliteStore(std::string path, bool read_only, std::unique_ptr<SQLite::Database> db,
+              std::unique_ptr<WriterLock> lock = nullptr)
+      : path_(std::move(path)), read_only_(read_only), lock_(std::move(lock)), db_(std::move(db)) {}
 
   ~SqliteStore() override {
     // Statements must be finalized before the connection closes.
@@ -839,6 +961,8 @@ class SqliteStore final : public Store {
 
   const std::string path_;
   const bool read_only_;
+  // Declared before db_ so that it is released after the connection closes.
+  std::unique_ptr<WriterLock> lock_;
   std::unique_ptr<SQLite::Database> db_;
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
   int depth_ = 0;  // nesting of Atomic; 0 = no transaction open
@@ -921,8 +1045,11 @@ void ConfigureSqliteOnce() {
 std::unique_ptr<Store> Open(const StoreOptions& options) {
   ConfigureSqliteOnce();
   const std::string& path = options.path;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw Error(ErrorKind::kInvalidInput, "'" + path + "' is a directory, not a database file");
+  }
   if (options.read_only) {
-    std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
       throw Error(ErrorKind::kNotFound, "no database at '" + path + "'");
     }
@@ -932,6 +1059,9 @@ std::unique_ptr<Store> Open(const StoreOptions& options) {
     return std::make_unique<SqliteStore>(path, true, std::move(db));
   }
 
+  // Before anything touches the file: a refused second writer leaves it as it was.
+  auto lock = WriterLock::Acquire(path);
+  CreatePrivate(path);
   auto db = std::make_unique<SQLite::Database>(
       path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX, options.busy_timeout_ms);
   // WAL: readers (CLI --db) never block the writer and see only committed transactions.
@@ -955,7 +1085,7 @@ std::unique_ptr<Store> Open(const StoreOptions& options) {
   if (options.max_page_count > 0) {
     db->exec("PRAGMA max_page_count = " + std::to_string(options.max_page_count));
   }
-  return std::make_unique<SqliteStore>(path, false, std::move(db));
+  return std::make_unique<SqliteStore>(path, false, std::move(db), std::move(lock));
 }
 
 }  // namespace

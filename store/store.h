@@ -1,6 +1,7 @@
 #pragma once
 // The experiment store: experiments, trials, trial components and metrics, after SageMaker
-// Experiments' model. Exactly one process writes (the coordinator); any number read.
+// Experiments' model. Exactly one process writes (the coordinator, or `hpt run`), which the store
+// enforces (OpenSqliteStore); any number read.
 //
 // Model (the SQL schema is documented in docs/store.md):
 //   experiment 1-* trial; trial *-* component (trial_component_links); trial 1-* metric point.
@@ -205,6 +206,16 @@ struct StoreOptions {
 };
 
 // Opens (creating and migrating when writable) the SQLite store at options.path, in WAL mode.
+//
+// One writer per file: a writable open first takes an exclusive lock on the sidecar file
+// PATH.lock (flock, which the kernel drops when its holder exits, SIGKILL included) and holds it
+// until the Store is destroyed, which removes PATH.lock. While another writable Store holds it,
+// in this process or another, the open fails at once with Error(kFailed) naming the file and
+// the holder ("pid P on host H, since T"), having touched nothing. Read-only opens take no lock.
+//
+// A store file it creates is private to its owner: PATH is created 0600 whatever the umask
+// before SQLite opens it, and SQLite gives PATH-wal and PATH-shm the mode of PATH; PATH.lock is
+// 0600 too. An existing file keeps its mode. A directory at PATH is Error(kInvalidInput).
 std::unique_ptr<Store> OpenSqliteStore(const StoreOptions& options);
 
 }  // namespace hpt

@@ -84,6 +84,10 @@ TEST_CASE("spec: each malformed spec is rejected, naming the line and the field 
   const BadCase cases[] = {
       {"unknown top-level key", With(1, "nmae: demo"), "nmae", 1, "did you mean 'name'?"},
       {"bad experiment name", With(1, "name: \"my demo!\""), "name", 1, "1 to 64 characters"},
+      {"experiment name that reads as an id", With(1, "name: \"2024\""), "name", 1,
+       "must not be all digits (the command line reads that as an experiment id)"},
+      {"experiment name that reads as an option", With(1, "name: \"-demo\""), "name", 1,
+       "must not start with '-'"},
       {"missing objective goal", With(2, "objective: {metric: loss}"), "objective.goal", 2,
        "is required"},
       {"misspelt goal", With(2, "objective: {metric: loss, goal: maximise}"), "objective.goal", 2,
@@ -484,6 +488,71 @@ TEST_CASE("spec: a spec file is parsed with its path in the diagnostics") {
     CHECK(e.diagnostics()[0].line == 2);
   }
   std::filesystem::remove(path);
+}
+
+TEST_CASE("spec: names with digits and dashes inside are accepted as experiment names") {
+  for (const char* name : {"2024-run", "run-1", "v2", "_1", "1.5", "a-"}) {
+    CAPTURE(name);
+    CHECK(ParseSpec(With(1, std::string("name: \"") + name + "\""), "n.yaml").name == name);
+  }
+}
+
+// A valid spec whose static string makes it `size` bytes long.
+std::string SpecOfSize(size_t size) {
+  const std::string head = Lines(kBase) + "static: {blob: \"";
+  const std::string tail = "\"}\n";
+  REQUIRE(size > head.size() + tail.size());
+  return head + std::string(size - head.size() - tail.size(), 'x') + tail;
+}
+
+TEST_CASE("spec: a spec over 1 MiB is refused before it is parsed, as text and as a file") {
+  CHECK(kMaxSpecBytes == 1024 * 1024);
+  // Just under the cap it parses (its normalized form adds the defaults, a few hundred bytes);
+  // one byte over and it is refused unparsed, whatever it holds.
+  CHECK(ParseSpec(SpecOfSize(kMaxSpecBytes - 1024), "big.yaml").static_params["blob"].get<std::string>().size() >
+        kMaxSpecBytes - 1300);
+  const std::string too_big = SpecOfSize(2 * kMaxSpecBytes);
+  try {
+    ParseSpec(too_big, "big.yaml");
+    FAIL("a 2 MiB spec was accepted");
+  } catch (const SpecError& e) {
+    REQUIRE(e.diagnostics().size() == 1);
+    CHECK(e.diagnostics()[0].ToString() ==
+          "big.yaml: the spec is 2097152 bytes, more than the 1 MiB (1048576 bytes) a spec may be");
+  }
+  CHECK_THROWS_AS(ParseSpec(SpecOfSize(kMaxSpecBytes + 1), "big.yaml"), SpecError);
+
+  const auto path = std::filesystem::temp_directory_path() / "hpt_spec_test_big.yaml";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << too_big;
+  }
+  try {
+    ParseSpecFile(path.string());
+    FAIL("a 2 MiB spec file was accepted");
+  } catch (const SpecError& e) {
+    REQUIRE(e.diagnostics().size() == 1);
+    CHECK(e.diagnostics()[0].file == path.string());
+    CHECK(e.diagnostics()[0].message.find("2097152 bytes, more than the 1 MiB") != std::string::npos);
+  }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("spec: a spec under 1 MiB whose normalized form is over it is refused, so every stored spec parses again") {
+  std::string text = Lines({"name: demo", "objective: {metric: loss, goal: minimize}", "parameters:"});
+  for (int i = 0; text.size() < kMaxSpecBytes - 100; ++i) {
+    text += "  - {name: p" + std::to_string(i) + ", type: float, min: 0, max: 1}\n";
+  }
+  text += "trial: {command: [run]}\n";
+  REQUIRE(text.size() <= kMaxSpecBytes);
+  try {
+    ParseSpec(text, "wide.yaml");
+    FAIL("a spec that normalizes to more than 1 MiB was accepted");
+  } catch (const SpecError& e) {
+    REQUIRE(e.diagnostics().size() == 1);
+    CHECK(e.diagnostics()[0].message.find("normalized") == 0);
+    CHECK(e.diagnostics()[0].message.find("more than the 1 MiB") != std::string::npos);
+  }
 }
 
 TEST_CASE("diagnostic: the position parts are left out when unknown") {

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
@@ -698,6 +701,84 @@ TEST_CASE("store: a read-only store reads, refuses every write, and never create
   writer.reset();
   reader.reset();
   CHECK(OpenReader(path)->Trials(exp).size() == 2);
+}
+
+TEST_CASE("store: a second writer of a file is refused, naming the file and its holder; readers are not") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  auto writer = OpenWriter(path);
+  const int64_t exp = writer->CreateExperiment(MakeExperiment("held"));
+
+  // The same process counts as another writer: the lock belongs to the open store.
+  std::string message;
+  CHECK(KindOf([&] { OpenWriter(path); }, &message) == ErrorKind::kFailed);
+  CHECK(message.find("database '" + path + "' is in use by another writer") != std::string::npos);
+  CHECK(message.find("pid " + std::to_string(getpid()) + " on host ") != std::string::npos);
+  CHECK(message.find(path + ".lock") != std::string::npos);
+  // Refused before it touched anything: the writer carries on alone.
+  writer->CreateTrial(exp, 1, Json::object(), 1);
+  CHECK(OpenReader(path)->Trials(exp).size() == 1);
+
+  writer.reset();
+  CHECK_FALSE(fs::exists(path + ".lock"));
+  auto next = OpenWriter(path);
+  CHECK(next->Trials(exp).size() == 1);
+}
+
+TEST_CASE("store: a lock file left behind by a writer that died blocks nobody") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  OpenWriter(path)->CreateExperiment(MakeExperiment("first"));
+  {
+    // What a SIGKILLed writer leaves: its line in FILE.lock, and no lock (the kernel dropped it).
+    std::ofstream lock(path + ".lock");
+    lock << "4242 gone-host 2020-01-01T00:00:00Z\n";
+  }
+  auto writer = OpenWriter(path);
+  CHECK(writer->FindExperiment("first").has_value());
+  std::string message;
+  CHECK(KindOf([&] { OpenWriter(path); }, &message) == ErrorKind::kFailed);
+  CHECK(message.find("pid " + std::to_string(getpid())) != std::string::npos);
+  CHECK(message.find("4242") == std::string::npos);
+}
+
+TEST_CASE("store: a new store, its WAL, shared memory and lock files are private to their owner, whatever the umask") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  const mode_t before = umask(0);
+  auto writer = OpenWriter(path);
+  writer->CreateExperiment(MakeExperiment("private"));
+  umask(before);
+  const auto mode = [](const std::string& file) {
+    return fs::status(file).permissions() & fs::perms::all;
+  };
+  const fs::perms owner = fs::perms::owner_read | fs::perms::owner_write;
+  for (const std::string& file : {path, path + "-wal", path + "-shm", path + ".lock"}) {
+    CAPTURE(file);
+    REQUIRE(fs::exists(file));
+    CHECK(mode(file) == owner);
+  }
+  // A symlink planted where the lock file goes is not followed.
+  writer.reset();
+  const std::string elsewhere = dir.File("elsewhere");
+  fs::create_symlink(elsewhere, path + ".lock");
+  std::string message;
+  CHECK(KindOf([&] { OpenWriter(path); }, &message) == ErrorKind::kFailed);
+  CHECK(message.find(path + ".lock") != std::string::npos);
+  CHECK_FALSE(fs::exists(elsewhere));
+}
+
+TEST_CASE("store: a directory is refused as a store, for reading and for writing, and left alone") {
+  TempDir dir;
+  const std::string path = dir.File("a-dir");
+  fs::create_directory(path);
+  std::string message;
+  CHECK(KindOf([&] { OpenReader(path); }, &message) == ErrorKind::kInvalidInput);
+  CHECK(message == "'" + path + "' is a directory, not a database file");
+  CHECK(KindOf([&] { OpenWriter(path); }, &message) == ErrorKind::kInvalidInput);
+  CHECK(message == "'" + path + "' is a directory, not a database file");
+  CHECK(fs::is_empty(path));
+  CHECK_FALSE(fs::exists(path + ".lock"));
 }
 
 TEST_CASE("store: a full disk is kOverloaded and leaves no half-written trial or batch") {
