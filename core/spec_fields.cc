@@ -31,13 +31,15 @@ std::optional<std::string> AtLeast(int64_t value, int64_t min) {
 }
 
 // The CLI takes an experiment as an id or a name (EXP), so a name must not read as either an id
-// (all digits) or an option (a leading '-').
+// (all digits) or an option (a leading '-'); it names a directory on workers, so no leading '.'.
+// The same rule as IsExperimentName (core/types.h), with a message per way to break it.
 std::optional<std::string> CheckSpecName(const FieldValue& v) {
   const std::string& s = v.text;
   bool ok = !s.empty() && s.size() <= 64;
   for (char c : s) ok = ok && (IsAlpha(c) || IsDigit(c) || c == '_' || c == '.' || c == '-');
   if (!ok) return "'" + s + "' must be 1 to 64 characters of A-Z a-z 0-9 _ . -";
   if (s[0] == '-') return "'" + s + "' must not start with '-' (the command line would read it as an option)";
+  if (s[0] == '.') return "'" + s + "' must not start with '.' (it names a directory on every worker)";
   if (std::all_of(s.begin(), s.end(), IsDigit)) {
     return "'" + s + "' must not be all digits (the command line reads that as an experiment id)";
   }
@@ -167,8 +169,8 @@ const std::vector<FieldDef>& SpecFields() {
       {.path = "name",
        .kind = FieldKind::kString,
        .required = true,
-       .check_doc = "1 to 64 characters of `A-Z a-z 0-9 _ . -`; not starting with `-`, not all digits "
-                    "(the CLI would read it as an option or an experiment id)",
+       .check_doc = "1 to 64 characters of `A-Z a-z 0-9 _ . -`; not starting with `-` or `.`, not all digits "
+                    "(the CLI would read it as an option or an experiment id; it names a directory on workers)",
        .check = CheckSpecName,
        .store = [](Draft& d, const FieldValue& v) { d.spec.name = v.text; }},
       {.path = "objective", .kind = FieldKind::kMap, .required = true},

@@ -126,6 +126,18 @@ bool IsMetricName(std::string_view name) {
   return true;
 }
 
+bool IsExperimentName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name.front() == '-' || name.front() == '.') return false;
+  bool all_digits = true;
+  for (char c : name) {
+    const bool digit = c >= '0' && c <= '9';
+    const bool ok = digit || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+    all_digits = all_digits && digit;
+  }
+  return !all_digits;
+}
+
 std::string EscapeControl(std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;

@@ -70,4 +70,9 @@ std::string EscapeControl(std::string_view text);
 // coordinator also applies to what workers report).
 bool IsMetricName(std::string_view name);
 
+// An experiment name: 1 to 64 of A-Z a-z 0-9 _ . -, not starting with '-' or '.', not all
+// digits. It names a directory on every worker and is told from an id or an option on the
+// command line (the spec's rule, which workers check again on what they are told).
+bool IsExperimentName(std::string_view name);
+
 }  // namespace hpt

@@ -14,9 +14,8 @@ namespace hpt {
 namespace {
 
 constexpr std::string_view kNativePrefix = "hpt:";
-// The spec's metric-name rule (core/spec_fields.cc, IsMetricName): the worker refuses what the
+// The spec's metric-name rule (IsMetricName, core/types.h): the worker refuses what the
 // coordinator would refuse, so a refusal is reported where the trial's log can show it.
-constexpr size_t kMaxNameSize = 128;
 constexpr std::string_view kBadName =
     "not a metric name ([A-Za-z_][A-Za-z0-9_.:/-]*, at most 128 characters)";
 constexpr std::string_view kNotFinite = "not a finite number";
@@ -27,17 +26,6 @@ std::string_view TrimBlank(std::string_view text) {
   while (!text.empty() && IsBlank(text.front())) text.remove_prefix(1);
   while (!text.empty() && IsBlank(text.back())) text.remove_suffix(1);
   return text;
-}
-
-bool IsNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
-
-bool IsNameChar(char c) {
-  return IsNameStart(c) || (c >= '0' && c <= '9') || c == '.' || c == ':' || c == '/' || c == '-';
-}
-
-bool IsValidName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameSize || !IsNameStart(name.front())) return false;
-  return std::all_of(name.begin(), name.end(), IsNameChar);
 }
 
 // The whole text as a finite double (a leading '+' is accepted), else why not.
@@ -150,7 +138,7 @@ void MetricParser::ParseNative(std::string_view rest, double now, ParsedLine& ou
     }
   }
   for (const Token& token : values) {
-    if (!IsValidName(token.name)) {
+    if (!IsMetricName(token.name)) {
       out.refused.push_back(Refusal(token.name, token.text, std::string(kBadName)));
       continue;
     }

@@ -153,17 +153,6 @@ void MakePrivateDirs(const fs::path& dir) {
   }
 }
 
-// The part of the spec's `name` rule (1 to 64 of A-Z a-z 0-9 _ . -, core/spec_fields.cc) that
-// makes it one safe directory name, plus no leading '.' (no hidden, "." or ".." names): the
-// worker checks it again because it does not trust the wire.
-bool IsSafeExperimentName(std::string_view name) {
-  if (name.empty() || name.size() > 64 || name.front() == '.') return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-  });
-}
-
 // Whether `path` lies strictly below `root`; both absolute and lexically normal.
 bool IsBelow(const fs::path& path, const fs::path& root) {
   auto p = path.begin();
@@ -351,7 +340,7 @@ class Worker::Impl {
       return "trial id, attempt and experiment id must be positive (got " + std::to_string(a.trial_id) + ", " +
              std::to_string(a.attempt) + ", " + std::to_string(a.experiment_id) + ")";
     }
-    if (!IsSafeExperimentName(a.experiment_name)) {
+    if (!IsExperimentName(a.experiment_name)) {
       return "experiment name '" + ShowPrintable(a.experiment_name, 80) +
              "' is not a valid name (1 to 64 of A-Z a-z 0-9 _ . -, not starting with '.')";
     }
