@@ -22,7 +22,7 @@ double Run(bool curve, int n) {
     const hpt::CurveKeys server = hpt::GenerateCurveKeys();
     const hpt::CurveKeys client = hpt::GenerateCurveKeys();
     server_options.curve = server;
-    server_options.curve_allowed = {client.public_key};
+    server_options.curve_allowed = {hpt::AllowedKey{client.public_key, hpt::KeyRole::kWorker, "bench"}};
     client_options.curve = client;
     client_options.curve_server_key = server.public_key;
   }

@@ -57,6 +57,7 @@ struct SimWorker {
   std::map<uint32_t, Clock::time_point> freed;  // slots freed and not yet given a new trial
   Clock::time_point next_heartbeat;
   size_t index = 0;  // in the poller
+  uint64_t token = 0;  // the session token of its last Welcome, on every message it sends
 };
 
 double WallNow() {
@@ -134,8 +135,8 @@ int main(int argc, char** argv) {
   std::vector<size_t> ready;
 
   auto finish = [&](SimWorker& w, const Running& r, const char* how) {
-    w.channel->Send(hpt::MetricsMsg{r.trial_id, r.attempt, {{options.metric, 1, value(rng), WallNow()}}, 1});
-    w.channel->Send(hpt::FinishedMsg{r.trial_id, r.attempt, how, 0, "", ""});
+    w.channel->Send(hpt::MetricsMsg{r.trial_id, r.attempt, {{options.metric, 1, value(rng), WallNow()}}, 1, w.token, {}});
+    w.channel->Send(hpt::FinishedMsg{r.trial_id, r.attempt, how, 0, "", "", w.token});
     poller.Touched(w.index);
     const auto now = Clock::now();
     for (uint32_t slot : r.slots) w.freed[slot] = now;
@@ -188,10 +189,13 @@ int main(int argc, char** argv) {
           ++reregistered;
           hpt::RegisterMsg again = w.registration;
           again.running = RunningList(w);
+          again.token = w.token;
           w.channel->Send(again);
           poller.Touched(w.index);
+        } else if (const auto* welcome = std::get_if<hpt::WelcomeMsg>(&in->message)) {
+          w.token = welcome->token;
         }
-        // Welcome, acks and heartbeat acks need nothing.
+        // Acks and heartbeat acks need nothing.
       }
     }
     now = Clock::now();
@@ -205,7 +209,7 @@ int main(int argc, char** argv) {
         }
       }
       if (now >= w.next_heartbeat) {
-        w.channel->Send(hpt::HeartbeatMsg{RunningList(w)});
+        w.channel->Send(hpt::HeartbeatMsg{RunningList(w), w.token});
         poller.Touched(w.index);
         w.next_heartbeat = now + std::chrono::milliseconds(options.heartbeat_ms);
       }
