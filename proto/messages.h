@@ -68,7 +68,7 @@ struct MetricsMsg {
   std::vector<MetricPoint> points;
   uint64_t seq = 0;  // 1, 2, ... per attempt; resent until acknowledged
   uint64_t token = 0;
-  std::vector<RefusedMetric> refused;  // what the worker's parser refused, for the trial's reason
+  std::vector<RefusedMetric> refused = {};  // what the worker's parser refused, for the trial's reason
   bool operator==(const MetricsMsg&) const = default;
 };
 
