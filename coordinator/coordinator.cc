@@ -1,4 +1,5 @@
 #include "coordinator/coordinator.h"
+#include "coordinator/placement.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -30,21 +31,10 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-struct Slot {
-  uint32_t index = 0;
-  int32_t gpu = -1;
-  // The attempt whose process occupies the slot; 0 when free. A slot is freed only when its
-  // worker reports the process ended (or the worker is lost), never when the coordinator merely
-  // stops caring about the attempt, so no slot ever runs two processes.
-  int64_t trial_id = 0;
-  int64_t attempt = 0;
-  int64_t trial_gpus = 0;  // GPUs the occupant uses; > 1 makes its GPUs exclusive
-};
-
 struct WorkerState {
   std::string peer;  // routing id of its connection (the channel names connections itself)
   WorkerRow row;
-  std::vector<Slot> slots;
+  SlotTable slots;
   SteadyClock::time_point last_seen;
   // Issued in its Welcome: every later message of the worker carries it, and a registration
   // from another connection must present it to take the worker over (a reconnect).
@@ -519,12 +509,12 @@ class Coordinator::Impl {
       // The same worker again (it lost touch with us): whatever it no longer runs is lost.
       std::set<std::pair<int64_t, int64_t>> still;
       for (const RunningTrial& r : m.running) still.insert({r.trial_id, r.attempt});
-      for (Slot& s : it->second.slots) {
-        if (s.trial_id != 0 && !still.count({s.trial_id, s.attempt})) {
-          ReleaseAttempt(it->second, s.trial_id, s.attempt, "worker restarted without the trial");
+      for (const auto& [trial_id, attempt] : it->second.slots.Occupants()) {
+        if (!still.count({trial_id, attempt})) {
+          ReleaseAttempt(it->second, trial_id, attempt, "worker restarted without the trial");
         }
       }
-      if (!it->second.draining) free_slots_ -= CountFree(it->second);
+      if (!it->second.draining) free_slots_ -= it->second.slots.FreeCount();
       workers_.erase(it);
     }
     WorkerState w;
@@ -541,7 +531,7 @@ class Coordinator::Impl {
     w.row.status = "alive";
     w.row.session_token = token;
     w.row.registered_at = w.row.last_seen = Now();
-    for (const SlotInfo& s : m.slots) w.slots.push_back(Slot{s.index, s.gpu, 0, 0});
+    w.slots = SlotTable(m.slots);
     std::vector<StopMsg> stops;  // sent after the Welcome, which carries the token to answer with
     for (const RunningTrial& r : m.running) {
       // A trial this coordinator inherited running from its previous life: claimed.
@@ -551,17 +541,12 @@ class Coordinator::Impl {
         live->second.peer = peer;
         log_->info("trial {} attempt {} reclaimed by worker {}", r.trial_id, r.attempt, m.worker_id);
       }
-      for (Slot& s : w.slots) {
-        if (std::find(r.slots.begin(), r.slots.end(), s.index) != r.slots.end()) {
-          s.trial_id = r.trial_id;
-          s.attempt = r.attempt;
-        }
-      }
+      w.slots.Occupy(r.slots, r.trial_id, r.attempt, 0);
       if (!Holds(peer, r.trial_id, r.attempt)) {
         stops.push_back(StopMsg{r.trial_id, r.attempt, "attempt no longer holds the trial"});
       }
     }
-    free_slots_ += CountFree(w);
+    free_slots_ += w.slots.FreeCount();
     store_.UpsertWorker(w.row);
     log_->info("worker {} on {} registered {} slot(s), {} GPU(s)", m.worker_id, m.host,
                m.slots.size(), m.gpus.size());
@@ -653,10 +638,10 @@ class Coordinator::Impl {
     WorkerState* w = Touch(peer, m);
     if (!w || w->draining) return;
     log_->info("worker {} on {} is shutting down", w->row.id, w->row.host);
-    for (Slot& s : w->slots) {
-      if (s.trial_id != 0) ReleaseAttempt(*w, s.trial_id, s.attempt, "worker " + w->row.id + " shut down", false);
+    for (const auto& [trial_id, attempt] : w->slots.Occupants()) {
+      ReleaseAttempt(*w, trial_id, attempt, "worker " + w->row.id + " shut down", false);
     }
-    free_slots_ -= CountFree(*w);
+    free_slots_ -= w->slots.FreeCount();
     w->draining = true;
     w->row.status = "disconnected";
     w->row.session_token = 0;  // gone for good: its id is free
@@ -992,52 +977,19 @@ class Coordinator::Impl {
 
   // ---- Scheduling ----------------------------------------------------------------------------
 
-  static int64_t CountFree(const WorkerState& w) {
-    return std::count_if(w.slots.begin(), w.slots.end(), [](const Slot& s) { return s.trial_id == 0; });
-  }
-
   void FreeSlots(WorkerState& w, int64_t trial_id, int64_t attempt) {
-    for (Slot& s : w.slots) {
-      if (s.trial_id == trial_id && s.attempt == attempt) {
-        s.trial_id = 0;
-        s.attempt = 0;
-        s.trial_gpus = 0;
-        if (w.draining) continue;  // it takes nothing new
-        ++free_slots_;
-        schedule_needed_ = true;
-      }
-    }
+    const int64_t freed = w.slots.Free(trial_id, attempt);
+    if (freed == 0 || w.draining) return;  // a draining worker takes nothing new
+    free_slots_ += freed;
+    schedule_needed_ = true;
   }
 
-  // Free slots on one worker for a trial needing `gpus` GPUs: one CPU-or-GPU slot when 0, else
-  // `gpus` free slots on distinct GPUs of the same worker.
+  // The first worker (by routing id) with room for a trial needing `gpus` GPUs, and the slots it
+  // would take there (SlotTable::Fit).
   std::optional<std::pair<WorkerState*, std::vector<uint32_t>>> Place(int64_t gpus) {
     for (auto& [peer, w] : workers_) {
       if (w.draining) continue;
-      std::vector<uint32_t> chosen;
-      std::set<int32_t> used_gpus;
-      for (const Slot& s : w.slots) {
-        if (s.trial_id != 0) continue;
-        if (gpus == 0) {
-          chosen.push_back(s.index);
-          break;
-        }
-        if (s.gpu < 0 || used_gpus.count(s.gpu)) continue;
-        // GPUs shared by several slots (--slots-per-gpu) are shared only among one-GPU trials: a
-        // multi-GPU trial needs its GPUs to itself, and keeps them to itself.
-        const bool gpu_busy = std::any_of(w.slots.begin(), w.slots.end(),
-                                          [&](const Slot& o) { return o.gpu == s.gpu && o.trial_id != 0; });
-        const bool gpu_exclusive = std::any_of(w.slots.begin(), w.slots.end(), [&](const Slot& o) {
-          return o.gpu == s.gpu && o.trial_id != 0 && o.trial_gpus > 1;
-        });
-        if (gpu_exclusive || (gpus > 1 && gpu_busy)) continue;
-        used_gpus.insert(s.gpu);
-        chosen.push_back(s.index);
-        if (static_cast<int64_t>(chosen.size()) == gpus) break;
-      }
-      if (static_cast<int64_t>(chosen.size()) == std::max<int64_t>(gpus, 1)) {
-        return std::make_pair(&w, std::move(chosen));
-      }
+      if (std::optional<std::vector<uint32_t>> chosen = w.slots.Fit(gpus)) return std::make_pair(&w, std::move(*chosen));
     }
     return std::nullopt;
   }
@@ -1075,11 +1027,7 @@ class Coordinator::Impl {
     const int64_t need = e.spec.trial.gpus;
     if (need == 0 || e.warned_unplaceable) return;
     for (const auto& [peer, w] : workers_) {
-      std::set<int32_t> gpus;
-      for (const Slot& s : w.slots) {
-        if (s.gpu >= 0) gpus.insert(s.gpu);
-      }
-      if (static_cast<int64_t>(gpus.size()) >= need) return;
+      if (w.slots.GpuCount() >= need) return;
     }
     e.warned_unplaceable = true;
     log_->warn("experiment {} '{}': its trials need {} GPU(s) on one worker and no registered worker has "
@@ -1207,11 +1155,7 @@ class Coordinator::Impl {
 
   void Dispatch(Experiment& e, LiveTrial& t, WorkerState& w, const std::vector<uint32_t>& slots) {
     ++t.attempt;
-    std::string gpus;
-    for (const Slot& s : w.slots) {
-      if (std::find(slots.begin(), slots.end(), s.index) == slots.end()) continue;
-      if (s.gpu >= 0) gpus += (gpus.empty() ? "" : ",") + std::to_string(s.gpu);
-    }
+    const std::string gpus = w.slots.GpusOf(slots);
     // Relative to the worker's work dir until the worker reports the absolute path.
     const std::string log_path = e.row.name + "-" + std::to_string(e.row.id) + "/trial-" +
                                  std::to_string(t.id) + "/attempt-" + std::to_string(t.attempt) + ".log";
@@ -1223,13 +1167,8 @@ class Coordinator::Impl {
     t.objective_step = 0;
     t.objective_refused.reset();
     ++e.running;
-    for (Slot& s : w.slots) {
-      if (std::find(slots.begin(), slots.end(), s.index) == slots.end()) continue;
-      s.trial_id = t.id;
-      s.attempt = t.attempt;
-      s.trial_gpus = e.spec.trial.gpus;
-      --free_slots_;
-    }
+    w.slots.Occupy(slots, t.id, t.attempt, e.spec.trial.gpus);
+    free_slots_ -= static_cast<int64_t>(slots.size());
     nlohmann::ordered_json all = ParamsToJson(t.params);
     for (const auto& [key, value] : e.spec.static_params.items()) all[key] = value;
     AssignMsg assign;
@@ -1295,10 +1234,10 @@ class Coordinator::Impl {
       return;
     }
     log_->warn("worker {} on {} lost: {}", w.row.id, w.row.host, why);
-    for (Slot& s : w.slots) {
-      if (s.trial_id != 0) ReleaseAttempt(w, s.trial_id, s.attempt, "worker " + w.row.id + " lost: " + why);
+    for (const auto& [trial_id, attempt] : w.slots.Occupants()) {
+      ReleaseAttempt(w, trial_id, attempt, "worker " + w.row.id + " lost: " + why);
     }
-    free_slots_ -= CountFree(w);
+    free_slots_ -= w.slots.FreeCount();
     w.row.status = "lost";
     // Its id stays its own for a while: a restart of it (which keeps the token in its work dir)
     // gets it back, a peer that only knows the id does not.
