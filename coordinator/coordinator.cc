@@ -1,5 +1,6 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/placement.h"
+#include "coordinator/suggester.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -7,8 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <future>
-#include <thread>
 #include <map>
 #include <optional>
 #include <random>
@@ -82,14 +81,7 @@ struct Experiment {
   std::optional<double> best;
   std::vector<int64_t> trial_ids;  // trial id by number - 1
 
-  // Suggestions. `next` is one computed and waiting for a slot; an expensive strategy computes
-  // on a helper thread (`computing`), and observations made meanwhile wait in `deferred` so the
-  // strategy is never used by two threads at once. `blocked`: it had nothing to propose; ask
-  // again after the next observation.
-  std::optional<Suggestion> next;
-  std::future<std::optional<Suggestion>> computing;
-  std::vector<Observation> deferred;
-  bool blocked = false;
+  std::unique_ptr<Suggester> suggester;  // asks `strategy` (declared after it: destroyed first)
 
   std::unique_ptr<MedianStoppingRule> median;  // when early_stopping is median
   std::unique_ptr<CompletionCriteria> completion;
@@ -265,9 +257,7 @@ class Coordinator::Impl {
   }
 
   void WaitForSuggestions() {
-    for (auto& [id, e] : experiments_) {
-      if (e->computing.valid()) e->computing.wait();
-    }
+    for (auto& [id, e] : experiments_) e->suggester->Wait();
   }
 
   // ---- Startup -------------------------------------------------------------------------------
@@ -370,6 +360,7 @@ class Coordinator::Impl {
     e->spec = std::move(spec);
     e->space = std::make_unique<SearchSpace>(e->spec.parameters);
     e->strategy = MakeStrategy(e->spec, *e->space);
+    e->suggester = std::make_unique<Suggester>(*e->strategy, wake_fd_);
     const Spec::EarlyStopping& es = e->spec.early_stopping;
     if (es.type == EarlyStoppingType::kMedian) {
       e->median = std::make_unique<MedianStoppingRule>(e->spec.objective.goal, es.min_steps, es.min_trials);
@@ -877,14 +868,7 @@ class Coordinator::Impl {
     Observe(e, Observation{t.number, t.params, status, objective, t.budget});
   }
 
-  void Observe(Experiment& e, Observation o) {
-    e.blocked = false;
-    if (e.computing.valid()) {
-      e.deferred.push_back(std::move(o));
-    } else {
-      e.strategy->Observe(o);
-    }
-  }
+  void Observe(Experiment& e, Observation o) { e.suggester->Observe(std::move(o)); }
 
   // The worker lost the attempt (it died, or forgot it): requeue without charging retries. A
   // trial lost kMaxLostAttempts times fails instead. A worker that hands its trials back as it
@@ -926,11 +910,11 @@ class Coordinator::Impl {
       EndExperiment(e, ExperimentStatus::kCompleted, e.end_reason);
       return;
     }
-    if (e.running > 0 || !e.queue.empty() || e.next || e.computing.valid()) return;
+    if (e.running > 0 || !e.queue.empty() || e.suggester->Ready() || e.suggester->Computing()) return;
     const bool may_create = e.created < limits.max_trials;
     // Nothing runs and nothing waits: the strategy's last word (it had nothing to propose, or it
     // cannot propose anything without creating trials it may not create) is final.
-    if (e.blocked || (!may_create && !e.strategy->Promotes())) {
+    if (e.suggester->Blocked() || (!may_create && !e.strategy->Promotes())) {
       EndExperiment(e, ExperimentStatus::kCompleted,
                     !may_create ? "max_trials reached (" + std::to_string(limits.max_trials) + ")"
                                 : "search space exhausted after " + std::to_string(e.created) + " trials");
@@ -1011,9 +995,8 @@ class Coordinator::Impl {
           t = &trials_.at(e.queue.front());
           e.queue.pop_front();
         } else {
-          if (!e.next && !RequestSuggestion(e)) break;
-          t = Materialize(e, *e.next);
-          e.next.reset();
+          if (!e.suggester->Ready() && !RequestSuggestion(e)) break;
+          t = Materialize(e, e.suggester->Take());
           if (!t) continue;
         }
         Dispatch(e, *t, *placement->first, placement->second);
@@ -1035,9 +1018,9 @@ class Coordinator::Impl {
                e.row.id, e.row.name, need);
   }
 
-  // Makes e.next available now (true), or starts computing it / finds there is none (false).
+  // Makes a suggestion ready now (true), or starts computing one / finds there is none (false).
   bool RequestSuggestion(Experiment& e) {
-    if (e.computing.valid() || e.blocked) return false;
+    if (e.suggester->Computing() || e.suggester->Blocked()) return false;
     const bool may_create = e.created < e.spec.limits.max_trials;
     if (!may_create && !e.strategy->Promotes()) {
       MaybeFinish(e);
@@ -1045,49 +1028,18 @@ class Coordinator::Impl {
     }
     SuggestContext context{e.created + 1, e.strategy->UsesPending() ? Pending(e) : std::vector<PendingTrial>{},
                            may_create};
-    if (e.strategy->Expensive()) {
-      // Off the loop: heartbeats and results keep flowing while the model is fitted.
-      // The result is published before the wake-up is written, so the loop that wakes always
-      // finds the future ready.
-      std::promise<std::optional<Suggestion>> promise;
-      e.computing = promise.get_future();
-      std::thread([strategy = e.strategy.get(), wake_fd = wake_fd_, context = std::move(context),
-                   promise = std::move(promise)]() mutable {
-        try {
-          promise.set_value(strategy->Suggest(context));
-        } catch (...) {
-          promise.set_exception(std::current_exception());
-        }
-        const uint64_t one = 1;
-        [[maybe_unused]] ssize_t n = write(wake_fd, &one, sizeof(one));
-      }).detach();
-      return false;
-    }
-    e.next = e.strategy->Suggest(context);
-    if (!e.next) {
-      e.blocked = true;
-      MaybeFinish(e);
-      return false;
-    }
-    return true;
+    if (e.suggester->Request(std::move(context))) return true;
+    if (e.suggester->Blocked()) MaybeFinish(e);
+    return false;
   }
 
+  // After a suggestion thread's wake-up (or on the timer): takes in what finished.
   void CollectSuggestions() {
     for (auto& [id, ep] : experiments_) {
       Experiment& e = *ep;
-      if (!e.computing.valid() ||
-          e.computing.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-        continue;
-      }
-      try {
-        e.next = e.computing.get();
-      } catch (const std::exception& ex) {
-        log_->error("experiment {}: the strategy failed to suggest: {}", e.row.id, ex.what());
-        e.next.reset();
-      }
-      for (const Observation& o : e.deferred) e.strategy->Observe(o);
-      e.deferred.clear();
-      if (!e.next) e.blocked = true;
+      std::string error;
+      if (!e.suggester->Collect(&error)) continue;
+      if (!error.empty()) log_->error("experiment {}: the strategy failed to suggest: {}", e.row.id, error);
       schedule_needed_ = true;
       MaybeFinish(e);
     }
@@ -1305,7 +1257,7 @@ class Coordinator::Impl {
   bool schedule_needed_ = false;
   uint64_t messages_ = 0, batches_ = 0;  // handled, and committed batches (logged at exit)
   std::vector<std::pair<std::string, uint64_t>> batch_requests_;  // client requests in this batch
-  int wake_fd_ = -1;  // written by suggestion threads when they finish
+  int wake_fd_ = -1;  // written by suggestion threads when they finish (Suggester)
   static constexpr std::chrono::seconds kPauseRetry{5};
   bool paused_ = false;  // the store refused a write; see Pause
   std::string pause_reason_;
