@@ -460,8 +460,7 @@ class Coordinator::Impl {
     if (m.slots.empty()) throw Error(ErrorKind::kInvalidInput, "worker registered no slots");
     if (m.worker_id.empty()) throw Error(ErrorKind::kInvalidInput, "worker registered without an id");
     if (options_.curve) {
-      auto [bound, fresh] = key_by_worker_.emplace(m.worker_id, user);
-      if (!fresh && bound->second != user) {
+      if (auto bound = key_by_worker_.find(m.worker_id); bound != key_by_worker_.end() && bound->second != user) {
         Refuse(peer, m, "worker id '" + m.worker_id + "' belongs to key " + bound->second + ", not " + user);
         return;
       }
@@ -543,6 +542,8 @@ class Coordinator::Impl {
                m.slots.size(), m.gpus.size());
     workers_.emplace(peer, std::move(w));
     peer_by_worker_[m.worker_id] = peer;
+    // Bound only once admitted: a refused registration must not claim the id for its key.
+    if (options_.curve) key_by_worker_.emplace(m.worker_id, user);
     outbox_.emplace_back(
         peer, WelcomeMsg{static_cast<uint32_t>(options_.heartbeat_interval.count()), token});
     for (StopMsg& stop : stops) outbox_.emplace_back(peer, std::move(stop));

@@ -237,6 +237,39 @@ TEST_CASE("coordinator: a peer that knows a worker's id can neither register as 
   CHECK(client.Json(QueryRequest{QueryKind::kTrial, "", 0, b->trial_id})["objective"] == 0.25);
 }
 
+TEST_CASE("coordinator: under CURVE a worker id belongs to the key it registered with, even against its token") {
+  const CurveKeys server = GenerateCurveKeys(), first = GenerateCurveKeys(), second = GenerateCurveKeys();
+  CoordinatorOptions options;
+  options.curve = server;
+  options.curve_allowed = {AllowedKey{first.public_key, KeyRole::kWorker, "first"},
+                           AllowedKey{second.public_key, KeyRole::kWorker, "second"}};
+  Served served("tcp://127.0.0.1:0", options);
+  auto connect = [&](const CurveKeys& keys) {
+    ChannelOptions o;
+    o.curve = keys;
+    o.curve_server_key = server.public_key;
+    auto w = std::make_unique<ScriptedWorker>();
+    w->channel = Channel::Connect(served.network, served.coordinator->endpoint(), o);
+    return w;
+  };
+  auto welcomed = [](ScriptedWorker& w) {
+    for (const Message& m : Drain(w, 1000ms)) {
+      if (std::holds_alternative<WelcomeMsg>(m)) return true;
+    }
+    return false;
+  };
+  auto owner = connect(first);
+  owner->channel->Send(RegisterMsg{"w1", "host", {{0, -1}}, {}, {}, 0});
+  REQUIRE(welcomed(*owner));
+  // The other key, even holding w1's session token, does not get w1.
+  auto other = connect(second);
+  other->channel->Send(RegisterMsg{"w1", "host", {{0, -1}}, {}, {}, owner->token});
+  CHECK_FALSE(welcomed(*other));
+  // It may register as a worker of its own.
+  other->channel->Send(RegisterMsg{"w2", "host", {{0, -1}}, {}, {}, 0});
+  CHECK(welcomed(*other));
+}
+
 TEST_CASE("coordinator: a worker id held by a silent connection goes to a new registration without its token "
           "once that one is lost and its reservation (3 x worker_timeout) ends") {
   CoordinatorOptions options;
