@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "coordinator/coordinator.h"
 #include "core/error.h"
+#include "store/query.h"
 
 namespace hpt {
 namespace {

@@ -21,7 +21,7 @@
 #include "core/error.h"
 #include "core/search_space.h"
 #include "core/spec.h"
-#include "store/views.h"
+#include "store/query.h"
 #include "strategies/early_stopping.h"
 #include "strategies/strategy.h"
 
@@ -94,12 +94,6 @@ std::shared_ptr<spdlog::logger> OrNull(std::shared_ptr<spdlog::logger> logger) {
   auto null = std::make_shared<spdlog::logger>("coordinator");
   null->set_level(spdlog::level::off);
   return null;
-}
-
-ExperimentRow FindExperimentOrThrow(Store& store, const std::string& id_or_name) {
-  std::optional<ExperimentRow> row = store.FindExperiment(id_or_name);
-  if (!row) throw Error(ErrorKind::kNotFound, "no experiment '" + id_or_name + "'");
-  return *row;
 }
 
 std::string FormatSeconds(std::chrono::milliseconds ms) {
@@ -1270,23 +1264,6 @@ class Coordinator::Impl {
   static constexpr int64_t kTrialIdBlock = 1024;
   int64_t next_trial_id_ = 0, reserved_ids_end_ = 0, durable_ids_end_ = 0;
 };
-
-nlohmann::ordered_json AnswerQuery(Store& store, const QueryRequest& q, const KnownCounts& known) {
-  switch (q.kind) {
-    case QueryKind::kExperiments: return ExperimentsJson(store, known);
-    case QueryKind::kExperiment: return ExperimentJson(store, FindExperimentOrThrow(store, q.experiment), known);
-    case QueryKind::kLeaderboard:
-      return LeaderboardJson(store, FindExperimentOrThrow(store, q.experiment), q.top_k);
-    case QueryKind::kTrials: return TrialsJson(store, FindExperimentOrThrow(store, q.experiment));
-    case QueryKind::kTrial: {
-      auto detail = TrialDetailJson(store, q.trial_id);
-      if (!detail) throw Error(ErrorKind::kNotFound, "no trial " + std::to_string(q.trial_id));
-      return *detail;
-    }
-    case QueryKind::kWorkers: return WorkersJson(store);
-  }
-  throw Error(ErrorKind::kInvalidInput, "unknown query");
-}
 
 Coordinator::Coordinator(Network& network, Store& store, CoordinatorOptions options)
     : impl_(std::make_unique<Impl>(network, store, std::move(options))) {}

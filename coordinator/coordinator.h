@@ -15,12 +15,10 @@
 #include <memory>
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
 #include "proto/transport.h"
 #include "store/store.h"
-#include "store/views.h"
 
 namespace hpt {
 
@@ -63,10 +61,5 @@ class Coordinator {
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// The answer to a client's query from a store: what the coordinator answers, and what read
-// commands print with --db. Throws Error(kNotFound) for a missing experiment or trial. `known`
-// supplies the trial counts of the experiments the caller runs (the coordinator keeps them).
-nlohmann::ordered_json AnswerQuery(Store& store, const QueryRequest& query, const KnownCounts& known = {});
 
 }  // namespace hpt

@@ -116,6 +116,26 @@ std::optional<ExperimentStatus> ParseExperimentStatus(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view ToString(QueryKind kind) {
+  switch (kind) {
+    case QueryKind::kExperiments: return "experiments";
+    case QueryKind::kExperiment: return "experiment";
+    case QueryKind::kLeaderboard: return "leaderboard";
+    case QueryKind::kTrials: return "trials";
+    case QueryKind::kTrial: return "trial";
+    case QueryKind::kWorkers: return "workers";
+  }
+  return "unknown";
+}
+
+std::optional<QueryKind> ParseQueryKind(std::string_view text) {
+  for (auto k : {QueryKind::kExperiments, QueryKind::kExperiment, QueryKind::kLeaderboard,
+                 QueryKind::kTrials, QueryKind::kTrial, QueryKind::kWorkers}) {
+    if (ToString(k) == text) return k;
+  }
+  return std::nullopt;
+}
+
 bool IsMetricName(std::string_view name) {
   const auto start = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
   if (name.empty() || name.size() > 128 || !start(name.front())) return false;

@@ -40,6 +40,21 @@ enum class ExperimentStatus { kRunning, kCompleted, kCancelled, kFailed };
 std::string_view ToString(ExperimentStatus status);
 std::optional<ExperimentStatus> ParseExperimentStatus(std::string_view text);
 
+// A read of the store: which document (store/query.h answers it) and what it is about. The
+// coordinator's clients send it, `hpt ... --db` and the dashboard ask the store directly.
+// `experiment` (an id, or a name meaning its latest experiment) is read by kExperiment,
+// kLeaderboard and kTrials; `top_k` by kLeaderboard (<= 0: all); `trial_id` by kTrial.
+enum class QueryKind { kExperiments, kExperiment, kLeaderboard, kTrials, kTrial, kWorkers };
+std::string_view ToString(QueryKind kind);
+std::optional<QueryKind> ParseQueryKind(std::string_view text);
+
+struct Query {
+  QueryKind kind = QueryKind::kExperiments;
+  std::string experiment;
+  int64_t top_k = 0, trial_id = 0;
+  bool operator==(const Query&) const = default;
+};
+
 // One point of a metric time series. `time` is seconds since the Unix epoch.
 struct MetricPoint {
   std::string name;

@@ -105,7 +105,7 @@ struct Script {
   }
 };
 
-Message Query(QueryKind kind, std::string experiment, int64_t top_k = 0, int64_t trial = 0) {
+Message QueryMsg(QueryKind kind, std::string experiment, int64_t top_k = 0, int64_t trial = 0) {
   return RequestMsg{7, QueryRequest{kind, std::move(experiment), top_k, trial}};
 }
 // Metrics or a result of the peer's k-th assignment (k from 1).
@@ -148,9 +148,9 @@ int main(int argc, char** argv) {
   life.Msg(0, Points(1, 0.5, 1)).Msg(0, Points(1, 0.8, 2)).Msg(0, Done(1, "exited", 0));
   life.Msg(0, Points(2, 0.3, 1)).Msg(0, Done(2, "exited", 1)).Sync(0);
   life.Msg(0, HeartbeatMsg{{{-3, 0, {0}}}}).Msg(0, Points(3, 0.9, 1)).Msg(0, Done(3, "timeout", 0)).Sync(0);
-  life.Msg(1, Query(QueryKind::kLeaderboard, "quickstart", 5)).Msg(1, Query(QueryKind::kTrials, "1"));
-  life.Msg(1, Query(QueryKind::kTrial, "", 0, 1)).Msg(1, Query(QueryKind::kExperiment, "quickstart"));
-  life.Msg(1, Query(QueryKind::kWorkers, "")).Msg(1, RequestMsg{8, CancelRequest{"quickstart"}}).Sync(1);
+  life.Msg(1, QueryMsg(QueryKind::kLeaderboard, "quickstart", 5)).Msg(1, QueryMsg(QueryKind::kTrials, "1"));
+  life.Msg(1, QueryMsg(QueryKind::kTrial, "", 0, 1)).Msg(1, QueryMsg(QueryKind::kExperiment, "quickstart"));
+  life.Msg(1, QueryMsg(QueryKind::kWorkers, "")).Msg(1, RequestMsg{8, CancelRequest{"quickstart"}}).Sync(1);
   life.Msg(0, Done(4, "exited", 0));
   Write(d / "lifecycle.bin", life.bytes);
 

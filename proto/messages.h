@@ -129,18 +129,13 @@ struct GoodbyeMsg {
   bool operator==(const GoodbyeMsg&) const = default;
 };
 
-enum class QueryKind { kExperiments, kExperiment, kLeaderboard, kTrials, kTrial, kWorkers };
-
 struct SubmitRequest {
   std::string spec_yaml, file;
   bool operator==(const SubmitRequest&) const = default;
 };
-struct QueryRequest {
-  QueryKind kind = QueryKind::kExperiments;
-  std::string experiment;
-  int64_t top_k = 0, trial_id = 0;
-  bool operator==(const QueryRequest&) const = default;
-};
+// A query travels as core's Query itself (core/types.h), so that the store side answers it
+// (store/query.h) without knowing the protocol.
+using QueryRequest = Query;
 struct CancelRequest {
   std::string experiment;
   bool operator==(const CancelRequest&) const = default;

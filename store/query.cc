@@ -1,0 +1,33 @@
+#include "store/query.h"
+
+#include <optional>
+#include <string>
+
+#include "core/error.h"
+
+namespace hpt {
+
+ExperimentRow FindExperimentOrThrow(Store& store, std::string_view id_or_name) {
+  std::optional<ExperimentRow> row = store.FindExperiment(id_or_name);
+  if (!row) throw Error(ErrorKind::kNotFound, "no experiment '" + std::string(id_or_name) + "'");
+  return *row;
+}
+
+nlohmann::ordered_json AnswerQuery(Store& store, const Query& q, const KnownCounts& known) {
+  switch (q.kind) {
+    case QueryKind::kExperiments: return ExperimentsJson(store, known);
+    case QueryKind::kExperiment: return ExperimentJson(store, FindExperimentOrThrow(store, q.experiment), known);
+    case QueryKind::kLeaderboard:
+      return LeaderboardJson(store, FindExperimentOrThrow(store, q.experiment), q.top_k);
+    case QueryKind::kTrials: return TrialsJson(store, FindExperimentOrThrow(store, q.experiment));
+    case QueryKind::kTrial: {
+      auto detail = TrialDetailJson(store, q.trial_id);
+      if (!detail) throw Error(ErrorKind::kNotFound, "no trial " + std::to_string(q.trial_id));
+      return *detail;
+    }
+    case QueryKind::kWorkers: return WorkersJson(store);
+  }
+  throw Error(ErrorKind::kInvalidInput, "unknown query");
+}
+
+}  // namespace hpt
