@@ -1,4 +1,5 @@
 #include "coordinator/coordinator.h"
+#include "coordinator/identity.h"
 #include "coordinator/placement.h"
 #include "coordinator/suggester.h"
 
@@ -10,7 +11,6 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
 #include <unordered_map>
 #include <utility>
@@ -105,7 +105,13 @@ std::string FormatSeconds(std::chrono::milliseconds ms) {
 class Coordinator::Impl {
  public:
   Impl(Network& network, Store& store, CoordinatorOptions options)
-      : store_(store), options_(std::move(options)), log_(OrNull(options_.logger)) {
+      : store_(store),
+        options_(std::move(options)),
+        log_(OrNull(options_.logger)),
+        // A worker id stays reserved to its session token this long after its worker was lost or
+        // the coordinator restarted: long enough for a worker to be restarted, short enough that a
+        // worker whose token is gone (a wiped work dir) is not kept out for long.
+        identities_(options_.worker_timeout * 3, options_.curve.has_value()) {
     ChannelOptions channel_options;
     channel_options.logger = log_;
     channel_options.curve = options_.curve;
@@ -208,7 +214,7 @@ class Coordinator::Impl {
     experiments_.clear();
     trials_.clear();
     workers_.clear();
-    peer_by_worker_.clear();
+    identities_.Clear();
     free_slots_ = 0;
     schedule_needed_ = false;
   }
@@ -258,13 +264,9 @@ class Coordinator::Impl {
 
   void Resume() {
     // Workers that were registered when the last coordinator stopped keep their ids for a while
-    // (IdReservation): only a registration with the session token gets such an id back.
-    reserved_workers_.clear();
-    for (const WorkerRow& w : store_.Workers()) {
-      if (w.session_token != 0) {
-        reserved_workers_[w.id] = {w.session_token, SteadyClock::now() + IdReservation()};
-      }
-    }
+    // (WorkerIdentities): only a registration with the session token gets such an id back.
+    identities_.Clear();
+    for (const WorkerRow& w : store_.Workers()) identities_.Reserve(w.id, w.session_token, SteadyClock::now());
     for (const ExperimentRow& row : store_.ListExperiments()) {
       if (row.status != ExperimentStatus::kRunning || !options_.resume_running) continue;
       Spec spec;
@@ -453,38 +455,14 @@ class Coordinator::Impl {
   void OnRegister(const std::string& peer, const std::string& user, const RegisterMsg& m) {
     if (m.slots.empty()) throw Error(ErrorKind::kInvalidInput, "worker registered no slots");
     if (m.worker_id.empty()) throw Error(ErrorKind::kInvalidInput, "worker registered without an id");
-    if (options_.curve) {
-      if (auto bound = key_by_worker_.find(m.worker_id); bound != key_by_worker_.end() && bound->second != user) {
-        Refuse(peer, m, "worker id '" + m.worker_id + "' belongs to key " + bound->second + ", not " + user);
-        return;
-      }
+    const WorkerIdentities::Decision admission =
+        identities_.Admit(m.worker_id, peer, user, m.token, SteadyClock::now());
+    if (!admission.admitted) {
+      Refuse(peer, m, admission.why);
+      return;
     }
-    uint64_t token = 0;
-    if (auto reserved = reserved_workers_.find(m.worker_id); reserved != reserved_workers_.end()) {
-      if (m.token == reserved->second.first) {
-        token = m.token;
-      } else if (SteadyClock::now() < reserved->second.second) {
-        Refuse(peer, m, "worker id '" + m.worker_id + "' is reserved to the worker that last held it (it was lost, or "
-                        "the coordinator restarted); until it registers again or 3 x worker_timeout pass, only its "
-                        "session token gets the id");
-        return;
-      }
-      reserved_workers_.erase(reserved);
-    }
-    if (auto other = peer_by_worker_.find(m.worker_id); other != peer_by_worker_.end()) {
-      WorkerState& known = workers_.at(other->second);
-      if (m.token == 0 || m.token != known.token) {
-        if (other->second != peer) {
-          Refuse(peer, m, "worker id '" + m.worker_id + "' is registered from another connection and this "
-                          "registration does not carry its session token");
-          return;
-        }
-      } else {
-        token = known.token;  // the same session: messages in flight stay valid
-      }
-      if (other->second != peer) TakeOver(other->second, peer);
-    }
-    if (token == 0) token = NewToken();
+    const uint64_t token = admission.token;
+    if (!admission.took_over.empty()) TakeOver(admission.took_over, peer);
     if (auto it = workers_.find(peer); it != workers_.end() && it->second.row.id != m.worker_id) {
       // One connection, another worker id: the old one is gone with its trials.
       LoseWorker(peer, "its connection registered as worker " + m.worker_id);
@@ -535,9 +513,7 @@ class Coordinator::Impl {
     log_->info("worker {} on {} registered {} slot(s), {} GPU(s)", m.worker_id, m.host,
                m.slots.size(), m.gpus.size());
     workers_.emplace(peer, std::move(w));
-    peer_by_worker_[m.worker_id] = peer;
-    // Bound only once admitted: a refused registration must not claim the id for its key.
-    if (options_.curve) key_by_worker_.emplace(m.worker_id, user);
+    identities_.Registered(m.worker_id, peer, user, token);
     outbox_.emplace_back(
         peer, WelcomeMsg{static_cast<uint32_t>(options_.heartbeat_interval.count()), token});
     for (StopMsg& stop : stops) outbox_.emplace_back(peer, std::move(stop));
@@ -545,27 +521,15 @@ class Coordinator::Impl {
   }
 
   // The worker registered at old_peer reconnected at new_peer: its slots and trials move along.
-  void TakeOver(const std::string old_peer, const std::string& new_peer) {  // a copy: peer_by_worker_ changes
+  void TakeOver(const std::string& old_peer, const std::string& new_peer) {
     auto node = workers_.extract(old_peer);
     node.key() = new_peer;
     node.mapped().peer = new_peer;
     log_->info("worker {} reconnected", node.mapped().row.id);
-    peer_by_worker_[node.mapped().row.id] = new_peer;
     workers_.insert(std::move(node));
     for (auto& [id, t] : trials_) {
       if (t.peer == old_peer) t.peer = new_peer;
     }
-  }
-
-  // How long a worker id stays reserved to its session token after its worker was lost or the
-  // coordinator restarted: long enough for a worker to be restarted, short enough that a worker
-  // whose token is gone (a wiped work dir) is not kept out for long.
-  std::chrono::milliseconds IdReservation() const { return options_.worker_timeout * 3; }
-
-  uint64_t NewToken() {
-    uint64_t token = 0;
-    while (token == 0) token = token_rng_();
-    return token;
   }
 
   // The worker a message comes from, when its connection is registered and the message carries
@@ -631,6 +595,7 @@ class Coordinator::Impl {
     w->draining = true;
     w->row.status = "disconnected";
     w->row.session_token = 0;  // gone for good: its id is free
+    identities_.Left(w->row.id, peer);
     w->row.last_seen = Now();
     store_.UpsertWorker(w->row);
   }
@@ -1173,7 +1138,6 @@ class Coordinator::Impl {
     auto it = workers_.find(peer);
     if (it == workers_.end()) return;
     WorkerState& w = it->second;
-    if (peer_by_worker_.count(w.row.id) && peer_by_worker_[w.row.id] == peer) peer_by_worker_.erase(w.row.id);
     if (w.draining) {
       // It said goodbye and has fallen silent: recorded as disconnected already.
       log_->info("worker {} on {} has left", w.row.id, w.row.host);
@@ -1188,7 +1152,7 @@ class Coordinator::Impl {
     w.row.status = "lost";
     // Its id stays its own for a while: a restart of it (which keeps the token in its work dir)
     // gets it back, a peer that only knows the id does not.
-    reserved_workers_[w.row.id] = {w.token, SteadyClock::now() + IdReservation()};
+    identities_.Lost(w.row.id, peer, w.token, SteadyClock::now());
     w.row.last_seen = Now();
     store_.UpsertWorker(w.row);
     workers_.erase(it);
@@ -1238,15 +1202,8 @@ class Coordinator::Impl {
   std::map<int64_t, std::unique_ptr<Experiment>> experiments_;  // by id: oldest served first
   std::unordered_map<int64_t, LiveTrial> trials_;               // pending and running only
   std::map<std::string, WorkerState> workers_;                  // by routing id
-  std::map<std::string, std::string> peer_by_worker_;           // worker id -> its routing id
-  // Worker id -> (session token, until when) of the workers registered when the last coordinator
-  // stopped (see Resume).
-  std::map<std::string, std::pair<uint64_t, SteadyClock::time_point>> reserved_workers_;
-  // CURVE: worker id -> the user id ("worker:NAME") it first registered with, for the
-  // coordinator's life: no other key may act as that worker.
-  std::map<std::string, std::string> key_by_worker_;
+  WorkerIdentities identities_;  // who may register as which worker id (tokens, reservations, keys)
   uint64_t refused_ = 0;  // messages refused (see Refuse)
-  std::mt19937_64 token_rng_{std::random_device{}()};
   SteadyClock::time_point next_forget_;  // next pruning of long-gone workers' rows
   int64_t free_slots_ = 0;
   bool schedule_needed_ = false;
