@@ -462,11 +462,12 @@ class Coordinator::Impl {
       return;
     }
     const uint64_t token = admission.token;
-    if (!admission.took_over.empty()) TakeOver(admission.took_over, peer);
     if (auto it = workers_.find(peer); it != workers_.end() && it->second.row.id != m.worker_id) {
-      // One connection, another worker id: the old one is gone with its trials.
+      // One connection, another worker id: the old one is gone with its trials (before a takeover
+      // moves the registered worker onto this connection).
       LoseWorker(peer, "its connection registered as worker " + m.worker_id);
     }
+    if (!admission.took_over.empty()) TakeOver(admission.took_over, peer);
     if (auto it = workers_.find(peer); it != workers_.end()) {
       // The same worker again (it lost touch with us): whatever it no longer runs is lost.
       std::set<std::pair<int64_t, int64_t>> still;
