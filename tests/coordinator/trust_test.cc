@@ -237,6 +237,27 @@ TEST_CASE("coordinator: a peer that knows a worker's id can neither register as 
   CHECK(client.Json(QueryRequest{QueryKind::kTrial, "", 0, b->trial_id})["objective"] == 0.25);
 }
 
+TEST_CASE("coordinator: a connection holding one worker that takes another over with its token carries on "
+          "as the second") {
+  Served served("inproc://trust-switch");
+  Client client(served);
+  client.Json(SubmitRequest{Spec("switch", 1), "s.yaml"});
+  auto first = Register(served, "conn-a", "w1");
+  const auto a = NextAssign(*first);
+  REQUIRE(a);
+  auto second = Register(served, "conn-b", "w2");
+  REQUIRE(Receive(*second, 2s));  // welcomed as w2
+  // conn-b now says it is w1 (w1's token, w1's trial): w2 is gone, w1 moves to conn-b.
+  second->channel->Send(RegisterMsg{"w1", "host", {{0, -1}}, {}, {{a->trial_id, a->attempt, {0}}}, first->token});
+  for (const Message& m : Drain(*second)) CHECK_FALSE(std::holds_alternative<StopMsg>(m));
+  second->token = first->token;
+  second->Send(MetricsMsg{a->trial_id, a->attempt, {{"score", 1, 0.75, 1.0}}, 1});
+  second->Send(FinishedMsg{a->trial_id, a->attempt, "exited", 0, "", ""});
+  const nlohmann::json e = client.WaitEnded("switch");
+  CHECK(e["status"] == "completed");
+  CHECK(client.Json(QueryRequest{QueryKind::kTrial, "", 0, a->trial_id})["objective"] == 0.75);
+}
+
 TEST_CASE("coordinator: under CURVE a worker id belongs to the key it registered with, even against its token") {
   const CurveKeys server = GenerateCurveKeys(), first = GenerateCurveKeys(), second = GenerateCurveKeys();
   CoordinatorOptions options;
