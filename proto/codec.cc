@@ -178,9 +178,8 @@ void Build(wire::Envelope::Builder env, const Message& message) {
                              w.setTrialId(q.trial_id);
                            },
                            [&](const CancelRequest& c) { r.setCancel(Txt(c.experiment)); },
-                           [&](const BadRequest&) {
-                             throw Error(ErrorKind::kInvalidInput, "a bad request is never sent");
-                           },
+                           // Encode is total: what Decode produced re-encodes (the fuzzed round trip).
+                           [&](const BadRequest& b) { r.setUnreadable(Txt(b.why)); },
                        },
                        m.body);
           },
@@ -278,6 +277,7 @@ Message Read(wire::Envelope::Reader env) {
           break;
         }
         case wire::ClientRequest::CANCEL: m.body = CancelRequest{Str(r.getCancel())}; break;
+        case wire::ClientRequest::UNREADABLE: m.body = BadRequest{Str(r.getUnreadable())}; break;
         default:
           m.body = BadRequest{"unknown request kind " + std::to_string(static_cast<int>(r.which()))};
           break;

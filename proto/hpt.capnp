@@ -146,6 +146,7 @@ struct ClientRequest {
     submit @1 :Submit;
     query @2 :Query;
     cancel @3 :Text;    # experiment id or name
+    unreadable @4 :Text;  # a request its receiver could not read (BadRequest), re-encoded; answered with an error
   }
 }
 

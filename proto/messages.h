@@ -143,7 +143,7 @@ struct CancelRequest {
 
 // A request whose body could not be understood (an unknown query kind from a newer client, say):
 // decoded so that the coordinator can answer it with an error instead of leaving the client to
-// time out.
+// time out. It encodes (as ClientRequest.unreadable) so that every decoded message re-encodes.
 struct BadRequest {
   std::string why;
   bool operator==(const BadRequest&) const = default;
