@@ -87,6 +87,14 @@ std::vector<Message> Drain(ScriptedWorker& w, std::chrono::milliseconds window =
   return got;
 }
 
+// Whether a Welcome comes to the worker within `window` (what else comes is read and dropped).
+bool Welcomed(ScriptedWorker& w, std::chrono::milliseconds window) {
+  for (const Message& m : Drain(w, window)) {
+    if (std::holds_alternative<WelcomeMsg>(m)) return true;
+  }
+  return false;
+}
+
 std::unique_ptr<ScriptedWorker> Register(Served& served, const std::string& connection, const std::string& worker_id,
                                          std::vector<RunningTrial> running = {}, uint64_t token = 0) {
   auto w = ScriptedWorker::Connect(served.network, served.coordinator->endpoint(), connection);
@@ -273,12 +281,7 @@ TEST_CASE("coordinator: under CURVE a worker id belongs to the key it registered
     w->channel = Channel::Connect(served.network, served.coordinator->endpoint(), o);
     return w;
   };
-  auto welcomed = [](ScriptedWorker& w) {
-    for (const Message& m : Drain(w, 1000ms)) {
-      if (std::holds_alternative<WelcomeMsg>(m)) return true;
-    }
-    return false;
-  };
+  auto welcomed = [](ScriptedWorker& w) { return Welcomed(w, 1000ms); };
   auto owner = connect(first);
   owner->channel->Send(RegisterMsg{"w1", "host", {{0, -1}}, {}, {}, 0});
   REQUIRE(welcomed(*owner));
@@ -302,7 +305,7 @@ TEST_CASE("coordinator: a worker id held by a silent connection goes to a new re
   auto restarted = Register(served, "restarted", "w1");
   bool welcomed = false;
   for (int i = 0; i < 60 && !welcomed; ++i) {
-    for (const Message& m : Drain(*restarted, 100ms)) welcomed = welcomed || std::holds_alternative<WelcomeMsg>(m);
+    welcomed = Welcomed(*restarted, 100ms);
     if (!welcomed) restarted->channel->Send(RegisterMsg{"w1", "host", {{0, -1}}, {}, {}, 0});
   }
   CHECK(welcomed);
@@ -328,12 +331,7 @@ TEST_CASE("coordinator: after a restart, a worker id that was registered goes on
   Coordinator coordinator(network, *store, options);
   std::atomic<bool> stop{false};
   std::thread loop([&] { coordinator.Run(stop); });
-  auto welcomed = [](ScriptedWorker& w) {
-    for (const Message& m : Drain(w, 300ms)) {
-      if (std::holds_alternative<WelcomeMsg>(m)) return true;
-    }
-    return false;
-  };
+  auto welcomed = [](ScriptedWorker& w) { return Welcomed(w, 300ms); };
   auto first = ScriptedWorker::Connect(network, coordinator.endpoint(), "first");
   first->channel->Send(RegisterMsg{"w1", "host", {{0, -1}}, {}, {}, 0});
   CHECK_FALSE(welcomed(*first));
