@@ -545,9 +545,14 @@ class Coordinator::Impl {
     }
     WorkerState& w = it->second;
     if (m.token != w.token) {
-      // From the worker's own connection, so most likely sent before its last Welcome; it
-      // resends what is unacknowledged under the new token.
-      Refuse(peer, m, "session token does not match");
+      // From the worker's own connection, so sent before its last Welcome; it resends what is
+      // unacknowledged under the new token. Token 0 is the usual case (a heartbeat sent between
+      // its Register and our Welcome): dropped quietly; any other wrong token is counted.
+      if (m.token == 0) {
+        log_->debug("dropped {} from {} sent before its welcome", MessageName(Message(m)), PeerName(peer));
+      } else {
+        Refuse(peer, m, "session token does not match");
+      }
       return nullptr;
     }
     w.last_seen = SteadyClock::now();
