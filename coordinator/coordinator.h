@@ -17,6 +17,8 @@
 
 #include <spdlog/logger.h>
 
+#include "core/clock.h"
+#include "coordinator/port.h"
 #include "proto/transport.h"
 #include "store/store.h"
 
@@ -29,8 +31,9 @@ struct CoordinatorOptions {
   // (its trials are requeued without charging their retries).
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds worker_timeout{10000};
-  // Wall clock for recorded timestamps (seconds since the epoch); replaceable in tests.
-  std::function<double()> wall_clock;
+  // Every time the coordinator keeps (heartbeats, leases, timers) and records (timestamps); null
+  // is SystemClock(). Must outlive the coordinator.
+  const Clock* clock = nullptr;
   // CURVE: the coordinator's keys and the public keys of the workers and clients it admits, each
   // with its role (a client key may not act as a worker; a worker key only as the worker it
   // registered as).
@@ -46,16 +49,26 @@ struct CoordinatorOptions {
 
 class Coordinator {
  public:
-  // Binds the channel and resumes every experiment the store has as running (unless
-  // options.resume_running is false; trials that were running keep a lease for their workers). Throws Error when it cannot bind or read the store.
+  // Binds a channel at options.bind and resumes every experiment the store has as running (unless
+  // options.resume_running is false; trials that were running keep a lease of one worker timeout
+  // for their workers). Throws Error when it cannot bind or read the store.
   Coordinator(Network& network, Store& store, CoordinatorOptions options);
+  // The same on a given port (options.bind and the CURVE options are then the port's business).
+  Coordinator(std::unique_ptr<Port> port, Store& store, CoordinatorOptions options);
   ~Coordinator();
 
   // The endpoint workers and clients dial (with a tcp port 0 resolved).
   const std::string& endpoint() const;
 
-  // Serves until `stop` becomes true.
+  // Serves until `stop` becomes true, then Shutdown().
   void Run(const std::atomic<bool>& stop);
+
+  // One turn of the loop: waits up to `wait` for a message or a finished suggestion, handles what
+  // came and the timers that are due, schedules, commits the batch, and only then sends its
+  // replies and assignments. A store fault pauses dispatch (retried on later turns).
+  void Step(std::chrono::milliseconds wait);
+  // Records the registered workers as disconnected and gives back the trial ids no one was told.
+  void Shutdown();
 
  private:
   class Impl;
