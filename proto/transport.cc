@@ -1,4 +1,5 @@
 #include "proto/transport.h"
+#include "proto/transport_internal.h"
 
 #include <zmq.hpp>
 
@@ -104,11 +105,6 @@ CurveKeys GenerateCurveKeys() {
   return CurveKeys{public_key, secret_key};
 }
 
-struct Channel::Impl {
-  zmq::socket_t socket;
-  bool router = false;
-};
-
 namespace {
 
 std::shared_ptr<spdlog::logger> OrNull(std::shared_ptr<spdlog::logger> logger) {
@@ -137,7 +133,7 @@ std::unique_ptr<Channel> Channel::Bind(Network& network, const std::string& endp
   auto impl = std::make_unique<Impl>();
   impl->router = true;
   try {
-    impl->socket = zmq::socket_t(network.impl().context, zmq::socket_type::router);
+    impl->socket = zmq::socket_t(network.impl_->context, zmq::socket_type::router);
     CommonOptions(impl->socket, options);
     impl->socket.set(zmq::sockopt::linger, 0);
     // Unknown peers make sends fail instead of vanishing. No ZMQ_ROUTER_HANDOVER: a newcomer
@@ -165,7 +161,7 @@ std::unique_ptr<Channel> Channel::Connect(Network& network, const std::string& e
                                           ChannelOptions options) {
   auto impl = std::make_unique<Impl>();
   try {
-    impl->socket = zmq::socket_t(network.impl().context, zmq::socket_type::dealer);
+    impl->socket = zmq::socket_t(network.impl_->context, zmq::socket_type::dealer);
     CommonOptions(impl->socket, options);
     // A worker's last words (its trials' results) get a moment to leave when it shuts down.
     impl->socket.set(zmq::sockopt::linger, 500);
@@ -226,57 +222,6 @@ bool Channel::Wait(std::chrono::milliseconds timeout, std::span<const int> fds,
     }
   }
   return (items[0].revents & ZMQ_POLLIN) != 0;
-}
-
-ChannelPoller::ChannelPoller() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
-  if (epoll_fd_ < 0) throw Error(ErrorKind::kFailed, std::string("epoll_create1 failed: ") + std::strerror(errno));
-}
-
-ChannelPoller::~ChannelPoller() { close(epoll_fd_); }
-
-size_t ChannelPoller::Add(Channel* channel) {
-  const size_t index = channels_.size();
-  // ZMQ_FD is readable while the socket has unprocessed commands (an arrived message among
-  // them); level-triggered, it wakes epoll until TryReceive or a send processes them.
-  zmq::fd_t fd = -1;
-  try {
-    fd = channel->impl_->socket.get(zmq::sockopt::fd);
-  } catch (const zmq::error_t& e) {
-    throw Error(ErrorKind::kFailed, std::string("cannot read a socket's notification fd: ") + e.what());
-  }
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.u64 = index;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-    throw Error(ErrorKind::kFailed, std::string("epoll_ctl failed: ") + std::strerror(errno));
-  }
-  channels_.push_back(channel);
-  touched_.push_back(index);  // a message may already be waiting
-  return index;
-}
-
-void ChannelPoller::Touched(size_t index) { touched_.push_back(index); }
-
-void ChannelPoller::Wait(std::chrono::milliseconds timeout, std::vector<size_t>& ready) {
-  ready.clear();
-  try {
-    for (size_t index : touched_) {
-      if (channels_[index]->impl_->socket.get(zmq::sockopt::events) & ZMQ_POLLIN) ready.push_back(index);
-    }
-  } catch (const zmq::error_t& e) {
-    throw Error(ErrorKind::kFailed, std::string("cannot read a socket's events: ") + e.what());
-  }
-  touched_.clear();
-  std::array<epoll_event, 256> events;
-  const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
-                           ready.empty() ? static_cast<int>(std::max<int64_t>(timeout.count(), 0)) : 0);
-  if (n < 0) {
-    if (errno == EINTR) return;
-    throw Error(ErrorKind::kFailed, std::string("epoll_wait failed: ") + std::strerror(errno));
-  }
-  for (int i = 0; i < n; ++i) ready.push_back(static_cast<size_t>(events[static_cast<size_t>(i)].data.u64));
-  std::sort(ready.begin(), ready.end());
-  ready.erase(std::unique(ready.begin(), ready.end()), ready.end());
 }
 
 std::optional<Incoming> Channel::TryReceive() {

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "proto/channel_poller.h"
 #include "proto/transport.h"
 
 namespace {

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "proto/codec.h"
+#include "proto/channel_poller.h"
 #include "proto/transport.h"
 
 namespace hpt {
