@@ -26,9 +26,6 @@ class GridStrategy final : public Strategy {
     return Suggestion{space_.GridPoint(static_cast<uint64_t>(number - 1)), 0};
   }
   void Observe(const Observation&) override {}
-  std::optional<int64_t> Capacity() const override {
-    return size_ > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(size_);
-  }
 
  private:
   const SearchSpace& space_;
@@ -47,7 +44,6 @@ class RandomStrategy final : public Strategy {
     return Suggestion{space_.FromUnit(u), 0};
   }
   void Observe(const Observation&) override {}
-  std::optional<int64_t> Capacity() const override { return std::nullopt; }
 
  private:
   const SearchSpace& space_;

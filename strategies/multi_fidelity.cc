@@ -123,7 +123,6 @@ class HyperbandStrategy final : public Strategy {
     Advance(b);
   }
 
-  std::optional<int64_t> Capacity() const override { return std::nullopt; }
   bool Promotes() const override { return true; }
   bool Expensive() const override { return sampler_->Expensive(); }
   bool UsesPending() const override { return sampler_->UsesPending(); }
@@ -249,7 +248,6 @@ class AshaStrategy final : public Strategy {
     sampler_->Observe(o);
   }
 
-  std::optional<int64_t> Capacity() const override { return std::nullopt; }
   bool Promotes() const override { return true; }
   bool Expensive() const override { return sampler_->Expensive(); }
   bool UsesPending() const override { return sampler_->UsesPending(); }
@@ -293,7 +291,6 @@ class BudgetedBayesianSampler final : public Strategy {
     ++m.points;
   }
 
-  std::optional<int64_t> Capacity() const override { return std::nullopt; }
   bool Expensive() const override { return true; }
   bool UsesPending() const override { return true; }
 

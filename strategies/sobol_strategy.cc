@@ -18,7 +18,6 @@ class SobolStrategy final : public Strategy {
     return Suggestion{space_.FromUnit(sobol_.Point(index)), 0};
   }
   void Observe(const Observation&) override {}
-  std::optional<int64_t> Capacity() const override { return std::nullopt; }
 
  private:
   const SearchSpace& space_;

@@ -57,9 +57,6 @@ class Strategy {
   // A trial reached a final state (completed, stopped or failed for good).
   virtual void Observe(const Observation& observation) = 0;
 
-  // How many trials this strategy can propose at most; nullopt when unbounded.
-  virtual std::optional<int64_t> Capacity() const = 0;
-
   // True when Suggest may take long enough (tens of milliseconds or more) that the coordinator
   // should run it off its event loop.
   virtual bool Expensive() const { return false; }

@@ -62,13 +62,6 @@ BayesianStrategy::BayesianStrategy(const SearchSpace& space, const BayesianOptio
       discrete_count_(encoder_.DiscreteCount(std::numeric_limits<int64_t>::max() - 1)),
       prior_(DefaultPrior(encoder_.encoded_dims())) {}
 
-std::optional<int64_t> BayesianStrategy::Capacity() const {
-  if (discrete_count_ == 0 || discrete_count_ >= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    return std::nullopt;
-  }
-  return static_cast<int64_t>(discrete_count_);
-}
-
 std::string BayesianStrategy::KeyOf(const std::vector<double>& u) const {
   return ParamsToJson(space_.FromUnit(u)).dump();
 }

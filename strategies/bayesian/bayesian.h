@@ -43,7 +43,6 @@ class BayesianStrategy final : public Strategy {
 
   std::optional<Suggestion> Suggest(const SuggestContext& context) override;
   void Observe(const Observation& observation) override;
-  std::optional<int64_t> Capacity() const override;
   // A suggestion fits a GP: tens to hundreds of milliseconds at a few thousand trials.
   bool Expensive() const override { return true; }
   bool UsesPending() const override { return true; }

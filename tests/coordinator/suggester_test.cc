@@ -34,7 +34,6 @@ class FakeStrategy final : public Strategy {
     CHECK_FALSE(busy_.load());
     observed.push_back(o.number);
   }
-  std::optional<int64_t> Capacity() const override { return std::nullopt; }
   bool Expensive() const override { return expensive_; }
 
   std::atomic<bool> gate{false};

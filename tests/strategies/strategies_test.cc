@@ -17,7 +17,6 @@ SearchSpace MixedSpace() {
 TEST_CASE("grid: exhausts every combination once, then reports done") {
   SearchSpace space = MixedSpace();
   auto grid = MakeGridStrategy(space);
-  REQUIRE(grid->Capacity() == 6);
   std::set<std::string> seen;
   for (int64_t n = 1; n <= 6; ++n) {
     auto s = grid->Suggest({n, {}});
