@@ -134,13 +134,19 @@ class Store {
   // Faults are Error(kOverloaded) for a full disk, Error(kFailed) otherwise; a write that names a
   // trial, run or experiment that does not exist is Error(kNotFound). Writes on a read-only store
   // are Error(kFailed). Nested Transaction calls are savepoints inside the outer transaction.
+  // A write refused for a reason of its own (kNotFound, kInvalidInput, a trial number or id
+  // already taken) applies nothing and leaves an enclosing transaction usable: fn may catch the
+  // error and go on, and the rest of fn commits. A fault (full disk, I/O) inside a transaction
+  // may roll the whole transaction back: every later write in it then fails with kFailed, and
+  // Transaction throws kFailed even when fn caught the fault, so nothing of fn commits.
   virtual void Transaction(const std::function<void()>& fn) = 0;
 
   // Inserts the experiment and its 'static' component; returns the experiment id.
   virtual int64_t CreateExperiment(const NewExperiment& e) = 0;
   // Inserts a pending trial with its 'parameters' component, links that and the experiment's
   // 'static' component to it; returns the trial id: reserved_id when given (one of a range from
-  // ReserveTrialIds, used once), else a fresh one.
+  // ReserveTrialIds, used once), else a fresh one. A missing experiment is kNotFound; a number
+  // the experiment already has, or an id another trial has, is kFailed.
   virtual int64_t CreateTrial(int64_t experiment_id, int64_t number,
                               const nlohmann::ordered_json& params, double now,
                               int64_t reserved_id) = 0;

@@ -623,6 +623,32 @@ TEST_CASE("store: a call that fails halfway inside a Transaction makes the whole
   CHECK(store->Trials(exp).size() == 1);
 }
 
+TEST_CASE("store: a write refused for a reason of its own inside a Transaction applies nothing, "
+          "and the rest of the transaction commits") {
+  TempDir dir;
+  auto store = OpenWriter(dir.File("hpt.db"));
+  const int64_t exp = store->CreateExperiment(MakeExperiment("own"));
+  int64_t kept = 0;
+  store->Transaction([&] {
+    kept = store->CreateTrial(exp, 1, Json::object(), 1);
+    // A fresh id for a trial of a missing experiment, a number taken, an id taken, a missing trial.
+    CHECK(KindOf([&] { store->CreateTrial(777, 1, Json::object(), 1); }) == ErrorKind::kNotFound);
+    CHECK(KindOf([&] { store->CreateTrial(exp, 1, Json::object(), 1); }) == ErrorKind::kFailed);
+    CHECK(KindOf([&] { store->CreateTrial(exp, 2, Json::object(), 1, kept); }) == ErrorKind::kFailed);
+    CHECK(KindOf([&] { store->StartRun(MakeRun(999, 1, 2)); }) == ErrorKind::kNotFound);
+    CHECK(KindOf([&] { store->FinishRun(MakeEnd(kept, 999, "failed", TrialStatus::kFailed, 3)); }) ==
+          ErrorKind::kNotFound);
+    store->StartRun(MakeRun(kept, 1, 2));
+  });
+  const auto trials = store->Trials(exp);
+  REQUIRE(trials.size() == 1);
+  CHECK(trials[0].id == kept);
+  CHECK(trials[0].status == TrialStatus::kRunning);
+  CHECK(store->Components(kept).size() == 3);  // static, parameters, run
+  // The refused fresh id bound nothing: the next trial takes the one after the kept trial.
+  CHECK(store->CreateTrial(exp, 2, Json::object(), 1) == kept + 1);
+}
+
 TEST_CASE("store: writes that name a missing trial, run or experiment are kNotFound") {
   TempDir dir;
   auto store = OpenWriter(dir.File("hpt.db"));
