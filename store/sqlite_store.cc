@@ -737,6 +737,11 @@ class SqliteStore final : public Store {
     });
   }
 
+  // store_internal::SetMaxPageCount.
+  void SetMaxPageCount(int64_t pages) {
+    Guard([&] { db_->exec("PRAGMA max_page_count = " + std::to_string(pages)); });
+  }
+
   std::vector<WorkerRow> Workers() override {
     return Guard([&] {
       std::vector<WorkerRow> rows;
@@ -1100,6 +1105,12 @@ std::unique_ptr<Store> Open(const StoreOptions& options) {
 }
 
 }  // namespace
+
+void store_internal::SetMaxPageCount(Store& store, int64_t pages) {
+  auto* sqlite = dynamic_cast<SqliteStore*>(&store);
+  if (sqlite == nullptr) throw Error(ErrorKind::kInvalidInput, "SetMaxPageCount: not an SQLite store");
+  sqlite->SetMaxPageCount(pages);
+}
 
 std::unique_ptr<Store> OpenSqliteStore(const StoreOptions& options) {
   try {

@@ -793,7 +793,8 @@ TEST_CASE("store: a directory is refused as a store, for reading and for writing
 TEST_CASE("store: a full disk is kOverloaded and leaves no half-written trial or batch") {
   TempDir dir;
   const std::string path = dir.File("hpt.db");
-  auto store = OpenSqliteStore(StoreOptions{.path = path, .max_page_count = 40});
+  auto store = OpenWriter(path);
+  store_internal::SetMaxPageCount(*store, 40);
   const int64_t exp = store->CreateExperiment(MakeExperiment("full"));
   const int64_t t = store->CreateTrial(exp, 1, Json{{"x", 1}}, 1);
   std::vector<MetricPoint> small = {{"loss", 1, 0.5, 1}};
@@ -849,7 +850,8 @@ TEST_CASE("store: the write probe fails on a full store even where a page rewrit
   TempDir dir;
   const std::string path = dir.File("hpt.db");
   {
-    auto store = OpenSqliteStore(StoreOptions{.path = path, .max_page_count = 40});
+    auto store = OpenWriter(path);
+    store_internal::SetMaxPageCount(*store, 40);
     const int64_t exp = store->CreateExperiment(MakeExperiment("full"));
     const int64_t t = store->CreateTrial(exp, 1, Json{{"x", 1}}, 1);
     store->CheckWritable();
