@@ -4,8 +4,9 @@
 // or a read-only file would, until cleared.
 //
 // It honours every contract of store/store.h as the SQLite store does, down to what a read gives
-// back (ids, component names, JSON round-tripped through text, NaN objectives as none). Nothing
-// is durable, and it has no read-only mode. A Transaction copies the whole state at entry to
+// back (ids, component names, JSON round-tripped through text, NaN objectives as none): the one
+// suite in tests/store/store_contract_test.cc runs against both. Nothing is durable, and it has
+// no read-only mode. A Transaction copies the whole state at entry to
 // restore it on rollback, so its cost grows with the store: fine for tests, not meant for more.
 
 #include <memory>

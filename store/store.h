@@ -9,8 +9,9 @@
 //   spec's static values, linked to every trial of it), 'run' (one per attempt: worker, host,
 //   slot, GPUs, start/end, exit code, status, log path).
 //
-// Two implementations honour the contracts below: OpenSqliteStore (below) and, for tests that
-// need no file, OpenMemoryStore (store/memory_store.h), which can also inject faults.
+// Two implementations honour the contracts below, and one suite tests both
+// (tests/store/store_contract_test.cc): OpenSqliteStore (below) and, for tests that need no
+// file, OpenMemoryStore (store/memory_store.h), which can also inject faults.
 
 #include <cstdint>
 #include <functional>

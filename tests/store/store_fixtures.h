@@ -1,16 +1,58 @@
 #pragma once
-// What the store suites share: rows to write and a way to catch the kind of an hpt::Error.
+// What the store suites share: the stores that the suites written once run against (a fixture
+// per implementation of Store), rows to write, and a way to catch the kind of an hpt::Error.
 
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "core/error.h"
+#include "store/memory_store.h"
+#include "store/sqlite_store_internal.h"
 #include "store/store.h"
+#include "tests/temp_dir.h"
 
 namespace hpt::testing {
+
+// A fixture owns one new, empty, writable store (store()) and gives:
+//   reader()   what `hpt ... --db` and the dashboard read through: the SQLite file opened
+//              read-only, the memory store itself;
+//   FillDisk() from now on, a write that needs room fails as on a full disk (Error(kOverloaded))
+//              and applies nothing; FreeDisk() gives room again. The SQLite store is capped at
+//              its current size, so a small write that fits in the pages it has (free ones
+//              included: CheckWritable's probe leaves 64 KiB of them) may still succeed; on the
+//              memory store every write fails.
+
+class SqliteStoreFixture {
+ public:
+  Store& store() { return *store_; }
+  Store& reader() {
+    if (!reader_) reader_ = OpenSqliteStore(StoreOptions{.path = path_, .read_only = true});
+    return *reader_;
+  }
+  void FillDisk() { store_internal::SetMaxPageCount(*store_, 1); }
+  void FreeDisk() { store_internal::SetMaxPageCount(*store_, int64_t{1} << 30); }
+
+ private:
+  TempDir dir_;
+  std::string path_ = dir_.File("hpt.db");
+  std::unique_ptr<Store> store_ = OpenSqliteStore(StoreOptions{.path = path_});
+  std::unique_ptr<Store> reader_;
+};
+
+class MemoryStoreFixture {
+ public:
+  Store& store() { return *store_; }
+  Store& reader() { return *store_; }
+  void FillDisk() { store_->FailWrites(Error(ErrorKind::kOverloaded, "disk full")); }
+  void FreeDisk() { store_->FailWrites(std::nullopt); }
+
+ private:
+  std::unique_ptr<MemoryStore> store_ = OpenMemoryStore();
+};
 
 using Json = nlohmann::ordered_json;
 
@@ -101,3 +143,7 @@ inline int64_t RunAttempt(Store& store, int64_t trial_id, int64_t attempt, Trial
 }
 
 }  // namespace hpt::testing
+
+// Test names end in <sqlite> or <memory>.
+TYPE_TO_STRING_AS("sqlite", hpt::testing::SqliteStoreFixture);
+TYPE_TO_STRING_AS("memory", hpt::testing::MemoryStoreFixture);
