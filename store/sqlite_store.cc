@@ -1098,9 +1098,6 @@ std::unique_ptr<Store> Open(const StoreOptions& options) {
   db->exec("PRAGMA foreign_keys = OFF");
   Migrate(*db, path);
   db->exec("PRAGMA foreign_keys = ON");
-  if (options.max_page_count > 0) {
-    db->exec("PRAGMA max_page_count = " + std::to_string(options.max_page_count));
-  }
   return std::make_unique<SqliteStore>(path, false, std::move(db), std::move(lock));
 }
 

@@ -237,10 +237,6 @@ struct StoreOptions {
   bool read_only = false;
   // How long a statement waits for another connection's lock before failing.
   int busy_timeout_ms = 5000;
-  // Test hook: caps the database at this many pages (0 = no cap) so tests can provoke
-  // "database or disk is full" (Error(kOverloaded)) without filling a disk. Per connection,
-  // never stored in the file.
-  int64_t max_page_count = 0;
 };
 
 // Opens (creating and migrating when writable) the SQLite store at options.path, in WAL mode.
