@@ -426,7 +426,7 @@ void RaiseFileLimit(const std::shared_ptr<spdlog::logger>& log) {
 }
 
 int ServeCoordinator(const std::string& bind_flag, const std::string& db, const std::string& level,
-                     int heartbeat_ms, int worker_timeout_ms, int64_t max_db_pages, const std::string& curve_dir,
+                     int heartbeat_ms, int worker_timeout_ms, const std::string& curve_dir,
                      bool insecure) {
   const std::string bind = BindEndpoint(bind_flag);
   if (worker_timeout_ms <= heartbeat_ms) {
@@ -459,9 +459,7 @@ int ServeCoordinator(const std::string& bind_flag, const std::string& db, const 
   }
   auto log = MakeLogger("coordinator", level);
   RaiseFileLimit(log);
-  StoreOptions store_options{db, false};
-  store_options.max_page_count = max_db_pages;
-  std::unique_ptr<Store> store = OpenSqliteStore(store_options);
+  std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{db, false});
   Network network;
   CoordinatorOptions options;
   options.bind = bind;
@@ -561,9 +559,6 @@ int Main(int argc, char** argv) {
   coord_cmd->add_option("--curve", coord_curve,
                         "Encrypt with CURVE: DIR/coordinator.key|.pub, admitting DIR/clients/*.pub only");
   coord_cmd->add_flag("--insecure", insecure, "Allow an unencrypted bind that is not loopback");
-  int64_t max_db_pages = 0;
-  // For tests: caps the SQLite file (in pages) to provoke "disk full" without filling a disk.
-  coord_cmd->add_option("--max-db-pages", max_db_pages)->group("")->check(AtLeast(0));
 
   // worker
   WorkerOptions worker;
@@ -681,7 +676,7 @@ int Main(int argc, char** argv) {
     }
     if (*run_cmd) return Run(run);
     if (*coord_cmd) {
-      return ServeCoordinator(bind, coord_db, log_level, heartbeat_ms, worker_timeout_ms, max_db_pages,
+      return ServeCoordinator(bind, coord_db, log_level, heartbeat_ms, worker_timeout_ms,
                               coord_curve, insecure);
     }
     if (*worker_cmd) return ServeWorker(worker, worker_gpus, worker_slots, slots_per_gpu, log_level, worker_curve);

@@ -385,7 +385,11 @@ class SqliteStore final : public Store {
     return Guard([&] {
       int64_t trial_id = reserved_id;
       Group([&] {
-        if (trial_id == 0) trial_id = Reserve(1);
+        // The trial's insert is the first write: a missing experiment or a number or id already
+        // taken fails it with nothing applied, so the enclosing transaction stays usable. A fresh
+        // id is read first and reserved after.
+        const bool fresh = trial_id == 0;
+        if (fresh) trial_id = NextTrialId();
         const std::string params_text = JsonText(params);
         {
           auto& s = Cached(kInsertTrialSql);
@@ -397,6 +401,7 @@ class SqliteStore final : public Store {
           s.bind(5, trial_id);
           s.exec();
         }
+        if (fresh) SetNextTrialId(trial_id + 1);
         int64_t component_id = 0;
         {
           auto& s = Cached(kInsertComponentSql);
@@ -732,6 +737,11 @@ class SqliteStore final : public Store {
     });
   }
 
+  // store_internal::SetMaxPageCount.
+  void SetMaxPageCount(int64_t pages) {
+    Guard([&] { db_->exec("PRAGMA max_page_count = " + std::to_string(pages)); });
+  }
+
   std::vector<WorkerRow> Workers() override {
     return Guard([&] {
       std::vector<WorkerRow> rows;
@@ -873,18 +883,24 @@ class SqliteStore final : public Store {
 
   // [first, first + count): above every trial id and every earlier reservation.
   int64_t Reserve(int64_t count) {
-    int64_t first = 0;
-    {
-      auto& s = Cached(kNextTrialIdSql);
-      Resetter r(s);
-      if (!s.executeStep()) throw Error(ErrorKind::kFailed, "the store has no trial_id_reservation row");
-      first = s.getColumn(0).getInt64();
-    }
+    const int64_t first = NextTrialId();
+    SetNextTrialId(first + count);
+    return first;
+  }
+
+  // The lowest id above every trial id and every reservation. Reads only.
+  int64_t NextTrialId() {
+    auto& s = Cached(kNextTrialIdSql);
+    Resetter r(s);
+    if (!s.executeStep()) throw Error(ErrorKind::kFailed, "the store has no trial_id_reservation row");
+    return s.getColumn(0).getInt64();
+  }
+
+  void SetNextTrialId(int64_t next_id) {
     auto& s = Cached(kReserveTrialIdsSql);
     Resetter r(s);
-    s.bind(1, first + count);
+    s.bind(1, next_id);
     s.exec();
-    return first;
   }
 
   void Link(int64_t trial_id, int64_t component_id) {
@@ -1082,13 +1098,16 @@ std::unique_ptr<Store> Open(const StoreOptions& options) {
   db->exec("PRAGMA foreign_keys = OFF");
   Migrate(*db, path);
   db->exec("PRAGMA foreign_keys = ON");
-  if (options.max_page_count > 0) {
-    db->exec("PRAGMA max_page_count = " + std::to_string(options.max_page_count));
-  }
   return std::make_unique<SqliteStore>(path, false, std::move(db), std::move(lock));
 }
 
 }  // namespace
+
+void store_internal::SetMaxPageCount(Store& store, int64_t pages) {
+  auto* sqlite = dynamic_cast<SqliteStore*>(&store);
+  if (sqlite == nullptr) throw Error(ErrorKind::kInvalidInput, "SetMaxPageCount: not an SQLite store");
+  sqlite->SetMaxPageCount(pages);
+}
 
 std::unique_ptr<Store> OpenSqliteStore(const StoreOptions& options) {
   try {

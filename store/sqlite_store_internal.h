@@ -7,7 +7,18 @@
 #include <array>
 #include <cstdint>
 
+namespace hpt {
+class Store;
+}
+
 namespace hpt::store_internal {
+
+// Test hook: caps the SQLite store opened by OpenSqliteStore at `pages` pages (SQLite's
+// max_page_count), never below its current size, so a write that needs a fresh page fails as on
+// a full disk: "database or disk is full" (Error(kOverloaded)). A higher cap gives room again.
+// Per connection, never stored in the file. Error(kInvalidInput) for any other Store. Not an
+// option of OpenSqliteStore: nothing outside the tests can ask for it.
+void SetMaxPageCount(Store& store, int64_t pages);
 
 // Ordered schema migrations. Step i takes a database from version i to version i + 1; the
 // version is the row of `schema_version`. Steps are append-only: a released step is never edited,

@@ -8,6 +8,10 @@
 //   Components: 'parameters' (one per trial, its values), 'static' (one per experiment, the
 //   spec's static values, linked to every trial of it), 'run' (one per attempt: worker, host,
 //   slot, GPUs, start/end, exit code, status, log path).
+//
+// Two implementations honour the contracts below, and one suite tests both
+// (tests/store/store_contract_test.cc): OpenSqliteStore (below) and, for tests that need no
+// file, OpenMemoryStore (store/memory_store.h), which can also inject faults.
 
 #include <cstdint>
 #include <functional>
@@ -134,13 +138,27 @@ class Store {
   // Faults are Error(kOverloaded) for a full disk, Error(kFailed) otherwise; a write that names a
   // trial, run or experiment that does not exist is Error(kNotFound). Writes on a read-only store
   // are Error(kFailed). Nested Transaction calls are savepoints inside the outer transaction.
+  // A write refused for a reason of its own (kNotFound, kInvalidInput, a trial number or id
+  // already taken) applies nothing and leaves an enclosing transaction usable: fn may catch the
+  // error and go on, and the rest of fn commits. A fault (full disk, I/O) inside a transaction
+  // may roll the whole transaction back: every later write in it then fails with kFailed, and
+  // Transaction throws kFailed even when fn caught the fault, so nothing of fn commits.
+  //
+  // What reads give back of a write: JSON values (params, static params, GPUs) go through their
+  // text, so invalid UTF-8 in a string reads back as U+FFFD and a NaN or infinity as null; a NaN
+  // given for an optional number (an objective, a time that may be absent) reads back as none.
+  // Experiment and component ids are unique and increase in order of creation; the ids of a
+  // rolled-back transaction may be used again.
   virtual void Transaction(const std::function<void()>& fn) = 0;
 
-  // Inserts the experiment and its 'static' component; returns the experiment id.
+  // Inserts the experiment (running, no reason, created at e.now) and its 'static' component
+  // (named "static", data e.static_params); returns the experiment id.
   virtual int64_t CreateExperiment(const NewExperiment& e) = 0;
-  // Inserts a pending trial with its 'parameters' component, links that and the experiment's
-  // 'static' component to it; returns the trial id: reserved_id when given (one of a range from
-  // ReserveTrialIds, used once), else a fresh one.
+  // Inserts a pending trial (attempt 0, created at `now`) with its 'parameters' component (named
+  // "trial-ID-params", data params), links that and the experiment's 'static' component to it;
+  // returns the trial id: reserved_id when given (one of a range from ReserveTrialIds, used
+  // once), else a fresh one. A missing experiment is kNotFound; a number the experiment already
+  // has, or an id another trial has, is kFailed.
   virtual int64_t CreateTrial(int64_t experiment_id, int64_t number,
                               const nlohmann::ordered_json& params, double now,
                               int64_t reserved_id) = 0;
@@ -153,19 +171,34 @@ class Store {
   // reservation or fresh id falls among them, whether or not a trial is ever created with them.
   // The coordinator names a new trial to its worker before the batch that creates it commits;
   // if that batch is lost, the id the worker holds must never come to name another trial.
+  // count < 1 is kInvalidInput.
   virtual int64_t ReserveTrialIds(int64_t count) = 0;
   // Gives back the reserved ids from `first` up, which were never handed out to anyone (a
-  // coordinator stopping cleanly), so that the next reservation does not leave a gap.
+  // coordinator stopping cleanly), so that the next reservation does not leave a gap. Ids at or
+  // below an existing trial's stay taken; `first` above every reservation changes nothing.
   virtual void ReturnTrialIds(int64_t first) = 0;
-  // Marks the trial running with this attempt, inserts and links a 'run' component; returns its id.
+  // Marks the trial running with this attempt (its reason and ended_at cleared; started_at set
+  // by its first attempt only), inserts and links a 'run' component named
+  // "trial-ID-attempt-N" (status "running", started at run.now, data {"budget": b} when
+  // run.budget > 0, else {}); returns its id. A missing trial is kNotFound.
   virtual int64_t StartRun(const NewRun& run) = 0;
   // Appends points to the trial's series. A point whose (trial, attempt, name, step) is already
-  // stored is ignored, so a repeated report changes nothing.
+  // stored is ignored, so a repeated report changes nothing; a NaN value is kept and reads back
+  // as NaN. A missing trial is kNotFound; no points at all write and check nothing.
   virtual void AppendMetrics(int64_t trial_id, int64_t attempt,
                              std::span<const MetricPoint> points) = 0;
+  // Closes an attempt. The run component end.run_id, which must be a 'run' linked to the trial
+  // (else kNotFound; 0 = no run to close), gets ended_at = now, the exit code, run_status and
+  // reason, and log_path when it is not empty. The trial gets trial_status, objective (none
+  // clears it), reason and retries_used, and ended_at = now when trial_status is completed,
+  // failed or stopped (none otherwise: a requeued trial); its attempt and started_at stay.
   virtual void FinishRun(const RunEnd& end) = 0;
+  // Sets status and reason; ended_at = now, or none for kRunning. A missing experiment is
+  // kNotFound.
   virtual void SetExperimentStatus(int64_t experiment_id, ExperimentStatus status,
                                    std::string_view reason, double now) = 0;
+  // Inserts the worker, or updates the row with its id: every field but registered_at, which
+  // keeps the time of its first registration.
   virtual void UpsertWorker(const WorkerRow& worker) = 0;
   // Deletes the rows of workers last seen before `last_seen_before` (seconds since the epoch);
   // returns how many. Their runs keep naming them. Idempotent.
@@ -175,9 +208,11 @@ class Store {
   // real write. Fails like one.
   virtual void CheckWritable() = 0;
 
-  // ---- Reads.
+  // ---- Reads. Of something that does not exist: nullopt, an empty list, zero counts.
+  // All experiments, by id.
   virtual std::vector<ExperimentRow> ListExperiments() = 0;
-  // An id ("12") or a name (its latest experiment); nullopt when there is none.
+  // An id ("12") or a name (its latest experiment); nullopt when there is none. All digits (at
+  // most 18) is tried as an id first, then as a name.
   virtual std::optional<ExperimentRow> FindExperiment(std::string_view id_or_name) = 0;
   virtual TrialCounts CountTrials(int64_t experiment_id) = 0;
   // Completed trials (with their objective), best first for the experiment's goal (ties: lower
@@ -187,9 +222,12 @@ class Store {
   // All trials of the experiment by number.
   virtual std::vector<TrialRow> Trials(int64_t experiment_id) = 0;
   virtual std::optional<TrialRow> FindTrial(int64_t trial_id) = 0;
+  // The trial's components by id: its experiment's 'static', its 'parameters', then one 'run'
+  // per attempt in the order they started.
   virtual std::vector<ComponentRow> Components(int64_t trial_id) = 0;
   // All points of the trial, by name, attempt, step.
   virtual std::vector<MetricRow> Metrics(int64_t trial_id) = 0;
+  // All workers, by id.
   virtual std::vector<WorkerRow> Workers() = 0;
 };
 
@@ -199,10 +237,6 @@ struct StoreOptions {
   bool read_only = false;
   // How long a statement waits for another connection's lock before failing.
   int busy_timeout_ms = 5000;
-  // Test hook: caps the database at this many pages (0 = no cap) so tests can provoke
-  // "database or disk is full" (Error(kOverloaded)) without filling a disk. Per connection,
-  // never stored in the file.
-  int64_t max_page_count = 0;
 };
 
 // Opens (creating and migrating when writable) the SQLite store at options.path, in WAL mode.

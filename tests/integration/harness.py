@@ -10,9 +10,26 @@ import time
 import unittest
 
 HPT = os.environ.get("HPT_BIN", "hpt")
+# The shim that fills a disk on demand (programs/full_disk.c); ctest says where it was built.
+FULL_DISK_LIB = os.environ.get("HPT_FULL_DISK_LIB")
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRIAL = os.path.join(HERE, "programs", "trial.py")
 REPO = os.path.dirname(os.path.dirname(HERE))
+
+
+def full_disk_env(path, trigger):
+    """The environment for a process whose writes to files named PATH... (PATH, PATH-wal, PATH-shm,
+    PATH.lock) fail with ENOSPC, as on a full disk, while the file TRIGGER exists."""
+    if not FULL_DISK_LIB or not os.path.exists(FULL_DISK_LIB):
+        raise AssertionError("HPT_FULL_DISK_LIB must name the built hpt-full-disk.so (ctest sets it), not %r"
+                             % FULL_DISK_LIB)
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = " ".join(filter(None, [FULL_DISK_LIB, env.get("LD_PRELOAD")]))
+    env["HPT_FULL_DISK_PATH"] = os.path.realpath(path)
+    env["HPT_FULL_DISK_TRIGGER"] = trigger
+    # An ASan build wants its runtime first among the libraries loaded; the shim comes first.
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+    return env
 
 
 def hpt(*args, check=False, timeout=60, cwd=None):
@@ -36,8 +53,8 @@ class Cluster:
         self.workers = {}
         self.logs = []
 
-    def start_coordinator(self, endpoint=None, *extra):
-        """Starts (or restarts, on the same endpoint) the coordinator."""
+    def start_coordinator(self, endpoint=None, *extra, env=None):
+        """Starts (or restarts, on the same endpoint) the coordinator, in `env` when given."""
         log = open(os.path.join(self.tmp, "coordinator.log"), "a")
         self.logs.append(log)
         if self.coordinator and self.coordinator.stdout:
@@ -46,7 +63,7 @@ class Cluster:
             [HPT, "coordinator", "--bind", endpoint or self.endpoint or "tcp://127.0.0.1:0", "--db", self.db,
              "--heartbeat-ms", str(self.heartbeat_ms), "--worker-timeout-ms", str(self.worker_timeout_ms),
              "--log-level", "debug", *extra],
-            stdout=subprocess.PIPE, stderr=log, text=True)
+            stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         line = self.coordinator.stdout.readline()
         prefix = "hpt coordinator listening on "
         if not line.startswith(prefix):

@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HPT, TRIAL, ClusterTest, hpt, write_spec  # noqa: E402
+from harness import HPT, TRIAL, ClusterTest, full_disk_env, hpt, write_spec  # noqa: E402
 
 
 class CoordinatorRestartTest(ClusterTest):
@@ -60,8 +60,11 @@ trial:
 
     def test_a_full_disk_pauses_dispatch_with_a_clear_error_and_loses_nothing(self):
         c = self.cluster
-        # A store capped at a few pages fills up mid-experiment, as a full disk would.
-        c.start_coordinator(None, "--max-db-pages", "22")
+        # The disk fills up mid-experiment: hpt-full-disk (programs/full_disk.c), preloaded into the
+        # coordinator, fails every write to the store's files with ENOSPC while `trigger` exists,
+        # so SQLite says "database or disk is full" as on a real full disk.
+        trigger = os.path.join(self.tmp, "disk-is-full")
+        c.start_coordinator(None, env=full_disk_env(c.db, trigger))
         c.start_worker("w1", "--slots", "2")
         text = f"""
 name: full
@@ -75,6 +78,13 @@ trial:
   command: [python3, {TRIAL}, "--x={{x}}", "--y={{y}}", "--steps=20", "--sleep=0.2"]
 """
         exp = c.submit(write_spec(self.tmp, text))
+        # Full once a trial has completed, while others run and report.
+        deadline = time.time() + 60
+        while time.time() < deadline and not c.query("SELECT id FROM trials WHERE status = 'completed'"):
+            time.sleep(0.1)
+        self.assertTrue(c.query("SELECT id FROM trials WHERE status = 'completed'"), "no trial completed")
+        with open(trigger, "w"):
+            pass
         deadline = time.time() + 60
         refused = None
         while time.time() < deadline:
@@ -83,15 +93,14 @@ trial:
                 refused = r
                 break
             time.sleep(0.2)
-        self.assertIsNotNone(refused, "the capped store never filled up")
+        self.assertIsNotNone(refused, "the full disk never refused a write")
         self.assertEqual(refused.returncode, 1)
         self.assertIn("refuses writes", refused.stderr)
-        self.assertIn("full", refused.stderr)
+        self.assertIn("database or disk is full", refused.stderr)
         log_path = os.path.join(self.tmp, "coordinator.log")
         with open(log_path) as f:
             self.assertIn("Dispatch is paused", f.read())
-        # The pause holds while the store is still full: the retry's probe needs fresh pages, so
-        # a page rewritten in place (which fits) does not resume dispatch only to pause again.
+        # The pause holds while the disk is still full: every retry's probe fails.
         deadline = time.time() + 20
         log = ""
         while time.time() < deadline and "still refuses writes" not in log:
@@ -101,11 +110,15 @@ trial:
         self.assertIn("still refuses writes", log)
         self.assertNotIn("accepts writes again", log)
         self.assertEqual(c.query("PRAGMA integrity_check"), [("ok",)])
-        # Space comes back (a coordinator without the cap): the experiment finishes, and every
-        # trial has all its metric points and one accepted result.
-        c.coordinator.send_signal(signal.SIGTERM)
-        c.coordinator.wait()
-        c.start_coordinator()
+        # Space comes back: the same coordinator's next retry resumes dispatch, the experiment
+        # finishes, and every trial has all its metric points and one accepted result.
+        os.unlink(trigger)
+        deadline = time.time() + 30
+        while time.time() < deadline and "accepts writes again" not in log:
+            time.sleep(0.2)
+            with open(log_path) as f:
+                log = f.read()
+        self.assertIn("accepts writes again", log)
         final = c.wait_done(exp, timeout=120)
         self.assertEqual(final["status"], "completed", final)
         self.assertEqual(final["trials"]["completed"], 30, final)
@@ -116,6 +129,7 @@ trial:
                               AND rc.status = 'completed'""", trial_id)
             self.assertEqual(runs, [(1,)], "trial %d" % trial_id)
             self.assertEqual([s for (s,) in steps], list(range(1, 21)), "trial %d" % trial_id)
+        self.assertEqual(c.query("PRAGMA integrity_check"), [("ok",)])
 
 
 def digest(path):
