@@ -14,10 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/coordinator.h"
-#include "store/store.h"
+#include "store/memory_store.h"
 #include "tests/coordinator/fake_port.h"
 #include "tests/fake_clock.h"
-#include "tests/temp_dir.h"
 
 namespace hpt {
 namespace {
@@ -41,11 +40,10 @@ struct SpecText {
   }
 };
 
-// A coordinator on a FakePort, a fake clock and a store in a temp dir.
+// A coordinator on a FakePort, a fake clock and an in-memory store.
 struct Rig {
   FakeClock clock;
-  testing::TempDir dir;
-  std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{.path = dir.File("hpt.db")});
+  std::unique_ptr<MemoryStore> store = OpenMemoryStore();
   CoordinatorOptions options;
   FakePort* port = nullptr;
   std::unique_ptr<Coordinator> coordinator;
@@ -403,6 +401,46 @@ TEST_CASE("loop: a failed attempt is retried up to trial.retries, then the trial
   CHECK(rig.Trial(first.trial_id).status == TrialStatus::kFailed);
   CHECK(rig.Experiment(exp).status == ExperimentStatus::kFailed);
   CHECK(rig.store->Leaderboard(exp, 0).empty());
+}
+
+TEST_CASE("loop: a store that refuses writes pauses dispatch and acknowledges nothing; once it accepts them, the worker's resent result is recorded") {
+  Rig rig;
+  const int64_t exp = rig.Submit(SpecText{.name = "pause", .limits = "{max_trials: 1}"});
+  Worker a(rig, "a");
+  a.Register();
+  const AssignMsg t = a.Assigned();
+  rig.store->FailWrites(Error(ErrorKind::kOverloaded, "database or disk is full"));
+  a.Report(t, 1, {{1, 0.7}});
+  a.Finish(t);
+  rig.Step();
+  // The batch rolled back: nothing acknowledged, nothing recorded.
+  CHECK(a.Take<AckMsg>().empty());
+  CHECK(rig.Trial(t.trial_id).status == TrialStatus::kRunning);
+  // A client hears why while paused; the worker hears nothing.
+  rig.port->Deliver("client", RequestMsg{99, Query{QueryKind::kExperiments}});
+  rig.Step();
+  const std::vector<Message> replies = rig.port->Sent("client");
+  REQUIRE(replies.size() == 1);
+  CHECK(std::get<ReplyMsg>(replies[0]).error_kind == "overloaded");
+  // Still refusing at the first retry (5 s later), accepting at the next.
+  rig.Advance(5s);
+  rig.store->FailWrites(std::nullopt);
+  rig.Advance(5s);
+  // Dispatch resumed: the worker is a stranger now and registers again, claiming its attempt,
+  // then resends what was never acknowledged.
+  a.Heartbeat();
+  rig.Step();
+  CHECK(a.Take<ReregisterMsg>().size() == 1);
+  a.Register(1, {RunningTrial{t.trial_id, t.attempt, t.slots}});
+  CHECK(a.Take<StopMsg>().empty());
+  a.Report(t, 1, {{1, 0.7}});
+  a.Finish(t);
+  rig.Step();
+  CHECK(!a.Take<AckMsg>().empty());
+  const TrialRow done = rig.Trial(t.trial_id);
+  CHECK(done.status == TrialStatus::kCompleted);
+  CHECK(done.objective == 0.7);
+  CHECK(rig.Experiment(exp).status == ExperimentStatus::kCompleted);
 }
 
 }  // namespace
