@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "core/layout.h"
 #include "core/search_space.h"
 #include "core/spec.h"
 #include "store/query.h"
@@ -1075,8 +1076,7 @@ class Coordinator::Impl {
     ++t.attempt;
     const std::string gpus = w.slots.GpusOf(slots);
     // Relative to the worker's work dir until the worker reports the absolute path.
-    const std::string log_path = e.row.name + "-" + std::to_string(e.row.id) + "/trial-" +
-                                 std::to_string(t.id) + "/attempt-" + std::to_string(t.attempt) + ".log";
+    const std::string log_path = LayoutOf(e.row.name, e.row.id, t.id, t.attempt).attempt_log;
     t.run_id = store_.StartRun(NewRun{t.id, t.attempt, w.row.id, w.row.host, gpus, log_path,
                                       static_cast<int64_t>(slots.front()), Now(), t.budget});
     t.status = TrialStatus::kRunning;

@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "core/layout.h"
 #include "core/spec.h"
 #include "worker/metric_parser.h"
 #include "worker/trial_process.h"
@@ -365,11 +366,11 @@ class Worker::Impl {
     return std::nullopt;
   }
 
-  fs::path TrialDir(const AssignMsg& a) const {
-    return (work_root_ / (a.experiment_name + "-" + std::to_string(a.experiment_id)) /
-            ("trial-" + std::to_string(a.trial_id)))
-        .lexically_normal();
+  fs::path TrialDir(const AssignMsg& a) const { return InWorkDir(Layout(a).trial_dir); }
+  static TrialLayout Layout(const AssignMsg& a) {
+    return LayoutOf(a.experiment_name, a.experiment_id, a.trial_id, a.attempt);
   }
+  fs::path InWorkDir(const std::string& relative) const { return (work_root_ / relative).lexically_normal(); }
 
   // Reports an attempt that did not start; `what` says why.
   void LaunchFailed(const AssignMsg& a, const std::string& what) {
@@ -389,9 +390,10 @@ class Worker::Impl {
     try {
       RunningTrialState t;
       t.assign = a;
-      const fs::path trial_dir = TrialDir(a);
-      const fs::path checkpoint_dir = trial_dir / "checkpoint";
-      t.log_path = (trial_dir / ("attempt-" + std::to_string(a.attempt) + ".log")).string();
+      const TrialLayout layout = Layout(a);
+      const fs::path trial_dir = InWorkDir(layout.trial_dir);
+      const fs::path checkpoint_dir = InWorkDir(layout.checkpoint_dir);
+      t.log_path = InWorkDir(layout.attempt_log).string();
 
       nlohmann::json params;
       try {
@@ -441,7 +443,7 @@ class Worker::Impl {
       t.parser->SetStepOffset(a.step_offset);
       // Only now, with everything checked, is anything created: the experiment dir, the trial
       // dir and its checkpoint dir, each private, none a link out of the work dir.
-      for (const fs::path& dir : {trial_dir.parent_path(), trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
+      for (const fs::path& dir : {InWorkDir(layout.experiment_dir), trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
       t.process = TrialProcess::Start(launch);
       log_->info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
                  t.process->pid(), nlohmann::json(a.slots).dump());

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/layout.h"
 #include "proto/transport.h"
 #include "worker/worker.h"
 
@@ -288,6 +289,19 @@ TEST_CASE("worker: the work dir, trial dirs and logs it creates are private what
     CHECK(ReadFile(f.log_path) == "hi\n");
   }
   ::umask(previous);
+}
+
+TEST_CASE("worker: an attempt's dirs and log are where core/layout.h puts them, as the coordinator records") {
+  ScriptedCoordinator c;
+  AssignMsg a = ScriptedCoordinator::Assignment(3, 0, {"/bin/sh", "-c", "echo hi"});
+  a.attempt = 2;
+  c.Send(a);
+  const FinishedMsg f = c.Finished(3);
+  REQUIRE(f.how == "exited");
+  const TrialLayout layout = LayoutOf("e", 1, 3, 2);
+  CHECK(f.log_path == (c.runs() / layout.attempt_log).string());
+  CHECK(ReadFile(c.runs() / layout.attempt_log) == "hi\n");
+  CHECK(std::filesystem::is_directory(c.runs() / layout.checkpoint_dir));
 }
 
 TEST_CASE("worker: a work dir's missing parents are made private too, an existing work dir is kept as it is") {
