@@ -21,6 +21,7 @@
 #include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
+#include "core/command.h"
 #include "core/spec_fields_internal.h"
 
 namespace hpt {

@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -117,20 +116,6 @@ Spec ParseSpecFile(const std::string& path);
 // The normalized spec: every field present with its default, `auto` scales resolved, durations
 // in seconds. ParseSpec(ToYaml(s), f) == s.
 std::string ToYaml(const Spec& spec);
-
-// Names a `{placeholder}` in trial.command may use besides parameters and static values.
-// {trial_id} {experiment} {trial_dir} {checkpoint_dir} {budget}
-const std::vector<std::string>& BuiltinPlaceholders();
-
-// Replaces every {name} in each argument by lookup(name); "{{" and "}}" stand for literal braces.
-// Each argument stays one argument (nothing is split or passed through a shell). Throws
-// Error(kInvalidInput) naming the placeholder when lookup returns nullopt or a brace is unbalanced.
-std::vector<std::string> ExpandCommand(
-    const std::vector<std::string>& command,
-    const std::function<std::optional<std::string>(std::string_view)>& lookup);
-
-// The placeholder names used in one argument, in order. Throws like ExpandCommand on bad braces.
-std::vector<std::string> PlaceholdersIn(std::string_view argument);
 
 // "90", "90s", "15m", "2h", "1h30m", "1.5h", "1d" -> seconds; nullopt when malformed or negative.
 std::optional<double> ParseDuration(std::string_view text);

@@ -6,6 +6,7 @@
 #include <regex>
 #include <string_view>
 
+#include "core/command.h"
 #include "core/spec_fields_internal.h"
 
 namespace hpt::spec_fields {
@@ -405,8 +406,8 @@ const std::vector<FieldDef>& SpecFields() {
        .kind = FieldKind::kStringList,
        .required = true,
        .check_doc = "not empty, the first element not empty; every `{name}` names a parameter, "
-                    "a static key or a built-in (trial_id, experiment, trial_dir, "
-                    "checkpoint_dir, budget); `{{` `}}` are literal braces",
+                    "a static key or a built-in placeholder (see The trial command); `{{` `}}` are "
+                    "literal braces",
        .check = CheckCommand,
        .store = [](Draft& d, const FieldValue& v) { d.spec.trial.command = v.strings; }},
       {.path = "trial.metrics",

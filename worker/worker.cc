@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/command.h"
 #include "core/error.h"
 #include "core/layout.h"
 #include "core/spec.h"
@@ -402,18 +403,18 @@ class Worker::Impl {
         throw Error(ErrorKind::kInvalidInput, std::string("its parameters are not valid JSON: ") + e.what());
       }
       if (!params.is_object()) throw Error(ErrorKind::kInvalidInput, "its parameters are not a JSON object");
-      const std::string budget = a.budget > 0 ? FormatValue(ParamValue(a.budget)) : "";
       std::string cuda;
       for (uint32_t slot : a.slots) {
         const int32_t gpu = slot_gpu_.at(slot);  // CheckAssignment: every slot is known
         if (gpu >= 0) cuda += (cuda.empty() ? "" : ",") + std::to_string(gpu);
       }
+      const TrialBuiltins builtins{.trial_id = std::to_string(a.trial_id),
+                                   .experiment = a.experiment_name,
+                                   .trial_dir = trial_dir.string(),
+                                   .checkpoint_dir = checkpoint_dir.string(),
+                                   .budget = a.budget > 0 ? FormatValue(ParamValue(a.budget)) : ""};
       auto lookup = [&](std::string_view name) -> std::optional<std::string> {
-        if (name == "trial_id") return std::to_string(a.trial_id);
-        if (name == "experiment") return a.experiment_name;
-        if (name == "trial_dir") return trial_dir.string();
-        if (name == "checkpoint_dir") return checkpoint_dir.string();
-        if (name == "budget") return budget;
+        if (std::optional<std::string> value = BuiltinValue(builtins, name)) return value;
         auto it = params.find(std::string(name));
         if (it == params.end()) return std::nullopt;
         return JsonToArgument(*it);
@@ -423,17 +424,13 @@ class Worker::Impl {
       if (launch.argv.empty() || launch.argv.front().empty()) {
         throw Error(ErrorKind::kInvalidInput, "the command's program is empty once its placeholders are replaced");
       }
-      launch.env = {{"HPT_TRIAL_ID", std::to_string(a.trial_id)},
-                    {"HPT_ATTEMPT", std::to_string(a.attempt)},
-                    {"HPT_EXPERIMENT", a.experiment_name},
+      launch.env = {{"HPT_ATTEMPT", std::to_string(a.attempt)},
                     {"HPT_EXPERIMENT_ID", std::to_string(a.experiment_id)},
                     {"HPT_PARAMS", a.params_json},
-                    {"HPT_BUDGET", budget},
-                    {"HPT_TRIAL_DIR", trial_dir.string()},
-                    {"HPT_CHECKPOINT_DIR", checkpoint_dir.string()},
                     // A CPU slot hides every GPU; a GPU slot shows only its own.
                     {"CUDA_VISIBLE_DEVICES", cuda},
                     {"PATH", trial_path_}};
+      for (const BuiltinPlaceholder& b : BuiltinPlaceholderTable()) launch.env.emplace_back(b.env, builtins.*b.value);
       launch.env_drop = trial_env_drop_;
       launch.work_dir = fs::current_path().string();
       launch.log_path = t.log_path;

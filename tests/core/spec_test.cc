@@ -2,10 +2,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <doctest/doctest.h>
 
+#include "core/command.h"
 #include "core/spec_fields_internal.h"
 
 namespace hpt {
@@ -438,7 +440,8 @@ TEST_CASE("spec: ToYaml round-trips strings that look like other types and awkwa
   CHECK(yaml.find("min: -2000000\n") != std::string::npos);
 }
 
-TEST_CASE("spec: the reference doc embeds the field table exactly") {
+// What docs/spec.md holds between its `<!-- NAME:begin ... -->` and `<!-- NAME:end -->` lines.
+std::string EmbeddedInSpecDoc(const std::string& name) {
   const std::filesystem::path doc =
       std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "docs" /
       "spec.md";
@@ -446,8 +449,19 @@ TEST_CASE("spec: the reference doc embeds the field table exactly") {
   REQUIRE(in.good());
   std::stringstream text;
   text << in.rdbuf();
+  const std::string s = text.str();
+  const size_t begin = s.find("<!-- " + name + ":begin");
+  const size_t end = s.find("<!-- " + name + ":end -->");
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  const size_t from = s.find('\n', begin) + 1;
+  REQUIRE(from <= end);
+  return s.substr(from, end - from);
+}
+
+TEST_CASE("spec: the reference doc embeds the field table exactly") {
   const std::string table = spec_fields::SpecFieldsMarkdown();
-  CHECK(text.str().find(table) != std::string::npos);
+  CHECK(EmbeddedInSpecDoc("fields") == table);
   // Every table path appears in the rendered table, so none can be left out of the doc.
   for (const auto& field : spec_fields::SpecFields()) {
     CHECK(table.find("| `" + std::string(field.path) + "` |") != std::string::npos);
@@ -594,8 +608,51 @@ TEST_CASE("command: PlaceholdersIn lists names in order and rejects bad braces")
     CHECK(e.kind() == ErrorKind::kInvalidInput);
     CHECK(std::string(e.what()).find("unbalanced '}'") != std::string::npos);
   }
-  CHECK(BuiltinPlaceholders() == std::vector<std::string>{"trial_id", "experiment", "trial_dir",
-                                                          "checkpoint_dir", "budget"});
+}
+
+TEST_CASE("command: every built-in placeholder expands to its own value, and none is left out") {
+  const TrialBuiltins values{.trial_id = "42",
+                             .experiment = "demo",
+                             .trial_dir = "/runs/demo-1/trial-42",
+                             .checkpoint_dir = "/runs/demo-1/trial-42/checkpoint",
+                             .budget = "9"};
+  const auto lookup = [&](std::string_view name) { return BuiltinValue(values, name); };
+  std::set<std::string> names, envs, expanded;
+  std::vector<std::string> in_order;
+  for (const BuiltinPlaceholder& b : BuiltinPlaceholderTable()) {
+    CAPTURE(b.name);
+    in_order.emplace_back(b.name);
+    CHECK(names.insert(std::string(b.name)).second);
+    CHECK(envs.insert(std::string(b.env)).second);
+    CHECK(std::string(b.env).starts_with("HPT_"));
+    CHECK_FALSE(b.doc.empty());
+    const std::vector<std::string> argv = ExpandCommand({"{" + std::string(b.name) + "}"}, lookup);
+    CHECK(argv.at(0) == values.*b.value);
+    expanded.insert(argv.at(0));
+  }
+  // Each row reads its own field, and every field is read by some row.
+  CHECK(expanded == std::set<std::string>{values.trial_id, values.experiment, values.trial_dir,
+                                          values.checkpoint_dir, values.budget});
+  CHECK(BuiltinPlaceholders() == in_order);
+  CHECK_FALSE(BuiltinValue(values, "lr").has_value());
+}
+
+TEST_CASE("command: the reference doc embeds the built-in placeholder table exactly") {
+  CHECK(EmbeddedInSpecDoc("placeholders") == BuiltinPlaceholdersMarkdown());
+}
+
+TEST_CASE("spec: a built-in placeholder name cannot be a parameter or static key, and a command may use it") {
+  for (const std::string& name : BuiltinPlaceholders()) {
+    CAPTURE(name);
+    const std::vector<SpecDiagnostic> as_param = Rejected(With(4, "  - {name: " + name + ", type: float, min: 0, max: 1}"));
+    CHECK(std::any_of(as_param.begin(), as_param.end(),
+                      [](const SpecDiagnostic& d) { return d.field == "parameters[0].name"; }));
+    const std::vector<SpecDiagnostic> as_static = Rejected(Plus("static: {" + name + ": 1}"));
+    CHECK(std::any_of(as_static.begin(), as_static.end(),
+                      [&](const SpecDiagnostic& d) { return d.field == "static." + name; }));
+    const Spec spec = ParseSpec(With(5, "trial: {command: [run, \"--x={x}\", \"{" + name + "}\"]}"), "b.yaml");
+    CHECK(spec.trial.command.at(2) == "{" + name + "}");
+  }
 }
 
 TEST_CASE("duration: numbers are seconds and units combine largest first") {
