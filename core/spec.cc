@@ -615,26 +615,29 @@ class Parser {
       }
     }
 
-    if (Present("strategy.n_initial") && spec.strategy.type != StrategyType::kBayesian) {
-      Fail(At("strategy.n_initial"), "strategy.n_initial", "applies only to strategy.type bayesian");
-    }
-
-    const bool multi_fidelity =
-        spec.strategy.type == StrategyType::kHyperband || spec.strategy.type == StrategyType::kAsha;
-    for (const char* f : {"strategy.min_resource", "strategy.max_resource", "strategy.eta", "strategy.sampler"}) {
-      if (Present(f) && !multi_fidelity) Fail(At(f), f, "applies only to strategy.type hyperband or asha");
-    }
-    if (multi_fidelity) {
-      if (!Present("strategy.max_resource")) {
-        Fail(At("strategy"), "strategy.max_resource",
-             "required for strategy.type " + std::string(ToString(spec.strategy.type)) +
-                 " (the full budget a trial can get)");
-      } else if (Ok("strategy.max_resource") && Ok("strategy.min_resource") &&
-                 spec.strategy.min_resource > spec.strategy.max_resource) {
-        Fail(At("strategy.min_resource"), "strategy.min_resource",
-             "must not exceed max_resource (" + FormatValue(spec.strategy.max_resource) + "), got " +
-                 FormatValue(spec.strategy.min_resource));
+    // A strategy.* option applies to the strategies whose row in the strategy table lists it.
+    const StrategyInfo& strategy = InfoOf(spec.strategy.type);
+    for (const sf::FieldDef& f : sf::SpecFields()) {
+      constexpr std::string_view kPrefix = "strategy.";
+      if (!f.path.starts_with(kPrefix)) continue;
+      const std::string_view option = f.path.substr(kPrefix.size());
+      const std::vector<std::string_view> taking = StrategiesTaking(option);
+      if (taking.empty()) continue;
+      const std::string field(f.path);
+      const auto listed = [&](const std::vector<std::string_view>& list) {
+        return std::find(list.begin(), list.end(), option) != list.end();
+      };
+      if (!listed(strategy.options)) {
+        if (Present(field)) Fail(At(field), field, "applies only to strategy.type " + sf::Enumerate(taking, "or"));
+      } else if (listed(strategy.required) && !Present(field)) {
+        Fail(At("strategy"), field, "required for strategy.type " + std::string(strategy.name));
       }
+    }
+    if (Ok("strategy.max_resource") && Ok("strategy.min_resource") &&
+        spec.strategy.min_resource > spec.strategy.max_resource) {
+      Fail(At("strategy.min_resource"), "strategy.min_resource",
+           "must not exceed max_resource (" + FormatValue(spec.strategy.max_resource) + "), got " +
+               FormatValue(spec.strategy.min_resource));
     }
     if (spec.early_stopping.type != EarlyStoppingType::kMedian) {
       for (const char* f : {"early_stopping.min_steps", "early_stopping.min_trials"}) {
@@ -786,18 +789,6 @@ void EmitString(YAML::Emitter& out, const std::string& s) {
 
 }  // namespace
 
-std::string_view ToString(StrategyType type) {
-  switch (type) {
-    case StrategyType::kGrid: return "grid";
-    case StrategyType::kRandom: return "random";
-    case StrategyType::kSobol: return "sobol";
-    case StrategyType::kBayesian: return "bayesian";
-    case StrategyType::kHyperband: return "hyperband";
-    case StrategyType::kAsha: return "asha";
-  }
-  return "random";
-}
-
 std::string SpecDiagnostic::ToString() const {
   std::string out = file;
   if (line > 0) {
@@ -872,13 +863,21 @@ std::string ToYaml(const Spec& spec) {
   out << YAML::Key << "strategy" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "type" << YAML::Value << std::string(ToString(spec.strategy.type));
   out << YAML::Key << "seed" << YAML::Value << std::to_string(spec.strategy.seed);
-  if (spec.strategy.type == StrategyType::kHyperband || spec.strategy.type == StrategyType::kAsha) {
+  const std::vector<std::string_view>& options = InfoOf(spec.strategy.type).options;
+  const auto takes = [&](std::string_view option) {
+    return std::find(options.begin(), options.end(), option) != options.end();
+  };
+  if (takes("min_resource")) {
     out << YAML::Key << "min_resource" << YAML::Value << FloatLiteral(spec.strategy.min_resource);
+  }
+  if (takes("max_resource")) {
     out << YAML::Key << "max_resource" << YAML::Value << FloatLiteral(spec.strategy.max_resource);
-    out << YAML::Key << "eta" << YAML::Value << FloatLiteral(spec.strategy.eta);
+  }
+  if (takes("eta")) out << YAML::Key << "eta" << YAML::Value << FloatLiteral(spec.strategy.eta);
+  if (takes("sampler")) {
     out << YAML::Key << "sampler" << YAML::Value << std::string(ToString(spec.strategy.sampler));
   }
-  if (spec.strategy.type == StrategyType::kBayesian) {
+  if (takes("n_initial")) {
     out << YAML::Key << "n_initial" << YAML::Value << std::to_string(spec.strategy.n_initial);
   }
   out << YAML::EndMap;

@@ -15,12 +15,10 @@
 
 #include "core/error.h"
 #include "core/search_space.h"
+#include "core/strategy_table.h"
 #include "core/types.h"
 
 namespace hpt {
-
-enum class StrategyType { kGrid, kRandom, kSobol, kBayesian, kHyperband, kAsha };
-std::string_view ToString(StrategyType type);
 
 enum class EarlyStoppingType { kNone, kMedian };
 

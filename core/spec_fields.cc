@@ -8,6 +8,7 @@
 
 #include "core/command.h"
 #include "core/spec_fields_internal.h"
+#include "core/strategy_table.h"
 
 namespace hpt::spec_fields {
 namespace {
@@ -149,13 +150,24 @@ std::optional<std::string> Positive(const FieldValue& v) {
   return "must be > 0, got " + FormatValue(v.number);
 }
 
-StrategyType StrategyTypeNamed(const std::string& name) {
-  if (name == "grid") return StrategyType::kGrid;
-  if (name == "sobol") return StrategyType::kSobol;
-  if (name == "bayesian") return StrategyType::kBayesian;
-  if (name == "hyperband") return StrategyType::kHyperband;
-  if (name == "asha") return StrategyType::kAsha;
-  return StrategyType::kRandom;
+// The names of the strategy table's rows; only those that can be a sampler with `samplers`.
+std::vector<std::string_view> StrategyNames(bool samplers) {
+  std::vector<std::string_view> names;
+  for (const StrategyInfo& info : StrategyTable()) {
+    if (!samplers || info.sampler) names.push_back(info.name);
+  }
+  return names;
+}
+
+// A name the field's choices (StrategyNames) accepted.
+StrategyType StrategyTypeNamed(const std::string& name) { return ParseStrategyType(name).value(); }
+
+// A strategy.* field that only some strategies take, as the name under strategy; "" for any other.
+std::string_view StrategyOption(std::string_view path) {
+  constexpr std::string_view kPrefix = "strategy.";
+  if (!path.starts_with(kPrefix)) return {};
+  const std::string_view option = path.substr(kPrefix.size());
+  return StrategiesTaking(option).empty() ? std::string_view() : option;
 }
 
 ParamSpec& CurrentParam(Draft& d) { return d.spec.parameters.back(); }
@@ -164,6 +176,14 @@ ParamSpec& CurrentParam(Draft& d) { return d.spec.parameters.back(); }
 
 bool IsParamName(std::string_view name) { return IsIdentifier(name, 64, ".-"); }
 
+std::string Enumerate(const std::vector<std::string_view>& names, std::string_view conjunction) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " " + std::string(conjunction) + " " : ", ";
+    out += names[i];
+  }
+  return out;
+}
 
 const std::vector<FieldDef>& SpecFields() {
   static const std::vector<FieldDef> kFields = {
@@ -193,10 +213,8 @@ const std::vector<FieldDef>& SpecFields() {
       {.path = "strategy.type",
        .kind = FieldKind::kEnum,
        .default_yaml = "random",
-       .check_doc = "`bayesian` is the recommended choice (Gaussian process, see docs/strategies.md); "
-                    "`sobol` is quasi-random; `hyperband` and `asha` are multi-fidelity (budgets, "
-                    "promotions; see docs/strategies.md)",
-       .choices = {"grid", "random", "sobol", "bayesian", "hyperband", "asha"},
+       .check_doc = "see the table in docs/strategies.md: what each does, when to use it, its options",
+       .choices = StrategyNames(false),
        .store =
            [](Draft& d, const FieldValue& v) { d.spec.strategy.type = StrategyTypeNamed(v.text); }},
       {.path = "strategy.seed",
@@ -212,27 +230,25 @@ const std::vector<FieldDef>& SpecFields() {
        .kind = FieldKind::kInt,
        .default_yaml = "0",
        .default_doc = "`0` (auto: 2 x parameters + 1, at least 5, at most 20)",
-       .check_doc = ">= 0; bayesian only: trials from the Sobol initial design before the model "
-                    "is used",
+       .check_doc = ">= 0; trials from the Sobol initial design before the model is used",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 0); },
        .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.n_initial = v.integer; }},
       {.path = "strategy.min_resource",
        .kind = FieldKind::kNumber,
        .default_yaml = "1",
-       .check_doc = "> 0 and <= max_resource; hyperband and asha only: the smallest budget a trial gets",
+       .check_doc = "> 0 and <= max_resource; the smallest budget a trial gets",
        .check = Positive,
        .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.min_resource = v.number; }},
       {.path = "strategy.max_resource",
        .kind = FieldKind::kNumber,
-       .default_doc = "required for hyperband and asha",
-       .check_doc = "> 0; hyperband and asha only: the full budget (epochs, or any unit the trial "
-                    "reads from `HPT_BUDGET` / `{budget}`)",
+       .check_doc = "> 0; the full budget (epochs, or any unit the trial reads from `HPT_BUDGET` / "
+                    "`{budget}`)",
        .check = Positive,
        .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.max_resource = v.number; }},
       {.path = "strategy.eta",
        .kind = FieldKind::kNumber,
        .default_yaml = "3",
-       .check_doc = ">= 2; hyperband and asha only: 1/eta of a rung is promoted, budgets grow by eta",
+       .check_doc = ">= 2; 1/eta of a rung is promoted, budgets grow by eta",
        .check =
            [](const FieldValue& v) -> std::optional<std::string> {
              if (v.number >= 2) return std::nullopt;
@@ -242,9 +258,9 @@ const std::vector<FieldDef>& SpecFields() {
       {.path = "strategy.sampler",
        .kind = FieldKind::kEnum,
        .default_yaml = "random",
-       .check_doc = "hyperband and asha only: what proposes new configurations; `bayesian` fits a "
-                    "Gaussian process per budget and takes every third configuration from Sobol (BOHB-like)",
-       .choices = {"random", "sobol", "bayesian"},
+       .check_doc = "what proposes new configurations; `bayesian` fits a Gaussian process per "
+                    "budget and takes every third configuration from Sobol (BOHB-like)",
+       .choices = StrategyNames(true),
        .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.sampler = StrategyTypeNamed(v.text); }},
       {.path = "parameters",
        .kind = FieldKind::kMapList,
@@ -325,7 +341,7 @@ const std::vector<FieldDef>& SpecFields() {
       {.path = "limits", .kind = FieldKind::kMap},
       {.path = "limits.max_trials",
        .kind = FieldKind::kInt,
-       .default_doc = "20 (random); the grid size (grid)",
+       .default_doc = "the grid size (grid); every bracket's starting configurations in one Hyperband iteration (hyperband); 20 otherwise",
        .check_doc = ">= 1; a grid search caps it at the grid size",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 1); },
        .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_trials = v.integer; }},
@@ -466,10 +482,15 @@ std::string SpecFieldsMarkdown() {
   };
   std::string md = "| field | type | default | check |\n|---|---|---|---|\n";
   for (const FieldDef& f : SpecFields()) {
+    // Which strategies take or require an option is the strategy table's to say.
+    const std::string_view option = StrategyOption(f.path);
+    const std::vector<std::string_view> requiring = StrategiesRequiring(option);
     std::string def = f.required ? "**required**" : std::string(f.default_doc);
+    if (def.empty() && !requiring.empty()) def = "required for " + Enumerate(requiring, "and");
     if (def.empty() && !f.default_yaml.empty()) def = "`" + std::string(f.default_yaml) + "`";
     if (def.empty()) def = "-";
-    const std::string check = f.check_doc.empty() ? "-" : std::string(f.check_doc);
+    std::string check = f.check_doc.empty() ? "-" : std::string(f.check_doc);
+    if (!option.empty()) check = Enumerate(StrategiesTaking(option), "and") + " only: " + check;
     md += "| `" + std::string(f.path) + "` | " + type_of(f) + " | " + def + " | " + check + " |\n";
   }
   return md;

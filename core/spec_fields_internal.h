@@ -91,6 +91,9 @@ const std::vector<FieldDef>& SpecFields();
 // The table as the Markdown that docs/spec.md embeds between its "fields" markers.
 std::string SpecFieldsMarkdown();
 
+// "a", "a and b", "a, b and c"; `conjunction` is "and" or "or".
+std::string Enumerate(const std::vector<std::string_view>& names, std::string_view conjunction);
+
 // Name rules shared by the table's checks and the cross-field checks.
 bool IsParamName(std::string_view name);   // [A-Za-z_][A-Za-z0-9_.-]{0,63}
 

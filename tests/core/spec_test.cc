@@ -1,5 +1,6 @@
 #include "core/spec.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -9,6 +10,7 @@
 
 #include "core/command.h"
 #include "core/spec_fields_internal.h"
+#include "core/strategy_table.h"
 
 namespace hpt {
 namespace {
@@ -440,11 +442,10 @@ TEST_CASE("spec: ToYaml round-trips strings that look like other types and awkwa
   CHECK(yaml.find("min: -2000000\n") != std::string::npos);
 }
 
-// What docs/spec.md holds between its `<!-- NAME:begin ... -->` and `<!-- NAME:end -->` lines.
-std::string EmbeddedInSpecDoc(const std::string& name) {
+// What docs/`file` holds between its `<!-- NAME:begin ... -->` and `<!-- NAME:end -->` lines.
+std::string EmbeddedInDoc(const std::string& file, const std::string& name) {
   const std::filesystem::path doc =
-      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "docs" /
-      "spec.md";
+      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "docs" / file;
   std::ifstream in(doc);
   REQUIRE(in.good());
   std::stringstream text;
@@ -461,10 +462,69 @@ std::string EmbeddedInSpecDoc(const std::string& name) {
 
 TEST_CASE("spec: the reference doc embeds the field table exactly") {
   const std::string table = spec_fields::SpecFieldsMarkdown();
-  CHECK(EmbeddedInSpecDoc("fields") == table);
+  CHECK(EmbeddedInDoc("spec.md", "fields") == table);
   // Every table path appears in the rendered table, so none can be left out of the doc.
   for (const auto& field : spec_fields::SpecFields()) {
     CHECK(table.find("| `" + std::string(field.path) + "` |") != std::string::npos);
+  }
+}
+
+TEST_CASE("spec: the strategies doc embeds the strategy table exactly") {
+  CHECK(EmbeddedInDoc("strategies.md", "strategies") == StrategiesMarkdown());
+}
+
+// A spec of strategy `info` with `options` (names under strategy) given, each at a valid value.
+std::string StrategySpec(const StrategyInfo& info, const std::vector<std::string_view>& options) {
+  std::string strategy = "strategy: {type: " + std::string(info.name);
+  for (std::string_view option : options) {
+    const auto& fields = spec_fields::SpecFields();
+    const auto f = std::find_if(fields.begin(), fields.end(), [&](const spec_fields::FieldDef& d) {
+      return d.path == "strategy." + std::string(option);
+    });
+    REQUIRE(f != fields.end());
+    strategy += ", " + std::string(option) + ": " + (f->default_yaml.empty() ? "9" : std::string(f->default_yaml));
+  }
+  return Lines({"name: s", "objective: {metric: loss, goal: minimize}", strategy + "}",
+                "parameters: [{name: x, type: float, min: 0, max: 1, grid_points: 3}]",
+                "trial: {command: [run, \"{x}\"]}"});
+}
+
+TEST_CASE("spec: a strategy option is accepted and written back only for the strategies the table gives it") {
+  for (const StrategyInfo& info : StrategyTable()) {
+    CAPTURE(info.name);
+    const Spec spec = ParseSpec(StrategySpec(info, info.options), "s.yaml");
+    CHECK(spec.strategy.type == info.type);
+    const std::string yaml = ToYaml(spec);
+    CAPTURE(yaml);
+    CHECK(ParseSpec(yaml, "normalized.yaml") == spec);
+    for (const spec_fields::FieldDef& f : spec_fields::SpecFields()) {
+      const std::string path(f.path);
+      if (!path.starts_with("strategy.")) continue;
+      const std::string option = path.substr(std::string("strategy.").size());
+      const std::vector<std::string_view> taking = StrategiesTaking(option);
+      if (taking.empty()) continue;
+      CAPTURE(option);
+      const bool takes = std::find(info.options.begin(), info.options.end(), option) != info.options.end();
+      CHECK((yaml.find("\n  " + option + ": ") != std::string::npos) == takes);
+      if (takes) continue;
+      std::vector<std::string_view> with = info.options;
+      with.push_back(option);
+      const std::vector<SpecDiagnostic> d = Rejected(StrategySpec(info, with));
+      REQUIRE(d.size() == 1);
+      CHECK(d[0].field == path);
+      CHECK(d[0].message == "applies only to strategy.type " + spec_fields::Enumerate(taking, "or"));
+    }
+    for (std::string_view option : info.required) {
+      CAPTURE(option);
+      std::vector<std::string_view> without;
+      for (std::string_view o : info.options) {
+        if (o != option) without.push_back(o);
+      }
+      const std::vector<SpecDiagnostic> d = Rejected(StrategySpec(info, without));
+      REQUIRE(d.size() == 1);
+      CHECK(d[0].field == "strategy." + std::string(option));
+      CHECK(d[0].message == "required for strategy.type " + std::string(info.name));
+    }
   }
 }
 
@@ -638,7 +698,7 @@ TEST_CASE("command: every built-in placeholder expands to its own value, and non
 }
 
 TEST_CASE("command: the reference doc embeds the built-in placeholder table exactly") {
-  CHECK(EmbeddedInSpecDoc("placeholders") == BuiltinPlaceholdersMarkdown());
+  CHECK(EmbeddedInDoc("spec.md", "placeholders") == BuiltinPlaceholdersMarkdown());
 }
 
 TEST_CASE("spec: a built-in placeholder name cannot be a parameter or static key, and a command may use it") {
