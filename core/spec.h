@@ -112,7 +112,8 @@ Spec ParseSpec(const std::string& yaml_text, const std::string& file);
 Spec ParseSpecFile(const std::string& path);
 
 // The normalized spec: every field present with its default, `auto` scales resolved, durations
-// in seconds. ParseSpec(ToYaml(s), f) == s.
+// in seconds. ParseSpec(ToYaml(s), f) == s. Written from the field table (each field's show, in
+// table order), so a new field is written as soon as it is in the table.
 std::string ToYaml(const Spec& spec);
 
 // "90", "90s", "15m", "2h", "1h30m", "1.5h", "1d" -> seconds; nullopt when malformed or negative.

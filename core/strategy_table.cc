@@ -55,6 +55,9 @@ const std::vector<StrategyInfo>& StrategyTable() {
   return kTable;
 }
 
+bool StrategyInfo::Takes(std::string_view option) const { return Lists(options, option); }
+bool StrategyInfo::Requires(std::string_view option) const { return Lists(required, option); }
+
 const StrategyInfo& InfoOf(StrategyType type) {
   for (const StrategyInfo& info : StrategyTable()) {
     if (info.type == type) return info;
@@ -75,7 +78,7 @@ std::optional<StrategyType> ParseStrategyType(std::string_view name) {
 std::vector<std::string_view> StrategiesTaking(std::string_view option) {
   std::vector<std::string_view> names;
   for (const StrategyInfo& info : StrategyTable()) {
-    if (Lists(info.options, option)) names.push_back(info.name);
+    if (info.Takes(option)) names.push_back(info.name);
   }
   return names;
 }
@@ -83,7 +86,7 @@ std::vector<std::string_view> StrategiesTaking(std::string_view option) {
 std::vector<std::string_view> StrategiesRequiring(std::string_view option) {
   std::vector<std::string_view> names;
   for (const StrategyInfo& info : StrategyTable()) {
-    if (Lists(info.required, option)) names.push_back(info.name);
+    if (info.Requires(option)) names.push_back(info.name);
   }
   return names;
 }
@@ -94,7 +97,7 @@ std::string StrategiesMarkdown() {
     std::string options;
     for (std::string_view option : info.options) {
       options += (options.empty() ? "`" : ", `") + std::string(option) + "`";
-      if (Lists(info.required, option)) options += " (required)";
+      if (info.Requires(option)) options += " (required)";
     }
     md += "| `" + std::string(info.name) + "` | " + std::string(info.summary) + " | " +
           std::string(info.use_when) + " | " + (options.empty() ? "-" : options) + " |\n";

@@ -30,6 +30,9 @@ struct StrategyInfo {
   std::vector<std::string_view> required = {};  // those of `options` a spec must give
   // It can be strategy.sampler: propose the new configurations of a strategy that takes `sampler`.
   bool sampler = false;
+
+  bool Takes(std::string_view option) const;
+  bool Requires(std::string_view option) const;
 };
 
 // Every strategy, in the order the docs list them.
