@@ -736,8 +736,7 @@ TEST_CASE("spec: ToYaml round-trips strings that look like other types and awkwa
 
 // What docs/`file` holds between its `<!-- NAME:begin ... -->` and `<!-- NAME:end -->` lines.
 std::string EmbeddedInDoc(const std::string& file, const std::string& name) {
-  const std::filesystem::path doc =
-      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "docs" / file;
+  const std::filesystem::path doc = std::filesystem::path(HPT_DOCS_DIR) / file;
   std::ifstream in(doc);
   REQUIRE(in.good());
   std::stringstream text;
