@@ -5,9 +5,11 @@
 // notes in docs/spec.md, both checked by tests) and strategies/ (MakeStrategy: one factory per row,
 // checked by a test) all read it.
 //
-// Adding a strategy: an enumerant and a row here, a factory in strategies/registry.cc, its class.
-// An option no strategy took before is also a field in core/spec_fields.cc and a member of
-// Spec::Strategy.
+// Adding a strategy: an enumerant below, a row in strategy_table.cc, a factory in
+// strategies/registry.cc, its class (and its section in docs/strategies.md). An option no strategy
+// took before is also a field in core/spec_fields.cc and a member of Spec::Strategy; a rule of its
+// own for the max_trials default or the parameters (as grid and hyperband have) goes in
+// core/spec.cc's cross-field checks.
 
 #include <optional>
 #include <string>
