@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "core/layout.h"
 
 namespace hpt {
 Lifecycle::Lifecycle(Store& store, const Clock& clock, std::shared_ptr<spdlog::logger> log,
@@ -242,8 +243,7 @@ void Lifecycle::StartAttempt(Experiment& e, LiveTrial& t, const std::string& pee
                              const std::string& host, const std::string& gpus, int64_t slot) {
   ++t.attempt;
   // Relative to the worker's work dir until the worker reports the absolute path.
-  const std::string log_path = e.row.name + "-" + std::to_string(e.row.id) + "/trial-" + std::to_string(t.id) +
-                               "/attempt-" + std::to_string(t.attempt) + ".log";
+  const std::string log_path = LayoutOf(e.row.name, e.row.id, t.id, t.attempt).attempt_log;
   t.run_id = store_.StartRun(NewRun{t.id, t.attempt, worker_id, host, gpus, log_path, slot, clock_.Wall(), t.budget});
   t.status = TrialStatus::kRunning;
   t.peer = peer;

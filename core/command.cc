@@ -1,11 +1,14 @@
 // Trial command placeholders and duration strings: the small text formats of the spec.
 
+#include "core/command.h"
+
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <string>
 
-#include "core/spec.h"
+#include "core/error.h"
+#include "core/spec.h"  // ParseDuration
 
 namespace hpt {
 namespace {
@@ -51,10 +54,46 @@ void ScanArgument(std::string_view argument, OnText on_text, OnName on_name) {
 
 }  // namespace
 
+const std::vector<BuiltinPlaceholder>& BuiltinPlaceholderTable() {
+  static const std::vector<BuiltinPlaceholder> kTable = {
+      {"trial_id", "HPT_TRIAL_ID", "the trial's id", &TrialBuiltins::trial_id},
+      {"experiment", "HPT_EXPERIMENT", "the experiment's name", &TrialBuiltins::experiment},
+      {"trial_dir", "HPT_TRIAL_DIR", "the trial's private directory (absolute), shared by its attempts",
+       &TrialBuiltins::trial_dir},
+      {"checkpoint_dir", "HPT_CHECKPOINT_DIR",
+       "`checkpoint` in the trial's directory, kept across retries and promotions: save there, "
+       "resume from there",
+       &TrialBuiltins::checkpoint_dir},
+      {"budget", "HPT_BUDGET",
+       "the total budget (epochs, ...) this attempt should reach, for a multi-fidelity strategy; "
+       "empty otherwise",
+       &TrialBuiltins::budget},
+  };
+  return kTable;
+}
+
 const std::vector<std::string>& BuiltinPlaceholders() {
-  static const std::vector<std::string> kBuiltins = {"trial_id", "experiment", "trial_dir",
-                                                     "checkpoint_dir", "budget"};
-  return kBuiltins;
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const BuiltinPlaceholder& b : BuiltinPlaceholderTable()) names.emplace_back(b.name);
+    return names;
+  }();
+  return kNames;
+}
+
+std::optional<std::string> BuiltinValue(const TrialBuiltins& values, std::string_view name) {
+  for (const BuiltinPlaceholder& b : BuiltinPlaceholderTable()) {
+    if (b.name == name) return values.*b.value;
+  }
+  return std::nullopt;
+}
+
+std::string BuiltinPlaceholdersMarkdown() {
+  std::string md = "| placeholder | environment variable | value |\n|---|---|---|\n";
+  for (const BuiltinPlaceholder& b : BuiltinPlaceholderTable()) {
+    md += "| `{" + std::string(b.name) + "}` | `" + std::string(b.env) + "` | " + std::string(b.doc) + " |\n";
+  }
+  return md;
 }
 
 std::vector<std::string> ExpandCommand(

@@ -1,5 +1,6 @@
-// The spec parser: walks the YAML document along the field table (spec_fields.cc), converts and
-// checks each value, then runs the checks that span several fields. yaml-cpp stays in this file.
+// The spec parser and writer: walks the YAML document along the field table (spec_fields.cc),
+// converts and checks each value, then runs the checks that span several fields; ToYaml walks the
+// same table the other way. yaml-cpp stays in this file.
 
 #include "core/spec.h"
 
@@ -21,6 +22,7 @@
 #include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
+#include "core/command.h"
 #include "core/spec_fields_internal.h"
 
 namespace hpt {
@@ -200,13 +202,7 @@ std::string TooLarge(std::optional<size_t> size) {
 
 class Parser {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {
-    for (const sf::FieldDef& f : sf::SpecFields()) {
-      const size_t dot = f.path.rfind('.');
-      const std::string_view parent = dot == std::string_view::npos ? "" : f.path.substr(0, dot);
-      children_[std::string(parent)].push_back(&f);
-    }
-  }
+  explicit Parser(std::string file) : file_(std::move(file)) {}
 
   Spec Parse(const std::string& text) {
     if (text.size() > kMaxSpecBytes) {
@@ -284,10 +280,8 @@ class Parser {
   // children of `table_path`, then applies defaults and reports missing required fields.
   void WalkMap(const YAML::Node& node, sf::Mark mark, const std::string& table_path,
                const std::string& path) {
-    const std::vector<const sf::FieldDef*>& children = children_[table_path];
-    const auto name_of = [&](const sf::FieldDef* f) {
-      return f->path.substr(table_path.empty() ? 0 : table_path.size() + 1);
-    };
+    const std::vector<const sf::FieldDef*>& children = sf::ChildrenOf(table_path);
+    const auto name_of = [](const sf::FieldDef* f) { return sf::KeyOf(*f); };
     std::set<std::string, std::less<>> seen;
     if (node.IsMap()) {
       for (const auto& entry : node) {
@@ -614,26 +608,25 @@ class Parser {
       }
     }
 
-    if (Present("strategy.n_initial") && spec.strategy.type != StrategyType::kBayesian) {
-      Fail(At("strategy.n_initial"), "strategy.n_initial", "applies only to strategy.type bayesian");
-    }
-
-    const bool multi_fidelity =
-        spec.strategy.type == StrategyType::kHyperband || spec.strategy.type == StrategyType::kAsha;
-    for (const char* f : {"strategy.min_resource", "strategy.max_resource", "strategy.eta", "strategy.sampler"}) {
-      if (Present(f) && !multi_fidelity) Fail(At(f), f, "applies only to strategy.type hyperband or asha");
-    }
-    if (multi_fidelity) {
-      if (!Present("strategy.max_resource")) {
-        Fail(At("strategy"), "strategy.max_resource",
-             "required for strategy.type " + std::string(ToString(spec.strategy.type)) +
-                 " (the full budget a trial can get)");
-      } else if (Ok("strategy.max_resource") && Ok("strategy.min_resource") &&
-                 spec.strategy.min_resource > spec.strategy.max_resource) {
-        Fail(At("strategy.min_resource"), "strategy.min_resource",
-             "must not exceed max_resource (" + FormatValue(spec.strategy.max_resource) + "), got " +
-                 FormatValue(spec.strategy.min_resource));
+    // A strategy.* option applies to the strategies whose row in the strategy table lists it.
+    const StrategyInfo& strategy = InfoOf(spec.strategy.type);
+    for (const sf::FieldDef& f : sf::SpecFields()) {
+      const std::string_view option = sf::StrategyOption(f.path);
+      if (option.empty()) continue;
+      const std::string field(f.path);
+      if (!strategy.Takes(option)) {
+        if (Present(field)) {
+          Fail(At(field), field, "applies only to strategy.type " + sf::Enumerate(StrategiesTaking(option), "or"));
+        }
+      } else if (strategy.Requires(option) && !Present(field)) {
+        Fail(At("strategy"), field, "required for strategy.type " + std::string(strategy.name));
       }
+    }
+    if (Ok("strategy.max_resource") && Ok("strategy.min_resource") &&
+        spec.strategy.min_resource > spec.strategy.max_resource) {
+      Fail(At("strategy.min_resource"), "strategy.min_resource",
+           "must not exceed max_resource (" + FormatValue(spec.strategy.max_resource) + "), got " +
+               FormatValue(spec.strategy.min_resource));
     }
     if (spec.early_stopping.type != EarlyStoppingType::kMedian) {
       for (const char* f : {"early_stopping.min_steps", "early_stopping.min_trials"}) {
@@ -770,8 +763,6 @@ class Parser {
   }
 
   std::string file_;
-  // Table fields by the table path of their parent ("" for the top level).
-  std::map<std::string, std::vector<const sf::FieldDef*>, std::less<>> children_;
   sf::Draft draft_;
   std::vector<SpecDiagnostic> diagnostics_;
   std::map<std::string, sf::Mark, std::less<>> present_;  // path as written -> its position
@@ -783,19 +774,96 @@ void EmitString(YAML::Emitter& out, const std::string& s) {
   out << s;
 }
 
-}  // namespace
-
-std::string_view ToString(StrategyType type) {
-  switch (type) {
-    case StrategyType::kGrid: return "grid";
-    case StrategyType::kRandom: return "random";
-    case StrategyType::kSobol: return "sobol";
-    case StrategyType::kBayesian: return "bayesian";
-    case StrategyType::kHyperband: return "hyperband";
-    case StrategyType::kAsha: return "asha";
-  }
-  return "random";
+// A kNumber or kDuration value: integral ones in plain decimal (1000000, not 1e+06), the others in
+// the shortest form that reads back to the same double. The field's kind makes it a number either way.
+std::string NumberLiteral(double d) {
+  if (std::trunc(d) == d && std::abs(d) <= sf::kMaxIntBound) return std::to_string(static_cast<int64_t>(d));
+  return FormatValue(d);
 }
+
+// A scalar whose type is the value's own (categorical values, static values): a double always
+// reads back as a double, a string that looks like something else is quoted.
+void EmitTyped(YAML::Emitter& out, const nlohmann::ordered_json& value) {
+  if (value.is_boolean()) {
+    out << std::string(value.get<bool>() ? "true" : "false");
+  } else if (value.is_number_float()) {
+    out << FloatLiteral(value.get<double>());
+  } else if (value.is_number()) {
+    out << value.dump();
+  } else if (value.is_string()) {
+    EmitString(out, value.get<std::string>());
+  } else {
+    // Not produced by ParseSpec; kept visible rather than dropped.
+    EmitString(out, value.dump());
+  }
+}
+
+void WriteFields(YAML::Emitter& out, const Spec& spec, std::string_view table_path, size_t item);
+
+// Writes one field as its show function reads it from the spec, in the form its kind parses.
+void WriteField(YAML::Emitter& out, const Spec& spec, const sf::FieldDef& f, size_t item) {
+  if (f.kind == sf::FieldKind::kMap) {
+    out << YAML::Key << std::string(sf::KeyOf(f)) << YAML::Value << YAML::BeginMap;
+    WriteFields(out, spec, f.path, item);
+    out << YAML::EndMap;
+    return;
+  }
+  // A strategy option is written for the strategies that take it (and the parser refuses it for
+  // the others).
+  if (const std::string_view option = sf::StrategyOption(f.path);
+      !option.empty() && !InfoOf(spec.strategy.type).Takes(option)) {
+    return;
+  }
+  const std::optional<sf::FieldValue> v = f.show(spec, item);
+  if (!v) return;
+  out << YAML::Key << std::string(sf::KeyOf(f)) << YAML::Value;
+  switch (f.kind) {
+    case sf::FieldKind::kString: EmitString(out, v->text); break;
+    case sf::FieldKind::kEnum: out << v->text; break;
+    case sf::FieldKind::kInt: out << std::to_string(v->integer); break;
+    case sf::FieldKind::kNumber:
+    case sf::FieldKind::kDuration: out << NumberLiteral(v->number); break;
+    case sf::FieldKind::kStringList:
+      out << YAML::Flow << YAML::BeginSeq;
+      for (const std::string& s : v->strings) EmitString(out, s);
+      out << YAML::EndSeq;
+      break;
+    case sf::FieldKind::kScalarList:
+      out << YAML::Flow << YAML::BeginSeq;
+      for (const ParamValue& value : v->scalars) {
+        std::visit([&](const auto& x) { EmitTyped(out, nlohmann::ordered_json(x)); }, value);
+      }
+      out << YAML::EndSeq;
+      break;
+    case sf::FieldKind::kScalarMap:
+      out << YAML::BeginMap;
+      for (const auto& [key, value] : v->object.items()) {
+        out << YAML::Key;
+        EmitString(out, key);
+        out << YAML::Value;
+        EmitTyped(out, value);
+      }
+      out << YAML::EndMap;
+      break;
+    case sf::FieldKind::kMapList:
+      out << YAML::BeginSeq;
+      for (size_t i = 0; i < v->count; ++i) {
+        out << YAML::BeginMap;
+        WriteFields(out, spec, std::string(f.path) + "[]", i);
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
+      break;
+    case sf::FieldKind::kMap: break;  // above
+  }
+}
+
+// Writes the fields under `table_path` in table order; `item` is the list item they belong to.
+void WriteFields(YAML::Emitter& out, const Spec& spec, std::string_view table_path, size_t item) {
+  for (const sf::FieldDef* f : sf::ChildrenOf(table_path)) WriteField(out, spec, *f, item);
+}
+
+}  // namespace
 
 std::string SpecDiagnostic::ToString() const {
   std::string out = file;
@@ -861,130 +929,7 @@ Spec ParseSpecFile(const std::string& path) {
 std::string ToYaml(const Spec& spec) {
   YAML::Emitter out;
   out << YAML::BeginMap;
-  out << YAML::Key << "name" << YAML::Value;
-  EmitString(out, spec.name);
-  out << YAML::Key << "objective" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "metric" << YAML::Value;
-  EmitString(out, spec.objective.metric);
-  out << YAML::Key << "goal" << YAML::Value << std::string(ToString(spec.objective.goal));
-  out << YAML::EndMap;
-  out << YAML::Key << "strategy" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "type" << YAML::Value << std::string(ToString(spec.strategy.type));
-  out << YAML::Key << "seed" << YAML::Value << std::to_string(spec.strategy.seed);
-  if (spec.strategy.type == StrategyType::kHyperband || spec.strategy.type == StrategyType::kAsha) {
-    out << YAML::Key << "min_resource" << YAML::Value << FloatLiteral(spec.strategy.min_resource);
-    out << YAML::Key << "max_resource" << YAML::Value << FloatLiteral(spec.strategy.max_resource);
-    out << YAML::Key << "eta" << YAML::Value << FloatLiteral(spec.strategy.eta);
-    out << YAML::Key << "sampler" << YAML::Value << std::string(ToString(spec.strategy.sampler));
-  }
-  if (spec.strategy.type == StrategyType::kBayesian) {
-    out << YAML::Key << "n_initial" << YAML::Value << std::to_string(spec.strategy.n_initial);
-  }
-  out << YAML::EndMap;
-
-  out << YAML::Key << "parameters" << YAML::Value << YAML::BeginSeq;
-  for (const ParamSpec& p : spec.parameters) {
-    out << YAML::BeginMap;
-    out << YAML::Key << "name" << YAML::Value;
-    EmitString(out, p.name);
-    out << YAML::Key << "type" << YAML::Value << std::string(ToString(p.type));
-    if (p.type == ParamType::kCategorical) {
-      out << YAML::Key << "values" << YAML::Value << YAML::Flow << YAML::BeginSeq;
-      for (const ParamValue& v : p.choices) {
-        if (const auto* d = std::get_if<double>(&v)) {
-          out << FloatLiteral(*d);
-        } else if (const auto* s = std::get_if<std::string>(&v)) {
-          EmitString(out, *s);
-        } else {
-          out << FormatValue(v);
-        }
-      }
-      out << YAML::EndSeq;
-    } else {
-      // Int bounds in plain decimal: the shortest double form would write 1000000 as 1e+06.
-      const auto bound = [&](double v) {
-        return p.type == ParamType::kInt ? std::to_string(static_cast<int64_t>(v)) : FormatValue(v);
-      };
-      out << YAML::Key << "min" << YAML::Value << bound(p.min);
-      out << YAML::Key << "max" << YAML::Value << bound(p.max);
-      out << YAML::Key << "scale" << YAML::Value << std::string(ToString(p.scale));
-      if (p.grid_points != 0) {
-        out << YAML::Key << "grid_points" << YAML::Value << std::to_string(p.grid_points);
-      }
-    }
-    out << YAML::EndMap;
-  }
-  out << YAML::EndSeq;
-
-  out << YAML::Key << "static" << YAML::Value << YAML::BeginMap;
-  for (const auto& [key, value] : spec.static_params.items()) {
-    out << YAML::Key;
-    EmitString(out, key);
-    out << YAML::Value;
-    if (value.is_boolean()) {
-      out << std::string(value.get<bool>() ? "true" : "false");
-    } else if (value.is_number_float()) {
-      out << FloatLiteral(value.get<double>());
-    } else if (value.is_number()) {
-      out << value.dump();
-    } else if (value.is_string()) {
-      EmitString(out, value.get<std::string>());
-    } else {
-      // Not produced by ParseSpec; kept visible rather than dropped.
-      EmitString(out, value.dump());
-    }
-  }
-  out << YAML::EndMap;
-
-  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "max_trials" << YAML::Value << std::to_string(spec.limits.max_trials);
-  // Unlimited parallelism is the field's absence: 0 is not a valid value to write.
-  if (spec.limits.max_parallel > 0) {
-    out << YAML::Key << "max_parallel" << YAML::Value << std::to_string(spec.limits.max_parallel);
-  }
-  out << YAML::Key << "trial_timeout" << YAML::Value << FormatValue(spec.limits.trial_timeout_s);
-  out << YAML::Key << "max_runtime" << YAML::Value << FormatValue(spec.limits.max_runtime_s);
-  out << YAML::Key << "max_failed" << YAML::Value << std::to_string(spec.limits.max_failed);
-  out << YAML::EndMap;
-
-  out << YAML::Key << "early_stopping" << YAML::Value << YAML::BeginMap;
-  if (spec.early_stopping.type == EarlyStoppingType::kMedian) {
-    out << YAML::Key << "type" << YAML::Value << "median";
-    out << YAML::Key << "min_steps" << YAML::Value << std::to_string(spec.early_stopping.min_steps);
-    out << YAML::Key << "min_trials" << YAML::Value << std::to_string(spec.early_stopping.min_trials);
-  } else {
-    out << YAML::Key << "type" << YAML::Value << "none";
-  }
-  out << YAML::EndMap;
-
-  out << YAML::Key << "completion" << YAML::Value << YAML::BeginMap;
-  if (spec.completion.target) {
-    out << YAML::Key << "target" << YAML::Value << FloatLiteral(*spec.completion.target);
-  }
-  out << YAML::Key << "patience" << YAML::Value << std::to_string(spec.completion.patience);
-  out << YAML::Key << "min_delta" << YAML::Value << FloatLiteral(spec.completion.min_delta);
-  out << YAML::EndMap;
-
-  out << YAML::Key << "trial" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "command" << YAML::Value << YAML::Flow << YAML::BeginSeq;
-  for (const std::string& argument : spec.trial.command) EmitString(out, argument);
-  out << YAML::EndSeq;
-  out << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
-  for (const MetricDef& m : spec.trial.metrics) {
-    out << YAML::BeginMap;
-    out << YAML::Key << "name" << YAML::Value;
-    EmitString(out, m.name);
-    out << YAML::Key << "regex" << YAML::Value;
-    EmitString(out, m.regex);
-    out << YAML::EndMap;
-  }
-  out << YAML::EndSeq;
-  out << YAML::Key << "resources" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "gpus" << YAML::Value << std::to_string(spec.trial.gpus);
-  out << YAML::EndMap;
-  out << YAML::Key << "retries" << YAML::Value << std::to_string(spec.trial.retries);
-  out << YAML::EndMap;
-
+  WriteFields(out, spec, "", 0);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,12 +15,10 @@
 
 #include "core/error.h"
 #include "core/search_space.h"
+#include "core/strategy_table.h"
 #include "core/types.h"
 
 namespace hpt {
-
-enum class StrategyType { kGrid, kRandom, kSobol, kBayesian, kHyperband, kAsha };
-std::string_view ToString(StrategyType type);
 
 enum class EarlyStoppingType { kNone, kMedian };
 
@@ -115,22 +112,9 @@ Spec ParseSpec(const std::string& yaml_text, const std::string& file);
 Spec ParseSpecFile(const std::string& path);
 
 // The normalized spec: every field present with its default, `auto` scales resolved, durations
-// in seconds. ParseSpec(ToYaml(s), f) == s.
+// in seconds. ParseSpec(ToYaml(s), f) == s. Written from the field table (each field's show, in
+// table order), so a new field is written as soon as it is in the table.
 std::string ToYaml(const Spec& spec);
-
-// Names a `{placeholder}` in trial.command may use besides parameters and static values.
-// {trial_id} {experiment} {trial_dir} {checkpoint_dir} {budget}
-const std::vector<std::string>& BuiltinPlaceholders();
-
-// Replaces every {name} in each argument by lookup(name); "{{" and "}}" stand for literal braces.
-// Each argument stays one argument (nothing is split or passed through a shell). Throws
-// Error(kInvalidInput) naming the placeholder when lookup returns nullopt or a brace is unbalanced.
-std::vector<std::string> ExpandCommand(
-    const std::vector<std::string>& command,
-    const std::function<std::optional<std::string>(std::string_view)>& lookup);
-
-// The placeholder names used in one argument, in order. Throws like ExpandCommand on bad braces.
-std::vector<std::string> PlaceholdersIn(std::string_view argument);
 
 // "90", "90s", "15m", "2h", "1h30m", "1.5h", "1d" -> seconds; nullopt when malformed or negative.
 std::optional<double> ParseDuration(std::string_view text);

@@ -1,12 +1,16 @@
-// The one table of spec fields: path, type, default and check. The parser (spec.cc) walks it and
-// docs/spec.md embeds SpecFieldsMarkdown(), which a test compares with the doc, so neither the
-// validation nor the documentation can drift from this file.
+// The one table of spec fields: path, type, default, check, and how each is stored into a Spec and
+// read back out of one. The parser and ToYaml (spec.cc) walk it and docs/spec.md embeds
+// SpecFieldsMarkdown(), which a test compares with the doc, so neither the validation, the
+// normalized form nor the documentation can drift from this file.
 
 #include <algorithm>
+#include <map>
 #include <regex>
 #include <string_view>
 
+#include "core/command.h"
 #include "core/spec_fields_internal.h"
+#include "core/strategy_table.h"
 
 namespace hpt::spec_fields {
 namespace {
@@ -148,21 +152,84 @@ std::optional<std::string> Positive(const FieldValue& v) {
   return "must be > 0, got " + FormatValue(v.number);
 }
 
-StrategyType StrategyTypeNamed(const std::string& name) {
-  if (name == "grid") return StrategyType::kGrid;
-  if (name == "sobol") return StrategyType::kSobol;
-  if (name == "bayesian") return StrategyType::kBayesian;
-  if (name == "hyperband") return StrategyType::kHyperband;
-  if (name == "asha") return StrategyType::kAsha;
-  return StrategyType::kRandom;
+// The names of the strategy table's rows; only those that can be a sampler with `samplers`.
+std::vector<std::string_view> StrategyNames(bool samplers) {
+  std::vector<std::string_view> names;
+  for (const StrategyInfo& info : StrategyTable()) {
+    if (!samplers || info.sampler) names.push_back(info.name);
+  }
+  return names;
 }
 
+// A name the field's choices (StrategyNames) accepted.
+StrategyType StrategyTypeNamed(const std::string& name) { return ParseStrategyType(name).value(); }
+
 ParamSpec& CurrentParam(Draft& d) { return d.spec.parameters.back(); }
+
+// Show functions: a value of each kind.
+FieldValue Text(std::string_view text) {
+  FieldValue v;
+  v.text = std::string(text);
+  return v;
+}
+FieldValue Integer(int64_t integer) {
+  FieldValue v;
+  v.integer = integer;
+  v.number = static_cast<double>(integer);
+  return v;
+}
+FieldValue Number(double number) {
+  FieldValue v;
+  v.number = number;
+  return v;
+}
+FieldValue Count(size_t count) {
+  FieldValue v;
+  v.count = count;
+  return v;
+}
+bool IsCategorical(const Spec& spec, size_t item) {
+  return spec.parameters.at(item).type == ParamType::kCategorical;
+}
 
 }  // namespace
 
 bool IsParamName(std::string_view name) { return IsIdentifier(name, 64, ".-"); }
 
+std::string_view StrategyOption(std::string_view path) {
+  constexpr std::string_view kPrefix = "strategy.";
+  if (!path.starts_with(kPrefix)) return {};
+  const std::string_view option = path.substr(kPrefix.size());
+  return StrategiesTaking(option).empty() ? std::string_view() : option;
+}
+
+std::string_view KeyOf(const FieldDef& field) {
+  const size_t dot = field.path.rfind('.');
+  return dot == std::string_view::npos ? field.path : field.path.substr(dot + 1);
+}
+
+const std::vector<const FieldDef*>& ChildrenOf(std::string_view table_path) {
+  static const std::map<std::string, std::vector<const FieldDef*>, std::less<>> kChildren = [] {
+    std::map<std::string, std::vector<const FieldDef*>, std::less<>> children;
+    for (const FieldDef& f : SpecFields()) {
+      const size_t dot = f.path.rfind('.');
+      children[std::string(dot == std::string_view::npos ? "" : f.path.substr(0, dot))].push_back(&f);
+    }
+    return children;
+  }();
+  static const std::vector<const FieldDef*> kNone;
+  const auto it = kChildren.find(table_path);
+  return it == kChildren.end() ? kNone : it->second;
+}
+
+std::string Enumerate(const std::vector<std::string_view>& names, std::string_view conjunction) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " " + std::string(conjunction) + " " : ", ";
+    out += names[i];
+  }
+  return out;
+}
 
 const std::vector<FieldDef>& SpecFields() {
   static const std::vector<FieldDef> kFields = {
@@ -172,14 +239,16 @@ const std::vector<FieldDef>& SpecFields() {
        .check_doc = "1 to 64 characters of `A-Z a-z 0-9 _ . -`; not starting with `-` or `.`, not all digits "
                     "(the CLI would read it as an option or an experiment id; it names a directory on workers)",
        .check = CheckSpecName,
-       .store = [](Draft& d, const FieldValue& v) { d.spec.name = v.text; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.name = v.text; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Text(s.name); }},
       {.path = "objective", .kind = FieldKind::kMap, .required = true},
       {.path = "objective.metric",
        .kind = FieldKind::kString,
        .required = true,
        .check_doc = "a metric name: `[A-Za-z_][A-Za-z0-9_.:/-]*`, at most 128 characters",
        .check = CheckMetricName,
-       .store = [](Draft& d, const FieldValue& v) { d.spec.objective.metric = v.text; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.objective.metric = v.text; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Text(s.objective.metric); }},
       {.path = "objective.goal",
        .kind = FieldKind::kEnum,
        .required = true,
@@ -187,17 +256,17 @@ const std::vector<FieldDef>& SpecFields() {
        .store =
            [](Draft& d, const FieldValue& v) {
              d.spec.objective.goal = v.text == "maximize" ? Goal::kMaximize : Goal::kMinimize;
-           }},
+           },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Text(ToString(s.objective.goal)); }},
       {.path = "strategy", .kind = FieldKind::kMap},
       {.path = "strategy.type",
        .kind = FieldKind::kEnum,
        .default_yaml = "random",
-       .check_doc = "`bayesian` is the recommended choice (Gaussian process, see docs/strategies.md); "
-                    "`sobol` is quasi-random; `hyperband` and `asha` are multi-fidelity (budgets, "
-                    "promotions; see docs/strategies.md)",
-       .choices = {"grid", "random", "sobol", "bayesian", "hyperband", "asha"},
+       .check_doc = "see the table in docs/strategies.md: what each does, when to use it, its options",
+       .choices = StrategyNames(false),
        .store =
-           [](Draft& d, const FieldValue& v) { d.spec.strategy.type = StrategyTypeNamed(v.text); }},
+           [](Draft& d, const FieldValue& v) { d.spec.strategy.type = StrategyTypeNamed(v.text); },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Text(ToString(s.strategy.type)); }},
       {.path = "strategy.seed",
        .kind = FieldKind::kInt,
        .default_yaml = "0",
@@ -206,45 +275,49 @@ const std::vector<FieldDef>& SpecFields() {
        .store =
            [](Draft& d, const FieldValue& v) {
              d.spec.strategy.seed = static_cast<uint64_t>(v.integer);
-           }},
+           },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Integer(static_cast<int64_t>(s.strategy.seed)); }},
       {.path = "strategy.n_initial",
        .kind = FieldKind::kInt,
        .default_yaml = "0",
        .default_doc = "`0` (auto: 2 x parameters + 1, at least 5, at most 20)",
-       .check_doc = ">= 0; bayesian only: trials from the Sobol initial design before the model "
-                    "is used",
+       .check_doc = ">= 0; trials from the Sobol initial design before the model is used",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 0); },
-       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.n_initial = v.integer; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.n_initial = v.integer; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Integer(s.strategy.n_initial); }},
       {.path = "strategy.min_resource",
        .kind = FieldKind::kNumber,
        .default_yaml = "1",
-       .check_doc = "> 0 and <= max_resource; hyperband and asha only: the smallest budget a trial gets",
+       .check_doc = "> 0 and <= max_resource; the smallest budget a trial gets",
        .check = Positive,
-       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.min_resource = v.number; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.min_resource = v.number; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Number(s.strategy.min_resource); }},
       {.path = "strategy.max_resource",
        .kind = FieldKind::kNumber,
-       .default_doc = "required for hyperband and asha",
-       .check_doc = "> 0; hyperband and asha only: the full budget (epochs, or any unit the trial "
-                    "reads from `HPT_BUDGET` / `{budget}`)",
+       .check_doc = "> 0; the full budget (epochs, or any unit the trial reads from `HPT_BUDGET` / "
+                    "`{budget}`)",
        .check = Positive,
-       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.max_resource = v.number; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.max_resource = v.number; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Number(s.strategy.max_resource); }},
       {.path = "strategy.eta",
        .kind = FieldKind::kNumber,
        .default_yaml = "3",
-       .check_doc = ">= 2; hyperband and asha only: 1/eta of a rung is promoted, budgets grow by eta",
+       .check_doc = ">= 2; 1/eta of a rung is promoted, budgets grow by eta",
        .check =
            [](const FieldValue& v) -> std::optional<std::string> {
              if (v.number >= 2) return std::nullopt;
              return "must be at least 2, got " + FormatValue(v.number);
            },
-       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.eta = v.number; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.eta = v.number; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Number(s.strategy.eta); }},
       {.path = "strategy.sampler",
        .kind = FieldKind::kEnum,
        .default_yaml = "random",
-       .check_doc = "hyperband and asha only: what proposes new configurations; `bayesian` fits a "
-                    "Gaussian process per budget and takes every third configuration from Sobol (BOHB-like)",
-       .choices = {"random", "sobol", "bayesian"},
-       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.sampler = StrategyTypeNamed(v.text); }},
+       .check_doc = "what proposes new configurations; `bayesian` fits a Gaussian process per "
+                    "budget and takes every third configuration from Sobol (BOHB-like)",
+       .choices = StrategyNames(true),
+       .store = [](Draft& d, const FieldValue& v) { d.spec.strategy.sampler = StrategyTypeNamed(v.text); },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Text(ToString(s.strategy.sampler)); }},
       {.path = "parameters",
        .kind = FieldKind::kMapList,
        .required = true,
@@ -254,14 +327,16 @@ const std::vector<FieldDef>& SpecFields() {
            [](Draft& d, const FieldValue&) {
              d.spec.parameters.emplace_back();
              d.params.emplace_back();
-           }},
+           },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Count(s.parameters.size()); }},
       {.path = "parameters[].name",
        .kind = FieldKind::kString,
        .required = true,
        .check_doc = "`[A-Za-z_][A-Za-z0-9_.-]*`, at most 64 characters; unique; not a static key "
                     "nor a built-in placeholder name",
        .check = CheckParamName,
-       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).name = v.text; }},
+       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).name = v.text; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> { return Text(s.parameters.at(i).name); }},
       {.path = "parameters[].type",
        .kind = FieldKind::kEnum,
        .required = true,
@@ -273,33 +348,52 @@ const std::vector<FieldDef>& SpecFields() {
                                                       : ParamType::kCategorical;
              CurrentParam(d).type = type;
              d.params.back().type = type;
-           }},
+           },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> { return Text(ToString(s.parameters.at(i).type)); }},
       {.path = "parameters[].min",
        .kind = FieldKind::kNumber,
        .default_doc = "required for float and int",
        .check_doc = "float: min < max; int: integral, min < max and abs(min) <= 2^53; log scale: "
                     "min > 0 (int: >= 1); reverse_log: min >= 0; not for categorical",
-       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).min = v.number; }},
+       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).min = v.number; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> {
+             if (IsCategorical(s, i)) return std::nullopt;
+             return Number(s.parameters.at(i).min);
+           }},
       {.path = "parameters[].max",
        .kind = FieldKind::kNumber,
        .default_doc = "required for float and int",
        .check_doc = "greater than min; int: integral and abs(max) <= 2^53; reverse_log: max < 1; "
                     "not for categorical",
-       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).max = v.number; }},
+       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).max = v.number; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> {
+             if (IsCategorical(s, i)) return std::nullopt;
+             return Number(s.parameters.at(i).max);
+           }},
       {.path = "parameters[].scale",
        .kind = FieldKind::kEnum,
        .default_yaml = "auto",
        .check_doc = "`auto` is `log` when min > 0 and max/min >= 100, else `linear`; "
                     "`reverse_log` is for floats in [0, 1); not for categorical",
        .choices = {"linear", "log", "reverse_log", "auto"},
-       .store = [](Draft& d, const FieldValue& v) { d.params.back().scale = v.text; }},
+       .store = [](Draft& d, const FieldValue& v) { d.params.back().scale = v.text; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> {
+             if (IsCategorical(s, i)) return std::nullopt;
+             return Text(ToString(s.parameters.at(i).scale));  // resolved: never `auto`
+           }},
       {.path = "parameters[].values",
        .kind = FieldKind::kScalarList,
        .default_doc = "required for categorical",
        .check_doc = "not empty; no two values print the same; only for categorical. Plain "
                     "integers stay integers, plain decimals floats, anything else a string",
        .check = CheckNonEmptyList,
-       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).choices = v.scalars; }},
+       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).choices = v.scalars; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> {
+             if (!IsCategorical(s, i)) return std::nullopt;
+             FieldValue v;
+             v.scalars = s.parameters.at(i).choices;
+             return v;
+           }},
       {.path = "parameters[].grid_points",
        .kind = FieldKind::kInt,
        .default_doc = "absent (int: every integer in range)",
@@ -314,44 +408,63 @@ const std::vector<FieldDef>& SpecFields() {
        .store =
            [](Draft& d, const FieldValue& v) {
              CurrentParam(d).grid_points = static_cast<int>(v.integer);
+           },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> {
+             const ParamSpec& p = s.parameters.at(i);
+             if (p.type == ParamType::kCategorical || p.grid_points == 0) return std::nullopt;
+             return Integer(p.grid_points);
            }},
       {.path = "static",
        .kind = FieldKind::kScalarMap,
        .default_doc = "`{}`",
        .check_doc = "keys are parameter-like names, not a parameter nor a built-in placeholder; "
                     "values are strings, numbers or booleans (`true`/`false`)",
-       .store = [](Draft& d, const FieldValue& v) { d.spec.static_params = v.object; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.static_params = v.object; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             FieldValue v;
+             v.object = s.static_params;
+             return v;
+           }},
       {.path = "limits", .kind = FieldKind::kMap},
       {.path = "limits.max_trials",
        .kind = FieldKind::kInt,
-       .default_doc = "20 (random); the grid size (grid)",
+       .default_doc = "the grid size (grid); every bracket's starting configurations in one Hyperband iteration (hyperband); 20 otherwise",
        .check_doc = ">= 1; a grid search caps it at the grid size",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 1); },
-       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_trials = v.integer; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_trials = v.integer; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Integer(s.limits.max_trials); }},
       {.path = "limits.max_parallel",
        .kind = FieldKind::kInt,
        .default_doc = "absent: as many as there are free slots",
        .check_doc = ">= 1",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 1); },
-       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_parallel = v.integer; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_parallel = v.integer; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             // Unlimited is the field's absence: 0 is not a valid value to write.
+             if (s.limits.max_parallel <= 0) return std::nullopt;
+             return Integer(s.limits.max_parallel);
+           }},
       {.path = "limits.trial_timeout",
        .kind = FieldKind::kDuration,
        .default_yaml = "0",
        .default_doc = "0 (none)",
        .check_doc = ">= 0; 0 means none",
-       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.trial_timeout_s = v.number; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.trial_timeout_s = v.number; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Number(s.limits.trial_timeout_s); }},
       {.path = "limits.max_runtime",
        .kind = FieldKind::kDuration,
        .default_yaml = "0",
        .default_doc = "0 (none)",
        .check_doc = ">= 0; 0 means none",
-       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_runtime_s = v.number; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_runtime_s = v.number; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Number(s.limits.max_runtime_s); }},
       {.path = "limits.max_failed",
        .kind = FieldKind::kInt,
        .default_yaml = "10",
        .check_doc = ">= 1; the experiment fails once this many trials failed for good",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 1); },
-       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_failed = v.integer; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.limits.max_failed = v.integer; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Integer(s.limits.max_failed); }},
       {.path = "early_stopping", .kind = FieldKind::kMap},
       {.path = "early_stopping.type",
        .kind = FieldKind::kEnum,
@@ -362,26 +475,41 @@ const std::vector<FieldDef>& SpecFields() {
        .store =
            [](Draft& d, const FieldValue& v) {
              d.spec.early_stopping.type = v.text == "median" ? EarlyStoppingType::kMedian : EarlyStoppingType::kNone;
+           },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             return Text(s.early_stopping.type == EarlyStoppingType::kMedian ? "median" : "none");
            }},
       {.path = "early_stopping.min_steps",
        .kind = FieldKind::kInt,
        .default_yaml = "3",
        .check_doc = ">= 1; median only: no trial is stopped before this step",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 1); },
-       .store = [](Draft& d, const FieldValue& v) { d.spec.early_stopping.min_steps = v.integer; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.early_stopping.min_steps = v.integer; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             if (s.early_stopping.type != EarlyStoppingType::kMedian) return std::nullopt;
+             return Integer(s.early_stopping.min_steps);
+           }},
       {.path = "early_stopping.min_trials",
        .kind = FieldKind::kInt,
        .default_yaml = "5",
        .check_doc = ">= 1; median only: finished trials that must have reached step t before the rule decides",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 1); },
-       .store = [](Draft& d, const FieldValue& v) { d.spec.early_stopping.min_trials = v.integer; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.early_stopping.min_trials = v.integer; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             if (s.early_stopping.type != EarlyStoppingType::kMedian) return std::nullopt;
+             return Integer(s.early_stopping.min_trials);
+           }},
       {.path = "completion", .kind = FieldKind::kMap},
       {.path = "completion.target",
        .kind = FieldKind::kNumber,
        .default_doc = "absent (none)",
        .check_doc = "the experiment completes as soon as a trial's objective reaches it (>= for "
                     "maximize, <= for minimize); running trials are stopped",
-       .store = [](Draft& d, const FieldValue& v) { d.spec.completion.target = v.number; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.completion.target = v.number; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             if (!s.completion.target) return std::nullopt;
+             return Number(*s.completion.target);
+           }},
       {.path = "completion.patience",
        .kind = FieldKind::kInt,
        .default_yaml = "0",
@@ -389,7 +517,8 @@ const std::vector<FieldDef>& SpecFields() {
        .check_doc = ">= 0; the experiment completes after this many consecutive finished trials "
                     "without an improvement of at least min_delta",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 0); },
-       .store = [](Draft& d, const FieldValue& v) { d.spec.completion.patience = v.integer; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.completion.patience = v.integer; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Integer(s.completion.patience); }},
       {.path = "completion.min_delta",
        .kind = FieldKind::kNumber,
        .default_yaml = "0",
@@ -399,46 +528,57 @@ const std::vector<FieldDef>& SpecFields() {
              if (v.number >= 0) return std::nullopt;
              return "must be >= 0, got " + FormatValue(v.number);
            },
-       .store = [](Draft& d, const FieldValue& v) { d.spec.completion.min_delta = v.number; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.completion.min_delta = v.number; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Number(s.completion.min_delta); }},
       {.path = "trial", .kind = FieldKind::kMap, .required = true},
       {.path = "trial.command",
        .kind = FieldKind::kStringList,
        .required = true,
        .check_doc = "not empty, the first element not empty; every `{name}` names a parameter, "
-                    "a static key or a built-in (trial_id, experiment, trial_dir, "
-                    "checkpoint_dir, budget); `{{` `}}` are literal braces",
+                    "a static key or a built-in placeholder (see The trial command); `{{` `}}` are "
+                    "literal braces",
        .check = CheckCommand,
-       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.command = v.strings; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.command = v.strings; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             FieldValue v;
+             v.strings = s.trial.command;
+             return v;
+           }},
       {.path = "trial.metrics",
        .kind = FieldKind::kMapList,
        .default_doc = "`[]` (native `hpt:` lines always work)",
        .check_doc = "metric names unique",
-       .store = [](Draft& d, const FieldValue&) { d.spec.trial.metrics.emplace_back(); }},
+       .store = [](Draft& d, const FieldValue&) { d.spec.trial.metrics.emplace_back(); },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Count(s.trial.metrics.size()); }},
       {.path = "trial.metrics[].name",
        .kind = FieldKind::kString,
        .required = true,
        .check_doc = "a metric name, as objective.metric",
        .check = CheckMetricName,
-       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.metrics.back().name = v.text; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.metrics.back().name = v.text; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> { return Text(s.trial.metrics.at(i).name); }},
       {.path = "trial.metrics[].regex",
        .kind = FieldKind::kString,
        .required = true,
        .check_doc = "a valid ECMAScript regex with a capture group; group 1 is the value; back-references up to \\\\99, repetition counts up to {1000}",
        .check = CheckRegex,
-       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.metrics.back().regex = v.text; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.metrics.back().regex = v.text; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> { return Text(s.trial.metrics.at(i).regex); }},
       {.path = "trial.resources", .kind = FieldKind::kMap},
       {.path = "trial.resources.gpus",
        .kind = FieldKind::kInt,
        .default_yaml = "0",
        .check_doc = ">= 0",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 0); },
-       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.gpus = v.integer; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.gpus = v.integer; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Integer(s.trial.gpus); }},
       {.path = "trial.retries",
        .kind = FieldKind::kInt,
        .default_yaml = "0",
        .check_doc = ">= 0; re-runs after the trial's own failure",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 0); },
-       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.retries = v.integer; }},
+       .store = [](Draft& d, const FieldValue& v) { d.spec.trial.retries = v.integer; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Integer(s.trial.retries); }},
   };
   return kFields;
 }
@@ -465,10 +605,15 @@ std::string SpecFieldsMarkdown() {
   };
   std::string md = "| field | type | default | check |\n|---|---|---|---|\n";
   for (const FieldDef& f : SpecFields()) {
+    // Which strategies take or require an option is the strategy table's to say.
+    const std::string_view option = StrategyOption(f.path);
+    const std::vector<std::string_view> requiring = StrategiesRequiring(option);
     std::string def = f.required ? "**required**" : std::string(f.default_doc);
+    if (def.empty() && !requiring.empty()) def = "required for " + Enumerate(requiring, "and");
     if (def.empty() && !f.default_yaml.empty()) def = "`" + std::string(f.default_yaml) + "`";
     if (def.empty()) def = "-";
-    const std::string check = f.check_doc.empty() ? "-" : std::string(f.check_doc);
+    std::string check = f.check_doc.empty() ? "-" : std::string(f.check_doc);
+    if (!option.empty()) check = Enumerate(StrategiesTaking(option), "and") + " only: " + check;
     md += "| `" + std::string(f.path) + "` | " + type_of(f) + " | " + def + " | " + check + " |\n";
   }
   return md;

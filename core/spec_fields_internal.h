@@ -1,6 +1,7 @@
 #pragma once
 // The spec's field table and the draft the parser fills while walking it. Internal to core/:
-// spec.cc walks the table, spec_fields.cc defines it, tests check docs/spec.md against it.
+// spec.cc walks the table to parse a spec and to write it (ToYaml), spec_fields.cc defines it,
+// tests check docs/spec.md against it.
 
 #include <cstdint>
 #include <optional>
@@ -68,6 +69,11 @@ struct Draft {
 using CheckFn = std::optional<std::string> (*)(const FieldValue&);
 // Stores a checked value; for kMapList, called once per item before the item's own fields.
 using StoreFn = void (*)(Draft&, const FieldValue&);
+// The field's value in a parsed spec, as ToYaml writes it: `item` is the index in the enclosing
+// list for a field under "[]" (0 otherwise); kMapList: `count` items. nullopt leaves the field out
+// (it does not apply to this spec, or its absence is the value). The inverse of StoreFn:
+// storing what it returns gives back the same spec.
+using ShowFn = std::optional<FieldValue> (*)(const Spec&, size_t item);
 
 struct FieldDef {
   std::string_view path = {};  // dotted; "[]" stands for each item of a list: "parameters[].min"
@@ -83,13 +89,25 @@ struct FieldDef {
   std::vector<std::string_view> not_yet = {};  // kEnum: known names rejected as not available yet
   CheckFn check = nullptr;
   StoreFn store = nullptr;
+  ShowFn show = nullptr;  // every field but a kMap (a map is always written, with what its fields show)
 };
 
 // Every field of a spec, parents before their children, in the order ToYaml writes them.
 const std::vector<FieldDef>& SpecFields();
+// The fields directly under `table_path` ("" for the top level, "parameters[]" for an item), in
+// table order.
+const std::vector<const FieldDef*>& ChildrenOf(std::string_view table_path);
+// The field's key in its map: "min" for "parameters[].min".
+std::string_view KeyOf(const FieldDef& field);
+// For a strategy.* field that only some strategies take (they list it in the strategy table), its
+// name under strategy ("n_initial"); "" for every other field.
+std::string_view StrategyOption(std::string_view path);
 
 // The table as the Markdown that docs/spec.md embeds between its "fields" markers.
 std::string SpecFieldsMarkdown();
+
+// "a", "a and b", "a, b and c"; `conjunction` is "and" or "or".
+std::string Enumerate(const std::vector<std::string_view>& names, std::string_view conjunction);
 
 // Name rules shared by the table's checks and the cross-field checks.
 bool IsParamName(std::string_view name);   // [A-Za-z_][A-Za-z0-9_.-]{0,63}

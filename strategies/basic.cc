@@ -1,8 +1,7 @@
-// The model-free strategies grid and random, and the factory for every strategy.
+// The model-free strategies grid and random.
 #include <random>
 #include <vector>
 
-#include "strategies/multi_fidelity.h"
 #include "strategies/strategy.h"
 
 namespace hpt {
@@ -58,37 +57,6 @@ std::unique_ptr<Strategy> MakeGridStrategy(const SearchSpace& space) {
 
 std::unique_ptr<Strategy> MakeRandomStrategy(const SearchSpace& space, uint64_t seed) {
   return std::make_unique<RandomStrategy>(space, seed);
-}
-
-namespace {
-
-// The proposer of new configurations inside hyperband / asha.
-std::unique_ptr<Strategy> MakeSampler(const Spec& spec, const SearchSpace& space) {
-  switch (spec.strategy.sampler) {
-    case StrategyType::kSobol: return MakeSobolStrategy(space, spec.strategy.seed);
-    case StrategyType::kBayesian:
-      return MakeBudgetedBayesianSampler(space, spec.strategy.seed, spec.objective.goal);
-    default: return MakeRandomStrategy(space, spec.strategy.seed);
-  }
-}
-
-}  // namespace
-
-std::unique_ptr<Strategy> MakeStrategy(const Spec& spec, const SearchSpace& space) {
-  const MultiFidelityOptions mf{spec.strategy.min_resource, spec.strategy.max_resource, spec.strategy.eta,
-                                spec.objective.goal};
-  switch (spec.strategy.type) {
-    case StrategyType::kHyperband: return MakeHyperbandStrategy(mf, MakeSampler(spec, space));
-    case StrategyType::kAsha: return MakeAshaStrategy(mf, MakeSampler(spec, space));
-    case StrategyType::kGrid: return MakeGridStrategy(space);
-    case StrategyType::kRandom: return MakeRandomStrategy(space, spec.strategy.seed);
-    case StrategyType::kSobol: return MakeSobolStrategy(space, spec.strategy.seed);
-    case StrategyType::kBayesian:
-      return MakeBayesianStrategy(space, BayesianOptions{.seed = spec.strategy.seed,
-                                                         .goal = spec.objective.goal,
-                                                         .n_initial = spec.strategy.n_initial});
-  }
-  return MakeRandomStrategy(space, spec.strategy.seed);
 }
 
 }  // namespace hpt

@@ -94,7 +94,8 @@ int64_t DefaultInitialDesign(size_t dims);
 // docs/strategies.md for the model, the pending-trial and failed-trial handling.
 std::unique_ptr<Strategy> MakeBayesianStrategy(const SearchSpace& space, const BayesianOptions& options);
 
-// The strategy a spec asks for.
+// The strategy a spec asks for: one factory per row of core/strategy_table.h
+// (strategies/registry.cc).
 std::unique_ptr<Strategy> MakeStrategy(const Spec& spec, const SearchSpace& space);
 
 }  // namespace hpt

@@ -18,7 +18,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/command.h"
 #include "core/error.h"
+#include "core/layout.h"
 #include "core/spec.h"
 #include "worker/metric_parser.h"
 #include "worker/trial_process.h"
@@ -365,11 +367,11 @@ class Worker::Impl {
     return std::nullopt;
   }
 
-  fs::path TrialDir(const AssignMsg& a) const {
-    return (work_root_ / (a.experiment_name + "-" + std::to_string(a.experiment_id)) /
-            ("trial-" + std::to_string(a.trial_id)))
-        .lexically_normal();
+  fs::path TrialDir(const AssignMsg& a) const { return InWorkDir(Layout(a).trial_dir); }
+  static TrialLayout Layout(const AssignMsg& a) {
+    return LayoutOf(a.experiment_name, a.experiment_id, a.trial_id, a.attempt);
   }
+  fs::path InWorkDir(const std::string& relative) const { return (work_root_ / relative).lexically_normal(); }
 
   // Reports an attempt that did not start; `what` says why.
   void LaunchFailed(const AssignMsg& a, const std::string& what) {
@@ -389,9 +391,10 @@ class Worker::Impl {
     try {
       RunningTrialState t;
       t.assign = a;
-      const fs::path trial_dir = TrialDir(a);
-      const fs::path checkpoint_dir = trial_dir / "checkpoint";
-      t.log_path = (trial_dir / ("attempt-" + std::to_string(a.attempt) + ".log")).string();
+      const TrialLayout layout = Layout(a);
+      const fs::path trial_dir = InWorkDir(layout.trial_dir);
+      const fs::path checkpoint_dir = InWorkDir(layout.checkpoint_dir);
+      t.log_path = InWorkDir(layout.attempt_log).string();
 
       nlohmann::json params;
       try {
@@ -400,18 +403,18 @@ class Worker::Impl {
         throw Error(ErrorKind::kInvalidInput, std::string("its parameters are not valid JSON: ") + e.what());
       }
       if (!params.is_object()) throw Error(ErrorKind::kInvalidInput, "its parameters are not a JSON object");
-      const std::string budget = a.budget > 0 ? FormatValue(ParamValue(a.budget)) : "";
       std::string cuda;
       for (uint32_t slot : a.slots) {
         const int32_t gpu = slot_gpu_.at(slot);  // CheckAssignment: every slot is known
         if (gpu >= 0) cuda += (cuda.empty() ? "" : ",") + std::to_string(gpu);
       }
+      const TrialBuiltins builtins{.trial_id = std::to_string(a.trial_id),
+                                   .experiment = a.experiment_name,
+                                   .trial_dir = trial_dir.string(),
+                                   .checkpoint_dir = checkpoint_dir.string(),
+                                   .budget = a.budget > 0 ? FormatValue(ParamValue(a.budget)) : ""};
       auto lookup = [&](std::string_view name) -> std::optional<std::string> {
-        if (name == "trial_id") return std::to_string(a.trial_id);
-        if (name == "experiment") return a.experiment_name;
-        if (name == "trial_dir") return trial_dir.string();
-        if (name == "checkpoint_dir") return checkpoint_dir.string();
-        if (name == "budget") return budget;
+        if (std::optional<std::string> value = BuiltinValue(builtins, name)) return value;
         auto it = params.find(std::string(name));
         if (it == params.end()) return std::nullopt;
         return JsonToArgument(*it);
@@ -421,17 +424,13 @@ class Worker::Impl {
       if (launch.argv.empty() || launch.argv.front().empty()) {
         throw Error(ErrorKind::kInvalidInput, "the command's program is empty once its placeholders are replaced");
       }
-      launch.env = {{"HPT_TRIAL_ID", std::to_string(a.trial_id)},
-                    {"HPT_ATTEMPT", std::to_string(a.attempt)},
-                    {"HPT_EXPERIMENT", a.experiment_name},
+      launch.env = {{"HPT_ATTEMPT", std::to_string(a.attempt)},
                     {"HPT_EXPERIMENT_ID", std::to_string(a.experiment_id)},
                     {"HPT_PARAMS", a.params_json},
-                    {"HPT_BUDGET", budget},
-                    {"HPT_TRIAL_DIR", trial_dir.string()},
-                    {"HPT_CHECKPOINT_DIR", checkpoint_dir.string()},
                     // A CPU slot hides every GPU; a GPU slot shows only its own.
                     {"CUDA_VISIBLE_DEVICES", cuda},
                     {"PATH", trial_path_}};
+      for (const BuiltinPlaceholder& b : BuiltinPlaceholderTable()) launch.env.emplace_back(b.env, builtins.*b.value);
       launch.env_drop = trial_env_drop_;
       launch.work_dir = fs::current_path().string();
       launch.log_path = t.log_path;
@@ -441,7 +440,7 @@ class Worker::Impl {
       t.parser->SetStepOffset(a.step_offset);
       // Only now, with everything checked, is anything created: the experiment dir, the trial
       // dir and its checkpoint dir, each private, none a link out of the work dir.
-      for (const fs::path& dir : {trial_dir.parent_path(), trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
+      for (const fs::path& dir : {InWorkDir(layout.experiment_dir), trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
       t.process = TrialProcess::Start(launch);
       log_->info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
                  t.process->pid(), nlohmann::json(a.slots).dump());

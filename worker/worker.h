@@ -21,7 +21,7 @@ struct WorkerOptions {
   std::string connect;  // the coordinator's endpoint
   std::string worker_id;  // unique per process; MakeWorkerId() when empty
   std::string host;       // hostname when empty
-  // Trial dirs are created under it: WORK_DIR/EXPERIMENT-ID/trial-TRIAL (made absolute). Every
+  // Trial dirs and logs are created under it (made absolute), as core/layout.h lays them out. Every
   // directory the worker creates (this one, if missing, and its missing parents included) has mode
   // 0700 and every trial log 0600, whatever the umask: trials' output is private to their user.
   std::string work_dir = "hpt-runs";

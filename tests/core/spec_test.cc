@@ -1,12 +1,16 @@
 #include "core/spec.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <doctest/doctest.h>
 
+#include "core/command.h"
 #include "core/spec_fields_internal.h"
+#include "core/strategy_table.h"
 
 namespace hpt {
 namespace {
@@ -410,6 +414,298 @@ TEST_CASE("spec: ToYaml writes every field and reads back to the same spec") {
   CHECK(minimal_yaml.find("seed: 0\n") != std::string::npos);
 }
 
+// The table paths of the keys in ToYaml's block output ("parameters[].min"); keys inside flow
+// collections and the free keys of `static` come out as paths no field has.
+std::set<std::string> WrittenPaths(const std::string& yaml) {
+  struct Open {
+    size_t indent;
+    std::string path;
+  };
+  std::vector<Open> open;
+  std::set<std::string> paths;
+  std::istringstream in(yaml);
+  for (std::string line; std::getline(in, line);) {
+    size_t indent = line.find_first_not_of(' ');
+    if (indent == std::string::npos) continue;
+    std::string rest = line.substr(indent);
+    const bool item = rest.starts_with("- ");
+    if (item) {
+      rest = rest.substr(2);
+      indent += 2;
+    }
+    while (!open.empty() && open.back().indent >= indent) open.pop_back();
+    const size_t colon = rest.find(':');
+    if (colon == std::string::npos) continue;
+    std::string parent = open.empty() ? "" : open.back().path;
+    if (item || (!open.empty() && open.back().path.ends_with("[]"))) {
+      if (!parent.ends_with("[]")) parent += "[]";
+      if (!open.empty()) open.back().path = parent;
+    }
+    const std::string path = (parent.empty() ? "" : parent + ".") + rest.substr(0, colon);
+    paths.insert(path);
+    if (colon + 1 == rest.size()) open.push_back({indent, path});
+  }
+  return paths;
+}
+
+// Specs that between them use every strategy (and every sampler of those that take one), and set
+// every optional field, and leave it out.
+std::vector<std::string> VariedSpecs() {
+  std::vector<std::string> strategies;
+  for (const StrategyInfo& info : StrategyTable()) {
+    std::string base = "strategy: {type: " + std::string(info.name) + ", seed: 11";
+    if (info.Takes("n_initial")) base += ", n_initial: 4";
+    if (info.Takes("max_resource")) base += ", max_resource: 27, min_resource: 0.5, eta: 2.5";
+    if (!info.Takes("sampler")) {
+      strategies.push_back(base + "}");
+      continue;
+    }
+    for (const StrategyInfo& sampler : StrategyTable()) {
+      if (sampler.sampler) strategies.push_back(base + ", sampler: " + std::string(sampler.name) + "}");
+    }
+  }
+  std::vector<std::string> specs;
+  for (size_t k = 0; k < strategies.size(); ++k) {
+    for (int bits = 0; bits < 16; ++bits) {
+      const bool a = bits & 1, b = bits & 2, c = bits & 4, d = bits & 8;
+      std::string yaml = "name: v" + std::to_string(k) + "_" + std::to_string(bits) + "\n";
+      yaml += std::string("objective: {metric: val/loss, goal: ") + (a ? "maximize" : "minimize") + "}\n";
+      yaml += strategies[k] + "\n";
+      yaml += "parameters:\n";
+      yaml += "  - {name: lr, type: float, min: 1.0e-5, max: 0.1, grid_points: 4}\n";
+      yaml += "  - {name: units, type: int, min: 8, max: 1000000" + std::string(b ? ", scale: linear, grid_points: 5" : "") + "}\n";
+      yaml += "  - {name: beta, type: float, min: 0.5, max: 0.999, scale: reverse_log, grid_points: 3}\n";
+      yaml += "  - {name: opt, type: categorical, values: [sgd, \"1\", 2, 0.5, \"true\"]}\n";
+      if (c) yaml += "static: {epochs: 10, note: \"yes\", ratio: 0.125, amp: false, big: -3}\n";
+      yaml += "limits: {";
+      yaml += a ? "max_trials: 7, max_parallel: 3, trial_timeout: 1h30m, max_runtime: 2.5, max_failed: 4" : "max_failed: 2";
+      yaml += "}\n";
+      if (d) yaml += "early_stopping: {type: median, min_steps: 4, min_trials: 2}\n";
+      if (b) yaml += "completion: {target: 0.25, patience: 6, min_delta: 0.01}\n";
+      if (c && !b) yaml += "completion: {target: -2}\n";
+      yaml += "trial:\n";
+      yaml += "  command: [python3, \"-c\", \"{lr} {units} {beta} {opt} {trial_id}\", \"{{x}}\", \"null\"]\n";
+      if (d) yaml += "  metrics: [{name: val/loss, regex: \"loss=([0-9.]+)\"}, {name: acc, regex: \"acc (\\\\d+)\"}]\n";
+      if (a) yaml += "  resources: {gpus: 2}\n  retries: 3\n";
+      specs.push_back(yaml);
+    }
+  }
+  return specs;
+}
+
+TEST_CASE("spec: ToYaml, written from the field table, reads back to the same spec for every strategy and optional field") {
+  std::set<std::string> written;
+  size_t count = 0;
+  for (const std::string& text : VariedSpecs()) {
+    CAPTURE(text);
+    const Spec spec = ParseSpec(text, "varied.yaml");
+    const std::string yaml = ToYaml(spec);
+    CAPTURE(yaml);
+    const Spec again = ParseSpec(yaml, "normalized.yaml");
+    CHECK(again == spec);
+    CHECK(ToYaml(again) == yaml);
+    const std::set<std::string> paths = WrittenPaths(yaml);
+    written.insert(paths.begin(), paths.end());
+    ++count;
+  }
+  CHECK(count > 100);
+  // Every field of the table is written for some spec above, so none is missing from ToYaml.
+  for (const spec_fields::FieldDef& f : spec_fields::SpecFields()) {
+    CAPTURE(f.path);
+    CHECK(written.contains(std::string(f.path)));
+  }
+}
+
+TEST_CASE("spec: every field the table does not write as a map can be read back out of a spec") {
+  for (const spec_fields::FieldDef& f : spec_fields::SpecFields()) {
+    CAPTURE(f.path);
+    CHECK((f.show == nullptr) == (f.kind == spec_fields::FieldKind::kMap));
+  }
+}
+
+// Stored experiments keep the spec_yaml that ToYaml wrote when they were created; these are what
+// it wrote before it was generated from the field table (hpt validate at commit 2fe6b85), for the
+// specs beside them.
+TEST_CASE("spec: a spec normalized by the earlier ToYaml still reads back to the same spec") {
+  struct Stored {
+    const char* source;
+    const char* stored;
+  };
+  const Stored cases[] = {
+      {R"yaml(name: old-full
+objective: {metric: val_loss, goal: minimize}
+strategy: {type: bayesian, seed: 7, n_initial: 6}
+parameters:
+  - {name: lr, type: float, min: 1.0e-5, max: 0.1}
+  - {name: momentum, type: float, min: 0.5, max: 0.999, scale: reverse_log}
+  - {name: hidden, type: int, min: 32, max: 1024, scale: log, grid_points: 4}
+  - {name: optimizer, type: categorical, values: [sgd, adam, 0.5, 3, "true"]}
+static: {epochs: 10, ratio: 0.25, flag: true, tag: "yes"}
+limits: {max_trials: 40, max_parallel: 4, trial_timeout: 15m, max_runtime: 1.5h, max_failed: 5}
+early_stopping: {type: median, min_steps: 2, min_trials: 4}
+completion: {target: 0.05, patience: 10, min_delta: 0.001}
+trial:
+  command: [python3, train.py, "--lr={lr}", "--dir={trial_dir}", "{{literal}}"]
+  metrics: [{name: val_loss, regex: "val_loss=([0-9.eE+-]+)"}]
+  resources: {gpus: 1}
+  retries: 2
+)yaml",
+       R"yaml(name: old-full
+objective:
+  metric: val_loss
+  goal: minimize
+strategy:
+  type: bayesian
+  seed: 7
+  n_initial: 6
+parameters:
+  - name: lr
+    type: float
+    min: 1e-05
+    max: 0.1
+    scale: log
+  - name: momentum
+    type: float
+    min: 0.5
+    max: 0.999
+    scale: reverse_log
+  - name: hidden
+    type: int
+    min: 32
+    max: 1024
+    scale: log
+    grid_points: 4
+  - name: optimizer
+    type: categorical
+    values: [sgd, adam, 0.5, 3, "true"]
+static:
+  epochs: 10
+  ratio: 0.25
+  flag: true
+  tag: "yes"
+limits:
+  max_trials: 40
+  max_parallel: 4
+  trial_timeout: 900
+  max_runtime: 5400
+  max_failed: 5
+early_stopping:
+  type: median
+  min_steps: 2
+  min_trials: 4
+completion:
+  target: 0.05
+  patience: 10
+  min_delta: 0.001
+trial:
+  command: [python3, train.py, "--lr={lr}", "--dir={trial_dir}", "{{literal}}"]
+  metrics:
+    - name: val_loss
+      regex: val_loss=([0-9.eE+-]+)
+  resources:
+    gpus: 1
+  retries: 2
+)yaml"},
+      {R"yaml(name: old-mf
+objective: {metric: loss, goal: maximize}
+strategy: {type: asha, max_resource: 27, min_resource: 1, eta: 3, sampler: bayesian}
+parameters:
+  - {name: x, type: float, min: -1, max: 1}
+trial: {command: [run, "--x={x}", "--epochs={budget}"]}
+)yaml",
+       R"yaml(name: old-mf
+objective:
+  metric: loss
+  goal: maximize
+strategy:
+  type: asha
+  seed: 0
+  min_resource: 1.0
+  max_resource: 27.0
+  eta: 3.0
+  sampler: bayesian
+parameters:
+  - name: x
+    type: float
+    min: -1
+    max: 1
+    scale: linear
+static:
+  {}
+limits:
+  max_trials: 20
+  trial_timeout: 0
+  max_runtime: 0
+  max_failed: 10
+early_stopping:
+  type: none
+completion:
+  patience: 0
+  min_delta: 0.0
+trial:
+  command: [run, "--x={x}", "--epochs={budget}"]
+  metrics:
+    []
+  resources:
+    gpus: 0
+  retries: 0
+)yaml"},
+      {R"yaml(name: old-grid
+objective: {metric: acc, goal: maximize}
+strategy: {type: grid}
+parameters:
+  - {name: x, type: float, min: 0, max: 1, grid_points: 3}
+  - {name: c, type: categorical, values: [a, b]}
+trial: {command: [run, "{x}", "{c}"]}
+)yaml",
+       R"yaml(name: old-grid
+objective:
+  metric: acc
+  goal: maximize
+strategy:
+  type: grid
+  seed: 0
+parameters:
+  - name: x
+    type: float
+    min: 0
+    max: 1
+    scale: linear
+    grid_points: 3
+  - name: c
+    type: categorical
+    values: [a, b]
+static:
+  {}
+limits:
+  max_trials: 6
+  trial_timeout: 0
+  max_runtime: 0
+  max_failed: 10
+early_stopping:
+  type: none
+completion:
+  patience: 0
+  min_delta: 0.0
+trial:
+  command: [run, "{x}", "{c}"]
+  metrics:
+    []
+  resources:
+    gpus: 0
+  retries: 0
+)yaml"},
+  };
+  for (const Stored& c : cases) {
+    const Spec source = ParseSpec(c.source, "source.yaml");
+    CAPTURE(source.name);
+    const Spec stored = ParseSpec(c.stored, "stored.yaml");
+    CHECK(stored == source);
+    // The new writing reads back the same too, so a restarted coordinator's strategy is unchanged.
+    CHECK(ParseSpec(ToYaml(stored), "normalized.yaml") == source);
+  }
+}
+
 TEST_CASE("spec: ToYaml round-trips strings that look like other types and awkward doubles") {
   Spec spec = ParseSpec(Lines(kBase), "min.yaml");
   spec.name = "true";
@@ -438,19 +734,88 @@ TEST_CASE("spec: ToYaml round-trips strings that look like other types and awkwa
   CHECK(yaml.find("min: -2000000\n") != std::string::npos);
 }
 
-TEST_CASE("spec: the reference doc embeds the field table exactly") {
-  const std::filesystem::path doc =
-      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "docs" /
-      "spec.md";
+// What docs/`file` holds between its `<!-- NAME:begin ... -->` and `<!-- NAME:end -->` lines.
+std::string EmbeddedInDoc(const std::string& file, const std::string& name) {
+  const std::filesystem::path doc = std::filesystem::path(HPT_DOCS_DIR) / file;
   std::ifstream in(doc);
   REQUIRE(in.good());
   std::stringstream text;
   text << in.rdbuf();
+  const std::string s = text.str();
+  const size_t begin = s.find("<!-- " + name + ":begin");
+  const size_t end = s.find("<!-- " + name + ":end -->");
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  const size_t from = s.find('\n', begin) + 1;
+  REQUIRE(from <= end);
+  return s.substr(from, end - from);
+}
+
+TEST_CASE("spec: the reference doc embeds the field table exactly") {
   const std::string table = spec_fields::SpecFieldsMarkdown();
-  CHECK(text.str().find(table) != std::string::npos);
+  CHECK(EmbeddedInDoc("spec.md", "fields") == table);
   // Every table path appears in the rendered table, so none can be left out of the doc.
   for (const auto& field : spec_fields::SpecFields()) {
     CHECK(table.find("| `" + std::string(field.path) + "` |") != std::string::npos);
+  }
+}
+
+TEST_CASE("spec: the strategies doc embeds the strategy table exactly") {
+  CHECK(EmbeddedInDoc("strategies.md", "strategies") == StrategiesMarkdown());
+}
+
+// A spec of strategy `info` with `options` (names under strategy) given, each at a valid value.
+std::string StrategySpec(const StrategyInfo& info, const std::vector<std::string_view>& options) {
+  std::string strategy = "strategy: {type: " + std::string(info.name);
+  for (std::string_view option : options) {
+    const auto& fields = spec_fields::SpecFields();
+    const auto f = std::find_if(fields.begin(), fields.end(), [&](const spec_fields::FieldDef& d) {
+      return d.path == "strategy." + std::string(option);
+    });
+    REQUIRE(f != fields.end());
+    strategy += ", " + std::string(option) + ": " + (f->default_yaml.empty() ? "9" : std::string(f->default_yaml));
+  }
+  return Lines({"name: s", "objective: {metric: loss, goal: minimize}", strategy + "}",
+                "parameters: [{name: x, type: float, min: 0, max: 1, grid_points: 3}]",
+                "trial: {command: [run, \"{x}\"]}"});
+}
+
+TEST_CASE("spec: a strategy option is accepted and written back only for the strategies the table gives it") {
+  for (const StrategyInfo& info : StrategyTable()) {
+    CAPTURE(info.name);
+    const Spec spec = ParseSpec(StrategySpec(info, info.options), "s.yaml");
+    CHECK(spec.strategy.type == info.type);
+    const std::string yaml = ToYaml(spec);
+    CAPTURE(yaml);
+    CHECK(ParseSpec(yaml, "normalized.yaml") == spec);
+    for (const spec_fields::FieldDef& f : spec_fields::SpecFields()) {
+      const std::string path(f.path);
+      if (!path.starts_with("strategy.")) continue;
+      const std::string option = path.substr(std::string("strategy.").size());
+      const std::vector<std::string_view> taking = StrategiesTaking(option);
+      if (taking.empty()) continue;
+      CAPTURE(option);
+      const bool takes = std::find(info.options.begin(), info.options.end(), option) != info.options.end();
+      CHECK((yaml.find("\n  " + option + ": ") != std::string::npos) == takes);
+      if (takes) continue;
+      std::vector<std::string_view> with = info.options;
+      with.push_back(option);
+      const std::vector<SpecDiagnostic> d = Rejected(StrategySpec(info, with));
+      REQUIRE(d.size() == 1);
+      CHECK(d[0].field == path);
+      CHECK(d[0].message == "applies only to strategy.type " + spec_fields::Enumerate(taking, "or"));
+    }
+    for (std::string_view option : info.required) {
+      CAPTURE(option);
+      std::vector<std::string_view> without;
+      for (std::string_view o : info.options) {
+        if (o != option) without.push_back(o);
+      }
+      const std::vector<SpecDiagnostic> d = Rejected(StrategySpec(info, without));
+      REQUIRE(d.size() == 1);
+      CHECK(d[0].field == "strategy." + std::string(option));
+      CHECK(d[0].message == "required for strategy.type " + std::string(info.name));
+    }
   }
 }
 
@@ -594,8 +959,51 @@ TEST_CASE("command: PlaceholdersIn lists names in order and rejects bad braces")
     CHECK(e.kind() == ErrorKind::kInvalidInput);
     CHECK(std::string(e.what()).find("unbalanced '}'") != std::string::npos);
   }
-  CHECK(BuiltinPlaceholders() == std::vector<std::string>{"trial_id", "experiment", "trial_dir",
-                                                          "checkpoint_dir", "budget"});
+}
+
+TEST_CASE("command: every built-in placeholder expands to its own value, and none is left out") {
+  const TrialBuiltins values{.trial_id = "42",
+                             .experiment = "demo",
+                             .trial_dir = "/runs/demo-1/trial-42",
+                             .checkpoint_dir = "/runs/demo-1/trial-42/checkpoint",
+                             .budget = "9"};
+  const auto lookup = [&](std::string_view name) { return BuiltinValue(values, name); };
+  std::set<std::string> names, envs, expanded;
+  std::vector<std::string> in_order;
+  for (const BuiltinPlaceholder& b : BuiltinPlaceholderTable()) {
+    CAPTURE(b.name);
+    in_order.emplace_back(b.name);
+    CHECK(names.insert(std::string(b.name)).second);
+    CHECK(envs.insert(std::string(b.env)).second);
+    CHECK(std::string(b.env).starts_with("HPT_"));
+    CHECK_FALSE(b.doc.empty());
+    const std::vector<std::string> argv = ExpandCommand({"{" + std::string(b.name) + "}"}, lookup);
+    CHECK(argv.at(0) == values.*b.value);
+    expanded.insert(argv.at(0));
+  }
+  // Each row reads its own field, and every field is read by some row.
+  CHECK(expanded == std::set<std::string>{values.trial_id, values.experiment, values.trial_dir,
+                                          values.checkpoint_dir, values.budget});
+  CHECK(BuiltinPlaceholders() == in_order);
+  CHECK_FALSE(BuiltinValue(values, "lr").has_value());
+}
+
+TEST_CASE("command: the reference doc embeds the built-in placeholder table exactly") {
+  CHECK(EmbeddedInDoc("spec.md", "placeholders") == BuiltinPlaceholdersMarkdown());
+}
+
+TEST_CASE("spec: a built-in placeholder name cannot be a parameter or static key, and a command may use it") {
+  for (const std::string& name : BuiltinPlaceholders()) {
+    CAPTURE(name);
+    const std::vector<SpecDiagnostic> as_param = Rejected(With(4, "  - {name: " + name + ", type: float, min: 0, max: 1}"));
+    CHECK(std::any_of(as_param.begin(), as_param.end(),
+                      [](const SpecDiagnostic& d) { return d.field == "parameters[0].name"; }));
+    const std::vector<SpecDiagnostic> as_static = Rejected(Plus("static: {" + name + ": 1}"));
+    CHECK(std::any_of(as_static.begin(), as_static.end(),
+                      [&](const SpecDiagnostic& d) { return d.field == "static." + name; }));
+    const Spec spec = ParseSpec(With(5, "trial: {command: [run, \"--x={x}\", \"{" + name + "}\"]}"), "b.yaml");
+    CHECK(spec.trial.command.at(2) == "{" + name + "}");
+  }
 }
 
 TEST_CASE("duration: numbers are seconds and units combine largest first") {

@@ -1,8 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <set>
 
+#include "core/error.h"
 #include "core/search_space.h"
+#include "core/strategy_table.h"
 #include "strategies/strategy.h"
 
 namespace hpt {
@@ -57,6 +60,57 @@ TEST_CASE("random: a log-scaled range is sampled log-uniformly") {
   // Log-uniform: half of the draws lie below 1e-3; uniform would put 0.1% there.
   CHECK(below_1e3 > n * 0.45);
   CHECK(below_1e3 < n * 0.55);
+}
+
+// A spec that every strategy can run: every option a row may require has a valid value.
+Spec AnyStrategySpec(StrategyType type) {
+  Spec spec;
+  spec.name = "any";
+  spec.objective = {"loss", Goal::kMinimize};
+  spec.strategy.type = type;
+  spec.strategy.seed = 3;
+  spec.strategy.max_resource = 9;
+  spec.parameters = {ParamSpec{"x", ParamType::kFloat, 0, 1, Scale::kLinear, {}, 3}};
+  return spec;
+}
+
+bool Takes(const StrategyInfo& info, std::string_view option) {
+  return std::find(info.options.begin(), info.options.end(), option) != info.options.end();
+}
+
+TEST_CASE("registry: every strategy in core's table is made by MakeStrategy, and proposes a first trial") {
+  for (const StrategyInfo& info : StrategyTable()) {
+    CAPTURE(info.name);
+    const Spec spec = AnyStrategySpec(info.type);
+    const SearchSpace space(spec.parameters);
+    std::unique_ptr<Strategy> strategy;
+    REQUIRE_NOTHROW(strategy = MakeStrategy(spec, space));
+    REQUIRE(strategy != nullptr);
+    CHECK(strategy->Suggest({1, {}}).has_value());
+  }
+}
+
+TEST_CASE("registry: a strategy that takes a sampler is made with each row that can be one, and refuses the others") {
+  size_t with_sampler = 0;
+  for (const StrategyInfo& outer : StrategyTable()) {
+    if (!Takes(outer, "sampler")) continue;
+    ++with_sampler;
+    for (const StrategyInfo& inner : StrategyTable()) {
+      CAPTURE(outer.name);
+      CAPTURE(inner.name);
+      Spec spec = AnyStrategySpec(outer.type);
+      spec.strategy.sampler = inner.type;
+      const SearchSpace space(spec.parameters);
+      if (inner.sampler) {
+        std::unique_ptr<Strategy> strategy;
+        REQUIRE_NOTHROW(strategy = MakeStrategy(spec, space));
+        CHECK(strategy->Suggest({1, {}}).has_value());
+      } else {
+        CHECK_THROWS_AS(MakeStrategy(spec, space), Error);
+      }
+    }
+  }
+  CHECK(with_sampler > 0);
 }
 
 }  // namespace

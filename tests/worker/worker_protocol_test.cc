@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "core/command.h"
 #include "core/error.h"
+#include "core/layout.h"
 #include "proto/transport.h"
 #include "worker/worker.h"
 
@@ -288,6 +290,55 @@ TEST_CASE("worker: the work dir, trial dirs and logs it creates are private what
     CHECK(ReadFile(f.log_path) == "hi\n");
   }
   ::umask(previous);
+}
+
+TEST_CASE("worker: an attempt's dirs and log are where core/layout.h puts them, as the coordinator records") {
+  ScriptedCoordinator c;
+  AssignMsg a = ScriptedCoordinator::Assignment(3, 0, {"/bin/sh", "-c", "echo hi"});
+  a.attempt = 2;
+  c.Send(a);
+  const FinishedMsg f = c.Finished(3);
+  REQUIRE(f.how == "exited");
+  const TrialLayout layout = LayoutOf("e", 1, 3, 2);
+  CHECK(f.log_path == (c.runs() / layout.attempt_log).string());
+  CHECK(ReadFile(c.runs() / layout.attempt_log) == "hi\n");
+  CHECK(std::filesystem::is_directory(c.runs() / layout.checkpoint_dir));
+}
+
+TEST_CASE("worker: every built-in placeholder is expanded, to what its environment variable holds") {
+  // The trial writes each argument after the script, then its environment.
+  std::vector<std::string> command = {
+      "/bin/sh", "-c", "for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$HPT_TRIAL_DIR/args\"; env > \"$HPT_TRIAL_DIR/env\"",
+      "sh"};
+  for (const BuiltinPlaceholder& b : BuiltinPlaceholderTable()) command.push_back("{" + std::string(b.name) + "}");
+  ScriptedCoordinator c;
+  AssignMsg a = ScriptedCoordinator::Assignment(5, 0, command);
+  a.budget = 9;
+  c.Send(a);
+  const FinishedMsg f = c.Finished(5);
+  REQUIRE(f.how == "exited");
+  const TrialLayout layout = LayoutOf("e", 1, 5, 1);
+  std::istringstream args(ReadFile(c.runs() / layout.trial_dir / "args"));
+  std::istringstream env(ReadFile(c.runs() / layout.trial_dir / "env"));
+  std::map<std::string, std::string> seen;
+  for (std::string line; std::getline(env, line);) {
+    const size_t eq = line.find('=');
+    if (eq != std::string::npos) seen[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  std::map<std::string, std::string> expanded;
+  for (const BuiltinPlaceholder& b : BuiltinPlaceholderTable()) {
+    CAPTURE(b.name);
+    std::string arg;
+    REQUIRE(std::getline(args, arg));
+    CHECK_FALSE(arg.empty());
+    CHECK(seen[std::string(b.env)] == arg);
+    expanded[std::string(b.name)] = arg;
+  }
+  CHECK(expanded["trial_id"] == "5");
+  CHECK(expanded["experiment"] == "e");
+  CHECK(expanded["trial_dir"] == (c.runs() / layout.trial_dir).string());
+  CHECK(expanded["checkpoint_dir"] == (c.runs() / layout.checkpoint_dir).string());
+  CHECK(expanded["budget"] == "9");
 }
 
 TEST_CASE("worker: a work dir's missing parents are made private too, an existing work dir is kept as it is") {

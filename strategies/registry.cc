@@ -1,0 +1,81 @@
+// MakeStrategy: one factory for each row of core's strategy table (core/strategy_table.h); a test
+// (tests/strategies/strategies_test.cc) builds every row, as a strategy and, where the row says it
+// can be one, as a sampler.
+
+#include <algorithm>
+#include <iterator>
+
+#include "core/error.h"
+#include "strategies/multi_fidelity.h"
+#include "strategies/strategy.h"
+
+namespace hpt {
+namespace {
+
+using MakeFn = std::unique_ptr<Strategy> (*)(const Spec& spec, const SearchSpace& space);
+
+struct Factory {
+  StrategyType type;
+  MakeFn make;                    // as strategy.type
+  MakeFn make_sampler = nullptr;  // as strategy.sampler; nullptr for a row that is no sampler
+};
+
+std::unique_ptr<Strategy> MakeSampler(const Spec& spec, const SearchSpace& space);
+
+MultiFidelityOptions Budgets(const Spec& spec) {
+  return {spec.strategy.min_resource, spec.strategy.max_resource, spec.strategy.eta, spec.objective.goal};
+}
+
+const Factory kFactories[] = {
+    {StrategyType::kBayesian,
+     [](const Spec& spec, const SearchSpace& space) {
+       return MakeBayesianStrategy(space, BayesianOptions{.seed = spec.strategy.seed,
+                                                          .goal = spec.objective.goal,
+                                                          .n_initial = spec.strategy.n_initial});
+     },
+     [](const Spec& spec, const SearchSpace& space) {
+       return MakeBudgetedBayesianSampler(space, spec.strategy.seed, spec.objective.goal);
+     }},
+    {StrategyType::kSobol,
+     [](const Spec& spec, const SearchSpace& space) { return MakeSobolStrategy(space, spec.strategy.seed); },
+     [](const Spec& spec, const SearchSpace& space) { return MakeSobolStrategy(space, spec.strategy.seed); }},
+    {StrategyType::kRandom,
+     [](const Spec& spec, const SearchSpace& space) { return MakeRandomStrategy(space, spec.strategy.seed); },
+     [](const Spec& spec, const SearchSpace& space) { return MakeRandomStrategy(space, spec.strategy.seed); }},
+    {StrategyType::kGrid, [](const Spec&, const SearchSpace& space) { return MakeGridStrategy(space); }},
+    {StrategyType::kHyperband,
+     [](const Spec& spec, const SearchSpace& space) {
+       return MakeHyperbandStrategy(Budgets(spec), MakeSampler(spec, space));
+     }},
+    {StrategyType::kAsha,
+     [](const Spec& spec, const SearchSpace& space) {
+       return MakeAshaStrategy(Budgets(spec), MakeSampler(spec, space));
+     }},
+};
+
+const Factory& FactoryOf(StrategyType type) {
+  const auto it = std::find_if(std::begin(kFactories), std::end(kFactories),
+                               [&](const Factory& f) { return f.type == type; });
+  if (it == std::end(kFactories)) {
+    throw Error(ErrorKind::kFailed, "internal: strategy '" + std::string(ToString(type)) + "' has no factory");
+  }
+  return *it;
+}
+
+// The proposer of new configurations inside a strategy that takes strategy.sampler.
+std::unique_ptr<Strategy> MakeSampler(const Spec& spec, const SearchSpace& space) {
+  const Factory& factory = FactoryOf(spec.strategy.sampler);
+  if (factory.make_sampler == nullptr) {
+    throw Error(ErrorKind::kInvalidInput,
+                "strategy '" + std::string(ToString(spec.strategy.sampler)) + "' cannot be a sampler");
+  }
+  return factory.make_sampler(spec, space);
+}
+
+}  // namespace
+
+std::unique_ptr<Strategy> MakeStrategy(const Spec& spec, const SearchSpace& space) {
+  return FactoryOf(spec.strategy.type).make(spec, space);
+}
+
+}  // namespace hpt
