@@ -692,12 +692,12 @@ class Coordinator::Impl {
       log_->debug("ignored result of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
       return;
     }
-    if (m.how == "worker_shutdown") {
+    if (m.how == FinishCause::kWorkerShutdown) {
       ReleaseAttempt(*w, m.trial_id, m.attempt, "worker " + w->row.id + " shut down", false);
       return;
     }
     Experiment& e = *experiments_.at(t->experiment_id);
-    const bool exited_ok = m.how == "exited" && m.code == 0;
+    const bool exited_ok = m.how == FinishCause::kExited && m.code == 0;
     if (exited_ok && t->last_objective) {
       EndAttempt(e, *t, "completed", m.code, "", TrialStatus::kCompleted, t->last_objective, m.log_path);
       return;
@@ -708,10 +708,10 @@ class Coordinator::Impl {
                                           *t->objective_refused
                                     : "no value of objective metric '" + e.spec.objective.metric + "' was reported";
     }
-    if (reason.empty()) reason = m.how;
-    const std::string run_status = m.how == "timeout" ? "timeout" : "failed";
+    if (reason.empty()) reason = ToString(m.how);
+    const std::string run_status = m.how == FinishCause::kTimeout ? "timeout" : "failed";
     const std::optional<int64_t> code =
-        m.how == "exited" ? std::optional<int64_t>(m.code) : std::nullopt;
+        m.how == FinishCause::kExited ? std::optional<int64_t>(m.code) : std::nullopt;
     if (t->retries_used < e.spec.trial.retries) {
       ++t->retries_used;
       log_->info("trial {} attempt {} failed ({}); retry {}/{}", t->id, t->attempt, reason,
