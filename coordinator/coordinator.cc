@@ -178,7 +178,7 @@ class Coordinator::Impl {
     try {
       store_.Transaction([&] {
         for (auto& [peer, w] : workers_) {
-          w.row.status = "disconnected";
+          w.row.status = WorkerStatus::kDisconnected;
           w.row.last_seen = Now();
           store_.UpsertWorker(w.row);
         }
@@ -295,7 +295,7 @@ class Coordinator::Impl {
             // worker timeout, for the worker to register again and claim it (then it carries on
             // and its result counts); unclaimed, it is requeued when the lease ends.
             for (const ComponentRow& c : store_.Components(t.id)) {
-              if (c.kind == "run" && c.attempt == t.attempt) live.run_id = c.id;
+              if (c.kind == ComponentKind::kRun && c.attempt == t.attempt) live.run_id = c.id;
             }
             for (const MetricRow& m : store_.Metrics(t.id)) {
               if (m.attempt == t.attempt && m.point.name == e.spec.objective.metric &&
@@ -335,10 +335,10 @@ class Coordinator::Impl {
     live.retries_used = t.retries_used;
     live.params = ParamsFromJson(*e.space, t.params);
     for (const ComponentRow& c : store_.Components(t.id)) {
-      if (c.kind == "run" && c.attempt == t.attempt && c.data.contains("budget")) {
+      if (c.kind == ComponentKind::kRun && c.attempt == t.attempt && c.data.contains("budget")) {
         live.budget = c.data["budget"].get<double>();
       }
-      if (c.kind == "run" && c.status == "lost") ++live.lost_attempts;
+      if (c.kind == ComponentKind::kRun && c.status == RunStatus::kLost) ++live.lost_attempts;
     }
     if (t.attempt > 0 && (e.median || e.strategy->Promotes())) {
       for (const MetricRow& m : store_.Metrics(t.id)) {
@@ -491,7 +491,7 @@ class Coordinator::Impl {
     for (const GpuInfo& g : m.gpus) {
       w.row.gpus.push_back({{"index", g.index}, {"name", g.name}, {"memory_mb", g.memory_mb}});
     }
-    w.row.status = "alive";
+    w.row.status = WorkerStatus::kAlive;
     w.row.session_token = token;
     w.row.registered_at = w.row.last_seen = Now();
     w.slots = SlotTable(m.slots);
@@ -599,7 +599,7 @@ class Coordinator::Impl {
     }
     free_slots_ -= w->slots.FreeCount();
     w->draining = true;
-    w->row.status = "disconnected";
+    w->row.status = WorkerStatus::kDisconnected;
     w->row.session_token = 0;  // gone for good: its id is free
     identities_.Left(w->row.id, peer);
     w->row.last_seen = Now();
@@ -679,7 +679,7 @@ class Coordinator::Impl {
   void StopEarly(Experiment& e, LiveTrial& t, const std::string& reason) {
     log_->info("trial {} stopped: {}", t.id, reason);
     outbox_.emplace_back(t.peer, StopMsg{t.id, t.attempt, reason});
-    EndAttempt(e, t, "stopped", std::nullopt, reason, TrialStatus::kStopped, t.last_objective);
+    EndAttempt(e, t, RunStatus::kStopped, std::nullopt, reason, TrialStatus::kStopped, t.last_objective);
   }
 
   void OnFinished(const std::string& peer, const FinishedMsg& m) {
@@ -699,7 +699,7 @@ class Coordinator::Impl {
     Experiment& e = *experiments_.at(t->experiment_id);
     const bool exited_ok = m.how == FinishCause::kExited && m.code == 0;
     if (exited_ok && t->last_objective) {
-      EndAttempt(e, *t, "completed", m.code, "", TrialStatus::kCompleted, t->last_objective, m.log_path);
+      EndAttempt(e, *t, RunStatus::kCompleted, m.code, "", TrialStatus::kCompleted, t->last_objective, m.log_path);
       return;
     }
     std::string reason = m.message;
@@ -709,7 +709,7 @@ class Coordinator::Impl {
                                     : "no value of objective metric '" + e.spec.objective.metric + "' was reported";
     }
     if (reason.empty()) reason = ToString(m.how);
-    const std::string run_status = m.how == FinishCause::kTimeout ? "timeout" : "failed";
+    const RunStatus run_status = m.how == FinishCause::kTimeout ? RunStatus::kTimeout : RunStatus::kFailed;
     const std::optional<int64_t> code =
         m.how == FinishCause::kExited ? std::optional<int64_t>(m.code) : std::nullopt;
     if (t->retries_used < e.spec.trial.retries) {
@@ -790,7 +790,7 @@ class Coordinator::Impl {
 
   // Ends the running attempt of t: records it, then requeues the trial (new_status kPending) or
   // makes it final.
-  void EndAttempt(Experiment& e, LiveTrial& t, const std::string& run_status,
+  void EndAttempt(Experiment& e, LiveTrial& t, RunStatus run_status,
                   std::optional<int64_t> exit_code, const std::string& reason,
                   TrialStatus new_status, std::optional<double> objective,
                   const std::string& log_path = "") {
@@ -850,18 +850,18 @@ class Coordinator::Impl {
     const std::string why = reason;
     if (!lost) {
       log_->info("trial {} attempt {} handed back: {}; requeued", t.id, t.attempt, why);
-      EndAttempt(e, t, "handed_back", std::nullopt, reason, TrialStatus::kPending, std::nullopt);
+      EndAttempt(e, t, RunStatus::kHandedBack, std::nullopt, reason, TrialStatus::kPending, std::nullopt);
       return;
     }
     if (++t.lost_attempts >= kMaxLostAttempts) {
       log_->warn("trial {} attempt {} lost: {}; failed after {} lost attempts", t.id, t.attempt, why, t.lost_attempts);
-      EndAttempt(e, t, "lost", std::nullopt,
+      EndAttempt(e, t, RunStatus::kLost, std::nullopt,
                  "lost " + std::to_string(t.lost_attempts) + " times (the last: " + reason + ")",
                  TrialStatus::kFailed, std::nullopt);
       return;
     }
     log_->warn("trial {} attempt {} lost: {}; requeued", t.id, t.attempt, why);
-    EndAttempt(e, t, "lost", std::nullopt, reason, TrialStatus::kPending, std::nullopt);
+    EndAttempt(e, t, RunStatus::kLost, std::nullopt, reason, TrialStatus::kPending, std::nullopt);
   }
 
   void MaybeFinish(Experiment& e) {
@@ -908,12 +908,12 @@ class Coordinator::Impl {
       if (t.status == TrialStatus::kRunning) {
         outbox_.emplace_back(t.peer, StopMsg{t.id, t.attempt, trial_reason});
         --e.running;
-        store_.FinishRun(RunEnd{t.id, t.run_id, "stopped", std::nullopt, trial_reason,
+        store_.FinishRun(RunEnd{t.id, t.run_id, RunStatus::kStopped, std::nullopt, trial_reason,
                                 TrialStatus::kStopped, t.last_objective, t.retries_used, Now(), ""});
         CountFinal(e, t, TrialStatus::kStopped, t.last_objective);
       } else {
         // Never ran in its current attempt: there is no run component to close (run id 0).
-        store_.FinishRun(RunEnd{t.id, 0, "", std::nullopt, trial_reason, TrialStatus::kStopped,
+        store_.FinishRun(RunEnd{t.id, 0, RunStatus::kStopped, std::nullopt, trial_reason, TrialStatus::kStopped,
                                 std::nullopt, t.retries_used, Now(), ""});
         ++e.stopped;
       }
@@ -1155,7 +1155,7 @@ class Coordinator::Impl {
       ReleaseAttempt(w, trial_id, attempt, "worker " + w.row.id + " lost: " + why);
     }
     free_slots_ -= w.slots.FreeCount();
-    w.row.status = "lost";
+    w.row.status = WorkerStatus::kLost;
     // Its id stays its own for a while: a restart of it (which keeps the token in its work dir)
     // gets it back, a peer that only knows the id does not.
     identities_.Lost(w.row.id, peer, w.token, SteadyClock::now());

@@ -100,9 +100,9 @@ TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exac
     CHECK(*t.objective == doctest::Approx(0.25 + static_cast<double>(t.id)));
     int runs = 0;
     for (const ComponentRow& c : store->Components(t.id)) {
-      if (c.kind == "run") {
+      if (c.kind == ComponentKind::kRun) {
         ++runs;
-        CHECK(c.status == "completed");
+        CHECK(c.status == RunStatus::kCompleted);
       }
     }
     CHECK(runs == 1);

@@ -317,7 +317,7 @@ TEST_CASE("coordinator: after a restart, a worker id that was registered goes on
   const std::string path = (dir.path / "hpt.db").string();
   {
     auto store = OpenSqliteStore(StoreOptions{path});
-    WorkerRow row{"w1", "h", 1, nlohmann::ordered_json::array(), "alive", 1, 1};
+    WorkerRow row{"w1", "h", 1, nlohmann::ordered_json::array(), WorkerStatus::kAlive, 1, 1};
     row.session_token = 77;
     store->UpsertWorker(row);
     row.id = "w2";
@@ -395,7 +395,7 @@ TEST_CASE("coordinator: a worker that says goodbye gets nothing more, hands its 
   CHECK(again->trial_id == a->trial_id);
   CHECK(again->attempt == a->attempt + 1);
   for (const ComponentRow& c : served.store->Components(a->trial_id)) {
-    if (c.kind == "run" && c.attempt == a->attempt) CHECK(c.status == "handed_back");
+    if (c.kind == ComponentKind::kRun && c.attempt == a->attempt) CHECK(c.status == RunStatus::kHandedBack);
   }
 }
 
@@ -404,7 +404,7 @@ TEST_CASE("coordinator: rows of workers not seen for forget_workers_after are de
   const std::string path = (dir.path / "hpt.db").string();
   {
     auto store = OpenSqliteStore(StoreOptions{path});
-    store->UpsertWorker(WorkerRow{"long-gone", "h", 1, nlohmann::ordered_json::array(), "lost", 1, 1});
+    store->UpsertWorker(WorkerRow{"long-gone", "h", 1, nlohmann::ordered_json::array(), WorkerStatus::kLost, 1, 1});
   }
   CoordinatorOptions options;
   options.forget_workers_after = std::chrono::seconds(3600);

@@ -69,7 +69,7 @@ void Finish(Store& store, int64_t trial_id, TrialStatus status, std::optional<do
   RunEnd end;
   end.trial_id = trial_id;
   end.run_id = run_id;
-  end.run_status = status == TrialStatus::kCompleted ? "completed" : "failed";
+  end.run_status = status == TrialStatus::kCompleted ? RunStatus::kCompleted : RunStatus::kFailed;
   end.trial_status = status;
   end.objective = objective;
   end.now = now + 2;
@@ -99,7 +99,7 @@ struct SmallStore {
     worker.id = "box:42:abc";
     worker.host = "box";
     worker.slots = 2;
-    worker.status = "alive";
+    worker.status = WorkerStatus::kAlive;
     worker.registered_at = 200;
     worker.last_seen = 250;
     store->UpsertWorker(worker);

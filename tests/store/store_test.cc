@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -82,7 +83,7 @@ NewRun MakeRun(int64_t trial_id, int64_t attempt, double now) {
   return run;
 }
 
-RunEnd MakeEnd(int64_t trial_id, int64_t run_id, const std::string& run_status,
+RunEnd MakeEnd(int64_t trial_id, int64_t run_id, RunStatus run_status,
                TrialStatus trial_status, double now) {
   RunEnd end;
   end.trial_id = trial_id;
@@ -93,7 +94,7 @@ RunEnd MakeEnd(int64_t trial_id, int64_t run_id, const std::string& run_status,
   return end;
 }
 
-WorkerRow MakeWorker(const std::string& id, const std::string& status, double registered_at,
+WorkerRow MakeWorker(const std::string& id, WorkerStatus status, double registered_at,
                      double last_seen) {
   WorkerRow w;
   w.id = id;
@@ -108,7 +109,7 @@ WorkerRow MakeWorker(const std::string& id, const std::string& status, double re
 // Starts and finishes one attempt of a trial.
 int64_t RunAttempt(Store& store, int64_t trial_id, int64_t attempt, TrialStatus trial_status,
                    std::optional<double> objective, double start, double end,
-                   const std::string& run_status = "completed") {
+                   RunStatus run_status = RunStatus::kCompleted) {
   NewRun run;
   run.trial_id = trial_id;
   run.attempt = attempt;
@@ -123,7 +124,7 @@ int64_t RunAttempt(Store& store, int64_t trial_id, int64_t attempt, TrialStatus 
   e.trial_id = trial_id;
   e.run_id = run_id;
   e.run_status = run_status;
-  e.exit_code = run_status == "completed" ? std::optional<int64_t>(0) : std::nullopt;
+  e.exit_code = run_status == RunStatus::kCompleted ? std::optional<int64_t>(0) : std::nullopt;
   e.trial_status = trial_status;
   e.objective = objective;
   e.now = end;
@@ -320,7 +321,7 @@ TEST_CASE("store: a trial's lifecycle records the trial, one run component per a
   CHECK(trial->status == TrialStatus::kRunning);
   CHECK(trial->attempt == 1);
   CHECK(trial->started_at == 110);
-  RunEnd lost = MakeEnd(t1, run1, "lost", TrialStatus::kPending, 115);
+  RunEnd lost = MakeEnd(t1, run1, RunStatus::kLost, TrialStatus::kPending, 115);
   lost.reason = "worker lost";
   store->FinishRun(lost);
   trial = store->FindTrial(t1);
@@ -337,7 +338,7 @@ TEST_CASE("store: a trial's lifecycle records the trial, one run component per a
   std::vector<MetricPoint> points = {{"val_accuracy", 1, 0.8, 121}, {"val_accuracy", 2, 0.9, 122},
                                      {"val_loss", 1, 0.5, 121}};
   store->AppendMetrics(t1, 2, points);
-  RunEnd done = MakeEnd(t1, run2, "completed", TrialStatus::kCompleted, 130);
+  RunEnd done = MakeEnd(t1, run2, RunStatus::kCompleted, TrialStatus::kCompleted, 130);
   done.exit_code = 0;
   done.objective = 0.9;
   store->FinishRun(done);
@@ -351,16 +352,16 @@ TEST_CASE("store: a trial's lifecycle records the trial, one run component per a
 
   const auto components = store->Components(t1);
   REQUIRE(components.size() == 4);
-  CHECK(components[0].kind == "static");
+  CHECK(components[0].kind == ComponentKind::kStatic);
   CHECK(components[0].name == "static");
   CHECK(components[0].data == Json{{"epochs", 3}, {"batch_size", 128}});
-  CHECK(components[1].kind == "parameters");
+  CHECK(components[1].kind == ComponentKind::kParameters);
   CHECK(components[1].name == "trial-" + std::to_string(t1) + "-params");
   CHECK(components[1].data == trial->params);
-  CHECK(components[2].kind == "run");
+  CHECK(components[2].kind == ComponentKind::kRun);
   CHECK(components[2].id == run1);
   CHECK(components[2].name == "trial-" + std::to_string(t1) + "-attempt-1");
-  CHECK(components[2].status == "lost");
+  CHECK(components[2].status == RunStatus::kLost);
   CHECK(components[2].reason == "worker lost");
   CHECK(components[2].worker == "w1");
   CHECK(components[2].host == "box1");
@@ -372,7 +373,7 @@ TEST_CASE("store: a trial's lifecycle records the trial, one run component per a
   CHECK_FALSE(components[2].exit_code);
   CHECK(components[3].id == run2);
   CHECK(components[3].attempt == 2);
-  CHECK(components[3].status == "completed");
+  CHECK(components[3].status == RunStatus::kCompleted);
   CHECK(components[3].exit_code == 0);
   CHECK(components[3].ended_at == 130);
 
@@ -380,7 +381,7 @@ TEST_CASE("store: a trial's lifecycle records the trial, one run component per a
   const auto other = store->Components(t2);
   REQUIRE(other.size() == 2);
   CHECK(other[0].id == components[0].id);
-  CHECK(other[1].kind == "parameters");
+  CHECK(other[1].kind == ComponentKind::kParameters);
   CHECK(other[1].id != components[1].id);
   CHECK(Count(path, "SELECT COUNT(*) FROM trial_components WHERE kind = 'static'") == 1);
 
@@ -631,7 +632,7 @@ TEST_CASE("store: writes that name a missing trial, run or experiment are kNotFo
   CHECK(KindOf([&] { store->StartRun(MakeRun(999, 1, 2)); }) ==
         ErrorKind::kNotFound);
   CHECK(KindOf([&] {
-          store->FinishRun(MakeEnd(t, 999, "completed", TrialStatus::kCompleted, 3));
+          store->FinishRun(MakeEnd(t, 999, RunStatus::kCompleted, TrialStatus::kCompleted, 3));
         }) == ErrorKind::kNotFound);
   CHECK(KindOf([&] { store->CreateTrial(777, 1, Json::object(), 1); }) == ErrorKind::kNotFound);
   std::vector<MetricPoint> points = {{"loss", 1, 0.5, 3}};
@@ -643,7 +644,7 @@ TEST_CASE("store: writes that name a missing trial, run or experiment are kNotFo
   const int64_t t2 = store->CreateTrial(exp, 2, Json::object(), 1);
   const int64_t run = store->StartRun(MakeRun(t2, 1, 2));
   CHECK(KindOf([&] {
-          store->FinishRun(MakeEnd(t, run, "completed", TrialStatus::kCompleted, 3));
+          store->FinishRun(MakeEnd(t, run, RunStatus::kCompleted, TrialStatus::kCompleted, 3));
         }) == ErrorKind::kNotFound);
   CHECK(store->FindTrial(t)->status == TrialStatus::kPending);
   // Nothing of the failed writes is left.
@@ -676,7 +677,7 @@ TEST_CASE("store: a read-only store reads, refuses every write, and never create
   std::vector<MetricPoint> points = {{"loss", 1, 0.5, 3}};
   CHECK(KindOf([&] { reader->AppendMetrics(t, 1, points); }) == ErrorKind::kFailed);
   CHECK(KindOf([&] { reader->Transaction([] {}); }) == ErrorKind::kFailed);
-  CHECK(KindOf([&] { reader->UpsertWorker(MakeWorker("w", "alive", 1, 1)); }) ==
+  CHECK(KindOf([&] { reader->UpsertWorker(MakeWorker("w", WorkerStatus::kAlive, 1, 1)); }) ==
         ErrorKind::kFailed);
   CHECK(writer->Trials(exp).size() == 2);
 
@@ -857,15 +858,15 @@ TEST_CASE("store: the write probe fails on a full store even where a page rewrit
 TEST_CASE("store: a worker upsert updates everything but its first registration time") {
   TempDir dir;
   auto store = OpenWriter(dir.File("hpt.db"));
-  WorkerRow first = MakeWorker("box:1:a", "alive", 10, 10);
+  WorkerRow first = MakeWorker("box:1:a", WorkerStatus::kAlive, 10, 10);
   first.gpus = Json::array({Json{{"index", 0}, {"name", "H100"}}});
   store->UpsertWorker(first);
-  store->UpsertWorker(MakeWorker("box:1:a", "lost", 50, 40));
-  store->UpsertWorker(MakeWorker("abc:2:b", "alive", 60, 60));
+  store->UpsertWorker(MakeWorker("box:1:a", WorkerStatus::kLost, 50, 40));
+  store->UpsertWorker(MakeWorker("abc:2:b", WorkerStatus::kAlive, 60, 60));
   const auto workers = store->Workers();
   REQUIRE(workers.size() == 2);
   CHECK(workers[0].id == "abc:2:b");
-  CHECK(workers[1].status == "lost");
+  CHECK(workers[1].status == WorkerStatus::kLost);
   CHECK(workers[1].registered_at == 10);
   CHECK(workers[1].last_seen == 40);
   CHECK(workers[1].gpus == Json::array());
@@ -874,9 +875,9 @@ TEST_CASE("store: a worker upsert updates everything but its first registration 
 TEST_CASE("store: forgetting workers deletes the rows last seen before the cut, and only those") {
   TempDir dir;
   auto store = OpenWriter(dir.File("hpt.db"));
-  store->UpsertWorker(MakeWorker("gone", "lost", 10, 100));
-  store->UpsertWorker(MakeWorker("left", "disconnected", 10, 199));
-  store->UpsertWorker(MakeWorker("here", "alive", 10, 200));
+  store->UpsertWorker(MakeWorker("gone", WorkerStatus::kLost, 10, 100));
+  store->UpsertWorker(MakeWorker("left", WorkerStatus::kDisconnected, 10, 199));
+  store->UpsertWorker(MakeWorker("here", WorkerStatus::kAlive, 10, 200));
   CHECK(store->ForgetWorkers(200) == 2);
   const auto workers = store->Workers();
   REQUIRE(workers.size() == 1);
@@ -887,11 +888,94 @@ TEST_CASE("store: forgetting workers deletes the rows last seen before the cut, 
 TEST_CASE("store: a worker's session token round-trips all 64 bits") {
   TempDir dir;
   auto store = OpenWriter(dir.File("hpt.db"));
-  WorkerRow w = MakeWorker("w", "alive", 1, 1);
+  WorkerRow w = MakeWorker("w", WorkerStatus::kAlive, 1, 1);
   w.session_token = 0xfedcba9876543210ULL;
   store->UpsertWorker(w);
   REQUIRE(store->Workers().size() == 1);
   CHECK(store->Workers()[0].session_token == 0xfedcba9876543210ULL);
+}
+
+TEST_CASE("store: every run status and worker status is written as its name and reads back") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  auto store = OpenWriter(path);
+  const int64_t exp = store->CreateExperiment(MakeExperiment("mlp"));
+  const int64_t trial = store->CreateTrial(exp, 1, Json::object(), 101);
+  const int64_t running = store->StartRun(MakeRun(trial, 1, 110));
+  CHECK(store->Components(trial).back().status == RunStatus::kRunning);
+  CHECK(Count(path, "SELECT COUNT(*) FROM trial_components WHERE id = " + std::to_string(running) +
+                        " AND status = 'running'") == 1);
+  int64_t attempt = 1;
+  for (RunStatus status : kRunStatuses) {
+    CAPTURE(ToString(status));
+    const int64_t run = attempt == 1 ? running : store->StartRun(MakeRun(trial, attempt, 110 + attempt));
+    store->FinishRun(MakeEnd(trial, run, status, TrialStatus::kPending, 111 + attempt));
+    CHECK(store->Components(trial).back().status == status);
+    CHECK(Count(path, "SELECT COUNT(*) FROM trial_components WHERE id = " + std::to_string(run) + " AND status = '" +
+                          std::string(ToString(status)) + "'") == 1);
+    ++attempt;
+  }
+  for (WorkerStatus status : kWorkerStatuses) {
+    CAPTURE(ToString(status));
+    store->UpsertWorker(MakeWorker("w", status, 1, 1));
+    CHECK(store->Workers().at(0).status == status);
+    CHECK(Count(path, "SELECT COUNT(*) FROM workers WHERE status = '" + std::string(ToString(status)) + "'") == 1);
+  }
+  std::vector<std::string> kinds;
+  for (const ComponentRow& c : store->Components(trial)) kinds.emplace_back(ToString(c.kind));
+  CHECK(kinds == std::vector<std::string>{"static", "parameters", "run", "run", "run", "run", "run", "run", "run"});
+  CHECK(Count(path, "SELECT COUNT(*) FROM trial_components WHERE kind NOT IN ('static', 'parameters', 'run')") == 0);
+}
+
+TEST_CASE("store: a status, kind or goal this build has no name for is kFailed naming the column and the value") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  int64_t trial = 0;
+  {
+    auto store = OpenWriter(path);
+    const int64_t exp = store->CreateExperiment(MakeExperiment("mlp"));
+    trial = store->CreateTrial(exp, 1, Json::object(), 101);
+    store->StartRun(MakeRun(trial, 1, 110));
+    store->UpsertWorker(MakeWorker("w", WorkerStatus::kAlive, 1, 1));
+  }
+  const std::string kRun = "id = (SELECT MAX(id) FROM trial_components)";  // the run, inserted last
+  struct Case {
+    std::string table, column, where;
+    std::function<void(Store&)> read;
+  };
+  const std::vector<Case> cases = {
+      {"experiments", "status", "1", [](Store& s) { s.ListExperiments(); }},
+      {"experiments", "goal", "1", [](Store& s) { s.FindExperiment("mlp"); }},
+      {"experiments", "goal", "1", [](Store& s) { s.Leaderboard(1, 0); }},
+      {"trials", "status", "1", [&](Store& s) { s.FindTrial(trial); }},
+      {"trials", "status", "1", [](Store& s) { s.CountTrials(1); }},
+      {"trial_components", "kind", kRun, [&](Store& s) { s.Components(trial); }},
+      {"trial_components", "status", kRun, [&](Store& s) { s.Components(trial); }},
+      {"workers", "status", "1", [](Store& s) { s.Workers(); }},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.table + "." + c.column);
+    std::string was;
+    {
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("PRAGMA ignore_check_constraints = ON");  // some of these columns are CHECKed
+      was = db.execAndGet("SELECT " + c.column + " FROM " + c.table + " WHERE " + c.where).getString();
+      db.exec("UPDATE " + c.table + " SET " + c.column + " = 'Bogus' WHERE " + c.where);
+    }
+    {
+      auto reader = OpenReader(path);
+      std::string message;
+      CHECK(KindOf([&] { c.read(*reader); }, &message) == ErrorKind::kFailed);
+      CHECK(message == "database '" + path + "' holds unknown value 'Bogus' in " + c.table + "." + c.column);
+    }
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("UPDATE " + c.table + " SET " + c.column + " = '" + was + "' WHERE " + c.where);
+  }
+  // Restored, every read works again: each case above failed on its own value.
+  auto reader = OpenReader(path);
+  CHECK(reader->Components(trial).size() == 3);
+  CHECK(reader->Workers().size() == 1);
+  CHECK(reader->CountTrials(1).running == 1);
 }
 
 std::vector<std::string> Keys(const Json& object) {
@@ -915,7 +999,7 @@ TEST_CASE("views: the JSON documents have the documented keys, in order, with th
   RunAttempt(*store, t2, 1, TrialStatus::kCompleted, 0.8, 10, 12);
   std::vector<MetricPoint> points = {{"val_accuracy", 1, 0.7, 20}};
   store->AppendMetrics(t1, 1, points);
-  store->UpsertWorker(MakeWorker("w", "alive", 1, 2));
+  store->UpsertWorker(MakeWorker("w", WorkerStatus::kAlive, 1, 2));
   const ExperimentRow experiment = *store->FindExperiment("views");
 
   const Json trial = TrialJson(*store->FindTrial(t1));
