@@ -250,7 +250,7 @@ class Coordinator::Impl {
   }
 
   void RefuseRequest(const std::string& peer, uint64_t id) {
-    channel_->SendTo(peer, ReplyMsg{id, false, std::string(ToString(ErrorKind::kOverloaded)),
+    channel_->SendTo(peer, ReplyMsg{id, false, ErrorKind::kOverloaded,
                                     "the coordinator's store refuses writes (" + pause_reason_ +
                                         "); dispatch is paused",
                                     ""});
@@ -768,11 +768,11 @@ class Coordinator::Impl {
 
   void ReplyJson(const std::string& peer, uint64_t id, const nlohmann::ordered_json& json) {
     outbox_.emplace_back(
-        peer, ReplyMsg{id, true, "", "", json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)});
+        peer, ReplyMsg{id, true, {}, "", json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)});
   }
 
   void Reply(const std::string& peer, uint64_t id, const Error& error) {
-    outbox_.emplace_back(peer, ReplyMsg{id, false, std::string(ToString(error.kind())), error.what(), ""});
+    outbox_.emplace_back(peer, ReplyMsg{id, false, error.kind(), error.what(), ""});
   }
 
   // ---- Trial lifecycle -----------------------------------------------------------------------

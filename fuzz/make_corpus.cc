@@ -68,8 +68,8 @@ std::vector<std::pair<std::string, Message>> Examples(const std::string& spec) {
       {"query_leaderboard", RequestMsg{3, QueryRequest{QueryKind::kLeaderboard, "quickstart", 5, 0}}},
       {"query_trial", RequestMsg{4, QueryRequest{QueryKind::kTrial, "", 0, 1}}},
       {"cancel", RequestMsg{5, CancelRequest{"1"}}},
-      {"reply", ReplyMsg{2, true, "", "", R"([{"id":1,"name":"quickstart"}])"}},
-      {"reply_error", ReplyMsg{3, false, "not_found", "no experiment 'x'", ""}},
+      {"reply", ReplyMsg{2, true, {}, "", R"([{"id":1,"name":"quickstart"}])"}},
+      {"reply_error", ReplyMsg{3, false, ErrorKind::kNotFound, "no experiment 'x'", ""}},
       {"reregister", ReregisterMsg{}},
   };
 }

@@ -106,6 +106,32 @@ FinishCause FromWire(wire::FinishCause cause) {
                                             std::to_string(std::size(kFinishCauses) - 1));
 }
 
+static_assert(static_cast<size_t>(wire::ErrorKind::FAILED) + 1 == std::size(kErrorKinds));
+
+wire::ErrorKind ToWire(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidInput: return wire::ErrorKind::INVALID_INPUT;
+    case ErrorKind::kNotFound: return wire::ErrorKind::NOT_FOUND;
+    case ErrorKind::kOverloaded: return wire::ErrorKind::OVERLOADED;
+    case ErrorKind::kDisconnected: return wire::ErrorKind::DISCONNECTED;
+    case ErrorKind::kFailed: return wire::ErrorKind::FAILED;
+  }
+  throw Error(ErrorKind::kInvalidInput, "no error kind " + std::to_string(static_cast<int>(kind)));
+}
+
+ErrorKind FromWire(wire::ErrorKind kind) {
+  switch (kind) {
+    case wire::ErrorKind::INVALID_INPUT: return ErrorKind::kInvalidInput;
+    case wire::ErrorKind::NOT_FOUND: return ErrorKind::kNotFound;
+    case wire::ErrorKind::OVERLOADED: return ErrorKind::kOverloaded;
+    case wire::ErrorKind::DISCONNECTED: return ErrorKind::kDisconnected;
+    case wire::ErrorKind::FAILED: return ErrorKind::kFailed;
+  }
+  throw Error(ErrorKind::kInvalidInput, "reply: unknown error kind " + std::to_string(static_cast<int>(kind)) +
+                                            "; protocol " + std::to_string(kProtocolVersion) + " knows 0 to " +
+                                            std::to_string(std::size(kErrorKinds) - 1));
+}
+
 void Build(wire::Envelope::Builder env, const Message& message) {
   std::visit(
       Overloaded{
@@ -221,7 +247,7 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             auto r = env.initReply();
             r.setId(m.id);
             r.setOk(m.ok);
-            r.setErrorKind(Txt(m.error_kind));
+            r.setErrorKind(ToWire(m.error_kind));
             r.setMessage(Txt(m.message));
             r.setJson(Txt(m.json));
           },
@@ -320,7 +346,7 @@ Message Read(wire::Envelope::Reader env) {
     }
     case wire::Envelope::REPLY: {
       auto r = env.getReply();
-      return ReplyMsg{r.getId(), r.getOk(), Str(r.getErrorKind()), Str(r.getMessage()), Str(r.getJson())};
+      return ReplyMsg{r.getId(), r.getOk(), FromWire(r.getErrorKind()), Str(r.getMessage()), Str(r.getJson())};
     }
     case wire::Envelope::REREGISTER: return ReregisterMsg{};
     case wire::Envelope::ACK: {

@@ -180,10 +180,20 @@ struct Query {
   trialId @3 :Int64;
 }
 
+# How the caller should react to an error (core's ErrorKind; the same enumerants in the same order).
+enum ErrorKind {
+  invalidInput @0;
+  notFound @1;
+  overloaded @2;
+  disconnected @3;
+  failed @4;
+}
+
 struct ClientReply {
   id @0 :UInt64;
   ok @1 :Bool;
-  errorKind @2 :Text;   # hpt::ErrorKind name when not ok
+  obsoleteErrorKind @2 :Text;  # protocol 2's error kind as text; never set since protocol 3
   message @3 :Text;
   json @4 :Text;        # the answer (store/views.h shapes)
+  errorKind @5 :ErrorKind;  # when not ok
 }

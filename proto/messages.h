@@ -7,12 +7,13 @@
 #include <variant>
 #include <vector>
 
+#include "core/error.h"
 #include "core/types.h"
 
 namespace hpt {
 
 // 2: session tokens on every worker message, refused metric values, goodbye, bad requests.
-// 3: a finished trial's cause (TrialFinished.how) is an enum, no longer text.
+// 3: a finished trial's cause (TrialFinished.how) and a reply's error kind are enums, no longer text.
 inline constexpr uint16_t kProtocolVersion = 3;
 // Largest frame any peer sends or accepts; ZeroMQ drops bigger ones (ZMQ_MAXMSGSIZE) and the
 // decoder refuses them.
@@ -159,7 +160,8 @@ struct RequestMsg {
 struct ReplyMsg {
   uint64_t id = 0;
   bool ok = false;
-  std::string error_kind, message, json;
+  ErrorKind error_kind = ErrorKind::kFailed;  // when not ok; ignored when ok
+  std::string message, json;
   bool operator==(const ReplyMsg&) const = default;
 };
 

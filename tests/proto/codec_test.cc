@@ -44,7 +44,7 @@ std::vector<Message> Samples() {
       RequestMsg{9, SubmitRequest{"name: x\n", "x.yaml"}},
       RequestMsg{10, QueryRequest{QueryKind::kLeaderboard, "fashion-mlp", 5, 0}},
       RequestMsg{11, CancelRequest{"3"}},
-      ReplyMsg{9, false, "invalid input", "x.yaml:1:1: objective: required", ""},
+      ReplyMsg{9, false, ErrorKind::kInvalidInput, "x.yaml:1:1: objective: required", ""},
       ReregisterMsg{},
       AckMsg{5, 1, 4, false},
       AckMsg{5, 1, 0, true},
@@ -114,42 +114,60 @@ TEST_CASE("codec: a message from another protocol version is refused, naming bot
   }
 }
 
-TEST_CASE("codec: every finish cause survives an encode/decode round trip") {
+TEST_CASE("codec: every finish cause and every error kind survives an encode/decode round trip") {
   for (FinishCause how : kFinishCauses) {
     CAPTURE(ToString(how));
     const Message m = FinishedMsg{5, 2, how, 9, "why", "/tmp/a.log", 77};
     CHECK(Decode(Bytes(Encode(m))) == m);
   }
+  for (ErrorKind kind : kErrorKinds) {
+    CAPTURE(ToString(kind));
+    const Message m = ReplyMsg{3, false, kind, "why", ""};
+    CHECK(Decode(Bytes(Encode(m))) == m);
+  }
 }
 
-TEST_CASE("codec: a finish cause this protocol does not know is refused as invalid input") {
-  // Where the cause lies in the frame: the one byte in which two causes' encodings differ.
-  const std::string exited = Encode(FinishedMsg{5, 2, FinishCause::kExited, 0, "", "", 77});
-  const std::string signaled = Encode(FinishedMsg{5, 2, FinishCause::kSignaled, 0, "", "", 77});
-  REQUIRE(exited.size() == signaled.size());
+// Messages `first` and `second` differ only in an enum field holding enumerant 0 and 1: that field
+// set to a raw number at or past `known` (the count of enumerants) is refused as invalid input
+// with a message that contains `what` and the number; the last known one decodes to `last`.
+template <class Msg, class Field>
+void CheckUnknownEnumerantRefused(const Msg& first, const Msg& second, size_t known, const std::string& what,
+                                  Field field, decltype(field(first)) last) {
+  const std::string zero = Encode(first), one = Encode(second);
+  REQUIRE(zero.size() == one.size());
   std::vector<size_t> differ;
-  for (size_t i = 0; i < exited.size(); ++i) {
-    if (exited[i] != signaled[i]) differ.push_back(i);
+  for (size_t i = 0; i < zero.size(); ++i) {
+    if (zero[i] != one[i]) differ.push_back(i);
   }
   REQUIRE(differ.size() == 1);
   const size_t at = differ[0];  // the low byte of the UInt16 enumerant
-  for (uint16_t raw : {static_cast<uint16_t>(std::size(kFinishCauses)), uint16_t{0x100}, uint16_t{0xffff}}) {
+  for (uint16_t raw : {static_cast<uint16_t>(known), uint16_t{0x100}, uint16_t{0xffff}}) {
     CAPTURE(raw);
-    std::string bytes = exited;
+    std::string bytes = zero;
     bytes[at] = static_cast<char>(raw & 0xff);
     bytes[at + 1] = static_cast<char>(raw >> 8);
     try {
       Decode(Bytes(bytes));
-      FAIL("decoded a finish cause it does not know");
+      FAIL("decoded an enumerant it does not know");
     } catch (const Error& e) {
       CHECK(e.kind() == ErrorKind::kInvalidInput);
-      CHECK(std::string(e.what()).find("unknown cause (how) " + std::to_string(raw)) != std::string::npos);
+      CHECK(std::string(e.what()).find(what + " " + std::to_string(raw)) != std::string::npos);
     }
   }
-  // The last known one still decodes at that spot.
-  std::string last = exited;
-  last[at] = static_cast<char>(std::size(kFinishCauses) - 1);
-  CHECK(std::get<FinishedMsg>(Decode(Bytes(last))).how == kFinishCauses[std::size(kFinishCauses) - 1]);
+  std::string bytes = zero;
+  bytes[at] = static_cast<char>(known - 1);
+  CHECK(field(std::get<Msg>(Decode(Bytes(bytes)))) == last);
+}
+
+TEST_CASE("codec: a finish cause or an error kind this protocol does not know is refused as invalid input") {
+  CheckUnknownEnumerantRefused(FinishedMsg{5, 2, FinishCause::kExited, 0, "", "", 77},
+                               FinishedMsg{5, 2, FinishCause::kSignaled, 0, "", "", 77}, std::size(kFinishCauses),
+                               "unknown cause (how)", [](const FinishedMsg& m) { return m.how; },
+                               kFinishCauses[std::size(kFinishCauses) - 1]);
+  CheckUnknownEnumerantRefused(ReplyMsg{3, false, ErrorKind::kInvalidInput, "why", ""},
+                               ReplyMsg{3, false, ErrorKind::kNotFound, "why", ""}, std::size(kErrorKinds),
+                               "unknown error kind", [](const ReplyMsg& m) { return m.error_kind; },
+                               kErrorKinds[std::size(kErrorKinds) - 1]);
 }
 
 TEST_CASE("codec: random corruption of valid frames never crashes the decoder") {
