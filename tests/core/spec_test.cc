@@ -439,9 +439,7 @@ TEST_CASE("spec: ToYaml round-trips strings that look like other types and awkwa
 }
 
 TEST_CASE("spec: the reference doc embeds the field table exactly") {
-  const std::filesystem::path doc =
-      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "docs" /
-      "spec.md";
+  const std::filesystem::path doc = std::filesystem::path(HPT_DOCS_DIR) / "spec.md";
   std::ifstream in(doc);
   REQUIRE(in.good());
   std::stringstream text;
