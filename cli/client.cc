@@ -10,14 +10,6 @@
 namespace hpt {
 namespace {
 
-ErrorKind KindFromName(const std::string& name) {
-  for (ErrorKind k : {ErrorKind::kInvalidInput, ErrorKind::kNotFound, ErrorKind::kOverloaded,
-                      ErrorKind::kDisconnected, ErrorKind::kFailed}) {
-    if (ToString(k) == name) return k;
-  }
-  return ErrorKind::kFailed;
-}
-
 class CoordinatorQuerySource final : public QuerySource {
  public:
   CoordinatorQuerySource(Network& network, const std::string& endpoint, ChannelOptions options)
@@ -73,7 +65,7 @@ nlohmann::ordered_json Client::Call(const decltype(RequestMsg::body)& body) {
     while (auto in = channel_->TryReceive()) {
       const auto* reply = std::get_if<ReplyMsg>(&in->message);
       if (!reply || reply->id != id) continue;
-      if (!reply->ok) throw Error(KindFromName(reply->error_kind), reply->message);
+      if (!reply->ok) throw Error(reply->error_kind, reply->message);
       return nlohmann::ordered_json::parse(reply->json);
     }
   }

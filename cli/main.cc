@@ -387,7 +387,7 @@ int Run(const RunOptions& o) {
         std::cerr << (tty ? "\r\033[K" : "") << line << (tty ? "" : "\n") << std::flush;
         last = line;
       }
-      if (e["status"] != "running") break;
+      if (StatusOf(e) != ExperimentStatus::kRunning) break;
       if (g_stop.load() && !cancelled) {
         std::cerr << (tty ? "\n" : "") << "interrupted: cancelling experiment " << id << "\n";
         client.Call(CancelRequest{id});
@@ -401,7 +401,7 @@ int Run(const RunOptions& o) {
     auto board = client.Call(QueryRequest{QueryKind::kLeaderboard, id, o.top, 0});
     PrintTrials(board, OutputFormat::kTable, std::cout);
     if (cancelled) rc = 130;
-    else if (e["status"] != "completed") rc = kExitFailure;
+    else if (StatusOf(e) != ExperimentStatus::kCompleted) rc = kExitFailure;
   } catch (...) {
     shutdown();
     throw;
@@ -505,7 +505,7 @@ int Watch(const ReadOptions& o, const std::string& experiment) {
     const std::string line = ProgressLine(e);
     if (line != last) std::cout << line << std::endl;
     last = line;
-    if (e["status"] != "running" || g_stop.load()) {
+    if (StatusOf(e) != ExperimentStatus::kRunning || g_stop.load()) {
       std::cout << "experiment " << e["id"].get<int64_t>() << " " << e["status"].get<std::string>() << ": "
                 << e["reason"].get<std::string>() << std::endl;
       return kExitOk;

@@ -131,6 +131,11 @@ void PrintTrials(const Json& trials, OutputFormat format, std::ostream& out) {
   else PrintTable(header, rows, out);
 }
 
+std::optional<ExperimentStatus> StatusOf(const Json& e) {
+  const Json& status = e["status"];
+  return status.is_string() ? ParseExperimentStatus(status.get<std::string>()) : std::nullopt;
+}
+
 std::string ProgressLine(const Json& e) {
   const Json& c = e["trials"];
   const int64_t done = c["completed"].get<int64_t>() + c["failed"].get<int64_t>() + c["stopped"].get<int64_t>();
@@ -208,7 +213,7 @@ void PrintTrialDetail(const Json& t, OutputFormat format, std::ostream& out) {
   out << "\n";
   std::vector<Row> runs;
   for (const Json& c : t["components"]) {
-    if (c["kind"] != "run") continue;
+    if (c["kind"].get<std::string>() != ToString(ComponentKind::kRun)) continue;
     runs.push_back({Cell(c["attempt"]), Cell(c["worker"]), Cell(c["slot"]), Cell(c["gpus"]), Cell(c["status"]),
                     Cell(c["exit_code"]), Cell(c["reason"]), Cell(c["log_path"])});
   }

@@ -1,10 +1,13 @@
 #pragma once
 // Renders the JSON documents of store/views.h as tables, CSV or JSON for the terminal.
 
+#include <optional>
 #include <ostream>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "core/types.h"
 
 namespace hpt {
 
@@ -20,6 +23,9 @@ void PrintExperiments(const nlohmann::ordered_json& experiments, OutputFormat fo
 void PrintExperiment(const nlohmann::ordered_json& experiment, OutputFormat format, std::ostream& out);
 void PrintTrialDetail(const nlohmann::ordered_json& trial, OutputFormat format, std::ostream& out);
 void PrintWorkers(const nlohmann::ordered_json& workers, OutputFormat format, std::ostream& out);
+
+// The status of an experiment document (ExperimentJson); nullopt when it names none this build knows.
+std::optional<ExperimentStatus> StatusOf(const nlohmann::ordered_json& experiment);
 
 // "12/40 done (10 completed, 2 failed), 3 running — best val_accuracy 0.8931 (trial 7)"
 std::string ProgressLine(const nlohmann::ordered_json& experiment);

@@ -133,7 +133,7 @@ class Coordinator::Impl final : private LifecycleListener {
     try {
       store_.Transaction([&] {
         for (auto& [peer, w] : workers_) {
-          w.row.status = "disconnected";
+          w.row.status = WorkerStatus::kDisconnected;
           w.row.last_seen = clock_.Wall();
           store_.UpsertWorker(w.row);
         }
@@ -212,7 +212,7 @@ class Coordinator::Impl final : private LifecycleListener {
   }
 
   void RefuseRequest(const std::string& peer, uint64_t id) {
-    port_->SendTo(peer, ReplyMsg{id, false, std::string(ToString(ErrorKind::kOverloaded)),
+    port_->SendTo(peer, ReplyMsg{id, false, ErrorKind::kOverloaded,
                                  "the coordinator's store refuses writes (" + pause_reason_ + "); dispatch is paused",
                                  ""});
   }
@@ -333,7 +333,7 @@ class Coordinator::Impl final : private LifecycleListener {
     for (const GpuInfo& g : m.gpus) {
       w.row.gpus.push_back({{"index", g.index}, {"name", g.name}, {"memory_mb", g.memory_mb}});
     }
-    w.row.status = "alive";
+    w.row.status = WorkerStatus::kAlive;
     w.row.session_token = token;
     w.row.registered_at = w.row.last_seen = clock_.Wall();
     w.slots = SlotTable(m.slots);
@@ -431,7 +431,7 @@ class Coordinator::Impl final : private LifecycleListener {
     }
     free_slots_ -= w->slots.FreeCount();
     w->draining = true;
-    w->row.status = "disconnected";
+    w->row.status = WorkerStatus::kDisconnected;
     w->row.session_token = 0;  // gone for good: its id is free
     identities_.Left(w->row.id, peer);
     w->row.last_seen = clock_.Wall();
@@ -480,7 +480,7 @@ class Coordinator::Impl final : private LifecycleListener {
       log_->debug("ignored result of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
       return;
     }
-    if (m.how == "worker_shutdown") {
+    if (m.how == FinishCause::kWorkerShutdown) {
       lifecycle_.Release(*t, "worker " + w->row.id + " shut down", false);
       return;
     }
@@ -511,11 +511,11 @@ class Coordinator::Impl final : private LifecycleListener {
 
   void ReplyJson(const std::string& peer, uint64_t id, const nlohmann::ordered_json& json) {
     outbox_.emplace_back(
-        peer, ReplyMsg{id, true, "", "", json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)});
+        peer, ReplyMsg{id, true, {}, "", json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)});
   }
 
   void Reply(const std::string& peer, uint64_t id, const Error& error) {
-    outbox_.emplace_back(peer, ReplyMsg{id, false, std::string(ToString(error.kind())), error.what(), ""});
+    outbox_.emplace_back(peer, ReplyMsg{id, false, error.kind(), error.what(), ""});
   }
 
   // The attempt (if it still holds its trial) is released: requeued, or failed after too many
@@ -640,7 +640,7 @@ class Coordinator::Impl final : private LifecycleListener {
       ReleaseAttempt(w, trial_id, attempt, "worker " + w.row.id + " lost: " + why);
     }
     free_slots_ -= w.slots.FreeCount();
-    w.row.status = "lost";
+    w.row.status = WorkerStatus::kLost;
     // Its id stays its own for a while: a restart of it (which keeps the token in its work dir)
     // gets it back, a peer that only knows the id does not.
     identities_.Lost(w.row.id, peer, w.token, clock_.Steady());

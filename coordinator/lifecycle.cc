@@ -46,7 +46,7 @@ void Lifecycle::Resume(bool resume_running) {
           // worker to register again and claim it (then it carries on and its result counts);
           // unclaimed, it is requeued when the lease ends.
           for (const ComponentRow& c : store_.Components(t.id)) {
-            if (c.kind == "run" && c.attempt == t.attempt) live.run_id = c.id;
+            if (c.kind == ComponentKind::kRun && c.attempt == t.attempt) live.run_id = c.id;
           }
           for (const MetricRow& m : store_.Metrics(t.id)) {
             if (m.attempt == t.attempt && m.point.name == e.spec.objective.metric &&
@@ -94,10 +94,10 @@ LiveTrial Lifecycle::LoadTrial(const Experiment& e, const TrialRow& t) {
   live.retries_used = t.retries_used;
   live.params = ParamsFromJson(*e.space, t.params);
   for (const ComponentRow& c : store_.Components(t.id)) {
-    if (c.kind == "run" && c.attempt == t.attempt && c.data.contains("budget")) {
+    if (c.kind == ComponentKind::kRun && c.attempt == t.attempt && c.data.contains("budget")) {
       live.budget = c.data["budget"].get<double>();
     }
-    if (c.kind == "run" && c.status == "lost") ++live.lost_attempts;
+    if (c.kind == ComponentKind::kRun && c.status == RunStatus::kLost) ++live.lost_attempts;
   }
   if (t.attempt > 0 && (e.median || e.strategy->Promotes())) {
     for (const MetricRow& m : store_.Metrics(t.id)) {
@@ -207,12 +207,12 @@ void Lifecycle::EndExperiment(Experiment& e, ExperimentStatus status, std::strin
     if (t.status == TrialStatus::kRunning) {
       listener_.Send(t.peer, StopMsg{t.id, t.attempt, trial_reason});
       --e.running;
-      store_.FinishRun(RunEnd{t.id, t.run_id, "stopped", std::nullopt, trial_reason, TrialStatus::kStopped,
+      store_.FinishRun(RunEnd{t.id, t.run_id, RunStatus::kStopped, std::nullopt, trial_reason, TrialStatus::kStopped,
                               t.last_objective, t.retries_used, clock_.Wall(), ""});
       CountFinal(e, t, TrialStatus::kStopped, t.last_objective);
     } else {
       // Never ran in its current attempt: there is no run component to close (run id 0).
-      store_.FinishRun(RunEnd{t.id, 0, "", std::nullopt, trial_reason, TrialStatus::kStopped, std::nullopt,
+      store_.FinishRun(RunEnd{t.id, 0, RunStatus::kStopped, std::nullopt, trial_reason, TrialStatus::kStopped, std::nullopt,
                               t.retries_used, clock_.Wall(), ""});
       ++e.stopped;
     }
@@ -315,14 +315,14 @@ void Lifecycle::RecordMetrics(LiveTrial& t, int64_t attempt, const std::vector<M
 void Lifecycle::StopEarly(Experiment& e, LiveTrial& t, const std::string& reason) {
   log_->info("trial {} stopped: {}", t.id, reason);
   listener_.Send(t.peer, StopMsg{t.id, t.attempt, reason});
-  EndAttempt(e, t, "stopped", std::nullopt, reason, TrialStatus::kStopped, t.last_objective);
+  EndAttempt(e, t, RunStatus::kStopped, std::nullopt, reason, TrialStatus::kStopped, t.last_objective);
 }
 
 void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
   Experiment& e = *experiments_.at(t.experiment_id);
-  const bool exited_ok = m.how == "exited" && m.code == 0;
+  const bool exited_ok = m.how == FinishCause::kExited && m.code == 0;
   if (exited_ok && t.last_objective) {
-    EndAttempt(e, t, "completed", m.code, "", TrialStatus::kCompleted, t.last_objective, m.log_path);
+    EndAttempt(e, t, RunStatus::kCompleted, m.code, "", TrialStatus::kCompleted, t.last_objective, m.log_path);
     return;
   }
   std::string reason = m.message;
@@ -331,9 +331,9 @@ void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
                  ? "objective '" + e.spec.objective.metric + "' was reported only as " + *t.objective_refused
                  : "no value of objective metric '" + e.spec.objective.metric + "' was reported";
   }
-  if (reason.empty()) reason = m.how;
-  const std::string run_status = m.how == "timeout" ? "timeout" : "failed";
-  const std::optional<int64_t> code = m.how == "exited" ? std::optional<int64_t>(m.code) : std::nullopt;
+  if (reason.empty()) reason = ToString(m.how);
+  const RunStatus run_status = m.how == FinishCause::kTimeout ? RunStatus::kTimeout : RunStatus::kFailed;
+  const std::optional<int64_t> code = m.how == FinishCause::kExited ? std::optional<int64_t>(m.code) : std::nullopt;
   if (t.retries_used < e.spec.trial.retries) {
     ++t.retries_used;
     log_->info("trial {} attempt {} failed ({}); retry {}/{}", t.id, t.attempt, reason, t.retries_used,
@@ -349,19 +349,19 @@ void Lifecycle::Release(LiveTrial& t, const std::string& reason, bool lost) {
   Experiment& e = *experiments_.at(t.experiment_id);
   if (!lost) {
     log_->info("trial {} attempt {} handed back: {}; requeued", t.id, t.attempt, reason);
-    EndAttempt(e, t, "handed_back", std::nullopt, reason, TrialStatus::kPending, std::nullopt);
+    EndAttempt(e, t, RunStatus::kHandedBack, std::nullopt, reason, TrialStatus::kPending, std::nullopt);
     return;
   }
   if (++t.lost_attempts >= kMaxLostAttempts) {
     log_->warn("trial {} attempt {} lost: {}; failed after {} lost attempts", t.id, t.attempt, reason,
                t.lost_attempts);
-    EndAttempt(e, t, "lost", std::nullopt,
+    EndAttempt(e, t, RunStatus::kLost, std::nullopt,
                "lost " + std::to_string(t.lost_attempts) + " times (the last: " + reason + ")", TrialStatus::kFailed,
                std::nullopt);
     return;
   }
   log_->warn("trial {} attempt {} lost: {}; requeued", t.id, t.attempt, reason);
-  EndAttempt(e, t, "lost", std::nullopt, reason, TrialStatus::kPending, std::nullopt);
+  EndAttempt(e, t, RunStatus::kLost, std::nullopt, reason, TrialStatus::kPending, std::nullopt);
 }
 
 void Lifecycle::CheckLeases() {
@@ -378,7 +378,7 @@ void Lifecycle::CheckLeases() {
 
 // Ends the running attempt of t: records it, then requeues the trial (new_status kPending) or
 // makes it final.
-void Lifecycle::EndAttempt(Experiment& e, LiveTrial& t, const std::string& run_status,
+void Lifecycle::EndAttempt(Experiment& e, LiveTrial& t, RunStatus run_status,
                            std::optional<int64_t> exit_code, const std::string& reason, TrialStatus new_status,
                            std::optional<double> objective, const std::string& log_path) {
   store_.FinishRun(RunEnd{t.id, t.run_id, run_status, exit_code, reason, new_status, objective, t.retries_used,

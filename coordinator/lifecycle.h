@@ -188,7 +188,7 @@ class Lifecycle {
  private:
   Experiment& AddExperiment(const ExperimentRow& row, Spec spec);
   LiveTrial LoadTrial(const Experiment& e, const TrialRow& t);
-  void EndAttempt(Experiment& e, LiveTrial& t, const std::string& run_status, std::optional<int64_t> exit_code,
+  void EndAttempt(Experiment& e, LiveTrial& t, RunStatus run_status, std::optional<int64_t> exit_code,
                   const std::string& reason, TrialStatus new_status, std::optional<double> objective,
                   const std::string& log_path = "");
   void CountFinal(Experiment& e, const LiveTrial& t, TrialStatus status, std::optional<double> objective);

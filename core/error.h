@@ -16,6 +16,8 @@ enum class ErrorKind {
   kDisconnected,  // a peer went away; retry against another or after reconnecting
   kFailed,        // anything else: a bug or an environment fault
 };
+inline constexpr ErrorKind kErrorKinds[] = {ErrorKind::kInvalidInput, ErrorKind::kNotFound, ErrorKind::kOverloaded,
+                                            ErrorKind::kDisconnected, ErrorKind::kFailed};
 
 std::string_view ToString(ErrorKind kind);
 

@@ -116,6 +116,71 @@ std::optional<ExperimentStatus> ParseExperimentStatus(std::string_view text) {
   return std::nullopt;
 }
 
+namespace {
+
+// The value of `values` whose name is `text`.
+template <class T, size_t N>
+std::optional<T> ParseName(const T (&values)[N], std::string_view text) {
+  for (T v : values) {
+    if (ToString(v) == text) return v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view ToString(FinishCause cause) {
+  switch (cause) {
+    case FinishCause::kExited: return "exited";
+    case FinishCause::kSignaled: return "signaled";
+    case FinishCause::kTimeout: return "timeout";
+    case FinishCause::kStopped: return "stopped";
+    case FinishCause::kExecFailed: return "exec_failed";
+    case FinishCause::kLaunchFailed: return "launch_failed";
+    case FinishCause::kWorkerShutdown: return "worker_shutdown";
+  }
+  return "unknown";
+}
+
+std::optional<FinishCause> ParseFinishCause(std::string_view text) { return ParseName(kFinishCauses, text); }
+
+std::string_view ToString(RunStatus status) {
+  switch (status) {
+    case RunStatus::kRunning: return "running";
+    case RunStatus::kCompleted: return "completed";
+    case RunStatus::kFailed: return "failed";
+    case RunStatus::kTimeout: return "timeout";
+    case RunStatus::kStopped: return "stopped";
+    case RunStatus::kLost: return "lost";
+    case RunStatus::kHandedBack: return "handed_back";
+  }
+  return "unknown";
+}
+
+std::optional<RunStatus> ParseRunStatus(std::string_view text) { return ParseName(kRunStatuses, text); }
+
+std::string_view ToString(ComponentKind kind) {
+  switch (kind) {
+    case ComponentKind::kParameters: return "parameters";
+    case ComponentKind::kStatic: return "static";
+    case ComponentKind::kRun: return "run";
+  }
+  return "unknown";
+}
+
+std::optional<ComponentKind> ParseComponentKind(std::string_view text) { return ParseName(kComponentKinds, text); }
+
+std::string_view ToString(WorkerStatus status) {
+  switch (status) {
+    case WorkerStatus::kAlive: return "alive";
+    case WorkerStatus::kLost: return "lost";
+    case WorkerStatus::kDisconnected: return "disconnected";
+  }
+  return "unknown";
+}
+
+std::optional<WorkerStatus> ParseWorkerStatus(std::string_view text) { return ParseName(kWorkerStatuses, text); }
+
 std::string_view ToString(QueryKind kind) {
   switch (kind) {
     case QueryKind::kExperiments: return "experiments";

@@ -40,6 +40,56 @@ enum class ExperimentStatus { kRunning, kCompleted, kCancelled, kFailed };
 std::string_view ToString(ExperimentStatus status);
 std::optional<ExperimentStatus> ParseExperimentStatus(std::string_view text);
 
+// How a trial attempt's process ended, as its worker reports it (FinishedMsg::how):
+//   kExited          it exited by itself; the code is its exit status
+//   kSignaled        a signal killed it; the code is the signal number
+//   kTimeout         the worker killed it after the trial's timeout
+//   kStopped         the worker killed it because the coordinator said stop
+//   kExecFailed      the program could not be started; the code is errno
+//   kLaunchFailed    the worker refused the assignment (busy or unknown slot, unsafe name, empty
+//                    command...); nothing ran
+//   kWorkerShutdown  the worker killed it because the worker is shutting down: handed back,
+//                    not the trial's fault
+enum class FinishCause { kExited, kSignaled, kTimeout, kStopped, kExecFailed, kLaunchFailed, kWorkerShutdown };
+inline constexpr FinishCause kFinishCauses[] = {
+    FinishCause::kExited,     FinishCause::kSignaled,     FinishCause::kTimeout,        FinishCause::kStopped,
+    FinishCause::kExecFailed, FinishCause::kLaunchFailed, FinishCause::kWorkerShutdown};
+std::string_view ToString(FinishCause cause);
+std::optional<FinishCause> ParseFinishCause(std::string_view text);
+
+// The status of one attempt of a trial (a run component in the store): kRunning until it ends,
+// then what ended it:
+//   kCompleted   exited 0 with an objective value
+//   kFailed      anything else that is the trial's fault (non-zero exit, a signal, no objective,
+//                could not be started or was refused by its worker)
+//   kTimeout     killed after the trial's timeout (charged like kFailed)
+//   kStopped     stopped by the coordinator (early stopping, or the experiment ended)
+//   kLost        its worker was lost, forgot it, or never claimed it after a coordinator restart
+//   kHandedBack  its worker shut down and gave it back (not counted as lost)
+enum class RunStatus { kRunning, kCompleted, kFailed, kTimeout, kStopped, kLost, kHandedBack };
+inline constexpr RunStatus kRunStatuses[] = {RunStatus::kRunning, RunStatus::kCompleted, RunStatus::kFailed,
+                                             RunStatus::kTimeout, RunStatus::kStopped,   RunStatus::kLost,
+                                             RunStatus::kHandedBack};
+std::string_view ToString(RunStatus status);
+std::optional<RunStatus> ParseRunStatus(std::string_view text);
+
+// What a trial component records (store/store.h): a trial's searched values, an experiment's
+// static values, or one attempt.
+enum class ComponentKind { kParameters, kStatic, kRun };
+inline constexpr ComponentKind kComponentKinds[] = {ComponentKind::kParameters, ComponentKind::kStatic,
+                                                    ComponentKind::kRun};
+std::string_view ToString(ComponentKind kind);
+std::optional<ComponentKind> ParseComponentKind(std::string_view text);
+
+// A registered worker: kAlive while it heartbeats, kLost when its heartbeats stopped (its trials
+// were requeued), kDisconnected when it said goodbye or the coordinator stopped while it was
+// registered.
+enum class WorkerStatus { kAlive, kLost, kDisconnected };
+inline constexpr WorkerStatus kWorkerStatuses[] = {WorkerStatus::kAlive, WorkerStatus::kLost,
+                                                   WorkerStatus::kDisconnected};
+std::string_view ToString(WorkerStatus status);
+std::optional<WorkerStatus> ParseWorkerStatus(std::string_view text);
+
 // A read of the store: which document (store/query.h answers it) and what it is about. The
 // coordinator's clients send it, `hpt ... --db` and the dashboard ask the store directly.
 // `experiment` (an id, or a name meaning its latest experiment) is read by kExperiment,

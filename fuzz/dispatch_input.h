@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -172,7 +173,14 @@ void Fields(IO& io, MetricsMsg& m) {
 template <class IO>
 void Fields(IO& io, FinishedMsg& m) {
   io.Ref(m.trial_id, m.attempt);
-  io.Str(m.how);
+  // The cause is written as its name, so that inputs kept from when it was text read the same; a
+  // name this build does not know picks a cause by its first byte, so that mutations reach them all.
+  std::string how(ToString(m.how));
+  io.Str(how);
+  if constexpr (IO::kReading) {
+    const size_t pick = how.empty() ? 0 : static_cast<uint8_t>(how[0]) % std::size(kFinishCauses);
+    m.how = ParseFinishCause(how).value_or(kFinishCauses[pick]);
+  }
   io.Int(m.code);
   io.Str(m.message);
   io.Str(m.log_path);

@@ -56,9 +56,9 @@ std::vector<std::pair<std::string, Message>> Examples(const std::string& spec) {
       {"heartbeat", HeartbeatMsg{{{12, 2, {0}}, {13, 1, {1}}}}},
       {"heartbeat_empty", HeartbeatMsg{}},
       {"metrics", MetricsMsg{1, 1, {{"val_accuracy", 1, 0.5, 1.7e9}, {"loss", 1, 0.7, 1.7e9}, {"val_accuracy", 2, 0.75, 1.7e9}}}},
-      {"finished_ok", FinishedMsg{1, 1, "exited", 0, "", "/tmp/w/quickstart-1/trial-1/attempt-1.log"}},
-      {"finished_signaled", FinishedMsg{2, 1, "signaled", 9, "killed by signal 9", "/tmp/a.log"}},
-      {"finished_timeout", FinishedMsg{3, 2, "timeout", 0, "trial_timeout 60s", ""}},
+      {"finished_ok", FinishedMsg{1, 1, FinishCause::kExited, 0, "", "/tmp/w/quickstart-1/trial-1/attempt-1.log"}},
+      {"finished_signaled", FinishedMsg{2, 1, FinishCause::kSignaled, 9, "killed by signal 9", "/tmp/a.log"}},
+      {"finished_timeout", FinishedMsg{3, 2, FinishCause::kTimeout, 0, "trial_timeout 60s", ""}},
       {"welcome", WelcomeMsg{1000}},
       {"assign", AssignMsg{1, 1, 1, "quickstart", {0}, {"python3", "train.py", "--lr=0.01"}, R"({"lr":0.01})",
                            {{"val_accuracy", "val_acc=([0-9.eE+-]+)"}}, 60, 0, 0}},
@@ -68,8 +68,8 @@ std::vector<std::pair<std::string, Message>> Examples(const std::string& spec) {
       {"query_leaderboard", RequestMsg{3, QueryRequest{QueryKind::kLeaderboard, "quickstart", 5, 0}}},
       {"query_trial", RequestMsg{4, QueryRequest{QueryKind::kTrial, "", 0, 1}}},
       {"cancel", RequestMsg{5, CancelRequest{"1"}}},
-      {"reply", ReplyMsg{2, true, "", "", R"([{"id":1,"name":"quickstart"}])"}},
-      {"reply_error", ReplyMsg{3, false, "not_found", "no experiment 'x'", ""}},
+      {"reply", ReplyMsg{2, true, {}, "", R"([{"id":1,"name":"quickstart"}])"}},
+      {"reply_error", ReplyMsg{3, false, ErrorKind::kNotFound, "no experiment 'x'", ""}},
       {"reregister", ReregisterMsg{}},
   };
 }
@@ -112,7 +112,7 @@ Message QueryMsg(QueryKind kind, std::string experiment, int64_t top_k = 0, int6
 MetricsMsg Points(int k, double value, int64_t step) {
   return MetricsMsg{-k, 0, {{"val_accuracy", step, value, 1.7e9}, {"loss", step, 1 - value, 1.7e9}}};
 }
-FinishedMsg Done(int k, const std::string& how, int32_t code) { return FinishedMsg{-k, 0, how, code, "", ""}; }
+FinishedMsg Done(int k, FinishCause how, int32_t code) { return FinishedMsg{-k, 0, how, code, "", ""}; }
 
 }  // namespace
 
@@ -145,22 +145,22 @@ int main(int argc, char** argv) {
   // every query and a cancel.
   Script life;
   life.Submit(1, quickstart).Msg(0, Register(2, 0)).Sync(0).Sync(1);
-  life.Msg(0, Points(1, 0.5, 1)).Msg(0, Points(1, 0.8, 2)).Msg(0, Done(1, "exited", 0));
-  life.Msg(0, Points(2, 0.3, 1)).Msg(0, Done(2, "exited", 1)).Sync(0);
-  life.Msg(0, HeartbeatMsg{{{-3, 0, {0}}}}).Msg(0, Points(3, 0.9, 1)).Msg(0, Done(3, "timeout", 0)).Sync(0);
+  life.Msg(0, Points(1, 0.5, 1)).Msg(0, Points(1, 0.8, 2)).Msg(0, Done(1, FinishCause::kExited, 0));
+  life.Msg(0, Points(2, 0.3, 1)).Msg(0, Done(2, FinishCause::kExited, 1)).Sync(0);
+  life.Msg(0, HeartbeatMsg{{{-3, 0, {0}}}}).Msg(0, Points(3, 0.9, 1)).Msg(0, Done(3, FinishCause::kTimeout, 0)).Sync(0);
   life.Msg(1, QueryMsg(QueryKind::kLeaderboard, "quickstart", 5)).Msg(1, QueryMsg(QueryKind::kTrials, "1"));
   life.Msg(1, QueryMsg(QueryKind::kTrial, "", 0, 1)).Msg(1, QueryMsg(QueryKind::kExperiment, "quickstart"));
   life.Msg(1, QueryMsg(QueryKind::kWorkers, "")).Msg(1, RequestMsg{8, CancelRequest{"quickstart"}}).Sync(1);
-  life.Msg(0, Done(4, "exited", 0));
+  life.Msg(0, Done(4, FinishCause::kExited, 0));
   Write(d / "lifecycle.bin", life.bytes);
 
   // Exactly-once: a result repeated, a stale attempt, a result from another peer, a worker
   // that registers again without its trials, a clean shutdown.
   Script replay;
   replay.Submit(1, quickstart).Msg(0, Register(1, 0)).Msg(2, Register(1, 0)).Sync(0).Sync(2);
-  replay.Msg(0, Points(1, 0.7, 1)).Msg(0, Done(1, "exited", 0)).Msg(0, Done(1, "exited", 0));
-  replay.Msg(2, Done(1, "exited", 0)).Msg(0, Points(1, 0.9, 2)).Sync(0);
-  replay.Msg(2, Register(1, 0)).Msg(0, Done(2, "worker_shutdown", 0)).Sync(0).Msg(0, Points(3, 0.1, 1));
+  replay.Msg(0, Points(1, 0.7, 1)).Msg(0, Done(1, FinishCause::kExited, 0)).Msg(0, Done(1, FinishCause::kExited, 0));
+  replay.Msg(2, Done(1, FinishCause::kExited, 0)).Msg(0, Points(1, 0.9, 2)).Sync(0);
+  replay.Msg(2, Register(1, 0)).Msg(0, Done(2, FinishCause::kWorkerShutdown, 0)).Sync(0).Msg(0, Points(3, 0.1, 1));
   Write(d / "replay.bin", replay.bytes);
 
   // GPU placement: a spec that asks for 2 GPUs per trial on a worker with mixed slots.
@@ -169,13 +169,13 @@ int main(int argc, char** argv) {
     gpu_spec.insert(at, "  resources: {gpus: 2}\n");
   }
   Script gpus;
-  gpus.Submit(1, gpu_spec).Msg(0, Register(4, 2)).Sync(0).Msg(0, Done(1, "exited", 0)).Sync(0);
+  gpus.Submit(1, gpu_spec).Msg(0, Register(4, 2)).Sync(0).Msg(0, Done(1, FinishCause::kExited, 0)).Sync(0);
   Write(d / "gpus.bin", gpus.bytes);
 
   // Every config submitted, then a worker takes trials of each.
   Script all;
   for (const std::string& spec : specs) all.Submit(1, spec);
-  all.Msg(0, Register(3, 0)).Sync(0).Msg(0, Done(1, "exited", 0)).Msg(0, Done(2, "exec_failed", 127)).Sync(0);
+  all.Msg(0, Register(3, 0)).Sync(0).Msg(0, Done(1, FinishCause::kExited, 0)).Msg(0, Done(2, FinishCause::kExecFailed, 127)).Sync(0);
   Write(d / "all_configs.bin", all.bytes);
 
   // The same messages as raw frames (so mutations work on Cap'n Proto bytes), and malformed ones.

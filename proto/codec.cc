@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 
 #include "core/error.h"
 #include "proto/hpt.capnp.h"
@@ -72,6 +73,65 @@ QueryKind FromWire(wire::QueryKind kind) {
   throw Error(ErrorKind::kInvalidInput, "unknown query kind " + std::to_string(static_cast<int>(kind)));
 }
 
+// The wire enum mirrors core's: same enumerants, same order.
+static_assert(static_cast<size_t>(wire::FinishCause::WORKER_SHUTDOWN) + 1 == std::size(kFinishCauses));
+
+wire::FinishCause ToWire(FinishCause cause) {
+  switch (cause) {
+    case FinishCause::kExited: return wire::FinishCause::EXITED;
+    case FinishCause::kSignaled: return wire::FinishCause::SIGNALED;
+    case FinishCause::kTimeout: return wire::FinishCause::TIMEOUT;
+    case FinishCause::kStopped: return wire::FinishCause::STOPPED;
+    case FinishCause::kExecFailed: return wire::FinishCause::EXEC_FAILED;
+    case FinishCause::kLaunchFailed: return wire::FinishCause::LAUNCH_FAILED;
+    case FinishCause::kWorkerShutdown: return wire::FinishCause::WORKER_SHUTDOWN;
+  }
+  throw Error(ErrorKind::kInvalidInput, "no finish cause " + std::to_string(static_cast<int>(cause)));
+}
+
+// Cap'n Proto gives an enumerant this schema lacks as its raw number: every value outside the
+// switch is refused.
+FinishCause FromWire(wire::FinishCause cause) {
+  switch (cause) {
+    case wire::FinishCause::EXITED: return FinishCause::kExited;
+    case wire::FinishCause::SIGNALED: return FinishCause::kSignaled;
+    case wire::FinishCause::TIMEOUT: return FinishCause::kTimeout;
+    case wire::FinishCause::STOPPED: return FinishCause::kStopped;
+    case wire::FinishCause::EXEC_FAILED: return FinishCause::kExecFailed;
+    case wire::FinishCause::LAUNCH_FAILED: return FinishCause::kLaunchFailed;
+    case wire::FinishCause::WORKER_SHUTDOWN: return FinishCause::kWorkerShutdown;
+  }
+  throw Error(ErrorKind::kInvalidInput, "finished: unknown cause (how) " + std::to_string(static_cast<int>(cause)) +
+                                            "; protocol " + std::to_string(kProtocolVersion) + " knows 0 to " +
+                                            std::to_string(std::size(kFinishCauses) - 1));
+}
+
+static_assert(static_cast<size_t>(wire::ErrorKind::FAILED) + 1 == std::size(kErrorKinds));
+
+wire::ErrorKind ToWire(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidInput: return wire::ErrorKind::INVALID_INPUT;
+    case ErrorKind::kNotFound: return wire::ErrorKind::NOT_FOUND;
+    case ErrorKind::kOverloaded: return wire::ErrorKind::OVERLOADED;
+    case ErrorKind::kDisconnected: return wire::ErrorKind::DISCONNECTED;
+    case ErrorKind::kFailed: return wire::ErrorKind::FAILED;
+  }
+  throw Error(ErrorKind::kInvalidInput, "no error kind " + std::to_string(static_cast<int>(kind)));
+}
+
+ErrorKind FromWire(wire::ErrorKind kind) {
+  switch (kind) {
+    case wire::ErrorKind::INVALID_INPUT: return ErrorKind::kInvalidInput;
+    case wire::ErrorKind::NOT_FOUND: return ErrorKind::kNotFound;
+    case wire::ErrorKind::OVERLOADED: return ErrorKind::kOverloaded;
+    case wire::ErrorKind::DISCONNECTED: return ErrorKind::kDisconnected;
+    case wire::ErrorKind::FAILED: return ErrorKind::kFailed;
+  }
+  throw Error(ErrorKind::kInvalidInput, "reply: unknown error kind " + std::to_string(static_cast<int>(kind)) +
+                                            "; protocol " + std::to_string(kProtocolVersion) + " knows 0 to " +
+                                            std::to_string(std::size(kErrorKinds) - 1));
+}
+
 void Build(wire::Envelope::Builder env, const Message& message) {
   std::visit(
       Overloaded{
@@ -124,7 +184,7 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             auto r = env.initFinished();
             r.setTrialId(m.trial_id);
             r.setAttempt(m.attempt);
-            r.setHow(Txt(m.how));
+            r.setHow(ToWire(m.how));
             r.setCode(m.code);
             r.setMessage(Txt(m.message));
             r.setLogPath(Txt(m.log_path));
@@ -187,7 +247,7 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             auto r = env.initReply();
             r.setId(m.id);
             r.setOk(m.ok);
-            r.setErrorKind(Txt(m.error_kind));
+            r.setErrorKind(ToWire(m.error_kind));
             r.setMessage(Txt(m.message));
             r.setJson(Txt(m.json));
           },
@@ -232,7 +292,7 @@ Message Read(wire::Envelope::Reader env) {
     }
     case wire::Envelope::FINISHED: {
       auto r = env.getFinished();
-      return FinishedMsg{r.getTrialId(), r.getAttempt(), Str(r.getHow()), r.getCode(),
+      return FinishedMsg{r.getTrialId(), r.getAttempt(), FromWire(r.getHow()), r.getCode(),
                          Str(r.getMessage()), Str(r.getLogPath()), r.getToken()};
     }
     case wire::Envelope::WELCOME: {
@@ -286,7 +346,7 @@ Message Read(wire::Envelope::Reader env) {
     }
     case wire::Envelope::REPLY: {
       auto r = env.getReply();
-      return ReplyMsg{r.getId(), r.getOk(), Str(r.getErrorKind()), Str(r.getMessage()), Str(r.getJson())};
+      return ReplyMsg{r.getId(), r.getOk(), FromWire(r.getErrorKind()), Str(r.getMessage()), Str(r.getJson())};
     }
     case wire::Envelope::REREGISTER: return ReregisterMsg{};
     case wire::Envelope::ACK: {

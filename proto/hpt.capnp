@@ -1,10 +1,16 @@
 @0x847a5904a38ea3e3;
 # The wire protocol between workers, clients and the coordinator. Every ZeroMQ frame is one
 # Envelope, flat (unpacked) encoding. kProtocolVersion in proto/messages.h must equal the version
-# every peer sends; the coordinator answers a mismatched version with an error and ignores it.
+# every peer sends; a frame of another version is refused by the decoder, and the channel that
+# received it logs and drops it.
 #
 # Evolution: add fields at the end with new ordinals and give them safe zero defaults; never
-# renumber or retype. A change that old peers cannot ignore bumps the version.
+# renumber or retype (a field that changes type is renamed obsolete* and a new one added). A
+# change that old peers cannot ignore bumps the version.
+#
+# A closed set is an enum, never text. The decoder refuses an enumerant it does not know (Cap'n
+# Proto hands one over as its raw number): a peer that sends one speaks another protocol. (A
+# client's request with one decodes as a bad request, which the coordinator answers with an error.)
 
 $import "/capnp/c++.capnp".namespace("hpt::wire");
 
@@ -91,14 +97,26 @@ struct Ack {
   finished @3 :Bool;      # the attempt's result (TrialFinished) is acknowledged
 }
 
+# How a trial's process ended (core's FinishCause; the same enumerants in the same order).
+enum FinishCause {
+  exited @0;           # code: the exit status
+  signaled @1;         # code: the signal number
+  timeout @2;          # killed after Assign.timeoutS
+  stopped @3;          # killed after a StopTrial
+  execFailed @4;       # the program could not be started; code: errno
+  launchFailed @5;     # the worker refused the assignment; nothing ran
+  workerShutdown @6;   # killed because the worker is shutting down: the trial is handed back
+}
+
 struct TrialFinished {
   trialId @0 :Int64;
   attempt @1 :Int64;
-  how @2 :Text;         # exited | signaled | timeout | stopped | exec_failed | launch_failed
+  obsoleteHow @2 :Text;  # protocol 2's `how` as text; never set since protocol 3
   code @3 :Int32;
   message @4 :Text;
   logPath @5 :Text;
   token @6 :UInt64;
+  how @7 :FinishCause;
 }
 
 struct Welcome {
@@ -162,10 +180,20 @@ struct Query {
   trialId @3 :Int64;
 }
 
+# How the caller should react to an error (core's ErrorKind; the same enumerants in the same order).
+enum ErrorKind {
+  invalidInput @0;
+  notFound @1;
+  overloaded @2;
+  disconnected @3;
+  failed @4;
+}
+
 struct ClientReply {
   id @0 :UInt64;
   ok @1 :Bool;
-  errorKind @2 :Text;   # hpt::ErrorKind name when not ok
+  obsoleteErrorKind @2 :Text;  # protocol 2's error kind as text; never set since protocol 3
   message @3 :Text;
   json @4 :Text;        # the answer (store/views.h shapes)
+  errorKind @5 :ErrorKind;  # when not ok
 }

@@ -7,12 +7,14 @@
 #include <variant>
 #include <vector>
 
+#include "core/error.h"
 #include "core/types.h"
 
 namespace hpt {
 
 // 2: session tokens on every worker message, refused metric values, goodbye, bad requests.
-inline constexpr uint16_t kProtocolVersion = 2;
+// 3: a finished trial's cause (TrialFinished.how) and a reply's error kind are enums, no longer text.
+inline constexpr uint16_t kProtocolVersion = 3;
 // Largest frame any peer sends or accepts; ZeroMQ drops bigger ones (ZMQ_MAXMSGSIZE) and the
 // decoder refuses them.
 inline constexpr size_t kMaxFrameBytes = 16 << 20;
@@ -74,7 +76,7 @@ struct MetricsMsg {
 
 struct FinishedMsg {
   int64_t trial_id = 0, attempt = 0;
-  std::string how;  // exited | signaled | timeout | stopped | exec_failed | launch_failed
+  FinishCause how = FinishCause::kExited;
   int32_t code = 0;
   std::string message, log_path;
   uint64_t token = 0;
@@ -123,7 +125,7 @@ struct HeartbeatAckMsg {
 };
 
 // worker -> coordinator: the worker is shutting down. Its trials were handed back (finished with
-// how "worker_shutdown"); it takes no new ones and is recorded as disconnected, not lost.
+// how kWorkerShutdown); it takes no new ones and is recorded as disconnected, not lost.
 struct GoodbyeMsg {
   uint64_t token = 0;
   bool operator==(const GoodbyeMsg&) const = default;
@@ -158,7 +160,8 @@ struct RequestMsg {
 struct ReplyMsg {
   uint64_t id = 0;
   bool ok = false;
-  std::string error_kind, message, json;
+  ErrorKind error_kind = ErrorKind::kFailed;  // when not ok; ignored when ok
+  std::string message, json;
   bool operator==(const ReplyMsg&) const = default;
 };
 

@@ -122,7 +122,7 @@ class MemoryStoreImpl final : public MemoryStore {
     Component c;
     c.experiment_id = row.id;
     c.row.id = NextKey(state_.components);
-    c.row.kind = "static";
+    c.row.kind = ComponentKind::kStatic;
     c.row.name = "static";
     c.row.data = Stored(e.static_params);
     state_.static_component[row.id] = c.row.id;
@@ -157,7 +157,7 @@ class MemoryStoreImpl final : public MemoryStore {
     Component c;
     c.experiment_id = experiment_id;
     c.row.id = NextKey(state_.components);
-    c.row.kind = "parameters";
+    c.row.kind = ComponentKind::kParameters;
     c.row.name = "trial-" + std::to_string(id) + "-params";
     c.row.data = t.params;
     std::set<int64_t>& links = state_.links[id];
@@ -191,7 +191,7 @@ class MemoryStoreImpl final : public MemoryStore {
     Component c;
     c.experiment_id = t.experiment_id;
     c.row.id = NextKey(state_.components);
-    c.row.kind = "run";
+    c.row.kind = ComponentKind::kRun;
     c.row.name = "trial-" + std::to_string(run.trial_id) + "-attempt-" + std::to_string(run.attempt);
     c.row.data = run.budget > 0 ? Stored(Json{{"budget", run.budget}}) : Json::object();
     c.row.attempt = run.attempt;
@@ -200,7 +200,7 @@ class MemoryStoreImpl final : public MemoryStore {
     c.row.slot = run.slot;
     c.row.gpus = run.gpus;
     c.row.started_at = Nullable(run.now);
-    c.row.status = "running";
+    c.row.status = RunStatus::kRunning;
     c.row.log_path = run.log_path;
     t.status = TrialStatus::kRunning;
     t.attempt = run.attempt;
@@ -230,7 +230,7 @@ class MemoryStoreImpl final : public MemoryStore {
     if (end.run_id != 0) {  // 0: a trial that never ran in its current attempt
       const auto c = state_.components.find(end.run_id);
       const auto links = state_.links.find(end.trial_id);
-      if (c == state_.components.end() || c->second.row.kind != "run" || links == state_.links.end() ||
+      if (c == state_.components.end() || c->second.row.kind != ComponentKind::kRun || links == state_.links.end() ||
           links->second.count(end.run_id) == 0) {
         throw Error(ErrorKind::kNotFound, "memory store: no run component " + std::to_string(end.run_id) +
                                               " of trial " + std::to_string(end.trial_id));

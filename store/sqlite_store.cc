@@ -23,6 +23,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -371,7 +372,7 @@ class SqliteStore final : public Store {
         auto& s = Cached(kInsertComponentSql);
         Resetter r(s);
         s.bind(1, id);
-        s.bind(2, "static");
+        s.bind(2, std::string(ToString(ComponentKind::kStatic)));
         s.bind(3, "static");
         s.bind(4, JsonText(e.static_params));
         s.exec();
@@ -407,7 +408,7 @@ class SqliteStore final : public Store {
           auto& s = Cached(kInsertComponentSql);
           Resetter r(s);
           s.bind(1, experiment_id);
-          s.bind(2, "parameters");
+          s.bind(2, std::string(ToString(ComponentKind::kParameters)));
           s.bind(3, "trial-" + std::to_string(trial_id) + "-params");
           s.bindNoCopy(4, params_text);
           s.exec();
@@ -495,7 +496,7 @@ class SqliteStore final : public Store {
           s.bind(2, end.trial_id);
           s.bind(3, end.now);
           BindOptional(s, 4, end.exit_code);
-          s.bind(5, end.run_status);
+          s.bind(5, std::string(ToString(end.run_status)));
           s.bind(6, end.reason);
           s.bind(7, end.log_path);
           if (s.exec() == 0) {
@@ -559,7 +560,7 @@ class SqliteStore final : public Store {
         s.bind(2, worker.host);
         s.bind(3, worker.slots);
         s.bind(4, JsonText(worker.gpus));
-        s.bind(5, worker.status);
+        s.bind(5, std::string(ToString(worker.status)));
         s.bind(6, worker.registered_at);
         s.bind(7, worker.last_seen);
         s.bind(8, static_cast<int64_t>(worker.session_token));  // the same 64 bits
@@ -634,7 +635,7 @@ class SqliteStore final : public Store {
       s.bind(1, experiment_id);
       while (s.executeStep()) {
         const int64_t n = s.getColumn(1).getInt64();
-        switch (ParseStatus(s.getColumn(0).getString())) {
+        switch (Known(ParseTrialStatus, "trials.status", s.getColumn(0).getString())) {
           case TrialStatus::kPending: counts.pending = n; break;
           case TrialStatus::kRunning: counts.running = n; break;
           case TrialStatus::kCompleted: counts.completed = n; break;
@@ -654,7 +655,7 @@ class SqliteStore final : public Store {
         auto& s = Cached(kGoalSql);
         Resetter r(s);
         s.bind(1, experiment_id);
-        if (s.executeStep()) goal = ParseGoal(s.getColumn(0).getString());
+        if (s.executeStep()) goal = Known(ParseGoal, "experiments.goal", s.getColumn(0).getString());
       }
       if (!goal) return rows;
       auto& s = Cached(*goal == Goal::kMaximize ? store_internal::kLeaderboardMaximizeSql
@@ -697,7 +698,7 @@ class SqliteStore final : public Store {
       while (s.executeStep()) {
         ComponentRow c;
         c.id = s.getColumn(0).getInt64();
-        c.kind = s.getColumn(1).getString();
+        c.kind = Known(ParseComponentKind, "trial_components.kind", s.getColumn(1).getString());
         c.name = s.getColumn(2).getString();
         c.data = nlohmann::ordered_json::parse(s.getColumn(3).getString());
         c.attempt = s.getColumn(4).getInt64();  // NULL reads as 0
@@ -708,7 +709,9 @@ class SqliteStore final : public Store {
         c.started_at = OptionalDouble(s.getColumn(9));
         c.ended_at = OptionalDouble(s.getColumn(10));
         c.exit_code = OptionalInt(s.getColumn(11));
-        c.status = TextOrEmpty(s.getColumn(12));
+        if (!s.getColumn(12).isNull()) {
+          c.status = Known(ParseRunStatus, "trial_components.status", s.getColumn(12).getString());
+        }
         c.reason = TextOrEmpty(s.getColumn(13));
         c.log_path = TextOrEmpty(s.getColumn(14));
         rows.push_back(std::move(c));
@@ -753,7 +756,7 @@ class SqliteStore final : public Store {
         w.host = s.getColumn(1).getString();
         w.slots = s.getColumn(2).getInt64();
         w.gpus = nlohmann::ordered_json::parse(s.getColumn(3).getString());
-        w.status = s.getColumn(4).getString();
+        w.status = Known(ParseWorkerStatus, "workers.status", s.getColumn(4).getString());
         w.registered_at = s.getColumn(5).getDouble();
         w.last_seen = s.getColumn(6).getDouble();
         w.session_token = static_cast<uint64_t>(s.getColumn(7).getInt64());
@@ -923,34 +926,32 @@ class SqliteStore final : public Store {
                 "no trial " + std::to_string(trial_id) + " in '" + path_ + "'");
   }
 
-  TrialStatus ParseStatus(const std::string& text) const {
-    if (auto status = ParseTrialStatus(text)) return *status;
-    throw Error(ErrorKind::kFailed, "database '" + path_ + "' holds unknown trial status '" +
-                                        text + "'");
+  // The value of a closed-set column (`column`: "table.column") that holds `text`, parsed by
+  // `parse`; one this build has no name for is an error naming the column and the value.
+  template <class Parse>
+  auto Known(Parse parse, const char* column, const std::string& text) const ->
+      typename std::invoke_result_t<Parse, std::string_view>::value_type {
+    if (auto value = parse(text)) return *value;
+    throw Error(ErrorKind::kFailed, "database '" + path_ + "' holds unknown value '" + text + "' in " + column);
   }
 
-  Goal ParseGoal(const std::string& text) const {
-    if (text == ToString(Goal::kMaximize)) return Goal::kMaximize;
-    if (text == ToString(Goal::kMinimize)) return Goal::kMinimize;
-    throw Error(ErrorKind::kFailed, "database '" + path_ + "' holds unknown goal '" + text + "'");
+  static std::optional<Goal> ParseGoal(std::string_view text) {
+    for (Goal g : {Goal::kMaximize, Goal::kMinimize}) {
+      if (text == ToString(g)) return g;
+    }
+    return std::nullopt;
   }
 
   ExperimentRow ReadExperiment(const SQLite::Statement& s) const {
     ExperimentRow e;
     e.id = s.getColumn(0).getInt64();
     e.name = s.getColumn(1).getString();
-    const std::string status = s.getColumn(2).getString();
-    const auto parsed = ParseExperimentStatus(status);
-    if (!parsed) {
-      throw Error(ErrorKind::kFailed,
-                  "database '" + path_ + "' holds unknown experiment status '" + status + "'");
-    }
-    e.status = *parsed;
+    e.status = Known(ParseExperimentStatus, "experiments.status", s.getColumn(2).getString());
     e.reason = s.getColumn(3).getString();
     e.spec_yaml = s.getColumn(4).getString();
     e.strategy = s.getColumn(5).getString();
     e.objective_metric = s.getColumn(6).getString();
-    e.goal = ParseGoal(s.getColumn(7).getString());
+    e.goal = Known(ParseGoal, "experiments.goal", s.getColumn(7).getString());
     e.max_trials = s.getColumn(8).getInt64();
     e.created_at = s.getColumn(9).getDouble();
     e.ended_at = OptionalDouble(s.getColumn(10));
@@ -963,7 +964,7 @@ class SqliteStore final : public Store {
     t.id = s.getColumn(0).getInt64();
     t.experiment_id = s.getColumn(1).getInt64();
     t.number = s.getColumn(2).getInt64();
-    t.status = ParseStatus(s.getColumn(3).getString());
+    t.status = Known(ParseTrialStatus, "trials.status", s.getColumn(3).getString());
     t.attempt = s.getColumn(4).getInt64();
     t.retries_used = s.getColumn(5).getInt64();
     t.params = nlohmann::ordered_json::parse(s.getColumn(6).getString());

@@ -64,12 +64,13 @@ struct TrialCounts {
 
 struct ComponentRow {
   int64_t id = 0;
-  std::string kind;  // "parameters" | "static" | "run"
+  ComponentKind kind = ComponentKind::kRun;
   std::string name;  // "trial-12-params", "static", "trial-12-attempt-2"
   nlohmann::ordered_json data = nlohmann::ordered_json::object();
   // Run components only (otherwise empty / nullopt):
   int64_t attempt = 0;
-  std::string worker, host, gpus, status, reason, log_path;
+  std::string worker, host, gpus, reason, log_path;
+  std::optional<RunStatus> status;
   int64_t slot = -1;
   std::optional<double> started_at, ended_at;
   std::optional<int64_t> exit_code;
@@ -85,9 +86,7 @@ struct WorkerRow {
   std::string host;
   int64_t slots = 0;
   nlohmann::ordered_json gpus = nlohmann::ordered_json::array();  // [{"index":0,"name":..,"memory_mb":..}]
-  // "alive" | "lost" (heartbeats stopped) | "disconnected" (the worker shut down, or the
-  // coordinator stopped)
-  std::string status;
+  WorkerStatus status = WorkerStatus::kAlive;
   double registered_at = 0;
   double last_seen = 0;
   // The session token of its registration: a restarted coordinator hands the worker id back
@@ -116,8 +115,8 @@ struct NewRun {
 // How an attempt ended and what that makes of its trial.
 struct RunEnd {
   int64_t trial_id = 0;
-  int64_t run_id = 0;            // the run component StartRun returned; 0 = no run to close
-  std::string run_status;        // "completed" | "failed" | "stopped" | "lost" | "timeout" | "cancelled"
+  int64_t run_id = 0;  // the run component StartRun returned; 0 = no run to close
+  RunStatus run_status = RunStatus::kFailed;  // how the run ended (not kRunning); unused when run_id is 0
   std::optional<int64_t> exit_code;
   std::string reason;
   TrialStatus trial_status = TrialStatus::kFailed;  // kPending when the trial is requeued
@@ -208,7 +207,10 @@ class Store {
   // real write. Fails like one.
   virtual void CheckWritable() = 0;
 
-  // ---- Reads. Of something that does not exist: nullopt, an empty list, zero counts.
+  // ---- Reads. Of something that does not exist: nullopt, an empty list, zero counts. A
+  // closed-set column (a status, a component kind, a goal) holding a value this build has no name
+  // for is Error(kFailed) naming the column and the value: a file written by a newer hpt, or edited
+  // by hand.
   // All experiments, by id.
   virtual std::vector<ExperimentRow> ListExperiments() = 0;
   // An id ("12") or a name (its latest experiment); nullopt when there is none. All digits (at

@@ -20,12 +20,12 @@ Json Duration(const std::optional<double>& started_at, const std::optional<doubl
 Json ComponentJson(const ComponentRow& c) {
   Json j;
   j["id"] = c.id;
-  j["kind"] = c.kind;
+  j["kind"] = std::string(ToString(c.kind));
   j["name"] = c.name;
   j["data"] = c.data;
-  if (c.kind == "run") {
+  if (c.kind == ComponentKind::kRun) {
     j["attempt"] = c.attempt;
-    j["status"] = c.status;
+    j["status"] = c.status ? Json(std::string(ToString(*c.status))) : Json(nullptr);
     j["reason"] = c.reason;
     j["worker"] = c.worker;
     j["host"] = c.host;
@@ -138,7 +138,7 @@ Json WorkersJson(Store& store) {
                    {"host", w.host},
                    {"slots", w.slots},
                    {"gpus", w.gpus},
-                   {"status", w.status},
+                   {"status", std::string(ToString(w.status))},
                    {"registered_at", w.registered_at},
                    {"last_seen", w.last_seen}});
   }

@@ -403,7 +403,7 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   }
   std::string log_line = "[hpt] " + message + "\n";
   AppendToLog(log_line.data(), log_line.size());
-  exec_failure_ = TrialExit{"exec_failed", error, message};
+  exec_failure_ = TrialExit{FinishCause::kExecFailed, error, message};
 }
 
 PosixTrialProcess::~PosixTrialProcess() {
@@ -622,13 +622,13 @@ TrialExit PosixTrialProcess::Classify() const {
   }
   switch (reason_) {
     case KillReason::kTimeout:
-      return TrialExit{"timeout", code, "timed out after " + FormatSeconds(timeout_s_)};
+      return TrialExit{FinishCause::kTimeout, code, "timed out after " + FormatSeconds(timeout_s_)};
     case KillReason::kStopped:
-      return TrialExit{"stopped", code, "stopped; " + detail};
+      return TrialExit{FinishCause::kStopped, code, "stopped; " + detail};
     case KillReason::kNone:
       break;
   }
-  return TrialExit{signaled ? "signaled" : "exited", code, detail};
+  return TrialExit{signaled ? FinishCause::kSignaled : FinishCause::kExited, code, detail};
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/types.h"
+
 namespace hpt {
 
 struct TrialLaunch {
@@ -32,13 +34,14 @@ struct TrialLaunch {
 };
 
 struct TrialExit {
-  // "exited" (code is the exit status), "signaled" (code is the signal number),
-  // "timeout" (killed after timeout_s), "stopped" (killed after Stop()), "exec_failed"
-  // (the program could not be started; message says why, code is errno).
-  std::string how;
+  // kExited (code is the exit status), kSignaled (code is the signal number), kTimeout (killed
+  // after timeout_s), kStopped (killed after Stop()), kExecFailed (the program could not be
+  // started; message says why, code is errno). Never kLaunchFailed or kWorkerShutdown: those are
+  // the worker's to say.
+  FinishCause how = FinishCause::kExited;
   int code = 0;
   std::string message;  // human-readable: "exit code 3", "killed by signal 9", "timed out after 30s"
-  bool ok() const { return how == "exited" && code == 0; }
+  bool ok() const { return how == FinishCause::kExited && code == 0; }
 };
 
 // One line of the trial's stdout. A line ends at '\n', at '\r' (progress bars redraw a line
@@ -54,7 +57,7 @@ struct OutputLine {
 class TrialProcess {
  public:
   // Starts the process. Throws Error(kFailed) when fork/pipe/log file fail; a program that cannot
-  // be exec'd is reported by Poll as TrialExit{"exec_failed"} (and a line in the log), not thrown.
+  // be exec'd is reported by Poll as TrialExit{kExecFailed} (and a line in the log), not thrown.
   // The child gets PR_SET_PDEATHSIG(SIGKILL) so it does not outlive a killed worker.
   static std::unique_ptr<TrialProcess> Start(const TrialLaunch& launch);
 

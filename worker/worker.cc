@@ -377,7 +377,7 @@ class Worker::Impl {
   void LaunchFailed(const AssignMsg& a, const std::string& what) {
     log_->warn("trial {} attempt {}: {}", a.trial_id, a.attempt, what);
     Unacked& u = unacked_[{a.trial_id, a.attempt}];
-    u.finished = FinishedMsg{a.trial_id, a.attempt, "launch_failed", 0, what, ""};
+    u.finished = FinishedMsg{a.trial_id, a.attempt, FinishCause::kLaunchFailed, 0, what, ""};
     Report(*u.finished);
   }
 
@@ -457,7 +457,8 @@ class Worker::Impl {
       if (std::optional<TrialExit> exit = t.process->Poll()) {
         SendMetrics(t);
         log_->info("trial {} attempt {} ended: {}", key.first, key.second, exit->message);
-        const std::string how = shutting_down_ && exit->how == "stopped" ? "worker_shutdown" : exit->how;
+        const FinishCause how =
+            shutting_down_ && exit->how == FinishCause::kStopped ? FinishCause::kWorkerShutdown : exit->how;
         Unacked& u = unacked_[key];
         u.finished = FinishedMsg{key.first, key.second, how, exit->code, exit->message, t.log_path};
         Report(*u.finished);

@@ -49,7 +49,7 @@ class Worker {
 
   // Runs only what it may: an assignment naming a slot that is busy or that it does not have, an
   // experiment name that is not a safe directory name, an empty command or ids that are not
-  // positive is refused (logged, and reported as a FinishedMsg with how "launch_failed" saying
+  // positive is refused (logged, and reported as a FinishedMsg with how kLaunchFailed saying
   // what is wrong); nothing of it is run or created. A trial's dir is always inside the work dir.
   // Metric values its parser refuses are written into the trial's log (naming the stdout line)
   // and reported in MetricsMsg::refused, at most 10 per metric name and 100 per attempt.

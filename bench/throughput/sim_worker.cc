@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   bool any_assigned = false;
   std::vector<size_t> ready;
 
-  auto finish = [&](SimWorker& w, const Running& r, const char* how) {
+  auto finish = [&](SimWorker& w, const Running& r, hpt::FinishCause how) {
     w.channel->Send(hpt::MetricsMsg{r.trial_id, r.attempt, {{options.metric, 1, value(rng), WallNow()}}, 1, w.token, {}});
     w.channel->Send(hpt::FinishedMsg{r.trial_id, r.attempt, how, 0, "", "", w.token});
     poller.Touched(w.index);
@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
           const auto length = std::chrono::microseconds(static_cast<int64_t>(options.sleep_ms * 1000 * (0.5 + value(rng))));
           Running r{assign->trial_id, assign->attempt, assign->slots, at + length};
           if (options.sleep_ms == 0) {
-            finish(w, r, "exited");
+            finish(w, r, hpt::FinishCause::kExited);
           } else {
             w.running.push_back(std::move(r));
           }
@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
             return r.trial_id == stop->trial_id && r.attempt == stop->attempt;
           });
           if (it != w.running.end()) {
-            finish(w, *it, "stopped");
+            finish(w, *it, hpt::FinishCause::kStopped);
             w.running.erase(it);
           }
         } else if (std::holds_alternative<hpt::ReregisterMsg>(in->message)) {
@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
     for (SimWorker& w : workers) {
       for (size_t i = 0; i < w.running.size();) {
         if (w.running[i].ends <= now) {
-          finish(w, w.running[i], "exited");
+          finish(w, w.running[i], hpt::FinishCause::kExited);
           w.running.erase(w.running.begin() + static_cast<std::ptrdiff_t>(i));
         } else {
           ++i;

@@ -93,7 +93,7 @@ struct Rig {
   TrialRow Trial(int64_t id) { return *store->FindTrial(id); }
   ComponentRow Run(int64_t trial_id, int64_t attempt) {
     for (ComponentRow& c : store->Components(trial_id)) {
-      if (c.kind == "run" && c.attempt == attempt) return c;
+      if (c.kind == ComponentKind::kRun && c.attempt == attempt) return c;
     }
     FAIL("no run component for trial " << trial_id << " attempt " << attempt);
     return {};
@@ -158,7 +158,7 @@ struct Worker {
     for (auto [step, value] : points) m.points.push_back(MetricPoint{"score", step, value, 0});
     Send(std::move(m));
   }
-  void Finish(const AssignMsg& a, const std::string& how = "exited", int code = 0) {
+  void Finish(const AssignMsg& a, FinishCause how = FinishCause::kExited, int code = 0) {
     Send(FinishedMsg{a.trial_id, a.attempt, how, code, "", ""});
   }
 };
@@ -184,8 +184,8 @@ TEST_CASE("loop: a worker that heartbeats is kept; one silent for worker_timeout
   const TrialRow requeued = rig.Trial(first.trial_id);
   CHECK(requeued.status == TrialStatus::kPending);
   CHECK(requeued.retries_used == 0);
-  CHECK(rig.Run(first.trial_id, 1).status == "lost");
-  CHECK(rig.store->Workers().front().status == "lost");
+  CHECK(rig.Run(first.trial_id, 1).status == RunStatus::kLost);
+  CHECK(rig.store->Workers().front().status == WorkerStatus::kLost);
   // The next worker runs it as attempt 2, and its result counts.
   Worker b(rig, "b");
   b.Register();
@@ -223,7 +223,7 @@ TEST_CASE("loop: a lost worker's late metrics and result change nothing; it is t
   REQUIRE(stops.size() == 1);
   CHECK(stops[0].attempt == 1);
   CHECK(a.Take<AssignMsg>().empty());  // its only slot is busy until the old process ends
-  a.Finish(lost, "stopped");
+  a.Finish(lost, FinishCause::kStopped);
   rig.Step();
   const AssignMsg again = a.Assigned();
   CHECK(again.trial_id == lost.trial_id);
@@ -251,7 +251,7 @@ TEST_CASE("loop: after a restart a running trial keeps a lease of one worker tim
   rig.Advance(200ms);
   // Requeued at 10.1 s, and given at once to the free slot as attempt 2.
   const ComponentRow expired = rig.Run(running[1].trial_id, 1);
-  CHECK(expired.status == "lost");
+  CHECK(expired.status == RunStatus::kLost);
   CHECK(expired.reason.find("no worker claimed it within 10.0s") != std::string::npos);
   const AssignMsg retried = again.Assigned();
   CHECK(retried.trial_id == running[1].trial_id);
@@ -288,7 +288,7 @@ TEST_CASE("loop: the median rule stops a trial that falls behind, records it sto
   CHECK(stopped.reason.find("median rule") != std::string::npos);
   // The slot stays busy until the worker confirms; then the next trial starts.
   CHECK(a.Take<AssignMsg>().empty());
-  a.Finish(bad, "stopped");
+  a.Finish(bad, FinishCause::kStopped);
   rig.Step();
   CHECK(a.Assigned().trial_id != bad.trial_id);
   CHECK(rig.Experiment(exp).status == ExperimentStatus::kRunning);
@@ -391,12 +391,12 @@ TEST_CASE("loop: a failed attempt is retried up to trial.retries, then the trial
   a.Register();
   const AssignMsg first = a.Assigned();
   a.Report(first, 1, {{1, 0.9}});
-  a.Finish(first, "exited", 3);
+  a.Finish(first, FinishCause::kExited, 3);
   rig.Step();
   CHECK(rig.Trial(first.trial_id).retries_used == 1);
   const AssignMsg second = a.Assigned();
   CHECK(second.attempt == 2);
-  a.Finish(second, "exited", 3);
+  a.Finish(second, FinishCause::kExited, 3);
   rig.Step();
   CHECK(rig.Trial(first.trial_id).status == TrialStatus::kFailed);
   CHECK(rig.Experiment(exp).status == ExperimentStatus::kFailed);
@@ -421,7 +421,7 @@ TEST_CASE("loop: a store that refuses writes pauses dispatch and acknowledges no
   rig.Step();
   const std::vector<Message> replies = rig.port->Sent("client");
   REQUIRE(replies.size() == 1);
-  CHECK(std::get<ReplyMsg>(replies[0]).error_kind == "overloaded");
+  CHECK(std::get<ReplyMsg>(replies[0]).error_kind == ErrorKind::kOverloaded);
   // Still refusing at the first retry (5 s later), accepting at the next.
   rig.Advance(5s);
   rig.store->FailWrites(std::nullopt);

@@ -65,7 +65,7 @@ TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exac
         out.push_back(MetricsMsg{a.trial_id, a.attempt, {{"score", 1, 0.1, 1.0}, {"score", 2, 0.5, 2.0}}, 1});
         out.push_back(MetricsMsg{a.trial_id, a.attempt, {{"score", 3, 0.25 + a.trial_id, 3.0}}, 2});
         out.push_back(MetricsMsg{a.trial_id, a.attempt + 1, {{"score", 9, 99.0, 9.0}}, 1});  // never held
-        out.push_back(FinishedMsg{a.trial_id, a.attempt + 7, "exited", 0, "stale", ""});
+        out.push_back(FinishedMsg{a.trial_id, a.attempt + 7, FinishCause::kExited, 0, "stale", ""});
       }
     }
     std::shuffle(out.begin(), out.end(), rng);
@@ -73,7 +73,7 @@ TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exac
     // The results go last, also ten times: the first one to arrive is the one that counts.
     std::vector<Message> results;
     for (const AssignMsg& a : assigns) {
-      for (int copy = 0; copy < 10; ++copy) results.push_back(FinishedMsg{a.trial_id, a.attempt, "exited", 0, "", ""});
+      for (int copy = 0; copy < 10; ++copy) results.push_back(FinishedMsg{a.trial_id, a.attempt, FinishCause::kExited, 0, "", ""});
     }
     std::shuffle(results.begin(), results.end(), rng);
     for (const Message& m : results) REQUIRE(worker->Send(m));
@@ -100,9 +100,9 @@ TEST_CASE("coordinator: every result sent 10 times and shuffled is recorded exac
     CHECK(*t.objective == doctest::Approx(0.25 + static_cast<double>(t.id)));
     int runs = 0;
     for (const ComponentRow& c : store->Components(t.id)) {
-      if (c.kind == "run") {
+      if (c.kind == ComponentKind::kRun) {
         ++runs;
-        CHECK(c.status == "completed");
+        CHECK(c.status == RunStatus::kCompleted);
       }
     }
     CHECK(runs == 1);
@@ -183,8 +183,8 @@ trial: {command: [never-run, "--x={x}"]}
   REQUIRE(holding.size() == 2);
   // w1 completes its trial (and gets the next), w2 fails its own (and gets the next).
   workers["w1"]->Send(MetricsMsg{holding["w1"].trial_id, 1, {{"score", 1, 0.5, 1.0}}, 1});
-  workers["w1"]->Send(FinishedMsg{holding["w1"].trial_id, 1, "exited", 0, "", ""});
-  workers["w2"]->Send(FinishedMsg{holding["w2"].trial_id, 1, "exited", 3, "boom", ""});
+  workers["w1"]->Send(FinishedMsg{holding["w1"].trial_id, 1, FinishCause::kExited, 0, "", ""});
+  workers["w2"]->Send(FinishedMsg{holding["w2"].trial_id, 1, FinishCause::kExited, 3, "boom", ""});
   const TrialCounts after_results = check("one completed, one failed");
   CHECK(after_results.completed == 1);
   CHECK(after_results.failed == 1);
@@ -196,7 +196,7 @@ trial: {command: [never-run, "--x={x}"]}
   const TrialCounts after_stop = check("one stopped early");
   CHECK(after_stop.stopped == 1);
   CHECK(after_stop.running == 1);
-  workers["w1"]->Send(FinishedMsg{stopped_one.trial_id, 1, "stopped", 0, "", ""});
+  workers["w1"]->Send(FinishedMsg{stopped_one.trial_id, 1, FinishCause::kStopped, 0, "", ""});
   CHECK(check("w1 busy again").running == 2);
   // w2 comes back busy with an attempt this coordinator never gave it: its trial is requeued
   // and stays pending, since no slot is free.
@@ -252,7 +252,7 @@ trial: {command: [never-run, "--x={x}"]}
   const std::optional<AssignMsg> first = next_assign(5s);
   REQUIRE(first);
   worker->Send(MetricsMsg{first->trial_id, 1, {{"score", 1, 0.5, 1.0}}, 1});
-  worker->Send(FinishedMsg{first->trial_id, 1, "exited", 0, "", ""});
+  worker->Send(FinishedMsg{first->trial_id, 1, FinishCause::kExited, 0, "", ""});
   // Trial number 2 is assigned at once; its batch then fails and the coordinator pauses.
   const std::optional<AssignMsg> lost = next_assign(5s);
   REQUIRE(lost);
@@ -279,13 +279,13 @@ trial: {command: [never-run, "--x={x}"]}
     if (auto* stop = std::get_if<StopMsg>(&*m)) told_to_stop = stop->trial_id == lost->trial_id;
   }
   CHECK(told_to_stop);
-  worker->Send(FinishedMsg{lost->trial_id, 1, "stopped", 0, "", ""});
+  worker->Send(FinishedMsg{lost->trial_id, 1, FinishCause::kStopped, 0, "", ""});
   worker->Send(MetricsMsg{first->trial_id, 1, {{"score", 1, 0.5, 1.0}}, 1});
-  worker->Send(FinishedMsg{first->trial_id, 1, "exited", 0, "", ""});
+  worker->Send(FinishedMsg{first->trial_id, 1, FinishCause::kExited, 0, "", ""});
   std::vector<AssignMsg> later;
   while (auto a = next_assign(2s)) {
     later.push_back(*a);
-    worker->Send(FinishedMsg{a->trial_id, 1, "exited", 0, "", ""});
+    worker->Send(FinishedMsg{a->trial_id, 1, FinishCause::kExited, 0, "", ""});
   }
   served.Stop();
 

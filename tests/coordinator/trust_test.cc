@@ -111,11 +111,11 @@ TEST_CASE("coordinator: a trial that reported the best value and then failed is 
   const auto first = NextAssign(*w);
   REQUIRE(first);
   w->Send(MetricsMsg{first->trial_id, first->attempt, {{"score", 1, 0.99, 1.0}}, 1});
-  w->Send(FinishedMsg{first->trial_id, first->attempt, "exited", 1, "exit code 1", ""});
+  w->Send(FinishedMsg{first->trial_id, first->attempt, FinishCause::kExited, 1, "exit code 1", ""});
   const auto second = NextAssign(*w);
   REQUIRE(second);  // the failed trial's 0.99 did not meet the target
   w->Send(MetricsMsg{second->trial_id, second->attempt, {{"score", 1, 0.5, 1.0}}, 1});
-  w->Send(FinishedMsg{second->trial_id, second->attempt, "exited", 0, "", ""});
+  w->Send(FinishedMsg{second->trial_id, second->attempt, FinishCause::kExited, 0, "", ""});
   const nlohmann::json e = client.WaitEnded("failed-best");
   CHECK(e["status"] == "completed");
   CHECK(e["reason"] == "max_trials reached (2)");
@@ -139,7 +139,7 @@ TEST_CASE("coordinator: an experiment in which no trial completed ends failed") 
     const auto a = NextAssign(*w);
     REQUIRE(a);
     w->Send(MetricsMsg{a->trial_id, a->attempt, {{"score", 1, 0.7, 1.0}}, 1});
-    w->Send(FinishedMsg{a->trial_id, a->attempt, "exited", 2, "exit code 2", ""});
+    w->Send(FinishedMsg{a->trial_id, a->attempt, FinishCause::kExited, 2, "exit code 2", ""});
   }
   const nlohmann::json e = client.WaitEnded("none-completed");
   CHECK(e["status"] == "failed");
@@ -165,7 +165,7 @@ TEST_CASE("coordinator: values that are not finite, steps outside [0, 2^53] and 
                 {"loss", 2, 0.3, 1.0}},
                1};
   w->Send(m);
-  w->Send(FinishedMsg{a->trial_id, a->attempt, "exited", 0, "", ""});
+  w->Send(FinishedMsg{a->trial_id, a->attempt, FinishCause::kExited, 0, "", ""});
   const nlohmann::json e = client.WaitEnded("refused");
   CHECK(e["status"] == "failed");
   const nlohmann::json t = client.Json(QueryRequest{QueryKind::kTrial, "", 0, a->trial_id});
@@ -187,7 +187,7 @@ TEST_CASE("coordinator: the worker's own refusals name the objective's printed v
   MetricsMsg m{a->trial_id, a->attempt, {}, 1};
   m.refused = {{"score", "-inf", "not a finite number"}};
   w->Send(m);
-  w->Send(FinishedMsg{a->trial_id, a->attempt, "exited", 0, "", ""});
+  w->Send(FinishedMsg{a->trial_id, a->attempt, FinishCause::kExited, 0, "", ""});
   client.WaitEnded("worker-refused");
   CHECK(client.Json(QueryRequest{QueryKind::kTrial, "", 0, a->trial_id})["reason"] ==
         "objective 'score' was reported only as -inf");
@@ -210,19 +210,19 @@ TEST_CASE("coordinator: a peer that knows a worker's id can neither register as 
   for (uint64_t guess : {uint64_t{0}, uint64_t{1}, real->token + 1}) {
     MetricsMsg forged{a->trial_id, a->attempt, {{"score", 1, 999.0, 1.0}}, 1, guess};
     other->channel->Send(forged);
-    other->channel->Send(FinishedMsg{a->trial_id, a->attempt, "exited", 0, "", "/forged", guess});
+    other->channel->Send(FinishedMsg{a->trial_id, a->attempt, FinishCause::kExited, 0, "", "/forged", guess});
   }
   // A connection presenting the real worker's routing id gets nowhere either.
   auto same_name = ScriptedWorker::Connect(served.network, served.coordinator->endpoint(), "real-connection");
-  same_name->channel->Send(FinishedMsg{a->trial_id, a->attempt, "exited", 0, "", "/forged", real->token});
+  same_name->channel->Send(FinishedMsg{a->trial_id, a->attempt, FinishCause::kExited, 0, "", "/forged", real->token});
   // The real worker, on its own connection but with a wrong token, is not believed either.
-  real->channel->Send(FinishedMsg{a->trial_id, a->attempt, "exited", 0, "", "/forged", real->token + 1});
+  real->channel->Send(FinishedMsg{a->trial_id, a->attempt, FinishCause::kExited, 0, "", "/forged", real->token + 1});
   Drain(*real);
   CHECK(client.Json(QueryRequest{QueryKind::kTrial, "", 0, a->trial_id})["status"] == "running");
 
   // The real worker is still served: its result counts and it gets the next trial.
   real->Send(MetricsMsg{a->trial_id, a->attempt, {{"score", 1, 0.5, 1.0}}, 1});
-  real->Send(FinishedMsg{a->trial_id, a->attempt, "exited", 0, "", "/real.log"});
+  real->Send(FinishedMsg{a->trial_id, a->attempt, FinishCause::kExited, 0, "", "/real.log"});
   const auto b = NextAssign(*real);
   REQUIRE(b);
   const nlohmann::json t = client.Json(QueryRequest{QueryKind::kTrial, "", 0, a->trial_id});
@@ -239,7 +239,7 @@ TEST_CASE("coordinator: a peer that knows a worker's id can neither register as 
   }
   CHECK(welcomed);
   again->Send(MetricsMsg{b->trial_id, b->attempt, {{"score", 1, 0.25, 1.0}}, 1});
-  again->Send(FinishedMsg{b->trial_id, b->attempt, "exited", 0, "", ""});
+  again->Send(FinishedMsg{b->trial_id, b->attempt, FinishCause::kExited, 0, "", ""});
   const nlohmann::json e = client.WaitEnded("impostor");
   CHECK(e["status"] == "completed");
   CHECK(client.Json(QueryRequest{QueryKind::kTrial, "", 0, b->trial_id})["objective"] == 0.25);
@@ -260,7 +260,7 @@ TEST_CASE("coordinator: a connection holding one worker that takes another over 
   for (const Message& m : Drain(*second)) CHECK_FALSE(std::holds_alternative<StopMsg>(m));
   second->token = first->token;
   second->Send(MetricsMsg{a->trial_id, a->attempt, {{"score", 1, 0.75, 1.0}}, 1});
-  second->Send(FinishedMsg{a->trial_id, a->attempt, "exited", 0, "", ""});
+  second->Send(FinishedMsg{a->trial_id, a->attempt, FinishCause::kExited, 0, "", ""});
   const nlohmann::json e = client.WaitEnded("switch");
   CHECK(e["status"] == "completed");
   CHECK(client.Json(QueryRequest{QueryKind::kTrial, "", 0, a->trial_id})["objective"] == 0.75);
@@ -317,7 +317,7 @@ TEST_CASE("coordinator: after a restart, a worker id that was registered goes on
   const std::string path = (dir.path / "hpt.db").string();
   {
     auto store = OpenSqliteStore(StoreOptions{path});
-    WorkerRow row{"w1", "h", 1, nlohmann::ordered_json::array(), "alive", 1, 1};
+    WorkerRow row{"w1", "h", 1, nlohmann::ordered_json::array(), WorkerStatus::kAlive, 1, 1};
     row.session_token = 77;
     store->UpsertWorker(row);
     row.id = "w2";
@@ -379,7 +379,7 @@ TEST_CASE("coordinator: a worker that says goodbye gets nothing more, hands its 
   const auto a = NextAssign(*leaving);
   REQUIRE(a);
   leaving->Send(GoodbyeMsg{});
-  leaving->Send(FinishedMsg{a->trial_id, a->attempt, "worker_shutdown", 0, "", ""});
+  leaving->Send(FinishedMsg{a->trial_id, a->attempt, FinishCause::kWorkerShutdown, 0, "", ""});
   bool acked = false;
   for (const Message& m : Drain(*leaving, 800ms)) {
     CHECK_FALSE(std::holds_alternative<AssignMsg>(m));
@@ -395,7 +395,7 @@ TEST_CASE("coordinator: a worker that says goodbye gets nothing more, hands its 
   CHECK(again->trial_id == a->trial_id);
   CHECK(again->attempt == a->attempt + 1);
   for (const ComponentRow& c : served.store->Components(a->trial_id)) {
-    if (c.kind == "run" && c.attempt == a->attempt) CHECK(c.status == "handed_back");
+    if (c.kind == ComponentKind::kRun && c.attempt == a->attempt) CHECK(c.status == RunStatus::kHandedBack);
   }
 }
 
@@ -404,7 +404,7 @@ TEST_CASE("coordinator: rows of workers not seen for forget_workers_after are de
   const std::string path = (dir.path / "hpt.db").string();
   {
     auto store = OpenSqliteStore(StoreOptions{path});
-    store->UpsertWorker(WorkerRow{"long-gone", "h", 1, nlohmann::ordered_json::array(), "lost", 1, 1});
+    store->UpsertWorker(WorkerRow{"long-gone", "h", 1, nlohmann::ordered_json::array(), WorkerStatus::kLost, 1, 1});
   }
   CoordinatorOptions options;
   options.forget_workers_after = std::chrono::seconds(3600);

@@ -6,6 +6,8 @@
 #include <set>
 #include <vector>
 
+#include <zmq.hpp>
+
 #include "core/error.h"
 #include "proto/codec.h"
 #include "proto/channel_poller.h"
@@ -36,14 +38,14 @@ std::vector<Message> Samples() {
                   {{5, 1, {0}}}},
       HeartbeatMsg{{{5, 1, {0}}, {6, 2, {1, 2}}}},
       MetricsMsg{5, 1, {{"val_loss", 1, 0.25, 1.7e9}, {"val_accuracy", 1, 0.93, 1.7e9}}, 4},
-      FinishedMsg{5, 1, "exited", 3, "exit code 3", "/tmp/x.log"},
+      FinishedMsg{5, 1, FinishCause::kExited, 3, "exit code 3", "/tmp/x.log"},
       WelcomeMsg{250},
       assign,
       StopMsg{5, 1, "early stopping"},
       RequestMsg{9, SubmitRequest{"name: x\n", "x.yaml"}},
       RequestMsg{10, QueryRequest{QueryKind::kLeaderboard, "fashion-mlp", 5, 0}},
       RequestMsg{11, CancelRequest{"3"}},
-      ReplyMsg{9, false, "invalid input", "x.yaml:1:1: objective: required", ""},
+      ReplyMsg{9, false, ErrorKind::kInvalidInput, "x.yaml:1:1: objective: required", ""},
       ReregisterMsg{},
       AckMsg{5, 1, 4, false},
       AckMsg{5, 1, 0, true},
@@ -91,12 +93,82 @@ TEST_CASE("codec: garbage, truncated and oversized frames are rejected as invali
   CHECK(kind_of(Bytes(huge)) == ErrorKind::kInvalidInput);
 }
 
-TEST_CASE("codec: a message from another protocol version is refused") {
-  std::string bytes = Encode(WelcomeMsg{100});
-  // The root struct's first data word holds the version (UInt16 at offset 0 of the data section).
-  // Flip bits there: segment table (8 bytes) + root pointer (8 bytes) -> data section.
-  bytes[16] = static_cast<char>(bytes[16] ^ 0x7f);
-  CHECK_THROWS_AS(Decode(Bytes(bytes)), Error);
+// `frame` (an encoded message) as protocol `version` would have it. The root struct's first data
+// word holds the version (UInt16 at offset 0 of the data section): segment table (8 bytes) + root
+// pointer (8 bytes) -> data section.
+std::string WithVersion(std::string frame, uint16_t version) {
+  frame[16] = static_cast<char>(version & 0xff);
+  frame[17] = static_cast<char>(version >> 8);
+  return frame;
+}
+
+TEST_CASE("codec: a message from another protocol version is refused, naming both versions") {
+  const std::string bytes = Encode(WelcomeMsg{100});
+  REQUIRE(WithVersion(bytes, kProtocolVersion) == bytes);
+  for (uint16_t version : {uint16_t{0}, uint16_t{kProtocolVersion - 1}, uint16_t{kProtocolVersion + 1}, uint16_t{0xffff}}) {
+    CAPTURE(version);
+    CHECK_THROWS_WITH_AS(Decode(Bytes(WithVersion(bytes, version))),
+                         ("protocol version " + std::to_string(version) + " is not the supported " +
+                          std::to_string(kProtocolVersion))
+                             .c_str(),
+                         Error);
+  }
+}
+
+TEST_CASE("codec: every finish cause and every error kind survives an encode/decode round trip") {
+  for (FinishCause how : kFinishCauses) {
+    CAPTURE(ToString(how));
+    const Message m = FinishedMsg{5, 2, how, 9, "why", "/tmp/a.log", 77};
+    CHECK(Decode(Bytes(Encode(m))) == m);
+  }
+  for (ErrorKind kind : kErrorKinds) {
+    CAPTURE(ToString(kind));
+    const Message m = ReplyMsg{3, false, kind, "why", ""};
+    CHECK(Decode(Bytes(Encode(m))) == m);
+  }
+}
+
+// Messages `first` and `second` differ only in an enum field holding enumerant 0 and 1: that field
+// set to a raw number at or past `known` (the count of enumerants) is refused as invalid input
+// with a message that contains `what` and the number; the last known one decodes to `last`.
+template <class Msg, class Field>
+void CheckUnknownEnumerantRefused(const Msg& first, const Msg& second, size_t known, const std::string& what,
+                                  Field field, decltype(field(first)) last) {
+  const std::string zero = Encode(first), one = Encode(second);
+  REQUIRE(zero.size() == one.size());
+  std::vector<size_t> differ;
+  for (size_t i = 0; i < zero.size(); ++i) {
+    if (zero[i] != one[i]) differ.push_back(i);
+  }
+  REQUIRE(differ.size() == 1);
+  const size_t at = differ[0];  // the low byte of the UInt16 enumerant
+  for (uint16_t raw : {static_cast<uint16_t>(known), uint16_t{0x100}, uint16_t{0xffff}}) {
+    CAPTURE(raw);
+    std::string bytes = zero;
+    bytes[at] = static_cast<char>(raw & 0xff);
+    bytes[at + 1] = static_cast<char>(raw >> 8);
+    try {
+      Decode(Bytes(bytes));
+      FAIL("decoded an enumerant it does not know");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kInvalidInput);
+      CHECK(std::string(e.what()).find(what + " " + std::to_string(raw)) != std::string::npos);
+    }
+  }
+  std::string bytes = zero;
+  bytes[at] = static_cast<char>(known - 1);
+  CHECK(field(std::get<Msg>(Decode(Bytes(bytes)))) == last);
+}
+
+TEST_CASE("codec: a finish cause or an error kind this protocol does not know is refused as invalid input") {
+  CheckUnknownEnumerantRefused(FinishedMsg{5, 2, FinishCause::kExited, 0, "", "", 77},
+                               FinishedMsg{5, 2, FinishCause::kSignaled, 0, "", "", 77}, std::size(kFinishCauses),
+                               "unknown cause (how)", [](const FinishedMsg& m) { return m.how; },
+                               kFinishCauses[std::size(kFinishCauses) - 1]);
+  CheckUnknownEnumerantRefused(ReplyMsg{3, false, ErrorKind::kInvalidInput, "why", ""},
+                               ReplyMsg{3, false, ErrorKind::kNotFound, "why", ""}, std::size(kErrorKinds),
+                               "unknown error kind", [](const ReplyMsg& m) { return m.error_kind; },
+                               kErrorKinds[std::size(kErrorKinds) - 1]);
 }
 
 TEST_CASE("codec: random corruption of valid frames never crashes the decoder") {
@@ -143,6 +215,29 @@ TEST_CASE("transport: a DEALER and a ROUTER exchange messages; garbage frames ar
   REQUIRE(back);
   CHECK(std::get<WelcomeMsg>(back->message).heartbeat_interval_ms == 500);
   CHECK_FALSE(server->SendTo("nobody", WelcomeMsg{1}));
+}
+
+TEST_CASE("transport: a frame of another protocol version is dropped and counted; the peer's next message gets through") {
+  Network network;
+  auto server = Channel::Bind(network, "tcp://127.0.0.1:0", {});
+  // A raw DEALER: a peer of the previous protocol, which Channel cannot impersonate.
+  zmq::context_t context;
+  zmq::socket_t peer(context, zmq::socket_type::dealer);
+  peer.set(zmq::sockopt::linger, 0);
+  peer.connect(server->endpoint());
+  const std::string old = WithVersion(Encode(HeartbeatMsg{{}, 7}), kProtocolVersion - 1);
+  const std::string current = Encode(HeartbeatMsg{{}, 8});
+  REQUIRE(peer.send(zmq::buffer(old), zmq::send_flags::none));
+  REQUIRE(peer.send(zmq::buffer(current), zmq::send_flags::none));
+  std::vector<HeartbeatMsg> got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (got.empty() && std::chrono::steady_clock::now() < deadline) {
+    server->Wait(std::chrono::milliseconds(100));
+    while (auto in = server->TryReceive()) got.push_back(std::get<HeartbeatMsg>(in->message));
+  }
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].token == 8);
+  CHECK(server->dropped() == 1);
 }
 
 TEST_CASE("channel poller: lists exactly the channels that have a message waiting, also after a send on them") {

@@ -28,12 +28,12 @@ TEST_CASE("memory store: while a fault is set every write throws it and applies 
   const int64_t exp = store->CreateExperiment(MakeExperiment("faulty"));
   const int64_t t = store->CreateTrial(exp, 1, Json{{"x", 1}}, 1);
   const int64_t run = store->StartRun(MakeRun(t, 1, 2));
-  store->UpsertWorker(MakeWorker("w", "alive", 1, 1));
+  store->UpsertWorker(MakeWorker("w", WorkerStatus::kAlive, 1, 1));
   const int64_t reserved = store->ReserveTrialIds(10);
 
   store->FailWrites(Error(ErrorKind::kOverloaded, "disk full"));
   const std::vector<MetricPoint> points = {{"loss", 1, 0.5, 3}};
-  RunEnd end = MakeEnd(t, run, "completed", TrialStatus::kCompleted, 4);
+  RunEnd end = MakeEnd(t, run, RunStatus::kCompleted, TrialStatus::kCompleted, 4);
   end.objective = 0.5;
   const std::vector<std::pair<const char*, std::function<void()>>> writes = {
       {"CreateExperiment", [&] { store->CreateExperiment(MakeExperiment("no")); }},
@@ -45,7 +45,7 @@ TEST_CASE("memory store: while a fault is set every write throws it and applies 
       {"AppendMetrics", [&] { store->AppendMetrics(t, 1, points); }},
       {"FinishRun", [&] { store->FinishRun(end); }},
       {"SetExperimentStatus", [&] { store->SetExperimentStatus(exp, ExperimentStatus::kFailed, "x", 5); }},
-      {"UpsertWorker", [&] { store->UpsertWorker(MakeWorker("w", "lost", 1, 9)); }},
+      {"UpsertWorker", [&] { store->UpsertWorker(MakeWorker("w", WorkerStatus::kLost, 1, 9)); }},
       {"ForgetWorkers", [&] { store->ForgetWorkers(100); }},
       {"CheckWritable", [&] { store->CheckWritable(); }},
   };
@@ -66,10 +66,10 @@ TEST_CASE("memory store: while a fault is set every write throws it and applies 
   REQUIRE(store->Trials(exp).size() == 1);
   CHECK(store->FindTrial(t)->status == TrialStatus::kRunning);
   CHECK(store->Components(t).size() == 3);
-  CHECK(store->Components(t)[2].status == "running");
+  CHECK(store->Components(t)[2].status == RunStatus::kRunning);
   CHECK(store->Metrics(t).empty());
   REQUIRE(store->Workers().size() == 1);
-  CHECK(store->Workers()[0].status == "alive");
+  CHECK(store->Workers()[0].status == WorkerStatus::kAlive);
 
   // Another fault replaces it: a file that may not be written.
   store->FailWrites(Error(ErrorKind::kFailed, "read-only"));

@@ -75,7 +75,7 @@ void Finish(Store& store, int64_t trial_id, TrialStatus status, std::optional<do
   RunEnd end;
   end.trial_id = trial_id;
   end.run_id = run_id;
-  end.run_status = status == TrialStatus::kCompleted ? "completed" : "failed";
+  end.run_status = status == TrialStatus::kCompleted ? RunStatus::kCompleted : RunStatus::kFailed;
   end.trial_status = status;
   end.objective = objective;
   end.now = now + 2;
@@ -105,7 +105,7 @@ struct SmallStore {
     worker.id = "box:42:abc";
     worker.host = "box";
     worker.slots = 2;
-    worker.status = "alive";
+    worker.status = WorkerStatus::kAlive;
     worker.registered_at = 200;
     worker.last_seen = 250;
     store.UpsertWorker(worker);
@@ -275,7 +275,7 @@ QUERY_TEST("views: the JSON documents have the documented keys, in order, with t
   RunAttempt(store, t2, 1, TrialStatus::kCompleted, 0.8, 10, 12);
   std::vector<MetricPoint> points = {{"val_accuracy", 1, 0.7, 20}};
   store.AppendMetrics(t1, 1, points);
-  store.UpsertWorker(MakeWorker("w", "alive", 1, 2));
+  store.UpsertWorker(MakeWorker("w", WorkerStatus::kAlive, 1, 2));
   const ExperimentRow experiment = *store.FindExperiment("views");
 
   const Json trial = TrialJson(*store.FindTrial(t1));

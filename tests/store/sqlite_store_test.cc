@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ namespace fs = std::filesystem;
 using testing::Json;
 using testing::KindOf;
 using testing::MakeExperiment;
+using testing::MakeEnd;
 using testing::MakeRun;
 using testing::MakeWorker;
 using testing::TempDir;
@@ -268,7 +270,7 @@ TEST_CASE("store: a read-only store reads, refuses every write, and never create
   std::vector<MetricPoint> points = {{"loss", 1, 0.5, 3}};
   CHECK(KindOf([&] { reader->AppendMetrics(t, 1, points); }) == ErrorKind::kFailed);
   CHECK(KindOf([&] { reader->Transaction([] {}); }) == ErrorKind::kFailed);
-  CHECK(KindOf([&] { reader->UpsertWorker(MakeWorker("w", "alive", 1, 1)); }) ==
+  CHECK(KindOf([&] { reader->UpsertWorker(MakeWorker("w", WorkerStatus::kAlive, 1, 1)); }) ==
         ErrorKind::kFailed);
   CHECK(writer->Trials(exp).size() == 2);
 
@@ -447,6 +449,99 @@ TEST_CASE("store: the write probe fails on a full store even where a page rewrit
   CHECK(Count(path, "SELECT COUNT(*) FROM schema_version") == 1);
   CHECK(Count(path, "SELECT COUNT(*) FROM schema_version WHERE typeof(version) = 'integer'") == 1);
 }
+
+TEST_CASE("store: every run status and worker status is written as its name and reads back") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  auto store = OpenWriter(path);
+  const int64_t exp = store->CreateExperiment(MakeExperiment("mlp"));
+  const int64_t trial = store->CreateTrial(exp, 1, Json::object(), 101);
+  const int64_t running = store->StartRun(MakeRun(trial, 1, 110));
+  CHECK(store->Components(trial).back().status == RunStatus::kRunning);
+  CHECK(Count(path, "SELECT COUNT(*) FROM trial_components WHERE id = " + std::to_string(running) +
+                        " AND status = 'running'") == 1);
+  int64_t attempt = 1;
+  for (RunStatus status : kRunStatuses) {
+    CAPTURE(ToString(status));
+    const int64_t run = attempt == 1 ? running : store->StartRun(MakeRun(trial, attempt, 110 + attempt));
+    store->FinishRun(MakeEnd(trial, run, status, TrialStatus::kPending, 111 + attempt));
+    CHECK(store->Components(trial).back().status == status);
+    CHECK(Count(path, "SELECT COUNT(*) FROM trial_components WHERE id = " + std::to_string(run) + " AND status = '" +
+                          std::string(ToString(status)) + "'") == 1);
+    ++attempt;
+  }
+  for (WorkerStatus status : kWorkerStatuses) {
+    CAPTURE(ToString(status));
+    store->UpsertWorker(MakeWorker("w", status, 1, 1));
+    CHECK(store->Workers().at(0).status == status);
+    CHECK(Count(path, "SELECT COUNT(*) FROM workers WHERE status = '" + std::string(ToString(status)) + "'") == 1);
+  }
+  std::vector<std::string> kinds;
+  for (const ComponentRow& c : store->Components(trial)) kinds.emplace_back(ToString(c.kind));
+  CHECK(kinds == std::vector<std::string>{"static", "parameters", "run", "run", "run", "run", "run", "run", "run"});
+  CHECK(Count(path, "SELECT COUNT(*) FROM trial_components WHERE kind NOT IN ('static', 'parameters', 'run')") == 0);
+}
+
+TEST_CASE("store: a status, kind or goal this build has no name for is kFailed naming the column and the value") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  int64_t trial = 0;
+  {
+    auto store = OpenWriter(path);
+    const int64_t exp = store->CreateExperiment(MakeExperiment("mlp"));
+    trial = store->CreateTrial(exp, 1, Json::object(), 101);
+    store->StartRun(MakeRun(trial, 1, 110));
+    store->UpsertWorker(MakeWorker("w", WorkerStatus::kAlive, 1, 1));
+  }
+  const std::string kRun = "id = (SELECT MAX(id) FROM trial_components)";  // the run, inserted last
+  struct Case {
+    std::string table, column, where;
+    std::function<void(Store&)> read;
+  };
+  const std::vector<Case> cases = {
+      {"experiments", "status", "1", [](Store& s) { s.ListExperiments(); }},
+      {"experiments", "goal", "1", [](Store& s) { s.FindExperiment("mlp"); }},
+      {"experiments", "goal", "1", [](Store& s) { s.Leaderboard(1, 0); }},
+      {"trials", "status", "1", [&](Store& s) { s.FindTrial(trial); }},
+      {"trials", "status", "1", [](Store& s) { s.CountTrials(1); }},
+      {"trial_components", "kind", kRun, [&](Store& s) { s.Components(trial); }},
+      {"trial_components", "status", kRun, [&](Store& s) { s.Components(trial); }},
+      {"workers", "status", "1", [](Store& s) { s.Workers(); }},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.table + "." + c.column);
+    std::string was;
+    {
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("PRAGMA ignore_check_constraints = ON");  // some of these columns are CHECKed
+      was = db.execAndGet("SELECT " + c.column + " FROM " + c.table + " WHERE " + c.where).getString();
+      db.exec("UPDATE " + c.table + " SET " + c.column + " = 'Bogus' WHERE " + c.where);
+    }
+    {
+      auto reader = OpenReader(path);
+      std::string message;
+      CHECK(KindOf([&] { c.read(*reader); }, &message) == ErrorKind::kFailed);
+      CHECK(message == "database '" + path + "' holds unknown value 'Bogus' in " + c.table + "." + c.column);
+    }
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("UPDATE " + c.table + " SET " + c.column + " = '" + was + "' WHERE " + c.where);
+  }
+  // Restored, every read works again: each case above failed on its own value.
+  auto reader = OpenReader(path);
+  CHECK(reader->Components(trial).size() == 3);
+  CHECK(reader->Workers().size() == 1);
+  CHECK(reader->CountTrials(1).running == 1);
+}
+
+std::vector<std::string> Keys(const Json& object) {
+  std::vector<std::string> keys;
+  for (const auto& item : object.items()) keys.push_back(item.key());
+  return keys;
+}
+
+const std::vector<std::string> kTrialKeys = {"trial",  "number",     "experiment", "status",
+                                             "objective", "params",  "attempt",    "reason",
+                                             "started_at", "ended_at", "duration"};
 
 }  // namespace
 }  // namespace hpt

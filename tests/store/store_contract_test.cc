@@ -69,7 +69,7 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
   CHECK(trial->status == TrialStatus::kRunning);
   CHECK(trial->attempt == 1);
   CHECK(trial->started_at == 110);
-  RunEnd lost = MakeEnd(t1, run1, "lost", TrialStatus::kPending, 115);
+  RunEnd lost = MakeEnd(t1, run1, RunStatus::kLost, TrialStatus::kPending, 115);
   lost.reason = "worker lost";
   store.FinishRun(lost);
   trial = store.FindTrial(t1);
@@ -87,7 +87,7 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
   std::vector<MetricPoint> points = {{"val_accuracy", 1, 0.8, 121}, {"val_accuracy", 2, 0.9, 122},
                                      {"val_loss", 1, 0.5, 121}};
   store.AppendMetrics(t1, 2, points);
-  RunEnd done = MakeEnd(t1, run2, "completed", TrialStatus::kCompleted, 130);
+  RunEnd done = MakeEnd(t1, run2, RunStatus::kCompleted, TrialStatus::kCompleted, 130);
   done.exit_code = 0;
   done.objective = 0.9;
   store.FinishRun(done);
@@ -101,23 +101,23 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
 
   const auto components = store.Components(t1);
   REQUIRE(components.size() == 4);
-  CHECK(components[0].kind == "static");
+  CHECK(components[0].kind == ComponentKind::kStatic);
   CHECK(components[0].name == "static");
   CHECK(components[0].data == Json{{"epochs", 3}, {"batch_size", 128}});
   CHECK(components[0].attempt == 0);
   CHECK(components[0].slot == -1);
-  CHECK(components[0].status.empty());
+  CHECK_FALSE(components[0].status);
   CHECK_FALSE(components[0].started_at);
-  CHECK(components[1].kind == "parameters");
+  CHECK(components[1].kind == ComponentKind::kParameters);
   CHECK(components[1].name == "trial-" + std::to_string(t1) + "-params");
   CHECK(components[1].data == trial->params);
   CHECK(components[1].slot == -1);
-  CHECK(components[2].kind == "run");
+  CHECK(components[2].kind == ComponentKind::kRun);
   CHECK(components[2].id == run1);
   CHECK(components[2].name == "trial-" + std::to_string(t1) + "-attempt-1");
   CHECK(components[2].data == Json::object());
   CHECK(components[2].attempt == 1);
-  CHECK(components[2].status == "lost");
+  CHECK(components[2].status == RunStatus::kLost);
   CHECK(components[2].reason == "worker lost");
   CHECK(components[2].worker == "w1");
   CHECK(components[2].host == "box1");
@@ -130,7 +130,7 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
   CHECK(components[3].id == run2);
   CHECK(components[3].attempt == 2);
   CHECK(components[3].worker == "w2");
-  CHECK(components[3].status == "completed");
+  CHECK(components[3].status == RunStatus::kCompleted);
   CHECK(components[3].exit_code == 0);
   CHECK(components[3].started_at == 120);
   CHECK(components[3].ended_at == 130);
@@ -139,7 +139,7 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
   const auto other = store.Components(t2);
   REQUIRE(other.size() == 2);
   CHECK(other[0].id == components[0].id);
-  CHECK(other[1].kind == "parameters");
+  CHECK(other[1].kind == ComponentKind::kParameters);
   CHECK(other[1].id != components[1].id);
 
   const auto metrics = store.Metrics(t1);
@@ -202,7 +202,7 @@ STORE_CONTRACT("store: an attempt's start and end set exactly what the contract 
   const int64_t t = store.CreateTrial(exp, 1, Json::object(), 1);
 
   // A trial that never ran in its attempt is closed with no run: only the trial changes.
-  RunEnd never = MakeEnd(t, 0, "", TrialStatus::kFailed, 5);
+  RunEnd never = MakeEnd(t, 0, RunStatus::kFailed, TrialStatus::kFailed, 5);
   never.reason = "no slot can run it";
   never.retries_used = 1;
   store.FinishRun(never);
@@ -227,13 +227,13 @@ STORE_CONTRACT("store: an attempt's start and end set exactly what the contract 
   CHECK(trial.started_at == 10);
   CHECK(trial.retries_used == 1);  // FinishRun's to set
   CHECK(store.Components(t).back().data == Json{{"budget", 2.5}});
-  CHECK(store.Components(t).back().status == "running");
+  CHECK(store.Components(t).back().status == RunStatus::kRunning);
   CHECK(store.Components(t).back().reason.empty());
   CHECK_FALSE(store.Components(t).back().exit_code);
   CHECK_FALSE(store.Components(t).back().ended_at);
 
   // An empty log path keeps StartRun's; an objective given is kept, and a stopped trial ends.
-  RunEnd stopped = MakeEnd(t, first, "stopped", TrialStatus::kStopped, 20);
+  RunEnd stopped = MakeEnd(t, first, RunStatus::kStopped, TrialStatus::kStopped, 20);
   stopped.objective = 0.25;
   stopped.exit_code = -15;
   stopped.reason = "stopped early";
@@ -247,7 +247,7 @@ STORE_CONTRACT("store: an attempt's start and end set exactly what the contract 
   ComponentRow closed = store.Components(t).back();
   CHECK(closed.log_path == "/logs/started.log");
   CHECK(closed.exit_code == -15);
-  CHECK(closed.status == "stopped");
+  CHECK(closed.status == RunStatus::kStopped);
   CHECK(closed.reason == "stopped early");
   CHECK(closed.ended_at == 20);
 
@@ -259,7 +259,7 @@ STORE_CONTRACT("store: an attempt's start and end set exactly what the contract 
   CHECK(store.FindTrial(t)->started_at == 10);
   CHECK(store.FindTrial(t)->objective == 0.25);  // StartRun leaves it
   CHECK(store.Components(t).back().data == Json::object());  // no budget
-  RunEnd requeued = MakeEnd(t, second, "timeout", TrialStatus::kPending, 40);
+  RunEnd requeued = MakeEnd(t, second, RunStatus::kTimeout, TrialStatus::kPending, 40);
   requeued.log_path = "/logs/moved.log";
   store.FinishRun(requeued);
   trial = *store.FindTrial(t);
@@ -270,10 +270,10 @@ STORE_CONTRACT("store: an attempt's start and end set exactly what the contract 
   closed = store.Components(t).back();
   CHECK(closed.id == second);
   CHECK(closed.log_path == "/logs/moved.log");
-  CHECK(closed.status == "timeout");
+  CHECK(closed.status == RunStatus::kTimeout);
   CHECK_FALSE(closed.exit_code);
   // The first run is as its own end left it.
-  CHECK(store.Components(t)[2].status == "stopped");
+  CHECK(store.Components(t)[2].status == RunStatus::kStopped);
   CHECK(store.Components(t)[2].log_path == "/logs/started.log");
 }
 
@@ -464,7 +464,7 @@ STORE_CONTRACT("store: JSON goes through its text (invalid UTF-8 replaced, NaN a
   CHECK(store.Components(t)[1].data == expected);
   CHECK(store.Components(t)[0].data == Json{{"tag", "caf\xef\xbf\xbd"}, {"scale", nullptr}});
 
-  WorkerRow w = MakeWorker("box:1:a", "alive", 1, 1);
+  WorkerRow w = MakeWorker("box:1:a", WorkerStatus::kAlive, 1, 1);
   w.gpus = Json::array({Json{{"index", 0}, {"name", "H\xc3"}}});
   store.UpsertWorker(w);
   CHECK(store.Workers()[0].gpus == Json::array({Json{{"index", 0}, {"name", "H\xef\xbf\xbd"}}}));
@@ -512,7 +512,7 @@ STORE_CONTRACT("store: the leaderboard of a maximize experiment is best first, t
   RunAttempt(store, foreign, 1, TrialStatus::kCompleted, 5.0, 10, 20);
   // A pending trial that keeps the objective of an attempt that was requeued does not rank.
   const int64_t requeued = store.CreateTrial(exp, 8, Json::object(), 1);
-  RunAttempt(store, requeued, 1, TrialStatus::kPending, 0.95, 10, 20, "lost");
+  RunAttempt(store, requeued, 1, TrialStatus::kPending, 0.95, 10, 20, RunStatus::kLost);
 
   auto board = store.Leaderboard(exp, 0);
   REQUIRE(board.size() == 4);
@@ -615,7 +615,7 @@ STORE_CONTRACT("store: a Transaction whose body throws leaves nothing behind and
     store.StartRun(MakeRun(rolled_back, 1, 2));
     std::vector<MetricPoint> points = {{"loss", 1, 0.5, 3}};
     store.AppendMetrics(rolled_back, 1, points);
-    store.UpsertWorker(MakeWorker("w", "alive", 1, 1));
+    store.UpsertWorker(MakeWorker("w", WorkerStatus::kAlive, 1, 1));
     store.SetExperimentStatus(exp, ExperimentStatus::kFailed, "no", 4);
     store.Transaction([&] { store.CreateExperiment(MakeExperiment("nested")); });
     throw std::runtime_error("boom");
@@ -683,7 +683,7 @@ STORE_CONTRACT("store: a write refused for a reason of its own inside a Transact
     CHECK(KindOf([&] { store.CreateTrial(exp, 1, Json::object(), 1); }) == ErrorKind::kFailed);
     CHECK(KindOf([&] { store.CreateTrial(exp, 2, Json::object(), 1, kept); }) == ErrorKind::kFailed);
     CHECK(KindOf([&] { store.StartRun(MakeRun(999, 1, 2)); }) == ErrorKind::kNotFound);
-    CHECK(KindOf([&] { store.FinishRun(MakeEnd(kept, 999, "failed", TrialStatus::kFailed, 3)); }) ==
+    CHECK(KindOf([&] { store.FinishRun(MakeEnd(kept, 999, RunStatus::kFailed, TrialStatus::kFailed, 3)); }) ==
           ErrorKind::kNotFound);
     std::vector<MetricPoint> points = {{"loss", 1, 0.5, 3}, {"loss", 2, 0.4, 4}};
     CHECK(KindOf([&] { store.AppendMetrics(999, 1, points); }) == ErrorKind::kNotFound);
@@ -707,9 +707,9 @@ STORE_CONTRACT("store: writes that name a missing trial, run or experiment are k
   const int64_t exp = store.CreateExperiment(MakeExperiment("n"));
   const int64_t t = store.CreateTrial(exp, 1, Json::object(), 1);
   CHECK(KindOf([&] { store.StartRun(MakeRun(999, 1, 2)); }) == ErrorKind::kNotFound);
-  CHECK(KindOf([&] { store.FinishRun(MakeEnd(t, 999, "completed", TrialStatus::kCompleted, 3)); }) ==
+  CHECK(KindOf([&] { store.FinishRun(MakeEnd(t, 999, RunStatus::kCompleted, TrialStatus::kCompleted, 3)); }) ==
         ErrorKind::kNotFound);
-  CHECK(KindOf([&] { store.FinishRun(MakeEnd(999, 0, "", TrialStatus::kFailed, 3)); }) == ErrorKind::kNotFound);
+  CHECK(KindOf([&] { store.FinishRun(MakeEnd(999, 0, RunStatus::kFailed, TrialStatus::kFailed, 3)); }) == ErrorKind::kNotFound);
   CHECK(KindOf([&] { store.CreateTrial(777, 1, Json::object(), 1); }) == ErrorKind::kNotFound);
   CHECK(KindOf([&] { store.CreateTrial(777, 1, Json::object(), 1, store.ReserveTrialIds(1)); }) ==
         ErrorKind::kNotFound);
@@ -719,13 +719,13 @@ STORE_CONTRACT("store: writes that name a missing trial, run or experiment are k
   // A run of another trial cannot finish this one, nor can a component that is not a run.
   const int64_t t2 = store.CreateTrial(exp, 2, Json::object(), 1);
   const int64_t run = store.StartRun(MakeRun(t2, 1, 2));
-  CHECK(KindOf([&] { store.FinishRun(MakeEnd(t, run, "completed", TrialStatus::kCompleted, 3)); }) ==
+  CHECK(KindOf([&] { store.FinishRun(MakeEnd(t, run, RunStatus::kCompleted, TrialStatus::kCompleted, 3)); }) ==
         ErrorKind::kNotFound);
   const int64_t params = store.Components(t)[1].id;
-  CHECK(KindOf([&] { store.FinishRun(MakeEnd(t, params, "completed", TrialStatus::kCompleted, 3)); }) ==
+  CHECK(KindOf([&] { store.FinishRun(MakeEnd(t, params, RunStatus::kCompleted, TrialStatus::kCompleted, 3)); }) ==
         ErrorKind::kNotFound);
   CHECK(store.FindTrial(t)->status == TrialStatus::kPending);
-  CHECK(store.Components(t2).back().status == "running");
+  CHECK(store.Components(t2).back().status == RunStatus::kRunning);
   // Nothing of the failed writes is left.
   CHECK(store.Trials(exp).size() == 2);
   CHECK(store.ListExperiments().size() == 1);
@@ -799,21 +799,21 @@ STORE_CONTRACT("store: the write probe passes on a writable store and leaves no 
 STORE_CONTRACT("store: a worker upsert updates everything but its first registration time") {
   F f;
   Store& store = f.store();
-  WorkerRow first = MakeWorker("box:1:a", "alive", 10, 10);
+  WorkerRow first = MakeWorker("box:1:a", WorkerStatus::kAlive, 10, 10);
   first.gpus = Json::array({Json{{"index", 0}, {"name", "H100"}, {"memory_mb", 81559}}});
   first.slots = 4;
   store.UpsertWorker(first);
   CHECK(store.Workers()[0].gpus == first.gpus);
   CHECK(store.Workers()[0].slots == 4);
-  WorkerRow again = MakeWorker("box:1:a", "lost", 50, 40);
+  WorkerRow again = MakeWorker("box:1:a", WorkerStatus::kLost, 50, 40);
   again.host = "renamed";
   again.session_token = 7;
   store.UpsertWorker(again);
-  store.UpsertWorker(MakeWorker("abc:2:b", "alive", 60, 60));
+  store.UpsertWorker(MakeWorker("abc:2:b", WorkerStatus::kAlive, 60, 60));
   const auto workers = store.Workers();
   REQUIRE(workers.size() == 2);
   CHECK(workers[0].id == "abc:2:b");  // by id
-  CHECK(workers[1].status == "lost");
+  CHECK(workers[1].status == WorkerStatus::kLost);
   CHECK(workers[1].host == "renamed");
   CHECK(workers[1].slots == 1);
   CHECK(workers[1].session_token == 7);
@@ -825,9 +825,9 @@ STORE_CONTRACT("store: a worker upsert updates everything but its first registra
 STORE_CONTRACT("store: forgetting workers deletes the rows last seen before the cut, and only those") {
   F f;
   Store& store = f.store();
-  store.UpsertWorker(MakeWorker("gone", "lost", 10, 100));
-  store.UpsertWorker(MakeWorker("left", "disconnected", 10, 199));
-  store.UpsertWorker(MakeWorker("here", "alive", 10, 200));
+  store.UpsertWorker(MakeWorker("gone", WorkerStatus::kLost, 10, 100));
+  store.UpsertWorker(MakeWorker("left", WorkerStatus::kDisconnected, 10, 199));
+  store.UpsertWorker(MakeWorker("here", WorkerStatus::kAlive, 10, 200));
   CHECK(store.ForgetWorkers(200) == 2);
   const auto workers = store.Workers();
   REQUIRE(workers.size() == 1);
@@ -840,7 +840,7 @@ STORE_CONTRACT("store: a forgotten worker's runs keep naming it") {
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("w"));
   const int64_t t = store.CreateTrial(exp, 1, Json::object(), 1);
-  store.UpsertWorker(MakeWorker("box:42:abc", "lost", 1, 1));
+  store.UpsertWorker(MakeWorker("box:42:abc", WorkerStatus::kLost, 1, 1));
   RunAttempt(store, t, 1, TrialStatus::kCompleted, 1.0, 2, 3);
   CHECK(store.ForgetWorkers(2) == 1);
   CHECK(store.Components(t).back().worker == "box:42:abc");
@@ -849,7 +849,7 @@ STORE_CONTRACT("store: a forgotten worker's runs keep naming it") {
 STORE_CONTRACT("store: a worker's session token round-trips all 64 bits") {
   F f;
   Store& store = f.store();
-  WorkerRow w = MakeWorker("w", "alive", 1, 1);
+  WorkerRow w = MakeWorker("w", WorkerStatus::kAlive, 1, 1);
   w.session_token = 0xfedcba9876543210ULL;
   store.UpsertWorker(w);
   REQUIRE(store.Workers().size() == 1);

@@ -93,7 +93,7 @@ inline NewRun MakeRun(int64_t trial_id, int64_t attempt, double now) {
   return run;
 }
 
-inline RunEnd MakeEnd(int64_t trial_id, int64_t run_id, const std::string& run_status, TrialStatus trial_status,
+inline RunEnd MakeEnd(int64_t trial_id, int64_t run_id, RunStatus run_status, TrialStatus trial_status,
                       double now) {
   RunEnd end;
   end.trial_id = trial_id;
@@ -104,7 +104,7 @@ inline RunEnd MakeEnd(int64_t trial_id, int64_t run_id, const std::string& run_s
   return end;
 }
 
-inline WorkerRow MakeWorker(const std::string& id, const std::string& status, double registered_at,
+inline WorkerRow MakeWorker(const std::string& id, WorkerStatus status, double registered_at,
                             double last_seen) {
   WorkerRow w;
   w.id = id;
@@ -119,7 +119,7 @@ inline WorkerRow MakeWorker(const std::string& id, const std::string& status, do
 // Starts and finishes one attempt of a trial; returns its run component.
 inline int64_t RunAttempt(Store& store, int64_t trial_id, int64_t attempt, TrialStatus trial_status,
                           std::optional<double> objective, double start, double end,
-                          const std::string& run_status = "completed") {
+                          RunStatus run_status = RunStatus::kCompleted) {
   NewRun run;
   run.trial_id = trial_id;
   run.attempt = attempt;
@@ -134,7 +134,7 @@ inline int64_t RunAttempt(Store& store, int64_t trial_id, int64_t attempt, Trial
   e.trial_id = trial_id;
   e.run_id = run_id;
   e.run_status = run_status;
-  e.exit_code = run_status == "completed" ? std::optional<int64_t>(0) : std::nullopt;
+  e.exit_code = run_status == RunStatus::kCompleted ? std::optional<int64_t>(0) : std::nullopt;
   e.trial_status = trial_status;
   e.objective = objective;
   e.now = end;

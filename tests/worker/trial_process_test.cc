@@ -121,7 +121,7 @@ TEST_CASE("trial process: exit code 0 is a successful exit") {
   CHECK(process->pid() > 0);
   auto exit = RunToEnd(*process);
   REQUIRE(exit);
-  CHECK(exit->how == "exited");
+  CHECK(exit->how == FinishCause::kExited);
   CHECK(exit->code == 0);
   CHECK(exit->ok());
 }
@@ -131,7 +131,7 @@ TEST_CASE("trial process: a non-zero exit code is reported as exited with that c
   auto process = TrialProcess::Start(ShellLaunch(dir, "exit 3"));
   auto exit = RunToEnd(*process);
   REQUIRE(exit);
-  CHECK(exit->how == "exited");
+  CHECK(exit->how == FinishCause::kExited);
   CHECK(exit->code == 3);
   CHECK(exit->message == "exit code 3");
   CHECK_FALSE(exit->ok());
@@ -142,7 +142,7 @@ TEST_CASE("trial process: a program killed by a signal is reported as signaled")
   auto process = TrialProcess::Start(ShellLaunch(dir, "kill -USR1 $$"));
   auto exit = RunToEnd(*process);
   REQUIRE(exit);
-  CHECK(exit->how == "signaled");
+  CHECK(exit->how == FinishCause::kSignaled);
   CHECK(exit->code == SIGUSR1);
   CHECK(exit->message.find("SIGUSR1") != std::string::npos);
 }
@@ -235,7 +235,7 @@ TEST_CASE("trial process: a missing program is reported as exec_failed with ENOE
   auto process = TrialProcess::Start(launch);
   auto exit = RunToEnd(*process);
   REQUIRE(exit);
-  CHECK(exit->how == "exec_failed");
+  CHECK(exit->how == FinishCause::kExecFailed);
   CHECK(exit->code == ENOENT);
   std::string expected = "cannot execute '" + launch.argv[0] + "': No such file or directory";
   CHECK(exit->message == expected);
@@ -250,7 +250,7 @@ TEST_CASE("trial process: a missing work dir is reported as exec_failed") {
   auto process = TrialProcess::Start(launch);
   auto exit = RunToEnd(*process);
   REQUIRE(exit);
-  CHECK(exit->how == "exec_failed");
+  CHECK(exit->how == FinishCause::kExecFailed);
   CHECK(exit->code == ENOENT);
   CHECK(exit->message.find("cannot change to directory") != std::string::npos);
 }
@@ -276,7 +276,7 @@ TEST_CASE("trial process: a program running past its timeout is killed and repor
   CHECK(process->NextDeadline() <= std::chrono::milliseconds(300));
   auto exit = RunToEnd(*process);
   REQUIRE(exit);
-  CHECK(exit->how == "timeout");
+  CHECK(exit->how == FinishCause::kTimeout);
   CHECK(exit->message == "timed out after 0.3s");
   CHECK_FALSE(exit->ok());
 }
@@ -290,7 +290,7 @@ TEST_CASE("trial process: Stop sends SIGTERM first, and output after it is still
   std::vector<std::string> lines;
   auto exit = RunToEnd(*process, lines);
   REQUIRE(exit);
-  CHECK(exit->how == "stopped");
+  CHECK(exit->how == FinishCause::kStopped);
   CHECK(exit->code == 0);
   CHECK(lines == std::vector<std::string>{"got-term"});
 }
@@ -304,7 +304,7 @@ TEST_CASE("trial process: a program that ignores SIGTERM is killed after the gra
   process->Stop();
   auto exit = RunToEnd(*process);
   REQUIRE(exit);
-  CHECK(exit->how == "stopped");
+  CHECK(exit->how == FinishCause::kStopped);
   CHECK(exit->code == SIGKILL);
   CHECK(exit->message.find("SIGKILL") != std::string::npos);
 }
@@ -319,7 +319,7 @@ TEST_CASE("trial process: stopping a trial kills its whole process group") {
   process->Stop();
   auto exit = RunToEnd(*process);
   REQUIRE(exit);
-  CHECK(exit->how == "stopped");
+  CHECK(exit->how == FinishCause::kStopped);
   CHECK(EndsSoon(grandchild));
 }
 

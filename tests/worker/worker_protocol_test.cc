@@ -111,7 +111,7 @@ TEST_CASE("worker: between 'register again' and the Welcome it holds its reports
       CHECK_FALSE(finished);
       for (const MetricPoint& p : m->points) steps.push_back(p.step);
     } else if (const auto* f = std::get_if<FinishedMsg>(&next->message)) {
-      CHECK(f->how == "exited");
+      CHECK(f->how == FinishCause::kExited);
       finished = true;
       break;
     }
@@ -246,12 +246,12 @@ TEST_CASE("worker: an assignment it must not run is refused with what is wrong, 
     CAPTURE(k.title);
     c.Send(k.assign);
     const FinishedMsg f = c.Finished(k.assign.trial_id);
-    CHECK(f.how == "launch_failed");
+    CHECK(f.how == FinishCause::kLaunchFailed);
     CHECK(f.message.find("refused the assignment: " + k.says) == 0);
     CHECK(f.log_path.empty());
   }
   c.Stop(1);
-  CHECK(c.Finished(1).how == "stopped");
+  CHECK(c.Finished(1).how == FinishCause::kStopped);
   CHECK_FALSE(std::filesystem::exists(marker));
   // Only trial 1's dirs were made: nothing for the refused ones, inside the work dir or out of it.
   std::vector<std::string> made;
@@ -269,9 +269,9 @@ TEST_CASE("worker: an assignment it must not run is refused with what is wrong, 
 TEST_CASE("worker: a slot is free again for a new assignment once its trial ended") {
   ScriptedCoordinator c;
   c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "exit 0"}));
-  CHECK(c.Finished(1).how == "exited");
+  CHECK(c.Finished(1).how == FinishCause::kExited);
   c.Send(ScriptedCoordinator::Assignment(2, 0, {"/bin/sh", "-c", "exit 0"}));
-  CHECK(c.Finished(2).how == "exited");
+  CHECK(c.Finished(2).how == FinishCause::kExited);
 }
 
 TEST_CASE("worker: the work dir, trial dirs and logs it creates are private whatever the umask") {
@@ -281,7 +281,7 @@ TEST_CASE("worker: the work dir, trial dirs and logs it creates are private what
     ScriptedCoordinator c(options);
     c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "echo hi"}));
     const FinishedMsg f = c.Finished(1);
-    CHECK(f.how == "exited");
+    CHECK(f.how == FinishCause::kExited);
     CHECK(ModeOf(c.runs()) == 0700);
     CHECK(ModeOf(c.runs() / "e-1") == 0700);
     CHECK(ModeOf(c.runs() / "e-1" / "trial-1") == 0700);
@@ -298,7 +298,7 @@ TEST_CASE("worker: an attempt's dirs and log are where core/layout.h puts them, 
   a.attempt = 2;
   c.Send(a);
   const FinishedMsg f = c.Finished(3);
-  REQUIRE(f.how == "exited");
+  REQUIRE(f.how == FinishCause::kExited);
   const TrialLayout layout = LayoutOf("e", 1, 3, 2);
   CHECK(f.log_path == (c.runs() / layout.attempt_log).string());
   CHECK(ReadFile(c.runs() / layout.attempt_log) == "hi\n");
@@ -316,7 +316,7 @@ TEST_CASE("worker: every built-in placeholder is expanded, to what its environme
   a.budget = 9;
   c.Send(a);
   const FinishedMsg f = c.Finished(5);
-  REQUIRE(f.how == "exited");
+  REQUIRE(f.how == FinishCause::kExited);
   const TrialLayout layout = LayoutOf("e", 1, 5, 1);
   std::istringstream args(ReadFile(c.runs() / layout.trial_dir / "args"));
   std::istringstream env(ReadFile(c.runs() / layout.trial_dir / "env"));
@@ -367,7 +367,7 @@ TEST_CASE("worker: a trial dir that is a symbolic link is refused, not followed 
   std::filesystem::create_directory_symlink(outside.path, c.runs() / "e-1");
   c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "echo never"}));
   const FinishedMsg f = c.Finished(1);
-  CHECK(f.how == "launch_failed");
+  CHECK(f.how == FinishCause::kLaunchFailed);
   CHECK(f.message == "could not start: '" + (c.runs() / "e-1").string() + "' exists and is not a directory (a symbolic link)");
   CHECK(std::filesystem::is_empty(outside.path));
 }
@@ -385,7 +385,7 @@ TEST_CASE("worker: trials get neither HPT_CURVE_* nor what --trial-env-drop name
     ScriptedCoordinator c(options);
     c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "env > \"$HPT_TRIAL_DIR/env\""}));
     const FinishedMsg f = c.Finished(1);
-    REQUIRE(f.how == "exited");
+    REQUIRE(f.how == FinishCause::kExited);
     std::istringstream env(ReadFile(c.runs() / "e-1" / "trial-1" / "env"));
     for (std::string line; std::getline(env, line);) {
       const size_t eq = line.find('=');
@@ -433,7 +433,7 @@ TEST_CASE("worker: refused metric values go into the trial's log naming the line
        "echo starting; echo 'hpt: step=1 acc=nan loss=0.5'; echo 'hpt: step=-1 acc=0.7'; "
        "printf 'hpt: step=2.5 acc=0.8\\rhpt: acc=1e999\\n'; echo 'hpt: step=3 acc=0.9'"}));
   const FinishedMsg f = c.Finished(1);
-  REQUIRE(f.how == "exited");
+  REQUIRE(f.how == FinishCause::kExited);
   std::vector<MetricPoint> points;
   std::vector<RefusedMetric> refused;
   for (const MetricsMsg& m : c.metrics) {
@@ -469,7 +469,7 @@ TEST_CASE("worker: refused metric values are reported at most 10 per name and 10
        "i=0; while [ $i -lt 30 ]; do echo 'hpt: loss=nan'; i=$((i+1)); done; "
        "line='hpt:'; i=0; while [ $i -lt 200 ]; do line=\"$line m$i=x\"; i=$((i+1)); done; echo \"$line\""}));
   const FinishedMsg f = c.Finished(1);
-  REQUIRE(f.how == "exited");
+  REQUIRE(f.how == FinishCause::kExited);
   std::map<std::string, int> by_name;
   size_t total = 0;
   for (const MetricsMsg& m : c.metrics) {

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
         const int64_t attempt = 1 + pick(3);
         const uint64_t token = rng() | 1;
         channel->Send(hpt::MetricsMsg{trial, attempt, {{"score", 1, 999.0, 1.0}}, 1, token, {}});
-        channel->Send(hpt::FinishedMsg{trial, attempt, "exited", 0, "", "/forged", token});
+        channel->Send(hpt::FinishedMsg{trial, attempt, hpt::FinishCause::kExited, 0, "", "/forged", token});
         channel->Send(hpt::HeartbeatMsg{{{trial, attempt, {0}}}, token});
         sent += 3;
       }
