@@ -48,4 +48,33 @@ std::unique_ptr<spdlog::formatter> MakeEscapingFormatter(const std::string& patt
   return std::make_unique<EscapingFormatter>(pattern);
 }
 
+namespace {
+
+class SpdlogAdapter final : public Logger {
+ public:
+  explicit SpdlogAdapter(std::shared_ptr<spdlog::logger> logger) : logger_(std::move(logger)) {}
+  bool Enabled(LogLevel level) const override { return logger_->should_log(ToSpdlog(level)); }
+  void Write(LogLevel level, std::string_view message) override {
+    logger_->log(ToSpdlog(level), spdlog::string_view_t(message.data(), message.size()));
+  }
+
+ private:
+  static spdlog::level::level_enum ToSpdlog(LogLevel level) {
+    switch (level) {
+      case LogLevel::kDebug: return spdlog::level::debug;
+      case LogLevel::kInfo: return spdlog::level::info;
+      case LogLevel::kWarn: return spdlog::level::warn;
+      case LogLevel::kError: return spdlog::level::err;
+    }
+    return spdlog::level::err;
+  }
+  std::shared_ptr<spdlog::logger> logger_;
+};
+
+}  // namespace
+
+std::shared_ptr<Logger> SpdlogLogger(std::shared_ptr<spdlog::logger> logger) {
+  return std::make_shared<SpdlogAdapter>(std::move(logger));
+}
+
 }  // namespace hpt

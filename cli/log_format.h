@@ -8,8 +8,15 @@
 #include <string>
 
 #include <spdlog/formatter.h>
+#include <spdlog/logger.h>
+
+#include "core/log.h"
 
 namespace hpt {
+
+// The Logger the libraries write to (core/log.h), on top of a spdlog logger: its level decides
+// what is written, its sinks and formatter where and how.
+std::shared_ptr<Logger> SpdlogLogger(std::shared_ptr<spdlog::logger> logger);
 
 // A spdlog formatter with the given pattern (spdlog's pattern syntax) that escapes control
 // characters in the message (\n, \r, \t, \xNN) and ends each line with one newline.

@@ -333,7 +333,7 @@ int Run(const RunOptions& o) {
   Network network;
   CoordinatorOptions copts;
   copts.bind = "inproc://hpt-run";
-  copts.logger = log;
+  copts.logger = SpdlogLogger(log);
   copts.resume_running = false;  // this run's experiment only (issue 15 item 6)
   Coordinator coordinator(network, *store, copts);
   WorkerOptions wopts;
@@ -342,7 +342,7 @@ int Run(const RunOptions& o) {
   wopts.trial_env_drop = o.trial_env_drop;
   wopts.slots = plan.slots;
   wopts.gpus = plan.gpus;
-  wopts.logger = log;
+  wopts.logger = SpdlogLogger(log);
   Worker worker(network, wopts);
 
   std::atomic<bool> stop_coordinator{false}, stop_worker{false};
@@ -463,7 +463,7 @@ int ServeCoordinator(const std::string& bind_flag, const std::string& db, const 
   Network network;
   CoordinatorOptions options;
   options.bind = bind;
-  options.logger = log;
+  options.logger = SpdlogLogger(log);
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.worker_timeout = std::chrono::milliseconds(worker_timeout_ms);
   options.curve = keys;
@@ -487,7 +487,7 @@ int ServeWorker(WorkerOptions options, const std::string& gpus, int slots, int s
   SlotPlan plan = PlanSlots(gpus, slots, slots_per_gpu);
   options.slots = plan.slots;
   options.gpus = plan.gpus;
-  options.logger = MakeLogger("worker", level);
+  options.logger = SpdlogLogger(MakeLogger("worker", level));
   Network network;
   Worker worker(network, options);
   worker.Run(g_stop);

@@ -13,7 +13,6 @@
 #include <utility>
 #include <vector>
 
-#include <spdlog/spdlog.h>
 
 #include "core/error.h"
 #include "core/spec.h"
@@ -34,13 +33,6 @@ struct WorkerState {
   bool draining = false;
 };
 
-std::shared_ptr<spdlog::logger> OrNull(std::shared_ptr<spdlog::logger> logger) {
-  if (logger) return logger;
-  auto null = std::make_shared<spdlog::logger>("coordinator");
-  null->set_level(spdlog::level::off);
-  return null;
-}
-
 // Why a reported point cannot be recorded, or nullopt. The worker's parser applies the same rule;
 // the coordinator does not rely on it.
 std::optional<std::string> InvalidPoint(const MetricPoint& p) {
@@ -60,7 +52,7 @@ class Coordinator::Impl final : private LifecycleListener {
       : store_(store),
         options_(std::move(options)),
         clock_(options_.clock ? *options_.clock : SystemClock()),
-        log_(OrNull(options_.logger)),
+        log_(OrNullLogger(options_.logger)),
         port_(std::move(port)),
         wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
         // A worker id stays reserved to its session token this long after its worker was lost or
@@ -81,7 +73,7 @@ class Coordinator::Impl final : private LifecycleListener {
   const std::string& endpoint() const { return port_->endpoint(); }
 
   void Run(const std::atomic<bool>& stop) {
-    log_->info("coordinator listening on {}", endpoint());
+    log_->Info("coordinator listening on {}", endpoint());
     while (!stop.load()) Step(std::chrono::milliseconds(100));
     Shutdown();
   }
@@ -141,9 +133,9 @@ class Coordinator::Impl final : private LifecycleListener {
         lifecycle_.ReturnUnusedIds();
       });
     } catch (const Error& e) {
-      log_->warn("could not record the workers as disconnected: {}", e.what());
+      log_->Warn("could not record the workers as disconnected: {}", e.what());
     }
-    log_->info("coordinator stopping: {} messages in {} batches, {} refused", messages_, batches_, refused_);
+    log_->Info("coordinator stopping: {} messages in {} batches, {} refused", messages_, batches_, refused_);
   }
 
  private:
@@ -166,7 +158,7 @@ class Coordinator::Impl final : private LifecycleListener {
   // batch that rolled back, stop dispatching, and retry every kPauseRetry by rebuilding from the
   // store exactly as after a restart.
   void Pause(const Error& e) {
-    log_->error("the store refused a write: {}. Dispatch is paused and nothing is acknowledged; "
+    log_->Error("the store refused a write: {}. Dispatch is paused and nothing is acknowledged; "
                 "retrying every {} s",
                 e.what(), kPauseRetry.count());
     pause_reason_ = e.what();
@@ -194,11 +186,11 @@ class Coordinator::Impl final : private LifecycleListener {
       lifecycle_.Clear();
       pause_reason_ = e.what();
       retry_at_ = clock_.Steady() + kPauseRetry;
-      log_->error("the store still refuses writes: {}", e.what());
+      log_->Error("the store still refuses writes: {}", e.what());
       return;
     }
     paused_ = false;
-    log_->info("the store accepts writes again; dispatch resumes (workers register again)");
+    log_->Info("the store accepts writes again; dispatch resumes (workers register again)");
   }
 
   // While paused: clients are told why; workers hear nothing, so they keep their results and
@@ -230,14 +222,14 @@ class Coordinator::Impl final : private LifecycleListener {
         Handle(*in);
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::kInvalidInput && e.kind() != ErrorKind::kNotFound) throw;
-        log_->warn("rejected {} from {}: {}", MessageName(in->message), PeerName(in->peer), e.what());
+        log_->Warn("rejected {} from {}: {}", MessageName(in->message), PeerName(in->peer), e.what());
         if (const auto* request = std::get_if<RequestMsg>(&in->message)) {
           Reply(in->peer, request->id, e);
         }
       } catch (const nlohmann::json::exception& e) {
         // Content that cannot become JSON is the sender's fault, not the store's.
         const Error invalid(ErrorKind::kInvalidInput, std::string("content that cannot be stored: ") + e.what());
-        log_->warn("rejected {} from {}: {}", MessageName(in->message), PeerName(in->peer), invalid.what());
+        log_->Warn("rejected {} from {}: {}", MessageName(in->message), PeerName(in->peer), invalid.what());
         if (const auto* request = std::get_if<RequestMsg>(&in->message)) {
           Reply(in->peer, request->id, invalid);
         }
@@ -290,7 +282,7 @@ class Coordinator::Impl final : private LifecycleListener {
   void Refuse(const std::string& peer, const Message& message, const std::string& why) {
     ++refused_;
     if (refused_ <= 20 || refused_ % 1000 == 0) {
-      log_->warn("refused {} from {}: {} ({} refused so far)", MessageName(message), PeerName(peer), why, refused_);
+      log_->Warn("refused {} from {}: {} ({} refused so far)", MessageName(message), PeerName(peer), why, refused_);
     }
   }
 
@@ -348,7 +340,7 @@ class Coordinator::Impl final : private LifecycleListener {
     }
     free_slots_ += w.slots.FreeCount();
     store_.UpsertWorker(w.row);
-    log_->info("worker {} on {} registered {} slot(s), {} GPU(s)", m.worker_id, m.host, m.slots.size(),
+    log_->Info("worker {} on {} registered {} slot(s), {} GPU(s)", m.worker_id, m.host, m.slots.size(),
                m.gpus.size());
     workers_.emplace(peer, std::move(w));
     identities_.Registered(m.worker_id, peer, user, token);
@@ -362,7 +354,7 @@ class Coordinator::Impl final : private LifecycleListener {
     auto node = workers_.extract(old_peer);
     node.key() = new_peer;
     node.mapped().peer = new_peer;
-    log_->info("worker {} reconnected", node.mapped().row.id);
+    log_->Info("worker {} reconnected", node.mapped().row.id);
     workers_.insert(std::move(node));
     lifecycle_.MovePeer(old_peer, new_peer);
   }
@@ -383,7 +375,7 @@ class Coordinator::Impl final : private LifecycleListener {
       // unacknowledged under the new token. Token 0 is the usual case (a heartbeat sent between
       // its Register and our Welcome): dropped quietly; any other wrong token is counted.
       if (m.token == 0) {
-        log_->debug("dropped {} from {} sent before its welcome", MessageName(Message(m)), PeerName(peer));
+        log_->Debug("dropped {} from {} sent before its welcome", MessageName(Message(m)), PeerName(peer));
       } else {
         Refuse(peer, m, "session token does not match");
       }
@@ -425,7 +417,7 @@ class Coordinator::Impl final : private LifecycleListener {
   void OnGoodbye(const std::string& peer, const GoodbyeMsg& m) {
     WorkerState* w = Touch(peer, m);
     if (!w || w->draining) return;
-    log_->info("worker {} on {} is shutting down", w->row.id, w->row.host);
+    log_->Info("worker {} on {} is shutting down", w->row.id, w->row.host);
     for (const auto& [trial_id, attempt] : w->slots.Occupants()) {
       ReleaseAttempt(*w, trial_id, attempt, "worker " + w->row.id + " shut down", false);
     }
@@ -449,7 +441,7 @@ class Coordinator::Impl final : private LifecycleListener {
     QueueAck(peer, AckMsg{m.trial_id, m.attempt, m.seq, false});
     LiveTrial* t = lifecycle_.HeldBy(peer, m.trial_id, m.attempt);
     if (!t) {
-      log_->debug("ignored metrics of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
+      log_->Debug("ignored metrics of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
       return;
     }
     const std::string& objective = lifecycle_.experiments().at(t->experiment_id)->spec.objective.metric;
@@ -477,7 +469,7 @@ class Coordinator::Impl final : private LifecycleListener {
     FreeSlots(*w, m.trial_id, m.attempt);
     LiveTrial* t = lifecycle_.HeldBy(peer, m.trial_id, m.attempt);
     if (!t) {
-      log_->debug("ignored result of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
+      log_->Debug("ignored result of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
       return;
     }
     if (m.how == FinishCause::kWorkerShutdown) {
@@ -571,7 +563,7 @@ class Coordinator::Impl final : private LifecycleListener {
       if (w.slots.GpuCount() >= need) return;
     }
     e.warned_unplaceable = true;
-    log_->warn("experiment {} '{}': its trials need {} GPU(s) on one worker and no registered worker has "
+    log_->Warn("experiment {} '{}': its trials need {} GPU(s) on one worker and no registered worker has "
                "that many; they wait until one registers",
                e.row.id, e.row.name, need);
   }
@@ -620,7 +612,7 @@ class Coordinator::Impl final : private LifecycleListener {
       next_forget_ = now + std::chrono::seconds(60);
       if (options_.forget_workers_after.count() > 0) {
         const double before = clock_.Wall() - std::chrono::duration<double>(options_.forget_workers_after).count();
-        if (const int64_t n = store_.ForgetWorkers(before); n > 0) log_->info("forgot {} long-gone worker(s)", n);
+        if (const int64_t n = store_.ForgetWorkers(before); n > 0) log_->Info("forgot {} long-gone worker(s)", n);
       }
     }
   }
@@ -631,11 +623,11 @@ class Coordinator::Impl final : private LifecycleListener {
     WorkerState& w = it->second;
     if (w.draining) {
       // It said goodbye and has fallen silent: recorded as disconnected already.
-      log_->info("worker {} on {} has left", w.row.id, w.row.host);
+      log_->Info("worker {} on {} has left", w.row.id, w.row.host);
       workers_.erase(it);
       return;
     }
-    log_->warn("worker {} on {} lost: {}", w.row.id, w.row.host, why);
+    log_->Warn("worker {} on {} lost: {}", w.row.id, w.row.host, why);
     for (const auto& [trial_id, attempt] : w.slots.Occupants()) {
       ReleaseAttempt(w, trial_id, attempt, "worker " + w.row.id + " lost: " + why);
     }
@@ -673,7 +665,7 @@ class Coordinator::Impl final : private LifecycleListener {
   Store& store_;
   CoordinatorOptions options_;
   const Clock& clock_;
-  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<Logger> log_;
   std::unique_ptr<Port> port_;
   int wake_fd_ = -1;  // written by suggestion threads when they finish (Suggester)
   std::map<std::string, WorkerState> workers_;  // by routing id
@@ -697,7 +689,7 @@ namespace {
 
 std::unique_ptr<Port> BindFor(Network& network, const CoordinatorOptions& options) {
   ChannelOptions channel_options;
-  channel_options.logger = OrNull(options.logger);
+  channel_options.logger = OrNullLogger(options.logger);
   channel_options.curve = options.curve;
   channel_options.curve_allowed = options.curve_allowed;
   return BindPort(network, options.bind, channel_options);

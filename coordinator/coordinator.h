@@ -15,9 +15,9 @@
 #include <memory>
 #include <string>
 
-#include <spdlog/logger.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "coordinator/port.h"
 #include "proto/transport.h"
 #include "store/store.h"
@@ -26,7 +26,7 @@ namespace hpt {
 
 struct CoordinatorOptions {
   std::string bind = "tcp://127.0.0.1:5555";
-  std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<Logger> logger;
   // How often workers send heartbeats, and the silence after which a worker counts as lost
   // (its trials are requeued without charging their retries).
   std::chrono::milliseconds heartbeat_interval{1000};

@@ -3,13 +3,12 @@
 #include <algorithm>
 #include <cmath>
 
-#include <spdlog/spdlog.h>
 
 #include "core/error.h"
 #include "core/layout.h"
 
 namespace hpt {
-Lifecycle::Lifecycle(Store& store, const Clock& clock, std::shared_ptr<spdlog::logger> log,
+Lifecycle::Lifecycle(Store& store, const Clock& clock, std::shared_ptr<Logger> log,
                      LifecycleListener& listener, int wake_fd, std::chrono::milliseconds lease)
     : store_(store), clock_(clock), log_(std::move(log)), listener_(listener), wake_fd_(wake_fd), lease_(lease) {}
 
@@ -67,7 +66,7 @@ void Lifecycle::Resume(bool resume_running) {
           break;
       }
     }
-    log_->info("resumed experiment {} '{}': {} trials recorded, {} running awaiting their workers", row.id,
+    log_->Info("resumed experiment {} '{}': {} trials recorded, {} running awaiting their workers", row.id,
                row.name, e.created, orphans);
     MaybeFinish(e);
   }
@@ -137,7 +136,7 @@ const ExperimentRow& Lifecycle::Submit(Spec spec) {
   std::optional<ExperimentRow> row = store_.FindExperiment(std::to_string(id));
   if (!row) throw Error(ErrorKind::kFailed, "experiment vanished after creation");
   Experiment& e = AddExperiment(*row, std::move(spec));
-  log_->info("experiment {} '{}' submitted", id, e.row.name);
+  log_->Info("experiment {} '{}' submitted", id, e.row.name);
   listener_.ScheduleNeeded();
   return e.row;
 }
@@ -220,7 +219,7 @@ void Lifecycle::EndExperiment(Experiment& e, ExperimentStatus status, std::strin
   }
   e.queue.clear();
   store_.SetExperimentStatus(e.row.id, status, reason, clock_.Wall());
-  log_->info("experiment {} '{}' {}: {} ({} completed, {} failed, {} stopped)", e.row.id, e.row.name,
+  log_->Info("experiment {} '{}' {}: {} ({} completed, {} failed, {} stopped)", e.row.id, e.row.name,
              ToString(status), reason, e.completed, e.failed, e.stopped);
 }
 
@@ -266,7 +265,7 @@ bool Lifecycle::Claim(const std::string& peer, const std::string& worker_id, int
   if (live != trials_.end() && live->second.status == TrialStatus::kRunning && live->second.attempt == attempt &&
       live->second.peer.empty()) {
     live->second.peer = peer;
-    log_->info("trial {} attempt {} reclaimed by worker {}", trial_id, attempt, worker_id);
+    log_->Info("trial {} attempt {} reclaimed by worker {}", trial_id, attempt, worker_id);
   }
   return HeldBy(peer, trial_id, attempt) != nullptr;
 }
@@ -313,7 +312,7 @@ void Lifecycle::RecordMetrics(LiveTrial& t, int64_t attempt, const std::vector<M
 // Stops a running trial for good and records it as stopped with its last metrics now; its slot
 // stays busy until the worker confirms the process ended.
 void Lifecycle::StopEarly(Experiment& e, LiveTrial& t, const std::string& reason) {
-  log_->info("trial {} stopped: {}", t.id, reason);
+  log_->Info("trial {} stopped: {}", t.id, reason);
   listener_.Send(t.peer, StopMsg{t.id, t.attempt, reason});
   EndAttempt(e, t, RunStatus::kStopped, std::nullopt, reason, TrialStatus::kStopped, t.last_objective);
 }
@@ -336,11 +335,11 @@ void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
   const std::optional<int64_t> code = m.how == FinishCause::kExited ? std::optional<int64_t>(m.code) : std::nullopt;
   if (t.retries_used < e.spec.trial.retries) {
     ++t.retries_used;
-    log_->info("trial {} attempt {} failed ({}); retry {}/{}", t.id, t.attempt, reason, t.retries_used,
+    log_->Info("trial {} attempt {} failed ({}); retry {}/{}", t.id, t.attempt, reason, t.retries_used,
                e.spec.trial.retries);
     EndAttempt(e, t, run_status, code, reason, TrialStatus::kPending, std::nullopt, m.log_path);
   } else {
-    log_->info("trial {} failed: {}", t.id, reason);
+    log_->Info("trial {} failed: {}", t.id, reason);
     EndAttempt(e, t, run_status, code, reason, TrialStatus::kFailed, t.last_objective, m.log_path);
   }
 }
@@ -348,19 +347,19 @@ void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
 void Lifecycle::Release(LiveTrial& t, const std::string& reason, bool lost) {
   Experiment& e = *experiments_.at(t.experiment_id);
   if (!lost) {
-    log_->info("trial {} attempt {} handed back: {}; requeued", t.id, t.attempt, reason);
+    log_->Info("trial {} attempt {} handed back: {}; requeued", t.id, t.attempt, reason);
     EndAttempt(e, t, RunStatus::kHandedBack, std::nullopt, reason, TrialStatus::kPending, std::nullopt);
     return;
   }
   if (++t.lost_attempts >= kMaxLostAttempts) {
-    log_->warn("trial {} attempt {} lost: {}; failed after {} lost attempts", t.id, t.attempt, reason,
+    log_->Warn("trial {} attempt {} lost: {}; failed after {} lost attempts", t.id, t.attempt, reason,
                t.lost_attempts);
     EndAttempt(e, t, RunStatus::kLost, std::nullopt,
                "lost " + std::to_string(t.lost_attempts) + " times (the last: " + reason + ")", TrialStatus::kFailed,
                std::nullopt);
     return;
   }
-  log_->warn("trial {} attempt {} lost: {}; requeued", t.id, t.attempt, reason);
+  log_->Warn("trial {} attempt {} lost: {}; requeued", t.id, t.attempt, reason);
   EndAttempt(e, t, RunStatus::kLost, std::nullopt, reason, TrialStatus::kPending, std::nullopt);
 }
 
@@ -440,7 +439,7 @@ void Lifecycle::CollectSuggestions() {
     Experiment& e = *ep;
     std::string error;
     if (!e.suggester->Collect(&error)) continue;
-    if (!error.empty()) log_->error("experiment {}: the strategy failed to suggest: {}", e.row.id, error);
+    if (!error.empty()) log_->Error("experiment {}: the strategy failed to suggest: {}", e.row.id, error);
     listener_.ScheduleNeeded();
     MaybeFinish(e);
   }
@@ -467,7 +466,7 @@ LiveTrial* Lifecycle::Materialize(Experiment& e, const Suggestion& s) {
     }
     live.status = TrialStatus::kPending;
     live.budget = s.budget;
-    log_->info("trial {} promoted to budget {}", trial_id, FormatValue(s.budget));
+    log_->Info("trial {} promoted to budget {}", trial_id, FormatValue(s.budget));
     return &trials_.emplace(trial_id, std::move(live)).first->second;
   }
   ++e.created;

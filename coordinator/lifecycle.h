@@ -34,9 +34,9 @@
 #include <utility>
 #include <vector>
 
-#include <spdlog/logger.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/search_space.h"
 #include "core/spec.h"
 #include "coordinator/suggester.h"
@@ -109,7 +109,7 @@ class Lifecycle {
 
   // `lease`: how long a trial recorded as running when the coordinator (re)started waits for its
   // worker to claim it. `wake_fd` is handed to each experiment's Suggester.
-  Lifecycle(Store& store, const Clock& clock, std::shared_ptr<spdlog::logger> log, LifecycleListener& listener,
+  Lifecycle(Store& store, const Clock& clock, std::shared_ptr<Logger> log, LifecycleListener& listener,
             int wake_fd, std::chrono::milliseconds lease);
   // Waits for suggestions being computed.
   ~Lifecycle();
@@ -202,7 +202,7 @@ class Lifecycle {
 
   Store& store_;
   const Clock& clock_;
-  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<Logger> log_;
   LifecycleListener& listener_;
   int wake_fd_;
   std::chrono::milliseconds lease_;

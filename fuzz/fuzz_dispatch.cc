@@ -30,8 +30,6 @@
 #include <thread>
 #include <vector>
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
 #include "coordinator/coordinator.h"
@@ -45,6 +43,15 @@
 
 namespace hpt::fuzz {
 namespace {
+
+// Every line of the coordinator's log, on stderr (HPT_FUZZ_DEBUG).
+class StderrLogger final : public Logger {
+ public:
+  bool Enabled(LogLevel) const override { return true; }
+  void Write(LogLevel, std::string_view message) override {
+    std::fprintf(stderr, "[coordinator] %.*s\n", static_cast<int>(message.size()), message.data());
+  }
+};
 
 constexpr auto kAnswerTimeout = std::chrono::seconds(10);
 constexpr size_t kMaxRecords = 64;
@@ -180,9 +187,7 @@ class Session {
     CoordinatorOptions options;
     options.bind = "ipc://" + socket_path_.string();
     if (std::getenv("HPT_FUZZ_DEBUG")) {  // the coordinator's log, to see why an input fails
-      options.logger = std::make_shared<spdlog::logger>(
-          "coordinator", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-      options.logger->set_level(spdlog::level::debug);
+      options.logger = std::make_shared<StderrLogger>();
     }
     coordinator_ = std::make_unique<Coordinator>(*g_process->network, *store_, std::move(options));
     thread_ = std::thread([this] {

@@ -15,7 +15,6 @@
 #include <set>
 #include <thread>
 
-#include <spdlog/spdlog.h>
 
 #include "core/error.h"
 #include "proto/codec.h"
@@ -107,13 +106,6 @@ CurveKeys GenerateCurveKeys() {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> OrNull(std::shared_ptr<spdlog::logger> logger) {
-  if (logger) return logger;
-  auto null = std::make_shared<spdlog::logger>("null");
-  null->set_level(spdlog::level::off);
-  return null;
-}
-
 void CommonOptions(zmq::socket_t& socket, const ChannelOptions& options) {
   socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
   socket.set(zmq::sockopt::sndhwm, options.high_water_mark);
@@ -123,8 +115,8 @@ void CommonOptions(zmq::socket_t& socket, const ChannelOptions& options) {
 }  // namespace
 
 Channel::Channel(std::unique_ptr<Impl> impl, std::string endpoint,
-                 std::shared_ptr<spdlog::logger> logger)
-    : impl_(std::move(impl)), endpoint_(std::move(endpoint)), logger_(OrNull(std::move(logger))) {}
+                 std::shared_ptr<Logger> logger)
+    : impl_(std::move(impl)), endpoint_(std::move(endpoint)), logger_(OrNullLogger(std::move(logger))) {}
 
 Channel::~Channel() = default;
 
@@ -185,7 +177,7 @@ bool Channel::Send(const Message& message) {
   try {
     return impl_->socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t& e) {
-    logger_->warn("send {} failed: {}", MessageName(message), e.what());
+    logger_->Warn("send {} failed: {}", MessageName(message), e.what());
     return false;
   }
 }
@@ -199,7 +191,7 @@ bool Channel::SendTo(const std::string& peer, const Message& message) {
     return impl_->socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t& e) {
     // EHOSTUNREACH: the peer is gone (router_mandatory). Not an error of ours.
-    logger_->debug("send {} to a gone peer: {}", MessageName(message), e.what());
+    logger_->Debug("send {} to a gone peer: {}", MessageName(message), e.what());
     return false;
   }
 }
@@ -244,7 +236,7 @@ std::optional<Incoming> Channel::TryReceive() {
     const size_t expected = impl_->router ? 2 : 1;
     if (frames.size() != expected) {
       ++dropped_;
-      logger_->warn("dropped a message of {} frames (expected {})", frames.size(), expected);
+      logger_->Warn("dropped a message of {} frames (expected {})", frames.size(), expected);
       continue;
     }
     if (impl_->router) in.peer = frames[0].to_string();
@@ -255,7 +247,7 @@ std::optional<Incoming> Channel::TryReceive() {
       in.message = Decode(std::span(static_cast<const std::byte*>(payload.data()), payload.size()));
     } catch (const Error& e) {
       ++dropped_;
-      logger_->warn("dropped an undecodable frame of {} bytes: {}", payload.size(), e.what());
+      logger_->Warn("dropped an undecodable frame of {} bytes: {}", payload.size(), e.what());
       continue;
     }
     return in;

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include <spdlog/logger.h>
 
+#include "core/log.h"
 #include "proto/messages.h"
 
 namespace hpt {
@@ -70,7 +70,7 @@ struct Incoming {
 };
 
 struct ChannelOptions {
-  std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<Logger> logger;
   // DEALER only: a routing id to present; tests use it to address scripted peers by name. Workers
   // present none: the bound channel names their connections itself, and never lets a newcomer
   // take over a name in use (no ZMQ_ROUTER_HANDOVER), so no peer can take over another's
@@ -121,10 +121,10 @@ class Channel {
 
  private:
   friend class ChannelPoller;
-  Channel(std::unique_ptr<Impl> impl, std::string endpoint, std::shared_ptr<spdlog::logger> logger);
+  Channel(std::unique_ptr<Impl> impl, std::string endpoint, std::shared_ptr<Logger> logger);
   std::unique_ptr<Impl> impl_;
   std::string endpoint_;
-  std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<Logger> logger_;
   uint64_t dropped_ = 0;
 };
 

@@ -16,7 +16,6 @@
 #include <utility>
 
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/command.h"
 #include "core/error.h"
@@ -33,13 +32,6 @@ namespace fs = std::filesystem;
 
 double WallNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::shared_ptr<spdlog::logger> OrNull(std::shared_ptr<spdlog::logger> logger) {
-  if (logger) return logger;
-  auto null = std::make_shared<spdlog::logger>("worker");
-  null->set_level(spdlog::level::off);
-  return null;
 }
 
 // A JSON scalar as it is substituted into a command line.
@@ -168,7 +160,7 @@ bool IsBelow(const fs::path& path, const fs::path& root) {
 
 class Worker::Impl {
  public:
-  Impl(Network& network, WorkerOptions options) : options_(std::move(options)), log_(OrNull(options_.logger)) {
+  Impl(Network& network, WorkerOptions options) : options_(std::move(options)), log_(OrNullLogger(options_.logger)) {
     if (options_.host.empty()) options_.host = HostName();
     if (options_.worker_id.empty()) options_.worker_id = MakeWorkerId(options_.host);
     if (options_.slots.empty()) throw Error(ErrorKind::kInvalidInput, "a worker needs at least one slot");
@@ -214,7 +206,7 @@ class Worker::Impl {
   }
 
   void Run(const std::atomic<bool>& stop) {
-    log_->info("worker {} connecting to {} with {} slot(s)", options_.worker_id, options_.connect,
+    log_->Info("worker {} connecting to {} with {} slot(s)", options_.worker_id, options_.connect,
                options_.slots.size());
     SendRegister();
     while (!stop.load()) {
@@ -240,7 +232,7 @@ class Worker::Impl {
     const auto after = SteadyClock::now();
     if (after >= next_heartbeat_) {
       if (welcomed_ && after - last_heard_ > CoordinatorTimeout()) {
-        log_->warn("no word from the coordinator for {} ms; registering again (trials keep running)",
+        log_->Warn("no word from the coordinator for {} ms; registering again (trials keep running)",
                    std::chrono::duration_cast<std::chrono::milliseconds>(after - last_heard_).count());
         welcomed_ = false;
         register_backoff_ = std::chrono::milliseconds(500);
@@ -285,11 +277,11 @@ class Worker::Impl {
         try {
           WriteToken(token_path_, token_);
         } catch (const Error& e) {
-          log_->warn("{}; a restart of this worker will wait for the coordinator to lose this one", e.what());
+          log_->Warn("{}; a restart of this worker will wait for the coordinator to lose this one", e.what());
         }
       }
       heartbeat_interval_ = std::chrono::milliseconds(std::max<uint32_t>(w->heartbeat_interval_ms, 50));
-      log_->info("registered with {}", options_.connect);
+      log_->Info("registered with {}", options_.connect);
       ResendUnacked(true);
     } else if (const auto* ack = std::get_if<AckMsg>(&message)) {
       OnAck(*ack);
@@ -300,7 +292,7 @@ class Worker::Impl {
     } else if (const auto* s = std::get_if<StopMsg>(&message)) {
       auto it = running_.find({s->trial_id, s->attempt});
       if (it != running_.end()) {
-        log_->info("stopping trial {} attempt {}: {}", s->trial_id, s->attempt, s->reason);
+        log_->Info("stopping trial {} attempt {}: {}", s->trial_id, s->attempt, s->reason);
         it->second.process->Stop();
       }
     } else if (std::holds_alternative<ReregisterMsg>(message)) {
@@ -310,7 +302,7 @@ class Worker::Impl {
       welcomed_ = false;
       if (!just_registered) SendRegister();
     } else {
-      log_->warn("ignored unexpected '{}' message", MessageName(message));
+      log_->Warn("ignored unexpected '{}' message", MessageName(message));
     }
   }
 
@@ -375,7 +367,7 @@ class Worker::Impl {
 
   // Reports an attempt that did not start; `what` says why.
   void LaunchFailed(const AssignMsg& a, const std::string& what) {
-    log_->warn("trial {} attempt {}: {}", a.trial_id, a.attempt, what);
+    log_->Warn("trial {} attempt {}: {}", a.trial_id, a.attempt, what);
     Unacked& u = unacked_[{a.trial_id, a.attempt}];
     u.finished = FinishedMsg{a.trial_id, a.attempt, FinishCause::kLaunchFailed, 0, what, ""};
     Report(*u.finished);
@@ -442,7 +434,7 @@ class Worker::Impl {
       // dir and its checkpoint dir, each private, none a link out of the work dir.
       for (const fs::path& dir : {InWorkDir(layout.experiment_dir), trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
       t.process = TrialProcess::Start(launch);
-      log_->info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
+      log_->Info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
                  t.process->pid(), nlohmann::json(a.slots).dump());
       running_.emplace(key, std::move(t));
     } catch (const std::exception& e) {
@@ -456,7 +448,7 @@ class Worker::Impl {
       SendMetrics(t);
       if (std::optional<TrialExit> exit = t.process->Poll()) {
         SendMetrics(t);
-        log_->info("trial {} attempt {} ended: {}", key.first, key.second, exit->message);
+        log_->Info("trial {} attempt {} ended: {}", key.first, key.second, exit->message);
         const FinishCause how =
             shutting_down_ && exit->how == FinishCause::kStopped ? FinishCause::kWorkerShutdown : exit->how;
         Unacked& u = unacked_[key];
@@ -545,7 +537,7 @@ class Worker::Impl {
   }
 
   WorkerOptions options_;
-  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<Logger> log_;
   std::unique_ptr<Channel> channel_;
   std::map<uint32_t, int32_t> slot_gpu_;
   std::string trial_path_;  // PATH for trials: hpt's own directory first

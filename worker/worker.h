@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include <spdlog/logger.h>
 
+#include "core/log.h"
 #include "proto/messages.h"
 #include "proto/transport.h"
 
@@ -27,7 +27,7 @@ struct WorkerOptions {
   std::string work_dir = "hpt-runs";
   std::vector<SlotInfo> slots;
   std::vector<GpuInfo> gpus;
-  std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<Logger> logger;
   double kill_grace_s = 5;  // SIGTERM -> SIGKILL
   // Variables of the worker's environment that trials do not inherit: glob patterns where `*`
   // matches any run of characters ("AWS_*"). HPT_CURVE_* (the worker's key locations) is always
