@@ -13,7 +13,6 @@
 #include <utility>
 #include <vector>
 
-
 #include "core/error.h"
 #include "core/spec.h"
 #include "store/query.h"

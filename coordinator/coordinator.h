@@ -11,14 +11,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
-
+#include "coordinator/port.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "coordinator/port.h"
 #include "proto/transport.h"
 #include "store/store.h"
 

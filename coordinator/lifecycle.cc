@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-
 #include "core/error.h"
 #include "core/layout.h"
 

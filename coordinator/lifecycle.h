@@ -34,7 +34,6 @@
 #include <utility>
 #include <vector>
 
-
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/search_space.h"

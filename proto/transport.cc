@@ -15,7 +15,6 @@
 #include <set>
 #include <thread>
 
-
 #include "core/error.h"
 #include "proto/codec.h"
 

@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-
 #include "core/log.h"
 #include "proto/messages.h"
 
