@@ -622,11 +622,19 @@ class Parser {
         Fail(At("strategy"), field, "required for strategy.type " + std::string(strategy.name));
       }
     }
-    if (Ok("strategy.max_resource") && Ok("strategy.min_resource") &&
+    // min_resource may be its default: a max_resource below that default is as wrong as a
+    // min_resource written above max_resource.
+    if (strategy.Takes("max_resource") && Ok("strategy.max_resource") && !invalid_.contains("strategy.min_resource") &&
         spec.strategy.min_resource > spec.strategy.max_resource) {
-      Fail(At("strategy.min_resource"), "strategy.min_resource",
-           "must not exceed max_resource (" + FormatValue(spec.strategy.max_resource) + "), got " +
-               FormatValue(spec.strategy.min_resource));
+      if (Present("strategy.min_resource")) {
+        Fail(At("strategy.min_resource"), "strategy.min_resource",
+             "must not exceed max_resource (" + FormatValue(spec.strategy.max_resource) + "), got " +
+                 FormatValue(spec.strategy.min_resource));
+      } else {
+        Fail(At("strategy.max_resource"), "strategy.max_resource",
+             "must be at least min_resource (default " + FormatValue(spec.strategy.min_resource) + "), got " +
+                 FormatValue(spec.strategy.max_resource));
+      }
     }
     if (spec.early_stopping.type != EarlyStoppingType::kMedian) {
       for (const char* f : {"early_stopping.min_steps", "early_stopping.min_trials"}) {

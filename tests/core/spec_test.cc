@@ -102,6 +102,8 @@ TEST_CASE("spec: each malformed spec is rejected, naming the line and the field 
        "required for strategy.type hyperband"},
       {"min_resource above max_resource", Plus("strategy: {type: asha, min_resource: 10, max_resource: 5}"),
        "strategy.min_resource", 6, "must not exceed max_resource (5), got 10"},
+      {"max_resource below the default min_resource", Plus("strategy: {type: asha, max_resource: 0.5}"),
+       "strategy.max_resource", 6, "must be at least min_resource (default 1), got 0.5"},
       {"eta below 2", Plus("strategy: {type: asha, max_resource: 9, eta: 1}"), "strategy.eta", 6,
        "must be at least 2"},
       {"resource option for a single-fidelity strategy", Plus("strategy: {type: random, eta: 3}"),
