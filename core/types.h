@@ -35,6 +35,10 @@ inline bool Better(Goal goal, double a, double b) { return goal == Goal::kMaximi
 enum class TrialStatus { kPending, kRunning, kCompleted, kFailed, kStopped };
 std::string_view ToString(TrialStatus status);
 std::optional<TrialStatus> ParseTrialStatus(std::string_view text);
+// Completed, failed or stopped: the trial will not run again (unless a strategy promotes it).
+inline bool IsFinal(TrialStatus status) {
+  return status == TrialStatus::kCompleted || status == TrialStatus::kFailed || status == TrialStatus::kStopped;
+}
 
 enum class ExperimentStatus { kRunning, kCompleted, kCancelled, kFailed };
 std::string_view ToString(ExperimentStatus status);

@@ -42,22 +42,6 @@ std::optional<double> Nullable(const std::optional<double>& value) {
   return Nullable(*value);
 }
 
-bool IsTerminal(TrialStatus status) {
-  return status == TrialStatus::kCompleted || status == TrialStatus::kFailed ||
-         status == TrialStatus::kStopped;
-}
-
-// As the SQLite store reads an experiment argument: all digits (at most 18) is an id.
-std::optional<int64_t> ParseId(std::string_view text) {
-  if (text.empty() || text.size() > 18) return std::nullopt;
-  int64_t id = 0;
-  for (char c : text) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    id = id * 10 + (c - '0');
-  }
-  return id;
-}
-
 // The largest key plus one, 1 when empty: how SQLite picks a new rowid.
 template <typename Map>
 int64_t NextKey(const Map& rows) {
@@ -248,7 +232,7 @@ class MemoryStoreImpl final : public MemoryStore {
     t.objective = Nullable(end.objective);
     t.reason = end.reason;
     t.retries_used = end.retries_used;
-    t.ended_at = IsTerminal(end.trial_status) ? Nullable(end.now) : std::nullopt;
+    t.ended_at = IsFinal(end.trial_status) ? Nullable(end.now) : std::nullopt;
   }
 
   void SetExperimentStatus(int64_t experiment_id, ExperimentStatus status, std::string_view reason,
@@ -286,7 +270,7 @@ class MemoryStoreImpl final : public MemoryStore {
 
   std::optional<ExperimentRow> FindExperiment(std::string_view id_or_name) override {
     // An all-digit argument is an id; when no experiment has that id it may still be a name.
-    if (const auto id = ParseId(id_or_name)) {
+    if (const auto id = ExperimentIdOf(id_or_name)) {
       if (const auto e = state_.experiments.find(*id); e != state_.experiments.end()) return e->second;
     }
     for (auto e = state_.experiments.rbegin(); e != state_.experiments.rend(); ++e) {

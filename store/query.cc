@@ -7,6 +7,16 @@
 
 namespace hpt {
 
+std::optional<int64_t> Store::ExperimentIdOf(std::string_view id_or_name) {
+  if (id_or_name.empty() || id_or_name.size() > 18) return std::nullopt;
+  int64_t id = 0;
+  for (char c : id_or_name) {
+    if (c < '0' || c > '9') return std::nullopt;
+    id = id * 10 + (c - '0');
+  }
+  return id;
+}
+
 ExperimentRow FindExperimentOrThrow(Store& store, std::string_view id_or_name) {
   std::optional<ExperimentRow> row = store.FindExperiment(id_or_name);
   if (!row) throw Error(ErrorKind::kNotFound, "no experiment '" + std::string(id_or_name) + "'");

@@ -207,21 +207,6 @@ std::string TextOrEmpty(const SQLite::Column& c) {
   return c.isNull() ? std::string() : c.getString();
 }
 
-bool IsTerminal(TrialStatus status) {
-  return status == TrialStatus::kCompleted || status == TrialStatus::kFailed ||
-         status == TrialStatus::kStopped;
-}
-
-std::optional<int64_t> ParseId(std::string_view text) {
-  if (text.empty() || text.size() > 18) return std::nullopt;
-  int64_t id = 0;
-  for (char c : text) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    id = id * 10 + (c - '0');
-  }
-  return id;
-}
-
 std::string Errno(int error) { return std::strerror(error); }
 
 // The one-writer rule of a store file, held for as long as a writable store is open.
@@ -512,7 +497,7 @@ class SqliteStore final : public Store {
         BindOptional(s, 3, end.objective);
         s.bind(4, end.reason);
         s.bind(5, end.retries_used);
-        BindOptional(s, 6, IsTerminal(end.trial_status) ? std::optional<double>(end.now)
+        BindOptional(s, 6, IsFinal(end.trial_status) ? std::optional<double>(end.now)
                                                          : std::nullopt);
         if (s.exec() == 0) ThrowNoTrial(end.trial_id);
       });
@@ -613,7 +598,7 @@ class SqliteStore final : public Store {
   std::optional<ExperimentRow> FindExperiment(std::string_view id_or_name) override {
     return Guard([&]() -> std::optional<ExperimentRow> {
       // An all-digit argument is an id; when no experiment has that id it may still be a name.
-      if (const auto id = ParseId(id_or_name)) {
+      if (const auto id = ExperimentIdOf(id_or_name)) {
         auto& s = Cached(kExperimentByIdSql);
         Resetter r(s);
         s.bind(1, *id);

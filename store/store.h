@@ -216,6 +216,8 @@ class Store {
   // An id ("12") or a name (its latest experiment); nullopt when there is none. All digits (at
   // most 18) is tried as an id first, then as a name.
   virtual std::optional<ExperimentRow> FindExperiment(std::string_view id_or_name) = 0;
+  // How FindExperiment reads its argument as an id: all digits, at most 18 of them; else nullopt.
+  static std::optional<int64_t> ExperimentIdOf(std::string_view id_or_name);
   virtual TrialCounts CountTrials(int64_t experiment_id) = 0;
   // Completed trials (with their objective), best first for the experiment's goal (ties: lower
   // trial id first); failed and stopped trials never rank, whatever they reported.
