@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "store/query.h"
 
 namespace hpt {
@@ -66,7 +67,12 @@ nlohmann::ordered_json Client::Call(const decltype(RequestMsg::body)& body) {
       const auto* reply = std::get_if<ReplyMsg>(&in->message);
       if (!reply || reply->id != id) continue;
       if (!reply->ok) throw Error(reply->error_kind, reply->message);
-      return nlohmann::ordered_json::parse(reply->json);
+      try {
+        return ParseJson(reply->json);
+      } catch (const Error& e) {
+        // Nothing from the wire is trusted, the coordinator's answers included.
+        throw Error(ErrorKind::kFailed, "the coordinator at " + endpoint_ + " answered with " + e.what());
+      }
     }
   }
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "core/spec.h"
 #include "store/query.h"
 
@@ -225,13 +226,6 @@ class Coordinator::Impl final : private LifecycleListener {
         if (const auto* request = std::get_if<RequestMsg>(&in->message)) {
           Reply(in->peer, request->id, e);
         }
-      } catch (const nlohmann::json::exception& e) {
-        // Content that cannot become JSON is the sender's fault, not the store's.
-        const Error invalid(ErrorKind::kInvalidInput, std::string("content that cannot be stored: ") + e.what());
-        log_->Warn("rejected {} from {}: {}", MessageName(in->message), PeerName(in->peer), invalid.what());
-        if (const auto* request = std::get_if<RequestMsg>(&in->message)) {
-          Reply(in->peer, request->id, invalid);
-        }
       }
     }
   }
@@ -320,10 +314,7 @@ class Coordinator::Impl final : private LifecycleListener {
     w.row.id = m.worker_id;
     w.row.host = m.host;
     w.row.slots = static_cast<int64_t>(m.slots.size());
-    w.row.gpus = nlohmann::ordered_json::array();
-    for (const GpuInfo& g : m.gpus) {
-      w.row.gpus.push_back({{"index", g.index}, {"name", g.name}, {"memory_mb", g.memory_mb}});
-    }
+    w.row.gpus = m.gpus;
     w.row.status = WorkerStatus::kAlive;
     w.row.session_token = token;
     w.row.registered_at = w.row.last_seen = clock_.Wall();
@@ -500,9 +491,9 @@ class Coordinator::Impl final : private LifecycleListener {
         m.body);
   }
 
-  void ReplyJson(const std::string& peer, uint64_t id, const nlohmann::ordered_json& json) {
+  void ReplyJson(const std::string& peer, uint64_t id, const Json& json) {
     outbox_.emplace_back(
-        peer, ReplyMsg{id, true, {}, "", json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)});
+        peer, ReplyMsg{id, true, {}, "", JsonText(json)});
   }
 
   void Reply(const std::string& peer, uint64_t id, const Error& error) {
@@ -572,8 +563,8 @@ class Coordinator::Impl final : private LifecycleListener {
                             static_cast<int64_t>(slots.front()));
     w.slots.Occupy(slots, t.id, t.attempt, e.spec.trial.gpus);
     free_slots_ -= static_cast<int64_t>(slots.size());
-    nlohmann::ordered_json all = ParamsToJson(t.params);
-    for (const auto& [key, value] : e.spec.static_params.items()) all[key] = value;
+    Json all = ToJson(t.params);
+    for (const NamedValue& v : e.spec.static_params) all[v.name] = ToJson(v.value);
     AssignMsg assign;
     assign.trial_id = t.id;
     assign.attempt = t.attempt;
@@ -581,7 +572,7 @@ class Coordinator::Impl final : private LifecycleListener {
     assign.experiment_name = e.row.name;
     assign.slots = slots;
     assign.command = e.spec.trial.command;
-    assign.params_json = all.dump();
+    assign.params_json = JsonText(all);
     assign.metrics = e.spec.trial.metrics;
     assign.timeout_s = e.spec.limits.trial_timeout_s;
     assign.budget = t.budget;

@@ -90,11 +90,9 @@ LiveTrial Lifecycle::LoadTrial(const Experiment& e, const TrialRow& t) {
   live.status = t.status;
   live.attempt = t.attempt;
   live.retries_used = t.retries_used;
-  live.params = ParamsFromJson(*e.space, t.params);
+  live.params = e.space->Conform(t.params);
   for (const ComponentRow& c : store_.Components(t.id)) {
-    if (c.kind == ComponentKind::kRun && c.attempt == t.attempt && c.data.contains("budget")) {
-      live.budget = c.data["budget"].get<double>();
-    }
+    if (c.kind == ComponentKind::kRun && c.attempt == t.attempt && c.budget) live.budget = *c.budget;
     if (c.kind == ComponentKind::kRun && c.status == RunStatus::kLost) ++live.lost_attempts;
   }
   if (t.attempt > 0 && (e.median || e.strategy->Promotes())) {
@@ -469,7 +467,7 @@ LiveTrial* Lifecycle::Materialize(Experiment& e, const Suggestion& s) {
     return &trials_.emplace(trial_id, std::move(live)).first->second;
   }
   ++e.created;
-  const int64_t trial_id = store_.CreateTrial(e.row.id, e.created, ParamsToJson(s.params), clock_.Wall(), TakeTrialId());
+  const int64_t trial_id = store_.CreateTrial(e.row.id, e.created, s.params, clock_.Wall(), TakeTrialId());
   e.trial_ids.push_back(trial_id);
   LiveTrial live;
   live.id = trial_id;

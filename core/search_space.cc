@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <string_view>
 
 #include "core/error.h"
 
@@ -260,48 +262,52 @@ Params SearchSpace::GridPoint(uint64_t index) const {
   return out;
 }
 
-nlohmann::ordered_json ParamsToJson(const Params& params) {
-  nlohmann::ordered_json json = nlohmann::ordered_json::object();
-  for (const Param& p : params) {
-    std::visit([&](const auto& v) { json[p.name] = v; }, p.value);
-  }
-  return json;
-}
-
-Params ParamsFromJson(const SearchSpace& space, const nlohmann::ordered_json& json) {
-  if (!json.is_object()) Invalid("parameters must be a JSON object, got " + json.dump());
+Params SearchSpace::Conform(const Params& values) const {
   Params out;
-  out.reserve(space.dims());
-  for (const ParamSpec& p : space.params()) {
-    const auto it = json.find(p.name);
-    if (it == json.end()) Invalid("parameter '" + p.name + "' is missing");
-    const nlohmann::ordered_json& v = *it;
+  out.reserve(params_.size());
+  for (const ParamSpec& p : params_) {
+    const auto it = std::find_if(values.begin(), values.end(), [&](const Param& v) { return v.name == p.name; });
+    if (it == values.end()) Invalid("parameter '" + p.name + "' is missing");
+    const ParamValue& v = it->value;
     const auto wrong = [&](std::string_view expected) {
-      Invalid("parameter '" + p.name + "' must be " + std::string(expected) + ", got " + v.dump());
+      const std::string got = std::holds_alternative<std::string>(v) ? "\"" + FormatValue(v) + "\"" : FormatValue(v);
+      Invalid("parameter '" + p.name + "' must be " + std::string(expected) + ", got " + got);
     };
+    const auto* number = std::get_if<double>(&v);
+    const auto* integer = std::get_if<int64_t>(&v);
     switch (p.type) {
       case ParamType::kFloat:
-        if (!v.is_number()) wrong("a number");
-        out.push_back({p.name, v.get<double>()});
+        if (integer != nullptr) {
+          out.push_back({p.name, static_cast<double>(*integer)});
+        } else if (number != nullptr) {
+          out.push_back({p.name, *number});
+        } else {
+          wrong("a number");
+        }
         break;
       case ParamType::kInt:
-        if (v.is_number_integer()) {
-          out.push_back({p.name, v.get<int64_t>()});
-        } else if (v.is_number_float() && std::trunc(v.get<double>()) == v.get<double>() &&
-                   std::abs(v.get<double>()) <= 9007199254740992.0) {
+        if (integer != nullptr) {
+          out.push_back({p.name, *integer});
+        } else if (number != nullptr && std::trunc(*number) == *number && std::abs(*number) <= 9007199254740992.0) {
           // Some writers print every number as a double; an integral one is still the int.
-          out.push_back({p.name, static_cast<int64_t>(v.get<double>())});
+          out.push_back({p.name, static_cast<int64_t>(*number)});
         } else {
           wrong("an integer");
         }
         break;
       case ParamType::kCategorical: {
-        // A choice keeps the type the spec gave it, whatever JSON number type carried it.
-        const auto match = std::find_if(p.choices.begin(), p.choices.end(), [&](const auto& c) {
-          nlohmann::ordered_json cj;
-          std::visit([&](const auto& x) { cj = x; }, c);
-          return cj == v;
-        });
+        // A choice keeps the type the spec gave it, whatever number type carried it.
+        const auto same = [&](const ParamValue& choice) {
+          if (choice.index() == v.index()) return choice == v;
+          const auto as_double = [](const ParamValue& x) -> std::optional<double> {
+            if (const auto* n = std::get_if<int64_t>(&x)) return static_cast<double>(*n);
+            if (const auto* d = std::get_if<double>(&x)) return *d;
+            return std::nullopt;
+          };
+          const auto a = as_double(choice), b = as_double(v);
+          return a && b && *a == *b;
+        };
+        const auto match = std::find_if(p.choices.begin(), p.choices.end(), same);
         if (match == p.choices.end()) wrong("one of its choices");
         out.push_back({p.name, *match});
         break;

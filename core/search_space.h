@@ -6,8 +6,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/types.h"
 
 namespace hpt {
@@ -67,6 +65,14 @@ class SearchSpace {
   // Requires index < GridSize().
   Params GridPoint(uint64_t index) const;
 
+  // This space's parameters, in space order, taken by name from `values` (other names, such as
+  // static values, are ignored), each with its spec's type: an int or an integral double for an
+  // int, a number for a float, a value equal to one of the choices (by number when it is one,
+  // whatever type carried it) for a categorical, which gets that choice. What a store read back
+  // becomes a trial's values again. Throws Error(kInvalidInput) naming a missing parameter or one
+  // of the wrong type; ranges are not checked (ToUnit does).
+  Params Conform(const Params& values) const;
+
  private:
   // Number of points on grid axis i, and its k-th point, without building an axis that is
   // every integer of a wide int range.
@@ -78,11 +84,5 @@ class SearchSpace {
   // grid_points (ints narrower than grid_points use every integer and leave this empty).
   std::vector<std::vector<ParamValue>> grid_axes_;
 };
-
-// {"lr": 0.001, "optimizer": "adam", "hidden": 128}, keys in space order.
-nlohmann::ordered_json ParamsToJson(const Params& params);
-// The inverse, for the parameters of `space` (extra keys such as static values are ignored).
-// Throws Error(kInvalidInput) on a missing key or a value of the wrong type.
-Params ParamsFromJson(const SearchSpace& space, const nlohmann::ordered_json& json);
 
 }  // namespace hpt

@@ -17,6 +17,8 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/parser.h>
@@ -454,22 +456,27 @@ class Parser {
           const std::string item_path = Item(path, index++);
           const sf::Mark item_mark = item.IsNull() ? mark : ToMark(item.Mark());
           present_[item_path] = item_mark;
-          const auto json = TypedScalar(item, item_mark, item_path, /*booleans=*/false);
-          if (!json) {
+          const std::optional<Value> scalar = TypedScalar(item, item_mark, item_path, /*booleans=*/false);
+          if (!scalar) {
             ok = false;
-          } else if (json->is_number_integer()) {
-            value.scalars.emplace_back(json->get<int64_t>());
-          } else if (json->is_number_float()) {
-            value.scalars.emplace_back(json->get<double>());
           } else {
-            value.scalars.emplace_back(json->get<std::string>());
+            // Without booleans, a scalar is one of ParamValue's alternatives.
+            value.scalars.push_back(std::visit(
+                [](auto&& x) -> ParamValue {
+                  if constexpr (std::is_same_v<std::decay_t<decltype(x)>, bool>) {
+                    return std::string(x ? "true" : "false");
+                  } else {
+                    return std::move(x);
+                  }
+                },
+                *scalar));
           }
         }
         return ok;
       }
       case sf::FieldKind::kScalarMap: {
         if (!node.IsMap() && !node.IsNull()) return fail("must be a map, got " + Describe(node));
-        value.object = nlohmann::ordered_json::object();
+        value.values.clear();
         bool ok = true;
         for (const auto& entry : node) {
           const sf::Mark key_mark = ToMark(entry.first.Mark());
@@ -481,20 +488,19 @@ class Parser {
             ok = false;
             continue;
           }
-          if (value.object.contains(key)) {
+          if (FindValue(value.values, key) != nullptr) {
             Fail(key_mark, field, "appears more than once");
             ok = false;
             continue;
           }
           present_[field] = key_mark;
           const YAML::Node& item = entry.second;
-          const auto json =
-              TypedScalar(item, item.IsNull() ? key_mark : ToMark(item.Mark()), field, true);
-          if (!json) {
+          std::optional<Value> scalar = TypedScalar(item, item.IsNull() ? key_mark : ToMark(item.Mark()), field, true);
+          if (!scalar) {
             ok = false;
             continue;
           }
-          value.object[key] = *json;
+          value.values.push_back({key, std::move(*scalar)});
         }
         return ok;
       }
@@ -506,8 +512,8 @@ class Parser {
 
   // A plain integer, decimal or (with `booleans`) boolean keeps its type; everything else,
   // including anything quoted, is a string.
-  std::optional<nlohmann::ordered_json> TypedScalar(const YAML::Node& node, sf::Mark mark,
-                                                    const std::string& path, bool booleans) {
+  std::optional<Value> TypedScalar(const YAML::Node& node, sf::Mark mark, const std::string& path,
+                                   bool booleans) {
     if (!node.IsScalar()) {
       Fail(mark, path,
            std::string(booleans ? "must be a string, number or boolean" : "must be a string or number") +
@@ -522,14 +528,14 @@ class Parser {
           Fail(mark, path, "integer " + text + " is out of range");
           return std::nullopt;
         }
-        return nlohmann::ordered_json(*n);
+        return Value(*n);
       }
-      if (const auto d = ParseNumber(text)) return nlohmann::ordered_json(*d);
+      if (const auto d = ParseNumber(text)) return Value(*d);
       if (booleans) {
-        if (const auto b = ParseBool(text)) return nlohmann::ordered_json(*b);
+        if (const auto b = ParseBool(text)) return Value(*b);
       }
     }
-    return nlohmann::ordered_json(text);
+    return Value(text);
   }
 
   // The checks that need several fields at once; the table's check_doc states each of them.
@@ -563,7 +569,8 @@ class Parser {
       }
     }
 
-    for (const auto& [key, unused] : spec.static_params.items()) {
+    for (const NamedValue& value : spec.static_params) {
+      const std::string& key = value.name;
       const std::string field = "static." + key;
       if (const auto it = param_of.find(key); it != param_of.end()) {
         Fail(At(field), field,
@@ -579,7 +586,7 @@ class Parser {
     if (Ok("trial.command")) {
       std::vector<std::string> known = BuiltinPlaceholders();
       for (const auto& [name, unused] : param_of) known.push_back(name);
-      for (const auto& [key, unused] : spec.static_params.items()) known.push_back(key);
+      for (const NamedValue& value : spec.static_params) known.push_back(value.name);
       for (size_t k = 0; k < spec.trial.command.size(); ++k) {
         const std::string field = Item("trial.command", k);
         try {
@@ -791,18 +798,15 @@ std::string NumberLiteral(double d) {
 
 // A scalar whose type is the value's own (categorical values, static values): a double always
 // reads back as a double, a string that looks like something else is quoted.
-void EmitTyped(YAML::Emitter& out, const nlohmann::ordered_json& value) {
-  if (value.is_boolean()) {
-    out << std::string(value.get<bool>() ? "true" : "false");
-  } else if (value.is_number_float()) {
-    out << FloatLiteral(value.get<double>());
-  } else if (value.is_number()) {
-    out << value.dump();
-  } else if (value.is_string()) {
-    EmitString(out, value.get<std::string>());
+void EmitTyped(YAML::Emitter& out, const Value& value) {
+  if (const auto* b = std::get_if<bool>(&value)) {
+    out << std::string(*b ? "true" : "false");
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    out << FloatLiteral(*d);
+  } else if (const auto* n = std::get_if<int64_t>(&value)) {
+    out << std::to_string(*n);
   } else {
-    // Not produced by ParseSpec; kept visible rather than dropped.
-    EmitString(out, value.dump());
+    EmitString(out, std::get<std::string>(value));
   }
 }
 
@@ -839,17 +843,17 @@ void WriteField(YAML::Emitter& out, const Spec& spec, const sf::FieldDef& f, siz
     case sf::FieldKind::kScalarList:
       out << YAML::Flow << YAML::BeginSeq;
       for (const ParamValue& value : v->scalars) {
-        std::visit([&](const auto& x) { EmitTyped(out, nlohmann::ordered_json(x)); }, value);
+        std::visit([&](const auto& x) { EmitTyped(out, Value(x)); }, value);
       }
       out << YAML::EndSeq;
       break;
     case sf::FieldKind::kScalarMap:
       out << YAML::BeginMap;
-      for (const auto& [key, value] : v->object.items()) {
+      for (const NamedValue& value : v->values) {
         out << YAML::Key;
-        EmitString(out, key);
+        EmitString(out, value.name);
         out << YAML::Value;
-        EmitTyped(out, value);
+        EmitTyped(out, value.value);
       }
       out << YAML::EndMap;
       break;

@@ -11,8 +11,6 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/error.h"
 #include "core/search_space.h"
 #include "core/strategy_table.h"
@@ -42,8 +40,8 @@ struct Spec {
     bool operator==(const Strategy&) const = default;
   } strategy;
   std::vector<ParamSpec> parameters;
-  // Passed to every trial unchanged; an object of scalars (string, number, bool).
-  nlohmann::ordered_json static_params = nlohmann::ordered_json::object();
+  // Passed to every trial unchanged, in the order written.
+  NamedValues static_params;
   struct Limits {
     int64_t max_trials = 0;      // 0 in a parsed spec never happens: default 20, or the grid size
     int64_t max_parallel = 0;    // 0 = as many as there are free slots

@@ -419,10 +419,10 @@ const std::vector<FieldDef>& SpecFields() {
        .default_doc = "`{}`",
        .check_doc = "keys are parameter-like names, not a parameter nor a built-in placeholder; "
                     "values are strings, numbers or booleans (`true`/`false`)",
-       .store = [](Draft& d, const FieldValue& v) { d.spec.static_params = v.object; },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.static_params = v.values; },
        .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
              FieldValue v;
-             v.object = s.static_params;
+             v.values = s.static_params;
              return v;
            }},
       {.path = "limits", .kind = FieldKind::kMap},

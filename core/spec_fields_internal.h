@@ -9,8 +9,6 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/spec.h"
 
 namespace hpt::spec_fields {
@@ -49,7 +47,7 @@ struct FieldValue {
   std::string text;                        // kString, kEnum
   std::vector<std::string> strings;        // kStringList
   std::vector<ParamValue> scalars;         // kScalarList
-  nlohmann::ordered_json object;           // kScalarMap
+  NamedValues values;                      // kScalarMap
   size_t count = 0;                        // kMapList: number of items
 };
 

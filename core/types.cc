@@ -17,6 +17,22 @@ std::string FormatValue(const ParamValue& value) {
   return std::string(buf.data(), end);
 }
 
+const Value* FindValue(const NamedValues& values, std::string_view name) {
+  for (const NamedValue& v : values) {
+    if (v.name == name) return &v.value;
+  }
+  return nullptr;
+}
+
+NamedValues ToNamedValues(const Params& params) {
+  NamedValues out;
+  out.reserve(params.size());
+  for (const Param& p : params) {
+    out.push_back({p.name, std::visit([](const auto& v) { return Value(v); }, p.value)});
+  }
+  return out;
+}
+
 namespace {
 
 // The length of the valid UTF-8 sequence starting at text[i], or 0 (RFC 3629: no overlongs, no

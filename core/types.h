@@ -26,6 +26,29 @@ struct Param {
 // One assignment of values, in search-space order.
 using Params = std::vector<Param>;
 
+// A value written in a spec's `static:` block, or held in a trial component's data: what a
+// parameter can hold, or a boolean.
+using Value = std::variant<bool, int64_t, double, std::string>;
+struct NamedValue {
+  std::string name;
+  Value value;
+  bool operator==(const NamedValue&) const = default;
+};
+// Values in the order they were written; names are unique.
+using NamedValues = std::vector<NamedValue>;
+// The value called `name`, or nullptr.
+const Value* FindValue(const NamedValues& values, std::string_view name);
+// A trial's values as named values (what its parameters component holds).
+NamedValues ToNamedValues(const Params& params);
+
+// A GPU as a worker reports it and the store keeps it.
+struct GpuInfo {
+  uint32_t index = 0;
+  std::string name;
+  uint64_t memory_mb = 0;
+  bool operator==(const GpuInfo&) const = default;
+};
+
 enum class Goal { kMaximize, kMinimize };
 std::string_view ToString(Goal goal);
 

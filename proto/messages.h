@@ -19,13 +19,6 @@ inline constexpr uint16_t kProtocolVersion = 3;
 // decoder refuses them.
 inline constexpr size_t kMaxFrameBytes = 16 << 20;
 
-struct GpuInfo {
-  uint32_t index = 0;
-  std::string name;
-  uint64_t memory_mb = 0;
-  bool operator==(const GpuInfo&) const = default;
-};
-
 struct SlotInfo {
   uint32_t index = 0;
   int32_t gpu = -1;  // GpuInfo::index of its GPU, or -1 for a CPU slot

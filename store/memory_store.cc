@@ -1,13 +1,15 @@
 // The in-memory implementation of Store. Where store.h leaves a detail open, it does what
 // sqlite_store.cc does, so that a test passing on one passes on the other: ids are the largest
-// so far plus one (SQLite's rowids), a rolled-back id is used again, JSON goes through its text
-// (invalid UTF-8 replaced, NaN as null) and a NaN in a nullable number is none (SQLite binds NaN
-// as NULL).
+// so far plus one (SQLite's rowids), a rolled-back id is used again, values go through their JSON
+// text (invalid UTF-8 replaced, a non-finite number read back as NaN) and a NaN in a nullable
+// number is none (SQLite binds NaN as NULL).
 //
 // Every write checks everything it can be refused for before it changes anything, so a refused
 // write applies nothing without a snapshot of its own; only Transaction copies the state.
 
 #include "store/memory_store.h"
+
+#include "core/json.h"
 
 #include <algorithm>
 #include <cctype>
@@ -24,12 +26,10 @@
 namespace hpt {
 namespace {
 
-using Json = nlohmann::ordered_json;
-
-// What the SQLite store reads back of a JSON value it wrote: the value through its text.
-Json Stored(const Json& value) {
-  return Json::parse(value.dump(-1, ' ', false, Json::error_handler_t::replace));
-}
+// What the SQLite store reads back of values it wrote: the values through their JSON text.
+Params Stored(const Params& params) { return ParamsFromJson(ParseJson(JsonText(ToJson(params)))); }
+NamedValues Stored(const NamedValues& values) { return NamedValuesFromJson(ParseJson(JsonText(ToJson(values)))); }
+std::vector<GpuInfo> Stored(const std::vector<GpuInfo>& gpus) { return GpusFromJson(ParseJson(JsonText(ToJson(gpus)))); }
 
 // A nullable REAL column: SQLite stores NaN as NULL.
 std::optional<double> Nullable(double value) {
@@ -116,7 +116,7 @@ class MemoryStoreImpl final : public MemoryStore {
     return id;
   }
 
-  int64_t CreateTrial(int64_t experiment_id, int64_t number, const Json& params, double now,
+  int64_t CreateTrial(int64_t experiment_id, int64_t number, const Params& params, double now,
                       int64_t reserved_id) override {
     BeginWrite();
     const bool fresh = reserved_id == 0;
@@ -143,7 +143,7 @@ class MemoryStoreImpl final : public MemoryStore {
     c.row.id = NextKey(state_.components);
     c.row.kind = ComponentKind::kParameters;
     c.row.name = "trial-" + std::to_string(id) + "-params";
-    c.row.data = t.params;
+    c.row.data = ToNamedValues(t.params);
     std::set<int64_t>& links = state_.links[id];
     links.insert(c.row.id);
     if (const auto s = state_.static_component.find(experiment_id); s != state_.static_component.end()) {
@@ -177,7 +177,8 @@ class MemoryStoreImpl final : public MemoryStore {
     c.row.id = NextKey(state_.components);
     c.row.kind = ComponentKind::kRun;
     c.row.name = "trial-" + std::to_string(run.trial_id) + "-attempt-" + std::to_string(run.attempt);
-    c.row.data = run.budget > 0 ? Stored(Json{{"budget", run.budget}}) : Json::object();
+    // SQLite keeps the budget as JSON, where an infinite one has no number.
+    if (run.budget > 0 && std::isfinite(run.budget)) c.row.budget = run.budget;
     c.row.attempt = run.attempt;
     c.row.worker = run.worker;
     c.row.host = run.host;

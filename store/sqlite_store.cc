@@ -28,6 +28,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "store/sqlite_store_internal.h"
 #include "store/store.h"
 
@@ -158,10 +159,17 @@ Error Translate(const SQLite::Exception& e, const std::string& path) {
   }
 }
 
-// JSON text for a column. Invalid UTF-8 in a string value is replaced rather than thrown on, so
-// a trial's odd categorical value cannot make its result unrecordable.
-std::string JsonText(const nlohmann::ordered_json& value) {
-  return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+// Values are kept as JSON text (JsonText replaces invalid UTF-8 rather than throwing, so a
+// trial's odd categorical value cannot make its result unrecordable). A column that does not
+// read back as what was written is the file's fault: kFailed, naming the column.
+template <typename Decode>
+auto Decoded(const std::string& path, std::string_view column, const std::string& text, Decode decode)
+    -> decltype(decode(Json())) {
+  try {
+    return decode(ParseJson(text));
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kFailed, "database '" + path + "': " + std::string(column) + " holds " + e.what());
+  }
 }
 
 // Resets a cached statement when leaving the scope that used it, also on error, so it holds no
@@ -359,15 +367,15 @@ class SqliteStore final : public Store {
         s.bind(1, id);
         s.bind(2, std::string(ToString(ComponentKind::kStatic)));
         s.bind(3, "static");
-        s.bind(4, JsonText(e.static_params));
+        s.bind(4, JsonText(ToJson(e.static_params)));
         s.exec();
       });
       return id;
     });
   }
 
-  int64_t CreateTrial(int64_t experiment_id, int64_t number, const nlohmann::ordered_json& params,
-                      double now, int64_t reserved_id) override {
+  int64_t CreateTrial(int64_t experiment_id, int64_t number, const Params& params, double now,
+                      int64_t reserved_id) override {
     return Guard([&] {
       int64_t trial_id = reserved_id;
       Group([&] {
@@ -376,7 +384,7 @@ class SqliteStore final : public Store {
         // id is read first and reserved after.
         const bool fresh = trial_id == 0;
         if (fresh) trial_id = NextTrialId();
-        const std::string params_text = JsonText(params);
+        const std::string params_text = JsonText(ToJson(params));
         {
           auto& s = Cached(kInsertTrialSql);
           Resetter r(s);
@@ -435,7 +443,7 @@ class SqliteStore final : public Store {
           s.bind(7, run.gpus);
           s.bind(8, run.now);
           s.bind(9, run.log_path);
-          s.bind(10, run.budget > 0 ? nlohmann::ordered_json{{"budget", run.budget}}.dump() : std::string("{}"));
+          s.bind(10, run.budget > 0 ? JsonText(Json{{"budget", run.budget}}) : std::string("{}"));
           s.exec();
           run_id = db_->getLastInsertRowid();
         }
@@ -544,7 +552,7 @@ class SqliteStore final : public Store {
         s.bind(1, worker.id);
         s.bind(2, worker.host);
         s.bind(3, worker.slots);
-        s.bind(4, JsonText(worker.gpus));
+        s.bind(4, JsonText(ToJson(worker.gpus)));
         s.bind(5, std::string(ToString(worker.status)));
         s.bind(6, worker.registered_at);
         s.bind(7, worker.last_seen);
@@ -685,7 +693,15 @@ class SqliteStore final : public Store {
         c.id = s.getColumn(0).getInt64();
         c.kind = Known(ParseComponentKind, "trial_components.kind", s.getColumn(1).getString());
         c.name = s.getColumn(2).getString();
-        c.data = nlohmann::ordered_json::parse(s.getColumn(3).getString());
+        c.data = Decoded(path_, "trial_components.data", s.getColumn(3).getString(), NamedValuesFromJson);
+        if (c.kind == ComponentKind::kRun) {
+          // A run keeps only its budget there (StartRun).
+          if (const Value* budget = FindValue(c.data, "budget")) {
+            if (const auto* d = std::get_if<double>(budget); d != nullptr && !std::isnan(*d)) c.budget = *d;
+            if (const auto* n = std::get_if<int64_t>(budget)) c.budget = static_cast<double>(*n);
+          }
+          c.data.clear();
+        }
         c.attempt = s.getColumn(4).getInt64();  // NULL reads as 0
         c.worker = TextOrEmpty(s.getColumn(5));
         c.host = TextOrEmpty(s.getColumn(6));
@@ -740,7 +756,7 @@ class SqliteStore final : public Store {
         w.id = s.getColumn(0).getString();
         w.host = s.getColumn(1).getString();
         w.slots = s.getColumn(2).getInt64();
-        w.gpus = nlohmann::ordered_json::parse(s.getColumn(3).getString());
+        w.gpus = Decoded(path_, "workers.gpus", s.getColumn(3).getString(), GpusFromJson);
         w.status = Known(ParseWorkerStatus, "workers.status", s.getColumn(4).getString());
         w.registered_at = s.getColumn(5).getDouble();
         w.last_seen = s.getColumn(6).getDouble();
@@ -760,8 +776,6 @@ class SqliteStore final : public Store {
       return fn();
     } catch (const SQLite::Exception& e) {
       throw Translate(e, path_);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(ErrorKind::kFailed, "database '" + path_ + "' holds invalid JSON: " + e.what());
     }
   }
 
@@ -952,7 +966,7 @@ class SqliteStore final : public Store {
     t.status = Known(ParseTrialStatus, "trials.status", s.getColumn(3).getString());
     t.attempt = s.getColumn(4).getInt64();
     t.retries_used = s.getColumn(5).getInt64();
-    t.params = nlohmann::ordered_json::parse(s.getColumn(6).getString());
+    t.params = Decoded(path_, "trials.params", s.getColumn(6).getString(), ParamsFromJson);
     t.objective = OptionalDouble(s.getColumn(7));
     t.reason = s.getColumn(8).getString();
     t.created_at = s.getColumn(9).getDouble();

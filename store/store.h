@@ -22,8 +22,6 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/types.h"
 
 namespace hpt {
@@ -49,7 +47,7 @@ struct TrialRow {
   TrialStatus status = TrialStatus::kPending;
   int64_t attempt = 0;       // attempts started so far; 0 until first dispatched
   int64_t retries_used = 0;  // attempts charged to the trial's own failures
-  nlohmann::ordered_json params = nlohmann::ordered_json::object();  // searched parameters only
+  Params params;  // searched parameters only, in search-space order
   std::optional<double> objective;
   std::string reason;  // why it failed or was stopped; empty otherwise
   double created_at = 0;
@@ -66,7 +64,7 @@ struct ComponentRow {
   int64_t id = 0;
   ComponentKind kind = ComponentKind::kRun;
   std::string name;  // "trial-12-params", "static", "trial-12-attempt-2"
-  nlohmann::ordered_json data = nlohmann::ordered_json::object();
+  NamedValues data;  // a parameters component's values, the static component's; empty for runs
   // Run components only (otherwise empty / nullopt):
   int64_t attempt = 0;
   std::string worker, host, gpus, reason, log_path;
@@ -74,6 +72,7 @@ struct ComponentRow {
   int64_t slot = -1;
   std::optional<double> started_at, ended_at;
   std::optional<int64_t> exit_code;
+  std::optional<double> budget;  // the attempt's multi-fidelity budget, when it had one
 };
 
 struct MetricRow {
@@ -85,7 +84,7 @@ struct WorkerRow {
   std::string id;  // unique per worker process: "host:pid:random"
   std::string host;
   int64_t slots = 0;
-  nlohmann::ordered_json gpus = nlohmann::ordered_json::array();  // [{"index":0,"name":..,"memory_mb":..}]
+  std::vector<GpuInfo> gpus;
   WorkerStatus status = WorkerStatus::kAlive;
   double registered_at = 0;
   double last_seen = 0;
@@ -99,7 +98,7 @@ struct NewExperiment {
   std::string name, spec_yaml, strategy, objective_metric;
   Goal goal = Goal::kMaximize;
   int64_t max_trials = 0;
-  nlohmann::ordered_json static_params = nlohmann::ordered_json::object();
+  NamedValues static_params;
   double now = 0;
 };
 
@@ -109,7 +108,7 @@ struct NewRun {
   std::string worker, host, gpus, log_path;
   int64_t slot = 0;
   double now = 0;
-  double budget = 0;  // multi-fidelity budget of this attempt; kept in the component's data
+  double budget = 0;  // multi-fidelity budget of this attempt; > 0 is kept on its component
 };
 
 // How an attempt ended and what that makes of its trial.
@@ -143,9 +142,11 @@ class Store {
   // may roll the whole transaction back: every later write in it then fails with kFailed, and
   // Transaction throws kFailed even when fn caught the fault, so nothing of fn commits.
   //
-  // What reads give back of a write: JSON values (params, static params, GPUs) go through their
-  // text, so invalid UTF-8 in a string reads back as U+FFFD and a NaN or infinity as null; a NaN
-  // given for an optional number (an objective, a time that may be absent) reads back as none.
+  // What reads give back of a write: values and names are kept as text (JSON, in the SQLite
+  // store), so invalid UTF-8 in a string (a parameter, a static value, a GPU's name) reads back
+  // with U+FFFD in its place, and a NaN or infinite parameter or static value reads back as NaN;
+  // a NaN given for an optional number (an objective, a time that may be absent) reads back as
+  // none. Values keep their order and type (an int stays an int, a double a double).
   // Experiment and component ids are unique and increase in order of creation; the ids of a
   // rolled-back transaction may be used again.
   virtual void Transaction(const std::function<void()>& fn) = 0;
@@ -158,11 +159,9 @@ class Store {
   // returns the trial id: reserved_id when given (one of a range from ReserveTrialIds, used
   // once), else a fresh one. A missing experiment is kNotFound; a number the experiment already
   // has, or an id another trial has, is kFailed.
-  virtual int64_t CreateTrial(int64_t experiment_id, int64_t number,
-                              const nlohmann::ordered_json& params, double now,
+  virtual int64_t CreateTrial(int64_t experiment_id, int64_t number, const Params& params, double now,
                               int64_t reserved_id) = 0;
-  int64_t CreateTrial(int64_t experiment_id, int64_t number, const nlohmann::ordered_json& params,
-                      double now) {
+  int64_t CreateTrial(int64_t experiment_id, int64_t number, const Params& params, double now) {
     return CreateTrial(experiment_id, number, params, now, 0);
   }
   // Reserves count >= 1 trial ids and returns the first: [first, first + count) are above every
@@ -178,8 +177,8 @@ class Store {
   virtual void ReturnTrialIds(int64_t first) = 0;
   // Marks the trial running with this attempt (its reason and ended_at cleared; started_at set
   // by its first attempt only), inserts and links a 'run' component named
-  // "trial-ID-attempt-N" (status "running", started at run.now, data {"budget": b} when
-  // run.budget > 0, else {}); returns its id. A missing trial is kNotFound.
+  // "trial-ID-attempt-N" (status "running", started at run.now, budget run.budget when it is
+  // > 0, else none); returns its id. A missing trial is kNotFound.
   virtual int64_t StartRun(const NewRun& run) = 0;
   // Appends points to the trial's series. A point whose (trial, attempt, name, step) is already
   // stored is ignored, so a repeated report changes nothing; a NaN value is kept and reads back

@@ -2,12 +2,11 @@
 
 #include <string>
 
+#include "core/json.h"
 #include "core/types.h"
 
 namespace hpt {
 namespace {
-
-using Json = nlohmann::ordered_json;
 
 Json OrNull(const std::optional<double>& value) { return value ? Json(*value) : Json(nullptr); }
 
@@ -22,7 +21,8 @@ Json ComponentJson(const ComponentRow& c) {
   j["id"] = c.id;
   j["kind"] = std::string(ToString(c.kind));
   j["name"] = c.name;
-  j["data"] = c.data;
+  j["data"] = ToJson(c.data);
+  if (c.budget) j["data"]["budget"] = *c.budget;
   if (c.kind == ComponentKind::kRun) {
     j["attempt"] = c.attempt;
     j["status"] = c.status ? Json(std::string(ToString(*c.status))) : Json(nullptr);
@@ -49,7 +49,7 @@ Json TrialJson(const TrialRow& trial) {
   j["experiment"] = trial.experiment_id;
   j["status"] = std::string(ToString(trial.status));
   j["objective"] = OrNull(trial.objective);
-  j["params"] = trial.params;
+  j["params"] = ToJson(trial.params);
   j["attempt"] = trial.attempt;
   j["reason"] = trial.reason;
   j["started_at"] = OrNull(trial.started_at);
@@ -137,7 +137,7 @@ Json WorkersJson(Store& store) {
     out.push_back({{"id", w.id},
                    {"host", w.host},
                    {"slots", w.slots},
-                   {"gpus", w.gpus},
+                   {"gpus", ToJson(w.gpus)},
                    {"status", std::string(ToString(w.status))},
                    {"registered_at", w.registered_at},
                    {"last_seen", w.last_seen}});

@@ -13,12 +13,13 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <type_traits>
 #include <utility>
-
-#include <nlohmann/json.hpp>
+#include <variant>
 
 #include "core/command.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/layout.h"
 #include "core/spec.h"
 #include "worker/metric_parser.h"
@@ -34,14 +35,24 @@ double WallNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// A JSON scalar as it is substituted into a command line.
-std::optional<std::string> JsonToArgument(const nlohmann::json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
-  if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
-  if (value.is_number_unsigned()) return std::to_string(value.get<uint64_t>());
-  if (value.is_number_float()) return FormatValue(ParamValue(value.get<double>()));
-  return std::nullopt;
+// A value as it is substituted into a command line: booleans as true/false, numbers as
+// FormatValue writes them, strings verbatim.
+std::string ArgumentOf(const Value& value) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, bool>) {
+          return x ? "true" : "false";
+        } else {
+          return FormatValue(ParamValue(x));
+        }
+      },
+      value);
+}
+
+std::string SlotList(const std::vector<uint32_t>& slots) {
+  std::string out;
+  for (uint32_t s : slots) out += (out.empty() ? "" : ",") + std::to_string(s);
+  return out;
 }
 
 // What the coordinator has not acknowledged yet of one attempt: its metrics batches and, once
@@ -388,13 +399,12 @@ class Worker::Impl {
       const fs::path checkpoint_dir = InWorkDir(layout.checkpoint_dir);
       t.log_path = InWorkDir(layout.attempt_log).string();
 
-      nlohmann::json params;
+      NamedValues params;
       try {
-        params = nlohmann::json::parse(a.params_json);
-      } catch (const nlohmann::json::exception& e) {
-        throw Error(ErrorKind::kInvalidInput, std::string("its parameters are not valid JSON: ") + e.what());
+        params = NamedValuesFromJson(ParseJson(a.params_json));
+      } catch (const Error& e) {
+        throw Error(ErrorKind::kInvalidInput, std::string("its parameters: ") + e.what());
       }
-      if (!params.is_object()) throw Error(ErrorKind::kInvalidInput, "its parameters are not a JSON object");
       std::string cuda;
       for (uint32_t slot : a.slots) {
         const int32_t gpu = slot_gpu_.at(slot);  // CheckAssignment: every slot is known
@@ -407,9 +417,9 @@ class Worker::Impl {
                                    .budget = a.budget > 0 ? FormatValue(ParamValue(a.budget)) : ""};
       auto lookup = [&](std::string_view name) -> std::optional<std::string> {
         if (std::optional<std::string> value = BuiltinValue(builtins, name)) return value;
-        auto it = params.find(std::string(name));
-        if (it == params.end()) return std::nullopt;
-        return JsonToArgument(*it);
+        const Value* value = FindValue(params, name);
+        if (value == nullptr) return std::nullopt;
+        return ArgumentOf(*value);
       };
       TrialLaunch launch;
       launch.argv = ExpandCommand(a.command, lookup);
@@ -435,7 +445,7 @@ class Worker::Impl {
       for (const fs::path& dir : {InWorkDir(layout.experiment_dir), trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
       t.process = TrialProcess::Start(launch);
       log_->Info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
-                 t.process->pid(), nlohmann::json(a.slots).dump());
+                 t.process->pid(), SlotList(a.slots));
       running_.emplace(key, std::move(t));
     } catch (const std::exception& e) {
       LaunchFailed(a, std::string("could not start: ") + e.what());

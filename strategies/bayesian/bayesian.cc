@@ -11,6 +11,7 @@
 
 #include <LBFGSB.h>
 
+#include "core/json.h"
 #include "strategies/bayesian/acquisition.h"
 #include "strategies/bayesian/output_warp.h"
 
@@ -63,14 +64,14 @@ BayesianStrategy::BayesianStrategy(const SearchSpace& space, const BayesianOptio
       prior_(DefaultPrior(encoder_.encoded_dims())) {}
 
 std::string BayesianStrategy::KeyOf(const std::vector<double>& u) const {
-  return ParamsToJson(space_.FromUnit(u)).dump();
+  return JsonText(ToJson(space_.FromUnit(u)));
 }
 
 void BayesianStrategy::Observe(const Observation& observation) {
   Record record;
   record.u = space_.ToUnit(observation.params);
   encoder_.Snap(record.u);
-  record.key = ParamsToJson(observation.params).dump();
+  record.key = JsonText(ToJson(observation.params));
   // A failed trial, or one without a usable value, carries no objective (see UpdateModel).
   if (observation.objective && std::isfinite(*observation.objective) &&
       observation.status != TrialStatus::kFailed) {
@@ -310,7 +311,7 @@ std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& contex
     if (records_.contains(p.number) || p.number == context.number) continue;
     std::vector<double> u = space_.ToUnit(p.params);
     encoder_.Snap(u);
-    taken.insert(ParamsToJson(p.params).dump());
+    taken.insert(JsonText(ToJson(p.params)));
     pending.push_back(std::move(u));
   }
   if (discrete_count_ != 0 && taken.size() >= discrete_count_) return std::nullopt;

@@ -11,10 +11,10 @@
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <nlohmann/json.hpp>
 
 #include "coordinator/coordinator.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "proto/transport.h"
 #include "store/store.h"
 #include "tests/coordinator/scripted.h"
@@ -299,7 +299,7 @@ trial: {command: [never-run, "--x={x}"]}
     CAPTURE(i);
     CHECK(trials[i].id != lost->trial_id);
     CHECK(trials[i].id == later[i - 1].trial_id);
-    CHECK(trials[i].params.dump() == nlohmann::ordered_json::parse(later[i - 1].params_json).dump());
+    CHECK(JsonText(ToJson(trials[i].params)) == ParseJson(later[i - 1].params_json).dump());
   }
 }
 

@@ -317,7 +317,7 @@ TEST_CASE("coordinator: after a restart, a worker id that was registered goes on
   const std::string path = (dir.path / "hpt.db").string();
   {
     auto store = OpenSqliteStore(StoreOptions{path});
-    WorkerRow row{"w1", "h", 1, nlohmann::ordered_json::array(), WorkerStatus::kAlive, 1, 1};
+    WorkerRow row{"w1", "h", 1, {}, WorkerStatus::kAlive, 1, 1};
     row.session_token = 77;
     store->UpsertWorker(row);
     row.id = "w2";
@@ -404,7 +404,7 @@ TEST_CASE("coordinator: rows of workers not seen for forget_workers_after are de
   const std::string path = (dir.path / "hpt.db").string();
   {
     auto store = OpenSqliteStore(StoreOptions{path});
-    store->UpsertWorker(WorkerRow{"long-gone", "h", 1, nlohmann::ordered_json::array(), WorkerStatus::kLost, 1, 1});
+    store->UpsertWorker(WorkerRow{"long-gone", "h", 1, {}, WorkerStatus::kLost, 1, 1});
   }
   CoordinatorOptions options;
   options.forget_workers_after = std::chrono::seconds(3600);

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include "core/error.h"
+#include "core/json.h"
 
 namespace hpt {
 namespace {
@@ -193,7 +194,7 @@ TEST_CASE("grid: points enumerate every combination once, the last parameter fas
   CHECK(space.GridPoint(1) == Params{{"opt", std::string("sgd")}, {"layers", int64_t{2}}});
   CHECK(space.GridPoint(5) == Params{{"opt", std::string("adam")}, {"layers", int64_t{3}}});
   std::set<std::string> combos;
-  for (uint64_t i = 0; i < 6; ++i) combos.insert(ParamsToJson(space.GridPoint(i)).dump());
+  for (uint64_t i = 0; i < 6; ++i) combos.insert(JsonText(ToJson(space.GridPoint(i))));
   CHECK(combos.size() == 6);
   CHECK_THROWS_AS(space.GridPoint(6), Error);
 }
@@ -222,39 +223,62 @@ TEST_CASE("grid: a float without grid_points has no axis") {
   CHECK_THROWS_AS(space.GridSize(), Error);
 }
 
-TEST_CASE("params: JSON keeps space order and value types, and reads back") {
+TEST_CASE("params: JSON keeps space order and value types, and Conform gives the space's values back") {
   const SearchSpace space({Float("lr", 1e-5, 0.1, Scale::kLog), Int("hidden", 32, 1024, Scale::kLog),
                            Categorical("opt", {std::string("sgd"), std::string("adam")}),
                            Categorical("batch", {int64_t{32}, int64_t{64}})});
   const Params params = {{"lr", 0.001}, {"hidden", int64_t{128}}, {"opt", std::string("adam")},
                          {"batch", int64_t{64}}};
-  const nlohmann::ordered_json json = ParamsToJson(params);
-  CHECK(json.dump() == R"({"lr":0.001,"hidden":128,"opt":"adam","batch":64})");
-  CHECK(ParamsFromJson(space, json) == params);
+  const Json json = ToJson(params);
+  CHECK(JsonText(json) == R"({"lr":0.001,"hidden":128,"opt":"adam","batch":64})");
+  CHECK(ParamsFromJson(json) == params);
+  CHECK(space.Conform(ParamsFromJson(json)) == params);
 
-  nlohmann::ordered_json extra = json;
+  Json extra = json;
   extra["epochs"] = 10;  // a static value rides along
   extra["hidden"] = 128.0;
-  CHECK(ParamsFromJson(space, extra) == params);
+  extra["batch"] = 64.0;  // a choice keeps its spec's type
+  extra["lr"] = 1;        // an integral float
+  const Params conformed = space.Conform(ParamsFromJson(extra));
+  CHECK(conformed == Params{{"lr", 1.0}, {"hidden", int64_t{128}}, {"opt", std::string("adam")}, {"batch", int64_t{64}}});
 }
 
-TEST_CASE("params: JSON missing a key or with a wrong type is rejected") {
+TEST_CASE("params: values missing a parameter or of a wrong type are rejected, naming it") {
   const SearchSpace space({Int("hidden", 32, 1024, Scale::kLog),
                            Categorical("opt", {std::string("sgd"), std::string("adam")})});
-  const auto rejects = [&](const char* text) {
+  const auto rejects = [&](const char* text, const char* named = "") {
     try {
-      ParamsFromJson(space, nlohmann::ordered_json::parse(text));
+      space.Conform(ParamsFromJson(ParseJson(text)));
     } catch (const Error& e) {
-      return e.kind() == ErrorKind::kInvalidInput;
+      return e.kind() == ErrorKind::kInvalidInput && std::string(e.what()).find(named) != std::string::npos;
     }
     return false;
   };
   CHECK_FALSE(rejects(R"({"hidden": 64, "opt": "sgd"})"));
-  CHECK(rejects(R"({"opt": "sgd"})"));
-  CHECK(rejects(R"({"hidden": "64", "opt": "sgd"})"));
-  CHECK(rejects(R"({"hidden": 64.5, "opt": "sgd"})"));
-  CHECK(rejects(R"({"hidden": 64, "opt": "rmsprop"})"));
-  CHECK(rejects(R"([64, "sgd"])"));
+  CHECK(rejects(R"({"opt": "sgd"})", "'hidden' is missing"));
+  CHECK(rejects(R"({"hidden": "64", "opt": "sgd"})", "'hidden' must be an integer, got \"64\""));
+  CHECK(rejects(R"({"hidden": 64.5, "opt": "sgd"})", "'hidden'"));
+  CHECK(rejects(R"({"hidden": 64, "opt": "rmsprop"})", "'opt' must be one of its choices"));
+  CHECK(rejects(R"([64, "sgd"])", "must be a JSON object"));
+  CHECK(rejects(R"({"hidden": [64], "opt": "sgd"})", "'hidden' must be a number or a string"));
+  CHECK(rejects(R"({"hidden": 64,)", "invalid JSON"));
+}
+
+TEST_CASE("json: values read back with their types; non-finite numbers as NaN; GPUs checked") {
+  const NamedValues values = {{"on", true}, {"n", int64_t{-3}}, {"x", 2.5}, {"s", std::string("a\"b")}};
+  CHECK(NamedValuesFromJson(ParseJson(JsonText(ToJson(values)))) == values);
+  const Params odd = {{"inf", std::numeric_limits<double>::infinity()}};
+  CHECK(JsonText(ToJson(odd)) == R"({"inf":null})");
+  const Params back = ParamsFromJson(ParseJson(JsonText(ToJson(odd))));
+  REQUIRE(back.size() == 1);
+  CHECK(std::isnan(std::get<double>(back[0].value)));
+  CHECK(JsonText(Json("caf\xe9")) == "\"caf\xef\xbf\xbd\"");
+
+  const std::vector<GpuInfo> gpus = {{0, "H100", 81559}, {3, "", 0}};
+  CHECK(GpusFromJson(ToJson(gpus)) == gpus);
+  CHECK_THROWS_AS(GpusFromJson(ParseJson(R"([{"index": -1}])")), Error);
+  CHECK_THROWS_AS(GpusFromJson(ParseJson(R"({"index": 0})")), Error);
+  CHECK_THROWS_AS(ParamsFromJson(ParseJson(R"({"b": true})")), Error);  // parameters hold no booleans
 }
 
 TEST_CASE("format: doubles print in the shortest form that reads back the same") {

@@ -26,7 +26,7 @@ TEST_CASE("memory store: while a fault is set every write throws it and applies 
           "and empty transactions go on; cleared, writes go through") {
   auto store = OpenMemoryStore();
   const int64_t exp = store->CreateExperiment(MakeExperiment("faulty"));
-  const int64_t t = store->CreateTrial(exp, 1, Json{{"x", 1}}, 1);
+  const int64_t t = store->CreateTrial(exp, 1, Params{{"x", int64_t{1}}}, 1);
   const int64_t run = store->StartRun(MakeRun(t, 1, 2));
   store->UpsertWorker(MakeWorker("w", WorkerStatus::kAlive, 1, 1));
   const int64_t reserved = store->ReserveTrialIds(10);
@@ -37,8 +37,8 @@ TEST_CASE("memory store: while a fault is set every write throws it and applies 
   end.objective = 0.5;
   const std::vector<std::pair<const char*, std::function<void()>>> writes = {
       {"CreateExperiment", [&] { store->CreateExperiment(MakeExperiment("no")); }},
-      {"CreateTrial", [&] { store->CreateTrial(exp, 2, Json::object(), 1); }},
-      {"CreateTrial reserved", [&] { store->CreateTrial(exp, 3, Json::object(), 1, reserved); }},
+      {"CreateTrial", [&] { store->CreateTrial(exp, 2, Params{}, 1); }},
+      {"CreateTrial reserved", [&] { store->CreateTrial(exp, 3, Params{}, 1, reserved); }},
       {"ReserveTrialIds", [&] { store->ReserveTrialIds(5); }},
       {"ReturnTrialIds", [&] { store->ReturnTrialIds(reserved); }},
       {"StartRun", [&] { store->StartRun(MakeRun(t, 2, 5)); }},
@@ -97,7 +97,7 @@ TEST_CASE("memory store: a write refused by a fault rolls the whole transaction 
           "the body catches the fault and writes on") {
   auto store = OpenMemoryStore();
   const int64_t exp = store->CreateExperiment(MakeExperiment("batch"));
-  const int64_t t = store->CreateTrial(exp, 1, Json::object(), 1);
+  const int64_t t = store->CreateTrial(exp, 1, Params{}, 1);
   const std::vector<MetricPoint> points = {{"loss", 1, 0.5, 3}};
 
   SUBCASE("the fault rethrown by the body rolls back and comes out as it was") {
@@ -105,7 +105,7 @@ TEST_CASE("memory store: a write refused by a fault rolls the whole transaction 
     CHECK(KindOf(
               [&] {
                 store->Transaction([&] {
-                  store->CreateTrial(exp, 2, Json::object(), 1);
+                  store->CreateTrial(exp, 2, Params{}, 1);
                   store->FailWrites(Error(ErrorKind::kOverloaded, "disk full"));
                   store->AppendMetrics(t, 1, points);
                 });
@@ -118,11 +118,11 @@ TEST_CASE("memory store: a write refused by a fault rolls the whole transaction 
     CHECK(KindOf(
               [&] {
                 store->Transaction([&] {
-                  store->CreateTrial(exp, 2, Json::object(), 1);
+                  store->CreateTrial(exp, 2, Params{}, 1);
                   store->FailWrites(Error(ErrorKind::kOverloaded, "disk full"));
                   CHECK(KindOf([&] { store->AppendMetrics(t, 1, points); }) == ErrorKind::kOverloaded);
                   store->FailWrites(std::nullopt);  // space comes back: too late for this one
-                  CHECK(KindOf([&] { store->CreateTrial(exp, 3, Json::object(), 1); }) == ErrorKind::kFailed);
+                  CHECK(KindOf([&] { store->CreateTrial(exp, 3, Params{}, 1); }) == ErrorKind::kFailed);
                   CHECK(KindOf([&] { store->Transaction([] {}); }) == ErrorKind::kFailed);
                 });
               },
@@ -132,11 +132,11 @@ TEST_CASE("memory store: a write refused by a fault rolls the whole transaction 
   SUBCASE("a fault in a nested transaction that the outer body catches still dooms the outer one") {
     CHECK(KindOf([&] {
             store->Transaction([&] {
-              store->CreateTrial(exp, 2, Json::object(), 1);
+              store->CreateTrial(exp, 2, Params{}, 1);
               try {
                 store->Transaction([&] {
                   store->FailWrites(Error(ErrorKind::kOverloaded, "disk full"));
-                  store->CreateTrial(exp, 3, Json::object(), 1);
+                  store->CreateTrial(exp, 3, Params{}, 1);
                 });
               } catch (const Error& e) {
                 CHECK(e.kind() == ErrorKind::kOverloaded);
@@ -148,10 +148,10 @@ TEST_CASE("memory store: a write refused by a fault rolls the whole transaction 
   SUBCASE("a nested transaction that catches the fault itself cannot commit either") {
     CHECK(KindOf([&] {
             store->Transaction([&] {
-              store->CreateTrial(exp, 2, Json::object(), 1);
+              store->CreateTrial(exp, 2, Params{}, 1);
               store->Transaction([&] {
                 store->FailWrites(Error(ErrorKind::kOverloaded, "disk full"));
-                CHECK_THROWS(store->CreateTrial(exp, 3, Json::object(), 1));
+                CHECK_THROWS(store->CreateTrial(exp, 3, Params{}, 1));
                 store->FailWrites(std::nullopt);
               });
             });
@@ -162,7 +162,7 @@ TEST_CASE("memory store: a write refused by a fault rolls the whole transaction 
   store->FailWrites(std::nullopt);
   REQUIRE(store->Trials(exp).size() == 1);
   CHECK(store->Metrics(t).empty());
-  CHECK(store->CreateTrial(exp, 2, Json::object(), 1) == t + 1);
+  CHECK(store->CreateTrial(exp, 2, Params{}, 1) == t + 1);
   store->Transaction([&] { store->AppendMetrics(t, 1, points); });
   CHECK(store->Metrics(t).size() == 1);
 }
@@ -171,9 +171,9 @@ TEST_CASE("memory store: a fault outside a transaction dooms nothing: the next w
   auto store = OpenMemoryStore();
   const int64_t exp = store->CreateExperiment(MakeExperiment("alone"));
   store->FailWrites(Error(ErrorKind::kOverloaded, "disk full"));
-  CHECK(KindOf([&] { store->CreateTrial(exp, 1, Json::object(), 1); }) == ErrorKind::kOverloaded);
+  CHECK(KindOf([&] { store->CreateTrial(exp, 1, Params{}, 1); }) == ErrorKind::kOverloaded);
   store->FailWrites(std::nullopt);
-  store->Transaction([&] { store->CreateTrial(exp, 1, Json::object(), 1); });
+  store->Transaction([&] { store->CreateTrial(exp, 1, Params{}, 1); });
   CHECK(store->Trials(exp).size() == 1);
 }
 

@@ -95,9 +95,9 @@ struct SmallStore {
     old_mnist = AddExperiment(store, "mnist", 100);
     mnist = AddExperiment(store, "mnist", 200);
     cifar = AddExperiment(store, "cifar", 300);
-    other_trial = store.CreateTrial(mnist, 1, Json{{"lr", 0.1}}, 210);
-    best_trial = store.CreateTrial(mnist, 2, Json{{"lr", 0.01}}, 211);
-    failed_trial = store.CreateTrial(mnist, 3, Json{{"lr", 1.0}}, 212);
+    other_trial = store.CreateTrial(mnist, 1, Params{{"lr", 0.1}}, 210);
+    best_trial = store.CreateTrial(mnist, 2, Params{{"lr", 0.01}}, 211);
+    failed_trial = store.CreateTrial(mnist, 3, Params{{"lr", 1.0}}, 212);
     Finish(store, other_trial, TrialStatus::kCompleted, 0.5, 220);
     Finish(store, best_trial, TrialStatus::kCompleted, 0.9, 230);
     Finish(store, failed_trial, TrialStatus::kFailed, std::nullopt, 240);
@@ -268,9 +268,9 @@ QUERY_TEST("views: the JSON documents have the documented keys, in order, with t
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("views"));
-  const int64_t t1 = store.CreateTrial(exp, 1, Json{{"lr", 0.01}}, 1);
-  const int64_t t2 = store.CreateTrial(exp, 2, Json{{"lr", 0.1}}, 1);
-  store.CreateTrial(exp, 3, Json{{"lr", 0.2}}, 1);
+  const int64_t t1 = store.CreateTrial(exp, 1, Params{{"lr", 0.01}}, 1);
+  const int64_t t2 = store.CreateTrial(exp, 2, Params{{"lr", 0.1}}, 1);
+  store.CreateTrial(exp, 3, Params{{"lr", 0.2}}, 1);
   RunAttempt(store, t1, 1, TrialStatus::kCompleted, 0.7, 10, 25.5);
   RunAttempt(store, t2, 1, TrialStatus::kCompleted, 0.8, 10, 12);
   std::vector<MetricPoint> points = {{"val_accuracy", 1, 0.7, 20}};

@@ -137,7 +137,7 @@ TEST_CASE("store: committed trial id reservations hold across a reopen, and agai
   const std::string path = dir.File("hpt.db");
   auto store = OpenWriter(path);
   const int64_t exp = store->CreateExperiment(MakeExperiment("a"));
-  CHECK(store->CreateTrial(exp, 1, Json::object(), 1) == 1);
+  CHECK(store->CreateTrial(exp, 1, Params{}, 1) == 1);
   CHECK(store->ReserveTrialIds(10) == 2);
   store.reset();
   store = OpenWriter(path);
@@ -150,7 +150,7 @@ TEST_CASE("store: committed trial id reservations hold across a reopen, and agai
   }
   store = OpenWriter(path);
   CHECK(store->ReserveTrialIds(1) == 501);
-  CHECK(store->CreateTrial(exp, 5, Json::object(), 1) == 502);
+  CHECK(store->CreateTrial(exp, 5, Params{}, 1) == 502);
 }
 
 TEST_CASE("store: a database with a newer schema than this binary knows is refused") {
@@ -229,7 +229,7 @@ TEST_CASE("store: a call that fails halfway inside a Transaction makes the whole
   }
   // Even a body that catches the error and writes on commits nothing.
   CHECK_THROWS(store->Transaction([&] {
-    CHECK_THROWS(store->CreateTrial(exp, 1, Json::object(), 1));
+    CHECK_THROWS(store->CreateTrial(exp, 1, Params{}, 1));
     store->SetExperimentStatus(exp, ExperimentStatus::kFailed, "should not commit", 2);
   }));
   CHECK(store->Trials(exp).empty());
@@ -240,7 +240,7 @@ TEST_CASE("store: a call that fails halfway inside a Transaction makes the whole
     SQLite::Database db(path, SQLite::OPEN_READWRITE);
     db.exec("DROP TRIGGER fail_links");
   }
-  store->Transaction([&] { store->CreateTrial(exp, 1, Json::object(), 1); });
+  store->Transaction([&] { store->CreateTrial(exp, 1, Params{}, 1); });
   CHECK(store->Trials(exp).size() == 1);
 }
 
@@ -255,16 +255,16 @@ TEST_CASE("store: a read-only store reads, refuses every write, and never create
 
   auto writer = OpenWriter(path);
   const int64_t exp = writer->CreateExperiment(MakeExperiment("ro"));
-  const int64_t t = writer->CreateTrial(exp, 1, Json::object(), 1);
+  const int64_t t = writer->CreateTrial(exp, 1, Params{}, 1);
 
   // Readers see committed writes while the writer is still open (WAL).
   auto reader = OpenReader(path);
   CHECK(reader->FindExperiment("ro")->id == exp);
-  writer->CreateTrial(exp, 2, Json::object(), 1);
+  writer->CreateTrial(exp, 2, Params{}, 1);
   CHECK(reader->Trials(exp).size() == 2);
 
   CHECK(KindOf([&] { reader->CreateExperiment(MakeExperiment("no")); }) == ErrorKind::kFailed);
-  CHECK(KindOf([&] { reader->CreateTrial(exp, 3, Json::object(), 1); }) == ErrorKind::kFailed);
+  CHECK(KindOf([&] { reader->CreateTrial(exp, 3, Params{}, 1); }) == ErrorKind::kFailed);
   CHECK(KindOf([&] { reader->StartRun(MakeRun(t, 1, 2)); }) ==
         ErrorKind::kFailed);
   std::vector<MetricPoint> points = {{"loss", 1, 0.5, 3}};
@@ -293,7 +293,7 @@ TEST_CASE("store: a second writer of a file is refused, naming the file and its 
   CHECK(message.find("pid " + std::to_string(getpid()) + " on host ") != std::string::npos);
   CHECK(message.find(path + ".lock") != std::string::npos);
   // Refused before it touched anything: the writer carries on alone.
-  writer->CreateTrial(exp, 1, Json::object(), 1);
+  writer->CreateTrial(exp, 1, Params{}, 1);
   CHECK(OpenReader(path)->Trials(exp).size() == 1);
 
   writer.reset();
@@ -364,7 +364,7 @@ TEST_CASE("store: a full disk is kOverloaded and leaves no half-written trial or
   auto store = OpenWriter(path);
   store_internal::SetMaxPageCount(*store, 40);
   const int64_t exp = store->CreateExperiment(MakeExperiment("full"));
-  const int64_t t = store->CreateTrial(exp, 1, Json{{"x", 1}}, 1);
+  const int64_t t = store->CreateTrial(exp, 1, Params{{"x", int64_t{1}}}, 1);
   std::vector<MetricPoint> small = {{"loss", 1, 0.5, 1}};
   store->AppendMetrics(t, 1, small);
 
@@ -379,7 +379,7 @@ TEST_CASE("store: a full disk is kOverloaded and leaves no half-written trial or
   CHECK(store->Metrics(t).size() == 1);
 
   // A trial whose params do not fit leaves neither the trial nor its component.
-  const Json huge = {{"blob", std::string(400000, 'p')}};
+  const Params huge = {{"blob", std::string(400000, 'p')}};
   CHECK(KindOf([&] { store->CreateTrial(exp, 2, huge, 1); }) == ErrorKind::kOverloaded);
   CHECK(store->Trials(exp).size() == 1);
   CHECK(Count(path, "SELECT COUNT(*) FROM trial_components") == 2);
@@ -388,7 +388,7 @@ TEST_CASE("store: a full disk is kOverloaded and leaves no half-written trial or
   // Inside a Transaction the whole body is undone, and the store stays usable.
   CHECK(KindOf([&] {
           store->Transaction([&] {
-            store->CreateTrial(exp, 3, Json::object(), 1);
+            store->CreateTrial(exp, 3, Params{}, 1);
             store->AppendMetrics(t, 1, big);
           });
         }) == ErrorKind::kOverloaded);
@@ -400,9 +400,9 @@ TEST_CASE("store: a full disk is kOverloaded and leaves no half-written trial or
   CHECK(KindOf(
             [&] {
               store->Transaction([&] {
-                store->CreateTrial(exp, 4, Json::object(), 1);
+                store->CreateTrial(exp, 4, Params{}, 1);
                 CHECK(KindOf([&] { store->AppendMetrics(t, 1, big); }) == ErrorKind::kOverloaded);
-                store->CreateTrial(exp, 5, Json::object(), 1);
+                store->CreateTrial(exp, 5, Params{}, 1);
               });
             },
             &rolled_back) == ErrorKind::kFailed);
@@ -410,7 +410,7 @@ TEST_CASE("store: a full disk is kOverloaded and leaves no half-written trial or
   CHECK(store->Trials(exp).size() == 1);
   CHECK(store->Metrics(t).size() == 1);
 
-  store->CreateTrial(exp, 6, Json::object(), 1);
+  store->CreateTrial(exp, 6, Params{}, 1);
   CHECK(store->Trials(exp).size() == 2);
 }
 
@@ -421,7 +421,7 @@ TEST_CASE("store: the write probe fails on a full store even where a page rewrit
     auto store = OpenWriter(path);
     store_internal::SetMaxPageCount(*store, 40);
     const int64_t exp = store->CreateExperiment(MakeExperiment("full"));
-    const int64_t t = store->CreateTrial(exp, 1, Json{{"x", 1}}, 1);
+    const int64_t t = store->CreateTrial(exp, 1, Params{{"x", int64_t{1}}}, 1);
     store->CheckWritable();
     // Fill it in small batches until it refuses one: the pages left are fewer than one batch's.
     bool full = false;
@@ -455,7 +455,7 @@ TEST_CASE("store: every run status and worker status is written as its name and 
   const std::string path = dir.File("hpt.db");
   auto store = OpenWriter(path);
   const int64_t exp = store->CreateExperiment(MakeExperiment("mlp"));
-  const int64_t trial = store->CreateTrial(exp, 1, Json::object(), 101);
+  const int64_t trial = store->CreateTrial(exp, 1, Params{}, 101);
   const int64_t running = store->StartRun(MakeRun(trial, 1, 110));
   CHECK(store->Components(trial).back().status == RunStatus::kRunning);
   CHECK(Count(path, "SELECT COUNT(*) FROM trial_components WHERE id = " + std::to_string(running) +
@@ -489,7 +489,7 @@ TEST_CASE("store: a status, kind or goal this build has no name for is kFailed n
   {
     auto store = OpenWriter(path);
     const int64_t exp = store->CreateExperiment(MakeExperiment("mlp"));
-    trial = store->CreateTrial(exp, 1, Json::object(), 101);
+    trial = store->CreateTrial(exp, 1, Params{}, 101);
     store->StartRun(MakeRun(trial, 1, 110));
     store->UpsertWorker(MakeWorker("w", WorkerStatus::kAlive, 1, 1));
   }

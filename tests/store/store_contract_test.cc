@@ -41,8 +41,8 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("mlp"));
-  const int64_t t1 = store.CreateTrial(exp, 1, Json{{"lr", 0.01}, {"optimizer", "adam"}}, 101);
-  const int64_t t2 = store.CreateTrial(exp, 2, Json{{"lr", 0.1}, {"optimizer", "sgd"}}, 102);
+  const int64_t t1 = store.CreateTrial(exp, 1, Params{{"lr", 0.01}, {"optimizer", std::string("adam")}}, 101);
+  const int64_t t2 = store.CreateTrial(exp, 2, Params{{"lr", 0.1}, {"optimizer", std::string("sgd")}}, 102);
 
   auto trial = store.FindTrial(t1);
   REQUIRE(trial);
@@ -51,7 +51,7 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
   CHECK(trial->status == TrialStatus::kPending);
   CHECK(trial->attempt == 0);
   CHECK(trial->retries_used == 0);
-  CHECK(trial->params.dump() == R"({"lr":0.01,"optimizer":"adam"})");
+  CHECK(trial->params == Params{{"lr", 0.01}, {"optimizer", std::string("adam")}});
   CHECK(trial->created_at == 101);
   CHECK_FALSE(trial->objective);
   CHECK_FALSE(trial->started_at);
@@ -103,19 +103,20 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
   REQUIRE(components.size() == 4);
   CHECK(components[0].kind == ComponentKind::kStatic);
   CHECK(components[0].name == "static");
-  CHECK(components[0].data == Json{{"epochs", 3}, {"batch_size", 128}});
+  CHECK(components[0].data == NamedValues{{"epochs", int64_t{3}}, {"batch_size", int64_t{128}}});
   CHECK(components[0].attempt == 0);
   CHECK(components[0].slot == -1);
   CHECK_FALSE(components[0].status);
   CHECK_FALSE(components[0].started_at);
   CHECK(components[1].kind == ComponentKind::kParameters);
   CHECK(components[1].name == "trial-" + std::to_string(t1) + "-params");
-  CHECK(components[1].data == trial->params);
+  CHECK(components[1].data == ToNamedValues(trial->params));
   CHECK(components[1].slot == -1);
   CHECK(components[2].kind == ComponentKind::kRun);
   CHECK(components[2].id == run1);
   CHECK(components[2].name == "trial-" + std::to_string(t1) + "-attempt-1");
-  CHECK(components[2].data == Json::object());
+  CHECK(components[2].data.empty());
+  CHECK_FALSE(components[2].budget);
   CHECK(components[2].attempt == 1);
   CHECK(components[2].status == RunStatus::kLost);
   CHECK(components[2].reason == "worker lost");
@@ -199,7 +200,7 @@ STORE_CONTRACT("store: an attempt's start and end set exactly what the contract 
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("attempts"));
-  const int64_t t = store.CreateTrial(exp, 1, Json::object(), 1);
+  const int64_t t = store.CreateTrial(exp, 1, Params{}, 1);
 
   // A trial that never ran in its attempt is closed with no run: only the trial changes.
   RunEnd never = MakeEnd(t, 0, RunStatus::kFailed, TrialStatus::kFailed, 5);
@@ -226,7 +227,8 @@ STORE_CONTRACT("store: an attempt's start and end set exactly what the contract 
   CHECK_FALSE(trial.ended_at);
   CHECK(trial.started_at == 10);
   CHECK(trial.retries_used == 1);  // FinishRun's to set
-  CHECK(store.Components(t).back().data == Json{{"budget", 2.5}});
+  CHECK(store.Components(t).back().budget == 2.5);
+  CHECK(store.Components(t).back().data.empty());
   CHECK(store.Components(t).back().status == RunStatus::kRunning);
   CHECK(store.Components(t).back().reason.empty());
   CHECK_FALSE(store.Components(t).back().exit_code);
@@ -258,7 +260,7 @@ STORE_CONTRACT("store: an attempt's start and end set exactly what the contract 
   const int64_t second = store.StartRun(run);
   CHECK(store.FindTrial(t)->started_at == 10);
   CHECK(store.FindTrial(t)->objective == 0.25);  // StartRun leaves it
-  CHECK(store.Components(t).back().data == Json::object());  // no budget
+  CHECK_FALSE(store.Components(t).back().budget);  // none given
   RunEnd requeued = MakeEnd(t, second, RunStatus::kTimeout, TrialStatus::kPending, 40);
   requeued.log_path = "/logs/moved.log";
   store.FinishRun(requeued);
@@ -281,13 +283,13 @@ STORE_CONTRACT("store: reserved trial ids are never handed out again once commit
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("a"));
-  CHECK(store.CreateTrial(exp, 1, Json::object(), 1) == 1);
+  CHECK(store.CreateTrial(exp, 1, Params{}, 1) == 1);
   const int64_t first = store.ReserveTrialIds(10);
   CHECK(first == 2);
   CHECK(store.ReserveTrialIds(5) == 12);
   // A fresh id skips the reservations; a reserved one is taken as given.
-  CHECK(store.CreateTrial(exp, 2, Json::object(), 1) == 17);
-  CHECK(store.CreateTrial(exp, 3, Json{{"x", 1}}, 1, first + 3) == first + 3);
+  CHECK(store.CreateTrial(exp, 2, Params{}, 1) == 17);
+  CHECK(store.CreateTrial(exp, 3, Params{{"x", int64_t{1}}}, 1, first + 3) == first + 3);
   REQUIRE(store.FindTrial(first + 3));
   CHECK(store.FindTrial(first + 3)->number == 3);
   CHECK(store.Components(first + 3)[1].name == "trial-" + std::to_string(first + 3) + "-params");
@@ -300,9 +302,9 @@ STORE_CONTRACT("store: reserved trial ids are never handed out again once commit
   CHECK(KindOf([&] { store.ReserveTrialIds(0); }) == ErrorKind::kInvalidInput);
   CHECK(KindOf([&] { store.ReserveTrialIds(-3); }) == ErrorKind::kInvalidInput);
   // An id above every reservation, given as reserved, still holds off fresh ids.
-  CHECK(store.CreateTrial(exp, 4, Json::object(), 1, 500) == 500);
+  CHECK(store.CreateTrial(exp, 4, Params{}, 1, 500) == 500);
   CHECK(store.ReserveTrialIds(1) == 501);
-  CHECK(store.CreateTrial(exp, 5, Json::object(), 1) == 502);
+  CHECK(store.CreateTrial(exp, 5, Params{}, 1) == 502);
   // Ids given back are reserved again, but never one at or below an existing trial (500 and
   // 502 are trials); giving back from above the reservation changes nothing.
   const int64_t block = store.ReserveTrialIds(50);
@@ -321,9 +323,9 @@ STORE_CONTRACT("store: trial ids are unique across experiments, and each experim
   Store& store = f.store();
   const int64_t a = store.CreateExperiment(MakeExperiment("a"));
   const int64_t b = store.CreateExperiment(MakeExperiment("b"));
-  const int64_t a1 = store.CreateTrial(a, 1, Json::object(), 1);
-  const int64_t b1 = store.CreateTrial(b, 1, Json::object(), 1);
-  const int64_t a2 = store.CreateTrial(a, 2, Json::object(), 1);
+  const int64_t a1 = store.CreateTrial(a, 1, Params{}, 1);
+  const int64_t b1 = store.CreateTrial(b, 1, Params{}, 1);
+  const int64_t a2 = store.CreateTrial(a, 2, Params{}, 1);
   CHECK(a1 != b1);
   CHECK(a2 != b1);
   CHECK(store.FindTrial(b1)->experiment_id == b);
@@ -351,7 +353,7 @@ STORE_CONTRACT("store: trials are listed by number and counted by status") {
       {1, TrialStatus::kRunning},   {3, TrialStatus::kPending}, {6, TrialStatus::kCompleted}};
   for (size_t i = 0; i < trials.size(); ++i) {
     const auto [number, status] = trials[i];
-    const int64_t id = store.CreateTrial(exp, number, Json::object(), 1, first + static_cast<int64_t>(i));
+    const int64_t id = store.CreateTrial(exp, number, Params{}, 1, first + static_cast<int64_t>(i));
     if (status == TrialStatus::kRunning) {
       store.StartRun(MakeRun(id, 1, 2));
     } else if (status != TrialStatus::kPending) {
@@ -380,14 +382,14 @@ STORE_CONTRACT("store: a trial number or id already taken is kFailed and leaves 
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("taken"));
   const int64_t other = store.CreateExperiment(MakeExperiment("other"));
-  const int64_t t = store.CreateTrial(exp, 1, Json{{"x", 1}}, 1);
-  CHECK(KindOf([&] { store.CreateTrial(exp, 1, Json{{"x", 2}}, 1); }) == ErrorKind::kFailed);
-  CHECK(KindOf([&] { store.CreateTrial(other, 1, Json::object(), 1, t); }) == ErrorKind::kFailed);
+  const int64_t t = store.CreateTrial(exp, 1, Params{{"x", int64_t{1}}}, 1);
+  CHECK(KindOf([&] { store.CreateTrial(exp, 1, Params{{"x", int64_t{2}}}, 1); }) == ErrorKind::kFailed);
+  CHECK(KindOf([&] { store.CreateTrial(other, 1, Params{}, 1, t); }) == ErrorKind::kFailed);
   CHECK(store.Trials(exp).size() == 1);
-  CHECK(store.FindTrial(t)->params == Json{{"x", 1}});
+  CHECK(store.FindTrial(t)->params == Params{{"x", int64_t{1}}});
   CHECK(store.Trials(other).empty());
   // The same number in another experiment is another trial; the refusals bound no id.
-  const int64_t t2 = store.CreateTrial(other, 1, Json::object(), 1);
+  const int64_t t2 = store.CreateTrial(other, 1, Params{}, 1);
   CHECK(t2 == t + 1);
   // Nor a component: the new trial's parameters come right after the last component made.
   CHECK(store.Components(t2)[1].id == store.Components(t)[1].id + 1);
@@ -397,7 +399,7 @@ STORE_CONTRACT("store: a repeated metric point is ignored, also inside a batch")
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("m"));
-  const int64_t t = store.CreateTrial(exp, 1, Json::object(), 1);
+  const int64_t t = store.CreateTrial(exp, 1, Params{}, 1);
   std::vector<MetricPoint> first = {{"loss", 1, 0.5, 10}, {"loss", 2, 0.4, 11}};
   store.AppendMetrics(t, 1, first);
   std::vector<MetricPoint> again = {{"loss", 2, 9.9, 99}, {"loss", 3, 0.3, 12}, {"loss", 3, 7, 13}};
@@ -419,8 +421,8 @@ STORE_CONTRACT("store: a trial's points read back by name, then attempt, then st
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("order"));
-  const int64_t t = store.CreateTrial(exp, 1, Json::object(), 1);
-  const int64_t other = store.CreateTrial(exp, 2, Json::object(), 1);
+  const int64_t t = store.CreateTrial(exp, 1, Params{}, 1);
+  const int64_t other = store.CreateTrial(exp, 2, Params{}, 1);
   std::vector<MetricPoint> second = {{"b", 10, 1, 1}, {"b", 2, 2, 1}, {"a", 3, 3, 1}, {"B", 1, 4, 1}};
   store.AppendMetrics(t, 2, second);
   std::vector<MetricPoint> first = {{"b", 5, 5, 1}, {"a", 7, 6, 1}};
@@ -440,7 +442,7 @@ STORE_CONTRACT("store: a NaN metric value is kept as a point and reads back as N
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("m"));
-  const int64_t t = store.CreateTrial(exp, 1, Json::object(), 1);
+  const int64_t t = store.CreateTrial(exp, 1, Params{}, 1);
   std::vector<MetricPoint> points = {{"loss", 1, std::nan(""), 10}};
   store.AppendMetrics(t, 1, points);
   const auto metrics = store.Metrics(t);
@@ -449,30 +451,44 @@ STORE_CONTRACT("store: a NaN metric value is kept as a point and reads back as N
   CHECK(metrics[0].point.time == 10);
 }
 
-STORE_CONTRACT("store: JSON goes through its text (invalid UTF-8 replaced, NaN as null), and a NaN "
-               "objective reads back as none and never ranks") {
+STORE_CONTRACT("store: values go through their text (invalid UTF-8 replaced, non-finite numbers read "
+               "back as NaN, types and order kept), and a NaN objective reads back as none and never ranks") {
   F f;
   Store& store = f.store();
   NewExperiment e = MakeExperiment("json");
-  e.static_params = Json{{"tag", "caf\xe9"}, {"scale", std::nan("")}};
+  e.static_params = {{"tag", std::string("caf\xe9")}, {"scale", std::nan("")}, {"on", true}};
   const int64_t exp = store.CreateExperiment(e);
-  const Json params = {{"name", "\xff\xfe"}, {"lr", std::numeric_limits<double>::infinity()}, {"n", 3}};
+  const Params params = {{"name", std::string("\xff\xfe")},
+                         {"lr", std::numeric_limits<double>::infinity()},
+                         {"n", int64_t{3}},
+                         {"x", 2.0}};
   const int64_t t = store.CreateTrial(exp, 1, params, 1);
-  const Json expected = {{"name", "\xef\xbf\xbd\xef\xbf\xbd"}, {"lr", nullptr}, {"n", 3}};
-  CHECK(store.FindTrial(t)->params == expected);
-  CHECK(store.FindTrial(t)->params.dump() == expected.dump());  // same keys, same order
-  CHECK(store.Components(t)[1].data == expected);
-  CHECK(store.Components(t)[0].data == Json{{"tag", "caf\xef\xbf\xbd"}, {"scale", nullptr}});
+  const Params back = store.FindTrial(t)->params;
+  REQUIRE(back.size() == 4);
+  CHECK(back[0] == Param{"name", std::string("\xef\xbf\xbd\xef\xbf\xbd")});
+  CHECK(back[1].name == "lr");
+  CHECK(std::isnan(std::get<double>(back[1].value)));
+  CHECK(back[2] == Param{"n", int64_t{3}});
+  CHECK(back[3] == Param{"x", 2.0});  // an integral double stays a double
+  const NamedValues data = store.Components(t)[1].data;
+  REQUIRE(data.size() == 4);
+  CHECK(data[0] == NamedValue{"name", std::string("\xef\xbf\xbd\xef\xbf\xbd")});
+  CHECK(data[2] == NamedValue{"n", int64_t{3}});
+  const NamedValues statics = store.Components(t)[0].data;
+  REQUIRE(statics.size() == 3);
+  CHECK(statics[0] == NamedValue{"tag", std::string("caf\xef\xbf\xbd")});
+  CHECK(std::isnan(std::get<double>(statics[1].value)));
+  CHECK(statics[2] == NamedValue{"on", true});
 
   WorkerRow w = MakeWorker("box:1:a", WorkerStatus::kAlive, 1, 1);
-  w.gpus = Json::array({Json{{"index", 0}, {"name", "H\xc3"}}});
+  w.gpus = {GpuInfo{0, "H\xc3", 0}, GpuInfo{7, "A100", 40960}};
   store.UpsertWorker(w);
-  CHECK(store.Workers()[0].gpus == Json::array({Json{{"index", 0}, {"name", "H\xef\xbf\xbd"}}}));
+  CHECK(store.Workers()[0].gpus == std::vector<GpuInfo>{{0, "H\xef\xbf\xbd", 0}, {7, "A100", 40960}});
 
   RunAttempt(store, t, 1, TrialStatus::kCompleted, std::nan(""), 2, 3);
   CHECK(store.FindTrial(t)->status == TrialStatus::kCompleted);
   CHECK_FALSE(store.FindTrial(t)->objective);
-  const int64_t ranked = store.CreateTrial(exp, 2, Json::object(), 1);
+  const int64_t ranked = store.CreateTrial(exp, 2, Params{}, 1);
   RunAttempt(store, ranked, 1, TrialStatus::kCompleted, 0.5, 2, 3);
   const auto board = store.Leaderboard(exp, 0);
   REQUIRE(board.size() == 1);
@@ -498,7 +514,7 @@ STORE_CONTRACT("store: the leaderboard of a maximize experiment is best first, t
   std::vector<int64_t> ids;
   store.Transaction([&] {
     for (size_t i = 0; i < objectives.size(); ++i) {
-      ids.push_back(store.CreateTrial(exp, static_cast<int64_t>(i) + 1, Json::object(), 1));
+      ids.push_back(store.CreateTrial(exp, static_cast<int64_t>(i) + 1, Params{}, 1));
     }
   });
   for (size_t i = 0; i < objectives.size(); ++i) {
@@ -508,10 +524,10 @@ STORE_CONTRACT("store: the leaderboard of a maximize experiment is best first, t
                                                         : TrialStatus::kCompleted;
     RunAttempt(store, ids[i], 1, status, objectives[i], 10, 20);
   }
-  const int64_t foreign = store.CreateTrial(other, 1, Json::object(), 1);
+  const int64_t foreign = store.CreateTrial(other, 1, Params{}, 1);
   RunAttempt(store, foreign, 1, TrialStatus::kCompleted, 5.0, 10, 20);
   // A pending trial that keeps the objective of an attempt that was requeued does not rank.
-  const int64_t requeued = store.CreateTrial(exp, 8, Json::object(), 1);
+  const int64_t requeued = store.CreateTrial(exp, 8, Params{}, 1);
   RunAttempt(store, requeued, 1, TrialStatus::kPending, 0.95, 10, 20, RunStatus::kLost);
 
   auto board = store.Leaderboard(exp, 0);
@@ -540,7 +556,7 @@ STORE_CONTRACT("store: the leaderboard of a minimize experiment is lowest first,
   const std::vector<std::optional<double>> objectives = {0.3, -1.0, std::nullopt, 0.3, 2.0};
   std::vector<int64_t> ids;
   for (size_t i = 0; i < objectives.size(); ++i) {
-    ids.push_back(store.CreateTrial(exp, static_cast<int64_t>(i) + 1, Json::object(), 1));
+    ids.push_back(store.CreateTrial(exp, static_cast<int64_t>(i) + 1, Params{}, 1));
     RunAttempt(store, ids[i], 1, objectives[i] ? TrialStatus::kCompleted : TrialStatus::kFailed, objectives[i], 1,
                2);
   }
@@ -593,7 +609,7 @@ STORE_CONTRACT("store: reads of what does not exist are empty, not errors") {
   CHECK(store.Workers().empty());
   // The same ids once something exists, and an id next to one that does.
   const int64_t exp = store.CreateExperiment(MakeExperiment("one"));
-  const int64_t t = store.CreateTrial(exp, 1, Json::object(), 1);
+  const int64_t t = store.CreateTrial(exp, 1, Params{}, 1);
   CHECK(store.CountTrials(exp + 1).total() == 0);
   CHECK_FALSE(store.FindTrial(t + 1));
   CHECK(store.Components(t + 1).empty());
@@ -606,12 +622,12 @@ STORE_CONTRACT("store: a Transaction whose body throws leaves nothing behind and
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("t"));
-  const int64_t static_id = store.Components(store.CreateTrial(exp, 1, Json::object(), 1))[0].id;
+  const int64_t static_id = store.Components(store.CreateTrial(exp, 1, Params{}, 1))[0].id;
   const int64_t next = store.ReserveTrialIds(1);
   store.ReturnTrialIds(next);
   int64_t rolled_back = 0;
   CHECK_THROWS_AS(store.Transaction([&] {
-    rolled_back = store.CreateTrial(exp, 2, Json{{"x", 1}}, 1);
+    rolled_back = store.CreateTrial(exp, 2, Params{{"x", int64_t{1}}}, 1);
     store.StartRun(MakeRun(rolled_back, 1, 2));
     std::vector<MetricPoint> points = {{"loss", 1, 0.5, 3}};
     store.AppendMetrics(rolled_back, 1, points);
@@ -629,7 +645,7 @@ STORE_CONTRACT("store: a Transaction whose body throws leaves nothing behind and
   CHECK(store.Workers().empty());
   // The trial's id, its components' and its points are free again: a new trial gets the same id,
   // none of the old one's runs or points, and the component id after the last committed one.
-  const int64_t again = store.CreateTrial(exp, 2, Json::object(), 1);
+  const int64_t again = store.CreateTrial(exp, 2, Params{}, 1);
   CHECK(again == rolled_back);
   const auto components = store.Components(again);
   REQUIRE(components.size() == 2);
@@ -638,15 +654,15 @@ STORE_CONTRACT("store: a Transaction whose body throws leaves nothing behind and
 
   // The store stays usable, and a nested failure undoes only the nested writes.
   store.Transaction([&] {
-    store.CreateTrial(exp, 3, Json::object(), 1);
+    store.CreateTrial(exp, 3, Params{}, 1);
     try {
       store.Transaction([&] {
-        store.CreateTrial(exp, 4, Json::object(), 1);
+        store.CreateTrial(exp, 4, Params{}, 1);
         throw std::runtime_error("inner");
       });
     } catch (const std::runtime_error&) {
     }
-    store.CreateTrial(exp, 5, Json::object(), 1);
+    store.CreateTrial(exp, 5, Params{}, 1);
   });
   const auto trials = store.Trials(exp);
   REQUIRE(trials.size() == 4);
@@ -660,7 +676,7 @@ STORE_CONTRACT("store: the writes of a Transaction commit together, nested ones 
   const int64_t exp = store.CreateExperiment(MakeExperiment("commit"));
   int64_t t = 0;
   store.Transaction([&] {
-    t = store.CreateTrial(exp, 1, Json::object(), 1);
+    t = store.CreateTrial(exp, 1, Params{}, 1);
     store.Transaction([&] { store.StartRun(MakeRun(t, 1, 2)); });
     // Reads inside see the transaction's own writes.
     CHECK(store.FindTrial(t)->status == TrialStatus::kRunning);
@@ -677,11 +693,11 @@ STORE_CONTRACT("store: a write refused for a reason of its own inside a Transact
   const int64_t exp = store.CreateExperiment(MakeExperiment("own"));
   int64_t kept = 0;
   store.Transaction([&] {
-    kept = store.CreateTrial(exp, 1, Json::object(), 1);
+    kept = store.CreateTrial(exp, 1, Params{}, 1);
     // A fresh id for a trial of a missing experiment, a number taken, an id taken, a missing trial.
-    CHECK(KindOf([&] { store.CreateTrial(777, 1, Json::object(), 1); }) == ErrorKind::kNotFound);
-    CHECK(KindOf([&] { store.CreateTrial(exp, 1, Json::object(), 1); }) == ErrorKind::kFailed);
-    CHECK(KindOf([&] { store.CreateTrial(exp, 2, Json::object(), 1, kept); }) == ErrorKind::kFailed);
+    CHECK(KindOf([&] { store.CreateTrial(777, 1, Params{}, 1); }) == ErrorKind::kNotFound);
+    CHECK(KindOf([&] { store.CreateTrial(exp, 1, Params{}, 1); }) == ErrorKind::kFailed);
+    CHECK(KindOf([&] { store.CreateTrial(exp, 2, Params{}, 1, kept); }) == ErrorKind::kFailed);
     CHECK(KindOf([&] { store.StartRun(MakeRun(999, 1, 2)); }) == ErrorKind::kNotFound);
     CHECK(KindOf([&] { store.FinishRun(MakeEnd(kept, 999, RunStatus::kFailed, TrialStatus::kFailed, 3)); }) ==
           ErrorKind::kNotFound);
@@ -698,26 +714,26 @@ STORE_CONTRACT("store: a write refused for a reason of its own inside a Transact
   CHECK(trials[0].status == TrialStatus::kRunning);
   CHECK(store.Components(kept).size() == 3);  // static, parameters, run
   // The refused fresh id bound nothing: the next trial takes the one after the kept trial.
-  CHECK(store.CreateTrial(exp, 2, Json::object(), 1) == kept + 1);
+  CHECK(store.CreateTrial(exp, 2, Params{}, 1) == kept + 1);
 }
 
 STORE_CONTRACT("store: writes that name a missing trial, run or experiment are kNotFound") {
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("n"));
-  const int64_t t = store.CreateTrial(exp, 1, Json::object(), 1);
+  const int64_t t = store.CreateTrial(exp, 1, Params{}, 1);
   CHECK(KindOf([&] { store.StartRun(MakeRun(999, 1, 2)); }) == ErrorKind::kNotFound);
   CHECK(KindOf([&] { store.FinishRun(MakeEnd(t, 999, RunStatus::kCompleted, TrialStatus::kCompleted, 3)); }) ==
         ErrorKind::kNotFound);
   CHECK(KindOf([&] { store.FinishRun(MakeEnd(999, 0, RunStatus::kFailed, TrialStatus::kFailed, 3)); }) == ErrorKind::kNotFound);
-  CHECK(KindOf([&] { store.CreateTrial(777, 1, Json::object(), 1); }) == ErrorKind::kNotFound);
-  CHECK(KindOf([&] { store.CreateTrial(777, 1, Json::object(), 1, store.ReserveTrialIds(1)); }) ==
+  CHECK(KindOf([&] { store.CreateTrial(777, 1, Params{}, 1); }) == ErrorKind::kNotFound);
+  CHECK(KindOf([&] { store.CreateTrial(777, 1, Params{}, 1, store.ReserveTrialIds(1)); }) ==
         ErrorKind::kNotFound);
   std::vector<MetricPoint> points = {{"loss", 1, 0.5, 3}};
   CHECK(KindOf([&] { store.AppendMetrics(999, 1, points); }) == ErrorKind::kNotFound);
   CHECK(KindOf([&] { store.SetExperimentStatus(555, ExperimentStatus::kFailed, "x", 1); }) == ErrorKind::kNotFound);
   // A run of another trial cannot finish this one, nor can a component that is not a run.
-  const int64_t t2 = store.CreateTrial(exp, 2, Json::object(), 1);
+  const int64_t t2 = store.CreateTrial(exp, 2, Params{}, 1);
   const int64_t run = store.StartRun(MakeRun(t2, 1, 2));
   CHECK(KindOf([&] { store.FinishRun(MakeEnd(t, run, RunStatus::kCompleted, TrialStatus::kCompleted, 3)); }) ==
         ErrorKind::kNotFound);
@@ -737,7 +753,7 @@ STORE_CONTRACT("store: a full disk is kOverloaded, leaves nothing of the write o
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("full"));
-  const int64_t t = store.CreateTrial(exp, 1, Json{{"x", 1}}, 1);
+  const int64_t t = store.CreateTrial(exp, 1, Params{{"x", int64_t{1}}}, 1);
   std::vector<MetricPoint> small = {{"loss", 1, 0.5, 1}};
   store.AppendMetrics(t, 1, small);
 
@@ -751,7 +767,7 @@ STORE_CONTRACT("store: a full disk is kOverloaded, leaves nothing of the write o
   // The fault comes out of the Transaction as it was, and nothing of the body is left.
   CHECK(KindOf([&] {
           store.Transaction([&] {
-            store.CreateTrial(exp, 2, Json::object(), 1);
+            store.CreateTrial(exp, 2, Params{}, 1);
             store.AppendMetrics(t, 1, big);
           });
         }) == ErrorKind::kOverloaded);
@@ -762,24 +778,24 @@ STORE_CONTRACT("store: a full disk is kOverloaded, leaves nothing of the write o
   CHECK(KindOf([&] {
           store.Transaction([&] {
             try {
-              store.CreateTrial(exp, 3, Json::object(), 1);
+              store.CreateTrial(exp, 3, Params{}, 1);
               store.AppendMetrics(t, 1, big);
             } catch (const Error& e) {
               CHECK(e.kind() == ErrorKind::kOverloaded);
             }
-            store.CreateTrial(exp, 4, Json::object(), 1);
+            store.CreateTrial(exp, 4, Params{}, 1);
           });
         }) == ErrorKind::kFailed);
   CHECK(store.Trials(exp).size() == 1);
   CHECK(store.Metrics(t).size() == 1);
   // Reads go on meanwhile.
-  CHECK(f.reader().FindTrial(t)->params == Json{{"x", 1}});
+  CHECK(f.reader().FindTrial(t)->params == Params{{"x", int64_t{1}}});
 
   f.FreeDisk();
   store.CheckWritable();
   store.AppendMetrics(t, 1, big);
   CHECK(store.Metrics(t).size() == big.size() + 1);
-  store.Transaction([&] { store.CreateTrial(exp, 2, Json::object(), 1); });
+  store.Transaction([&] { store.CreateTrial(exp, 2, Params{}, 1); });
   CHECK(store.Trials(exp).size() == 2);
 }
 
@@ -790,7 +806,7 @@ STORE_CONTRACT("store: the write probe passes on a writable store and leaves no 
   store.CheckWritable();
   store.Transaction([&] { store.CheckWritable(); });
   CHECK(store.ListExperiments().size() == 1);
-  CHECK(store.CreateTrial(exp, 1, Json::object(), 1) == 1);
+  CHECK(store.CreateTrial(exp, 1, Params{}, 1) == 1);
   CHECK(store.ReserveTrialIds(1) == 2);
 }
 
@@ -800,7 +816,7 @@ STORE_CONTRACT("store: a worker upsert updates everything but its first registra
   F f;
   Store& store = f.store();
   WorkerRow first = MakeWorker("box:1:a", WorkerStatus::kAlive, 10, 10);
-  first.gpus = Json::array({Json{{"index", 0}, {"name", "H100"}, {"memory_mb", 81559}}});
+  first.gpus = {GpuInfo{0, "H100", 81559}};
   first.slots = 4;
   store.UpsertWorker(first);
   CHECK(store.Workers()[0].gpus == first.gpus);
@@ -819,7 +835,7 @@ STORE_CONTRACT("store: a worker upsert updates everything but its first registra
   CHECK(workers[1].session_token == 7);
   CHECK(workers[1].registered_at == 10);
   CHECK(workers[1].last_seen == 40);
-  CHECK(workers[1].gpus == Json::array());
+  CHECK(workers[1].gpus.empty());
 }
 
 STORE_CONTRACT("store: forgetting workers deletes the rows last seen before the cut, and only those") {
@@ -839,7 +855,7 @@ STORE_CONTRACT("store: a forgotten worker's runs keep naming it") {
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("w"));
-  const int64_t t = store.CreateTrial(exp, 1, Json::object(), 1);
+  const int64_t t = store.CreateTrial(exp, 1, Params{}, 1);
   store.UpsertWorker(MakeWorker("box:42:abc", WorkerStatus::kLost, 1, 1));
   RunAttempt(store, t, 1, TrialStatus::kCompleted, 1.0, 2, 3);
   CHECK(store.ForgetWorkers(2) == 1);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "store/memory_store.h"
 #include "store/sqlite_store_internal.h"
 #include "store/store.h"
@@ -54,7 +55,7 @@ class MemoryStoreFixture {
   std::unique_ptr<MemoryStore> store_ = OpenMemoryStore();
 };
 
-using Json = nlohmann::ordered_json;
+using Json = hpt::Json;
 
 inline NewExperiment MakeExperiment(const std::string& name, Goal goal = Goal::kMaximize, double now = 100) {
   NewExperiment e;
@@ -64,7 +65,7 @@ inline NewExperiment MakeExperiment(const std::string& name, Goal goal = Goal::k
   e.objective_metric = "val_accuracy";
   e.goal = goal;
   e.max_trials = 10;
-  e.static_params = Json{{"epochs", 3}, {"batch_size", 128}};
+  e.static_params = {{"epochs", int64_t{3}}, {"batch_size", int64_t{128}}};
   e.now = now;
   return e;
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <set>
 
+#include "core/json.h"
 #include "core/search_space.h"
 #include "strategies/bayesian/bayesian.h"
 #include "strategies/bayesian/encoding.h"
@@ -176,7 +177,7 @@ TEST_CASE("bayesian: never suggests a configuration that is running or finished 
     context.pending = running;
     auto s = bo->Suggest(context);
     REQUIRE(s);
-    CHECK(seen.insert(ParamsToJson(s->params).dump()).second);
+    CHECK(seen.insert(JsonText(ToJson(s->params))).second);
     running.push_back({n, s->params});
     if (running.size() > 2) {
       const PendingTrial done = running.front();

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "core/search_space.h"
 #include "core/strategy_table.h"
 #include "strategies/strategy.h"
@@ -24,7 +25,7 @@ TEST_CASE("grid: exhausts every combination once, then reports done") {
   for (int64_t n = 1; n <= 6; ++n) {
     auto s = grid->Suggest({n, {}});
     REQUIRE(s);
-    seen.insert(ParamsToJson(s->params).dump());
+    seen.insert(JsonText(ToJson(s->params)));
   }
   CHECK(seen.size() == 6);
   CHECK_FALSE(grid->Suggest({7, {}}));

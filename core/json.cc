@@ -1,0 +1,127 @@
+// JSON conversions of core's value types (contract in json.h).
+
+#include "core/json.h"
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace hpt {
+namespace {
+
+[[noreturn]] void Invalid(const std::string& message) { throw Error(ErrorKind::kInvalidInput, message); }
+
+template <typename T>
+Json ScalarJson(const T& value) {
+  if constexpr (std::is_same_v<T, double>) {
+    if (!std::isfinite(value)) return nullptr;
+  }
+  return Json(value);
+}
+
+const Json& ObjectOrThrow(const Json& json, std::string_view what) {
+  if (!json.is_object()) Invalid(std::string(what) + " must be a JSON object, got " + JsonText(json));
+  return json;
+}
+
+// A number, null or string as a ParamValue; nullopt for anything else.
+std::optional<ParamValue> ParamValueOf(const Json& v) {
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return static_cast<double>(v.get<uint64_t>());
+    }
+    return v.get<int64_t>();
+  }
+  if (v.is_number_float()) return v.get<double>();
+  if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
+  if (v.is_string()) return v.get<std::string>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+Json ToJson(const Value& value) {
+  return std::visit([](const auto& x) { return ScalarJson(x); }, value);
+}
+
+Json ToJson(const Params& params) {
+  Json json = Json::object();
+  for (const Param& p : params) json[p.name] = std::visit([](const auto& v) { return ScalarJson(v); }, p.value);
+  return json;
+}
+
+Json ToJson(const NamedValues& values) {
+  Json json = Json::object();
+  for (const NamedValue& v : values) json[v.name] = ToJson(v.value);
+  return json;
+}
+
+Json ToJson(const std::vector<GpuInfo>& gpus) {
+  Json json = Json::array();
+  for (const GpuInfo& g : gpus) json.push_back({{"index", g.index}, {"name", g.name}, {"memory_mb", g.memory_mb}});
+  return json;
+}
+
+Params ParamsFromJson(const Json& json) {
+  Params out;
+  for (const auto& [key, v] : ObjectOrThrow(json, "parameters").items()) {
+    std::optional<ParamValue> value = ParamValueOf(v);
+    if (!value) Invalid("parameter '" + key + "' must be a number or a string, got " + JsonText(v));
+    out.push_back({key, std::move(*value)});
+  }
+  return out;
+}
+
+NamedValues NamedValuesFromJson(const Json& json) {
+  NamedValues out;
+  for (const auto& [key, v] : ObjectOrThrow(json, "values").items()) {
+    if (v.is_boolean()) {
+      out.push_back({key, v.get<bool>()});
+      continue;
+    }
+    std::optional<ParamValue> value = ParamValueOf(v);
+    if (!value) Invalid("value '" + key + "' must be a number, a string or a boolean, got " + JsonText(v));
+    out.push_back({key, std::visit([](auto&& x) { return Value(std::move(x)); }, std::move(*value))});
+  }
+  return out;
+}
+
+std::vector<GpuInfo> GpusFromJson(const Json& json) {
+  if (!json.is_array()) Invalid("GPUs must be a JSON array, got " + JsonText(json));
+  std::vector<GpuInfo> out;
+  for (const Json& g : json) {
+    const Json& o = ObjectOrThrow(g, "a GPU");
+    const auto index = o.find("index");
+    const auto name = o.find("name");
+    const auto memory = o.find("memory_mb");
+    if (index == o.end() || !index->is_number_unsigned() || index->get<uint64_t>() > UINT32_MAX) {
+      Invalid("a GPU's index must be a non-negative integer, got " + JsonText(o));
+    }
+    GpuInfo info;
+    info.index = index->get<uint32_t>();
+    if (name != o.end()) {
+      if (!name->is_string()) Invalid("a GPU's name must be a string, got " + JsonText(o));
+      info.name = name->get<std::string>();
+    }
+    if (memory != o.end()) {
+      if (!memory->is_number_unsigned()) Invalid("a GPU's memory_mb must be a non-negative integer, got " + JsonText(o));
+      info.memory_mb = memory->get<uint64_t>();
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Json ParseJson(std::string_view text) {
+  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    std::string shown(text.substr(0, 80));
+    Invalid("invalid JSON: '" + ToValidUtf8(shown) + (text.size() > 80 ? "...'" : "'"));
+  }
+  return json;
+}
+
+std::string JsonText(const Json& json) { return json.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+}  // namespace hpt
