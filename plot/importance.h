@@ -4,15 +4,19 @@
 // from completed trials in the unit cube of the search space. docs/plots.md states the method and
 // how it is validated (tests/plot/importance_test.cc).
 //
-// Method: each dimension is cut into bins (a categorical parameter: one bin per choice; a number:
-// B equal bins of its unit coordinate, B = clamp(floor(sqrt(n / 4)), 2, 16) for n trials). An
-// additive model y ~ mean + sum_i g_i(bin_i(x)) is fitted by backfitting (each g_i the bin means
-// of the residual of the others, centred, until it settles). A parameter's main-effect variance is
-// the variance of g_i over the trials, less the part that noise alone would give its B_i - 1 free
-// bin means, (B_i - 1) / n times the residual variance (floored at 0); its importance is that over
-// the variance of the objective. Fitting the effects together, rather than one bin average per
-// parameter, takes the large effects out of the residual before the small ones are measured, so a
-// small effect beside a large one is not lost in the large one's noise.
+// Method: an additive model y ~ mean + sum_i g_i(x_i) is fitted by backfitting (each g_i fitted
+// to the residual of the others, centred, until the fit settles), in the unit cube. For a
+// categorical parameter g_i is one value per choice; for a number it is a piecewise-linear
+// function of the unit coordinate with K equal intervals, K = clamp(floor(sqrt(n / 4)), 2, 16)
+// for n trials (least squares with a light second-difference penalty, which carries it across
+// intervals no trial fell in). A parameter's main-effect variance is the variance of g_i over the
+// trials, less what noise alone would give its free coefficients, dof_i / n times the residual
+// variance (dof_i: choices - 1, or K; floored at 0); its importance is that over the variance of
+// the objective. Fitting the effects together takes the large effects out of the residual before
+// the small ones are measured, so a small effect beside a large one is not lost in the large
+// one's noise; piecewise-linear rather than piecewise-constant pieces keep a smooth effect's
+// variance instead of losing the part inside each bin (a step fit of 3 bins keeps only 8/9 of a
+// linear effect).
 //
 // The shares sum to at most about 1; what is left is interactions and noise. They are first-order
 // Sobol indices only when the parameters were sampled independently (random, grid, Sobol); a
@@ -37,7 +41,7 @@ struct ImportanceInput {
 
 struct Importance {
   std::vector<double> share;  // per dimension, in [0, 1]
-  std::vector<size_t> bins;   // per dimension, the bins used
+  std::vector<size_t> bins;   // per dimension: the choices of a categorical, the intervals K of a number
   double total_variance = 0;  // of the objective
   // Empty when estimated; else why there is no estimate ("only 4 completed trials; importance
   // needs at least 10", "the objective is constant").

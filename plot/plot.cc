@@ -698,7 +698,7 @@ Timeline ReadTimeline(Store& store, const ExperimentData& data) {
 std::string TimelineChart(Store& store, const ExperimentData& data, const PlotOptions& o) {
   const ExperimentRow& e = data.experiment;
   const Timeline tl = ReadTimeline(store, data);
-  // All attempts in order of start, for the downsampling rule (first, last and the longest kept).
+  // All attempts in order of start.
   std::vector<std::pair<size_t, size_t>> flat;  // (row, index)
   for (size_t r = 0; r < tl.rows.size(); ++r) {
     for (size_t i = 0; i < tl.rows[r].attempts.size(); ++i) flat.emplace_back(r, i);
@@ -706,12 +706,14 @@ std::string TimelineChart(Store& store, const ExperimentData& data, const PlotOp
   std::sort(flat.begin(), flat.end(), [&](const auto& a, const auto& b) {
     return tl.rows[a.first].attempts[a.second].start < tl.rows[b.first].attempts[b.second].start;
   });
-  std::vector<std::optional<double>> durations;
+  // Each attempt valued by its trial's objective (completed trials only), so that the rule keeps
+  // the first and last attempts and those of the best, lowest and highest trials.
+  std::vector<std::optional<double>> values;
   for (const auto& [r, i] : flat) {
-    const Attempt& a = tl.rows[r].attempts[i];
-    durations.push_back(a.end.value_or(tl.end.value_or(a.start)) - a.start);
+    const TrialRow& t = *tl.rows[r].attempts[i].trial;
+    values.push_back(t.status == TrialStatus::kCompleted ? t.objective : std::nullopt);
   }
-  const auto shown = plot::Downsample(flat.size(), o.max_marks, plot::MustKeep(durations, Goal::kMaximize));
+  const auto shown = plot::Downsample(flat.size(), o.max_marks, plot::MustKeep(values, e.goal));
   // Rows of 20 to 40 px: a few slots make a short chart, many a tall one.
   const double rows = static_cast<double>(std::max<size_t>(1, tl.rows.size()));
   const int height = flat.empty() ? o.height : static_cast<int>(122 + rows * std::clamp((o.height - 122.0) / rows, 20.0, 40.0));
