@@ -31,6 +31,8 @@ namespace hpt::plot {
 
 // Fewer completed trials than this give no estimate (the chart says so).
 inline constexpr size_t kMinImportanceTrials = 10;
+// The estimate uses at most this many (an even stride of them, by trial number).
+inline constexpr size_t kMaxImportanceTrials = 20000;
 
 struct ImportanceInput {
   // Per dimension: 0 for a number (binned), else the number of categorical choices.

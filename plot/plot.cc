@@ -171,17 +171,29 @@ double Goodness(double v, double lo, double hi, Goal goal) {
 
 struct Completed {
   const TrialRow* trial;
-  std::vector<double> unit;
+  std::vector<double> unit;  // filled by WithCoordinates
 };
 
-// Completed trials with an objective and values that fit the space, by number.
+// Completed trials with a finite objective, by number; no coordinates yet (converting a trial's
+// values is most of a chart's own cost at 100k trials, so only the drawn ones are converted).
 std::vector<Completed> CompletedTrials(const ExperimentData& data) {
   std::vector<Completed> out;
   for (const TrialRow& t : data.trials) {
     if (t.status != TrialStatus::kCompleted || !t.objective || !std::isfinite(*t.objective)) continue;
-    auto unit = plot::UnitCoordinates(t, data.space);
-    if (!unit) continue;
-    out.push_back({&t, std::move(*unit)});
+    out.push_back({&t, {}});
+  }
+  return out;
+}
+
+// The chosen trials of `all` with their unit-cube coordinates; those whose values do not fit the
+// space (a store edited by hand) are left out.
+std::vector<Completed> WithCoordinates(const ExperimentData& data, const std::vector<Completed>& all,
+                                       const std::vector<size_t>& chosen) {
+  std::vector<Completed> out;
+  out.reserve(chosen.size());
+  for (const size_t i : chosen) {
+    auto unit = plot::UnitCoordinates(*all[i].trial, data.space);
+    if (unit) out.push_back({all[i].trial, std::move(*unit)});
   }
   return out;
 }
@@ -285,8 +297,8 @@ std::string History(const ExperimentData& data, const PlotOptions& o) {
 std::string Parallel(const ExperimentData& data, const PlotOptions& o) {
   const ExperimentRow& e = data.experiment;
   const auto all = CompletedTrials(data);
-  const auto shown = DownsampleCompleted(all, e.goal, o.max_marks);
-  Chart chart("parallel", &e, o.width, o.height, Heading("Parallel coordinates", e), shown.size(), all.size());
+  const auto drawn = WithCoordinates(data, all, DownsampleCompleted(all, e.goal, o.max_marks));
+  Chart chart("parallel", &e, o.width, o.height, Heading("Parallel coordinates", e), drawn.size(), all.size());
   SvgWriter& svg = chart.svg();
   if (all.empty()) {
     chart.Message("no completed trial yet");
@@ -303,15 +315,16 @@ std::string Parallel(const ExperimentData& data, const PlotOptions& o) {
   const AxisScale ys = plot::LinearScale(lo, hi);
 
   // Lines first, worst to best, so the best are drawn on top; axes over them.
-  std::vector<size_t> order(shown);
+  std::vector<size_t> order(drawn.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const double va = *all[a].trial->objective, vb = *all[b].trial->objective;
+    const double va = *drawn[a].trial->objective, vb = *drawn[b].trial->objective;
     if (va != vb) return Better(e.goal, vb, va);
     return a < b;
   });
   svg.Open("g", {{"class", "marks"}});
   for (const size_t i : order) {
-    const Completed& c = all[i];
+    const Completed& c = drawn[i];
     std::string points;
     for (size_t d = 0; d < params.size(); ++d) {
       points += Num(AxisX(d)) + "," + Num(bottom - (bottom - top) * c.unit[d]) + " ";
@@ -349,11 +362,11 @@ std::string Slice(const ExperimentData& data, const PlotOptions& o) {
   const auto& params = data.space.params();
   // Per-panel downsampling would show different trials in different panels; one choice for all.
   const size_t per_panel = std::max<size_t>(1, o.max_marks / std::max<size_t>(1, params.size()));
-  const auto shown = DownsampleCompleted(all, e.goal, per_panel);
+  const auto drawn = WithCoordinates(data, all, DownsampleCompleted(all, e.goal, per_panel));
   const size_t cols = std::clamp<size_t>(params.size(), 1, 4);
   const size_t rows = (params.size() + cols - 1) / std::max<size_t>(1, cols);
   const int height = std::max(o.height, static_cast<int>(60 + rows * 190));
-  Chart chart("slice", &e, o.width, height, Heading("Slice", e), shown.size() * params.size(),
+  Chart chart("slice", &e, o.width, height, Heading("Slice", e), drawn.size() * params.size(),
               all.size() * params.size());
   SvgWriter& svg = chart.svg();
   if (all.empty() || params.empty()) {
@@ -373,8 +386,7 @@ std::string Slice(const ExperimentData& data, const PlotOptions& o) {
                    {left, bottom, left, top, true, right - left, 4, d % cols == 0 ? e.objective_metric : ""});
     plot::DrawAxis(svg, plot::ScaleOf(params[d]), params[d].name,
                    {left, bottom, right, bottom, false, 0, 4, params[d].name});
-    for (const size_t i : shown) {
-      const Completed& c = all[i];
+    for (const Completed& c : drawn) {
       const double v = *c.trial->objective;
       svg.Open("circle", {{"class", "mark"},
                           {"data-trial", std::to_string(c.trial->id)},
@@ -558,7 +570,8 @@ std::string Curves(Store& store, const ExperimentData& data, const PlotOptions& 
 struct ImportanceResult {
   plot::Importance estimate;
   std::vector<std::string> names;
-  size_t trials = 0;
+  size_t trials = 0;  // used in the estimate
+  size_t completed = 0;
 };
 
 ImportanceResult Estimate(const ExperimentData& data) {
@@ -568,11 +581,15 @@ ImportanceResult Estimate(const ExperimentData& data) {
     r.names.push_back(p.name);
     input.choices.push_back(p.type == ParamType::kCategorical ? p.choices.size() : 0);
   }
-  for (Completed& c : CompletedTrials(data)) {
+  const auto all = CompletedTrials(data);
+  // Beyond kMaxImportanceTrials an even stride of them (by number): the estimate's error is far
+  // below what the chart shows by then, and converting 100k trials' values costs more than the fit.
+  for (Completed& c : WithCoordinates(data, all, plot::Downsample(all.size(), plot::kMaxImportanceTrials, {}))) {
     input.objective.push_back(*c.trial->objective);
     input.unit.push_back(std::move(c.unit));
   }
   r.trials = input.objective.size();
+  r.completed = all.size();
   r.estimate = plot::EstimateImportance(input);
   return r;
 }
@@ -635,7 +652,9 @@ std::string ImportanceChart(const ExperimentData& data, const PlotOptions& o) {
   double sum = 0;
   for (const double s : r.estimate.share) sum += s;
   svg.Text("text", {{"class", "note"}, {"x", "16"}, {"y", "42"}},
-           "first-order variance shares from " + std::to_string(r.trials) + " completed trials; interactions and noise: " +
+           "first-order variance shares from " + std::to_string(r.trials) +
+               (r.trials < r.completed ? " of " + std::to_string(r.completed) : std::string()) +
+               " completed trials; interactions and noise: " +
                Num(100 * std::max(0.0, 1 - sum), 1) + "% (docs/plots.md)");
   return chart.Finish();
 }
@@ -899,6 +918,7 @@ Json ImportanceJson(Store& store, const ExperimentRow& experiment) {
   j["experiment"] = experiment.id;
   j["method"] = "fanova-main-effects";
   j["trials"] = r.trials;
+  j["completed"] = r.completed;
   j["min_trials"] = plot::kMinImportanceTrials;
   j["message"] = r.estimate.message.empty() ? Json(nullptr) : Json(r.estimate.message);
   j["total_variance"] = r.estimate.total_variance;

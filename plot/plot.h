@@ -70,7 +70,8 @@ std::string RenderComparison(Store& store, const std::vector<ExperimentRow>& exp
                              const PlotOptions& options = {});
 
 // The data behind the importance chart, for GET /api/experiments/{id}/importance:
-// {"experiment": id, "method": "fanova-main-effects", "trials": n used, "min_trials": 10,
+// {"experiment": id, "method": "fanova-main-effects", "trials": n used (at most
+//  kMaxImportanceTrials of the completed ones, an even stride), "completed": n, "min_trials": 10,
 //  "message": null | "why there is no estimate", "total_variance": v,
 //  "params": [{"name", "importance" (share of variance, 0..1), "bins"}, ...] (most important first),
 //  "unexplained": 1 - sum of importances (interactions and noise)}
