@@ -37,11 +37,12 @@ std::vector<double> LinearTicks(double lo, double hi, int count, bool integer) {
 }
 
 // Decades inside [lo, hi] (lo > 0); with 2 and 5 times them when there are fewer than 3 decades.
-std::vector<double> LogTicks(double lo, double hi, bool integer) {
+// At most about `count` decades (every second or third when there are more).
+std::vector<double> LogTicks(double lo, double hi, bool integer, int count) {
   std::vector<double> out;
   const int first = static_cast<int>(std::floor(std::log10(lo))), last = static_cast<int>(std::ceil(std::log10(hi)));
   const bool fine = last - first < 3;
-  const int stride = std::max(1, (last - first) / 8);
+  const int stride = std::max(1, (last - first + count - 1) / std::max(1, count));
   for (int e = first; e <= last; e += fine ? 1 : stride) {
     for (const double m : fine ? std::vector<double>{1, 2, 5} : std::vector<double>{1}) {
       const double t = m * std::pow(10.0, e);
@@ -72,11 +73,11 @@ std::vector<double> AxisScale::Ticks(int count) const {
       for (size_t i = 0; i < k; i += stride) out.push_back(static_cast<double>(i));
       return out;
     }
-    case Kind::kLog: return LogTicks(lo, hi, integer);
+    case Kind::kLog: return LogTicks(lo, hi, integer, count);
     case Kind::kReverseLog: {
       // 1 - decades of (1 - value): 0.9, 0.99, 0.999 ...
       std::vector<double> out;
-      for (const double d : LogTicks(1 - hi, 1 - lo, false)) out.push_back(1 - d);
+      for (const double d : LogTicks(1 - hi, 1 - lo, false, count)) out.push_back(1 - d);
       std::sort(out.begin(), out.end());
       return out;
     }

@@ -80,7 +80,7 @@ class Chart {
     if (marks < total) {
       svg_.Text("text", {{"class", "note"}, {"x", "16"}, {"y", "40"}},
                 "showing " + std::to_string(marks) + " of " + std::to_string(total) +
-                    " (best, extremes, first and last always kept)");
+                    " marks (best, extremes, first and last always kept)");
     }
   }
   SvgWriter& svg() { return svg_; }
@@ -517,7 +517,11 @@ std::string Curves(Store& store, const ExperimentData& data, const PlotOptions& 
     for (const double r : rungs) {
       svg.Leaf("line", {{"class", "rung"}, {"data-resource", Label(r)}, {"x1", Num(X(r))}, {"y1", Num(top)},
                         {"x2", Num(X(r))}, {"y2", Num(bottom)}, {"stroke", "#888"}, {"stroke-dasharray", "4 3"}});
-      svg.Text("text", {{"class", "note"}, {"x", Num(X(r) + 3)}, {"y", Num(top + 10)}}, "rung " + Label(r));
+      // Labels right of their line, but left of one near the right edge, where they would be cut.
+      const bool near_edge = X(r) > right - 60;
+      svg.Text("text", {{"class", "note"}, {"x", Num(X(r) + (near_edge ? -3 : 3))}, {"y", Num(top + 10)},
+                        {"text-anchor", near_edge ? "end" : "start"}},
+               "rung " + Label(r));
     }
     svg.Close();
   }
@@ -745,11 +749,16 @@ std::string TimelineChart(Store& store, const ExperimentData& data, const PlotOp
   const double left = 190, right = o.width - 64.0, top = 56, bottom = height - 66.0;
   const double row_h = (bottom - top) / static_cast<double>(tl.rows.size());
   const double span = std::max(1e-9, *tl.end - *tl.start);
+  // The axis in seconds, minutes or hours, whichever keeps its labels short.
+  const auto [unit, unit_name] = span < 600    ? std::pair{1.0, "seconds"}
+                                 : span < 36000 ? std::pair{60.0, "minutes"}
+                                                : std::pair{3600.0, "hours"};
   AxisScale xs;
   xs.lo = 0;
-  xs.hi = span;
+  xs.hi = span / unit;
   const auto X = [&](double t) { return left + (right - left) * (t - *tl.start) / span; };
-  plot::DrawAxis(svg, xs, "time", {left, bottom, right, bottom, false, bottom - top, 8, "seconds since the first start"});
+  plot::DrawAxis(svg, xs, std::string("time-") + unit_name,
+                 {left, bottom, right, bottom, false, bottom - top, 8, std::string(unit_name) + " since the first start"});
   for (size_t r = 0; r < tl.rows.size(); ++r) {
     const SlotRow& row = tl.rows[r];
     const double y = top + row_h * static_cast<double>(r);
