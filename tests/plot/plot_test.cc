@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <regex>
 #include <string>
 
 #include "plot/plot.h"
@@ -101,6 +102,43 @@ TEST_CASE("plot: a log parameter gets a log axis, an int one a widened linear ax
   CHECK(svg.find(">0.0001</text>") != std::string::npos);
   const std::string slice = RenderPlot(m.f.store(), m.f.experiment(), PlotKind::kSlice);
   CHECK(Count(slice, "data-param=\"lr\" data-scale=\"log\"") == 1);
+}
+
+// The value of attribute `name` in the first element whose text contains `marker`.
+double AttrAfter(const std::string& svg, const std::string& marker, const std::string& name) {
+  const size_t at = svg.find(marker);
+  REQUIRE(at != std::string::npos);
+  const size_t begin = svg.rfind('<', at);
+  const std::string element = svg.substr(begin, svg.find('>', at) - begin);
+  std::smatch m;
+  REQUIRE(std::regex_search(element, m, std::regex(" " + name + "=\"([^\"]*)\"")));
+  return std::stod(m[1]);
+}
+
+TEST_CASE("plot: a mark sits where its axis's data attributes say its value goes") {
+  PlotFixture f(kParams);
+  const int64_t t = f.Trial({{"lr", 1e-3}, {"layers", 2}, {"opt", "adam"}});
+  f.Attempt(t, 1, TrialStatus::kCompleted, 0.5, 0, 1);
+  const std::string svg = RenderPlot(f.store(), f.experiment(), PlotKind::kParallel);
+  // Points: one x,y pair per axis in axis order (lr, layers, opt, score).
+  std::smatch m;
+  REQUIRE(std::regex_search(svg, m, std::regex("class=\"mark\"[^>]* points=\"([^\"]*)\"")));
+  std::vector<double> ys;
+  const std::string points = m[1];
+  const std::regex pair("([-0-9.]+),([-0-9.]+)");
+  for (auto it = std::sregex_iterator(points.begin(), points.end(), pair); it != std::sregex_iterator(); ++it) {
+    ys.push_back(std::stod((*it)[2]));
+  }
+  REQUIRE(ys.size() == 4);
+  const auto expect = [&](const std::string& param, double u, double y) {
+    CAPTURE(param);
+    const std::string marker = "data-param=\"" + param + "\"";
+    const double p0 = AttrAfter(svg, marker, "data-px-min"), p1 = AttrAfter(svg, marker, "data-px-max");
+    CHECK(y == doctest::Approx(p0 + (p1 - p0) * u).epsilon(0.001));
+  };
+  expect("lr", (std::log(1e-3) - std::log(1e-5)) / (std::log(0.1) - std::log(1e-5)), ys[0]);  // log: 0.5
+  expect("layers", (2 - 0.5) / 4.0, ys[1]);  // int: [0.5, 4.5]
+  expect("opt", 1.5 / 2, ys[2]);             // the second of two choices
 }
 
 TEST_CASE("plot: downsampling draws max_marks and keeps the best, the extremes, the first and the last") {
