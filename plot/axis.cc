@@ -145,20 +145,14 @@ void DrawAxis(SvgWriter& svg, const AxisScale& scale, const std::string& param, 
   Attrs attrs = {{"class", "axis"},
                  {"data-param", param},
                  {"data-scale", std::string(scale.KindName())},
-                 {"data-min", Label(scale.lo)},
-                 {"data-max", Label(scale.hi)},
+                 {"data-min", Exact(scale.lo)},  // exact: client code maps pixels back with them
+                 {"data-max", Exact(scale.hi)},
                  {"data-orient", at.vertical ? "y" : "x"},
                  {"data-px-min", Num(at.vertical ? at.y0 : at.x0)},
                  {"data-px-max", Num(at.vertical ? at.y1 : at.x1)}};
   if (scale.kind == AxisScale::Kind::kCategory) {
     attrs.emplace_back("data-categories", nlohmann::json(scale.categories).dump());
   }
-  // data-min/max in full precision for client code; Label's 4 digits would round them.
-  char full[64];
-  std::snprintf(full, sizeof full, "%.17g", scale.lo);
-  attrs[3].second = full;
-  std::snprintf(full, sizeof full, "%.17g", scale.hi);
-  attrs[4].second = full;
   svg.Open("g", attrs);
   for (const double t : scale.Ticks(at.tick_count)) {
     const double u = scale.ToUnit(t);

@@ -47,7 +47,7 @@ std::string StatusColour(std::string_view status) {
 constexpr const char* kPalette[] = {"#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
                                     "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac"};
 
-std::string ObjectiveAttr(const std::optional<double>& v) { return v ? Label(*v) : ""; }
+std::string ObjectiveAttr(const std::optional<double>& v) { return v ? plot::Exact(*v) : ""; }
 
 std::string TrialTitle(const TrialRow& t, const std::string& metric) {
   std::string s = "trial " + std::to_string(t.id) + " (#" + std::to_string(t.number) + "): " +
@@ -333,7 +333,7 @@ std::string Parallel(const ExperimentData& data, const PlotOptions& o) {
     svg.Open("polyline", {{"class", "mark"},
                           {"data-trial", std::to_string(c.trial->id)},
                           {"data-status", "completed"},
-                          {"data-objective", Label(*c.trial->objective)},
+                          {"data-objective", plot::Exact(*c.trial->objective)},
                           {"points", points},
                           {"fill", "none"},
                           {"stroke", plot::Viridis(Goodness(*c.trial->objective, lo, hi, e.goal))},
@@ -392,7 +392,7 @@ std::string Slice(const ExperimentData& data, const PlotOptions& o) {
                           {"data-trial", std::to_string(c.trial->id)},
                           {"data-status", "completed"},
                           {"data-param", params[d].name},
-                          {"data-objective", Label(v)},
+                          {"data-objective", plot::Exact(v)},
                           {"cx", Num(left + (right - left) * c.unit[d])},
                           {"cy", Num(bottom - (bottom - top) * ys.ToUnit(v))},
                           {"r", "3"},
@@ -904,7 +904,7 @@ std::string RenderComparison(Store& store, const std::vector<ExperimentRow>& exp
     svg.Open("path", {{"class", "mark"},
                       {"data-experiment", std::to_string(line.e->id)},
                       {"data-goal", std::string(ToString(line.e->goal))},
-                      {"data-objective", Label(line.points.back().second)},
+                      {"data-objective", plot::Exact(line.points.back().second)},
                       {"d", d},
                       {"fill", "none"},
                       {"stroke", colour},

@@ -1,5 +1,6 @@
 #include "plot/svg.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -53,6 +54,14 @@ std::string Label(double value) {
   }
   std::string s = buffer;
   return s == "-0" ? "0" : s;
+}
+
+std::string Exact(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
 }
 
 SvgWriter::SvgWriter(int width, int height, const Attrs& root_attrs) {

@@ -27,6 +27,10 @@ std::string Num(double value, int decimals = 2);
 // "1e-05", "2.5e+06").
 std::string Label(double value);
 
+// A value for a data attribute: the shortest text that reads back as the same double ("0.1",
+// "1e-05"); "NaN", "inf" or "-inf" for those.
+std::string Exact(double value);
+
 using Attrs = std::vector<std::pair<std::string_view, std::string>>;
 
 class SvgWriter {

@@ -26,6 +26,9 @@ TEST_CASE("svg: numbers are short, and never NaN or -0") {
   CHECK(Label(0.001234) == "0.001234");
   CHECK(Label(1e-5) == "1e-05");
   CHECK(Label(1500) == "1500");
+  CHECK(Exact(0.1) == "0.1");
+  CHECK(std::stod(Exact(1.0 / 3)) == 1.0 / 3);  // data attributes read back exactly
+  CHECK(Exact(-2.5e-7) == "-2.5e-07");
 }
 
 TEST_CASE("svg: the writer closes what it opened, in order, under one svg root with a viewBox") {
