@@ -31,6 +31,8 @@
 #include "coordinator/coordinator.h"
 #include "core/error.h"
 #include "core/spec.h"
+#include "plot/plot.h"
+#include "store/query.h"
 #include "store/store.h"
 #include "worker/worker.h"
 
@@ -494,6 +496,68 @@ int ServeWorker(WorkerOptions options, const std::string& gpus, int slots, int s
   return kExitOk;
 }
 
+// ---- hpt plot --------------------------------------------------------------------------------
+
+struct PlotFlags {
+  std::string experiment, kind, out, db;
+  PlotOptions options;
+};
+
+// Writes `text` to `path` through a temporary file beside it and a rename, so that `path` is
+// either untouched or whole: a reader (a browser reloading it) never sees half a chart.
+void WriteWhole(const std::string& path, const std::string& text) {
+  const std::filesystem::path target(path);
+  const std::filesystem::path temp = target.string() + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::error_code ignored;
+      std::filesystem::remove(temp, ignored);
+      throw Error(ErrorKind::kFailed, "--out: cannot write '" + temp.string() + "': " + std::strerror(errno));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, target, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(temp, ignored);
+    throw Error(ErrorKind::kFailed, "--out: cannot replace '" + path + "': " + ec.message());
+  }
+}
+
+int Plot(const PlotFlags& f) {
+  // Every argument is checked before the store is opened: bad input leaves no trace.
+  std::string kinds;
+  for (const PlotKind k : kPlotKinds) kinds += (kinds.empty() ? "" : ", ") + std::string(ToString(k));
+  const std::optional<PlotKind> kind = ParsePlotKind(f.kind);
+  if (!kind) throw Error(ErrorKind::kInvalidInput, "--kind: unknown plot kind '" + f.kind + "' (one of " + kinds + ")");
+  if (f.db.empty()) {
+    throw Error(ErrorKind::kInvalidInput, "--db FILE is required: hpt plot reads a store file (--coordinator is not supported yet)");
+  }
+  if (!f.out.empty()) {
+    const std::filesystem::path out(f.out);
+    const std::filesystem::path dir = out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      throw Error(ErrorKind::kInvalidInput, "--out: '" + dir.string() + "' is not a directory");
+    }
+    if (std::filesystem::is_directory(out, ec)) {
+      throw Error(ErrorKind::kInvalidInput, "--out: '" + f.out + "' is a directory");
+    }
+  }
+  std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{f.db, /*read_only=*/true});
+  const ExperimentRow experiment = FindExperimentOrThrow(*store, f.experiment);
+  const std::string svg = RenderPlot(*store, experiment, *kind, f.options);
+  if (f.out.empty()) {
+    std::cout << svg << std::flush;
+  } else {
+    WriteWhole(f.out, svg);
+  }
+  return kExitOk;
+}
+
 // ---- read commands -------------------------------------------------------------------------
 
 int Watch(const ReadOptions& o, const std::string& experiment) {
@@ -628,6 +692,19 @@ int Main(int argc, char** argv) {
   AddReadOptions(export_cmd, read);
   // For programs: json (the default) or csv, never the table meant for eyes.
   export_cmd->get_option("--format")->default_str("json")->check(CLI::IsMember({"json", "csv"}));
+  PlotFlags plot;
+  auto* plot_cmd = app.add_subcommand("plot", "Draw a chart of an experiment as a standalone SVG (docs/plots.md)");
+  plot_cmd->add_option("experiment", plot.experiment, "Experiment id or name")->required();
+  plot_cmd->add_option("--kind", plot.kind, "history | parallel | slice | curves | importance | timeline")->required();
+  plot_cmd->add_option("--out", plot.out, "Write the SVG to this file (default: stdout)");
+  plot_cmd->add_option("--db", plot.db, "The SQLite file to read (required: --coordinator is not supported yet)");
+  plot_cmd->add_option("--width", plot.options.width, "Width in pixels")->capture_default_str()->check(AtLeast(200));
+  plot_cmd->add_option("--height", plot.options.height, "Height in pixels (slice and timeline grow as they need)")
+      ->capture_default_str()
+      ->check(AtLeast(160));
+  plot_cmd->add_option("--max-marks", plot.options.max_marks, "Most marks drawn (best and extremes always kept)")
+      ->capture_default_str()
+      ->check(AtLeast(10));
   std::string help_topic;
   auto* help_cmd = app.add_subcommand("help", "Print this help, or a command's (hpt help COMMAND)");
   help_cmd->add_option("command", help_topic, "A command");
@@ -701,6 +778,7 @@ int Main(int argc, char** argv) {
       return kExitOk;
     }
     if (*watch_cmd) return Watch(read, experiment);
+    if (*plot_cmd) return Plot(plot);
 
     const bool export_default = *export_cmd && export_cmd->get_option("--format")->count() == 0;
     const OutputFormat format = ParseOutputFormat(export_default ? "json" : read.format);
