@@ -13,15 +13,14 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "core/json.h"
 #include "core/spec.h"
 #include "plot/plot.h"
 #include "store/store.h"
 
 namespace {
 
-using Json = nlohmann::ordered_json;
+using Json = hpt::Json;
 using Clock = std::chrono::steady_clock;
 
 void Fill(hpt::Store& store, int trials, int params, int steps) {
@@ -58,7 +57,7 @@ void Fill(hpt::Store& store, int trials, int params, int steps) {
           objective += x * (params - d);
         }
         const double t = i * 2.0;
-        const int64_t trial = store.CreateTrial(id, i + 1, p, t);
+        const int64_t trial = store.CreateTrial(id, i + 1, ParamsFromJson(p), t);
         hpt::NewRun run;
         run.trial_id = trial;
         run.attempt = 1;

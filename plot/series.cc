@@ -21,7 +21,7 @@ ExperimentData LoadExperiment(Store& store, const ExperimentRow& experiment) {
 
 std::optional<std::vector<double>> UnitCoordinates(const TrialRow& trial, const SearchSpace& space) {
   try {
-    return space.ToUnit(ParamsFromJson(space, trial.params));
+    return space.ToUnit(space.Conform(trial.params));
   } catch (const Error&) {
     return std::nullopt;
   }

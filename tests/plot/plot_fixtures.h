@@ -11,15 +11,14 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "core/json.h"
 #include "core/spec.h"
 #include "store/memory_store.h"
 #include "store/store.h"
 
 namespace hpt::testing {
 
-using Json = nlohmann::ordered_json;
+using Json = hpt::Json;
 
 // A normalized spec with these parameter lines (YAML list items) and strategy.
 inline std::string SpecYaml(const std::string& parameters, const std::string& strategy = "{type: random, seed: 1}",
@@ -47,7 +46,7 @@ class PlotFixture {
   ExperimentRow experiment() { return *store_->FindExperiment(std::to_string(id_)); }
 
   // A trial with these values; returns its id.
-  int64_t Trial(const Json& params) { return store_->CreateTrial(id_, ++number_, params, 1000); }
+  int64_t Trial(const Json& params) { return store_->CreateTrial(id_, ++number_, ParamsFromJson(params), 1000); }
 
   // One attempt of `trial` on (worker, slot) from start to end, ending the trial as `status`
   // with `objective`; `steps` points of score reported on the way (the last one the objective).

@@ -232,7 +232,7 @@ TEST_CASE("plot: the comparison draws one best-so-far line per experiment") {
   e.objective_metric = "score";
   e.goal = Goal::kMinimize;
   const int64_t other = f.store().CreateExperiment(e);
-  const int64_t t = f.store().CreateTrial(other, 1, Values(1), 0);
+  const int64_t t = f.store().CreateTrial(other, 1, ParamsFromJson(Values(1)), 0);
   f.Attempt(t, 1, TrialStatus::kCompleted, 4, 0, 1);
   const std::string svg = RenderComparison(f.store(), {a, *f.store().FindExperiment(std::to_string(other))});
   CHECK(WellFormedProblem(svg) == "");
