@@ -13,14 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "core/json.h"
 #include "core/spec.h"
 #include "plot/plot.h"
 #include "store/store.h"
 
 namespace {
 
-using Json = hpt::Json;
 using Clock = std::chrono::steady_clock;
 
 void Fill(hpt::Store& store, int trials, int params, int steps) {
@@ -46,18 +44,18 @@ void Fill(hpt::Store& store, int trials, int params, int steps) {
   for (int first = 0; first < trials; first += kBatch) {
     store.Transaction([&] {
       for (int i = first; i < std::min(trials, first + kBatch); ++i) {
-        Json p = Json::object();
+        hpt::Params p;
         double objective = 0;
         for (int d = 0; d < params; ++d) {
           const double x = u(rng);
           const std::string name = "p" + std::to_string(d);
-          if (d % 3 == 0) p[name] = std::pow(10.0, -5 + 5 * x);
-          else if (d % 3 == 1) p[name] = 1 + static_cast<int64_t>(x * 64);
-          else p[name] = choices[static_cast<int>(x * 3)];
+          if (d % 3 == 0) p.push_back({name, std::pow(10.0, -5 + 5 * x)});
+          else if (d % 3 == 1) p.push_back({name, 1 + static_cast<int64_t>(x * 64)});
+          else p.push_back({name, std::string(choices[static_cast<int>(x * 3)])});
           objective += x * (params - d);
         }
         const double t = i * 2.0;
-        const int64_t trial = store.CreateTrial(id, i + 1, ParamsFromJson(p), t);
+        const int64_t trial = store.CreateTrial(id, i + 1, p, t);
         hpt::NewRun run;
         run.trial_id = trial;
         run.attempt = 1;
