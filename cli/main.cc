@@ -358,7 +358,14 @@ class SlurmRun {
   // what the workers read, on a file system the nodes share. The coordinator's secret key and the
   // run's own client key never leave this process.
   explicit SlurmRun(const std::string& work_dir) {
-    std::filesystem::create_directories(work_dir);
+    // Missing dirs on the way are private, as the worker makes them (worker.h, work_dir).
+    std::filesystem::path made;
+    for (const auto& part : std::filesystem::absolute(work_dir).lexically_normal()) {
+      made /= part;
+      if (::mkdir(made.c_str(), 0700) != 0 && errno != EEXIST) {
+        throw Error(ErrorKind::kFailed, "cannot create '" + made.string() + "': " + std::strerror(errno));
+      }
+    }
     std::string tmpl = (std::filesystem::absolute(work_dir) / "slurm-XXXXXX").string();
     if (!mkdtemp(tmpl.data())) {
       throw Error(ErrorKind::kFailed, "cannot create a run directory in '" + work_dir + "': " + std::strerror(errno));
