@@ -874,6 +874,11 @@ int Main(int argc, char** argv) {
   };
   // CLI11 would say only "A subcommand is required" about a misspelt command.
   if (argc > 1 && argv[1][0] != '-' && !find_command(argv[1])) return unknown_command(argv[1]);
+  if (argc > 2 && std::string_view(argv[1]) == "slurm" && argv[2][0] != '-' &&
+      slurm_cmd->get_subcommands([&](CLI::App* c) { return c->get_name() == argv[2]; }).empty()) {
+    std::cerr << "hpt: unknown command 'slurm " << argv[2] << "' (slurm commands: workers; see hpt help slurm)\n";
+    return kExitBadInput;
+  }
 
   try {
     app.parse(argc, argv);

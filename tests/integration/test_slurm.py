@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HPT, TRIAL, write_spec  # noqa: E402
+from harness import HPT, TRIAL, hpt, write_spec  # noqa: E402
 from slurm_cluster import SlurmCluster, Unavailable  # noqa: E402
 
 
@@ -208,6 +208,61 @@ trial:
             coordinator.wait(timeout=30)
             coordinator.stdout.close()
             coord_log.close()
+
+
+class SlurmCliTest(unittest.TestCase):
+    """What needs no Slurm: the batch script as --dry-run prints it, and bad input refused by name."""
+
+    def test_dry_run_prints_the_batch_script_that_execs_this_hpt(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            r = hpt("slurm", "workers", "--connect", "tcp://10.0.0.1:5555", "--count", "3", "--gpus-per-worker", "1",
+                    "--time", "30", "--sbatch-arg=--account=ml", "--work-dir", os.path.join(tmp, "runs"), "--dry-run",
+                    check=True)
+            lines = r.stdout.splitlines()
+            self.assertEqual(lines[0], "#!/bin/bash")
+            self.assertIn("#SBATCH --array=0-2", lines)
+            self.assertIn("#SBATCH --gres=gpu:1", lines)
+            self.assertIn("#SBATCH --account=ml", lines)
+            self.assertTrue(lines[-1].startswith("exec '%s' worker --connect 'tcp://10.0.0.1:5555' --gpus auto "
+                                                 % os.path.realpath(HPT)), lines[-1])
+            self.assertFalse(os.path.exists(os.path.join(tmp, "runs")), "a dry run creates nothing")
+
+    def test_bad_input_exits_2_naming_the_flag(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            spec = write_spec(tmp, f"""
+name: s
+objective: {{metric: score, goal: maximize}}
+strategy: {{type: random}}
+parameters:
+  - {{name: x, type: float, min: 0.0, max: 1.0}}
+limits: {{max_trials: 1}}
+trial:
+  command: [python3, {TRIAL}, "--x={{x}}"]
+  resources: {{gpus: 1}}
+""")
+            workers = ["slurm", "workers", "--connect", "tcp://10.0.0.1:5555"]
+            cases = [
+                (workers + ["--count", "0"], "--count"),
+                (workers + ["--count", "two"], "--count"),
+                (workers + ["--count", "1", "--gpus-per-worker", "-1"], "--gpus-per-worker"),
+                (workers + ["--count", "1", "--time", "1h"], "--time"),
+                (workers + ["--count", "1", "--partition", "a b"], "--partition"),
+                (workers + ["--count", "1", "--sbatch-arg", "account=ml"], "--sbatch-arg"),
+                (workers + ["--count", "1", "--curve", os.path.join(tmp, "nokeys")], "--curve"),
+                (["slurm", "workers", "--connect", "localhost:5555", "--count", "1"], "--connect"),
+                (["slurm", "bogus"], "slurm bogus"),
+                (["run", spec, "--slurm", "0"], "--slurm"),
+                (["run", spec, "--slurm", "1", "--workers", "2"], "--workers"),
+                (["run", spec, "--gpus-per-worker", "1"], "--gpus-per-worker"),
+                (["run", spec, "--slurm", "1", "--time", "soon"], "--time"),
+                (["run", spec, "--slurm", "1"], "--gpus-per-worker"),  # the spec's trials need a GPU
+            ]
+            for args, flag in cases:
+                with self.subTest(args=args):
+                    r = hpt(*args, cwd=tmp)
+                    self.assertEqual(r.returncode, 2, r.stderr)
+                    self.assertIn(flag, r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "hpt.db")), "refused before the store was touched")
 
 
 if __name__ == "__main__":
