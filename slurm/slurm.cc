@@ -110,10 +110,12 @@ std::string BatchScript(const SlurmWorkers& w) {
 
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input) {
   CommandResult result;
-  int in[2], out[2], err[2];
-  if (pipe2(in, O_CLOEXEC) != 0) return {-1, "", std::strerror(errno)};
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     result.error = std::strerror(errno);
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) {
+      if (fd >= 0) close(fd);
+    }
     return result;
   }
   std::vector<char*> args;
