@@ -1,6 +1,10 @@
 // The `hpt` command: wires the modules together. Only here is spdlog configured and are signals
 // handled.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -32,6 +36,7 @@
 #include "core/error.h"
 #include "core/spec.h"
 #include "plot/plot.h"
+#include "slurm/slurm.h"
 #include "store/query.h"
 #include "store/store.h"
 #include "worker/worker.h"
@@ -288,6 +293,129 @@ struct RunOptions {
   int top = 10;
   std::string log_level = "warn";
   std::vector<std::string> trial_env_drop;
+  // --slurm N: no local worker; N workers as a Slurm job array dial a CURVE-encrypted coordinator.
+  int slurm = 0;
+  int gpus_per_worker = 0;
+  std::string partition, time, slurm_address;
+  std::vector<std::string> sbatch_args;
+};
+
+// This hpt binary's absolute path: what Slurm's nodes run.
+std::string SelfPath() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error(ErrorKind::kFailed, "cannot read /proc/self/exe: " + ec.message());
+  return self.string();
+}
+
+// The IPv4 address of this machine that other nodes dial: `flag` (an address, or a name resolved
+// here) when given, else the host name's first address that is not loopback, else the first
+// interface address that is not (Debian maps the host name to 127.0.1.1).
+std::string ReachableAddress(const std::string& flag) {
+  const auto resolve = [](const std::string& name, bool skip_loopback) -> std::string {
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(name.c_str(), nullptr, &hints, &found) != 0) return "";
+    std::string address;
+    for (addrinfo* a = found; a && address.empty(); a = a->ai_next) {
+      const in_addr ip = reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr;
+      if (skip_loopback && (ntohl(ip.s_addr) >> 24) == 127) continue;
+      char text[INET_ADDRSTRLEN] = {};
+      if (inet_ntop(AF_INET, &ip, text, sizeof(text))) address = text;
+    }
+    freeaddrinfo(found);
+    return address;
+  };
+  if (!flag.empty()) {
+    const std::string address = resolve(flag, false);
+    if (address.empty()) throw Error(ErrorKind::kInvalidInput, "--slurm-address: cannot resolve '" + flag + "' to an IPv4 address");
+    return address;
+  }
+  if (std::string address = resolve(HostName(), true); !address.empty()) return address;
+  ifaddrs* interfaces = nullptr;
+  std::string address;
+  if (getifaddrs(&interfaces) == 0) {
+    for (ifaddrs* i = interfaces; i && address.empty(); i = i->ifa_next) {
+      if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+      const in_addr ip = reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr;
+      if ((ntohl(ip.s_addr) >> 24) == 127) continue;
+      char text[INET_ADDRSTRLEN] = {};
+      if (inet_ntop(AF_INET, &ip, text, sizeof(text))) address = text;
+    }
+    freeifaddrs(interfaces);
+  }
+  if (address.empty()) {
+    throw Error(ErrorKind::kFailed, "this machine has no IPv4 address but loopback for Slurm workers to dial; "
+                                    "give --slurm-address");
+  }
+  return address;
+}
+
+// A run's Slurm workers: the CURVE keys made for this run, the submitted job array, and the
+// scancel that ends it when the run ends, however it ends (the destructor).
+class SlurmRun {
+ public:
+  // Makes WORK_DIR/slurm-XXXXXX (0700) holding coordinator.pub, worker.key and worker.pub (0600):
+  // what the workers read, on a file system the nodes share. The coordinator's secret key and the
+  // run's own client key never leave this process.
+  explicit SlurmRun(const std::string& work_dir) {
+    // Missing dirs on the way are private, as the worker makes them (worker.h, work_dir).
+    std::filesystem::path made;
+    for (const auto& part : std::filesystem::absolute(work_dir).lexically_normal()) {
+      made /= part;
+      if (::mkdir(made.c_str(), 0700) != 0 && errno != EEXIST) {
+        throw Error(ErrorKind::kFailed, "cannot create '" + made.string() + "': " + std::strerror(errno));
+      }
+    }
+    std::string tmpl = (std::filesystem::absolute(work_dir) / "slurm-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) {
+      throw Error(ErrorKind::kFailed, "cannot create a run directory in '" + work_dir + "': " + std::strerror(errno));
+    }
+    dir_ = tmpl;
+    coordinator_ = GenerateCurveKeys();
+    worker_ = GenerateCurveKeys();
+    client_ = GenerateCurveKeys();
+    WriteNewFile(std::filesystem::path(dir_) / "coordinator.pub", coordinator_.public_key + "\n", 0600);
+    WriteNewFile(std::filesystem::path(dir_) / "worker.key", worker_.secret_key + "\n", 0600);
+    WriteNewFile(std::filesystem::path(dir_) / "worker.pub", worker_.public_key + "\n", 0600);
+  }
+  ~SlurmRun() {
+    if (job_.empty()) return;
+    try {
+      CancelJob(job_);
+      std::cerr << "cancelled Slurm job " << job_ << "\n";
+    } catch (const std::exception& e) {
+      std::cerr << "hpt: " << e.what() << "; cancel it yourself: scancel " << job_ << "\n";
+    }
+  }
+  SlurmRun(const SlurmRun&) = delete;
+  SlurmRun& operator=(const SlurmRun&) = delete;
+
+  void Configure(CoordinatorOptions& options) const {
+    options.curve = coordinator_;
+    options.curve_allowed = {AllowedKey{worker_.public_key, KeyRole::kWorker, "slurm-workers"},
+                             AllowedKey{client_.public_key, KeyRole::kClient, "hpt-run"}};
+  }
+  ChannelOptions Client() const {
+    ChannelOptions options;
+    options.curve = client_;
+    options.curve_server_key = coordinator_.public_key;
+    return options;
+  }
+  void Submit(SlurmWorkers workers) {
+    workers.curve_dir = dir_;
+    workers.curve_key = "worker";
+    workers.log_dir = dir_;
+    job_ = SubmitWorkers(workers);
+  }
+  const std::string& job() const { return job_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  CurveKeys coordinator_, worker_, client_;
+  std::string job_;
 };
 
 // Experiments the store says are running, though no process runs them: the store has one writer
@@ -312,21 +440,42 @@ int Run(const RunOptions& o) {
   Spec spec = LoadSpec(o.spec_path);
   const std::string yaml = ReadFile(o.spec_path);
   ClientTimeout();  // a malformed $HPT_CLIENT_TIMEOUT_MS, before the store is touched
-  int cpu_slots = o.workers;
-  if (cpu_slots <= 0) {  // --workers not given
-    cpu_slots = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    if (spec.limits.max_parallel > 0) cpu_slots = static_cast<int>(std::min<int64_t>(cpu_slots, spec.limits.max_parallel));
-  }
-  SlotPlan plan = PlanSlots(o.gpus, cpu_slots, o.slots_per_gpu);
-  // The local worker is the only one: a trial that needs more GPUs than it has would wait forever.
-  std::set<uint32_t> gpus;
-  for (const GpuInfo& g : plan.gpus) gpus.insert(g.index);
-  if (spec.trial.gpus > static_cast<int64_t>(gpus.size())) {
-    throw Error(ErrorKind::kInvalidInput,
-                o.spec_path + ": trial.resources.gpus is " + std::to_string(spec.trial.gpus) + ", but this run has " +
-                    std::to_string(gpus.size()) + " GPU(s) (--gpus " + o.gpus +
-                    "), so no trial could ever start; give --gpus all or a list of at least " +
-                    std::to_string(spec.trial.gpus) + " GPUs");
+  const bool slurm = o.slurm > 0;
+  SlotPlan plan;
+  SlurmWorkers workers;
+  if (slurm) {
+    workers.hpt = SelfPath();
+    workers.count = o.slurm;
+    workers.gpus_per_worker = o.gpus_per_worker;
+    workers.partition = o.partition;
+    workers.time = o.time;
+    workers.sbatch_args = o.sbatch_args;
+    workers.work_dir = std::filesystem::absolute(o.work_dir).string();
+    workers.connect = "tcp://" + ReachableAddress(o.slurm_address) + ":1";  // checked now; the port comes later
+    CheckSlurmWorkers(workers);
+    if (spec.trial.gpus > o.gpus_per_worker) {
+      throw Error(ErrorKind::kInvalidInput,
+                  o.spec_path + ": trial.resources.gpus is " + std::to_string(spec.trial.gpus) +
+                      ", but each Slurm worker gets " + std::to_string(o.gpus_per_worker) +
+                      " GPU(s), so no trial could ever start; give --gpus-per-worker " + std::to_string(spec.trial.gpus));
+    }
+  } else {
+    int cpu_slots = o.workers;
+    if (cpu_slots <= 0) {  // --workers not given
+      cpu_slots = DefaultCpuSlots(ProcessEnv(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+      if (spec.limits.max_parallel > 0) cpu_slots = static_cast<int>(std::min<int64_t>(cpu_slots, spec.limits.max_parallel));
+    }
+    plan = PlanSlots(o.gpus, cpu_slots, o.slots_per_gpu);
+    // The local worker is the only one: a trial that needs more GPUs than it has would wait forever.
+    std::set<uint32_t> gpus;
+    for (const GpuInfo& g : plan.gpus) gpus.insert(g.index);
+    if (spec.trial.gpus > static_cast<int64_t>(gpus.size())) {
+      throw Error(ErrorKind::kInvalidInput,
+                  o.spec_path + ": trial.resources.gpus is " + std::to_string(spec.trial.gpus) + ", but this run has " +
+                      std::to_string(gpus.size()) + " GPU(s) (--gpus " + o.gpus +
+                      "), so no trial could ever start; give --gpus all or a list of at least " +
+                      std::to_string(spec.trial.gpus) + " GPUs");
+    }
   }
 
   auto log = MakeLogger("hpt", o.log_level);
@@ -337,15 +486,26 @@ int Run(const RunOptions& o) {
   copts.bind = "inproc://hpt-run";
   copts.logger = SpdlogLogger(log);
   copts.resume_running = false;  // this run's experiment only (issue 15 item 6)
+  std::unique_ptr<SlurmRun> slurm_run;
+  if (slurm) {
+    // Reachable from the nodes, and encrypted: only this run's keys get in.
+    slurm_run = std::make_unique<SlurmRun>(o.work_dir);
+    copts.bind = "tcp://" + workers.connect.substr(6, workers.connect.rfind(':') - 6) + ":0";
+    slurm_run->Configure(copts);
+  }
   Coordinator coordinator(network, *store, copts);
-  WorkerOptions wopts;
-  wopts.connect = coordinator.endpoint();
-  wopts.work_dir = o.work_dir;
-  wopts.trial_env_drop = o.trial_env_drop;
-  wopts.slots = plan.slots;
-  wopts.gpus = plan.gpus;
-  wopts.logger = SpdlogLogger(log);
-  Worker worker(network, wopts);
+  std::unique_ptr<Worker> worker;
+  if (!slurm) {
+    WorkerOptions wopts;
+    wopts.connect = coordinator.endpoint();
+    wopts.work_dir = o.work_dir;
+    wopts.trial_env_drop = o.trial_env_drop;
+    wopts.slots = plan.slots;
+    wopts.gpus = plan.gpus;
+    wopts.cuda_ids = plan.cuda_ids;
+    wopts.logger = SpdlogLogger(log);
+    worker = std::make_unique<Worker>(network, wopts);
+  }
 
   std::atomic<bool> stop_coordinator{false}, stop_worker{false};
   std::thread coordinator_thread([&] {
@@ -357,8 +517,9 @@ int Run(const RunOptions& o) {
     }
   });
   std::thread worker_thread([&] {
+    if (!worker) return;
     try {
-      worker.Run(stop_worker);
+      worker->Run(stop_worker);
     } catch (const std::exception& e) {
       log->critical("worker failed: {}", e.what());
       g_stop.store(true);
@@ -371,13 +532,20 @@ int Run(const RunOptions& o) {
     coordinator_thread.join();
   };
 
+  std::string where = std::to_string(plan.slots.size()) + " local slot(s)";
   int rc = kExitOk;
   try {
-    Client client(network, coordinator.endpoint());
+    if (slurm) {
+      workers.connect = coordinator.endpoint();
+      slurm_run->Submit(workers);
+      where = std::to_string(o.slurm) + " Slurm worker(s) in job " + slurm_run->job() + " dialing " +
+              coordinator.endpoint() + " (keys and worker logs in " + slurm_run->dir() + ")";
+    }
+    Client client(network, coordinator.endpoint(), slurm ? slurm_run->Client() : ChannelOptions{});
     const auto submitted = client.Call(SubmitRequest{yaml, o.spec_path});
     const std::string id = std::to_string(submitted["id"].get<int64_t>());
-    std::cerr << "experiment " << id << " '" << spec.name << "': " << spec.limits.max_trials << " trials, "
-              << plan.slots.size() << " local slot(s), store " << o.db << "\n";
+    std::cerr << "experiment " << id << " '" << spec.name << "': " << spec.limits.max_trials << " trials, " << where
+              << ", store " << o.db << std::endl;
     const bool tty = isatty(STDERR_FILENO);
     std::string last;
     bool cancelled = false;
@@ -405,9 +573,11 @@ int Run(const RunOptions& o) {
     if (cancelled) rc = 130;
     else if (StatusOf(e) != ExperimentStatus::kCompleted) rc = kExitFailure;
   } catch (...) {
+    slurm_run.reset();  // scancel first: workers that lose the coordinator would only wait for it
     shutdown();
     throw;
   }
+  slurm_run.reset();
   shutdown();
   return rc;
 }
@@ -489,7 +659,15 @@ int ServeWorker(WorkerOptions options, const std::string& gpus, int slots, int s
   SlotPlan plan = PlanSlots(gpus, slots, slots_per_gpu);
   options.slots = plan.slots;
   options.gpus = plan.gpus;
-  options.logger = SpdlogLogger(MakeLogger("worker", level));
+  options.cuda_ids = plan.cuda_ids;
+  auto log = MakeLogger("worker", level);
+  std::string names;
+  for (const GpuInfo& g : plan.gpus) {
+    const auto id = plan.cuda_ids.find(g.index);
+    names += (names.empty() ? "" : ",") + (id != plan.cuda_ids.end() ? id->second : std::to_string(g.index));
+  }
+  log->info("GPUs from {}: {}; {} slot(s)", plan.source, names.empty() ? "none" : names, plan.slots.size());
+  options.logger = SpdlogLogger(log);
   Network network;
   Worker worker(network, options);
   worker.Run(g_stop);
@@ -592,7 +770,7 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--db", run.db, "SQLite file for results")->capture_default_str();
   run_cmd->add_option("--workers", run.workers, "Local CPU slots, at least 1 (default: cores, capped by max_parallel)")
       ->check(AtLeast(1));
-  run_cmd->add_option("--gpus", run.gpus, "GPUs for local slots: all | none | list like 0,1")->capture_default_str();
+  run_cmd->add_option("--gpus", run.gpus, "GPUs for local slots: auto | all | none | list like 0,1")->capture_default_str();
   run_cmd->add_option("--slots-per-gpu", run.slots_per_gpu, "Trials per GPU")->capture_default_str()->check(AtLeast(1));
   run_cmd->add_option("--work-dir", run.work_dir, "Where trial dirs and logs go")->capture_default_str();
   run_cmd->add_option("--trial-env-drop", run.trial_env_drop,
@@ -604,6 +782,20 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--log-level", run.log_level, "trace|debug|info|warn|error|critical|off")
       ->capture_default_str()
       ->check(CLI::IsMember(kLogLevels));
+  auto* run_slurm = run_cmd->add_option("--slurm", run.slurm, "Run the trials on N Slurm workers (a job array) instead of locally")
+                        ->check(AtLeast(1));
+  const auto slurm_only = [&](CLI::Option* option) { option->needs(run_slurm); };
+  slurm_only(run_cmd->add_option("--gpus-per-worker", run.gpus_per_worker, "With --slurm: GPUs per worker (--gres=gpu:G)")
+                 ->check(AtLeast(0)));
+  slurm_only(run_cmd->add_option("--partition", run.partition, "With --slurm: the Slurm partition"));
+  slurm_only(run_cmd->add_option("--time", run.time, "With --slurm: each worker's time limit, as sbatch --time takes it"));
+  slurm_only(run_cmd->add_option("--sbatch-arg", run.sbatch_args, "With --slurm: another sbatch option (repeatable)")
+                 ->allow_extra_args(false));
+  slurm_only(run_cmd->add_option("--slurm-address", run.slurm_address,
+                                 "With --slurm: the address of this machine the workers dial (default: its first "
+                                 "address that is not loopback)"));
+  run_slurm->excludes(run_cmd->get_option("--workers"))->excludes(run_cmd->get_option("--gpus"));
+  run_slurm->excludes(run_cmd->get_option("--slots-per-gpu"));
 
   // coordinator
   std::string bind = kDefaultEndpoint, coord_db = "hpt.db";
@@ -632,8 +824,10 @@ int Main(int argc, char** argv) {
   int slots_per_gpu = 1;
   auto* worker_cmd = app.add_subcommand("worker", "Run a worker agent that executes trials");
   worker_cmd->add_option("--connect", worker.connect, "Coordinator endpoint")->capture_default_str();
-  worker_cmd->add_option("--gpus", worker_gpus, "all | none | list like 0,2,3")->capture_default_str();
-  worker_cmd->add_option("--slots", worker_slots, "CPU slots when there is no GPU")->capture_default_str();
+  worker_cmd->add_option("--gpus", worker_gpus, "auto (the scheduler's, else nvidia-smi's) | all | none | list like 0,2,3")
+      ->capture_default_str();
+  worker_cmd->add_option("--slots", worker_slots, "CPU slots when there is no GPU (default: $SLURM_CPUS_ON_NODE, else cores)")
+      ->capture_default_str();
   worker_cmd->add_option("--slots-per-gpu", slots_per_gpu, "Trials per GPU")->capture_default_str();
   worker_cmd->add_option("--work-dir", worker.work_dir, "Where trial dirs and logs go")->capture_default_str();
   worker_cmd->add_option("--id", worker.worker_id, "Worker id (default host:pid:random)");
@@ -705,6 +899,34 @@ int Main(int argc, char** argv) {
   plot_cmd->add_option("--max-marks", plot.options.max_marks, "Most marks drawn (best and extremes always kept)")
       ->capture_default_str()
       ->check(AtLeast(10));
+
+  // slurm workers
+  auto* slurm_cmd = app.add_subcommand("slurm", "Workers on a Slurm cluster");
+  slurm_cmd->require_subcommand(1);
+  SlurmWorkers slurm_workers;
+  CurveFlags slurm_curve{"", "client"};
+  bool slurm_dry_run = false;
+  std::string slurm_work_dir = "hpt-runs";
+  auto* slurm_workers_cmd = slurm_cmd->add_subcommand("workers", "Submit N workers as one Slurm job array; prints the job id");
+  slurm_workers_cmd->add_option("--connect", slurm_workers.connect, "Coordinator endpoint the nodes dial: tcp://HOST:PORT")
+      ->required();
+  slurm_workers_cmd->add_option("--count", slurm_workers.count, "Workers (array tasks)")->required()->check(AtLeast(1));
+  slurm_workers_cmd->add_option("--gpus-per-worker", slurm_workers.gpus_per_worker, "GPUs per worker (--gres=gpu:G)")
+      ->capture_default_str()
+      ->check(AtLeast(0));
+  slurm_workers_cmd->add_option("--partition", slurm_workers.partition, "Slurm partition");
+  slurm_workers_cmd->add_option("--time", slurm_workers.time, "Each worker's time limit, as sbatch --time takes it");
+  slurm_workers_cmd->add_option("--sbatch-arg", slurm_workers.sbatch_args, "Another sbatch option (repeatable)")
+      ->allow_extra_args(false);
+  slurm_workers_cmd->add_option("--work-dir", slurm_work_dir, "The workers' work dir (made absolute)")->capture_default_str();
+  slurm_workers_cmd->add_option("--kill-grace", slurm_workers.kill_grace_s, "The workers' --kill-grace")
+      ->capture_default_str()
+      ->check(AtLeast(0));
+  slurm_workers_cmd->add_option("--curve", slurm_curve.dir,
+                                "CURVE directory the workers read (DIR/NAME.key, DIR/NAME.pub, DIR/coordinator.pub)");
+  slurm_workers_cmd->add_option("--key", slurm_curve.key, "Name of the workers' key pair in --curve")->capture_default_str();
+  slurm_workers_cmd->add_flag("--dry-run", slurm_dry_run, "Print the batch script instead of submitting it");
+
   std::string help_topic;
   auto* help_cmd = app.add_subcommand("help", "Print this help, or a command's (hpt help COMMAND)");
   help_cmd->add_option("command", help_topic, "A command");
@@ -730,6 +952,11 @@ int Main(int argc, char** argv) {
   };
   // CLI11 would say only "A subcommand is required" about a misspelt command.
   if (argc > 1 && argv[1][0] != '-' && !find_command(argv[1])) return unknown_command(argv[1]);
+  if (argc > 2 && std::string_view(argv[1]) == "slurm" && argv[2][0] != '-' &&
+      slurm_cmd->get_subcommands([&](CLI::App* c) { return c->get_name() == argv[2]; }).empty()) {
+    std::cerr << "hpt: unknown command 'slurm " << argv[2] << "' (slurm commands: workers; see hpt help slurm)\n";
+    return kExitBadInput;
+  }
 
   try {
     app.parse(argc, argv);
@@ -756,7 +983,30 @@ int Main(int argc, char** argv) {
       return ServeCoordinator(bind, coord_db, log_level, heartbeat_ms, worker_timeout_ms,
                               coord_curve, insecure);
     }
-    if (*worker_cmd) return ServeWorker(worker, worker_gpus, worker_slots, slots_per_gpu, log_level, worker_curve);
+    if (*worker_cmd) {
+      if (worker_cmd->get_option("--slots")->count() == 0) worker_slots = DefaultCpuSlots(ProcessEnv(), worker_slots);
+      return ServeWorker(worker, worker_gpus, worker_slots, slots_per_gpu, log_level, worker_curve);
+    }
+    if (*slurm_workers_cmd) {
+      slurm_workers.hpt = SelfPath();
+      slurm_workers.work_dir = std::filesystem::absolute(slurm_work_dir).string();
+      if (!slurm_curve.dir.empty()) {
+        // The files the workers will read, checked here where a mistake is cheap.
+        try {
+          CurveChannel(slurm_curve);
+        } catch (const Error& e) {
+          throw Error(ErrorKind::kInvalidInput, std::string("--curve/--key: ") + e.what());
+        }
+        slurm_workers.curve_dir = std::filesystem::absolute(slurm_curve.dir).string();
+        slurm_workers.curve_key = slurm_curve.key;
+      }
+      if (slurm_dry_run) {
+        std::cout << BatchScript(slurm_workers);
+      } else {
+        std::cout << SubmitWorkers(slurm_workers) << std::endl;
+      }
+      return kExitOk;
+    }
     if (*keygen_cmd) return KeyGen(keygen_name, keygen_dir);
     if (*validate_cmd) {
       std::cout << ToYaml(LoadSpec(spec_path));

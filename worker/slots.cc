@@ -1,7 +1,9 @@
 // Slot planning and GPU discovery.
 #include <unistd.h>
 
+#include <cstdint>
 #include <charconv>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -11,7 +13,93 @@
 #include "worker/trial_process.h"
 #include "worker/worker.h"
 
+extern char** environ;
+
 namespace hpt {
+namespace {
+
+std::string Trim(std::string text) {
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!text.empty() && space(text.back())) text.pop_back();
+  size_t start = 0;
+  while (start < text.size() && space(text[start])) ++start;
+  return text.substr(start);
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream list(text);
+  std::string item;
+  while (std::getline(list, item, ',')) {
+    item = Trim(item);
+    if (!item.empty()) items.push_back(item);
+  }
+  return items;
+}
+
+std::optional<int64_t> WholeNumber(const std::string& text) {
+  int64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return n;
+}
+
+const std::string* Find(const EnvMap& env, const char* name) {
+  auto it = env.find(name);
+  return it == env.end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+EnvMap ProcessEnv() {
+  EnvMap env;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry = *e;
+    const size_t eq = entry.find('=');
+    if (eq != std::string::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return env;
+}
+
+AutoGpus ResolveAutoGpus(const EnvMap& env) {
+  if (const std::string* cuda = Find(env, "CUDA_VISIBLE_DEVICES")) {
+    AutoGpus out{"CUDA_VISIBLE_DEVICES", false, {}};
+    for (const std::string& item : SplitList(*cuda)) {
+      if (item == "NoDevFiles") return AutoGpus{"CUDA_VISIBLE_DEVICES", false, {}};
+      if (std::optional<int64_t> n = WholeNumber(item); n && *n < 0) break;  // CUDA stops reading here
+      out.devices.push_back(item);
+    }
+    return out;
+  }
+  for (const char* name : {"SLURM_STEP_GPUS", "SLURM_JOB_GPUS"}) {
+    if (const std::string* slurm = Find(env, name)) return AutoGpus{name, false, SplitList(*slurm)};
+  }
+  if (const std::string* nvidia = Find(env, "NVIDIA_VISIBLE_DEVICES")) {
+    const std::string value = Trim(*nvidia);
+    if (value == "all") return AutoGpus{"NVIDIA_VISIBLE_DEVICES", true, {}};
+    AutoGpus out{"NVIDIA_VISIBLE_DEVICES", false, {}};
+    if (value == "none" || value == "void") return out;
+    const std::vector<std::string> items = SplitList(value);
+    for (size_t i = 0; i < items.size(); ++i) {
+      // The container sees its devices as 0, 1, ...: a host index means nothing inside it.
+      out.devices.push_back(WholeNumber(items[i]) ? std::to_string(i) : items[i]);
+    }
+    return out;
+  }
+  if (Find(env, "SLURM_JOB_ID")) return AutoGpus{"Slurm job without GPUs", false, {}};
+  return AutoGpus{"nvidia-smi", true, {}};
+}
+
+int DefaultCpuSlots(const EnvMap& env, int fallback) {
+  const std::string* cpus = Find(env, "SLURM_CPUS_ON_NODE");
+  if (!cpus) return fallback;
+  const std::optional<int64_t> n = WholeNumber(Trim(*cpus));
+  if (!n || *n < 1 || *n > 1000000) {
+    throw Error(ErrorKind::kInvalidInput,
+                "SLURM_CPUS_ON_NODE: '" + *cpus + "' is not a whole number of CPUs; give --slots N");
+  }
+  return static_cast<int>(*n);
+}
 
 std::string HostName() {
   char buf[256] = {};
@@ -70,14 +158,44 @@ std::vector<GpuInfo> DiscoverGpus() {
   return gpus;
 }
 
-SlotPlan PlanSlots(const std::string& gpus, int cpu_slots, int slots_per_gpu) {
+SlotPlan PlanSlots(const std::string& gpus, int cpu_slots, int slots_per_gpu, const EnvMap& env) {
   if (cpu_slots < 1) throw Error(ErrorKind::kInvalidInput, "--slots must be at least 1, got " + std::to_string(cpu_slots));
   if (slots_per_gpu < 1) {
     throw Error(ErrorKind::kInvalidInput, "--slots-per-gpu must be at least 1, got " + std::to_string(slots_per_gpu));
   }
   SlotPlan plan;
+  plan.source = "--gpus " + gpus;
   if (gpus == "all") {
     plan.gpus = DiscoverGpus();
+  } else if (gpus == "auto") {
+    const AutoGpus found = ResolveAutoGpus(env);
+    plan.source = found.source;
+    if (found.ask_nvidia_smi) {
+      plan.gpus = DiscoverGpus();
+    } else {
+      std::set<int64_t> numbers;
+      for (const std::string& d : found.devices) {
+        if (std::optional<int64_t> n = WholeNumber(d); n && *n >= 0 && *n <= INT32_MAX) numbers.insert(*n);
+      }
+      // Numbers keep their meaning (what nvidia-smi and the store show); anything else is named
+      // by its position, and by itself.
+      const bool by_number = numbers.size() == found.devices.size();
+      std::vector<GpuInfo> known;
+      if (by_number && !found.devices.empty()) known = DiscoverGpus();
+      for (size_t i = 0; i < found.devices.size(); ++i) {
+        const std::string& d = found.devices[i];
+        GpuInfo g{by_number ? static_cast<uint32_t>(*WholeNumber(d)) : static_cast<uint32_t>(i), "GPU " + d, 0};
+        if (by_number) {
+          for (const GpuInfo& k : known) {
+            if (k.index == g.index) g = k;
+          }
+        } else {
+          g.name = d;
+        }
+        if (d != std::to_string(g.index)) plan.cuda_ids[g.index] = d;
+        plan.gpus.push_back(g);
+      }
+    }
   } else if (gpus != "none" && !gpus.empty()) {
     std::vector<GpuInfo> known = DiscoverGpus();
     std::set<uint32_t> seen;

@@ -1,6 +1,7 @@
 #include "worker/worker.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,7 +75,15 @@ struct RunningTrialState {
   // Refused metric values written to the log and reported so far: by name, and in all.
   std::map<std::string, int> refused_by_name;
   int refused_total = 0;
+  // Set when the trial was killed by a signal the worker did not send (Run): held until then.
+  std::optional<TrialExit> held_exit;
+  std::chrono::steady_clock::time_point held_until;
 };
+
+// Signals a cluster manager sends every process of a job it ends (scancel, preemption, time limit).
+bool IsJobEndSignal(const TrialExit& exit) {
+  return exit.how == FinishCause::kSignaled && (exit.code == SIGTERM || exit.code == SIGINT || exit.code == SIGHUP);
+}
 
 // Where a worker keeps its session token between runs: WORK_DIR/.worker-ID.token, the id with
 // anything but [A-Za-z0-9._-] replaced by '_'. A worker restarted with the same --id and
@@ -220,16 +229,23 @@ class Worker::Impl {
     log_->Info("worker {} connecting to {} with {} slot(s)", options_.worker_id, options_.connect,
                options_.slots.size());
     SendRegister();
+    stop_ = &stop;
     while (!stop.load()) {
       Step(std::chrono::milliseconds(200));
     }
     Shutdown();
+    stop_ = nullptr;
   }
 
  private:
   void Step(std::chrono::milliseconds max_wait) {
     std::vector<int> fds;
     for (auto& [key, t] : running_) {
+      if (t.held_exit) {
+        max_wait = std::min(max_wait, std::chrono::ceil<std::chrono::milliseconds>(
+                                          std::max(t.held_until - SteadyClock::now(), SteadyClock::duration::zero())));
+        continue;
+      }
       if (t.process->stdout_fd() >= 0) fds.push_back(t.process->stdout_fd());
       max_wait = std::min(max_wait, t.process->NextDeadline());
     }
@@ -408,7 +424,9 @@ class Worker::Impl {
       std::string cuda;
       for (uint32_t slot : a.slots) {
         const int32_t gpu = slot_gpu_.at(slot);  // CheckAssignment: every slot is known
-        if (gpu >= 0) cuda += (cuda.empty() ? "" : ",") + std::to_string(gpu);
+        if (gpu < 0) continue;
+        const auto id = options_.cuda_ids.find(static_cast<uint32_t>(gpu));
+        cuda += (cuda.empty() ? "" : ",") + (id != options_.cuda_ids.end() ? id->second : std::to_string(gpu));
       }
       const TrialBuiltins builtins{.trial_id = std::to_string(a.trial_id),
                                    .experiment = a.experiment_name,
@@ -455,17 +473,32 @@ class Worker::Impl {
   void PumpTrials() {
     std::vector<std::pair<int64_t, int64_t>> done;
     for (auto& [key, t] : running_) {
-      SendMetrics(t);
-      if (std::optional<TrialExit> exit = t.process->Poll()) {
+      std::optional<TrialExit> exit = t.held_exit;
+      if (!exit) {
+        SendMetrics(t);
+        exit = t.process->Poll();
+        if (!exit) continue;
         SendMetrics(t);
         log_->Info("trial {} attempt {} ended: {}", key.first, key.second, exit->message);
-        const FinishCause how =
-            shutting_down_ && exit->how == FinishCause::kStopped ? FinishCause::kWorkerShutdown : exit->how;
-        Unacked& u = unacked_[key];
-        u.finished = FinishedMsg{key.first, key.second, how, exit->code, exit->message, t.log_path};
-        Report(*u.finished);
-        done.push_back(key);
       }
+      const bool stopping = shutting_down_ || (stop_ && stop_->load());
+      if (IsJobEndSignal(*exit) && !stopping) {
+        // Perhaps the job is ending and this worker's own signal is on its way (Run).
+        if (!t.held_exit) {
+          t.held_exit = exit;
+          t.held_until = SteadyClock::now() + kExternalSignalHold;
+          log_->Info("trial {} attempt {} was killed from outside; waiting up to {} ms for this worker's own stop",
+                     key.first, key.second, kExternalSignalHold.count());
+        }
+        if (SteadyClock::now() < t.held_until) continue;
+      }
+      const FinishCause how = stopping && (exit->how == FinishCause::kStopped || IsJobEndSignal(*exit))
+                                  ? FinishCause::kWorkerShutdown
+                                  : exit->how;
+      Unacked& u = unacked_[key];
+      u.finished = FinishedMsg{key.first, key.second, how, exit->code, exit->message, t.log_path};
+      Report(*u.finished);
+      done.push_back(key);
     }
     for (const auto& key : done) running_.erase(key);
   }
@@ -550,6 +583,7 @@ class Worker::Impl {
   std::shared_ptr<Logger> log_;
   std::unique_ptr<Channel> channel_;
   std::map<uint32_t, int32_t> slot_gpu_;
+  const std::atomic<bool>* stop_ = nullptr;  // Run's stop flag, while Run runs
   std::string trial_path_;  // PATH for trials: hpt's own directory first
   fs::path work_root_;      // options_.work_dir: absolute, lexically normal, no trailing '/'
   std::vector<std::string> trial_env_drop_;  // options_.trial_env_drop and kAlwaysDropped

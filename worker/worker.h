@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,9 @@ struct WorkerOptions {
   std::string work_dir = "hpt-runs";
   std::vector<SlotInfo> slots;
   std::vector<GpuInfo> gpus;
+  // How a trial's CUDA_VISIBLE_DEVICES names the GPU of index i (SlotPlan::cuda_ids); a GPU not
+  // in it is named by its index.
+  std::map<uint32_t, std::string> cuda_ids;
   std::shared_ptr<Logger> logger;
   double kill_grace_s = 5;  // SIGTERM -> SIGKILL
   // Variables of the worker's environment that trials do not inherit: glob patterns where `*`
@@ -56,6 +60,12 @@ class Worker {
   // Serves until `stop` becomes true; then stops every running trial (SIGTERM, SIGKILL after the
   // grace period) and tells the coordinator they ended because the worker shut down, so they are
   // requeued without being charged a retry.
+  //
+  // A cluster manager that ends a job (Slurm's scancel, preemption, a time limit) signals every
+  // process of it at once, the trials as well as the worker. So a trial killed by SIGTERM, SIGINT
+  // or SIGHUP that the worker did not send is held for up to kExternalSignalHold before it is
+  // reported: if `stop` becomes true meanwhile, it ended because the worker shut down (handed back,
+  // no retry charged); else it is reported as killed by that signal.
   void Run(const std::atomic<bool>& stop);
 
  private:
@@ -67,15 +77,55 @@ class Worker {
 std::string MakeWorkerId(const std::string& host);
 std::string HostName();
 
+// How long a trial killed by a signal from outside waits for the worker's own stop (see Run).
+inline constexpr std::chrono::milliseconds kExternalSignalHold{1500};
+
+// A process environment: name -> value.
+using EnvMap = std::map<std::string, std::string>;
+// This process's environment.
+EnvMap ProcessEnv();
+
+// What `--gpus auto` finds: the GPUs a scheduler gave this process, else nvidia-smi's, else none.
+// The first of these that is set decides (docs/cli.md, "GPUs from the scheduler"):
+//   1. CUDA_VISIBLE_DEVICES: the scheduler's (or the user's) word, in the very names CUDA reads in
+//      this process: each entry is kept verbatim (an index, GPU-UUID or MIG-UUID), so a trial's
+//      CUDA_VISIBLE_DEVICES names the device the scheduler gave, renumbered or not. Empty, or
+//      NoDevFiles: no GPU. An entry that is a negative number ends the list, as CUDA reads it.
+//   2. SLURM_STEP_GPUS, then SLURM_JOB_GPUS: Slurm's indices, verbatim.
+//   3. NVIDIA_VISIBLE_DEVICES (the NVIDIA container runtime, the Kubernetes device plugin):
+//      `all` asks nvidia-smi; `none`, `void` or empty is no GPU; a UUID is kept verbatim; an
+//      index is the host's, renumbered 0, 1, ... inside the container, so it becomes its position.
+//   4. SLURM_JOB_ID without any of the above: a Slurm job given no GPU has none, whatever
+//      nvidia-smi shows of the node.
+//   5. Otherwise nvidia-smi (ask_nvidia_smi).
+struct AutoGpus {
+  std::string source;            // the variable that decided, "Slurm job without GPUs" or "nvidia-smi"
+  bool ask_nvidia_smi = false;   // devices is empty; DiscoverGpus() decides
+  std::vector<std::string> devices;  // as a trial's CUDA_VISIBLE_DEVICES names each GPU
+};
+AutoGpus ResolveAutoGpus(const EnvMap& env);
+
+// CPU slots when --slots is not given: SLURM_CPUS_ON_NODE when Slurm set it (the CPUs this job
+// has on this node), else `fallback`. Throws Error(kInvalidInput) naming the variable when it is
+// set but not a whole number of at least 1.
+int DefaultCpuSlots(const EnvMap& env, int fallback);
+
 // The slots of a worker. `gpus`: "none" (cpu_slots CPU slots), "all" (every GPU DiscoverGpus
-// finds; CPU slots when there is none), or a list "0,2,3" of GPU indices (names and memory from
-// DiscoverGpus when it knows them). Each GPU gets slots_per_gpu slots. Throws Error(kInvalidInput)
-// for a malformed list, a repeated index, or counts < 1.
+// finds; CPU slots when there is none), "auto" (ResolveAutoGpus over `env`; CPU slots when it
+// finds none), or a list "0,2,3" of GPU indices (names and memory from DiscoverGpus when it knows
+// them). Each GPU gets slots_per_gpu slots. Throws Error(kInvalidInput) for a malformed list, a
+// repeated index, or counts < 1.
+//
+// With `auto`, when every device is a distinct number, a GPU's index is that number; otherwise
+// (UUIDs) its index is its position in the list and its name the device. cuda_ids says how a
+// trial's CUDA_VISIBLE_DEVICES names each GPU when that is not its index.
 struct SlotPlan {
   std::vector<SlotInfo> slots;
   std::vector<GpuInfo> gpus;
+  std::map<uint32_t, std::string> cuda_ids;
+  std::string source;  // where the GPUs came from, for the log: "--gpus", "CUDA_VISIBLE_DEVICES", ...
 };
-SlotPlan PlanSlots(const std::string& gpus, int cpu_slots, int slots_per_gpu);
+SlotPlan PlanSlots(const std::string& gpus, int cpu_slots, int slots_per_gpu, const EnvMap& env = ProcessEnv());
 
 // NVIDIA GPUs as nvidia-smi reports them, without linking CUDA; empty when there is no
 // nvidia-smi or it fails.

@@ -2,6 +2,7 @@
 // the coordinator does not know it, what it refuses to run, and what its trials see and leave.
 #include <doctest/doctest.h>
 
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -144,7 +145,7 @@ class ScriptedCoordinator {
     options.connect = coordinator_->endpoint();
     options.worker_id = "w";
     if (options.work_dir == "hpt-runs") options.work_dir = (dir.path / "runs").string();
-    options.slots = {SlotInfo{0, -1}, SlotInfo{1, -1}};
+    if (options.slots.empty()) options.slots = {SlotInfo{0, -1}, SlotInfo{1, -1}};
     options.kill_grace_s = 1;
     worker_ = std::make_unique<Worker>(network_, options);
     loop_ = std::thread([this] { worker_->Run(stop_); });
@@ -175,6 +176,8 @@ class ScriptedCoordinator {
   }
 
   void Send(const AssignMsg& a) { coordinator_->SendTo(peer_, a); }
+  // What SIGTERM to the worker process does (hpt worker's signal handler sets this flag).
+  void StopWorker() { stop_ = true; }
   void Stop(int64_t trial_id) { coordinator_->SendTo(peer_, StopMsg{trial_id, 1, "test"}); }
 
   // The result of `trial_id`, acknowledged; the metrics batches before it are collected (and
@@ -402,6 +405,41 @@ TEST_CASE("worker: trials get neither HPT_CURVE_* nor what --trial-env-drop name
   CHECK(seen["HPT_TRIAL_ID"] == "1");
   CHECK(seen["CUDA_VISIBLE_DEVICES"] == "");
   CHECK(seen.count("PATH"));
+}
+
+TEST_CASE("worker: a GPU a scheduler named by UUID is named so in its trials' CUDA_VISIBLE_DEVICES") {
+  WorkerOptions options;
+  options.slots = {SlotInfo{0, 0}, SlotInfo{1, 1}};
+  options.gpus = {GpuInfo{0, "GPU-aa", 0}, GpuInfo{1, "GPU-bb", 0}};
+  options.cuda_ids = {{0, "GPU-aa"}, {1, "GPU-bb"}};
+  ScriptedCoordinator c(options);
+  c.Send(ScriptedCoordinator::Assignment(1, 1, {"/bin/sh", "-c", "printf %s \"$CUDA_VISIBLE_DEVICES\" > \"$HPT_TRIAL_DIR/cuda\""}));
+  REQUIRE(c.Finished(1).how == FinishCause::kExited);
+  CHECK(ReadFile(c.runs() / "e-1" / "trial-1" / "cuda") == "GPU-bb");
+}
+
+// Slurm's scancel, preemption and time limit signal every process of the job, trials included,
+// in no particular order: a trial may die of SIGTERM an instant before its worker hears of it.
+TEST_CASE("worker: a trial killed by SIGTERM just before the worker is told to stop is handed back, not failed") {
+  ScriptedCoordinator c;
+  const std::filesystem::path dying = c.dir.path / "dying";
+  c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "touch '" + dying.string() + "'; kill -TERM $$"}));
+  for (int i = 0; i < 500 && !std::filesystem::exists(dying); ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(std::filesystem::exists(dying));
+  // Its death is seen first (the worker polls its trials every few ms), then the worker's own stop
+  // comes, well within kExternalSignalHold.
+  std::this_thread::sleep_for(kExternalSignalHold / 5);
+  c.StopWorker();
+  const FinishedMsg f = c.Finished(1);
+  CHECK(f.how == FinishCause::kWorkerShutdown);
+}
+
+TEST_CASE("worker: a trial killed by SIGTERM while the worker goes on is reported as killed by it") {
+  ScriptedCoordinator c;
+  c.Send(ScriptedCoordinator::Assignment(1, 0, {"/bin/sh", "-c", "kill -TERM $$"}));
+  const FinishedMsg f = c.Finished(1);
+  CHECK(f.how == FinishCause::kSignaled);
+  CHECK(f.code == SIGTERM);
 }
 
 TEST_CASE("worker: a trial environment drop pattern that is empty or has '=' is refused") {
