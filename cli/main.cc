@@ -33,6 +33,7 @@
 #include "cli/log_format.h"
 #include "cli/output.h"
 #include "coordinator/coordinator.h"
+#include "dashboard/server.h"
 #include "core/error.h"
 #include "core/spec.h"
 #include "plot/plot.h"
@@ -736,6 +737,86 @@ int Plot(const PlotFlags& f) {
   return kExitOk;
 }
 
+// ---- hpt dashboard -------------------------------------------------------------------------
+
+// --bind HOST:PORT for the dashboard: an IPv4 address, localhost, or [IPv6]; PORT 0 to 65535 (0:
+// any free port). Returns the address to bind and whether only this machine can reach it.
+struct HttpBind {
+  std::string host;
+  int port = 0;
+  bool loopback = false;
+};
+
+HttpBind ParseHttpBind(const std::string& text) {
+  const auto bad = [&](const std::string& why) {
+    return Error(ErrorKind::kInvalidInput, "--bind: bad address '" + text + "': " + why);
+  };
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw bad("expected HOST:PORT, like 127.0.0.1:8080");
+  std::string host = text.substr(0, colon);
+  const std::string port = text.substr(colon + 1);
+  unsigned number = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number > 65535) {
+    throw bad("the port '" + port + "' is not a number from 0 to 65535");
+  }
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 3) throw bad("an IPv6 address goes in brackets: [::1]:8080");
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  HttpBind bind{host, static_cast<int>(number), host == "::1" || host.rfind("127.", 0) == 0};
+  return bind;
+}
+
+// The token from --token FILE (its first line, without surrounding blanks), else from
+// $HPT_DASHBOARD_TOKEN; empty when neither is given.
+std::string DashboardToken(const std::string& token_file) {
+  std::string token;
+  if (!token_file.empty()) {
+    std::istringstream lines(ReadFile(token_file));
+    std::getline(lines, token);
+  } else {
+    token = EnvOr("HPT_DASHBOARD_TOKEN", "");
+  }
+  const auto blank = [](unsigned char c) { return std::isspace(c) != 0; };
+  token.erase(token.begin(), std::find_if_not(token.begin(), token.end(), blank));
+  token.erase(std::find_if_not(token.rbegin(), token.rend(), blank).base(), token.end());
+  if (!token_file.empty() && token.empty()) {
+    throw Error(ErrorKind::kInvalidInput, "--token: '" + token_file + "' holds no token");
+  }
+  for (unsigned char c : token) {
+    if (c < 0x21 || c > 0x7e || c == ';' || c == ',') {
+      throw Error(ErrorKind::kInvalidInput, "--token: the token may hold printable ASCII only, without ';' or ','"
+                                            " (it travels in a header and a cookie)");
+    }
+  }
+  return token;
+}
+
+int ServeDashboard(const std::string& db, const std::string& bind_text, const std::string& token_file,
+                   const std::string& level) {
+  const HttpBind bind = ParseHttpBind(bind_text);
+  const std::string token = DashboardToken(token_file);
+  if (!bind.loopback && token.empty()) {
+    throw Error(ErrorKind::kInvalidInput, "refusing to serve " + bind_text +
+                                              " without a token: give --token FILE (or set HPT_DASHBOARD_TOKEN), "
+                                              "or bind to 127.0.0.1");
+  }
+  DashboardOptions options;
+  options.db_path = db;
+  options.host = bind.host;
+  options.port = bind.port;
+  options.router.token = token;
+  options.logger = SpdlogLogger(MakeLogger("dashboard", level));
+  DashboardServer server(options);
+  const std::string shown = bind.host.find(':') != std::string::npos ? "[" + bind.host + "]" : bind.host;
+  // Scripts and tests read the address from here (useful with port 0).
+  std::cout << "hpt dashboard listening on http://" << shown << ":" << server.port() << std::endl;
+  server.Run(g_stop);
+  return kExitOk;
+}
+
 // ---- read commands -------------------------------------------------------------------------
 
 int Watch(const ReadOptions& o, const std::string& experiment) {
@@ -927,6 +1008,21 @@ int Main(int argc, char** argv) {
   slurm_workers_cmd->add_option("--key", slurm_curve.key, "Name of the workers' key pair in --curve")->capture_default_str();
   slurm_workers_cmd->add_flag("--dry-run", slurm_dry_run, "Print the batch script instead of submitting it");
 
+  // dashboard
+  std::string dash_db = "hpt.db", dash_bind = "127.0.0.1:8080", dash_token;
+  std::string dash_level = "warn";
+  auto* dash_cmd = app.add_subcommand(
+      "dashboard", "Serve the live web UI and JSON API of a store file, read-only (docs/dashboard.md)");
+  dash_cmd->add_option("--db", dash_db, "SQLite file to read (a running coordinator may be writing it)")
+      ->capture_default_str();
+  dash_cmd->add_option("--bind", dash_bind, "HOST:PORT to listen on (port 0: any free one); "
+                                            "an address other than loopback needs --token")
+      ->capture_default_str();
+  dash_cmd->add_option("--token", dash_token,
+                       "File holding the token every request must carry (default: $HPT_DASHBOARD_TOKEN)");
+  dash_cmd->add_option("--log-level", dash_level)->capture_default_str()->check(CLI::IsMember(kLogLevels));
+  dash_cmd->footer("Reads the store file only; serving through a coordinator (--coordinator) is not built yet.");
+
   std::string help_topic;
   auto* help_cmd = app.add_subcommand("help", "Print this help, or a command's (hpt help COMMAND)");
   help_cmd->add_option("command", help_topic, "A command");
@@ -983,6 +1079,7 @@ int Main(int argc, char** argv) {
       return ServeCoordinator(bind, coord_db, log_level, heartbeat_ms, worker_timeout_ms,
                               coord_curve, insecure);
     }
+    if (*dash_cmd) return ServeDashboard(dash_db, dash_bind, dash_token, dash_level);
     if (*worker_cmd) {
       if (worker_cmd->get_option("--slots")->count() == 0) worker_slots = DefaultCpuSlots(ProcessEnv(), worker_slots);
       return ServeWorker(worker, worker_gpus, worker_slots, slots_per_gpu, log_level, worker_curve);

@@ -339,6 +339,8 @@ class MemoryStoreImpl final : public MemoryStore {
     return rows;
   }
 
+  int64_t ChangeToken() override { return change_token_; }
+
   std::vector<WorkerRow> Workers() override {
     std::vector<WorkerRow> rows;
     for (const auto& [id, w] : state_.workers) rows.push_back(w);
@@ -349,6 +351,7 @@ class MemoryStoreImpl final : public MemoryStore {
   // Every write starts here: a transaction already rolled back by a fault, or an injected
   // fault, refuses it before it changes anything.
   void BeginWrite() {
+    ++change_token_;  // before the checks: a refused write may change the token, which is allowed
     if (doomed_) {
       throw Error(ErrorKind::kFailed,
                   "memory store: the enclosing transaction was already rolled back by an earlier error");
@@ -395,6 +398,7 @@ class MemoryStoreImpl final : public MemoryStore {
   }
 
   State state_;
+  int64_t change_token_ = 0;  // counts write calls; not part of State, so a rollback never lowers it
   std::vector<State> snapshots_;  // one per open Transaction, outermost first
   std::optional<Error> fault_;
   bool doomed_ = false;  // a fault refused a write of the open transaction: it can only roll back

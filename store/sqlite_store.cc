@@ -767,6 +767,20 @@ class SqliteStore final : public Store {
     });
   }
 
+  int64_t ChangeToken() override {
+    return Guard([&] {
+      // data_version moves on another connection's commits only; total_changes on this one's.
+      const int64_t data_version = db_->execAndGet("PRAGMA data_version").getInt64();
+      const int64_t own = sqlite3_total_changes64(db_->getHandle());
+      if (data_version != seen_data_version_ || own != seen_own_changes_) {
+        seen_data_version_ = data_version;
+        seen_own_changes_ = own;
+        ++change_token_;
+      }
+      return change_token_;
+    });
+  }
+
  private:
   // Runs fn, translating the third-party exceptions it lets out; hpt::Error and anything else
   // (a Transaction body's own exceptions) pass through unchanged.
@@ -982,6 +996,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<SQLite::Database> db_;
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
   int depth_ = 0;  // nesting of Atomic; 0 = no transaction open
+  // ChangeToken: what it saw last, and the token it gave for that.
+  int64_t seen_data_version_ = -1, seen_own_changes_ = -1, change_token_ = 0;
   bool poisoned_ = false;  // a Group failed halfway: the open transaction must roll back
 };
 

@@ -232,6 +232,13 @@ class Store {
   virtual std::vector<MetricRow> Metrics(int64_t trial_id) = 0;
   // All workers, by id.
   virtual std::vector<WorkerRow> Workers() = 0;
+  // A number that changes when a write has been committed since the previous call, through this
+  // Store or another connection to the same file (the coordinator, while a reader polls): a
+  // reader that sees the same number twice knows nothing changed in between and need not read
+  // again. It never decreases; it may change when nothing visible did (a rolled-back write, the
+  // first call). Cheap: no table is read (SQLite: PRAGMA data_version and the connection's own
+  // change count). The dashboard polls it to send live events.
+  virtual int64_t ChangeToken() = 0;
 };
 
 struct StoreOptions {

@@ -872,5 +872,32 @@ STORE_CONTRACT("store: a worker's session token round-trips all 64 bits") {
   CHECK(store.Workers()[0].session_token == 0xfedcba9876543210ULL);
 }
 
+STORE_CONTRACT("store: ChangeToken stays put while nothing is written and moves on every commit, "
+               "seen by the writer and by a reader of the same file") {
+  F f;
+  Store& store = f.store();
+  Store& reader = f.reader();
+  const int64_t writer_first = store.ChangeToken();
+  const int64_t reader_first = reader.ChangeToken();
+  CHECK(store.ChangeToken() == writer_first);
+  CHECK(reader.ChangeToken() == reader_first);
+  store.ListExperiments();  // reads change nothing
+  CHECK(reader.ChangeToken() == reader_first);
+
+  const int64_t exp = store.CreateExperiment(MakeExperiment("mlp"));
+  const int64_t writer_after_create = store.ChangeToken();
+  const int64_t reader_after_create = reader.ChangeToken();
+  CHECK(writer_after_create > writer_first);
+  CHECK(reader_after_create > reader_first);
+  CHECK(reader.ChangeToken() == reader_after_create);
+
+  store.Transaction([&] {
+    const int64_t t = store.CreateTrial(exp, 1, Params{{"x", int64_t{1}}}, 101);
+    store.StartRun(MakeRun(t, 1, 102));
+  });
+  CHECK(store.ChangeToken() > writer_after_create);
+  CHECK(reader.ChangeToken() > reader_after_create);
+}
+
 }  // namespace
 }  // namespace hpt

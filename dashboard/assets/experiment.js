@@ -1,0 +1,211 @@
+// One experiment (/experiments/{id}): its header, the leaderboard of all its trials (sortable,
+// filterable, live), and the chart sections, each loaded when scrolled into view.
+'use strict';
+(() => {
+  const { el } = hpt;
+  const id = hpt.pathId();
+  const api = '/api/experiments/' + encodeURIComponent(id);
+  let experiment = null;
+  let trials = [];
+  let paramNames = [];
+  let sort = { key: 'objective', dir: 0 };  // dir 0: best first for the goal, then toggles asc/desc
+  const filters = { status: '', ranges: {} };  // ranges: name -> {min, max} or {value}
+  const seen = new Set();
+
+  function renderSummary(e) {
+    experiment = e;
+    document.title = 'hpt · ' + e.name;
+    document.getElementById('exp-name').textContent = e.name + ' (' + e.id + ')';
+    document.getElementById('exp-status').replaceChildren(hpt.badge(e.status));
+    const p = hpt.progress(e.trials, e.max_trials);
+    const bar = document.getElementById('exp-bar');
+    bar.style.width = (p.total ? 100 * p.done / p.total : 0) + '%';
+    const fact = (name, value) => el('div', {}, el('dt', {}, name), el('dd', {}, value));
+    const lasted = (e.ended_at !== null ? e.ended_at : Date.now() / 1000) - e.created_at;
+    document.getElementById('exp-facts').replaceChildren(...[
+      fact('progress', p.text),
+      fact('running', e.trials.running),
+      fact('failed / stopped', e.trials.failed + ' / ' + e.trials.stopped),
+      fact('best ' + e.objective.metric + ' (' + e.objective.goal + ')',
+           e.best ? el('span', {}, hpt.num(e.best.objective), ' ', el('a', { href: '/trials/' + e.best.trial }, 'trial ' + e.best.number)) : '—'),
+      fact('strategy', e.strategy),
+      fact('started', hpt.time(e.created_at)),
+      fact('duration', hpt.duration(lasted)),
+      e.reason ? fact('reason', e.reason) : null].filter(Boolean));
+  }
+
+  // Columns: [key, label, numeric, value(trial)].
+  function columns() {
+    return [
+      ['number', '#', true, (t) => t.number],
+      ['trial', 'trial', true, (t) => t.trial],
+      ['status', 'status', false, (t) => t.status],
+      ['objective', experiment ? experiment.objective.metric : 'objective', true, (t) => t.objective],
+      ...paramNames.map((name) => ['param:' + name, name, true, (t) => t.params[name]]),
+      ['attempt', 'attempts', true, (t) => t.attempt],
+      ['duration', 'duration', true, (t) => t.duration],
+      ['started_at', 'started', true, (t) => t.started_at],
+    ];
+  }
+
+  function compare(a, b) {
+    // Missing values sort last whatever the direction.
+    if (a === null || a === undefined) return (b === null || b === undefined) ? 0 : 1;
+    if (b === null || b === undefined) return -1;
+    if (typeof a === 'number' && typeof b === 'number') return a - b;
+    return String(a).localeCompare(String(b));
+  }
+
+  function sorted(rows) {
+    const col = columns().find((c) => c[0] === sort.key) || columns()[0];
+    let dir = sort.dir;
+    if (dir === 0) dir = sort.key === 'objective' && experiment && experiment.objective.goal === 'maximize' ? -1 : 1;
+    return rows.slice().sort((x, y) => {
+      const a = col[3](x), b = col[3](y);
+      const missing = (a === null || a === undefined) - (b === null || b === undefined);
+      if (missing) return missing;
+      return dir * compare(a, b) || x.number - y.number;
+    });
+  }
+
+  function passes(t) {
+    if (filters.status && t.status !== filters.status) return false;
+    for (const [name, range] of Object.entries(filters.ranges)) {
+      const v = t.params[name];
+      if (range.value !== undefined && range.value !== '' && String(v) !== range.value) return false;
+      if (range.min !== undefined && range.min !== '' && !(v >= Number(range.min))) return false;
+      if (range.max !== undefined && range.max !== '' && !(v <= Number(range.max))) return false;
+    }
+    return true;
+  }
+
+  function renderHead() {
+    const row = document.querySelector('#trials thead tr');
+    row.replaceChildren(...columns().map(([key, label, numeric]) => {
+      const th = el('th', { class: numeric ? 'num' : null, dataset: { key } }, label);
+      if (key === sort.key) th.setAttribute('aria-sort', effectiveDir() < 0 ? 'descending' : 'ascending');
+      th.addEventListener('click', () => {
+        if (sort.key === key) sort.dir = -effectiveDir();
+        else sort = { key, dir: 1 };
+        renderHead();
+        renderRows();
+      });
+      return th;
+    }));
+  }
+
+  function effectiveDir() {
+    if (sort.dir !== 0) return sort.dir;
+    return sort.key === 'objective' && experiment && experiment.objective.goal === 'maximize' ? -1 : 1;
+  }
+
+  function renderRows() {
+    const cols = columns();
+    const shown = sorted(trials.filter(passes));
+    const body = document.querySelector('#trials tbody');
+    body.replaceChildren(...shown.map((t) => {
+      const href = '/trials/' + t.trial;
+      const fresh = seen.size > 0 && !seen.has(t.trial + ':' + t.status);
+      const cells = cols.map(([key, , numeric, value]) => {
+        const v = value(t);
+        let content;
+        if (key === 'trial') content = el('a', { href }, v);
+        else if (key === 'status') content = hpt.badge(v);
+        else if (key === 'duration') content = hpt.duration(v);
+        else if (key === 'started_at') content = hpt.time(v);
+        else content = hpt.num(v);
+        return el('td', { class: numeric && key !== 'started_at' ? 'num' : null }, content);
+      });
+      return el('tr', { class: 'link' + (fresh ? ' flash' : ''), dataset: { trial: t.trial, status: t.status },
+                        onclick: (ev) => { if (!ev.target.closest('a')) location.href = href; } }, cells);
+    }));
+    seen.clear();
+    for (const t of trials) seen.add(t.trial + ':' + t.status);
+    document.getElementById('row-count').textContent = shown.length + ' of ' + trials.length + ' trials';
+  }
+
+  function renderFilters() {
+    const statusSelect = document.getElementById('filter-status');
+    if (statusSelect.options.length === 1) {
+      for (const s of ['pending', 'running', 'completed', 'failed', 'stopped']) statusSelect.append(el('option', { value: s }, s));
+      statusSelect.addEventListener('change', () => { filters.status = statusSelect.value; renderRows(); });
+    }
+    const box = document.getElementById('filter-params');
+    if (box.dataset.names === paramNames.join(',')) return;
+    box.dataset.names = paramNames.join(',');
+    box.replaceChildren(...paramNames.map((name) => {
+      const values = trials.map((t) => t.params[name]).filter((v) => v !== undefined);
+      const numeric = values.every((v) => typeof v === 'number');
+      filters.ranges[name] = {};
+      const update = (field) => (ev) => { filters.ranges[name][field] = ev.target.value; renderRows(); };
+      if (!numeric) {
+        const select = el('select', { name: 'param-' + name, onchange: update('value') }, el('option', { value: '' }, 'any'),
+          ...[...new Set(values.map(String))].sort().map((v) => el('option', { value: v }, v)));
+        return el('label', { class: 'range' }, el('b', {}, name), ' ', select);
+      }
+      return el('label', { class: 'range' }, el('input', { type: 'number', step: 'any', placeholder: 'min', name: 'min-' + name, oninput: update('min') }),
+        ' ≤ ', el('b', {}, name), ' ≤ ',
+        el('input', { type: 'number', step: 'any', placeholder: 'max', name: 'max-' + name, oninput: update('max') }));
+    }));
+  }
+
+  async function load() {
+    try {
+      const [e, list] = await Promise.all([hpt.getJSON(api), hpt.getJSON(api + '/trials')]);
+      renderSummary(e);
+      trials = list;
+      const names = [];
+      for (const t of trials) for (const name of Object.keys(t.params)) if (!names.includes(name)) names.push(name);
+      const headChanged = names.join(',') !== paramNames.join(',') || !document.querySelector('#trials thead th');
+      paramNames = names;
+      renderFilters();
+      if (headChanged) renderHead();
+      renderRows();
+      hpt.showError(null);
+    } catch (error) {
+      hpt.showError(error);
+    }
+  }
+
+  document.getElementById('filters').addEventListener('reset', () => {
+    filters.status = '';
+    for (const name of Object.keys(filters.ranges)) filters.ranges[name] = {};
+    setTimeout(renderRows, 0);
+  });
+
+  // Charts: each section asks for its SVG once it is (nearly) on screen. A 404 (no such chart,
+  // or this build serves none yet) leaves a short note, never a broken page.
+  async function loadChart(section) {
+    const body = section.querySelector('.chart-body');
+    const kind = section.dataset.kind;
+    body.replaceChildren(el('p', { class: 'note' }, 'loading…'));
+    try {
+      const response = await fetch(api + '/plots/' + kind + '.svg', { credentials: 'same-origin' });
+      const type = response.headers.get('content-type') || '';
+      if (!response.ok || !type.startsWith('image/svg+xml')) throw new Error(String(response.status));
+      const text = await response.text();
+      const svg = new DOMParser().parseFromString(text, 'image/svg+xml').documentElement;
+      if (svg.nodeName !== 'svg') throw new Error('not an SVG');
+      body.replaceChildren(document.importNode(svg, true));
+      section.dataset.loaded = 'yes';
+    } catch (error) {
+      body.replaceChildren(el('p', { class: 'note' }, 'Chart not available.'));
+      section.dataset.loaded = 'no';
+    }
+  }
+  const observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      observer.unobserve(entry.target);
+      loadChart(entry.target);
+    }
+  }, { rootMargin: '200px' });
+  for (const section of document.querySelectorAll('section.chart')) observer.observe(section);
+
+  const reload = hpt.debounce(load, 150);
+  hpt.events({
+    trial: (d) => { if (String(d.experiment_id) === String(experiment ? experiment.id : id)) reload(); },
+    experiment: (d) => { if (String(d.experiment_id) === String(experiment ? experiment.id : id)) reload(); },
+  }, load);
+  load();
+})();

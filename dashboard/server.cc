@@ -1,0 +1,188 @@
+#include "dashboard/server.h"
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "dashboard/events.h"
+#include "store/store.h"
+
+namespace hpt {
+namespace {
+
+// Read-only stores for the request threads: a Store is used by one thread at a time
+// (store/store.h), so each request borrows one and gives it back. Every read starts a fresh
+// SQLite read transaction, so a kept connection sees the coordinator's latest commit.
+class StorePool {
+ public:
+  explicit StorePool(std::string path) : path_(std::move(path)) {}
+  std::unique_ptr<Store> Take() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!idle_.empty()) {
+        auto store = std::move(idle_.back());
+        idle_.pop_back();
+        return store;
+      }
+    }
+    return Open();
+  }
+  void Give(std::unique_ptr<Store> store) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_.push_back(std::move(store));
+  }
+  std::unique_ptr<Store> Open() const { return OpenSqliteStore(StoreOptions{path_, /*read_only=*/true}); }
+
+ private:
+  const std::string path_;
+  std::mutex mutex_;  // guards idle_
+  std::vector<std::unique_ptr<Store>> idle_;
+};
+
+HttpRequest ToRequest(const httplib::Request& req) {
+  HttpRequest r;
+  r.method = req.method;
+  r.path = req.path;
+  for (const auto& [name, value] : req.params) r.query.emplace(name, value);  // the first of repeats
+  for (const auto& [name, value] : req.headers) {
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    r.headers.emplace(std::move(lower), value);
+  }
+  return r;
+}
+
+// Decrements the count of open event streams when the last copy of its stream's provider goes.
+struct StreamSlot {
+  explicit StreamSlot(std::atomic<int>& count) : count_(count) {}
+  ~StreamSlot() { --count_; }
+  std::atomic<int>& count_;
+};
+
+}  // namespace
+
+class DashboardServer::Impl {
+ public:
+  explicit Impl(DashboardOptions options)
+      : options_(std::move(options)), log_(OrNullLogger(options_.logger)), stores_(options_.db_path) {
+    stores_.Give(stores_.Open());  // a missing or unreadable file fails here, before binding
+    const int threads = options_.max_event_clients + 8;
+    server_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+    server_.set_default_headers({
+        {"X-Content-Type-Options", "nosniff"},
+        {"X-Frame-Options", "DENY"},
+        {"Referrer-Policy", "no-referrer"},
+        // Scripts only from this server (no inline script); charts may carry inline styles.
+        {"Content-Security-Policy",
+         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"},
+    });
+    server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      Handle(req, res);
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      log_->Debug("{} {} -> {}", req.method, req.path, res.status);
+    });
+    port_ = options_.port == 0 ? server_.bind_to_any_port(options_.host)
+                               : (server_.bind_to_port(options_.host, options_.port) ? options_.port : -1);
+    if (port_ <= 0) {
+      throw Error(ErrorKind::kFailed, "cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                                          " (in use, or not an address of this machine?)");
+    }
+  }
+
+  int port() const { return port_; }
+
+  void Run(const std::atomic<bool>& stop) {
+    std::atomic<bool> done{false};
+    std::thread poller([&] { Poll(done); });
+    std::thread listener([&] {
+      if (!server_.listen_after_bind()) log_->Error("dashboard: the server stopped accepting connections");
+    });
+    while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    done.store(true);
+    hub_.Close();  // event streams end, so their threads are free for the pool to join
+    server_.stop();
+    listener.join();
+    poller.join();
+  }
+
+ private:
+  void Handle(const httplib::Request& req, httplib::Response& res) {
+    HttpResponse out;
+    try {
+      std::unique_ptr<Store> store = stores_.Take();
+      out = Route(ToRequest(req), *store, options_.router);
+      stores_.Give(std::move(store));
+    } catch (const std::exception& e) {  // the store could not be opened
+      out.status = 503;
+      out.body = JsonText(Json{{"error", e.what()}});
+    }
+    res.status = out.status;
+    for (const auto& [name, value] : out.headers) res.set_header(name.c_str(), value);
+    if (!out.event_stream) {
+      res.set_content(out.body, out.content_type.c_str());
+      return;
+    }
+    if (++event_clients_ > options_.max_event_clients) {
+      --event_clients_;
+      res.status = 503;
+      res.set_content(R"({"error": "too many event streams open"})", "application/json");
+      return;
+    }
+    auto slot = std::make_shared<StreamSlot>(event_clients_);
+    uint64_t after = hub_.Latest();
+    bool greeted = false;
+    res.set_chunked_content_provider(
+        "text/event-stream", [this, slot, after, greeted](size_t, httplib::DataSink& sink) mutable {
+          std::string text;
+          if (!greeted) {
+            greeted = true;  // flushes the headers at once, so the page knows it is connected
+            text = "retry: 1000\n: connected\n\n";
+          } else {
+            std::optional<std::string> events = hub_.Wait(after, options_.keep_alive);
+            if (!events) return false;  // shutting down
+            text = events->empty() ? ": keep-alive\n\n" : *events;
+          }
+          // A client that went away fails this write (at the latest on the next keep-alive), which
+          // ends the stream and frees its thread.
+          return sink.write(text.data(), text.size());
+        });
+  }
+
+  void Poll(const std::atomic<bool>& done) {
+    ChangeDetector detector;
+    std::unique_ptr<Store> store;
+    while (!done.load()) {
+      try {
+        if (!store) store = stores_.Open();
+        hub_.Publish(detector.Poll(*store));
+      } catch (const std::exception& e) {
+        log_->Warn("dashboard: polling the store for events: {}", e.what());
+        store.reset();
+      }
+      std::this_thread::sleep_for(options_.poll_interval);
+    }
+  }
+
+  const DashboardOptions options_;
+  std::shared_ptr<Logger> log_;
+  StorePool stores_;
+  EventHub hub_;
+  std::atomic<int> event_clients_{0};
+  httplib::Server server_;
+  int port_ = -1;
+};
+
+DashboardServer::DashboardServer(DashboardOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+DashboardServer::~DashboardServer() = default;
+int DashboardServer::port() const { return impl_->port(); }
+void DashboardServer::Run(const std::atomic<bool>& stop) { impl_->Run(stop); }
+
+}  // namespace hpt
