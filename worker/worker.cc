@@ -231,6 +231,7 @@ class Worker::Impl {
     std::vector<int> fds;
     for (auto& [key, t] : running_) {
       if (t.process->stdout_fd() >= 0) fds.push_back(t.process->stdout_fd());
+      if (t.process->exit_fd() >= 0) fds.push_back(t.process->exit_fd());
       max_wait = std::min(max_wait, t.process->NextDeadline());
     }
     const auto now = SteadyClock::now();
