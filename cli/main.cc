@@ -1,6 +1,7 @@
 // The `hpt` command: wires the modules together. Only here is spdlog configured and are signals
 // handled.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -346,7 +347,10 @@ int Run(const RunOptions& o) {
   Worker worker(network, wopts);
 
   std::atomic<bool> stop_coordinator{false}, stop_worker{false};
+  // Named so that top, perf and bench/launch/run.py can tell the two apart (the names show in
+  // /proc/PID/task/*/comm).
   std::thread coordinator_thread([&] {
+    ::pthread_setname_np(::pthread_self(), "hpt-coordinator");
     try {
       coordinator.Run(stop_coordinator);
     } catch (const std::exception& e) {
@@ -355,6 +359,7 @@ int Run(const RunOptions& o) {
     }
   });
   std::thread worker_thread([&] {
+    ::pthread_setname_np(::pthread_self(), "hpt-worker");
     try {
       worker.Run(stop_worker);
     } catch (const std::exception& e) {
