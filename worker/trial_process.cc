@@ -192,7 +192,6 @@ struct ChildPlan {
   int stdout_fd;
   int log_fd;
   pid_t parent;
-  int max_fd;
   ChildFailure* failure;  // in the parent's memory, read once the clone returns
 };
 
@@ -217,8 +216,13 @@ int RunChild(void* arg) {
     return fail(ChildStage::kSetup, errno);
   }
   // The fd table is the child's own (no CLONE_FILES): closing here leaves the worker's alone.
-  if (::close_range(3, ~0U, 0) != 0) {
-    for (int fd = 3; fd < plan.max_fd; ++fd) ::close(fd);
+  if (::close_range(3, ~0U, 0) != 0) {  // a kernel before 5.9
+    struct rlimit files {};
+    int max_fd = 65536;
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+      max_fd = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20));
+    }
+    for (int fd = 3; fd < max_fd; ++fd) ::close(fd);
   }
   if (plan.work_dir != nullptr && ::chdir(plan.work_dir) != 0) return fail(ChildStage::kChdir, errno);
 
@@ -239,8 +243,9 @@ int RunChild(void* arg) {
   return fail(ChildStage::kExec, errno);
 }
 
-// A stack for the child, with a guard page below it; unmapped once the clone has returned (the
-// child is then running another program, or gone).
+// A stack for the child, with a guard page below it. One per thread that starts trials, kept for
+// the thread's life: CLONE_VFORK means only one child at a time runs on it (until its execve or
+// exit), and unmapping a stack per trial cost a TLB shootdown across the worker's threads.
 class ChildStack {
  public:
   ChildStack() {
@@ -357,11 +362,6 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   Resolved resolved = ResolveProgram(program_, environment);
   std::vector<char*> envp = PointersTo(environment);
   std::vector<char*> argv = PointersTo(arguments);
-  struct rlimit files {};
-  int max_fd = 65536;
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
-    max_fd = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20));
-  }
   ChildFailure failure;
   ChildPlan plan{resolved.path.empty() ? nullptr : resolved.path.c_str(),
                  resolved.error,
@@ -372,10 +372,9 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
                  out_write.get(),
                  log_.get(),
                  ::getpid(),
-                 max_fd,
                  &failure};
   buffer_.resize(kReadChunk);
-  ChildStack stack;
+  thread_local ChildStack stack;
 
   // vfork-style: the child shares this process's memory and this thread waits until it has
   // execve()d or exited, so no page table is copied however large the worker is (a fork of `hpt

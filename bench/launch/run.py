@@ -19,7 +19,7 @@ medians over rounds. One JSON line per run, then one summary line per system:
                      next attempt's started_at (docs/store.md)
 
   run.py [--hpt build-rel/bin/hpt] [--baseline OTHER_HPT] [--trials 2000] [--rounds 5]
-         [--bare-mode posix_spawn] [--out FILE]
+         [--bare-mode posix_spawn] [--tmp DIR] [--out FILE]
 The command is `/bin/echo "hpt: value=X"` (X a parameter), so every trial completes.
 """
 import argparse
@@ -86,7 +86,7 @@ def run_bare(args):
 
 
 def run_hpt(system, hpt, args):
-    with tempfile.TemporaryDirectory(prefix="hpt-launch-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="hpt-launch-", dir=args.tmp) as tmp:
         spec = os.path.join(tmp, "spec.yaml")
         db = os.path.join(tmp, "hpt.db")
         with open(spec, "w") as f:
@@ -142,6 +142,8 @@ def main():
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--bare-mode", default="posix_spawn", choices=("posix_spawn", "clone_vfork", "fork"))
+    parser.add_argument("--tmp", help="where each run's store and work dir go (default: $TMPDIR or /tmp); the"
+                                      " file system matters: see docs/benchmarks.md")
     parser.add_argument("--out", help="append the JSON lines to this file too")
     args = parser.parse_args()
     if args.trials < 1 or args.rounds < 1:
@@ -177,7 +179,8 @@ def main():
             emit(r)
             by_system.setdefault(system, []).append(r)
     for system, rs in by_system.items():
-        summary = {"summary": system, "at": stamp, "rounds": len(rs), "trials": args.trials}
+        summary = {"summary": system, "at": stamp, "rounds": len(rs), "trials": args.trials,
+                   "tmp": args.tmp or tempfile.gettempdir()}
         for key in ("trials_per_s", "ratio_to_bare", "worker_cpu_us_per_trial", "process_cpu_us_per_trial",
                     "idle_gap_p50_ms", "idle_gap_p99_ms"):
             values = [r[key] for r in rs if r.get(key) is not None]
