@@ -25,6 +25,7 @@ The command is `/bin/echo "hpt: value=X"` (X a parameter), so every trial comple
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -86,35 +87,36 @@ def run_bare(args):
 
 
 def run_hpt(system, hpt, args):
-    with tempfile.TemporaryDirectory(prefix="hpt-launch-", dir=args.tmp) as tmp:
-        spec = os.path.join(tmp, "spec.yaml")
-        db = os.path.join(tmp, "hpt.db")
-        with open(spec, "w") as f:
-            f.write(SPEC.format(trials=args.trials, slots=SLOTS))
-        start = time.time()
-        p = subprocess.Popen([hpt, "run", spec, "--db", db, "--workers", str(SLOTS), "--work-dir",
-                              os.path.join(tmp, "runs"), "--top", "1"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp)
-        # The thread's CPU can only be read while the process lives: sample until it exits.
-        worker_cpu = total_cpu = None
-        while p.poll() is None:
-            w = thread_cpu(p.pid, "hpt-worker")
-            try:
-                total = process_cpu(p.pid)
-            except OSError:
-                total = None
-            if p.poll() is None:
-                worker_cpu = w if w is not None else worker_cpu
-                total_cpu = total if total is not None else total_cpu
-            time.sleep(0.02)
-        err = p.stderr.read()
-        if p.returncode != 0:
-            raise SystemExit(f"run.py: {hpt} run exited {p.returncode}: {err}")
-        wall = time.time() - start
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        rows = con.execute("SELECT worker, slot, started_at, ended_at, status FROM trial_components "
-                           "WHERE kind = 'run' ORDER BY worker, slot, started_at").fetchall()
-        con.close()
+    tmp = tempfile.mkdtemp(prefix=f"{system}-", dir=args.scratch)
+    # Kept until the end of the whole run (main removes args.scratch).
+    spec = os.path.join(tmp, "spec.yaml")
+    db = os.path.join(tmp, "hpt.db")
+    with open(spec, "w") as f:
+        f.write(SPEC.format(trials=args.trials, slots=SLOTS))
+    start = time.time()
+    p = subprocess.Popen([hpt, "run", spec, "--db", db, "--workers", str(SLOTS), "--work-dir",
+                          os.path.join(tmp, "runs"), "--top", "1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp)
+    # The thread's CPU can only be read while the process lives: sample until it exits.
+    worker_cpu = total_cpu = None
+    while p.poll() is None:
+        w = thread_cpu(p.pid, "hpt-worker")
+        try:
+            total = process_cpu(p.pid)
+        except OSError:
+            total = None
+        if p.poll() is None:
+            worker_cpu = w if w is not None else worker_cpu
+            total_cpu = total if total is not None else total_cpu
+        time.sleep(0.02)
+    err = p.stderr.read()
+    if p.returncode != 0:
+        raise SystemExit(f"run.py: {hpt} run exited {p.returncode}: {err}")
+    wall = time.time() - start
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = con.execute("SELECT worker, slot, started_at, ended_at, status FROM trial_components "
+                       "WHERE kind = 'run' ORDER BY worker, slot, started_at").fetchall()
+    con.close()
     completed = sum(1 for r in rows if r[4] == "completed")
     first = min(r[2] for r in rows)
     last = max(r[3] for r in rows)
@@ -164,6 +166,26 @@ def main():
 
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     by_system = {}
+    # Every run's store and work dir stay until the end: deleting thousands of trial dirs between
+    # runs made the next run's mkdirs slower on ext4 (it skips recently deleted inodes when it
+    # allocates), which is the bench's doing, not hpt's.
+    args.scratch = tempfile.mkdtemp(prefix="hpt-launch-", dir=args.tmp)
+    try:
+        run_rounds(args, emit, by_system)
+    finally:
+        shutil.rmtree(args.scratch, ignore_errors=True)
+    for system, rs in by_system.items():
+        summary = {"summary": system, "at": stamp, "rounds": len(rs), "trials": args.trials,
+                   "tmp": args.tmp or tempfile.gettempdir()}
+        for key in ("trials_per_s", "ratio_to_bare", "worker_cpu_us_per_trial", "process_cpu_us_per_trial",
+                    "idle_gap_p50_ms", "idle_gap_p99_ms"):
+            values = [r[key] for r in rs if r.get(key) is not None]
+            if values:
+                summary[key + "_median"] = round(statistics.median(values), 3)
+        emit(summary)
+
+
+def run_rounds(args, emit, by_system):
     for round_ in range(args.rounds):
         bare = run_bare(args)
         bare["round"] = round_
@@ -178,15 +200,6 @@ def main():
             r["ratio_to_bare"] = round(r["trials_per_s"] / bare["trials_per_s"], 3)
             emit(r)
             by_system.setdefault(system, []).append(r)
-    for system, rs in by_system.items():
-        summary = {"summary": system, "at": stamp, "rounds": len(rs), "trials": args.trials,
-                   "tmp": args.tmp or tempfile.gettempdir()}
-        for key in ("trials_per_s", "ratio_to_bare", "worker_cpu_us_per_trial", "process_cpu_us_per_trial",
-                    "idle_gap_p50_ms", "idle_gap_p99_ms"):
-            values = [r[key] for r in rs if r.get(key) is not None]
-            if values:
-                summary[key + "_median"] = round(statistics.median(values), 3)
-        emit(summary)
 
 
 if __name__ == "__main__":
