@@ -5,6 +5,7 @@
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -33,9 +34,9 @@
 #include "cli/log_format.h"
 #include "cli/output.h"
 #include "coordinator/coordinator.h"
-#include "dashboard/server.h"
 #include "core/error.h"
 #include "core/spec.h"
+#include "dashboard/server.h"
 #include "plot/plot.h"
 #include "slurm/slurm.h"
 #include "store/query.h"
@@ -509,7 +510,10 @@ int Run(const RunOptions& o) {
   }
 
   std::atomic<bool> stop_coordinator{false}, stop_worker{false};
+  // Named so that top, perf and bench/launch/run.py can tell the two apart (the names show in
+  // /proc/PID/task/*/comm).
   std::thread coordinator_thread([&] {
+    ::pthread_setname_np(::pthread_self(), "hpt-coordinator");
     try {
       coordinator.Run(stop_coordinator);
     } catch (const std::exception& e) {
@@ -519,6 +523,7 @@ int Run(const RunOptions& o) {
   });
   std::thread worker_thread([&] {
     if (!worker) return;
+    ::pthread_setname_np(::pthread_self(), "hpt-worker");
     try {
       worker->Run(stop_worker);
     } catch (const std::exception& e) {

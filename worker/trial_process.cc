@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -33,13 +35,15 @@ constexpr auto kMaxWait = std::chrono::milliseconds(1000);
 constexpr auto kReapRetry = std::chrono::milliseconds(10);
 constexpr std::string_view kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
 
-// Sent by the child through the exec-error pipe when it cannot start the program. A successful
-// execve closes the pipe (CLOEXEC), so the parent's read returns 0 instead.
-enum class ChildStage : int { kSetup = 1, kChdir = 2, kExec = 3 };
+// Written by the child into the parent's memory (the child shares it until execve) when it cannot
+// start the program; stage 0 means execve succeeded.
+enum class ChildStage : int { kNone = 0, kSetup = 1, kChdir = 2, kExec = 3 };
 struct ChildFailure {
-  int stage;
-  int error;
+  int stage = 0;
+  int error = 0;
 };
+// The child runs on its own stack until execve; it makes a few system calls and no allocation.
+constexpr size_t kChildStackSize = 64 * 1024;
 
 [[noreturn]] void ThrowErrno(const std::string& what, int error) {
   throw Error(ErrorKind::kFailed, what + ": " + std::strerror(error));
@@ -175,8 +179,9 @@ std::vector<char*> PointersTo(std::vector<std::string>& strings) {
   return pointers;
 }
 
-// Everything the child needs, prepared before fork: between fork and execve the child may only
-// make async-signal-safe calls (the worker is multi-threaded), so no allocation happens there.
+// Everything the child needs, prepared before the clone: the child shares the worker's memory
+// until execve and the worker is multi-threaded, so it may only make async-signal-safe calls and
+// must not allocate (another thread may hold malloc's lock) or write anything but `failure`.
 struct ChildPlan {
   const char* path;  // the resolved program; nullptr when resolution failed
   int resolve_error;
@@ -186,41 +191,45 @@ struct ChildPlan {
   int stdin_fd;
   int stdout_fd;
   int log_fd;
-  int error_fd;
   pid_t parent;
-  int max_fd;
+  ChildFailure* failure;  // in the parent's memory, read once the clone returns
 };
 
-[[noreturn]] void RunChild(const ChildPlan& plan) {
-  int error_fd = plan.error_fd;
-  auto fail = [&error_fd](ChildStage stage, int error) {
-    ChildFailure failure{static_cast<int>(stage), error};
-    ssize_t ignored = ::write(error_fd, &failure, sizeof failure);
-    (void)ignored;
-    ::_exit(127);
+// The body of the vfork-style child (CLONE_VM | CLONE_VFORK): the parent thread is suspended until
+// this execve()s or exits, so writing `plan.failure` and returning is how an error gets back.
+int RunChild(void* arg) {
+  const ChildPlan& plan = *static_cast<const ChildPlan*>(arg);
+  auto fail = [&plan](ChildStage stage, int error) {
+    plan.failure->stage = static_cast<int>(stage);
+    plan.failure->error = error;
+    return 127;
   };
 
-  if (::setsid() < 0) fail(ChildStage::kSetup, errno);
-  // PDEATHSIG fires when the *thread* that forked exits, so the worker must start trials from a
-  // thread that lives as long as the worker (its event loop).
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(ChildStage::kSetup, errno);
-  if (::getppid() != plan.parent) ::_exit(127);  // the worker died before prctl took effect
+  if (::setsid() < 0) return fail(ChildStage::kSetup, errno);
+  // PDEATHSIG fires when the *thread* that cloned exits, so the worker must start trials from a
+  // thread that lives as long as the worker (its event loop). posix_spawn cannot set it; this is
+  // why trials are not started with posix_spawn (docs/design.md, "Starting a trial").
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return fail(ChildStage::kSetup, errno);
+  if (::getppid() != plan.parent) return 127;  // the worker died before prctl took effect
 
   if (::dup2(plan.stdin_fd, 0) < 0 || ::dup2(plan.stdout_fd, 1) < 0 || ::dup2(plan.log_fd, 2) < 0) {
-    fail(ChildStage::kSetup, errno);
+    return fail(ChildStage::kSetup, errno);
   }
-  if (error_fd != 3) {
-    if (::dup3(error_fd, 3, O_CLOEXEC) < 0) fail(ChildStage::kSetup, errno);
-    error_fd = 3;
+  // The fd table is the child's own (no CLONE_FILES): closing here leaves the worker's alone.
+  if (::close_range(3, ~0U, 0) != 0) {  // a kernel before 5.9
+    struct rlimit files {};
+    int max_fd = 65536;
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+      max_fd = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20));
+    }
+    for (int fd = 3; fd < max_fd; ++fd) ::close(fd);
   }
-  if (::close_range(4, ~0U, 0) != 0) {
-    for (int fd = 4; fd < plan.max_fd; ++fd) ::close(fd);
-  }
-  if (plan.work_dir != nullptr && ::chdir(plan.work_dir) != 0) fail(ChildStage::kChdir, errno);
+  if (plan.work_dir != nullptr && ::chdir(plan.work_dir) != 0) return fail(ChildStage::kChdir, errno);
 
   // Handlers would be reset by execve anyway, but ignored signals (SIGPIPE in most servers) would
-  // be inherited; and a handler must not run in this child before execve. Fails harmlessly for
-  // SIGKILL, SIGSTOP and the signals glibc reserves.
+  // be inherited; and a handler of the worker must not run in this child, which shares its memory.
+  // The handler table is the child's own copy (no CLONE_SIGHAND). Fails harmlessly for SIGKILL,
+  // SIGSTOP and the signals glibc reserves.
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
   ::sigemptyset(&default_action.sa_mask);
@@ -229,11 +238,33 @@ struct ChildPlan {
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
-  if (plan.path == nullptr) fail(ChildStage::kExec, plan.resolve_error);
+  if (plan.path == nullptr) return fail(ChildStage::kExec, plan.resolve_error);
   ::execve(plan.path, plan.argv, plan.envp);
-  fail(ChildStage::kExec, errno);
-  ::_exit(127);  // not reached; fail() does not return
+  return fail(ChildStage::kExec, errno);
 }
+
+// A stack for the child, with a guard page below it. One per thread that starts trials, kept for
+// the thread's life: CLONE_VFORK means only one child at a time runs on it (until its execve or
+// exit), and unmapping a stack per trial cost a TLB shootdown across the worker's threads.
+class ChildStack {
+ public:
+  ChildStack() {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    size_ = kChildStackSize + page;
+    void* base = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED) ThrowErrno("cannot map a stack for the trial process", errno);
+    base_ = static_cast<char*>(base);
+    ::mprotect(base_, page, PROT_NONE);
+  }
+  ~ChildStack() { ::munmap(base_, size_); }
+  ChildStack(const ChildStack&) = delete;
+  ChildStack& operator=(const ChildStack&) = delete;
+  void* top() const { return base_ + size_; }  // stacks grow down on every Linux target we build
+
+ private:
+  char* base_ = nullptr;
+  size_t size_ = 0;
+};
 
 Clock::duration ToDuration(double seconds) {
   // Clamped so that absurd values cannot overflow the clock's representation.
@@ -261,6 +292,7 @@ class PosixTrialProcess final : public TrialProcess {
   PosixTrialProcess& operator=(const PosixTrialProcess&) = delete;
 
   int stdout_fd() const override { return out_.get(); }
+  int exit_fd() const override { return exit_.get(); }
   int pid() const override { return pid_; }
   std::vector<OutputLine> ReadLines() override;
   void NoteInLog(std::string_view note) override;
@@ -287,6 +319,7 @@ class PosixTrialProcess final : public TrialProcess {
   pid_t pid_ = -1;
   UniqueFd out_;  // stdout read end, non-blocking; closed at EOF
   UniqueFd log_;
+  UniqueFd exit_;  // pidfd of the main process; closed once it is reaped
   std::string partial_;                     // bytes after the last complete line
   int64_t line_number_ = 1;                 // of the line partial_ begins (or continues)
   bool after_cr_ = false;                   // the last line ended at a '\r' that ended the data
@@ -318,14 +351,10 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   UniqueFd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!dev_null) ThrowErrno("cannot open /dev/null", errno);
   UniqueFd out_write;
-  UniqueFd error_read;
-  UniqueFd error_write;
   MakePipe(out_, out_write);
-  MakePipe(error_read, error_write);
   MoveAboveStdio(log_);
   MoveAboveStdio(dev_null);
   MoveAboveStdio(out_write);
-  MoveAboveStdio(error_write);
   if (::fcntl(out_.get(), F_SETFL, O_NONBLOCK) != 0) ThrowErrno("cannot set O_NONBLOCK", errno);
 
   std::vector<std::string> environment = BuildEnvironment(launch.env, launch.env_drop);
@@ -333,11 +362,7 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   Resolved resolved = ResolveProgram(program_, environment);
   std::vector<char*> envp = PointersTo(environment);
   std::vector<char*> argv = PointersTo(arguments);
-  struct rlimit files {};
-  int max_fd = 65536;
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
-    max_fd = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20));
-  }
+  ChildFailure failure;
   ChildPlan plan{resolved.path.empty() ? nullptr : resolved.path.c_str(),
                  resolved.error,
                  argv.data(),
@@ -346,39 +371,42 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
                  dev_null.get(),
                  out_write.get(),
                  log_.get(),
-                 error_write.get(),
                  ::getpid(),
-                 max_fd};
+                 &failure};
   buffer_.resize(kReadChunk);
+  thread_local ChildStack stack;
 
-  // All signals stay blocked across fork so no handler of the worker runs in the child before it
-  // has reset the dispositions.
+  // vfork-style: the child shares this process's memory and this thread waits until it has
+  // execve()d or exited, so no page table is copied however large the worker is (a fork of `hpt
+  // run` cost more than the program it started; docs/benchmarks.md, "Trial launches"). CLONE_PIDFD
+  // gives a descriptor that polls readable when the trial's main process ends (exit_fd()).
+  // All signals stay blocked across the clone so that no handler of the worker runs in the child
+  // (sharing its memory) before the child has reset the dispositions.
   sigset_t all;
   sigset_t previous;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &previous);
-  pid_t pid = ::fork();
-  if (pid == 0) RunChild(plan);
-  int fork_error = errno;
+  int pidfd = -1;
+  pid_t pid = ::clone(RunChild, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
+  if (pid < 0 && errno == EINVAL) {  // a kernel before 5.2: no pidfd, Poll's timer does its work
+    pidfd = -1;
+    pid = ::clone(RunChild, stack.top(), CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+  }
+  int clone_error = errno;
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  if (pid < 0) ThrowErrno("cannot fork", fork_error);
+  if (pid < 0) ThrowErrno("cannot start a process", clone_error);
   pid_ = pid;
+  exit_.Reset(pidfd);
   // From here on nothing throws: the destructor would not run to kill the child.
 
   out_write.Reset();
-  error_write.Reset();
   dev_null.Reset();
   if (timeout_s_ > 0) timeout_at_ = started + ToDuration(timeout_s_);
-
-  ChildFailure failure{};
-  size_t got = 0;
-  while (got < sizeof failure) {
-    ssize_t n = ::read(error_read.get(), reinterpret_cast<char*>(&failure) + got, sizeof failure - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
+  if (failure.stage == static_cast<int>(ChildStage::kNone)) {
+    // execve succeeded, unless the child returned 127 without saying why (the worker's parent
+    // check): then Poll reports exit code 127 like any program's.
+    return;
   }
-  if (got == 0) return;  // execve succeeded
 
   // The child has exited (or is about to) without running the program.
   int status = 0;
@@ -387,8 +415,9 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   reaped_ = true;
   reaped_at_ = Clock::now();
   out_.Reset();
+  exit_.Reset();
   std::string message;
-  int error = got == sizeof failure ? failure.error : EIO;
+  const int error = failure.error;
   switch (static_cast<ChildStage>(failure.stage)) {
     case ChildStage::kChdir:
       message = "cannot change to directory '" + launch.work_dir + "': " + std::strerror(error);
@@ -562,6 +591,7 @@ void PosixTrialProcess::TryReap(Clock::time_point now) {
   }
   reaped_ = true;
   reaped_at_ = now;
+  exit_.Reset();
 }
 
 std::optional<TrialExit> PosixTrialProcess::Poll() {
@@ -602,7 +632,8 @@ std::chrono::milliseconds PosixTrialProcess::NextDeadline() const {
   } else {
     if (timeout_at_ && reason_ == KillReason::kNone) next = std::min(next, *timeout_at_);
     if (term_sent_ && !kill_sent_) next = std::min(next, kill_at_);
-    if (!out_) next = std::min(next, now + kReapRetry);  // stdout closed: the exit is imminent
+    // Stdout closed: the exit is imminent. Without a pidfd to wake the caller, check again soon.
+    if (!out_ && !exit_) next = std::min(next, now + kReapRetry);
   }
   if (next <= now) return milliseconds(0);
   return std::chrono::ceil<milliseconds>(next - now);

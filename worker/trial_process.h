@@ -56,15 +56,22 @@ struct OutputLine {
 
 class TrialProcess {
  public:
-  // Starts the process. Throws Error(kFailed) when fork/pipe/log file fail; a program that cannot
+  // Starts the process. Throws Error(kFailed) when clone/pipe/log file fail; a program that cannot
   // be exec'd is reported by Poll as TrialExit{kExecFailed} (and a line in the log), not thrown.
-  // The child gets PR_SET_PDEATHSIG(SIGKILL) so it does not outlive a killed worker.
+  // The child gets PR_SET_PDEATHSIG(SIGKILL) so it does not outlive a killed worker; that signal
+  // comes when the calling *thread* ends, so call Start from a thread that lives as long as the
+  // worker. Started vfork-style (the caller's memory is not copied), so its cost does not grow
+  // with the caller's size; Start returns once the program runs (or could not be started).
   static std::unique_ptr<TrialProcess> Start(const TrialLaunch& launch);
 
   virtual ~TrialProcess() = default;  // kills the process group if still running
 
   // The read end of the stdout pipe, for the caller's poll loop (-1 after EOF).
   virtual int stdout_fd() const = 0;
+  // Polls readable once the main process has ended, so the caller's loop wakes for the exit
+  // rather than a timer; -1 once Poll has reaped it (or on a kernel without pidfds, where
+  // NextDeadline stands in for it). Like stdout_fd(), the caller polls it and then calls Poll.
+  virtual int exit_fd() const = 0;
   virtual int pid() const = 0;
 
   // Reads what is available without blocking and returns the complete lines (without their

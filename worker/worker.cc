@@ -218,6 +218,10 @@ class Worker::Impl {
     const char* path = std::getenv("PATH");
     trial_path_ = path ? path : "/usr/local/bin:/usr/bin:/bin";
     if (!self_ec) trial_path_ = self.parent_path().string() + ":" + trial_path_;
+    // The worker's cwd when it started, once, rather than a getcwd per trial.
+    std::error_code cwd_ec;
+    trial_cwd_ = fs::current_path(cwd_ec).string();
+    if (cwd_ec) throw Error(ErrorKind::kFailed, "cannot read the current directory: " + cwd_ec.message());
   }
 
   ~Impl() {
@@ -247,6 +251,7 @@ class Worker::Impl {
         continue;
       }
       if (t.process->stdout_fd() >= 0) fds.push_back(t.process->stdout_fd());
+      if (t.process->exit_fd() >= 0) fds.push_back(t.process->exit_fd());
       max_wait = std::min(max_wait, t.process->NextDeadline());
     }
     const auto now = SteadyClock::now();
@@ -452,7 +457,7 @@ class Worker::Impl {
                     {"PATH", trial_path_}};
       for (const BuiltinPlaceholder& b : BuiltinPlaceholderTable()) launch.env.emplace_back(b.env, builtins.*b.value);
       launch.env_drop = trial_env_drop_;
-      launch.work_dir = fs::current_path().string();
+      launch.work_dir = trial_cwd_;
       launch.log_path = t.log_path;
       launch.timeout_s = a.timeout_s;
       launch.kill_grace_s = options_.kill_grace_s;
@@ -585,6 +590,7 @@ class Worker::Impl {
   std::map<uint32_t, int32_t> slot_gpu_;
   const std::atomic<bool>* stop_ = nullptr;  // Run's stop flag, while Run runs
   std::string trial_path_;  // PATH for trials: hpt's own directory first
+  std::string trial_cwd_;   // trials' working directory: the worker's when it started
   fs::path work_root_;      // options_.work_dir: absolute, lexically normal, no trailing '/'
   std::vector<std::string> trial_env_drop_;  // options_.trial_env_drop and kAlwaysDropped
   std::map<std::pair<int64_t, int64_t>, RunningTrialState> running_;  // by (trial, attempt)

@@ -1,6 +1,7 @@
 #include "worker/trial_process.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -59,10 +60,10 @@ TrialLaunch ShellLaunch(const TempDir& dir, const std::string& script) {
   return launch;
 }
 
-// Waits for the process's stdout or its next deadline, like the worker's event loop does.
+// Waits for the process's stdout, its exit or its next deadline, like the worker's event loop does.
 void WaitOnce(const TrialProcess& process) {
-  pollfd fd{process.stdout_fd(), POLLIN, 0};
-  ::poll(&fd, 1, static_cast<int>(process.NextDeadline().count()));
+  pollfd fds[2] = {{process.stdout_fd(), POLLIN, 0}, {process.exit_fd(), POLLIN, 0}};
+  ::poll(fds, 2, static_cast<int>(process.NextDeadline().count()));
 }
 
 // Drives the process to its end, collecting every stdout line.
@@ -475,6 +476,77 @@ TEST_CASE("trial process: the next deadline is capped at a second when the timeo
   CHECK(deadline <= std::chrono::milliseconds(1000));
   CHECK(deadline > std::chrono::milliseconds(0));
   CHECK_FALSE(process->Poll().has_value());
+}
+
+TEST_CASE("trial process: the exit descriptor polls readable when the program ends, and is closed once reaped") {
+  TempDir dir;
+  auto process = TrialProcess::Start(ShellLaunch(dir, "echo ready; exec sleep 30"));
+  REQUIRE(process->exit_fd() >= 0);  // every kernel we run on has CLONE_PIDFD (5.2+)
+  ReadUntil(*process, "ready");
+  pollfd running{process->exit_fd(), POLLIN, 0};
+  CHECK(::poll(&running, 1, 0) == 0);
+  process->Stop();
+  pollfd ended{process->exit_fd(), POLLIN, 0};
+  REQUIRE(::poll(&ended, 1, 30000) == 1);
+  CHECK(IsZombie(process->pid()));
+  auto exit = RunToEnd(*process);
+  REQUIRE(exit);
+  CHECK(exit->how == FinishCause::kStopped);
+  CHECK(process->exit_fd() == -1);
+}
+
+TEST_CASE("trial process: a trial leads a new session of its own") {
+  TempDir dir;
+  auto process = TrialProcess::Start(ShellLaunch(dir, "echo ready; sleep 30"));
+  ReadUntil(*process, "ready");
+  CHECK(::getsid(process->pid()) == process->pid());
+  CHECK(::getpgid(process->pid()) == process->pid());
+}
+
+TEST_CASE("trial process: no descriptor of the worker but stdin, stdout and stderr reaches the trial") {
+  TempDir dir;
+  // Not close-on-exec, as a library in the worker might leave one.
+  const int leaked = ::open("/dev/null", O_RDONLY);
+  REQUIRE(leaked >= 3);
+  const std::string fd = std::to_string(leaked);
+  auto process = TrialProcess::Start(ShellLaunch(
+      dir, "for fd in 0 1 2 " + fd + "; do if [ -e /proc/self/fd/$fd ]; then echo $fd open; else echo $fd closed; fi; done"));
+  std::vector<std::string> lines;
+  REQUIRE(RunToEnd(*process, lines));
+  ::close(leaked);
+  CHECK(lines == std::vector<std::string>{"0 open", "1 open", "2 open", fd + " closed"});
+}
+
+TEST_CASE("trial process: signals the worker ignores or blocks are default again in the trial") {
+  TempDir dir;
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction previous {};
+  REQUIRE(::sigaction(SIGUSR2, &ignore, &previous) == 0);
+  sigset_t usr1;
+  sigset_t old_mask;
+  ::sigemptyset(&usr1);
+  ::sigaddset(&usr1, SIGUSR1);
+  REQUIRE(::pthread_sigmask(SIG_BLOCK, &usr1, &old_mask) == 0);
+  auto process = TrialProcess::Start(ShellLaunch(dir, "grep -E '^Sig(Ign|Blk):' /proc/self/status"));
+  ::sigaction(SIGUSR2, &previous, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  std::vector<std::string> lines;
+  REQUIRE(RunToEnd(*process, lines));
+  CHECK(lines == std::vector<std::string>{"SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"});
+}
+
+TEST_CASE("trial process: a trial is killed when the thread that started it ends (the worker died)") {
+  TempDir dir;
+  std::unique_ptr<TrialProcess> process;
+  std::thread starter([&] { process = TrialProcess::Start(ShellLaunch(dir, "sleep 30")); });
+  starter.join();
+  REQUIRE(process);
+  CHECK(EndsSoon(process->pid()));
+  auto exit = RunToEnd(*process);
+  REQUIRE(exit);
+  CHECK(exit->how == FinishCause::kSignaled);
+  CHECK(exit->code == SIGKILL);
 }
 
 }  // namespace
