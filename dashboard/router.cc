@@ -8,12 +8,14 @@
 #include <fstream>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/types.h"
 #include "dashboard/assets_internal.h"
+#include "plot/plot.h"
 #include "store/query.h"
 
 namespace hpt {
@@ -190,6 +192,69 @@ HttpResponse LogTail(Store& store, int64_t trial_id, const std::string& attempt_
   return r;
 }
 
+// The drawing options a chart request may set: ?width=, ?height= and ?max_marks=, each a whole
+// number in the range hpt plot accepts.
+std::optional<HttpResponse> ReadPlotOptions(const HttpRequest& request, PlotOptions& options) {
+  const auto read = [&](const char* name, int64_t low, int64_t high, auto& field) -> std::optional<HttpResponse> {
+    const auto it = request.query.find(name);
+    if (it == request.query.end()) return std::nullopt;
+    const auto n = IdOf(it->second);
+    if (!n || *n < low || *n > high) {
+      return ErrorResponse(400, std::string(name) + ": '" + it->second + "' is not a whole number from " +
+                                    std::to_string(low) + " to " + std::to_string(high));
+    }
+    field = static_cast<std::remove_reference_t<decltype(field)>>(*n);
+    return std::nullopt;
+  };
+  if (auto bad = read("width", 200, 8000, options.width)) return bad;
+  if (auto bad = read("height", 160, 8000, options.height)) return bad;
+  if (auto bad = read("max_marks", 10, 200000, options.max_marks)) return bad;
+  return std::nullopt;
+}
+
+HttpResponse SvgResponse(std::string svg) {
+  HttpResponse r;
+  r.content_type = "image/svg+xml; charset=utf-8";
+  r.body = std::move(svg);
+  return r;
+}
+
+// GET /api/experiments/{id}/plots/{kind}.svg: the chart `hpt plot --kind KIND` draws.
+HttpResponse Plot(const HttpRequest& request, Store& store, const std::string& experiment, std::string_view file) {
+  constexpr std::string_view kSuffix = ".svg";
+  const bool svg = file.size() > kSuffix.size() && file.substr(file.size() - kSuffix.size()) == kSuffix;
+  const std::optional<PlotKind> kind = svg ? ParsePlotKind(file.substr(0, file.size() - kSuffix.size())) : std::nullopt;
+  if (!kind) {
+    std::string kinds;
+    for (PlotKind k : kPlotKinds) kinds += (kinds.empty() ? "" : ", ") + std::string(ToString(k)) + ".svg";
+    return ErrorResponse(404, "no chart '" + std::string(file) + "' (one of " + kinds + ")");
+  }
+  PlotOptions options;
+  if (auto bad = ReadPlotOptions(request, options)) return *bad;
+  return SvgResponse(RenderPlot(store, FindExperimentOrThrow(store, experiment), *kind, options));
+}
+
+// GET /api/compare.svg?experiments=1,2,3: their best-so-far curves on one chart.
+HttpResponse Compare(const HttpRequest& request, Store& store) {
+  const auto it = request.query.find("experiments");
+  if (it == request.query.end() || it->second.empty()) {
+    return ErrorResponse(400, "experiments: give the ids or names to compare, e.g. ?experiments=1,2");
+  }
+  std::vector<ExperimentRow> rows;
+  std::string_view list = it->second;
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view item = list.substr(0, comma);
+    if (item.empty()) return ErrorResponse(400, "experiments: an empty item in '" + it->second + "'");
+    if (rows.size() == 16) return ErrorResponse(400, "experiments: at most 16 on one chart");
+    rows.push_back(FindExperimentOrThrow(store, item));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  PlotOptions options;
+  if (auto bad = ReadPlotOptions(request, options)) return *bad;
+  return SvgResponse(RenderComparison(store, rows, options));
+}
+
 HttpResponse MethodNotAllowed() {
   HttpResponse r = ErrorResponse(405, "only GET and HEAD are served: the dashboard is read-only");
   r.headers.emplace_back("Allow", "GET, HEAD");
@@ -210,6 +275,7 @@ HttpResponse Dispatch(const HttpRequest& request, Store& store, const RouterOpti
   if (s.size() >= 1 && s[0] == "api") {
     if (s.size() == 2 && s[1] == "experiments") return Answer(store, {QueryKind::kExperiments, "", 0, 0});
     if (s.size() == 2 && s[1] == "workers") return Answer(store, {QueryKind::kWorkers, "", 0, 0});
+    if (s.size() == 2 && s[1] == "compare.svg") return Compare(request, store);
     if (s.size() == 2 && s[1] == "events") {
       HttpResponse r;
       r.content_type = "text/event-stream";
@@ -221,6 +287,13 @@ HttpResponse Dispatch(const HttpRequest& request, Store& store, const RouterOpti
       const std::string experiment(s[2]);
       if (s.size() == 3) return Answer(store, {QueryKind::kExperiment, experiment, 0, 0});
       if (s.size() == 4 && s[3] == "trials") return Answer(store, {QueryKind::kTrials, experiment, 0, 0});
+      if (s.size() == 4 && s[3] == "importance") {
+        return JsonResponse(200, ImportanceJson(store, FindExperimentOrThrow(store, experiment)));
+      }
+      if (s.size() == 4 && s[3] == "timeline") {
+        return JsonResponse(200, TimelineJson(store, FindExperimentOrThrow(store, experiment)));
+      }
+      if (s.size() == 5 && s[3] == "plots") return Plot(request, store, experiment, s[4]);
       if (s.size() == 4 && s[3] == "leaderboard") {
         int64_t top = 0;
         if (auto it = request.query.find("top"); it != request.query.end()) {

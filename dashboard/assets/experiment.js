@@ -10,6 +10,9 @@
   let paramNames = [];
   let sort = { key: 'objective', dir: 0 };  // dir 0: best first for the goal, then toggles asc/desc
   const filters = { status: '', ranges: {} };  // ranges: name -> {min, max} or {value}
+  // Ranges brushed on the parallel-coordinates axes: axis name -> {objective, lo, hi} (numbers)
+  // or {objective, values: Set} (a category axis), with the pixel range drawn (y0, y1).
+  const brushes = new Map();
   const seen = new Set();
 
   function renderSummary(e) {
@@ -70,6 +73,11 @@
 
   function passes(t) {
     if (filters.status && t.status !== filters.status) return false;
+    for (const [name, b] of brushes) {
+      const v = b.objective ? t.objective : t.params[name];
+      if (v === null || v === undefined) return false;
+      if (b.values ? !b.values.has(String(v)) : !(v >= b.lo && v <= b.hi)) return false;
+    }
     for (const [name, range] of Object.entries(filters.ranges)) {
       const v = t.params[name];
       if (range.value !== undefined && range.value !== '' && String(v) !== range.value) return false;
@@ -122,6 +130,7 @@
     seen.clear();
     for (const t of trials) seen.add(t.trial + ':' + t.status);
     document.getElementById('row-count').textContent = shown.length + ' of ' + trials.length + ' trials';
+    dimParallelLines(new Set(shown.map((t) => String(t.trial))));
   }
 
   function renderFilters() {
@@ -170,8 +179,116 @@
   document.getElementById('filters').addEventListener('reset', () => {
     filters.status = '';
     for (const name of Object.keys(filters.ranges)) filters.ranges[name] = {};
+    brushes.clear();
+    redrawBrushes();
     setTimeout(renderRows, 0);
   });
+
+  // ---- Brushing the parallel coordinates: drag along an axis to keep the trials whose value on
+  // it lies in the dragged range; a click on the axis clears its range. The chart's axes say how
+  // pixels map to values (docs/plots.md), so the table filters every trial, drawn or not.
+  function parallelSvg() { return document.querySelector('#chart-parallel svg.hpt-plot'); }
+
+  function axisX(svg, index) {
+    const line = svg.querySelector('polyline.mark');
+    if (!line || line.points.numberOfItems <= index) return null;
+    return line.points.getItem(index).x;
+  }
+
+  // The values an axis holds between pixels y0 and y1.
+  function brushOf(g, y0, y1, objective) {
+    const d = g.dataset;
+    const p0 = Number(d.pxMin), p1 = Number(d.pxMax);
+    const f0 = (y0 - p0) / (p1 - p0), f1 = (y1 - p0) / (p1 - p0);
+    const lo = Math.min(f0, f1), hi = Math.max(f0, f1);
+    if (d.scale === 'category') {
+      const choices = JSON.parse(d.categories || '[]');
+      const values = new Set(choices.filter((c, i) => (i + 0.5) / choices.length >= lo && (i + 0.5) / choices.length <= hi).map(String));
+      return { objective, values, y0, y1 };
+    }
+    const warp = d.scale === 'log' ? Math.log : d.scale === 'reverse_log' ? (x) => -Math.log(1 - x) : (x) => x;
+    const unwarp = d.scale === 'log' ? Math.exp : d.scale === 'reverse_log' ? (u) => 1 - Math.exp(-u) : (u) => u;
+    const a = warp(Number(d.min)), b = warp(Number(d.max));
+    return { objective, lo: unwarp(a + lo * (b - a)), hi: unwarp(a + hi * (b - a)), y0, y1 };
+  }
+
+  function redrawBrushes() {
+    const svg = parallelSvg();
+    if (!svg) return;
+    for (const old of svg.querySelectorAll('rect.brush')) old.remove();
+    const axes = [...svg.querySelectorAll('g.axis[data-orient="y"]')];
+    axes.forEach((g, index) => {
+      const b = brushes.get(g.dataset.param);
+      const x = axisX(svg, index);
+      if (!b || x === null) return;
+      const rect = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+      rect.setAttribute('class', 'brush');
+      rect.setAttribute('x', x - 7);
+      rect.setAttribute('width', 14);
+      rect.setAttribute('y', Math.min(b.y0, b.y1));
+      rect.setAttribute('height', Math.max(1, Math.abs(b.y1 - b.y0)));
+      svg.append(rect);
+    });
+    const note = document.getElementById('brush-note');
+    if (note) {
+      note.textContent = brushes.size ? 'brushed: ' + [...brushes.entries()].map(([name, b]) => b.values
+        ? name + ' ∈ {' + [...b.values].join(', ') + '}' : hpt.num(b.lo) + ' ≤ ' + name + ' ≤ ' + hpt.num(b.hi)).join(', ') : '';
+    }
+  }
+
+  function dimParallelLines(keep) {
+    const svg = parallelSvg();
+    if (!svg) return;
+    const filtering = brushes.size > 0 || filters.status || Object.values(filters.ranges).some((r) => Object.values(r).some((v) => v !== '' && v !== undefined));
+    for (const line of svg.querySelectorAll('.mark')) line.classList.toggle('dimmed', filtering && !keep.has(line.dataset.trial));
+  }
+
+  function attachBrushing(svg) {
+    const axes = [...svg.querySelectorAll('g.axis[data-orient="y"]')];
+    const toSvg = (ev) => {
+      const pt = svg.createSVGPoint();
+      pt.x = ev.clientX;
+      pt.y = ev.clientY;
+      return pt.matrixTransform(svg.getScreenCTM().inverse());
+    };
+    axes.forEach((g, index) => {
+      const x = axisX(svg, index);
+      if (x === null) return;
+      const top = Math.min(Number(g.dataset.pxMin), Number(g.dataset.pxMax));
+      const bottom = Math.max(Number(g.dataset.pxMin), Number(g.dataset.pxMax));
+      const grip = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+      grip.setAttribute('class', 'brush-grip');
+      grip.setAttribute('x', x - 10);
+      grip.setAttribute('width', 20);
+      grip.setAttribute('y', top);
+      grip.setAttribute('height', bottom - top);
+      grip.dataset.param = g.dataset.param;
+      const objective = index === axes.length - 1;  // the last axis is the objective
+      grip.addEventListener('pointerdown', (down) => {
+        down.preventDefault();
+        grip.setPointerCapture(down.pointerId);
+        const start = Math.min(bottom, Math.max(top, toSvg(down).y));
+        let end = start;
+        const move = (ev) => {
+          end = Math.min(bottom, Math.max(top, toSvg(ev).y));
+          brushes.set(g.dataset.param, brushOf(g, start, end, objective));
+          redrawBrushes();
+        };
+        const up = () => {
+          grip.removeEventListener('pointermove', move);
+          grip.removeEventListener('pointerup', up);
+          if (Math.abs(end - start) < 3) brushes.delete(g.dataset.param);  // a click clears
+          else brushes.set(g.dataset.param, brushOf(g, start, end, objective));
+          redrawBrushes();
+          renderRows();
+        };
+        grip.addEventListener('pointermove', move);
+        grip.addEventListener('pointerup', up);
+      });
+      svg.append(grip);
+    });
+    redrawBrushes();
+  }
 
   // Charts: each section asks for its SVG once it is (nearly) on screen. A 404 (no such chart,
   // or this build serves none yet) leaves a short note, never a broken page.
@@ -180,19 +297,57 @@
     const kind = section.dataset.kind;
     body.replaceChildren(el('p', { class: 'note' }, 'loading…'));
     try {
-      const response = await fetch(api + '/plots/' + kind + '.svg', { credentials: 'same-origin' });
+      const url = kind === 'compare' ? compareUrl(section) : api + '/plots/' + kind + '.svg';
+      const response = await fetch(url, { credentials: 'same-origin' });
       const type = response.headers.get('content-type') || '';
       if (!response.ok || !type.startsWith('image/svg+xml')) throw new Error(String(response.status));
       const text = await response.text();
       const svg = new DOMParser().parseFromString(text, 'image/svg+xml').documentElement;
       if (svg.nodeName !== 'svg') throw new Error('not an SVG');
-      body.replaceChildren(document.importNode(svg, true));
+      const shown = document.importNode(svg, true);
+      body.replaceChildren(shown);
+      if (kind === 'parallel') {
+        attachBrushing(shown);
+        renderRows();
+      }
       section.dataset.loaded = 'yes';
     } catch (error) {
       body.replaceChildren(el('p', { class: 'note' }, 'Chart not available.'));
       section.dataset.loaded = 'no';
     }
   }
+
+  // Charts already drawn are drawn again when trials change, at most every two seconds.
+  const redrawCharts = hpt.debounce(() => {
+    for (const section of document.querySelectorAll('section.chart[data-loaded="yes"]')) loadChart(section);
+  }, 2000);
+
+  // ---- Comparison: this experiment's best-so-far curve against others on the same objective.
+  async function setUpComparison() {
+    const section = document.getElementById('chart-compare');
+    const picks = document.getElementById('compare-with');
+    try {
+      const all = await hpt.getJSON('/api/experiments');
+      const me = all.find((e) => String(e.id) === String(experiment ? experiment.id : id) || e.name === id);
+      if (!me) return;
+      const others = all.filter((e) => e.id !== me.id && e.objective.metric === me.objective.metric &&
+                                       e.objective.goal === me.objective.goal).sort((a, b) => b.id - a.id);
+      if (!others.length) {
+        picks.replaceChildren(el('span', { class: 'note' }, 'No other experiment optimizes ' + me.objective.metric + ' (' + me.objective.goal + ').'));
+      } else {
+        picks.replaceChildren(...others.slice(0, 12).map((e, i) => el('label', { class: 'pick' },
+          el('input', { type: 'checkbox', value: e.id, checked: i < 4 ? 'checked' : null, onchange: () => loadChart(section) }),
+          ' ' + e.name + ' (' + e.id + ', ' + e.strategy + ')')));
+      }
+      section.dataset.base = me.id;
+    } catch (error) {
+      picks.replaceChildren(el('span', { class: 'note' }, 'Experiments not available.'));
+    }
+  }
+  const compareUrl = (section) => {
+    const ids = [section.dataset.base || id, ...[...document.querySelectorAll('#compare-with input:checked')].map((c) => c.value)];
+    return '/api/compare.svg?experiments=' + ids.map(encodeURIComponent).join(',');
+  };
   const observer = new IntersectionObserver((entries) => {
     for (const entry of entries) {
       if (!entry.isIntersecting) continue;
@@ -200,12 +355,12 @@
       loadChart(entry.target);
     }
   }, { rootMargin: '200px' });
-  for (const section of document.querySelectorAll('section.chart')) observer.observe(section);
-
-  const reload = hpt.debounce(load, 150);
+  const reload = hpt.debounce(() => { load(); redrawCharts(); }, 150);
   hpt.events({
     trial: (d) => { if (String(d.experiment_id) === String(experiment ? experiment.id : id)) reload(); },
     experiment: (d) => { if (String(d.experiment_id) === String(experiment ? experiment.id : id)) reload(); },
   }, load);
-  load();
+  load().then(setUpComparison).then(() => {
+    for (const section of document.querySelectorAll('section.chart')) observer.observe(section);
+  });
 })();

@@ -147,11 +147,12 @@ class DashboardTest(ClusterTest):
         return self.browser
 
     def console_errors(self):
-        """The browser's SEVERE log lines since the last call, but for the 404s of chart SVGs:
-        /api/experiments/ID/plots/KIND.svg is served by the plot library, not built here yet, and
-        a page must (and does) show a note in its place."""
-        return [e for e in self.browser.get_log("browser")
-                if e["level"] == "SEVERE" and "/plots/" not in e["message"]]
+        """The browser's SEVERE log lines since the last call."""
+        return [e for e in self.browser.get_log("browser") if e["level"] == "SEVERE"]
+
+    def marks(self, section):
+        return self.browser.execute_script(
+            "return [...document.querySelectorAll('#%s .chart-body .mark')].map(m => m.dataset.trial || m.dataset.param || m.dataset.experiment || '');" % section)
 
     def wait_for(self, what, predicate, timeout=10):
         deadline = time.time() + timeout
@@ -162,11 +163,19 @@ class DashboardTest(ClusterTest):
             time.sleep(0.05)
         raise AssertionError("timed out waiting for " + what)
 
-    def shot(self, name):
+    def shot(self, name, full_page=False):
         folder = os.environ.get("HPT_DASHBOARD_SHOTS")
         if folder:
             os.makedirs(folder, exist_ok=True)
-            self.browser.save_screenshot(os.path.join(folder, name))
+            if full_page:  # the whole page, charts included: a window as tall as the document
+                size = self.browser.get_window_size()
+                height = self.browser.execute_script("return document.documentElement.scrollHeight;")
+                self.browser.set_window_size(size["width"], min(height + 120, 6000))
+                time.sleep(0.3)
+                self.browser.save_screenshot(os.path.join(folder, name))
+                self.browser.set_window_size(size["width"], size["height"])
+            else:
+                self.browser.save_screenshot(os.path.join(folder, name))
 
     def rows(self):
         return self.browser.execute_script(
@@ -266,12 +275,13 @@ class DashboardTest(ClusterTest):
     def test_pages_load_without_console_errors_and_the_leaderboard_is_the_trial_list(self):
         if NO_BROWSER:
             self.skipTest("SKIPPED LOUDLY: " + NO_BROWSER)
+        self.run_experiment(name="dash-other", trials=3)
         exp = self.run_experiment(trials=6)
         d = self.dashboard()
         browser = self.open_browser()
         browser.get(d.url + "/")
         self.wait_for("the experiments table", lambda: browser.execute_script(
-            "return document.querySelectorAll('#experiments tbody tr').length") == 1)
+            "return document.querySelectorAll('#experiments tbody tr').length") == 2)
         self.wait_for("the live indicator", lambda: browser.execute_script(
             "return document.getElementById('live').textContent") == "live")
         self.shot("dashboard-experiments.png")
@@ -296,15 +306,49 @@ class DashboardTest(ClusterTest):
         self.assertEqual(self.rows(), [])
         browser.execute_script("document.getElementById('filters').reset();")
         self.wait_for("the rows back", lambda: len(self.rows()) == len(trials))
-        # Every chart section is there; with no plot route yet each says so instead of breaking.
-        browser.execute_script("window.scrollTo(0, document.body.scrollHeight);")
-        self.wait_for("the chart notes", lambda: browser.execute_script(
-            "return [...document.querySelectorAll('section.chart')].every(s => s.dataset.loaded);"))
+        # Every chart is drawn once scrolled into view, with a mark per trial (or attempt) it shows.
+        sections = ["chart-history", "chart-parallel", "chart-slice", "chart-curves", "chart-importance",
+                    "chart-timeline", "chart-compare"]
         self.assertEqual(browser.execute_script(
-            "return [...document.querySelectorAll('section.chart')].map(s => s.id);"),
-            ["chart-history", "chart-parallel", "chart-slice", "chart-curves", "chart-importance", "chart-timeline"])
+            "return [...document.querySelectorAll('section.chart')].map(s => s.id);"), sections)
+        for section in sections:
+            browser.execute_script("document.getElementById(arguments[0]).scrollIntoView();", section)
+            self.wait_for(section, lambda: browser.execute_script(
+                "return document.getElementById(arguments[0]).dataset.loaded;", section))
+        self.assertEqual(browser.execute_script(
+            "return [...document.querySelectorAll('section.chart')].map(s => s.dataset.loaded);"), ["yes"] * 7)
+        ids = sorted(str(t["trial"]) for t in trials)
+        ended = [t for t in trials if t["status"] in ("completed", "failed", "stopped")]
+        completed = [t for t in trials if t["status"] == "completed"]
+        self.assertEqual(len(ended), len(trials))
+        self.assertEqual(sorted(self.marks("chart-history")), ids)
+        self.assertEqual(sorted(self.marks("chart-parallel")), sorted(str(t["trial"]) for t in completed))
+        self.assertEqual(len(self.marks("chart-slice")), 3 * len(completed))
+        self.assertEqual(sorted(self.marks("chart-timeline")),
+                         sorted(str(t["trial"]) for t in trials for _ in range(t["attempt"])))
+        self.assertEqual(len(self.marks("chart-compare")), 2)  # this experiment and the other one
+        self.assertIn("dash-other", browser.execute_script("return document.getElementById('compare-with').textContent"))
+        # Brushing the objective axis of the parallel coordinates filters the table, and the table's
+        # rows are the lines left undimmed; a click on the axis clears it.
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.by import By
+        browser.execute_script("document.getElementById('chart-parallel').scrollIntoView();")
+        grip = browser.find_elements(By.CSS_SELECTOR, "#chart-parallel rect.brush-grip")[-1]
+        height = grip.size["height"]
+        ActionChains(browser).move_to_element_with_offset(grip, 0, -height / 2 + 1).click_and_hold() \
+            .move_by_offset(0, height / 2).release().perform()
+        self.wait_for("the brushed rows", lambda: 0 < len(self.rows()) < len(trials))
+        kept = sorted(str(r[0]) for r in self.rows())
+        undimmed = browser.execute_script(
+            "return [...document.querySelectorAll('#chart-parallel .mark:not(.dimmed)')].map(m => m.dataset.trial);")
+        self.assertEqual(sorted(undimmed), kept)
+        best_objective = max(t["objective"] for t in completed)
+        self.assertIn(str(next(t["trial"] for t in completed if t["objective"] == best_objective)), kept)
+        self.assertIn("brushed: ", browser.execute_script("return document.getElementById('brush-note').textContent"))
+        ActionChains(browser).move_to_element(grip).click().perform()
+        self.wait_for("all rows back", lambda: len(self.rows()) == len(trials))
         browser.execute_script("window.scrollTo(0, 0);")
-        self.shot("dashboard-experiment.png")
+        self.shot("dashboard-experiment.png", full_page=True)
         self.assertEqual(self.console_errors(), [])
 
         top = best[0]["trial"]
