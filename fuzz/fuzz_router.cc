@@ -111,6 +111,10 @@ void Check(const hpt::HttpRequest& request, const hpt::RouterOptions& options, b
   if (r.content_type == "application/json" && !r.body.empty()) {
     HPT_FUZZ_CHECK(Json::accept(r.body), "a JSON response that does not parse: " + r.body);
   }
+  if (r.content_type.starts_with("image/svg+xml") && r.status == 200) {
+    HPT_FUZZ_CHECK(r.body.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg ") && r.body.ends_with("</svg>\n"),
+                   "a chart that is not one SVG document");
+  }
   if (r.content_type.starts_with("text/plain") && r.status == 200) {
     HPT_FUZZ_CHECK(r.body.empty() || world.log_text.ends_with(r.body), "served a file that is not the log: " + r.body);
   }

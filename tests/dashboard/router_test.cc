@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dashboard/router.h"
+#include "plot/plot.h"
 #include "store/memory_store.h"
 #include "store/query.h"
 #include "tests/store/store_fixtures.h"
@@ -50,10 +51,20 @@ struct Fixture {
     store->StartRun(run2);
   }
 
+  // `path` may carry a query string ("a=1&b=2", not percent-encoded), as the adapter splits it.
   HttpResponse Get(const std::string& path, RouterOptions options = {}) {
     HttpRequest r;
     r.method = "GET";
-    r.path = path;
+    r.path = path.substr(0, path.find('?'));
+    if (const size_t q = path.find('?'); q != std::string::npos) {
+      std::string rest = path.substr(q + 1);
+      while (!rest.empty()) {
+        const std::string item = rest.substr(0, rest.find('&'));
+        const size_t eq = item.find('=');
+        r.query[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
+        rest = rest.find('&') == std::string::npos ? "" : rest.substr(rest.find('&') + 1);
+      }
+    }
     return Route(r, *store, options);
   }
 };
@@ -82,7 +93,9 @@ TEST_CASE("dashboard router: the JSON API answers exactly what AnswerQuery answe
 TEST_CASE("dashboard router: an unknown experiment, trial or route is a 404 with a JSON error") {
   Fixture f;
   for (const std::string path : {"/api/experiments/99", "/api/experiments/nope/trials", "/api/trials/99",
-                                 "/api/trials/abc", "/api/nothing", "/api/experiments/1/plots/history.svg",
+                                 "/api/trials/abc", "/api/nothing", "/api/experiments/1/plots/histogram.svg",
+                                 "/api/experiments/1/plots/history", "/api/experiments/99/plots/history.svg",
+                                 "/api/experiments/99/importance", "/api/compare.svg?experiments=99",
                                  "/api/trials/99/log"}) {
     CAPTURE(path);
     const HttpResponse r = f.Get(path);
@@ -95,6 +108,39 @@ TEST_CASE("dashboard router: an unknown experiment, trial or route is a 404 with
   CHECK(f.Get("/experiments/99").status == 404);
   CHECK(f.Get("/trials/99").status == 404);
   CHECK(f.Get("/nowhere").status == 404);
+}
+
+TEST_CASE("dashboard router: the charts are hpt plot's SVG, with the data behind importance and timeline") {
+  Fixture f;
+  const std::string id = std::to_string(f.exp);
+  const ExperimentRow row = *f.store->FindExperiment(id);
+  for (PlotKind kind : kPlotKinds) {
+    CAPTURE(ToString(kind));
+    const HttpResponse r = f.Get("/api/experiments/" + id + "/plots/" + std::string(ToString(kind)) + ".svg");
+    CHECK(r.status == 200);
+    CHECK(r.content_type == "image/svg+xml; charset=utf-8");
+    CHECK(r.body == RenderPlot(*f.store, row, kind));
+  }
+  PlotOptions small;
+  small.width = 400;
+  small.max_marks = 10;
+  CHECK(f.Get("/api/experiments/mlp/plots/timeline.svg?width=400&max_marks=10").body ==
+        RenderPlot(*f.store, row, PlotKind::kTimeline, small));
+  CHECK(Body(f.Get("/api/experiments/" + id + "/importance")) == ImportanceJson(*f.store, row));
+  CHECK(Body(f.Get("/api/experiments/" + id + "/timeline")) == TimelineJson(*f.store, row));
+  const HttpResponse compare = f.Get("/api/compare.svg?experiments=" + id + ",mlp");
+  CHECK(compare.status == 200);
+  CHECK(compare.body == RenderComparison(*f.store, {row, row}));
+  for (const std::string bad : {"/api/experiments/1/plots/history.svg?width=12",
+                                "/api/experiments/1/plots/history.svg?max_marks=x", "/api/compare.svg",
+                                "/api/compare.svg?experiments=1,,2"}) {
+    CAPTURE(bad);
+    const HttpResponse r = f.Get(bad);
+    CHECK(r.status == 400);
+    CHECK(Body(r)["error"].is_string());
+  }
+  CHECK(Body(f.Get("/api/experiments/1/plots/history.svg?width=12"))["error"] ==
+        "width: '12' is not a whole number from 200 to 8000");
 }
 
 TEST_CASE("dashboard router: malformed paths are 400 and other methods 405, both as JSON") {
