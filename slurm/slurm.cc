@@ -83,7 +83,7 @@ std::string BatchScript(const SlurmWorkers& w) {
   CheckSlurmWorkers(w);
   std::ostringstream s;
   s << "#!/bin/bash\n"
-    << "# hpt workers as a Slurm job array: one `hpt worker` per array task (docs/deploy-slurm.md).\n"
+    << "# hpt workers as a Slurm job array: one `hpt worker` per array task (docs/deploy.md).\n"
     << "#SBATCH --job-name=" << w.job_name << "\n"
     << "#SBATCH --array=0-" << (w.count - 1) << "\n"
     << "#SBATCH --ntasks=1\n";
