@@ -140,14 +140,29 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   close(in[0]);
   close(out[1]);
   close(err[1]);
-  // The input is a batch script, far below a pipe's buffer; written before reading.
+  // The input is a batch script, far below a pipe's buffer; written before reading. A command
+  // that exits without reading it (a failing sbatch) makes the write fail with EPIPE: SIGPIPE is
+  // blocked on this thread meanwhile, and one it raised is taken back, so that a caller that has
+  // not ignored SIGPIPE (a test, a library user) is not killed by it.
+  sigset_t pipe_only, before;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &before);
+  bool broken = false;
   for (size_t done = 0; done < input.size();) {
     const ssize_t n = write(in[1], input.data() + done, input.size() - done);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EPIPE) broken = true;
     if (n <= 0) break;
     done += static_cast<size_t>(n);
   }
   close(in[1]);
+  if (broken && !sigismember(&before, SIGPIPE)) {
+    const timespec now{0, 0};
+    while (sigtimedwait(&pipe_only, nullptr, &now) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
   pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.error};
   int open_fds = 2;
