@@ -310,6 +310,12 @@ class ThrowingStore final : public Store {
   std::vector<TrialRow> Trials(int64_t) override { return Fail<std::vector<TrialRow>>(); }
   std::optional<TrialRow> FindTrial(int64_t) override { return Fail<std::optional<TrialRow>>(); }
   std::vector<ComponentRow> Components(int64_t) override { return Fail<std::vector<ComponentRow>>(); }
+  std::vector<std::pair<int64_t, TrialStatus>> TrialStatuses(int64_t) override {
+    return Fail<std::vector<std::pair<int64_t, TrialStatus>>>();
+  }
+  std::vector<std::pair<int64_t, ComponentRow>> RunComponents(int64_t) override {
+    return Fail<std::vector<std::pair<int64_t, ComponentRow>>>();
+  }
   std::vector<MetricRow> Metrics(int64_t) override { return Fail<std::vector<MetricRow>>(); }
   std::vector<WorkerRow> Workers() override { return Fail<std::vector<WorkerRow>>(); }
   int64_t ChangeToken() override { return Fail<int64_t>(); }
