@@ -3,7 +3,11 @@
 // store read included, as `hpt plot --db` does it. Prints one JSON line per kind:
 //   {"bench":"plot","kind":"history","trials":100000,"params":10,"ms":...,"bytes":...,"marks":...}
 // Usage: hpt-plot-bench [--trials N] [--params D] [--steps S] [--db PATH] [--repeat R]
+//                       [--fill-only 1] [--append-trial 1]
 // An existing --db with the experiment "bench" is reused (building 100k trials takes a minute).
+// --fill-only 1 fills the store and exits (bench/dashboard/run.py builds its store so);
+// --append-trial 1 commits one more pending trial to "bench" and prints
+//   {"committed_at": SECONDS_SINCE_EPOCH} once the commit returned (the dashboard bench's SSE probe).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -83,7 +87,7 @@ void Fill(hpt::Store& store, int trials, int params, int steps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int trials = 100000, params = 10, steps = 5, repeat = 3;
+  int trials = 100000, params = 10, steps = 5, repeat = 3, fill_only = 0, append_trial = 0;
   std::string db = (std::filesystem::temp_directory_path() / "hpt-plot-bench.db").string();
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -92,6 +96,18 @@ int main(int argc, char** argv) {
     else if (flag == "--steps") steps = std::atoi(argv[i + 1]);
     else if (flag == "--db") db = argv[i + 1];
     else if (flag == "--repeat") repeat = std::atoi(argv[i + 1]);
+    else if (flag == "--fill-only") fill_only = std::atoi(argv[i + 1]);
+    else if (flag == "--append-trial") append_trial = std::atoi(argv[i + 1]);
+  }
+  if (append_trial) {
+    auto store = hpt::OpenSqliteStore(hpt::StoreOptions{db});
+    const auto e = store->FindExperiment("bench");
+    if (!e) return 1;
+    const hpt::TrialRow best = store->Leaderboard(e->id, 1).front();
+    store->CreateTrial(e->id, store->CountTrials(e->id).total() + 1, best.params, best.created_at);
+    std::printf("{\"committed_at\":%.6f}\n",
+                std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+    return 0;
   }
   {
     auto store = hpt::OpenSqliteStore(hpt::StoreOptions{db});
@@ -102,6 +118,7 @@ int main(int argc, char** argv) {
                    std::chrono::duration<double>(Clock::now() - start).count());
     }
   }
+  if (fill_only) return 0;
   auto store = hpt::OpenSqliteStore(hpt::StoreOptions{db, true});
   const hpt::ExperimentRow e = *store->FindExperiment("bench");
   {

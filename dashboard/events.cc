@@ -33,11 +33,11 @@ std::vector<DashboardEvent> ChangeDetector::Poll(Store& store) {
     if (e.status != ExperimentStatus::kRunning && !was_running) continue;
     const auto& seen = trials_[e.id];
     auto& now = trials[e.id];
-    for (const TrialRow& t : store.Trials(e.id)) {
-      now[t.id] = t.status;
-      const auto it = seen.find(t.id);
-      if (primed_ && (it == seen.end() || it->second != t.status)) {
-        trial_events.push_back({DashboardEvent::Kind::kTrial, e.id, t.id, std::string(ToString(t.status))});
+    for (const auto& [id, status] : store.TrialStatuses(e.id)) {
+      now[id] = status;
+      const auto it = seen.find(id);
+      if (primed_ && (it == seen.end() || it->second != status)) {
+        trial_events.push_back({DashboardEvent::Kind::kTrial, e.id, id, std::string(ToString(status))});
       }
     }
     if (e.status != ExperimentStatus::kRunning) trials.erase(e.id);

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -255,6 +256,34 @@ HttpResponse Compare(const HttpRequest& request, Store& store) {
   return SvgResponse(RenderComparison(store, rows, options));
 }
 
+// GET /api/experiments/{id}/trials[?offset=N&limit=K]: `hpt trials --format json`, or the part of
+// that array from index N (default 0), at most K trials (default: all the rest). The header
+// X-Total-Count says how many trials there are in all.
+HttpResponse Trials(const HttpRequest& request, Store& store, const std::string& experiment) {
+  const auto read = [&](const char* name, int64_t low) -> std::optional<int64_t> {
+    const auto it = request.query.find(name);
+    if (it == request.query.end()) return std::nullopt;
+    const auto n = IdOf(it->second);
+    if (!n || *n < low) {
+      throw Error(ErrorKind::kInvalidInput, std::string(name) + ": '" + it->second +
+                                                "' is not a whole number of at least " + std::to_string(low));
+    }
+    return n;
+  };
+  const std::optional<int64_t> offset = read("offset", 0);
+  const std::optional<int64_t> limit = read("limit", 1);
+  if (!offset && !limit) return Answer(store, {QueryKind::kTrials, experiment, 0, 0});
+  const ExperimentRow e = FindExperimentOrThrow(store, experiment);
+  const std::vector<TrialRow> rows = store.Trials(e.id);
+  const size_t first = std::min(rows.size(), static_cast<size_t>(offset.value_or(0)));
+  const size_t last = limit ? first + std::min(rows.size() - first, static_cast<size_t>(*limit)) : rows.size();
+  Json out = Json::array();
+  for (size_t i = first; i < last; ++i) out.push_back(TrialJson(rows[i]));
+  HttpResponse r = JsonResponse(200, out);
+  r.headers.emplace_back("X-Total-Count", std::to_string(rows.size()));
+  return r;
+}
+
 HttpResponse MethodNotAllowed() {
   HttpResponse r = ErrorResponse(405, "only GET and HEAD are served: the dashboard is read-only");
   r.headers.emplace_back("Allow", "GET, HEAD");
@@ -286,7 +315,7 @@ HttpResponse Dispatch(const HttpRequest& request, Store& store, const RouterOpti
     if (s.size() >= 3 && s[1] == "experiments" && !s[2].empty()) {
       const std::string experiment(s[2]);
       if (s.size() == 3) return Answer(store, {QueryKind::kExperiment, experiment, 0, 0});
-      if (s.size() == 4 && s[3] == "trials") return Answer(store, {QueryKind::kTrials, experiment, 0, 0});
+      if (s.size() == 4 && s[3] == "trials") return Trials(request, store, experiment);
       if (s.size() == 4 && s[3] == "importance") {
         return JsonResponse(200, ImportanceJson(store, FindExperimentOrThrow(store, experiment)));
       }
@@ -359,10 +388,19 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+std::optional<HttpResponse> Admission(const HttpRequest& request, const RouterOptions& options) {
+  try {
+    if (auto refused = Admit(request, options)) return refused;
+    if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed();
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return ErrorResponse(500, std::string("internal error: ") + e.what());
+  }
+}
+
 HttpResponse Route(const HttpRequest& request, Store& store, const RouterOptions& options) {
   try {
-    if (auto refused = Admit(request, options)) return *refused;
-    if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed();
+    if (auto refused = Admission(request, options)) return *refused;
     HttpResponse r = Dispatch(request, store, options);
     if (request.method == "HEAD" && !r.event_stream) r.body.clear();
     return r;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,12 @@ struct RouterOptions {
 // 404 no such route/experiment/trial/log, 405 wrong method, 500/503 store faults).
 // Files are read only at the paths the store records as a trial's run logs.
 HttpResponse Route(const HttpRequest& request, Store& store, const RouterOptions& options);
+
+// What Route answers before it reads the store: a refusal (401 or 403 by the rules above, the
+// token's sign-in redirect, 405 for a method other than GET and HEAD), or nullopt when the request
+// is admitted. Route calls it first; anything that answers in front of Route (the server's
+// ResponseCache, dashboard/cache.h) must call it for every request too.
+std::optional<HttpResponse> Admission(const HttpRequest& request, const RouterOptions& options);
 
 // True when a and b are equal, in time that depends on their lengths only.
 bool ConstantTimeEquals(const std::string& a, const std::string& b);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <unordered_map>
 #include <set>
 #include <tuple>
 
@@ -690,20 +691,23 @@ Timeline ReadTimeline(Store& store, const ExperimentData& data) {
   Timeline tl;
   std::map<std::pair<std::string, int64_t>, SlotRow> rows;
   double t0 = INFINITY, t1 = -INFINITY;
-  for (const TrialRow& t : data.trials) {
-    if (t.attempt == 0) continue;
-    for (const ComponentRow& c : store.Components(t.id)) {
-      if (c.kind != ComponentKind::kRun || !c.started_at) continue;
-      SlotRow& row = rows[{c.worker, c.slot}];
-      row.worker = c.worker;
-      row.host = c.host;
-      row.slot = c.slot;
-      if (row.gpus.empty()) row.gpus = c.gpus;
-      row.attempts.push_back({&t, c.attempt, c.status.value_or(RunStatus::kRunning), *c.started_at, c.ended_at});
-      t0 = std::min(t0, *c.started_at);
-      t1 = std::max(t1, c.ended_at.value_or(*c.started_at));
-      ++tl.attempts;
-    }
+  std::unordered_map<int64_t, const TrialRow*> by_id;
+  by_id.reserve(data.trials.size());
+  for (const TrialRow& t : data.trials) by_id.emplace(t.id, &t);
+  // One read of every run (Store::RunComponents) rather than Components() per trial: at 100k
+  // trials that is one query instead of 100k.
+  for (const auto& [trial_id, c] : store.RunComponents(data.experiment.id)) {
+    const auto t = by_id.find(trial_id);
+    if (t == by_id.end() || !c.started_at) continue;  // a trial created after data.trials was read
+    SlotRow& row = rows[{c.worker, c.slot}];
+    row.worker = c.worker;
+    row.host = c.host;
+    row.slot = c.slot;
+    if (row.gpus.empty()) row.gpus = c.gpus;
+    row.attempts.push_back({t->second, c.attempt, c.status.value_or(RunStatus::kRunning), *c.started_at, c.ended_at});
+    t0 = std::min(t0, *c.started_at);
+    t1 = std::max(t1, c.ended_at.value_or(*c.started_at));
+    ++tl.attempts;
   }
   if (tl.attempts == 0) return tl;
   if (data.experiment.ended_at) t1 = std::max(t1, *data.experiment.ended_at);

@@ -331,6 +331,28 @@ class MemoryStoreImpl final : public MemoryStore {
     return rows;
   }
 
+  std::vector<std::pair<int64_t, TrialStatus>> TrialStatuses(int64_t experiment_id) override {
+    std::vector<std::pair<int64_t, TrialStatus>> rows;
+    ForEachTrial(experiment_id, [&](const TrialRow& t) { rows.emplace_back(t.id, t.status); });
+    return rows;
+  }
+
+  std::vector<std::pair<int64_t, ComponentRow>> RunComponents(int64_t experiment_id) override {
+    std::vector<std::pair<int64_t, ComponentRow>> rows;
+    std::vector<int64_t> trial_ids;
+    ForEachTrial(experiment_id, [&](const TrialRow& t) { trial_ids.push_back(t.id); });
+    std::sort(trial_ids.begin(), trial_ids.end());
+    for (int64_t trial_id : trial_ids) {
+      const auto links = state_.links.find(trial_id);
+      if (links == state_.links.end()) continue;
+      for (int64_t id : links->second) {
+        const ComponentRow& c = state_.components.at(id).row;
+        if (c.kind == ComponentKind::kRun) rows.emplace_back(trial_id, c);
+      }
+    }
+    return rows;
+  }
+
   std::vector<MetricRow> Metrics(int64_t trial_id) override {
     std::vector<MetricRow> rows;
     const auto series = state_.metrics.find(trial_id);

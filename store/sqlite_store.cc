@@ -122,6 +122,16 @@ constexpr const char* kComponentsSql =
     " c.started_at, c.ended_at, c.exit_code, c.status, c.reason, c.log_path"
     " FROM trial_component_links AS l JOIN trial_components AS c ON c.id = l.component_id"
     " WHERE l.trial_id = ?1 ORDER BY l.component_id";
+constexpr const char* kTrialStatusesSql =
+    "SELECT id, status FROM trials WHERE experiment_id = ?1 ORDER BY number";
+// A run component is linked to its one trial (StartRun); the experiment's trials lead the join,
+// so it reads their links by the links' primary key rather than scanning every component.
+constexpr const char* kRunComponentsSql =
+    "SELECT c.id, c.kind, c.name, c.data, c.attempt, c.worker, c.host, c.slot, c.gpus,"
+    " c.started_at, c.ended_at, c.exit_code, c.status, c.reason, c.log_path, l.trial_id"
+    " FROM trials AS t JOIN trial_component_links AS l ON l.trial_id = t.id"
+    " JOIN trial_components AS c ON c.id = l.component_id"
+    " WHERE t.experiment_id = ?1 AND c.kind = 'run' ORDER BY l.trial_id, l.component_id";
 constexpr const char* kMetricsSql =
     "SELECT attempt, name, step, value, time FROM metrics WHERE trial_id = ?1"
     " ORDER BY name, attempt, step";
@@ -593,6 +603,37 @@ class SqliteStore final : public Store {
     });
   }
 
+  // A component from columns 0..14 of kComponentsSql's select list.
+  ComponentRow ReadComponent(SQLite::Statement& s) const {
+    ComponentRow c;
+    c.id = s.getColumn(0).getInt64();
+    c.kind = Known(ParseComponentKind, "trial_components.kind", s.getColumn(1).getString());
+    c.name = s.getColumn(2).getString();
+    c.data = Decoded(path_, "trial_components.data", s.getColumn(3).getString(), NamedValuesFromJson);
+    if (c.kind == ComponentKind::kRun) {
+      // A run keeps only its budget there (StartRun).
+      if (const Value* budget = FindValue(c.data, "budget")) {
+        if (const auto* d = std::get_if<double>(budget); d != nullptr && !std::isnan(*d)) c.budget = *d;
+        if (const auto* n = std::get_if<int64_t>(budget)) c.budget = static_cast<double>(*n);
+      }
+      c.data.clear();
+    }
+    c.attempt = s.getColumn(4).getInt64();  // NULL reads as 0
+    c.worker = TextOrEmpty(s.getColumn(5));
+    c.host = TextOrEmpty(s.getColumn(6));
+    c.slot = s.getColumn(7).isNull() ? -1 : s.getColumn(7).getInt64();
+    c.gpus = TextOrEmpty(s.getColumn(8));
+    c.started_at = OptionalDouble(s.getColumn(9));
+    c.ended_at = OptionalDouble(s.getColumn(10));
+    c.exit_code = OptionalInt(s.getColumn(11));
+    if (!s.getColumn(12).isNull()) {
+      c.status = Known(ParseRunStatus, "trial_components.status", s.getColumn(12).getString());
+    }
+    c.reason = TextOrEmpty(s.getColumn(13));
+    c.log_path = TextOrEmpty(s.getColumn(14));
+    return c;
+  }
+
   std::vector<ExperimentRow> ListExperiments() override {
     return Guard([&] {
       std::vector<ExperimentRow> rows;
@@ -688,34 +729,34 @@ class SqliteStore final : public Store {
       auto& s = Cached(kComponentsSql);
       Resetter r(s);
       s.bind(1, trial_id);
+      while (s.executeStep()) rows.push_back(ReadComponent(s));
+      return rows;
+    });
+  }
+
+  std::vector<std::pair<int64_t, TrialStatus>> TrialStatuses(int64_t experiment_id) override {
+    return Guard([&] {
+      std::vector<std::pair<int64_t, TrialStatus>> rows;
+      auto& s = Cached(kTrialStatusesSql);
+      Resetter r(s);
+      s.bind(1, experiment_id);
       while (s.executeStep()) {
-        ComponentRow c;
-        c.id = s.getColumn(0).getInt64();
-        c.kind = Known(ParseComponentKind, "trial_components.kind", s.getColumn(1).getString());
-        c.name = s.getColumn(2).getString();
-        c.data = Decoded(path_, "trial_components.data", s.getColumn(3).getString(), NamedValuesFromJson);
-        if (c.kind == ComponentKind::kRun) {
-          // A run keeps only its budget there (StartRun).
-          if (const Value* budget = FindValue(c.data, "budget")) {
-            if (const auto* d = std::get_if<double>(budget); d != nullptr && !std::isnan(*d)) c.budget = *d;
-            if (const auto* n = std::get_if<int64_t>(budget)) c.budget = static_cast<double>(*n);
-          }
-          c.data.clear();
-        }
-        c.attempt = s.getColumn(4).getInt64();  // NULL reads as 0
-        c.worker = TextOrEmpty(s.getColumn(5));
-        c.host = TextOrEmpty(s.getColumn(6));
-        c.slot = s.getColumn(7).isNull() ? -1 : s.getColumn(7).getInt64();
-        c.gpus = TextOrEmpty(s.getColumn(8));
-        c.started_at = OptionalDouble(s.getColumn(9));
-        c.ended_at = OptionalDouble(s.getColumn(10));
-        c.exit_code = OptionalInt(s.getColumn(11));
-        if (!s.getColumn(12).isNull()) {
-          c.status = Known(ParseRunStatus, "trial_components.status", s.getColumn(12).getString());
-        }
-        c.reason = TextOrEmpty(s.getColumn(13));
-        c.log_path = TextOrEmpty(s.getColumn(14));
-        rows.push_back(std::move(c));
+        rows.emplace_back(s.getColumn(0).getInt64(),
+                          Known(ParseTrialStatus, "trials.status", s.getColumn(1).getString()));
+      }
+      return rows;
+    });
+  }
+
+  std::vector<std::pair<int64_t, ComponentRow>> RunComponents(int64_t experiment_id) override {
+    return Guard([&] {
+      std::vector<std::pair<int64_t, ComponentRow>> rows;
+      auto& s = Cached(kRunComponentsSql);
+      Resetter r(s);
+      s.bind(1, experiment_id);
+      while (s.executeStep()) {
+        const int64_t trial_id = s.getColumn(15).getInt64();
+        rows.emplace_back(trial_id, ReadComponent(s));
       }
       return rows;
     });

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/types.h"
@@ -228,6 +229,13 @@ class Store {
   // The trial's components by id: its experiment's 'static', its 'parameters', then one 'run'
   // per attempt in the order they started.
   virtual std::vector<ComponentRow> Components(int64_t trial_id) = 0;
+  // The status of every trial of the experiment, by number: what Trials() says of each, without
+  // reading their parameters (cheap at 100k trials: the dashboard's change detector polls it).
+  virtual std::vector<std::pair<int64_t, TrialStatus>> TrialStatuses(int64_t experiment_id) = 0;
+  // Every 'run' component of the experiment's trials with the id of its trial, by trial id and
+  // then in the order they started: for each trial, the runs Components(trial) lists, equal
+  // field by field. One read instead of one Components() per trial (the slot timeline).
+  virtual std::vector<std::pair<int64_t, ComponentRow>> RunComponents(int64_t experiment_id) = 0;
   // All points of the trial, by name, attempt, step.
   virtual std::vector<MetricRow> Metrics(int64_t trial_id) = 0;
   // All workers, by id.

@@ -107,11 +107,17 @@
     return sort.key === 'objective' && experiment && experiment.objective.goal === 'maximize' ? -1 : 1;
   }
 
+  const kRowPage = 100;
+  let rowLimit = kRowPage;
+  document.getElementById('more-rows').addEventListener('click', () => { rowLimit += kRowPage; renderRows(); });
+
   function renderRows() {
     const cols = columns();
     const shown = sorted(trials.filter(passes));
     const body = document.querySelector('#trials tbody');
-    body.replaceChildren(...shown.map((t) => {
+    // Only the first rows are in the DOM (100k rows take the browser seconds to lay out); sorting
+    // and filtering still see every trial, and "show more" adds rows a page at a time.
+    body.replaceChildren(...shown.slice(0, rowLimit).map((t) => {
       const href = '/trials/' + t.trial;
       const fresh = seen.size > 0 && !seen.has(t.trial + ':' + t.status);
       const cells = cols.map(([key, , numeric, value]) => {
@@ -129,7 +135,11 @@
     }));
     seen.clear();
     for (const t of trials) seen.add(t.trial + ':' + t.status);
-    document.getElementById('row-count').textContent = shown.length + ' of ' + trials.length + ' trials';
+    document.getElementById('row-count').textContent = shown.length + ' of ' + trials.length + ' trials' +
+      (shown.length > rowLimit ? ' (first ' + rowLimit + ' shown)' : '');
+    const more = document.getElementById('more-rows');
+    more.hidden = shown.length <= rowLimit;
+    more.textContent = 'show ' + Math.min(kRowPage, shown.length - rowLimit) + ' more';
     dimParallelLines(new Set(shown.map((t) => String(t.trial))));
   }
 

@@ -287,6 +287,30 @@ TEST_CASE("dashboard router: the log route serves the tail of the recorded log a
   CHECK(f.Get("/api/trials/" + std::to_string(f.t3) + "/log").status == 404);  // never started
 }
 
+TEST_CASE("dashboard router: the trials document pages with ?offset= and ?limit=, and names a bad one") {
+  Fixture f;
+  const std::string base = "/api/experiments/" + std::to_string(f.exp) + "/trials";
+  const Json all = Body(f.Get(base));
+  REQUIRE(all.size() == 3);
+  const HttpResponse page = f.Get(base + "?offset=1&limit=1");
+  CHECK(page.status == 200);
+  CHECK(Body(page) == Json::array({all[1]}));
+  bool total = false;
+  for (const auto& [name, value] : page.headers) total = total || (name == "X-Total-Count" && value == "3");
+  CHECK(total);
+  CHECK(Body(f.Get(base + "?limit=2")) == Json::array({all[0], all[1]}));
+  CHECK(Body(f.Get(base + "?offset=2")) == Json::array({all[2]}));
+  CHECK(Body(f.Get(base + "?offset=0&limit=100")) == all);
+  CHECK(Body(f.Get(base + "?offset=7")) == Json::array());
+  CHECK(f.Get("/api/experiments/nope/trials?limit=1").status == 404);
+  for (const std::string bad : {"limit=0", "limit=-1", "limit=x", "limit=", "offset=-1", "offset=1.5"}) {
+    CAPTURE(bad);
+    const HttpResponse r = f.Get(base + "?" + bad);
+    CHECK(r.status == 400);
+    CHECK(Body(r)["error"].get<std::string>().starts_with(bad.substr(0, bad.find('=')) + ":"));
+  }
+}
+
 // A store whose every call throws `fault`: a file that went away, or a bug.
 class ThrowingStore final : public Store {
  public:
@@ -310,6 +334,12 @@ class ThrowingStore final : public Store {
   std::vector<TrialRow> Trials(int64_t) override { return Fail<std::vector<TrialRow>>(); }
   std::optional<TrialRow> FindTrial(int64_t) override { return Fail<std::optional<TrialRow>>(); }
   std::vector<ComponentRow> Components(int64_t) override { return Fail<std::vector<ComponentRow>>(); }
+  std::vector<std::pair<int64_t, TrialStatus>> TrialStatuses(int64_t) override {
+    return Fail<std::vector<std::pair<int64_t, TrialStatus>>>();
+  }
+  std::vector<std::pair<int64_t, ComponentRow>> RunComponents(int64_t) override {
+    return Fail<std::vector<std::pair<int64_t, ComponentRow>>>();
+  }
   std::vector<MetricRow> Metrics(int64_t) override { return Fail<std::vector<MetricRow>>(); }
   std::vector<WorkerRow> Workers() override { return Fail<std::vector<WorkerRow>>(); }
   int64_t ChangeToken() override { return Fail<int64_t>(); }

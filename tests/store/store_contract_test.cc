@@ -899,5 +899,78 @@ STORE_CONTRACT("store: ChangeToken stays put while nothing is written and moves 
   CHECK(reader.ChangeToken() > reader_after_create);
 }
 
+STORE_CONTRACT("store: TrialStatuses lists every trial's status by number, as Trials() says it") {
+  F f;
+  Store& store = f.store();
+  const int64_t exp = store.CreateExperiment(MakeExperiment("mlp"));
+  const int64_t other = store.CreateExperiment(MakeExperiment("other"));
+  CHECK(store.TrialStatuses(exp).empty());
+  const int64_t t2 = store.CreateTrial(exp, 2, Params{{"lr", 0.1}}, 10);
+  const int64_t t1 = store.CreateTrial(exp, 1, Params{{"lr", 0.2}}, 11);
+  const int64_t t3 = store.CreateTrial(exp, 3, Params{{"lr", 0.3}}, 12);
+  store.CreateTrial(other, 1, Params{{"lr", 0.4}}, 13);
+  RunAttempt(store, t1, 1, TrialStatus::kCompleted, 0.5, 20, 21);
+  store.StartRun(MakeRun(t3, 1, 22));
+  const std::vector<std::pair<int64_t, TrialStatus>> expected = {
+      {t1, TrialStatus::kCompleted}, {t2, TrialStatus::kPending}, {t3, TrialStatus::kRunning}};
+  CHECK(store.TrialStatuses(exp) == expected);
+  std::vector<std::pair<int64_t, TrialStatus>> from_trials;
+  for (const TrialRow& t : store.Trials(exp)) from_trials.emplace_back(t.id, t.status);
+  CHECK(from_trials == expected);
+  CHECK(store.TrialStatuses(other).size() == 1);
+  CHECK(store.TrialStatuses(other + 100).empty());
+}
+
+STORE_CONTRACT("store: RunComponents reads every run of an experiment's trials at once, "
+               "each equal to what Components(trial) lists") {
+  F f;
+  Store& store = f.store();
+  const int64_t exp = store.CreateExperiment(MakeExperiment("mlp"));
+  const int64_t other = store.CreateExperiment(MakeExperiment("other"));
+  CHECK(store.RunComponents(exp).empty());
+  const int64_t t1 = store.CreateTrial(exp, 1, Params{{"lr", 0.1}}, 10);
+  const int64_t t2 = store.CreateTrial(exp, 2, Params{{"lr", 0.2}}, 11);
+  const int64_t t3 = store.CreateTrial(exp, 3, Params{{"lr", 0.3}}, 12);  // never started
+  const int64_t elsewhere = store.CreateTrial(other, 1, Params{{"lr", 0.4}}, 13);
+  // t2's attempts start before t1's: the order is by trial id, then by start within a trial.
+  RunAttempt(store, t2, 1, TrialStatus::kPending, std::nullopt, 20, 21, RunStatus::kLost);
+  NewRun budgeted = MakeRun(t2, 2, 22);
+  budgeted.budget = 3;
+  budgeted.worker = "gpu:1:x";
+  budgeted.slot = 2;
+  store.StartRun(budgeted);
+  RunAttempt(store, t1, 1, TrialStatus::kCompleted, 0.9, 30, 31);
+  RunAttempt(store, elsewhere, 1, TrialStatus::kCompleted, 0.8, 40, 41);
+
+  const auto runs = store.RunComponents(exp);
+  std::vector<std::pair<int64_t, ComponentRow>> expected;
+  for (const int64_t t : {t1, t2, t3}) {
+    for (const ComponentRow& c : store.Components(t)) {
+      if (c.kind == ComponentKind::kRun) expected.emplace_back(t, c);
+    }
+  }
+  REQUIRE(runs.size() == 3);
+  REQUIRE(runs.size() == expected.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    CAPTURE(i);
+    const ComponentRow& a = runs[i].second;
+    const ComponentRow& b = expected[i].second;
+    CHECK(runs[i].first == expected[i].first);
+    CHECK(std::tie(a.id, a.kind, a.name, a.attempt, a.worker, a.host, a.gpus, a.reason, a.log_path, a.status,
+                   a.slot, a.started_at, a.ended_at, a.exit_code, a.budget) ==
+          std::tie(b.id, b.kind, b.name, b.attempt, b.worker, b.host, b.gpus, b.reason, b.log_path, b.status,
+                   b.slot, b.started_at, b.ended_at, b.exit_code, b.budget));
+    CHECK(a.data == b.data);
+  }
+  CHECK(runs[0].first == t1);
+  CHECK(runs[1].first == t2);
+  CHECK(runs[1].second.attempt == 1);
+  CHECK(runs[2].second.attempt == 2);
+  CHECK(runs[2].second.budget == 3);
+  CHECK(runs[2].second.status == RunStatus::kRunning);
+  CHECK(store.RunComponents(other).size() == 1);
+  CHECK(store.RunComponents(other + 100).empty());
+}
+
 }  // namespace
 }  // namespace hpt
