@@ -728,21 +728,22 @@ class Parser {
     // the rest need one objective value per trial. A refusal points at the field at fault, or at
     // `objectives` when that field was left at its default.
     if (spec.objectives.size() < 2) return;
-    const auto refuse = [&](const std::string& field, const std::string& message) {
+    const auto refuse = [&](const std::string& field, const std::string& what, const std::string& why) {
       Fail(Present(field) ? At(field) : At("objectives"), field,
-           message + " with several objectives (not available yet; see docs/design.md)");
+           what + " is not available with several objectives yet (" + why + "; see docs/design.md)");
     };
     const StrategyType type = spec.strategy.type;
     if (Ok("strategy.type") && type != StrategyType::kRandom && type != StrategyType::kSobol &&
         type != StrategyType::kGrid) {
-      refuse("strategy.type", "'" + std::string(ToString(type)) + "' is not available; use random, sobol or grid");
+      refuse("strategy.type", "'" + std::string(ToString(type)) + "'",
+             "it ranks trials by one objective value; use random, sobol or grid");
     }
     if (spec.early_stopping.type == EarlyStoppingType::kMedian) {
-      refuse("early_stopping.type", "median early stopping ranks one objective: it is not available");
+      refuse("early_stopping.type", "median early stopping", "it compares one objective's values");
     }
-    if (Present("completion.target")) refuse("completion.target", "a target is one objective's value: it is not available");
+    if (Present("completion.target")) refuse("completion.target", "a target", "it is one objective's value");
     if (Ok("completion.patience") && spec.completion.patience > 0) {
-      refuse("completion.patience", "patience is not available");
+      refuse("completion.patience", "patience", "an improvement of a Pareto front is not defined yet");
     }
   }
 
