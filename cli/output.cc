@@ -234,8 +234,12 @@ void PrintExperiments(const Json& experiments, OutputFormat format, std::ostream
     const Json& c = e["trials"];
     const int64_t done = c["completed"].get<int64_t>() + c["failed"].get<int64_t>() + c["stopped"].get<int64_t>();
     const Json& best = e["best"];
-    rows.push_back({Cell(e["id"]), Cell(e["name"]), Cell(e["status"]), Cell(e["strategy"]),
-                    Cell(e["objective"]["goal"]) + " " + Cell(e["objective"]["metric"]),
+    std::string goals = Cell(e["objective"]["goal"]) + " " + Cell(e["objective"]["metric"]);
+    if (e.contains("objectives") && e["objectives"].size() > 1) {
+      goals.clear();
+      for (const Json& o : e["objectives"]) goals += (goals.empty() ? "" : ", ") + Cell(o["goal"]) + " " + Cell(o["metric"]);
+    }
+    rows.push_back({Cell(e["id"]), Cell(e["name"]), Cell(e["status"]), Cell(e["strategy"]), goals,
                     std::to_string(done) + "/" + Cell(e["max_trials"]), Cell(c["running"]), Cell(c["failed"]),
                     best.is_object() ? Cell(best["objective"]) : "-"});
   }

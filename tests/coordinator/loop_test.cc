@@ -411,6 +411,35 @@ TEST_CASE("loop: a trial that misses a constraint completes but is no result: on
   CHECK(status["best"]["trial"] == light.trial_id);
 }
 
+TEST_CASE("loop: a restarted coordinator judges recorded trials' feasibility again: an infeasible one is still no improvement") {
+  Rig rig;
+  const int64_t exp = rig.Submit(SpecText{.name = "resumed", .limits = "{max_trials: 10}",
+                                          .extra = "constraints: [{metric: mem, max: 10}]\ncompletion: {patience: 2}\n"});
+  Worker a(rig, "a");
+  a.Register();
+  const AssignMsg first = a.Assigned();
+  a.ReportPoints(first, 1, {{"score", 1, 0.5, 0}, {"mem", 1, 1, 0}});
+  a.Finish(first);
+  rig.Step();
+  const AssignMsg heavy = a.Assigned();
+  a.ReportPoints(heavy, 1, {{"score", 1, 0.9, 0}, {"mem", 1, 99, 0}});  // better, but infeasible
+  a.Finish(heavy);
+  rig.Step();
+  const AssignMsg third = a.Assigned();
+  CHECK(rig.Experiment(exp).status == ExperimentStatus::kRunning);
+  rig.Restart();
+  Worker again(rig, "a");
+  again.token = a.token;
+  again.Register(1, {RunningTrial{third.trial_id, 1, third.slots}});
+  again.ReportPoints(third, 1, {{"score", 1, 0.4, 0}, {"mem", 1, 1, 0}});
+  again.Finish(third);
+  rig.Step();
+  // 0.5, then no improvement twice (0.9 is infeasible, 0.4 is worse): patience runs out.
+  const ExperimentRow ended = rig.Experiment(exp);
+  CHECK(ended.status == ExperimentStatus::kCompleted);
+  CHECK(ended.reason.find("no improvement") != std::string::npos);
+}
+
 TEST_CASE("loop: with several objectives a trial completes only with a value of each, else it fails naming the missing one") {
   Rig rig;
   const std::string yaml =

@@ -118,6 +118,8 @@ class MultiObjectiveTest(ClusterTest):
         text = hpt("status", exp, "--coordinator", c.endpoint, check=True).stdout
         self.assertIn("Pareto front %d of %d feasible" % (len(front), len(feasible)), text)
         self.assertIn("memory_mb <= 512", text)
+        listing = hpt("status", "--coordinator", c.endpoint, check=True).stdout
+        self.assertIn("minimize error, minimize latency_ms", listing)
 
         # The same documents read straight from the file.
         self.assertEqual(json.loads(hpt("leaderboard", exp, "--db", c.db, "--format", "json", "--top", "0",
