@@ -327,6 +327,7 @@ void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
   // the views judge it (store/outcome.h): it completes only with a value for every objective,
   // and is feasible when it also meets every constraint.
   std::string missing_objective;
+  std::optional<double> objective = t.last_objective;
   if (exited_ok && t.last_objective && HasOutcomeRules(e.spec)) {
     const TrialOutcome outcome = EvaluateOutcome(e.spec, TrialStatus::kCompleted, store_.Metrics(t.id), t.attempt);
     const std::vector<Spec::Objective> objectives = ObjectivesOf(e.spec);
@@ -334,9 +335,12 @@ void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
       if (!outcome.objectives[i]) missing_objective = objectives[i].metric;
     }
     t.infeasible = !outcome.feasible;
+    // The objective column holds the first objective as the views read it: where a step was
+    // reported twice, the store keeps the first value, while last_objective follows arrivals.
+    objective = outcome.objectives.front();
   }
-  if (exited_ok && t.last_objective && missing_objective.empty()) {
-    EndAttempt(e, t, RunStatus::kCompleted, m.code, "", TrialStatus::kCompleted, t.last_objective, m.log_path);
+  if (exited_ok && objective && missing_objective.empty()) {
+    EndAttempt(e, t, RunStatus::kCompleted, m.code, "", TrialStatus::kCompleted, objective, m.log_path);
     return;
   }
   t.infeasible = false;

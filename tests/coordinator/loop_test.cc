@@ -463,15 +463,19 @@ TEST_CASE("loop: with several objectives a trial completes only with a value of 
   CHECK(rig.Trial(first.trial_id).status == TrialStatus::kCompleted);
   const AssignMsg second = a.Assigned();
   a.ReportPoints(second, 1, {{"score", 1, 0.7, 0}, {"cost", 1, 4, 0}});
+  a.ReportPoints(second, 2, {{"score", 1, 0.75, 0}});  // step 1 again: the store keeps the first value
   a.Finish(second);
   rig.Step();
   CHECK(rig.Experiment(exp).status == ExperimentStatus::kCompleted);
+  CHECK(rig.Trial(second.trial_id).objective == 0.7);  // the objective column agrees with the views
   // Neither dominates the other: both are on the front.
   const nlohmann::json board = rig.Request(QueryRequest{Query{QueryKind::kLeaderboard, "multi", 0, 0}});
   REQUIRE(board.size() == 2);
   CHECK(board[0]["pareto_rank"] == 1);
   CHECK(board[1]["pareto_rank"] == 1);
   CHECK(board[0]["trial"] == second.trial_id);  // ties broken by the first objective, maximized
+  CHECK(board[0]["objectives"]["score"] == 0.7);
+  CHECK(board[0]["objective"] == 0.7);
 }
 
 TEST_CASE("loop: a failed attempt is retried up to trial.retries, then the trial fails and is no result") {
