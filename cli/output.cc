@@ -101,19 +101,48 @@ void PrintTrials(const Json& trials, OutputFormat format, std::ostream& out) {
     }
   }
   const bool ranked = !trials.empty() && trials[0].contains("rank");
+  // Several objectives or constraints: a column per objective and per constraint in place of
+  // `objective`, and the trial's feasibility (and on a leaderboard its Pareto rank).
+  const bool outcome = !trials.empty() && trials[0].contains("objectives");
+  std::vector<std::string> objectives, constraints;
+  if (outcome) {
+    for (const auto& [k, v] : trials[0]["objectives"].items()) objectives.push_back(k);
+    for (const auto& [k, v] : trials[0]["constraints"].items()) constraints.push_back(k);
+  }
+  const bool fronts = outcome && trials[0].contains("pareto_rank");
   Row header;
   if (ranked) header.push_back("rank");
-  for (const char* h : {"trial", "status", "objective", "duration"}) header.push_back(h);
+  if (fronts) header.push_back("front");
+  header.push_back("trial");
+  header.push_back("status");
+  if (outcome) {
+    header.push_back("feasible");
+    header.insert(header.end(), objectives.begin(), objectives.end());
+    header.insert(header.end(), constraints.begin(), constraints.end());
+  } else {
+    header.push_back("objective");
+  }
+  header.push_back("duration");
   if (format == OutputFormat::kCsv) header.insert(header.end(), {"number", "attempt", "reason"});
   for (const auto& p : params) header.push_back(p);
   std::vector<Row> rows;
   for (const Json& t : trials) {
     Row r;
     const bool csv = format == OutputFormat::kCsv;
+    const auto value = [&](const Json& v) { return csv ? CsvValue(v) : Cell(v); };
     if (ranked) r.push_back(Cell(t["rank"]));
+    if (fronts) r.push_back(value(t["pareto_rank"]));
     r.push_back(Cell(t["trial"]));
     r.push_back(Cell(t["status"]));
-    r.push_back(csv ? CsvValue(t["objective"]) : Cell(t["objective"]));
+    if (outcome) {
+      r.push_back(csv ? CsvValue(t["feasible"]) : t["feasible"].get<bool>() ? "yes" : "no");
+      for (const std::string& k : objectives) r.push_back(value(t["objectives"].contains(k) ? t["objectives"][k] : Json()));
+      for (const std::string& k : constraints) {
+        r.push_back(value(t["constraints"].contains(k) ? t["constraints"][k] : Json()));
+      }
+    } else {
+      r.push_back(value(t["objective"]));
+    }
     r.push_back(csv ? CsvValue(t["duration"]) : Duration(t["duration"]));
     if (csv) {
       r.push_back(CsvValue(t["number"]));
@@ -145,10 +174,22 @@ std::string ProgressLine(const Json& e) {
   if (c["stopped"].get<int64_t>() > 0) line += ", " + std::to_string(c["stopped"].get<int64_t>()) + " stopped";
   line += "), " + std::to_string(c["running"].get<int64_t>()) + " running";
   const Json& best = e["best"];
+  if (e.contains("front") && e["objectives"].size() > 1) {
+    // Several objectives: no single best; the front and the volume it dominates.
+    const Json& front = e["front"];
+    line += " - Pareto front " + Cell(front["size"]) + " of " + Cell(front["feasible"]) + " feasible";
+    if (front["hypervolume"].is_number()) {
+      std::string reference;
+      for (const Json& r : front["reference"]) reference += (reference.empty() ? "" : ", ") + Cell(r);
+      line += ", hypervolume " + FormatNumber(front["hypervolume"].get<double>()) + " (reference " + reference + ")";
+    }
+    return line;
+  }
   if (best.is_object() && best["objective"].is_number()) {
     line += " - best " + e["objective"]["metric"].get<std::string>() + " " +
             FormatNumber(best["objective"].get<double>()) + " (trial " + Cell(best["trial"]) + ")";
   }
+  if (e.contains("front")) line += ", " + Cell(e["front"]["feasible"]) + " feasible";
   return line;
 }
 
@@ -163,8 +204,23 @@ void PrintExperiment(const Json& e, OutputFormat format, std::ostream& out) {
   }
   out << "experiment " << Cell(e["id"]) << " '" << Cell(e["name"]) << "': " << Cell(e["status"]);
   if (!e["reason"].get<std::string>().empty()) out << " (" << Cell(e["reason"]) << ")";
-  out << "\n  strategy " << Cell(e["strategy"]) << ", " << Cell(e["objective"]["goal"]) << " "
-      << Cell(e["objective"]["metric"]) << "\n  " << ProgressLine(e) << "\n";
+  out << "\n  strategy " << Cell(e["strategy"]) << ", ";
+  if (e.contains("objectives")) {
+    std::string goals;
+    for (const Json& o : e["objectives"]) goals += (goals.empty() ? "" : ", ") + Cell(o["goal"]) + " " + Cell(o["metric"]);
+    out << goals;
+    std::string bounds;
+    for (const Json& c : e["constraints"]) {
+      std::string b = Cell(c["metric"]);
+      if (c["min"].is_number()) b = Cell(c["min"]) + " <= " + b;
+      if (c["max"].is_number()) b += " <= " + Cell(c["max"]);
+      bounds += (bounds.empty() ? "" : ", ") + b;
+    }
+    if (!bounds.empty()) out << "; subject to " << bounds;
+  } else {
+    out << Cell(e["objective"]["goal"]) << " " << Cell(e["objective"]["metric"]);
+  }
+  out << "\n  " << ProgressLine(e) << "\n";
 }
 
 void PrintExperiments(const Json& experiments, OutputFormat format, std::ostream& out) {
@@ -178,8 +234,12 @@ void PrintExperiments(const Json& experiments, OutputFormat format, std::ostream
     const Json& c = e["trials"];
     const int64_t done = c["completed"].get<int64_t>() + c["failed"].get<int64_t>() + c["stopped"].get<int64_t>();
     const Json& best = e["best"];
-    rows.push_back({Cell(e["id"]), Cell(e["name"]), Cell(e["status"]), Cell(e["strategy"]),
-                    Cell(e["objective"]["goal"]) + " " + Cell(e["objective"]["metric"]),
+    std::string goals = Cell(e["objective"]["goal"]) + " " + Cell(e["objective"]["metric"]);
+    if (e.contains("objectives") && e["objectives"].size() > 1) {
+      goals.clear();
+      for (const Json& o : e["objectives"]) goals += (goals.empty() ? "" : ", ") + Cell(o["goal"]) + " " + Cell(o["metric"]);
+    }
+    rows.push_back({Cell(e["id"]), Cell(e["name"]), Cell(e["status"]), Cell(e["strategy"]), goals,
                     std::to_string(done) + "/" + Cell(e["max_trials"]), Cell(c["running"]), Cell(c["failed"]),
                     best.is_object() ? Cell(best["objective"]) : "-"});
   }

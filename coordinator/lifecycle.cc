@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/layout.h"
+#include "store/outcome.h"
 
 namespace hpt {
 Lifecycle::Lifecycle(Store& store, const Clock& clock, std::shared_ptr<Logger> log,
@@ -37,6 +38,11 @@ void Lifecycle::Resume(bool resume_running) {
         case TrialStatus::kCompleted:
         case TrialStatus::kFailed:
         case TrialStatus::kStopped:
+          // Judged again from the same rows as at completion, so best and the strategy's
+          // observations after a restart are what they were before it.
+          if (t.status == TrialStatus::kCompleted && HasOutcomeRules(e.spec)) {
+            live.infeasible = !EvaluateOutcome(e.spec, t.status, store_.Metrics(t.id), t.attempt).feasible;
+          }
           CountFinal(e, live, t.status, t.objective);
           break;
         case TrialStatus::kRunning: {
@@ -317,12 +323,31 @@ void Lifecycle::StopEarly(Experiment& e, LiveTrial& t, const std::string& reason
 void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
   Experiment& e = *experiments_.at(t.experiment_id);
   const bool exited_ok = m.how == FinishCause::kExited && m.code == 0;
-  if (exited_ok && t.last_objective) {
-    EndAttempt(e, t, RunStatus::kCompleted, m.code, "", TrialStatus::kCompleted, t.last_objective, m.log_path);
+  // With several objectives or constraints, the trial is judged on its recorded metrics the way
+  // the views judge it (store/outcome.h): it completes only with a value for every objective,
+  // and is feasible when it also meets every constraint.
+  std::string missing_objective;
+  std::optional<double> objective = t.last_objective;
+  if (exited_ok && t.last_objective && HasOutcomeRules(e.spec)) {
+    const TrialOutcome outcome = EvaluateOutcome(e.spec, TrialStatus::kCompleted, store_.Metrics(t.id), t.attempt);
+    const std::vector<Spec::Objective> objectives = ObjectivesOf(e.spec);
+    for (size_t i = 0; i < objectives.size() && missing_objective.empty(); ++i) {
+      if (!outcome.objectives[i]) missing_objective = objectives[i].metric;
+    }
+    t.infeasible = !outcome.feasible;
+    // The objective column holds the first objective as the views read it: where a step was
+    // reported twice, the store keeps the first value, while last_objective follows arrivals.
+    objective = outcome.objectives.front();
+  }
+  if (exited_ok && objective && missing_objective.empty()) {
+    EndAttempt(e, t, RunStatus::kCompleted, m.code, "", TrialStatus::kCompleted, objective, m.log_path);
     return;
   }
+  t.infeasible = false;
   std::string reason = m.message;
-  if (exited_ok) {
+  if (!missing_objective.empty()) {
+    reason = "no value of objective metric '" + missing_objective + "' was reported";
+  } else if (exited_ok) {
     reason = t.objective_refused
                  ? "objective '" + e.spec.objective.metric + "' was reported only as " + *t.objective_refused
                  : "no value of objective metric '" + e.spec.objective.metric + "' was reported";
@@ -401,7 +426,9 @@ void Lifecycle::CountFinal(Experiment& e, const LiveTrial& t, TrialStatus status
     case TrialStatus::kFailed: ++e.failed; break;
     default: ++e.stopped; break;
   }
-  if (status != TrialStatus::kCompleted) objective.reset();
+  // An infeasible trial completed, but it is no result: never best, never meets a target, and a
+  // strategy learns of it as of a trial without a value.
+  if (status != TrialStatus::kCompleted || t.infeasible) objective.reset();
   if (objective && (!e.best || Better(e.spec.objective.goal, *objective, *e.best))) e.best = objective;
   if (status == TrialStatus::kCompleted) {
     if (std::optional<std::string> why = e.completion->Observe(t.id, objective); why && e.end_reason.empty()) {

@@ -12,7 +12,10 @@
 //
 // Result rule: only a completed trial is a result. It alone counts as best, meets a target and
 // feeds patience; a failed or stopped trial keeps its metrics but is told to the strategy without
-// a value. An experiment that would end completed with no completed trial ends failed.
+// a value. With several objectives or constraints (HasOutcomeRules) a trial completes only with a
+// value for every objective, and only a feasible one (store/outcome.h: it meets every constraint)
+// is a result; an infeasible one is recorded completed, with its first objective, but is told to
+// the strategy without a value, like a failed one. An experiment that would end completed with no completed trial ends failed.
 //
 // Trial ids come from ranges reserved in the store (Store::ReserveTrialIds) in blocks, topped up
 // half a block ahead of need; after each committed batch the owner calls Committed(). A trial
@@ -68,6 +71,8 @@ struct LiveTrial {
   // The first objective value of the running attempt that was refused ("nan"), for its reason.
   std::optional<std::string> objective_refused;
   std::vector<std::pair<int64_t, double>> objective_series;  // over all attempts, for early stopping
+  // Completed but missing a constraint (specs with HasOutcomeRules; set when it completes).
+  bool infeasible = false;
 };
 
 struct Experiment {

@@ -247,7 +247,8 @@ class Parser {
       Throw();
     }
     try {
-      WalkMap(root, ToMark(root.Mark()), "", "");
+      root_mark_ = ToMark(root.Mark());
+      WalkMap(root, root_mark_, "", "");
       Finish();
     } catch (const YAML::Exception& e) {
       Fail(ToMark(e.mark), "", e.msg);
@@ -319,10 +320,17 @@ class Parser {
         Fail(mark, field, "is required");
       } else if (!f->default_yaml.empty()) {
         Visit(*f, YAML::Load(std::string(f->default_yaml)), {}, field, true);
-      } else if (f->kind == sf::FieldKind::kMap) {
+      } else if (f->kind == sf::FieldKind::kMap && !HasRequiredChild(*f)) {
+        // An optional map with required fields (`objective`, which `objectives` may replace) is
+        // absent as a whole; Finish checks that one of them is there.
         WalkMap(YAML::Node(), {}, std::string(f->path), field);
       }
     }
+  }
+
+  static bool HasRequiredChild(const sf::FieldDef& map) {
+    const std::vector<const sf::FieldDef*>& children = sf::ChildrenOf(map.path);
+    return std::any_of(children.begin(), children.end(), [](const sf::FieldDef* f) { return f->required; });
   }
 
   void Visit(const sf::FieldDef& def, const YAML::Node& node, sf::Mark mark,
@@ -615,6 +623,8 @@ class Parser {
       }
     }
 
+    CheckObjectives();
+
     // A strategy.* option applies to the strategies whose row in the strategy table lists it.
     const StrategyInfo& strategy = InfoOf(spec.strategy.type);
     for (const sf::FieldDef& f : sf::SpecFields()) {
@@ -669,6 +679,71 @@ class Parser {
       if (!given || spec.limits.max_trials > cap) spec.limits.max_trials = cap;
     } else if (!given) {
       spec.limits.max_trials = sf::kDefaultMaxTrials;
+    }
+  }
+
+  // `objective` or `objectives`, each metric once among objectives and constraints, constraint
+  // bounds, and what several objectives do not work with yet (the table's check_doc says it).
+  void CheckObjectives() {
+    Spec& spec = draft_.spec;
+    const bool one = Present("objective"), several = Present("objectives");
+    if (one && several) {
+      Fail(At("objectives"), "objectives", "not together with objective (line " +
+                                               std::to_string(At("objective").line) +
+                                               "): give one objective there, or 2 to " +
+                                               std::to_string(sf::kMaxObjectives) + " here");
+    } else if (!one && !several) {
+      Fail(root_mark_, "objective", "is required (or objectives: with 2 to " + std::to_string(sf::kMaxObjectives) +
+                                        " metrics)");
+    }
+    if (several && Ok("objectives") && !spec.objectives.empty()) spec.objective = spec.objectives.front();
+
+    // Each metric is one objective or one constraint: a second use is an error where it is written.
+    std::map<std::string, std::string, std::less<>> used;  // metric -> where it is used first
+    const auto use = [&](const std::string& metric, const std::string& field) {
+      if (!Ok(field)) return;
+      const auto [it, inserted] = used.emplace(metric, field);
+      if (!inserted) {
+        Fail(At(field), field, "metric '" + metric + "' is already used by " + it->second);
+      }
+    };
+    if (!several && Ok("objective.metric")) use(spec.objective.metric, "objective.metric");
+    for (size_t i = 0; i < spec.objectives.size(); ++i) {
+      use(spec.objectives[i].metric, Item("objectives", i) + ".metric");
+    }
+    for (size_t i = 0; i < spec.constraints.size(); ++i) {
+      const std::string c = Item("constraints", i);
+      use(spec.constraints[i].metric, c + ".metric");
+      if (invalid_.contains(c)) continue;
+      const Spec::Constraint& k = spec.constraints[i];
+      if (!Present(c + ".min") && !Present(c + ".max")) {
+        Fail(At(c), c, "needs min, max or both");
+      } else if (Ok(c + ".min") && Ok(c + ".max") && *k.min > *k.max) {
+        Fail(At(c + ".min"), c + ".min",
+             "must not exceed max (" + FormatValue(*k.max) + "), got " + FormatValue(*k.min));
+      }
+    }
+
+    // Several objectives work with the strategies that ignore results (random, sobol, grid);
+    // the rest need one objective value per trial. A refusal points at the field at fault, or at
+    // `objectives` when that field was left at its default.
+    if (spec.objectives.size() < 2) return;
+    const auto refuse = [&](const std::string& field, const std::string& what, const std::string& why) {
+      Fail(Present(field) ? At(field) : At("objectives"), field,
+           what + " is not available with several objectives yet (" + why + "; see docs/design.md)");
+    };
+    const StrategyType type = spec.strategy.type;
+    if (Ok("strategy.type") && type != StrategyType::kRandom && type != StrategyType::kSobol &&
+        type != StrategyType::kGrid) {
+      refuse("strategy.type", "'" + std::string(ToString(type)) + "'",
+             "it ranks trials by one objective value; use random, sobol or grid");
+    }
+    if (spec.early_stopping.type == EarlyStoppingType::kMedian) {
+      refuse("early_stopping.type", "median early stopping", "it compares one objective's values");
+    }
+    if (Present("completion.target")) refuse("completion.target", "a target", "it is one objective's value");
+    if (Ok("completion.patience") && spec.completion.patience > 0) {
+      refuse("completion.patience", "patience", "an improvement of a Pareto front is not defined yet");
     }
   }
 
@@ -778,6 +853,7 @@ class Parser {
   }
 
   std::string file_;
+  sf::Mark root_mark_;
   sf::Draft draft_;
   std::vector<SpecDiagnostic> diagnostics_;
   std::map<std::string, sf::Mark, std::less<>> present_;  // path as written -> its position
@@ -815,6 +891,7 @@ void WriteFields(YAML::Emitter& out, const Spec& spec, std::string_view table_pa
 // Writes one field as its show function reads it from the spec, in the form its kind parses.
 void WriteField(YAML::Emitter& out, const Spec& spec, const sf::FieldDef& f, size_t item) {
   if (f.kind == sf::FieldKind::kMap) {
+    if (f.show && !f.show(spec, item)) return;
     out << YAML::Key << std::string(sf::KeyOf(f)) << YAML::Value << YAML::BeginMap;
     WriteFields(out, spec, f.path, item);
     out << YAML::EndMap;
@@ -876,6 +953,11 @@ void WriteFields(YAML::Emitter& out, const Spec& spec, std::string_view table_pa
 }
 
 }  // namespace
+
+std::vector<Spec::Objective> ObjectivesOf(const Spec& spec) {
+  if (!spec.objectives.empty()) return spec.objectives;
+  return {spec.objective};
+}
 
 std::string SpecDiagnostic::ToString() const {
   std::string out = file;

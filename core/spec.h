@@ -26,7 +26,17 @@ struct Spec {
     std::string metric;
     Goal goal = Goal::kMaximize;
     bool operator==(const Objective&) const = default;
-  } objective;
+  } objective;  // with `objectives:`, the first of them (what the store's `objective` column holds)
+  // `objectives:` as written, 2 to 4 of them; empty when the spec gives one `objective:`.
+  // ObjectivesOf reads both forms.
+  std::vector<Objective> objectives;
+  // `constraints:` a trial must meet to be feasible (docs/design.md, "Multi-objective results").
+  struct Constraint {
+    std::string metric;
+    std::optional<double> min, max;  // at least one; min <= max
+    bool operator==(const Constraint&) const = default;
+  };
+  std::vector<Constraint> constraints;
   struct Strategy {
     StrategyType type = StrategyType::kRandom;
     uint64_t seed = 0;
@@ -72,6 +82,14 @@ struct Spec {
   } trial;
   bool operator==(const Spec&) const = default;
 };
+
+// Every objective of the spec, the first being `objective`: `objectives` when it gives several,
+// else just `objective`.
+std::vector<Spec::Objective> ObjectivesOf(const Spec& spec);
+// True when a trial's result is more than one objective value: several objectives, or any
+// constraint. Such a spec's trials are judged by their outcome (store/outcome.h); for the others
+// everything works as with one objective.
+inline bool HasOutcomeRules(const Spec& spec) { return spec.objectives.size() > 1 || !spec.constraints.empty(); }
 
 // One located problem in a spec. line/column are 1-based; 0 when unknown.
 struct SpecDiagnostic {

@@ -241,7 +241,15 @@ const std::vector<FieldDef>& SpecFields() {
        .check = CheckSpecName,
        .store = [](Draft& d, const FieldValue& v) { d.spec.name = v.text; },
        .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Text(s.name); }},
-      {.path = "objective", .kind = FieldKind::kMap, .required = true},
+      {.path = "objective",
+       .kind = FieldKind::kMap,
+       .default_doc = "**required** unless `objectives` is given",
+       .check_doc = "one metric to optimize; not together with `objectives`",
+       // Written unless the spec has several objectives (then `objectives` holds it).
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             if (!s.objectives.empty()) return std::nullopt;
+             return FieldValue{};
+           }},
       {.path = "objective.metric",
        .kind = FieldKind::kString,
        .required = true,
@@ -258,6 +266,79 @@ const std::vector<FieldDef>& SpecFields() {
              d.spec.objective.goal = v.text == "maximize" ? Goal::kMaximize : Goal::kMinimize;
            },
        .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Text(ToString(s.objective.goal)); }},
+      {.path = "objectives",
+       .kind = FieldKind::kMapList,
+       .default_doc = "absent (one `objective`)",
+       .check_doc = "2 to 4 objectives, instead of `objective`; each metric used once among objectives and "
+                    "constraints. The leaderboard ranks by Pareto front (docs/design.md). strategy.type "
+                    "random, sobol or grid only; no median early stopping, completion.target or "
+                    "completion.patience (not available yet with several objectives)",
+       .check =
+           [](const FieldValue& v) -> std::optional<std::string> {
+             if (v.count >= 2 && v.count <= kMaxObjectives) return std::nullopt;
+             return "must list 2 to " + std::to_string(kMaxObjectives) + " objectives, got " + std::to_string(v.count) +
+                    (v.count == 1 ? " (one objective goes in `objective:`)" : "");
+           },
+       .store = [](Draft& d, const FieldValue&) { d.spec.objectives.emplace_back(); },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             if (s.objectives.empty()) return std::nullopt;
+             return Count(s.objectives.size());
+           }},
+      {.path = "objectives[].metric",
+       .kind = FieldKind::kString,
+       .required = true,
+       .check_doc = "a metric name, as objective.metric",
+       .check = CheckMetricName,
+       .store = [](Draft& d, const FieldValue& v) { d.spec.objectives.back().metric = v.text; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> { return Text(s.objectives.at(i).metric); }},
+      {.path = "objectives[].goal",
+       .kind = FieldKind::kEnum,
+       .required = true,
+       .choices = {"maximize", "minimize"},
+       .store =
+           [](Draft& d, const FieldValue& v) {
+             d.spec.objectives.back().goal = v.text == "maximize" ? Goal::kMaximize : Goal::kMinimize;
+           },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> {
+             return Text(ToString(s.objectives.at(i).goal));
+           }},
+      {.path = "constraints",
+       .kind = FieldKind::kMapList,
+       .default_doc = "`[]`",
+       .check_doc = "metrics a trial must keep within bounds to be feasible; an infeasible trial is never on "
+                    "the Pareto front nor best, and ranks after the feasible ones by its total violation",
+       .store = [](Draft& d, const FieldValue&) { d.spec.constraints.emplace_back(); },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             if (s.constraints.empty()) return std::nullopt;
+             return Count(s.constraints.size());
+           }},
+      {.path = "constraints[].metric",
+       .kind = FieldKind::kString,
+       .required = true,
+       .check_doc = "a metric name, as objective.metric; not an objective's nor another constraint's",
+       .check = CheckMetricName,
+       .store = [](Draft& d, const FieldValue& v) { d.spec.constraints.back().metric = v.text; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> { return Text(s.constraints.at(i).metric); }},
+      {.path = "constraints[].min",
+       .kind = FieldKind::kNumber,
+       .default_doc = "absent (no lower bound)",
+       .check_doc = "the metric's value must be >= min; min or max or both; min <= max",
+       .store = [](Draft& d, const FieldValue& v) { d.spec.constraints.back().min = v.number; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> {
+             const std::optional<double>& min = s.constraints.at(i).min;
+             if (!min) return std::nullopt;
+             return Number(*min);
+           }},
+      {.path = "constraints[].max",
+       .kind = FieldKind::kNumber,
+       .default_doc = "absent (no upper bound)",
+       .check_doc = "the metric's value must be <= max",
+       .store = [](Draft& d, const FieldValue& v) { d.spec.constraints.back().max = v.number; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> {
+             const std::optional<double>& max = s.constraints.at(i).max;
+             if (!max) return std::nullopt;
+             return Number(*max);
+           }},
       {.path = "strategy", .kind = FieldKind::kMap},
       {.path = "strategy.type",
        .kind = FieldKind::kEnum,

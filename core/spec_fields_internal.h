@@ -3,6 +3,7 @@
 // spec.cc walks the table to parse a spec and to write it (ToYaml), spec_fields.cc defines it,
 // tests check docs/spec.md against it.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,6 +20,9 @@ inline constexpr int64_t kDefaultMaxTrials = 20;
 inline constexpr int64_t kMaxGridPoints = 100000;
 // Int bounds must be exact in a double, where the search space keeps them.
 inline constexpr double kMaxIntBound = 9007199254740992.0;  // 2^53
+
+// The most objectives a spec may list under `objectives:` (hypervolume costs grow with each).
+inline constexpr size_t kMaxObjectives = 4;
 
 // Where a value was written, 1-based; 0 when unknown (a default).
 struct Mark {
@@ -87,7 +91,9 @@ struct FieldDef {
   std::vector<std::string_view> not_yet = {};  // kEnum: known names rejected as not available yet
   CheckFn check = nullptr;
   StoreFn store = nullptr;
-  ShowFn show = nullptr;  // every field but a kMap (a map is always written, with what its fields show)
+  // Every field but a kMap. A kMap is written, with what its fields show, unless it has a show
+  // that returns nullopt (a map that is absent from some specs: `objective`).
+  ShowFn show = nullptr;
 };
 
 // Every field of a spec, parents before their children, in the order ToYaml writes them.

@@ -3,7 +3,9 @@
 #include <string>
 
 #include "core/json.h"
+#include "core/spec.h"
 #include "core/types.h"
+#include "store/outcome.h"
 
 namespace hpt {
 namespace {
@@ -40,6 +42,45 @@ Json ComponentJson(const ComponentRow& c) {
   return j;
 }
 
+// The experiment's spec when its trials are judged by outcome (several objectives or constraints);
+// nullopt for a single-objective spec, whose documents stay as they always were, and for a stored
+// spec that no longer parses (its documents fall back to the objective column).
+std::optional<Spec> OutcomeSpec(const ExperimentRow& experiment) {
+  if (experiment.spec_yaml.find("objectives:") == std::string::npos &&
+      experiment.spec_yaml.find("constraints:") == std::string::npos) {
+    return std::nullopt;
+  }
+  try {
+    Spec spec = ParseSpec(experiment.spec_yaml, "experiment " + std::to_string(experiment.id));
+    if (HasOutcomeRules(spec)) return spec;
+  } catch (const Error&) {
+  }
+  return std::nullopt;
+}
+
+// "objectives": {metric: value | null}, "constraints": {metric: value | null}, "feasible".
+void AddOutcome(Json& j, const Spec& spec, const TrialOutcome& outcome) {
+  Json objectives = Json::object();
+  const std::vector<Spec::Objective> all = ObjectivesOf(spec);
+  for (size_t i = 0; i < all.size(); ++i) objectives[all[i].metric] = OrNull(outcome.objectives[i]);
+  Json constraints = Json::object();
+  for (size_t i = 0; i < spec.constraints.size(); ++i) {
+    constraints[spec.constraints[i].metric] = OrNull(outcome.constraints[i]);
+  }
+  j["objectives"] = std::move(objectives);
+  j["constraints"] = std::move(constraints);
+  j["feasible"] = outcome.feasible;
+}
+
+Json RankedJson(const Spec& spec, const RankedTrial& r, int64_t rank) {
+  Json j;
+  j["rank"] = rank;
+  j.update(TrialJson(r.trial));
+  AddOutcome(j, spec, r.outcome);
+  j["pareto_rank"] = r.pareto_rank ? Json(*r.pareto_rank) : Json(nullptr);
+  return j;
+}
+
 }  // namespace
 
 Json TrialJson(const TrialRow& trial) {
@@ -61,7 +102,10 @@ Json TrialJson(const TrialRow& trial) {
 Json ExperimentJson(Store& store, const ExperimentRow& experiment, const KnownCounts& known) {
   const std::optional<TrialCounts> known_counts = known ? known(experiment.id) : std::nullopt;
   const TrialCounts counts = known_counts ? *known_counts : store.CountTrials(experiment.id);
-  const std::vector<TrialRow> best = store.Leaderboard(experiment.id, 1);
+  const std::optional<Spec> outcome_spec = OutcomeSpec(experiment);
+  std::vector<RankedTrial> ranked;
+  if (outcome_spec) ranked = RankOutcomes(store, *outcome_spec, experiment.id);
+  const std::vector<TrialRow> best = outcome_spec ? std::vector<TrialRow>{} : store.Leaderboard(experiment.id, 1);
   Json j;
   j["id"] = experiment.id;
   j["name"] = experiment.name;
@@ -76,7 +120,31 @@ Json ExperimentJson(Store& store, const ExperimentRow& experiment, const KnownCo
   j["trials"] = {{"pending", counts.pending},     {"running", counts.running},
                  {"completed", counts.completed}, {"failed", counts.failed},
                  {"stopped", counts.stopped},     {"total", counts.total()}};
-  j["best"] = best.empty() ? Json(nullptr) : TrialJson(best.front());
+  if (!outcome_spec) {
+    j["best"] = best.empty() ? Json(nullptr) : TrialJson(best.front());
+    return j;
+  }
+  // Several objectives or constraints: the best is the leaderboard's first trial when it is
+  // feasible (an infeasible trial is never best), and the front is summarized.
+  const Spec& spec = *outcome_spec;
+  j["best"] = !ranked.empty() && ranked.front().outcome.feasible ? RankedJson(spec, ranked.front(), 1) : Json(nullptr);
+  Json objectives = Json::array();
+  for (const Spec::Objective& o : ObjectivesOf(spec)) {
+    objectives.push_back({{"metric", o.metric}, {"goal", std::string(ToString(o.goal))}});
+  }
+  j["objectives"] = std::move(objectives);
+  Json constraints = Json::array();
+  for (const Spec::Constraint& c : spec.constraints) {
+    constraints.push_back({{"metric", c.metric}, {"min", OrNull(c.min)}, {"max", OrNull(c.max)}});
+  }
+  j["constraints"] = std::move(constraints);
+  const FrontSummary front = SummarizeFront(spec, ranked);
+  int64_t feasible = 0;
+  for (const RankedTrial& r : ranked) feasible += r.outcome.feasible ? 1 : 0;
+  j["front"] = {{"size", front.size},
+                {"feasible", feasible},
+                {"hypervolume", OrNull(front.hypervolume)},
+                {"reference", front.reference.empty() ? Json(nullptr) : Json(front.reference)}};
   return j;
 }
 
@@ -92,6 +160,13 @@ Json ExperimentsJson(Store& store, const KnownCounts& known) {
 
 Json LeaderboardJson(Store& store, const ExperimentRow& experiment, int64_t top_k) {
   Json out = Json::array();
+  if (const std::optional<Spec> spec = OutcomeSpec(experiment)) {
+    const std::vector<RankedTrial> ranked = RankOutcomes(store, *spec, experiment.id);
+    for (size_t i = 0; i < ranked.size() && (top_k <= 0 || static_cast<int64_t>(i) < top_k); ++i) {
+      out.push_back(RankedJson(*spec, ranked[i], static_cast<int64_t>(i) + 1));
+    }
+    return out;
+  }
   int64_t rank = 0;
   for (const TrialRow& trial : store.Leaderboard(experiment.id, top_k)) {
     Json j;
@@ -104,7 +179,15 @@ Json LeaderboardJson(Store& store, const ExperimentRow& experiment, int64_t top_
 
 Json TrialsJson(Store& store, const ExperimentRow& experiment) {
   Json out = Json::array();
-  for (const TrialRow& trial : store.Trials(experiment.id)) out.push_back(TrialJson(trial));
+  const std::optional<Spec> spec = OutcomeSpec(experiment);
+  for (const TrialRow& trial : store.Trials(experiment.id)) {
+    Json j = TrialJson(trial);
+    if (spec) {
+      const std::vector<MetricRow> metrics = store.Metrics(trial.id);
+      AddOutcome(j, *spec, EvaluateOutcome(*spec, trial.status, metrics, trial.attempt));
+    }
+    out.push_back(std::move(j));
+  }
   return out;
 }
 

@@ -21,6 +21,10 @@ nlohmann::ordered_json TrialJson(const TrialRow& trial);
 // {"id", "name", "status", "reason", "strategy", "objective": {"metric", "goal"}, "max_trials",
 //  "created_at", "ended_at", "trials": {"pending", "running", "completed", "failed", "stopped",
 //  "total"}, "best": TrialJson | null}
+// With several objectives or constraints, "best" is the first leaderboard row when it is feasible
+// (null otherwise), and it adds "objectives": [{"metric", "goal"}], "constraints": [{"metric",
+// "min", "max"}] and "front": {"size", "feasible", "hypervolume": number | null, "reference":
+// [one value per objective] | null}.
 // `known` returns the trial counts of an experiment when the caller knows them (nullopt: count
 // in the store). The coordinator knows those of the experiments it runs, and counting in the
 // store scans every trial of the experiment (tens of ms at 100k trials).
@@ -31,9 +35,14 @@ nlohmann::ordered_json ExperimentJson(Store& store, const ExperimentRow& experim
 nlohmann::ordered_json ExperimentsJson(Store& store, const KnownCounts& known = {});
 
 // Array of TrialJson with "rank" added, best first.
+// With several objectives or constraints (core HasOutcomeRules), in the order of RankOutcomes
+// (store/outcome.h): the Pareto front first, infeasible trials last. Each row adds
+// "objectives": {metric: value | null}, "constraints": {metric: value | null}, "feasible": bool and
+// "pareto_rank": 1, 2, ... | null (infeasible), and "rank" stays the row's position.
 nlohmann::ordered_json LeaderboardJson(Store& store, const ExperimentRow& experiment, int64_t top_k);
 
-// Array of TrialJson, by number.
+// Array of TrialJson, by number. With several objectives or constraints each adds "objectives",
+// "constraints" and "feasible" as in LeaderboardJson (values from the trial's latest attempt).
 nlohmann::ordered_json TrialsJson(Store& store, const ExperimentRow& experiment);
 
 // TrialJson plus "experiment_name", "components": [...] and

@@ -158,6 +158,9 @@ struct Worker {
     for (auto [step, value] : points) m.points.push_back(MetricPoint{"score", step, value, 0});
     Send(std::move(m));
   }
+  void ReportPoints(const AssignMsg& a, uint64_t seq, std::vector<MetricPoint> points) {
+    Send(MetricsMsg{a.trial_id, a.attempt, std::move(points), seq});
+  }
   void Finish(const AssignMsg& a, FinishCause how = FinishCause::kExited, int code = 0) {
     Send(FinishedMsg{a.trial_id, a.attempt, how, code, "", ""});
   }
@@ -382,6 +385,97 @@ TEST_CASE("loop: ASHA promotes a completed trial to the next budget as its next 
   CHECK(promoted->step_offset == static_cast<int64_t>(budget_of[promoted->trial_id]));
   CHECK(rig.Trial(promoted->trial_id).status == TrialStatus::kRunning);
   CHECK(rig.store->CountTrials(exp).completed == static_cast<int64_t>(budget_of.size()) - 1);
+}
+
+TEST_CASE("loop: a trial that misses a constraint completes but is no result: only a feasible trial meets the target") {
+  Rig rig;
+  const int64_t exp = rig.Submit(SpecText{.name = "constrained", .limits = "{max_trials: 10}",
+                                          .extra = "constraints: [{metric: mem, max: 10}]\ncompletion: {target: 0.9}\n"});
+  Worker a(rig, "a");
+  a.Register();
+  const AssignMsg heavy = a.Assigned();
+  a.ReportPoints(heavy, 1, {{"score", 1, 0.95, 0}, {"mem", 1, 5, 0}, {"mem", 2, 20, 0}});  // 20 at its last step
+  a.Finish(heavy);
+  rig.Step();
+  CHECK(rig.Trial(heavy.trial_id).status == TrialStatus::kCompleted);
+  CHECK(rig.Trial(heavy.trial_id).objective == 0.95);  // recorded, as the first objective always is
+  CHECK(rig.Experiment(exp).status == ExperimentStatus::kRunning);  // but it meets no target
+  const AssignMsg light = a.Assigned();
+  a.ReportPoints(light, 1, {{"score", 1, 0.92, 0}, {"mem", 1, 10, 0}});
+  a.Finish(light);
+  rig.Step();
+  const ExperimentRow ended = rig.Experiment(exp);
+  CHECK(ended.status == ExperimentStatus::kCompleted);
+  CHECK(ended.reason.find("target") != std::string::npos);
+  const nlohmann::json status = rig.Request(QueryRequest{Query{QueryKind::kExperiment, "constrained", 0, 0}});
+  CHECK(status["best"]["trial"] == light.trial_id);
+}
+
+TEST_CASE("loop: a restarted coordinator judges recorded trials' feasibility again: an infeasible one is still no improvement") {
+  Rig rig;
+  const int64_t exp = rig.Submit(SpecText{.name = "resumed", .limits = "{max_trials: 10}",
+                                          .extra = "constraints: [{metric: mem, max: 10}]\ncompletion: {patience: 2}\n"});
+  Worker a(rig, "a");
+  a.Register();
+  const AssignMsg first = a.Assigned();
+  a.ReportPoints(first, 1, {{"score", 1, 0.5, 0}, {"mem", 1, 1, 0}});
+  a.Finish(first);
+  rig.Step();
+  const AssignMsg heavy = a.Assigned();
+  a.ReportPoints(heavy, 1, {{"score", 1, 0.9, 0}, {"mem", 1, 99, 0}});  // better, but infeasible
+  a.Finish(heavy);
+  rig.Step();
+  const AssignMsg third = a.Assigned();
+  CHECK(rig.Experiment(exp).status == ExperimentStatus::kRunning);
+  rig.Restart();
+  Worker again(rig, "a");
+  again.token = a.token;
+  again.Register(1, {RunningTrial{third.trial_id, 1, third.slots}});
+  again.ReportPoints(third, 1, {{"score", 1, 0.4, 0}, {"mem", 1, 1, 0}});
+  again.Finish(third);
+  rig.Step();
+  // 0.5, then no improvement twice (0.9 is infeasible, 0.4 is worse): patience runs out.
+  const ExperimentRow ended = rig.Experiment(exp);
+  CHECK(ended.status == ExperimentStatus::kCompleted);
+  CHECK(ended.reason.find("no improvement") != std::string::npos);
+}
+
+TEST_CASE("loop: with several objectives a trial completes only with a value of each, else it fails naming the missing one") {
+  Rig rig;
+  const std::string yaml =
+      "name: multi\nobjectives: [{metric: score, goal: maximize}, {metric: cost, goal: minimize}]\n"
+      "parameters:\n  - {name: x, type: float, min: 0.0, max: 1.0}\nlimits: {max_trials: 2}\n"
+      "trial: {command: [never-run], retries: 1}\n";
+  const int64_t exp = rig.Submit(yaml);
+  Worker a(rig, "a");
+  a.Register();
+  const AssignMsg first = a.Assigned();
+  a.ReportPoints(first, 1, {{"score", 1, 0.5, 0}});
+  a.Finish(first);
+  rig.Step();
+  CHECK(rig.Run(first.trial_id, 1).status == RunStatus::kFailed);
+  CHECK(rig.Run(first.trial_id, 1).reason == "no value of objective metric 'cost' was reported");
+  CHECK(rig.Trial(first.trial_id).retries_used == 1);  // charged, and retried
+  const AssignMsg again = a.Assigned();
+  a.ReportPoints(again, 1, {{"score", 1, 0.5, 0}, {"cost", 1, 3, 0}});
+  a.Finish(again);
+  rig.Step();
+  CHECK(rig.Trial(first.trial_id).status == TrialStatus::kCompleted);
+  const AssignMsg second = a.Assigned();
+  a.ReportPoints(second, 1, {{"score", 1, 0.7, 0}, {"cost", 1, 4, 0}});
+  a.ReportPoints(second, 2, {{"score", 1, 0.75, 0}});  // step 1 again: the store keeps the first value
+  a.Finish(second);
+  rig.Step();
+  CHECK(rig.Experiment(exp).status == ExperimentStatus::kCompleted);
+  CHECK(rig.Trial(second.trial_id).objective == 0.7);  // the objective column agrees with the views
+  // Neither dominates the other: both are on the front.
+  const nlohmann::json board = rig.Request(QueryRequest{Query{QueryKind::kLeaderboard, "multi", 0, 0}});
+  REQUIRE(board.size() == 2);
+  CHECK(board[0]["pareto_rank"] == 1);
+  CHECK(board[1]["pareto_rank"] == 1);
+  CHECK(board[0]["trial"] == second.trial_id);  // ties broken by the first objective, maximized
+  CHECK(board[0]["objectives"]["score"] == 0.7);
+  CHECK(board[0]["objective"] == 0.7);
 }
 
 TEST_CASE("loop: a failed attempt is retried up to trial.retries, then the trial fails and is no result") {

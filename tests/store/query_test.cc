@@ -11,8 +11,10 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "core/error.h"
+#include "store/outcome.h"
 #include "store/query.h"
 #include "store/store.h"
 #include "store/views.h"
@@ -349,6 +351,194 @@ QUERY_TEST("views: the JSON documents have the documented keys, in order, with t
   CHECK(Keys(workers[0]) == std::vector<std::string>{"id", "host", "slots", "gpus", "status",
                                                      "registered_at", "last_seen"});
   CHECK(workers[0]["gpus"].is_array());
+}
+
+
+// ---- Several objectives and constraints (store/outcome.h) ----------------------------------------
+
+constexpr const char* kMultiSpec = R"(name: pareto
+objectives:
+  - {metric: error, goal: minimize}
+  - {metric: latency_ms, goal: minimize}
+constraints:
+  - {metric: memory_mb, max: 512}
+parameters:
+  - {name: x, type: float, min: 0, max: 1}
+trial: {command: [run, "{x}"]}
+)";
+
+// One attempt of a trial, reporting `points`, ending in `status`; the objective column gets the
+// first objective's value as the coordinator records it.
+void Attempt(Store& store, int64_t trial_id, int64_t attempt, TrialStatus status, const std::vector<MetricPoint>& points,
+             double now) {
+  NewRun run;
+  run.trial_id = trial_id;
+  run.attempt = attempt;
+  run.worker = "box:42:abc";
+  run.host = "box";
+  run.now = now;
+  const int64_t run_id = store.StartRun(run);
+  store.AppendMetrics(trial_id, attempt, points);
+  RunEnd end;
+  end.trial_id = trial_id;
+  end.run_id = run_id;
+  end.run_status = status == TrialStatus::kCompleted ? RunStatus::kCompleted : RunStatus::kFailed;
+  end.trial_status = status;
+  const std::vector<MetricRow> rows = store.Metrics(trial_id);
+  if (status != TrialStatus::kPending) end.objective = MetricValue(rows, attempt, "error");
+  end.now = now + 1;
+  store.FinishRun(end);
+}
+
+std::vector<MetricPoint> Points(std::optional<double> error, std::optional<double> latency,
+                                std::optional<double> memory, int64_t step = 3) {
+  std::vector<MetricPoint> points;
+  for (const auto& [name, value, early] : {std::tuple("error", error, -100.0), std::tuple("latency_ms", latency, -100.0),
+                                           std::tuple("memory_mb", memory, 0.0)}) {
+    if (!value) continue;
+    points.push_back({name, step, *value, 1});
+    // An earlier step with another value: only the highest step counts.
+    points.push_back({name, step - 1, early, 1});
+  }
+  return points;
+}
+
+// Numbers 1-9 of a 2-objective, 1-constraint experiment:
+//   1 (1, 3), 2 (2, 2), 3 (3, 1)   feasible, the front           pareto rank 1
+//   4 (2, 3)                       feasible, dominated by 1 and 2 pareto rank 2
+//   9 (4, 4) on its 2nd attempt    feasible (its failed 1st attempt reported (0, 0)) rank 3
+//   5 (0.5, 0.5), memory 600       infeasible, violation 88
+//   6 (0.1, 0.1), memory 1000      infeasible, violation 488
+//   7 (3, 3), no memory reported   infeasible, violation infinite
+//   8 failed with (0, 0)           never ranks
+template <typename F>
+struct ParetoStore {
+  F fixture;
+  int64_t experiment = 0;
+  std::vector<int64_t> trial;  // by number - 1
+
+  ParetoStore() {
+    Store& store = fixture.store();
+    NewExperiment e = MakeExperiment("pareto", Goal::kMinimize, 100);
+    e.spec_yaml = kMultiSpec;
+    e.objective_metric = "error";
+    experiment = store.CreateExperiment(e);
+    for (int n = 1; n <= 9; ++n) trial.push_back(store.CreateTrial(experiment, n, Params{{"x", 0.1 * n}}, 100 + n));
+    Attempt(store, trial[0], 1, TrialStatus::kCompleted, Points(1, 3, 100), 200);
+    Attempt(store, trial[1], 1, TrialStatus::kCompleted, Points(2, 2, 512), 200);
+    Attempt(store, trial[2], 1, TrialStatus::kCompleted, Points(3, 1, 100, 7), 200);
+    Attempt(store, trial[3], 1, TrialStatus::kCompleted, Points(2, 3, 100), 200);
+    Attempt(store, trial[4], 1, TrialStatus::kCompleted, Points(0.5, 0.5, 600), 200);
+    Attempt(store, trial[5], 1, TrialStatus::kCompleted, Points(0.1, 0.1, 1000), 200);
+    Attempt(store, trial[6], 1, TrialStatus::kCompleted, Points(3, 3, std::nullopt), 200);
+    Attempt(store, trial[7], 1, TrialStatus::kFailed, Points(0, 0, 1), 200);
+    Attempt(store, trial[8], 1, TrialStatus::kPending, Points(0, 0, 1), 200);
+    Attempt(store, trial[8], 2, TrialStatus::kCompleted, Points(4, 4, 1), 300);
+  }
+  Store& Reader() { return fixture.reader(); }
+};
+
+QUERY_TEST("leaderboard: with several objectives, the Pareto front first, then by rank, infeasible trials last by violation") {
+  ParetoStore<F> s;
+  const Json board = AnswerQuery(s.Reader(), Query{QueryKind::kLeaderboard, "pareto", 0, 0});
+  REQUIRE(board.size() == 8);
+  const std::vector<int> numbers = {1, 2, 3, 4, 9, 5, 6, 7};
+  const std::vector<Json> ranks = {1, 1, 1, 2, 3, nullptr, nullptr, nullptr};
+  for (size_t i = 0; i < board.size(); ++i) {
+    CAPTURE(i);
+    CHECK(board[i]["rank"] == static_cast<int64_t>(i + 1));
+    CHECK(board[i]["number"] == numbers[i]);
+    CHECK(board[i]["pareto_rank"] == ranks[i]);
+    CHECK(board[i]["feasible"] == (i < 5));
+    CHECK(board[i]["status"] == "completed");
+  }
+  // Values at the highest step of the attempt that completed the trial.
+  CHECK(board[0]["objectives"] == Json({{"error", 1.0}, {"latency_ms", 3.0}}));
+  CHECK(board[0]["constraints"] == Json({{"memory_mb", 100.0}}));
+  CHECK(board[0]["objective"] == 1.0);
+  CHECK(board[2]["objectives"]["latency_ms"] == 1.0);  // reported at step 7
+  CHECK(board[1]["constraints"]["memory_mb"] == 512.0);  // the bound itself is within it
+  CHECK(board[4]["objectives"] == Json({{"error", 4.0}, {"latency_ms", 4.0}}));  // not its 1st attempt's (0, 0)
+  CHECK(board[7]["constraints"]["memory_mb"].is_null());
+  // The keys of a single-objective row, and nothing else, besides the outcome.
+  for (const char* key : {"trial", "number", "experiment", "status", "objective", "params", "attempt", "reason",
+                          "started_at", "ended_at", "duration"}) {
+    CHECK(board[0].contains(key));
+  }
+  // top_k cuts the same order.
+  const Json top = AnswerQuery(s.Reader(), Query{QueryKind::kLeaderboard, "pareto", 4, 0});
+  REQUIRE(top.size() == 4);
+  CHECK(top[3]["number"] == 4);
+}
+
+QUERY_TEST("status: with several objectives, the front's size and hypervolume against the default reference") {
+  ParetoStore<F> s;
+  const Json e = AnswerQuery(s.Reader(), Query{QueryKind::kExperiment, "pareto", 0, 0});
+  CHECK(e["objectives"] == Json::array({Json({{"metric", "error"}, {"goal", "minimize"}}),
+                                        Json({{"metric", "latency_ms"}, {"goal", "minimize"}})}));
+  CHECK(e["constraints"] == Json::array({Json({{"metric", "memory_mb"}, {"min", nullptr}, {"max", 512.0}})}));
+  CHECK(e["front"]["size"] == 3);
+  CHECK(e["front"]["feasible"] == 5);
+  // Feasible points (1,3) (2,2) (3,1) (2,3) (4,4): reference 4 + 10% of 3 in both; the front's
+  // area below it is 1.3 * 1 + 2.3 * 1 + 3.3 * 1.3.
+  CHECK(e["front"]["reference"][0].get<double>() == doctest::Approx(4.3));
+  CHECK(e["front"]["reference"][1].get<double>() == doctest::Approx(4.3));
+  CHECK(e["front"]["hypervolume"].get<double>() == doctest::Approx(1.3 + 2.3 + 3.3 * 1.3));
+  // The best is the leaderboard's first row, never an infeasible trial with a lower error.
+  CHECK(e["best"]["number"] == 1);
+  CHECK(e["best"]["pareto_rank"] == 1);
+  CHECK(e["trials"]["completed"] == 8);
+}
+
+QUERY_TEST("trials: with several objectives, every trial carries its objectives, constraints and feasibility") {
+  ParetoStore<F> s;
+  const Json trials = AnswerQuery(s.Reader(), Query{QueryKind::kTrials, "pareto", 0, 0});
+  REQUIRE(trials.size() == 9);
+  CHECK(trials[0]["objectives"] == Json({{"error", 1.0}, {"latency_ms", 3.0}}));
+  CHECK(trials[0]["feasible"] == true);
+  CHECK(trials[4]["feasible"] == false);     // over the memory bound
+  CHECK(trials[7]["status"] == "failed");
+  CHECK(trials[7]["feasible"] == false);     // failed trials are never feasible, whatever they reported
+  CHECK(trials[7]["objectives"]["error"] == 0.0);
+  CHECK_FALSE(trials[0].contains("pareto_rank"));
+}
+
+QUERY_TEST("leaderboard: with one objective and a constraint, the best is the best feasible trial") {
+  F fixture;
+  Store& store = fixture.store();
+  NewExperiment e = MakeExperiment("constrained", Goal::kMinimize, 100);
+  e.spec_yaml = "name: constrained\nobjective: {metric: error, goal: minimize}\n"
+                "constraints: [{metric: memory_mb, min: 10, max: 512}]\n"
+                "parameters: [{name: x, type: float, min: 0, max: 1}]\ntrial: {command: [run]}\n";
+  e.objective_metric = "error";
+  const int64_t id = store.CreateExperiment(e);
+  const int64_t low_error = store.CreateTrial(id, 1, Params{{"x", 0.1}}, 101);
+  const int64_t feasible = store.CreateTrial(id, 2, Params{{"x", 0.2}}, 102);
+  const int64_t too_small = store.CreateTrial(id, 3, Params{{"x", 0.3}}, 103);
+  Attempt(store, low_error, 1, TrialStatus::kCompleted, Points(0.1, 9, 900), 200);
+  Attempt(store, feasible, 1, TrialStatus::kCompleted, Points(0.5, 9, 100), 200);
+  Attempt(store, too_small, 1, TrialStatus::kCompleted, Points(0.2, 9, 5), 200);
+  Store& reader = fixture.reader();
+  const Json board = AnswerQuery(reader, Query{QueryKind::kLeaderboard, "constrained", 0, 0});
+  REQUIRE(board.size() == 3);
+  CHECK(board[0]["trial"] == feasible);
+  CHECK(board[0]["pareto_rank"] == 1);
+  CHECK(board[1]["trial"] == too_small);  // violation 5 (under min 10) before 388 (over max 512)
+  CHECK(board[2]["trial"] == low_error);
+  CHECK(board[1]["objectives"] == Json({{"error", 0.2}}));
+  const Json experiment = AnswerQuery(reader, Query{QueryKind::kExperiment, "constrained", 0, 0});
+  CHECK(experiment["best"]["trial"] == feasible);
+  CHECK(experiment["front"]["size"] == 1);
+}
+
+QUERY_TEST("leaderboard: a single-objective experiment's documents have no outcome keys") {
+  SmallStore<F> s;
+  const Json board = AnswerQuery(s.Reader(), Query{QueryKind::kLeaderboard, "mnist", 0, 0});
+  REQUIRE(board.size() == 2);
+  for (const char* key : {"objectives", "constraints", "feasible", "pareto_rank"}) CHECK_FALSE(board[0].contains(key));
+  const Json e = AnswerQuery(s.Reader(), Query{QueryKind::kExperiment, "mnist", 0, 0});
+  CHECK_FALSE(e.contains("front"));
+  CHECK_FALSE(e.contains("objectives"));
 }
 
 }  // namespace

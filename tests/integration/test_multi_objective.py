@@ -1,0 +1,154 @@
+"""Several objectives and constraints (issue 19) through a real coordinator and worker processes:
+the leaderboard's front against a brute-force non-dominated sort of `hpt trials`, infeasible trials
+never on it, the front's hypervolume in `hpt status`, and bad specs refused naming the field."""
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import TRIAL, ClusterTest, hpt, write_spec  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs"))
+
+SPEC = f"""name: pareto
+objectives:
+  - {{metric: error, goal: minimize}}
+  - {{metric: latency_ms, goal: minimize}}
+constraints:
+  - {{metric: memory_mb, max: 512}}
+strategy: {{type: random, seed: 3}}
+parameters:
+  - {{name: x, type: float, min: 0.0, max: 2.0}}
+  - {{name: y, type: float, min: 0.0, max: 8.0}}
+limits: {{max_trials: 24, max_parallel: 4}}
+trial:
+  command: [python3, {TRIAL}, --mode, multi, "--x={{x}}", "--y={{y}}"]
+"""
+
+
+def multi_metrics(x, y):
+    """What programs/trial.py --mode multi reports at its last step (kept in step with it)."""
+    return {"error": (x - 2.0) ** 2 + (y - 8.0) ** 2 / 10.0, "latency_ms": 5.0 * x + y, "memory_mb": 100.0 * y}
+
+
+def dominates(a, b):
+    return all(p <= q for p, q in zip(a, b)) and any(p < q for p, q in zip(a, b))
+
+
+def hypervolume_2d(points, reference):
+    """The area dominated by minimization points and bounded by the reference, by a sweep."""
+    inside = sorted(p for p in points if p[0] < reference[0] and p[1] < reference[1])
+    area, best_y = 0.0, reference[1]
+    for i, (x, y) in enumerate(inside):
+        best_y = min(best_y, y)
+        next_x = inside[i + 1][0] if i + 1 < len(inside) else reference[0]
+        area += (next_x - x) * (reference[1] - best_y)
+    return area
+
+
+class MultiObjectiveTest(ClusterTest):
+    def test_the_leaderboard_front_is_the_brute_force_front_of_the_feasible_trials(self):
+        c = self.cluster
+        c.start_coordinator()
+        c.start_worker("w1", "--slots", 2)
+        c.start_worker("w2", "--slots", 2)
+        exp = c.submit(write_spec(self.tmp, SPEC))
+        status = c.wait_done(exp, timeout=180)
+        self.assertEqual(status["status"], "completed", status)
+        self.assertEqual(status["trials"]["completed"], 24)
+
+        trials = json.loads(hpt("trials", exp, "--coordinator", c.endpoint, "--format", "json", check=True).stdout)
+        board = json.loads(hpt("leaderboard", exp, "--coordinator", c.endpoint, "--format", "json", "--top", "0",
+                               check=True).stdout)
+        self.assertEqual(len(trials), 24)
+        self.assertEqual(len(board), 24)
+
+        # Each trial's values are what its program printed at its last step, for its parameters.
+        feasible = {}
+        for t in trials:
+            want = multi_metrics(t["params"]["x"], t["params"]["y"])
+            for k in ("error", "latency_ms"):
+                self.assertAlmostEqual(t["objectives"][k], want[k], places=6)
+            self.assertAlmostEqual(t["constraints"]["memory_mb"], want["memory_mb"], places=5)
+            self.assertEqual(t["feasible"], want["memory_mb"] <= 512)
+            self.assertAlmostEqual(t["objective"], t["objectives"]["error"])  # the first objective's column
+            if t["feasible"]:
+                feasible[t["trial"]] = (t["objectives"]["error"], t["objectives"]["latency_ms"])
+        self.assertGreater(len(feasible), 2, "the seed should give several feasible trials")
+        self.assertLess(len(feasible), 24, "the seed should give some infeasible trials")
+
+        # Brute force: the feasible trials no feasible trial dominates.
+        front = {t for t, p in feasible.items() if not any(dominates(q, p) for q in feasible.values())}
+        on_board_front = {r["trial"] for r in board if r["pareto_rank"] == 1}
+        self.assertEqual(on_board_front, front)
+        # The front comes first, ranks never decrease, infeasible trials come last and rank nowhere.
+        ranks = [r["pareto_rank"] for r in board if r["feasible"]]
+        self.assertEqual(ranks, sorted(ranks))
+        self.assertEqual([r["feasible"] for r in board], [True] * len(feasible) + [False] * (24 - len(feasible)))
+        for r in board:
+            if not r["feasible"]:
+                self.assertIsNone(r["pareto_rank"])
+                self.assertNotIn(r["trial"], front)
+        # Every rank k > 1 trial is dominated by a rank k - 1 trial.
+        by_trial = {r["trial"]: r for r in board}
+        for r in board:
+            if r["feasible"] and r["pareto_rank"] > 1:
+                self.assertTrue(any(dominates(feasible[q["trial"]], feasible[r["trial"]]) for q in board
+                                    if q["pareto_rank"] == r["pareto_rank"] - 1), r)
+        # Infeasible trials by violation (memory over 512).
+        violations = [by_trial[r["trial"]]["constraints"]["memory_mb"] for r in board if not r["feasible"]]
+        self.assertEqual(violations, sorted(violations))
+
+        # hpt status: the front's size and its hypervolume against the worst feasible values + 10%.
+        self.assertEqual(status["front"]["size"], len(front))
+        self.assertEqual(status["front"]["feasible"], len(feasible))
+        pts = list(feasible.values())
+        reference = [max(p[i] for p in pts) + 0.1 * (max(p[i] for p in pts) - min(p[i] for p in pts)) for i in (0, 1)]
+        self.assertAlmostEqual(status["front"]["reference"][0], reference[0])
+        self.assertAlmostEqual(status["front"]["reference"][1], reference[1])
+        self.assertAlmostEqual(status["front"]["hypervolume"], hypervolume_2d(pts, reference))
+        self.assertIn(status["best"]["trial"], front)
+
+        # The tables: a column per objective and constraint, the front and feasibility.
+        table = hpt("leaderboard", exp, "--coordinator", c.endpoint, "--top", "0", check=True).stdout.splitlines()
+        self.assertEqual(table[0].split()[:8],
+                         ["rank", "front", "trial", "status", "feasible", "error", "latency_ms", "memory_mb"])
+        self.assertEqual(len(table), 25)
+        text = hpt("status", exp, "--coordinator", c.endpoint, check=True).stdout
+        self.assertIn("Pareto front %d of %d feasible" % (len(front), len(feasible)), text)
+        self.assertIn("memory_mb <= 512", text)
+        listing = hpt("status", "--coordinator", c.endpoint, check=True).stdout
+        self.assertIn("minimize error, minimize latency_ms", listing)
+
+        # The same documents read straight from the file.
+        self.assertEqual(json.loads(hpt("leaderboard", exp, "--db", c.db, "--format", "json", "--top", "0",
+                                        check=True).stdout), board)
+
+    def test_refused_specs_exit_2_naming_the_field_and_line(self):
+        multi = SPEC.replace("strategy: {type: random, seed: 3}\n", "")
+        cases = [
+            ("bayesian", multi + "strategy: {type: bayesian}\n", 13, "strategy.type"),
+            ("asha", multi + "strategy: {type: asha, max_resource: 9}\n", 13, "strategy.type"),
+            ("median", multi + "early_stopping: {type: median}\n", 13, "early_stopping.type"),
+            ("target", multi + "completion: {target: 0.5}\n", 13, "completion.target"),
+            ("patience", multi + "completion: {patience: 4}\n", 13, "completion.patience"),
+            ("one objective listed", multi.replace("  - {metric: latency_ms, goal: minimize}\n", ""), 3, "objectives"),
+            ("unbounded constraint", multi.replace("{metric: memory_mb, max: 512}", "{metric: memory_mb}"), 6,
+             "constraints[0]"),
+            ("metric used twice", multi.replace("{metric: memory_mb, max: 512}", "{metric: error, max: 512}"), 6,
+             "constraints[0].metric"),
+        ]
+        for what, text, line, field in cases:
+            with self.subTest(what):
+                path = write_spec(self.tmp, text, "bad-%s.yaml" % what.replace(" ", "-"))
+                for cmd in (["validate", path], ["run", path, "--db", os.path.join(self.tmp, "bad.db")]):
+                    r = hpt(*cmd)
+                    self.assertEqual(r.returncode, 2, (cmd, r.stdout, r.stderr))
+                    self.assertIn("%s:%d:" % (path, line), r.stderr)
+                    self.assertIn(field + ":", r.stderr)
+                self.assertFalse(os.path.exists(os.path.join(self.tmp, "bad.db")))
+
+
+if __name__ == "__main__":
+    unittest.main()
