@@ -58,15 +58,7 @@ HttpResponse ResponseCache::Answer(const HttpRequest& request, const std::functi
     entries_[key] = Entry{generation, promise.get_future().share(), 0};
   }
   try {
-    computing_.acquire();
-    std::shared_ptr<const HttpResponse> answer;
-    try {
-      answer = std::make_shared<const HttpResponse>(compute());
-    } catch (...) {
-      computing_.release();
-      throw;
-    }
-    computing_.release();
+    auto answer = std::make_shared<const HttpResponse>(compute());
     promise.set_value(answer);
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = entries_.find(key);

@@ -16,7 +16,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <semaphore>
 #include <string>
 
 #include "dashboard/router.h"
@@ -25,12 +24,8 @@ namespace hpt {
 
 class ResponseCache {
  public:
-  // At most max_bytes of bodies are kept; an answer that does not fit is served, not kept. At most
-  // max_computing answers are computed at once (others wait their turn): at 100k trials one
-  // computation holds a few hundred MB of rows and JSON, and eight of them at once (a page's
-  // charts and table) held 1.8 GB; on two cores running them side by side saved no time either.
-  explicit ResponseCache(size_t max_bytes = 128u << 20, int max_computing = 1)
-      : max_bytes_(max_bytes), computing_(max_computing) {}
+  // At most max_bytes of bodies are kept; an answer that does not fit is served, not kept.
+  explicit ResponseCache(size_t max_bytes = 128u << 20) : max_bytes_(max_bytes) {}
 
   // The store's change token as the poller sees it (always the same connection: tokens of
   // different connections do not compare). A token other than the last one moves the generation
@@ -60,7 +55,6 @@ class ResponseCache {
   static std::string KeyOf(const HttpRequest& request);
 
   const size_t max_bytes_;
-  std::counting_semaphore<64> computing_;
   mutable std::mutex mutex_;  // guards everything below
   bool primed_ = false;
   int64_t token_ = 0;
