@@ -32,6 +32,18 @@ def full_disk_env(path, trigger):
     return env
 
 
+def wait_for(what, predicate, timeout=30, interval=0.05):
+    """predicate()'s first truthy value, polled every `interval` s; AssertionError naming `what`
+    after `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)
+
+
 def hpt(*args, check=False, timeout=60, cwd=None):
     """Runs the hpt CLI; returns CompletedProcess with text stdout/stderr."""
     r = subprocess.run([HPT, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd)

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HPT, TRIAL, ClusterTest, hpt, write_spec  # noqa: E402
+from harness import HPT, TRIAL, ClusterTest, hpt, wait_for, write_spec  # noqa: E402
 
 
 def _import_selenium():
@@ -155,13 +155,7 @@ class DashboardTest(ClusterTest):
             "return [...document.querySelectorAll('#%s .chart-body .mark')].map(m => m.dataset.trial || m.dataset.param || m.dataset.experiment || '');" % section)
 
     def wait_for(self, what, predicate, timeout=10):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError("timed out waiting for " + what)
+        return wait_for(what, predicate, timeout)
 
     def shot(self, name, full_page=False):
         folder = os.environ.get("HPT_DASHBOARD_SHOTS")

@@ -5,11 +5,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TRIAL, ClusterTest, hpt, write_spec  # noqa: E402
+from harness import TRIAL, ClusterTest, hpt, wait_for, write_spec  # noqa: E402
 
 IMPOSTOR = os.environ.get("HPT_IMPOSTOR_BIN")
 
@@ -114,13 +113,7 @@ trial:
                               check=True).stdout)
 
     def wait_for(self, predicate, what, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError("timed out waiting for " + what)
+        return wait_for(what, predicate, timeout, interval=0.1)
 
     def test_a_worker_stopped_with_sigterm_hands_its_trial_back_and_is_shown_disconnected(self):
         c = self.cluster

@@ -533,15 +533,5 @@ TEST_CASE("store: a status, kind or goal this build has no name for is kFailed n
   CHECK(reader->CountTrials(1).running == 1);
 }
 
-std::vector<std::string> Keys(const Json& object) {
-  std::vector<std::string> keys;
-  for (const auto& item : object.items()) keys.push_back(item.key());
-  return keys;
-}
-
-const std::vector<std::string> kTrialKeys = {"trial",  "number",     "experiment", "status",
-                                             "objective", "params",  "attempt",    "reason",
-                                             "started_at", "ended_at", "duration"};
-
 }  // namespace
 }  // namespace hpt
