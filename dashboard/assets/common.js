@@ -75,9 +75,14 @@ const hpt = (() => {
   }
 
   // Calls fn at most once per `ms`, after the last call.
-  function debounce(fn, ms) {
+  // fn once, ms after the first of a burst of calls: calls while one is pending join it. Unlike a
+  // debounce, a steady stream of calls (a trial ending every second) still runs fn every ms.
+  function coalesce(fn, ms) {
     let timer = null;
-    return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+    return () => {
+      if (timer !== null) return;
+      timer = setTimeout(() => { timer = null; fn(); }, ms);
+    };
   }
 
   // Subscribes to GET /api/events; handlers: {trial(data), experiment(data)}. The browser
@@ -105,5 +110,5 @@ const hpt = (() => {
   // The last path segment: /experiments/12 -> "12".
   function pathId() { return decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() || ''); }
 
-  return { getJSON, el, num, duration, time, badge, progress, showError, debounce, events, pathId };
+  return { getJSON, el, num, duration, time, badge, progress, showError, coalesce, events, pathId };
 })();

@@ -328,7 +328,7 @@
   }
 
   // Charts already drawn are drawn again when trials change, at most every two seconds.
-  const redrawCharts = hpt.debounce(() => {
+  const redrawCharts = hpt.coalesce(() => {
     for (const section of document.querySelectorAll('section.chart[data-loaded="yes"]')) loadChart(section);
   }, 2000);
 
@@ -365,7 +365,7 @@
       loadChart(entry.target);
     }
   }, { rootMargin: '200px' });
-  const reload = hpt.debounce(() => { load(); redrawCharts(); }, 150);
+  const reload = hpt.coalesce(() => { load(); redrawCharts(); }, 150);
   hpt.events({
     trial: (d) => { if (String(d.experiment_id) === String(experiment ? experiment.id : id)) reload(); },
     experiment: (d) => { if (String(d.experiment_id) === String(experiment ? experiment.id : id)) reload(); },

@@ -34,7 +34,7 @@
     }
   }
 
-  const reload = hpt.debounce(load, 150);
+  const reload = hpt.coalesce(load, 150);
   hpt.events({ trial: reload, experiment: reload }, load);
   load();
 })();

@@ -153,7 +153,7 @@
     }
   }
 
-  const reload = hpt.debounce(load, 150);
+  const reload = hpt.coalesce(load, 150);
   hpt.events({ trial: (d) => { if (String(d.trial_id) === String(id)) reload(); } }, load);
   load();
 })();
