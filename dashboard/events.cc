@@ -33,7 +33,7 @@ std::vector<DashboardEvent> ChangeDetector::Poll(Store& store) {
     if (e.status != ExperimentStatus::kRunning && !was_running) continue;
     const auto& seen = trials_[e.id];
     auto& now = trials[e.id];
-    for (const auto& [id, status] : store.TrialStatuses(e.id)) {
+    for (const auto& [id, status, attempt] : store.TrialStates(e.id)) {
       now[id] = status;
       const auto it = seen.find(id);
       if (primed_ && (it == seen.end() || it->second != status)) {

@@ -36,7 +36,7 @@ std::string FormatEvent(const DashboardEvent& event);
 // Then: an experiment that appears or changes status is an experiment event; a trial that
 // appears or changes status, in an experiment that is running or was at the previous look, is a
 // trial event (trial events first, in trial order, then experiment events). When the store's
-// ChangeToken has not moved, Poll reads nothing else. Reads TrialStatuses() (no parameters) of
+// ChangeToken has not moved, Poll reads nothing else. Reads TrialStates() (no parameters) of
 // running experiments only.
 // Not thread-safe: one poller owns it.
 class ChangeDetector {

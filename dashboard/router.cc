@@ -16,6 +16,8 @@
 #include "core/error.h"
 #include "core/types.h"
 #include "dashboard/assets_internal.h"
+#include "dashboard/snapshot.h"
+#include "dashboard/table.h"
 #include "plot/plot.h"
 #include "store/query.h"
 
@@ -220,8 +222,17 @@ HttpResponse SvgResponse(std::string svg) {
   return r;
 }
 
+// The experiment's trials for this request: the context's snapshot, or read now.
+std::shared_ptr<const plot::ExperimentData> TrialsOf(Store& store, const std::string& experiment,
+                                                     const RouteContext& context) {
+  const ExperimentRow row = FindExperimentOrThrow(store, experiment);
+  if (context.snapshots != nullptr) return context.snapshots->Get(store, row, context.generation);
+  return std::make_shared<const plot::ExperimentData>(plot::LoadExperiment(store, row));
+}
+
 // GET /api/experiments/{id}/plots/{kind}.svg: the chart `hpt plot --kind KIND` draws.
-HttpResponse Plot(const HttpRequest& request, Store& store, const std::string& experiment, std::string_view file) {
+HttpResponse Plot(const HttpRequest& request, Store& store, const std::string& experiment, std::string_view file,
+                  const RouteContext& context) {
   constexpr std::string_view kSuffix = ".svg";
   const bool svg = file.size() > kSuffix.size() && file.substr(file.size() - kSuffix.size()) == kSuffix;
   const std::optional<PlotKind> kind = svg ? ParsePlotKind(file.substr(0, file.size() - kSuffix.size())) : std::nullopt;
@@ -232,7 +243,7 @@ HttpResponse Plot(const HttpRequest& request, Store& store, const std::string& e
   }
   PlotOptions options;
   if (auto bad = ReadPlotOptions(request, options)) return *bad;
-  return SvgResponse(RenderPlot(store, FindExperimentOrThrow(store, experiment), *kind, options));
+  return SvgResponse(RenderPlot(store, *TrialsOf(store, experiment, context), *kind, options));
 }
 
 // GET /api/compare.svg?experiments=1,2,3: their best-so-far curves on one chart.
@@ -258,8 +269,11 @@ HttpResponse Compare(const HttpRequest& request, Store& store) {
 
 // GET /api/experiments/{id}/trials[?offset=N&limit=K]: `hpt trials --format json`, or the part of
 // that array from index N (default 0), at most K trials (default: all the rest). The header
-// X-Total-Count says how many trials there are in all.
-HttpResponse Trials(const HttpRequest& request, Store& store, const std::string& experiment) {
+// X-Total-Count says how many trials there are in all. Written a trial at a time from the
+// snapshot (no document tree of 100k trials); with several objectives or constraints each row
+// needs its metrics, read as the CLI reads them.
+HttpResponse Trials(const HttpRequest& request, Store& store, const std::string& experiment,
+                    const RouteContext& context) {
   const auto read = [&](const char* name, int64_t low) -> std::optional<int64_t> {
     const auto it = request.query.find(name);
     if (it == request.query.end()) return std::nullopt;
@@ -272,15 +286,28 @@ HttpResponse Trials(const HttpRequest& request, Store& store, const std::string&
   };
   const std::optional<int64_t> offset = read("offset", 0);
   const std::optional<int64_t> limit = read("limit", 1);
-  if (!offset && !limit) return Answer(store, {QueryKind::kTrials, experiment, 0, 0});
-  const ExperimentRow e = FindExperimentOrThrow(store, experiment);
-  const std::vector<TrialRow> rows = store.Trials(e.id);
-  const size_t first = std::min(rows.size(), static_cast<size_t>(offset.value_or(0)));
-  const size_t last = limit ? first + std::min(rows.size() - first, static_cast<size_t>(*limit)) : rows.size();
-  Json out = Json::array();
-  for (size_t i = first; i < last; ++i) out.push_back(TrialJson(rows[i]));
-  HttpResponse r = JsonResponse(200, out);
-  r.headers.emplace_back("X-Total-Count", std::to_string(rows.size()));
+  const std::shared_ptr<const plot::ExperimentData> data = TrialsOf(store, experiment, context);
+  if (data->spec && HasOutcomeRules(*data->spec)) {
+    Json all = AnswerQuery(store, {QueryKind::kTrials, experiment, 0, 0});
+    const size_t first = std::min(all.size(), static_cast<size_t>(offset.value_or(0)));
+    const size_t last = limit ? first + std::min(all.size() - first, static_cast<size_t>(*limit)) : all.size();
+    Json out = Json::array();
+    for (size_t i = first; i < last; ++i) out.push_back(std::move(all[i]));
+    HttpResponse r = JsonResponse(200, out);
+    r.headers.emplace_back("X-Total-Count", std::to_string(all.size()));
+    return r;
+  }
+  const size_t n = data->trials.size();
+  const size_t first = std::min(n, static_cast<size_t>(offset.value_or(0)));
+  const size_t last = limit ? first + std::min(n - first, static_cast<size_t>(*limit)) : n;
+  HttpResponse r;
+  r.body = "[";
+  for (size_t i = first; i < last; ++i) {
+    if (i != first) r.body += ',';
+    r.body += Dump(TrialJson(data->Trial(i)));
+  }
+  r.body += ']';
+  r.headers.emplace_back("X-Total-Count", std::to_string(n));
   return r;
 }
 
@@ -290,7 +317,8 @@ HttpResponse MethodNotAllowed() {
   return r;
 }
 
-HttpResponse Dispatch(const HttpRequest& request, Store& store, const RouterOptions& options) {
+HttpResponse Dispatch(const HttpRequest& request, Store& store, const RouterOptions& options,
+                      const RouteContext& context) {
   const std::string& path = request.path;
   if (path.empty() || path.front() != '/') return ErrorResponse(400, "a path starts with '/'");
   if (path.size() > 4096) return ErrorResponse(400, "path too long");
@@ -315,14 +343,22 @@ HttpResponse Dispatch(const HttpRequest& request, Store& store, const RouterOpti
     if (s.size() >= 3 && s[1] == "experiments" && !s[2].empty()) {
       const std::string experiment(s[2]);
       if (s.size() == 3) return Answer(store, {QueryKind::kExperiment, experiment, 0, 0});
-      if (s.size() == 4 && s[3] == "trials") return Trials(request, store, experiment);
+      if (s.size() == 4 && s[3] == "trials") return Trials(request, store, experiment, context);
+      if (s.size() == 4 && s[3] == "table") {
+        const auto data = TrialsOf(store, experiment, context);
+        HttpResponse r;
+        r.body = TableJson(*data, ParseTableQuery(request.query, *data));
+        return r;
+      }
       if (s.size() == 4 && s[3] == "importance") {
-        return JsonResponse(200, ImportanceJson(store, FindExperimentOrThrow(store, experiment)));
+        return JsonResponse(200, ImportanceJson(*TrialsOf(store, experiment, context)));
       }
       if (s.size() == 4 && s[3] == "timeline") {
-        return JsonResponse(200, TimelineJson(store, FindExperimentOrThrow(store, experiment)));
+        HttpResponse r;
+        r.body = TimelineJson(store, *TrialsOf(store, experiment, context));
+        return r;
       }
-      if (s.size() == 5 && s[3] == "plots") return Plot(request, store, experiment, s[4]);
+      if (s.size() == 5 && s[3] == "plots") return Plot(request, store, experiment, s[4], context);
       if (s.size() == 4 && s[3] == "leaderboard") {
         int64_t top = 0;
         if (auto it = request.query.find("top"); it != request.query.end()) {
@@ -398,10 +434,11 @@ std::optional<HttpResponse> Admission(const HttpRequest& request, const RouterOp
   }
 }
 
-HttpResponse Route(const HttpRequest& request, Store& store, const RouterOptions& options) {
+HttpResponse Route(const HttpRequest& request, Store& store, const RouterOptions& options,
+                   const RouteContext& context) {
   try {
     if (auto refused = Admission(request, options)) return *refused;
-    HttpResponse r = Dispatch(request, store, options);
+    HttpResponse r = Dispatch(request, store, options, context);
     if (request.method == "HEAD" && !r.event_stream) r.body.clear();
     return r;
   } catch (const Error& e) {

@@ -44,11 +44,21 @@ struct RouterOptions {
   int64_t log_tail_bytes = 64 * 1024;
 };
 
+class SnapshotCache;
+
+// Where Route reads an experiment's trials: read afresh for the request (no snapshots), or kept
+// between store changes (dashboard/snapshot.h) at the store generation the answer is for.
+struct RouteContext {
+  SnapshotCache* snapshots = nullptr;
+  uint64_t generation = 0;
+};
+
 // Answers one request. Never throws: a fault of the store or of a file becomes a JSON error
 // {"error": "..."} with its status (400 bad input, 401 no or wrong token, 403 a foreign Host,
 // 404 no such route/experiment/trial/log, 405 wrong method, 500/503 store faults).
 // Files are read only at the paths the store records as a trial's run logs.
-HttpResponse Route(const HttpRequest& request, Store& store, const RouterOptions& options);
+HttpResponse Route(const HttpRequest& request, Store& store, const RouterOptions& options,
+                   const RouteContext& context = {});
 
 // What Route answers before it reads the store: a refusal (401 or 403 by the rules above, the
 // token's sign-in redirect, 405 for a method other than GET and HEAD), or nullopt when the request

@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "dashboard/cache.h"
 #include "dashboard/events.h"
+#include "dashboard/snapshot.h"
 #include "store/store.h"
 
 namespace hpt {
@@ -122,9 +123,10 @@ class DashboardServer::Impl {
       if (auto refused = Admission(request, options_.router)) {
         out = std::move(*refused);
       } else {
+        const uint64_t generation = cache_.generation();
         out = cache_.Answer(request, [&] {
           std::unique_ptr<Store> store = stores_.Take();
-          HttpResponse answer = Route(request, *store, options_.router);
+          HttpResponse answer = Route(request, *store, options_.router, {&snapshots_, generation});
           stores_.Give(std::move(store));
           return answer;
         });
@@ -194,6 +196,7 @@ class DashboardServer::Impl {
   StorePool stores_;
   EventHub hub_;
   ResponseCache cache_;  // API answers per store generation; fed by the poller
+  SnapshotCache snapshots_;  // experiments' trials, brought up to date per generation
   std::atomic<int> event_clients_{0};
   httplib::Server server_;
   int port_ = -1;

@@ -193,7 +193,7 @@ std::vector<Completed> WithCoordinates(const ExperimentData& data, const std::ve
   std::vector<Completed> out;
   out.reserve(chosen.size());
   for (const size_t i : chosen) {
-    auto unit = plot::UnitCoordinates(*all[i].trial, data.space);
+    auto unit = plot::UnitCoordinates(data, static_cast<size_t>(all[i].trial - data.trials.data()));
     if (unit) out.push_back({all[i].trial, std::move(*unit)});
   }
   return out;
@@ -691,24 +691,23 @@ Timeline ReadTimeline(Store& store, const ExperimentData& data) {
   Timeline tl;
   std::map<std::pair<std::string, int64_t>, SlotRow> rows;
   double t0 = INFINITY, t1 = -INFINITY;
-  std::unordered_map<int64_t, const TrialRow*> by_id;
-  by_id.reserve(data.trials.size());
-  for (const TrialRow& t : data.trials) by_id.emplace(t.id, &t);
-  // One read of every run (Store::RunComponents) rather than Components() per trial: at 100k
-  // trials that is one query instead of 100k.
-  for (const auto& [trial_id, c] : store.RunComponents(data.experiment.id)) {
-    const auto t = by_id.find(trial_id);
-    if (t == by_id.end() || !c.started_at) continue;  // a trial created after data.trials was read
+  // One read of every run (Store::ScanRunComponents, a row at a time) rather than Components()
+  // per trial: at 100k trials that is one query instead of 100k.
+  store.ScanRunComponents(data.experiment.id, [&](int64_t trial_id, ComponentRow& c) {
+    const auto t = data.IndexOf(trial_id);
+    if (!t || !c.started_at) return;  // a trial created after data.trials was read
     SlotRow& row = rows[{c.worker, c.slot}];
-    row.worker = c.worker;
-    row.host = c.host;
-    row.slot = c.slot;
-    if (row.gpus.empty()) row.gpus = c.gpus;
-    row.attempts.push_back({t->second, c.attempt, c.status.value_or(RunStatus::kRunning), *c.started_at, c.ended_at});
+    if (row.attempts.empty()) {
+      row.worker = std::move(c.worker);
+      row.host = std::move(c.host);
+      row.slot = c.slot;
+    }
+    if (row.gpus.empty()) row.gpus = std::move(c.gpus);
+    row.attempts.push_back({&data.trials[*t], c.attempt, c.status.value_or(RunStatus::kRunning), *c.started_at, c.ended_at});
     t0 = std::min(t0, *c.started_at);
     t1 = std::max(t1, c.ended_at.value_or(*c.started_at));
     ++tl.attempts;
-  }
+  });
   if (tl.attempts == 0) return tl;
   if (data.experiment.ended_at) t1 = std::max(t1, *data.experiment.ended_at);
   tl.start = t0;
@@ -817,6 +816,15 @@ std::string TimelineChart(Store& store, const ExperimentData& data, const PlotOp
 
 }  // namespace
 
+std::vector<int64_t> ParallelTrialIds(const ExperimentData& data, const PlotOptions& o) {
+  const auto all = CompletedTrials(data);
+  std::vector<int64_t> ids;
+  for (const Completed& c : WithCoordinates(data, all, DownsampleCompleted(all, data.experiment.goal, o.max_marks))) {
+    ids.push_back(c.trial->id);
+  }
+  return ids;
+}
+
 std::string_view ToString(PlotKind kind) {
   switch (kind) {
     case PlotKind::kHistory: return "history";
@@ -837,7 +845,10 @@ std::optional<PlotKind> ParsePlotKind(std::string_view text) {
 }
 
 std::string RenderPlot(Store& store, const ExperimentRow& experiment, PlotKind kind, const PlotOptions& options) {
-  const ExperimentData data = plot::LoadExperiment(store, experiment);
+  return RenderPlot(store, plot::LoadExperiment(store, experiment), kind, options);
+}
+
+std::string RenderPlot(Store& store, const ExperimentData& data, PlotKind kind, const PlotOptions& options) {
   switch (kind) {
     case PlotKind::kHistory: return History(data, options);
     case PlotKind::kParallel: return Parallel(data, options);
@@ -925,10 +936,13 @@ std::string RenderComparison(Store& store, const std::vector<ExperimentRow>& exp
 }
 
 Json ImportanceJson(Store& store, const ExperimentRow& experiment) {
-  const ExperimentData data = plot::LoadExperiment(store, experiment);
+  return ImportanceJson(plot::LoadExperiment(store, experiment));
+}
+
+Json ImportanceJson(const ExperimentData& data) {
   const ImportanceResult r = Estimate(data);
   Json j;
-  j["experiment"] = experiment.id;
+  j["experiment"] = data.experiment.id;
   j["method"] = "fanova-main-effects";
   j["trials"] = r.trials;
   j["completed"] = r.completed;
@@ -948,35 +962,44 @@ Json ImportanceJson(Store& store, const ExperimentRow& experiment) {
   return j;
 }
 
-Json TimelineJson(Store& store, const ExperimentRow& experiment) {
-  const ExperimentData data = plot::LoadExperiment(store, experiment);
+std::string TimelineJson(Store& store, const ExperimentRow& experiment) {
+  return TimelineJson(store, plot::LoadExperiment(store, experiment));
+}
+
+std::string TimelineJson(Store& store, const ExperimentData& data) {
   const Timeline tl = ReadTimeline(store, data);
-  Json j;
-  j["experiment"] = experiment.id;
-  j["start"] = tl.start ? Json(*tl.start) : Json(nullptr);
-  j["end"] = tl.end ? Json(*tl.end) : Json(nullptr);
-  Json slots = Json::array();
+  // Written a piece at a time: at 100k attempts a document tree of them would cost the dashboard
+  // hundreds of megabytes for a 10 MB answer.
+  const auto dump = [](const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); };
+  std::string out = "{\"experiment\":" + std::to_string(data.experiment.id) +
+                    ",\"start\":" + dump(tl.start ? Json(*tl.start) : Json(nullptr)) +
+                    ",\"end\":" + dump(tl.end ? Json(*tl.end) : Json(nullptr)) + ",\"slots\":[";
   const double span = tl.start ? std::max(1e-9, *tl.end - *tl.start) : 1;
-  for (const SlotRow& row : tl.rows) {
-    Json attempts = Json::array();
-    for (const Attempt& a : row.attempts) {
-      attempts.push_back({{"trial", a.trial->id},
-                          {"number", a.trial->number},
-                          {"attempt", a.attempt},
-                          {"status", std::string(ToString(a.status))},
-                          {"started_at", a.start},
-                          {"ended_at", a.end ? Json(*a.end) : Json(nullptr)}});
+  for (size_t r = 0; r < tl.rows.size(); ++r) {
+    const SlotRow& row = tl.rows[r];
+    std::string head = dump(Json{{"worker", row.worker},
+                                 {"host", row.host},
+                                 {"slot", row.slot},
+                                 {"gpus", row.gpus},
+                                 {"busy_seconds", row.busy},
+                                 {"utilization", row.busy / span},
+                                 {"attempts", nullptr}});
+    head.resize(head.size() - std::string_view("null}").size());  // reopened for the attempts
+    out += (r ? "," : "") + head + "[";
+    for (size_t i = 0; i < row.attempts.size(); ++i) {
+      const Attempt& a = row.attempts[i];
+      if (i) out += ',';
+      out += dump(Json{{"trial", a.trial->id},
+                       {"number", a.trial->number},
+                       {"attempt", a.attempt},
+                       {"status", std::string(ToString(a.status))},
+                       {"started_at", a.start},
+                       {"ended_at", a.end ? Json(*a.end) : Json(nullptr)}});
     }
-    slots.push_back({{"worker", row.worker},
-                     {"host", row.host},
-                     {"slot", row.slot},
-                     {"gpus", row.gpus},
-                     {"busy_seconds", row.busy},
-                     {"utilization", row.busy / span},
-                     {"attempts", std::move(attempts)}});
+    out += "]}";
   }
-  j["slots"] = std::move(slots);
-  return j;
+  out += "]}";
+  return out;
 }
 
 }  // namespace hpt

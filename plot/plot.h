@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plot/series.h"
 #include "store/store.h"
 
 namespace hpt {
@@ -63,6 +64,13 @@ struct PlotOptions {
 //   timeline    a row per worker slot, a bar per attempt coloured by how it ended, idle gaps
 //               visible, each slot's utilization at the row's end. Marks: attempts.
 std::string RenderPlot(Store& store, const ExperimentRow& experiment, PlotKind kind, const PlotOptions& options = {});
+// The same from trials already read (plot/series.h; the dashboard keeps them between store
+// changes). curves and timeline still read the store: the drawn trials' metrics, the runs.
+std::string RenderPlot(Store& store, const plot::ExperimentData& data, PlotKind kind, const PlotOptions& options = {});
+
+// The ids of the trials the parallel-coordinates chart draws with these options (the dashboard
+// dims those its table's filter leaves out).
+std::vector<int64_t> ParallelTrialIds(const plot::ExperimentData& data, const PlotOptions& options = {});
 
 // Best-so-far curves of several experiments overlaid (the dashboard's comparison chart), each by
 // its own goal, against the count of ended trials. Marks: one line per experiment.
@@ -76,6 +84,7 @@ std::string RenderComparison(Store& store, const std::vector<ExperimentRow>& exp
 //  "params": [{"name", "importance" (share of variance, 0..1), "bins"}, ...] (most important first),
 //  "unexplained": 1 - sum of importances (interactions and noise)}
 nlohmann::ordered_json ImportanceJson(Store& store, const ExperimentRow& experiment);
+nlohmann::ordered_json ImportanceJson(const plot::ExperimentData& data);
 
 // The data behind the timeline, for GET /api/experiments/{id}/timeline:
 // {"experiment": id, "start": t0 | null, "end": t1 | null (seconds since the epoch),
@@ -83,6 +92,8 @@ nlohmann::ordered_json ImportanceJson(Store& store, const ExperimentRow& experim
 //             "attempts": [{"trial", "number", "attempt", "status", "started_at", "ended_at" | null}]}]}
 // Slots by worker id, then slot; attempts by start. A running attempt counts as busy up to `end`,
 // the latest start or end time recorded (or the experiment's end).
-nlohmann::ordered_json TimelineJson(Store& store, const ExperimentRow& experiment);
+// Returned as JSON text, written an attempt at a time (no document tree of 100k attempts).
+std::string TimelineJson(Store& store, const ExperimentRow& experiment);
+std::string TimelineJson(Store& store, const plot::ExperimentData& data);
 
 }  // namespace hpt

@@ -6,6 +6,88 @@
 
 namespace hpt::plot {
 
+void ExperimentData::Encode(size_t i, Params&& params) {
+  const auto& specs = space.params();
+  const size_t d = specs.size();
+  if (values_.size() < (i + 1) * d) values_.resize((i + 1) * d);
+  odd_.erase(i);
+  bool exact = params.size() == d;
+  for (size_t k = 0; exact && k < d; ++k) {
+    const ParamSpec& p = specs[k];
+    const Param& given = params[k];
+    double& v = values_[i * d + k];
+    if (given.name != p.name) {
+      exact = false;
+    } else if (p.type == ParamType::kCategorical) {
+      const auto it = std::find(p.choices.begin(), p.choices.end(), given.value);
+      exact = it != p.choices.end();
+      v = static_cast<double>(it - p.choices.begin());
+    } else if (p.type == ParamType::kInt) {
+      const int64_t* n = std::get_if<int64_t>(&given.value);
+      exact = n != nullptr && static_cast<int64_t>(static_cast<double>(*n)) == *n;
+      if (exact) v = static_cast<double>(*n);
+    } else {
+      const double* x = std::get_if<double>(&given.value);
+      exact = x != nullptr;
+      if (exact) v = *x;
+    }
+  }
+  if (!exact) odd_.emplace(i, std::move(params));
+}
+
+void ExperimentData::Append(TrialRow&& trial) {
+  const size_t i = trials.size();
+  Params params = std::move(trial.params);
+  trial.params = {};
+  index_[trial.id] = i;
+  trials.push_back(std::move(trial));
+  Encode(i, std::move(params));
+}
+
+void ExperimentData::Replace(size_t i, TrialRow&& trial) {
+  Params params = std::move(trial.params);
+  trial.params = {};
+  index_.erase(trials[i].id);
+  index_[trial.id] = i;
+  trials[i] = std::move(trial);
+  Encode(i, std::move(params));
+}
+
+std::optional<ParamValue> ExperimentData::ValueOf(size_t i, size_t k) const {
+  const ParamSpec& p = space.params()[k];
+  if (const auto it = odd_.find(i); it != odd_.end()) {
+    for (const Param& given : it->second) {
+      if (given.name == p.name) return given.value;
+    }
+    return std::nullopt;
+  }
+  const double v = values_[i * space.params().size() + k];
+  if (p.type == ParamType::kCategorical) return p.choices[static_cast<size_t>(v)];
+  if (p.type == ParamType::kInt) return static_cast<int64_t>(v);
+  return v;
+}
+
+Params ExperimentData::ParamsOf(size_t i) const {
+  if (const auto it = odd_.find(i); it != odd_.end()) return it->second;
+  const auto& specs = space.params();
+  Params out;
+  out.reserve(specs.size());
+  for (size_t k = 0; k < specs.size(); ++k) out.push_back({specs[k].name, *ValueOf(i, k)});
+  return out;
+}
+
+TrialRow ExperimentData::Trial(size_t i) const {
+  TrialRow t = trials[i];
+  t.params = ParamsOf(i);
+  return t;
+}
+
+std::optional<size_t> ExperimentData::IndexOf(int64_t trial_id) const {
+  const auto it = index_.find(trial_id);
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
+}
+
 ExperimentData LoadExperiment(Store& store, const ExperimentRow& experiment) {
   ExperimentData data;
   data.experiment = experiment;
@@ -15,13 +97,13 @@ ExperimentData LoadExperiment(Store& store, const ExperimentRow& experiment) {
   } catch (const Error&) {
     data.spec.reset();  // drawn without parameter axes; the trials still show
   }
-  data.trials = store.Trials(experiment.id);
+  store.ScanTrials(experiment.id, [&](TrialRow& t) { data.Append(std::move(t)); });
   return data;
 }
 
-std::optional<std::vector<double>> UnitCoordinates(const TrialRow& trial, const SearchSpace& space) {
+std::optional<std::vector<double>> UnitCoordinates(const ExperimentData& data, size_t i) {
   try {
-    return space.ToUnit(space.Conform(trial.params));
+    return data.space.ToUnit(data.space.Conform(data.ParamsOf(i)));
   } catch (const Error&) {
     return std::nullopt;
   }

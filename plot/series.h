@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "core/search_space.h"
@@ -13,23 +14,51 @@
 
 namespace hpt::plot {
 
+// An experiment's trials as the charts and the dashboard read them, compact: at 100k trials of
+// 10 parameters the named values (TrialRow::params) would be most of the memory, so each trial's
+// values are held as one row of numbers and its TrialRow keeps no params.
 struct ExperimentData {
   ExperimentRow experiment;
   // The experiment's spec (ParseSpec of spec_yaml); nullopt when it does not parse (a file
   // edited by hand), and then charts draw no parameter axes.
   std::optional<Spec> spec;
   SearchSpace space{{}};
-  std::vector<TrialRow> trials;  // all of them, by number
+  // All of them, by number, each with empty params: ParamsOf(i) gives trial i's.
+  std::vector<TrialRow> trials;
+
+  // Adds a trial read from the store (its params moved into the compact form), or puts it in
+  // place of trial i.
+  void Append(TrialRow&& trial);
+  void Replace(size_t i, TrialRow&& trial);
+  // Trial i's params exactly as the store holds them (same names, order, types and values).
+  Params ParamsOf(size_t i) const;
+  // Trial i's value of the space's k-th parameter, without building all its params (looked up by
+  // name in a trial that does not fit the space); nullopt when it has none.
+  std::optional<ParamValue> ValueOf(size_t i, size_t k) const;
+  // trials[i] with its params: what Store::Trials() read.
+  TrialRow Trial(size_t i) const;
+  // The index of the trial with this id, or nullopt.
+  std::optional<size_t> IndexOf(int64_t trial_id) const;
+
+ private:
+  void Encode(size_t i, Params&& params);
+  // Row i: trial i's values in space order, an int's or float's value or a categorical's choice
+  // index; a trial whose params this form would not give back exactly (they do not fit the
+  // space: a spec that does not parse, a store edited by hand) keeps them in `odd_` instead.
+  std::vector<double> values_;
+  std::unordered_map<size_t, Params> odd_;
+  std::unordered_map<int64_t, size_t> index_;  // trial id -> index
 };
 
-// Reads the experiment's trials and parses its spec. Store faults pass through.
+// Reads the experiment's trials (one row at a time: Store::ScanTrials) and parses its spec.
+// Store faults pass through.
 ExperimentData LoadExperiment(Store& store, const ExperimentRow& experiment);
 
-// The one place that reads TrialRow::params: the trial's searched values as coordinates in the
-// unit cube of `space` (core/search_space.h's mapping: log parameters are linear in log, a
-// categorical choice i of k is (i + 0.5) / k). nullopt when the values do not fit the space
+// The one place that reads a trial's values for a chart: trial i's searched values as coordinates
+// in the unit cube of data.space (core/search_space.h's mapping: log parameters are linear in
+// log, a categorical choice i of k is (i + 0.5) / k). nullopt when the values do not fit the space
 // (a missing parameter, a wrong type, a value out of range).
-std::optional<std::vector<double>> UnitCoordinates(const TrialRow& trial, const SearchSpace& space);
+std::optional<std::vector<double>> UnitCoordinates(const ExperimentData& data, size_t i);
 
 // The trials that have ended (completed, failed, stopped), in order of completion (ended_at, then
 // number).

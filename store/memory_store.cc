@@ -331,9 +331,9 @@ class MemoryStoreImpl final : public MemoryStore {
     return rows;
   }
 
-  std::vector<std::pair<int64_t, TrialStatus>> TrialStatuses(int64_t experiment_id) override {
-    std::vector<std::pair<int64_t, TrialStatus>> rows;
-    ForEachTrial(experiment_id, [&](const TrialRow& t) { rows.emplace_back(t.id, t.status); });
+  std::vector<TrialState> TrialStates(int64_t experiment_id) override {
+    std::vector<TrialState> rows;
+    ForEachTrial(experiment_id, [&](const TrialRow& t) { rows.push_back({t.id, t.status, t.attempt}); });
     return rows;
   }
 

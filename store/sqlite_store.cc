@@ -122,8 +122,8 @@ constexpr const char* kComponentsSql =
     " c.started_at, c.ended_at, c.exit_code, c.status, c.reason, c.log_path"
     " FROM trial_component_links AS l JOIN trial_components AS c ON c.id = l.component_id"
     " WHERE l.trial_id = ?1 ORDER BY l.component_id";
-constexpr const char* kTrialStatusesSql =
-    "SELECT id, status FROM trials WHERE experiment_id = ?1 ORDER BY number";
+constexpr const char* kTrialStatesSql =
+    "SELECT id, status, attempt FROM trials WHERE experiment_id = ?1 ORDER BY number";
 // A run component is linked to its one trial (StartRun); the experiment's trials lead the join,
 // so it reads their links by the links' primary key rather than scanning every component.
 constexpr const char* kRunComponentsSql =
@@ -703,13 +703,20 @@ class SqliteStore final : public Store {
   }
 
   std::vector<TrialRow> Trials(int64_t experiment_id) override {
-    return Guard([&] {
-      std::vector<TrialRow> rows;
+    std::vector<TrialRow> rows;
+    ScanTrials(experiment_id, [&](TrialRow& t) { rows.push_back(std::move(t)); });
+    return rows;
+  }
+
+  void ScanTrials(int64_t experiment_id, const std::function<void(TrialRow&)>& fn) override {
+    Guard([&] {
       auto& s = Cached(kTrialsSql);
       Resetter r(s);
       s.bind(1, experiment_id);
-      while (s.executeStep()) rows.push_back(ReadTrial(s));
-      return rows;
+      while (s.executeStep()) {
+        TrialRow row = ReadTrial(s);
+        fn(row);
+      }
     });
   }
 
@@ -734,31 +741,37 @@ class SqliteStore final : public Store {
     });
   }
 
-  std::vector<std::pair<int64_t, TrialStatus>> TrialStatuses(int64_t experiment_id) override {
+  std::vector<TrialState> TrialStates(int64_t experiment_id) override {
     return Guard([&] {
-      std::vector<std::pair<int64_t, TrialStatus>> rows;
-      auto& s = Cached(kTrialStatusesSql);
+      std::vector<TrialState> rows;
+      auto& s = Cached(kTrialStatesSql);
       Resetter r(s);
       s.bind(1, experiment_id);
       while (s.executeStep()) {
-        rows.emplace_back(s.getColumn(0).getInt64(),
-                          Known(ParseTrialStatus, "trials.status", s.getColumn(1).getString()));
+        rows.push_back({s.getColumn(0).getInt64(),
+                        Known(ParseTrialStatus, "trials.status", s.getColumn(1).getString()),
+                        s.getColumn(2).getInt64()});
       }
       return rows;
     });
   }
 
   std::vector<std::pair<int64_t, ComponentRow>> RunComponents(int64_t experiment_id) override {
-    return Guard([&] {
-      std::vector<std::pair<int64_t, ComponentRow>> rows;
+    std::vector<std::pair<int64_t, ComponentRow>> rows;
+    ScanRunComponents(experiment_id, [&](int64_t trial_id, ComponentRow& c) { rows.emplace_back(trial_id, std::move(c)); });
+    return rows;
+  }
+
+  void ScanRunComponents(int64_t experiment_id, const std::function<void(int64_t, ComponentRow&)>& fn) override {
+    Guard([&] {
       auto& s = Cached(kRunComponentsSql);
       Resetter r(s);
       s.bind(1, experiment_id);
       while (s.executeStep()) {
         const int64_t trial_id = s.getColumn(15).getInt64();
-        rows.emplace_back(trial_id, ReadComponent(s));
+        ComponentRow c = ReadComponent(s);
+        fn(trial_id, c);
       }
-      return rows;
     });
   }
 

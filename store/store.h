@@ -56,6 +56,14 @@ struct TrialRow {
   std::optional<double> ended_at;
 };
 
+// What Store::TrialStates says of a trial.
+struct TrialState {
+  int64_t id = 0;
+  TrialStatus status = TrialStatus::kPending;
+  int64_t attempt = 0;
+  bool operator==(const TrialState&) const = default;
+};
+
 struct TrialCounts {
   int64_t pending = 0, running = 0, completed = 0, failed = 0, stopped = 0;
   int64_t total() const { return pending + running + completed + failed + stopped; }
@@ -225,17 +233,30 @@ class Store {
   virtual std::vector<TrialRow> Leaderboard(int64_t experiment_id, int64_t top_k) = 0;
   // All trials of the experiment by number.
   virtual std::vector<TrialRow> Trials(int64_t experiment_id) = 0;
+  // The same trials in the same order, handed to fn one at a time as they are read, so a reader
+  // of 100k trials holds one row at a time rather than all of them (the dashboard's snapshots).
+  // fn may move from its argument. This default reads Trials(); the SQLite store streams.
+  virtual void ScanTrials(int64_t experiment_id, const std::function<void(TrialRow&)>& fn) {
+    for (TrialRow& t : Trials(experiment_id)) fn(t);
+  }
   virtual std::optional<TrialRow> FindTrial(int64_t trial_id) = 0;
   // The trial's components by id: its experiment's 'static', its 'parameters', then one 'run'
   // per attempt in the order they started.
   virtual std::vector<ComponentRow> Components(int64_t trial_id) = 0;
-  // The status of every trial of the experiment, by number: what Trials() says of each, without
-  // reading their parameters (cheap at 100k trials: the dashboard's change detector polls it).
-  virtual std::vector<std::pair<int64_t, TrialStatus>> TrialStatuses(int64_t experiment_id) = 0;
+  // The id, status and attempt of every trial of the experiment, by number: what Trials() says
+  // of each, without reading their parameters (cheap at 100k trials: the dashboard's change
+  // detector polls it). A trial's row changes only with its status or its attempt, so a reader
+  // that compares these knows which trials to read again.
+  virtual std::vector<TrialState> TrialStates(int64_t experiment_id) = 0;
   // Every 'run' component of the experiment's trials with the id of its trial, by trial id and
   // then in the order they started: for each trial, the runs Components(trial) lists, equal
   // field by field. One read instead of one Components() per trial (the slot timeline).
   virtual std::vector<std::pair<int64_t, ComponentRow>> RunComponents(int64_t experiment_id) = 0;
+  // The same runs in the same order, handed to fn one at a time as they are read (fn may move
+  // from the row). This default reads RunComponents(); the SQLite store streams.
+  virtual void ScanRunComponents(int64_t experiment_id, const std::function<void(int64_t, ComponentRow&)>& fn) {
+    for (auto& [trial_id, c] : RunComponents(experiment_id)) fn(trial_id, c);
+  }
   // All points of the trial, by name, attempt, step.
   virtual std::vector<MetricRow> Metrics(int64_t trial_id) = 0;
   // All workers, by id.

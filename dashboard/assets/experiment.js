@@ -1,17 +1,19 @@
-// One experiment (/experiments/{id}): its header, the leaderboard of all its trials (sortable,
-// filterable, live), and the chart sections, each loaded when scrolled into view.
+// One experiment (/experiments/{id}): its header, the table of its trials (sorted, filtered and
+// paged by the server: /table holds every trial, the page only the rows it shows), and the chart
+// sections, each loaded when scrolled into view. Everything updates live.
 'use strict';
 (() => {
   const { el } = hpt;
   const id = hpt.pathId();
   const api = '/api/experiments/' + encodeURIComponent(id);
   let experiment = null;
-  let trials = [];
-  let paramNames = [];
+  let rows = [];          // the rows shown, as the server sent them
+  let params = [];        // the searched space: [{name, type, scale, min, max, choices}]
+  let parallelKept = null;  // ids of the parallel chart's lines the filter keeps, or null: none filtered
   let sort = { key: 'objective', dir: 0 };  // dir 0: best first for the goal, then toggles asc/desc
   const filters = { status: '', ranges: {} };  // ranges: name -> {min, max} or {value}
   // Ranges brushed on the parallel-coordinates axes: axis name -> {objective, lo, hi} (numbers)
-  // or {objective, values: Set} (a category axis), with the pixel range drawn (y0, y1).
+  // or {objective, values: [choices]} (a category axis), with the pixel range drawn (y0, y1).
   const brushes = new Map();
   const seen = new Set();
 
@@ -37,54 +39,23 @@
       e.reason ? fact('reason', e.reason) : null].filter(Boolean));
   }
 
-  // Columns: [key, label, numeric, value(trial)].
+  // Columns: [key, label, numeric, value(trial)]; the key is the server's sort key.
   function columns() {
     return [
       ['number', '#', true, (t) => t.number],
       ['trial', 'trial', true, (t) => t.trial],
       ['status', 'status', false, (t) => t.status],
       ['objective', experiment ? experiment.objective.metric : 'objective', true, (t) => t.objective],
-      ...paramNames.map((name) => ['param:' + name, name, true, (t) => t.params[name]]),
+      ...params.map((p) => ['param:' + p.name, p.name, true, (t) => t.params[p.name]]),
       ['attempt', 'attempts', true, (t) => t.attempt],
       ['duration', 'duration', true, (t) => t.duration],
       ['started_at', 'started', true, (t) => t.started_at],
     ];
   }
 
-  function compare(a, b) {
-    // Missing values sort last whatever the direction.
-    if (a === null || a === undefined) return (b === null || b === undefined) ? 0 : 1;
-    if (b === null || b === undefined) return -1;
-    if (typeof a === 'number' && typeof b === 'number') return a - b;
-    return String(a).localeCompare(String(b));
-  }
-
-  function sorted(rows) {
-    const col = columns().find((c) => c[0] === sort.key) || columns()[0];
-    let dir = sort.dir;
-    if (dir === 0) dir = sort.key === 'objective' && experiment && experiment.objective.goal === 'maximize' ? -1 : 1;
-    return rows.slice().sort((x, y) => {
-      const a = col[3](x), b = col[3](y);
-      const missing = (a === null || a === undefined) - (b === null || b === undefined);
-      if (missing) return missing;
-      return dir * compare(a, b) || x.number - y.number;
-    });
-  }
-
-  function passes(t) {
-    if (filters.status && t.status !== filters.status) return false;
-    for (const [name, b] of brushes) {
-      const v = b.objective ? t.objective : t.params[name];
-      if (v === null || v === undefined) return false;
-      if (b.values ? !b.values.has(String(v)) : !(v >= b.lo && v <= b.hi)) return false;
-    }
-    for (const [name, range] of Object.entries(filters.ranges)) {
-      const v = t.params[name];
-      if (range.value !== undefined && range.value !== '' && String(v) !== range.value) return false;
-      if (range.min !== undefined && range.min !== '' && !(v >= Number(range.min))) return false;
-      if (range.max !== undefined && range.max !== '' && !(v <= Number(range.max))) return false;
-    }
-    return true;
+  function effectiveDir() {
+    if (sort.dir !== 0) return sort.dir;
+    return sort.key === 'objective' && experiment && experiment.objective.goal === 'maximize' ? -1 : 1;
   }
 
   function renderHead() {
@@ -96,28 +67,70 @@
         if (sort.key === key) sort.dir = -effectiveDir();
         else sort = { key, dir: 1 };
         renderHead();
-        renderRows();
+        loadRows();
       });
       return th;
     }));
   }
 
-  function effectiveDir() {
-    if (sort.dir !== 0) return sort.dir;
-    return sort.key === 'objective' && experiment && experiment.objective.goal === 'maximize' ? -1 : 1;
+  // The table's query: sort, status, and per column the tightest of its range inputs and its brush.
+  function tableQuery() {
+    const q = new URLSearchParams();
+    q.set('sort', sort.key);
+    q.set('order', sort.dir === 0 ? 'best' : sort.dir > 0 ? 'asc' : 'desc');
+    if (filters.status) q.set('status', filters.status);
+    const lows = {}, highs = {}, sets = {};
+    const tighten = (name, lo, hi) => {
+      if (lo !== undefined && lo !== '' && !Number.isNaN(Number(lo))) lows[name] = Math.max(lows[name] ?? -Infinity, Number(lo));
+      if (hi !== undefined && hi !== '' && !Number.isNaN(Number(hi))) highs[name] = Math.min(highs[name] ?? Infinity, Number(hi));
+    };
+    for (const [name, range] of Object.entries(filters.ranges)) {
+      tighten(name, range.min, range.max);
+      if (range.value !== undefined && range.value !== '') {
+        const p = params.find((x) => x.name === name);
+        const choice = p ? p.choices.find((c) => String(c) === range.value) : undefined;
+        sets[name] = [choice === undefined ? range.value : choice];
+      }
+    }
+    for (const [name, b] of brushes) {
+      const column = b.objective ? 'objective' : name;
+      if (b.values) sets[column] = sets[column] ? sets[column].filter((v) => b.values.some((w) => String(w) === String(v))) : b.values;
+      else tighten(column, b.lo, b.hi);
+    }
+    for (const [name, v] of Object.entries(lows)) q.set('min.' + name, String(v));
+    for (const [name, v] of Object.entries(highs)) q.set('max.' + name, String(v));
+    for (const [name, v] of Object.entries(sets)) q.set('in.' + name, JSON.stringify(v));
+    q.set('limit', String(rowLimit));
+    return q;
   }
 
   const kRowPage = 100;
   let rowLimit = kRowPage;
-  document.getElementById('more-rows').addEventListener('click', () => { rowLimit += kRowPage; renderRows(); });
+  document.getElementById('more-rows').addEventListener('click', () => { rowLimit += kRowPage; loadRows(); });
 
-  function renderRows() {
+  // Asks the server for the rows; an answer to an older question than the latest is dropped.
+  let asked = 0;
+  function loadRows() {
+    fetchRows().then(() => hpt.showError(null), hpt.showError);
+  }
+  async function fetchRows() {
+    const mine = ++asked;
+    const answer = await hpt.getJSON(api + '/table?' + tableQuery().toString());
+    if (mine !== asked) return;
+    const names = answer.params.map((p) => p.name).join(',');
+    const headChanged = names !== params.map((p) => p.name).join(',') || !document.querySelector('#trials thead th');
+    params = answer.params;
+    renderFilters();
+    if (headChanged) renderHead();
+    rows = answer.rows;
+    parallelKept = answer.parallel === null ? null : new Set(answer.parallel.map(String));
+    renderRows(answer);
+  }
+
+  function renderRows(answer) {
     const cols = columns();
-    const shown = sorted(trials.filter(passes));
     const body = document.querySelector('#trials tbody');
-    // Only the first rows are in the DOM (100k rows take the browser seconds to lay out); sorting
-    // and filtering still see every trial, and "show more" adds rows a page at a time.
-    body.replaceChildren(...shown.slice(0, rowLimit).map((t) => {
+    body.replaceChildren(...rows.map((t) => {
       const href = '/trials/' + t.trial;
       const fresh = seen.size > 0 && !seen.has(t.trial + ':' + t.status);
       const cells = cols.map(([key, , numeric, value]) => {
@@ -134,52 +147,44 @@
                         onclick: (ev) => { if (!ev.target.closest('a')) location.href = href; } }, cells);
     }));
     seen.clear();
-    for (const t of trials) seen.add(t.trial + ':' + t.status);
-    document.getElementById('row-count').textContent = shown.length + ' of ' + trials.length + ' trials' +
-      (shown.length > rowLimit ? ' (first ' + rowLimit + ' shown)' : '');
+    for (const t of rows) seen.add(t.trial + ':' + t.status);
+    document.getElementById('row-count').textContent = answer.matched + ' of ' + answer.total + ' trials' +
+      (answer.matched > rows.length ? ' (first ' + rows.length + ' shown)' : '');
     const more = document.getElementById('more-rows');
-    more.hidden = shown.length <= rowLimit;
-    more.textContent = 'show ' + Math.min(kRowPage, shown.length - rowLimit) + ' more';
-    dimParallelLines(new Set(shown.map((t) => String(t.trial))));
+    more.hidden = answer.matched <= rows.length;
+    more.textContent = 'show ' + Math.min(kRowPage, answer.matched - rows.length) + ' more';
+    dimParallelLines();
   }
 
   function renderFilters() {
     const statusSelect = document.getElementById('filter-status');
     if (statusSelect.options.length === 1) {
       for (const s of ['pending', 'running', 'completed', 'failed', 'stopped']) statusSelect.append(el('option', { value: s }, s));
-      statusSelect.addEventListener('change', () => { filters.status = statusSelect.value; renderRows(); });
+      statusSelect.addEventListener('change', () => { filters.status = statusSelect.value; loadRows(); });
     }
     const box = document.getElementById('filter-params');
-    if (box.dataset.names === paramNames.join(',')) return;
-    box.dataset.names = paramNames.join(',');
-    box.replaceChildren(...paramNames.map((name) => {
-      const values = trials.map((t) => t.params[name]).filter((v) => v !== undefined);
-      const numeric = values.every((v) => typeof v === 'number');
-      filters.ranges[name] = {};
-      const update = (field) => (ev) => { filters.ranges[name][field] = ev.target.value; renderRows(); };
-      if (!numeric) {
-        const select = el('select', { name: 'param-' + name, onchange: update('value') }, el('option', { value: '' }, 'any'),
-          ...[...new Set(values.map(String))].sort().map((v) => el('option', { value: v }, v)));
-        return el('label', { class: 'range' }, el('b', {}, name), ' ', select);
+    const names = params.map((p) => p.name).join(',');
+    if (box.dataset.names === names) return;
+    box.dataset.names = names;
+    const typing = hpt.coalesce(loadRows, 250);
+    box.replaceChildren(...params.map((p) => {
+      filters.ranges[p.name] = {};
+      const update = (field, now) => (ev) => { filters.ranges[p.name][field] = ev.target.value; (now ? loadRows : typing)(); };
+      if (p.type === 'categorical') {
+        const select = el('select', { name: 'param-' + p.name, onchange: update('value', true) }, el('option', { value: '' }, 'any'),
+          ...p.choices.map((v) => el('option', { value: String(v) }, String(v))));
+        return el('label', { class: 'range' }, el('b', {}, p.name), ' ', select);
       }
-      return el('label', { class: 'range' }, el('input', { type: 'number', step: 'any', placeholder: 'min', name: 'min-' + name, oninput: update('min') }),
-        ' ≤ ', el('b', {}, name), ' ≤ ',
-        el('input', { type: 'number', step: 'any', placeholder: 'max', name: 'max-' + name, oninput: update('max') }));
+      return el('label', { class: 'range' }, el('input', { type: 'number', step: 'any', placeholder: 'min', name: 'min-' + p.name, oninput: update('min') }),
+        ' ≤ ', el('b', {}, p.name), ' ≤ ',
+        el('input', { type: 'number', step: 'any', placeholder: 'max', name: 'max-' + p.name, oninput: update('max') }));
     }));
   }
 
   async function load() {
     try {
-      const [e, list] = await Promise.all([hpt.getJSON(api), hpt.getJSON(api + '/trials')]);
-      renderSummary(e);
-      trials = list;
-      const names = [];
-      for (const t of trials) for (const name of Object.keys(t.params)) if (!names.includes(name)) names.push(name);
-      const headChanged = names.join(',') !== paramNames.join(',') || !document.querySelector('#trials thead th');
-      paramNames = names;
-      renderFilters();
-      if (headChanged) renderHead();
-      renderRows();
+      await Promise.all([hpt.getJSON(api).then(renderSummary), fetchRows()]);
+      renderHead();  // the objective's name and goal are known now
       hpt.showError(null);
     } catch (error) {
       hpt.showError(error);
@@ -191,7 +196,7 @@
     for (const name of Object.keys(filters.ranges)) filters.ranges[name] = {};
     brushes.clear();
     redrawBrushes();
-    setTimeout(renderRows, 0);
+    setTimeout(loadRows, 0);
   });
 
   // ---- Brushing the parallel coordinates: drag along an axis to keep the trials whose value on
@@ -213,7 +218,7 @@
     const lo = Math.min(f0, f1), hi = Math.max(f0, f1);
     if (d.scale === 'category') {
       const choices = JSON.parse(d.categories || '[]');
-      const values = new Set(choices.filter((c, i) => (i + 0.5) / choices.length >= lo && (i + 0.5) / choices.length <= hi).map(String));
+      const values = choices.filter((c, i) => (i + 0.5) / choices.length >= lo && (i + 0.5) / choices.length <= hi);
       return { objective, values, y0, y1 };
     }
     const warp = d.scale === 'log' ? Math.log : d.scale === 'reverse_log' ? (x) => -Math.log(1 - x) : (x) => x;
@@ -246,11 +251,11 @@
     }
   }
 
-  function dimParallelLines(keep) {
+  // The server says which of the chart's lines the filter keeps (null: nothing is filtered).
+  function dimParallelLines() {
     const svg = parallelSvg();
     if (!svg) return;
-    const filtering = brushes.size > 0 || filters.status || Object.values(filters.ranges).some((r) => Object.values(r).some((v) => v !== '' && v !== undefined));
-    for (const line of svg.querySelectorAll('.mark')) line.classList.toggle('dimmed', filtering && !keep.has(line.dataset.trial));
+    for (const line of svg.querySelectorAll('.mark')) line.classList.toggle('dimmed', parallelKept !== null && !parallelKept.has(line.dataset.trial));
   }
 
   function attachBrushing(svg) {
@@ -290,7 +295,7 @@
           if (Math.abs(end - start) < 3) brushes.delete(g.dataset.param);  // a click clears
           else brushes.set(g.dataset.param, brushOf(g, start, end, objective));
           redrawBrushes();
-          renderRows();
+          loadRows();
         };
         grip.addEventListener('pointermove', move);
         grip.addEventListener('pointerup', up);
@@ -318,7 +323,7 @@
       body.replaceChildren(shown);
       if (kind === 'parallel') {
         attachBrushing(shown);
-        renderRows();
+        dimParallelLines();
       }
       section.dataset.loaded = 'yes';
     } catch (error) {

@@ -127,7 +127,7 @@ TEST_CASE("dashboard router: the charts are hpt plot's SVG, with the data behind
   CHECK(f.Get("/api/experiments/mlp/plots/timeline.svg?width=400&max_marks=10").body ==
         RenderPlot(*f.store, row, PlotKind::kTimeline, small));
   CHECK(Body(f.Get("/api/experiments/" + id + "/importance")) == ImportanceJson(*f.store, row));
-  CHECK(Body(f.Get("/api/experiments/" + id + "/timeline")) == TimelineJson(*f.store, row));
+  CHECK(Body(f.Get("/api/experiments/" + id + "/timeline")) == Json::parse(TimelineJson(*f.store, row)));
   const HttpResponse compare = f.Get("/api/compare.svg?experiments=" + id + ",mlp");
   CHECK(compare.status == 200);
   CHECK(compare.body == RenderComparison(*f.store, {row, row}));
@@ -334,9 +334,7 @@ class ThrowingStore final : public Store {
   std::vector<TrialRow> Trials(int64_t) override { return Fail<std::vector<TrialRow>>(); }
   std::optional<TrialRow> FindTrial(int64_t) override { return Fail<std::optional<TrialRow>>(); }
   std::vector<ComponentRow> Components(int64_t) override { return Fail<std::vector<ComponentRow>>(); }
-  std::vector<std::pair<int64_t, TrialStatus>> TrialStatuses(int64_t) override {
-    return Fail<std::vector<std::pair<int64_t, TrialStatus>>>();
-  }
+  std::vector<TrialState> TrialStates(int64_t) override { return Fail<std::vector<TrialState>>(); }
   std::vector<std::pair<int64_t, ComponentRow>> RunComponents(int64_t) override {
     return Fail<std::vector<std::pair<int64_t, ComponentRow>>>();
   }

@@ -291,13 +291,15 @@ class DashboardTest(ClusterTest):
         best = self.cli_json("leaderboard", exp)
         self.assertEqual([int(t) for t in objectives], [t["trial"] for t in best])
         # Sorting by a header, and filtering by status.
+        # (The server sorts and filters: each change is a request, so the checks wait for its answer.)
         browser.execute_script("document.querySelector('#trials th[data-key=\"trial\"]').click();")
-        self.assertEqual([r[0] for r in self.rows()], sorted(t["trial"] for t in trials))
+        self.wait_for("rows by trial id", lambda: [r[0] for r in self.rows()] == sorted(t["trial"] for t in trials))
         browser.execute_script("document.querySelector('#trials th[data-key=\"trial\"]').click();")
-        self.assertEqual([r[0] for r in self.rows()], sorted((t["trial"] for t in trials), reverse=True))
+        self.wait_for("rows by trial id, descending",
+                      lambda: [r[0] for r in self.rows()] == sorted((t["trial"] for t in trials), reverse=True))
         browser.execute_script("const s = document.getElementById('filter-status'); s.value = 'failed';"
                                "s.dispatchEvent(new Event('change'));")
-        self.assertEqual(self.rows(), [])
+        self.wait_for("no failed rows", lambda: self.rows() == [])
         browser.execute_script("document.getElementById('filters').reset();")
         self.wait_for("the rows back", lambda: len(self.rows()) == len(trials))
         # Every chart is drawn once scrolled into view, with a mark per trial (or attempt) it shows.

@@ -187,13 +187,46 @@ TEST_CASE("plot: curves of a hyperband experiment show its rungs and ring its pr
   CHECK(Count(svg, "class=\"stopped-end\"") == 1);
 }
 
+TEST_CASE("plot: ExperimentData holds trials compactly and gives back each one's params exactly") {
+  PlotFixture f(std::string(kParams) + "  - {name: batch, type: categorical, values: [32, 64, 0.5]}\n");
+  const int64_t a = f.Trial({{"lr", 1e-4}, {"layers", 3}, {"opt", "adam"}, {"batch", 64}});
+  const int64_t b = f.Trial({{"lr", 0.1}, {"layers", 1}, {"opt", "sgd"}, {"batch", 0.5}});
+  // Values the space does not hold (a store edited by hand): kept as read, never "corrected".
+  const int64_t odd = f.Trial({{"lr", 2.0}, {"layers", 9}, {"opt", "rmsprop"}, {"batch", 32}});
+  const int64_t missing = f.Trial({{"lr", 0.01}});
+  const plot::ExperimentData data = plot::LoadExperiment(f.store(), f.experiment());
+  const std::vector<TrialRow> trials = f.store().Trials(f.experiment().id);
+  REQUIRE(data.trials.size() == 4);
+  for (size_t i = 0; i < trials.size(); ++i) {
+    CAPTURE(i);
+    CHECK(data.trials[i].params.empty());
+    CHECK(data.ParamsOf(i) == trials[i].params);
+    CHECK(data.Trial(i).params == trials[i].params);
+    CHECK(data.IndexOf(trials[i].id) == i);
+  }
+  CHECK(std::holds_alternative<int64_t>(data.ParamsOf(0)[3].value));  // 64 stays an integer
+  CHECK(std::holds_alternative<double>(data.ParamsOf(1)[3].value));   // 0.5 stays a double
+  CHECK(plot::UnitCoordinates(data, 0).has_value());
+  CHECK_FALSE(plot::UnitCoordinates(data, 2).has_value());
+  CHECK_FALSE(plot::UnitCoordinates(data, 3).has_value());
+  CHECK_FALSE(data.IndexOf(999999).has_value());
+  // A trial read again (its attempt finished) takes its old place.
+  plot::ExperimentData copy = data;
+  f.Attempt(b, 1, TrialStatus::kCompleted, 0.7, 1001, 1002);
+  copy.Replace(*copy.IndexOf(b), *f.store().FindTrial(b));
+  CHECK(copy.trials[1].status == TrialStatus::kCompleted);
+  CHECK(copy.ParamsOf(1) == trials[1].params);
+  CHECK(copy.ParamsOf(2) == trials[2].params);
+  (void)a, (void)odd, (void)missing;
+}
+
 TEST_CASE("plot: the timeline has a row per worker slot and each slot's utilization") {
   PlotFixture f("  - {name: x, type: float, min: 0, max: 1}\n");
   const int64_t t1 = f.Trial({{"x", 0.1}}), t2 = f.Trial({{"x", 0.2}}), t3 = f.Trial({{"x", 0.3}});
   f.Attempt(t1, 1, TrialStatus::kCompleted, 1, 1000, 1010, "w1", 0);
   f.Attempt(t2, 1, TrialStatus::kCompleted, 2, 1015, 1020, "w1", 0);  // slot 0 busy 15 of 20 s
   f.Attempt(t3, 1, TrialStatus::kFailed, std::nullopt, 1000, 1020, "w2", 3, 0, RunStatus::kFailed);
-  const auto j = TimelineJson(f.store(), f.experiment());
+  const auto j = nlohmann::ordered_json::parse(TimelineJson(f.store(), f.experiment()));
   CHECK(j["start"] == 1000.0);
   CHECK(j["end"] == 1020.0);
   REQUIRE(j["slots"].size() == 2);

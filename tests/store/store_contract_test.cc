@@ -899,26 +899,59 @@ STORE_CONTRACT("store: ChangeToken stays put while nothing is written and moves 
   CHECK(reader.ChangeToken() > reader_after_create);
 }
 
-STORE_CONTRACT("store: TrialStatuses lists every trial's status by number, as Trials() says it") {
+STORE_CONTRACT("store: TrialStates lists every trial's id, status and attempt by number, as Trials() says them") {
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("mlp"));
   const int64_t other = store.CreateExperiment(MakeExperiment("other"));
-  CHECK(store.TrialStatuses(exp).empty());
+  CHECK(store.TrialStates(exp).empty());
   const int64_t t2 = store.CreateTrial(exp, 2, Params{{"lr", 0.1}}, 10);
   const int64_t t1 = store.CreateTrial(exp, 1, Params{{"lr", 0.2}}, 11);
   const int64_t t3 = store.CreateTrial(exp, 3, Params{{"lr", 0.3}}, 12);
   store.CreateTrial(other, 1, Params{{"lr", 0.4}}, 13);
   RunAttempt(store, t1, 1, TrialStatus::kCompleted, 0.5, 20, 21);
   store.StartRun(MakeRun(t3, 1, 22));
-  const std::vector<std::pair<int64_t, TrialStatus>> expected = {
-      {t1, TrialStatus::kCompleted}, {t2, TrialStatus::kPending}, {t3, TrialStatus::kRunning}};
-  CHECK(store.TrialStatuses(exp) == expected);
-  std::vector<std::pair<int64_t, TrialStatus>> from_trials;
-  for (const TrialRow& t : store.Trials(exp)) from_trials.emplace_back(t.id, t.status);
+  std::vector<TrialState> expected = {
+      {t1, TrialStatus::kCompleted, 1}, {t2, TrialStatus::kPending, 0}, {t3, TrialStatus::kRunning, 1}};
+  CHECK(store.TrialStates(exp) == expected);
+  std::vector<TrialState> from_trials;
+  for (const TrialRow& t : store.Trials(exp)) from_trials.push_back({t.id, t.status, t.attempt});
   CHECK(from_trials == expected);
-  CHECK(store.TrialStatuses(other).size() == 1);
-  CHECK(store.TrialStatuses(other + 100).empty());
+  // A promotion (a completed trial's next attempt) changes the attempt even when the status ends
+  // where it was: what a reader comparing states relies on.
+  RunAttempt(store, t1, 2, TrialStatus::kCompleted, 0.4, 23, 24);
+  expected[0].attempt = 2;
+  CHECK(store.TrialStates(exp) == expected);
+  CHECK(store.TrialStates(other).size() == 1);
+  CHECK(store.TrialStates(other + 100).empty());
+}
+
+STORE_CONTRACT("store: ScanTrials and ScanRunComponents hand over, one at a time, what Trials() and "
+               "RunComponents() list") {
+  F f;
+  Store& store = f.store();
+  const int64_t exp = store.CreateExperiment(MakeExperiment("mlp"));
+  const int64_t t2 = store.CreateTrial(exp, 2, Params{{"lr", 0.1}}, 10);
+  const int64_t t1 = store.CreateTrial(exp, 1, Params{{"lr", 0.2}}, 11);
+  RunAttempt(store, t1, 1, TrialStatus::kFailed, std::nullopt, 20, 21);
+  RunAttempt(store, t1, 2, TrialStatus::kCompleted, 0.5, 22, 23);
+  store.StartRun(MakeRun(t2, 1, 24));
+  std::vector<TrialRow> scanned;
+  store.ScanTrials(exp, [&](TrialRow& t) { scanned.push_back(std::move(t)); });
+  const std::vector<TrialRow> trials = store.Trials(exp);
+  REQUIRE(scanned.size() == 2);
+  REQUIRE(trials.size() == 2);
+  for (size_t i = 0; i < trials.size(); ++i) {
+    CHECK(scanned[i].id == trials[i].id);
+    CHECK(scanned[i].params == trials[i].params);
+    CHECK(scanned[i].attempt == trials[i].attempt);
+    CHECK(scanned[i].objective == trials[i].objective);
+  }
+  std::vector<std::pair<int64_t, std::string>> runs, scanned_runs;
+  for (const auto& [trial, c] : store.RunComponents(exp)) runs.emplace_back(trial, c.name);
+  store.ScanRunComponents(exp, [&](int64_t trial, ComponentRow& c) { scanned_runs.emplace_back(trial, c.name); });
+  CHECK(runs.size() == 3);
+  CHECK(scanned_runs == runs);
 }
 
 STORE_CONTRACT("store: RunComponents reads every run of an experiment's trials at once, "
