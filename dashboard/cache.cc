@@ -42,7 +42,12 @@ std::string ResponseCache::KeyOf(const HttpRequest& request) {
 }
 
 HttpResponse ResponseCache::Answer(const HttpRequest& request, const std::function<HttpResponse()>& compute) {
-  if (!Cacheable(request)) return compute();
+  return *AnswerAt(request, [&](uint64_t) { return compute(); });
+}
+
+std::shared_ptr<const HttpResponse> ResponseCache::AnswerAt(
+    const HttpRequest& request, const std::function<HttpResponse(uint64_t generation)>& compute) {
+  if (!Cacheable(request)) return std::make_shared<const HttpResponse>(compute(generation()));
   const std::string key = KeyOf(request);
   std::promise<std::shared_ptr<const HttpResponse>> promise;
   uint64_t generation = 0;
@@ -53,12 +58,12 @@ HttpResponse ResponseCache::Answer(const HttpRequest& request, const std::functi
     if (it != entries_.end() && it->second.generation == generation) {
       auto answer = it->second.answer;
       lock.unlock();
-      return *answer.get();  // rethrows the first caller's exception, if it had one
+      return answer.get();  // rethrows the first caller's exception, if it had one
     }
     entries_[key] = Entry{generation, promise.get_future().share(), 0};
   }
   try {
-    auto answer = std::make_shared<const HttpResponse>(compute());
+    auto answer = std::make_shared<const HttpResponse>(compute(generation));
     promise.set_value(answer);
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = entries_.find(key);
@@ -72,7 +77,7 @@ HttpResponse ResponseCache::Answer(const HttpRequest& request, const std::functi
         entries_.erase(it);
       }
     }
-    return *answer;
+    return answer;
   } catch (...) {
     promise.set_exception(std::current_exception());
     std::lock_guard<std::mutex> lock(mutex_);

@@ -42,6 +42,11 @@ class ResponseCache {
   // is 200 or 404 and it fits. Requests that are not Cacheable are computed every time. compute's
   // exceptions pass through and nothing is kept.
   HttpResponse Answer(const HttpRequest& request, const std::function<HttpResponse()>& compute);
+  // The same, with compute told the generation it answers for (so it reads what it reads at that
+  // generation: the dashboard's snapshots), and the answer shared rather than copied (a kept
+  // trials document is 34 MB at 100k trials).
+  std::shared_ptr<const HttpResponse> AnswerAt(const HttpRequest& request,
+                                               const std::function<HttpResponse(uint64_t generation)>& compute);
 
   // Bodies kept now, in bytes (for tests and the benchmark's curiosity).
   size_t bytes() const;

@@ -305,6 +305,8 @@ HttpResponse Trials(const HttpRequest& request, Store& store, const std::string&
   for (size_t i = first; i < last; ++i) {
     if (i != first) r.body += ',';
     r.body += Dump(TrialJson(data->Trial(i)));
+    // Sized once from the first row (rows are alike), rather than doubled as it grows.
+    if (i == first) r.body.reserve(r.body.size() * (last - first) * 11 / 10 + 2);
   }
   r.body += ']';
   r.headers.emplace_back("X-Total-Count", std::to_string(n));

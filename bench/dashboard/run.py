@@ -11,7 +11,8 @@ fresh copy of the same store) starts `hpt dashboard --db COPY --bind 127.0.0.1:0
               page load after start) and warm (the next load)
   sse         a trial committed by another process (hpt-plot-bench --append-trial 1) -> its
               `event: trial` read from GET /api/events
-  after_commit the first answer of /trials and of the history chart after such a commit
+  after_commit the first answer of /table (the page's table), /trials, the history and the timeline
+              charts after such a commit
   rss         the dashboard's peak resident set (VmHWM) at the end
 
 Prints and appends one JSON line per figure to --out.
@@ -166,7 +167,9 @@ def measure(label, hpt, filler, master_db, args, emit):
         exp = [e for e in json.loads(body) if e["name"] == "bench"][0]["id"]
         _, _, body = d.get("/api/experiments/%d/leaderboard?top=1" % exp)
         trial = json.loads(body)[0]["trial"]
-        routes = ["/api/experiments", "/api/experiments/%d" % exp, "/api/experiments/%d/trials" % exp,
+        routes = ["/api/experiments", "/api/experiments/%d" % exp, "/api/experiments/%d/table" % exp,
+                  "/api/experiments/%d/table?sort=param:p1&order=desc&min.p0=0.001&max.p0=0.1" % exp,
+                  "/api/experiments/%d/trials" % exp,
                   "/api/experiments/%d/leaderboard?top=50" % exp, "/api/trials/%d" % trial]
         routes += ["/api/experiments/%d/plots/%s.svg" % (exp, k)
                    for k in ("history", "parallel", "slice", "curves", "importance", "timeline")]
@@ -189,7 +192,8 @@ def measure(label, hpt, filler, master_db, args, emit):
         # The first answers after a commit (what a page's refetch on an event costs).
         subprocess.run([filler, "--db", db, "--append-trial", "1"], capture_output=True, check=True)
         time.sleep(0.6)  # past one poll interval
-        for route in ("/api/experiments/%d/trials" % exp, "/api/experiments/%d/plots/history.svg" % exp):
+        for route in ("/api/experiments/%d/table" % exp, "/api/experiments/%d/trials" % exp,
+                      "/api/experiments/%d/plots/history.svg" % exp, "/api/experiments/%d/plots/timeline.svg" % exp):
             ms, status, _ = d.get(route)
             emit(dict(common, metric="after_commit", route=route.replace("/%d" % exp, "/{exp}", 1), ms=round(ms, 1)))
         emit(dict(common, metric="rss", vmhwm_mb=round(d.vmhwm_mb(), 1)))
