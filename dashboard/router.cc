@@ -223,11 +223,14 @@ HttpResponse SvgResponse(std::string svg) {
 }
 
 // The experiment's trials for this request: the context's snapshot, or read now.
+// With runs: loaded too (the slot timeline's).
 std::shared_ptr<const plot::ExperimentData> TrialsOf(Store& store, const std::string& experiment,
-                                                     const RouteContext& context) {
+                                                     const RouteContext& context, bool with_runs = false) {
   const ExperimentRow row = FindExperimentOrThrow(store, experiment);
-  if (context.snapshots != nullptr) return context.snapshots->Get(store, row, context.generation);
-  return std::make_shared<const plot::ExperimentData>(plot::LoadExperiment(store, row));
+  if (context.snapshots != nullptr) return context.snapshots->Get(store, row, context.generation, with_runs);
+  auto data = std::make_shared<plot::ExperimentData>(plot::LoadExperiment(store, row));
+  if (with_runs) data->LoadRuns(store);
+  return data;
 }
 
 // GET /api/experiments/{id}/plots/{kind}.svg: the chart `hpt plot --kind KIND` draws.
@@ -243,28 +246,34 @@ HttpResponse Plot(const HttpRequest& request, Store& store, const std::string& e
   }
   PlotOptions options;
   if (auto bad = ReadPlotOptions(request, options)) return *bad;
-  return SvgResponse(RenderPlot(store, *TrialsOf(store, experiment, context), *kind, options));
+  return SvgResponse(RenderPlot(store, *TrialsOf(store, experiment, context, *kind == PlotKind::kTimeline), *kind, options));
 }
 
 // GET /api/compare.svg?experiments=1,2,3: their best-so-far curves on one chart.
-HttpResponse Compare(const HttpRequest& request, Store& store) {
+HttpResponse Compare(const HttpRequest& request, Store& store, const RouteContext& context) {
   const auto it = request.query.find("experiments");
   if (it == request.query.end() || it->second.empty()) {
     return ErrorResponse(400, "experiments: give the ids or names to compare, e.g. ?experiments=1,2");
   }
-  std::vector<ExperimentRow> rows;
+  std::vector<std::string> names;
   std::string_view list = it->second;
   while (!list.empty()) {
     const size_t comma = list.find(',');
     const std::string_view item = list.substr(0, comma);
     if (item.empty()) return ErrorResponse(400, "experiments: an empty item in '" + it->second + "'");
-    if (rows.size() == 16) return ErrorResponse(400, "experiments: at most 16 on one chart");
-    rows.push_back(FindExperimentOrThrow(store, item));
+    if (names.size() == 16) return ErrorResponse(400, "experiments: at most 16 on one chart");
+    names.emplace_back(item);
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
   }
   PlotOptions options;
   if (auto bad = ReadPlotOptions(request, options)) return *bad;
-  return SvgResponse(RenderComparison(store, rows, options));
+  std::vector<std::shared_ptr<const plot::ExperimentData>> data;
+  std::vector<const plot::ExperimentData*> pointers;
+  for (const std::string& name : names) {
+    data.push_back(TrialsOf(store, name, context));
+    pointers.push_back(data.back().get());
+  }
+  return SvgResponse(RenderComparison(pointers, options));
 }
 
 // GET /api/experiments/{id}/trials[?offset=N&limit=K]: `hpt trials --format json`, or the part of
@@ -334,7 +343,7 @@ HttpResponse Dispatch(const HttpRequest& request, Store& store, const RouterOpti
   if (s.size() >= 1 && s[0] == "api") {
     if (s.size() == 2 && s[1] == "experiments") return Answer(store, {QueryKind::kExperiments, "", 0, 0});
     if (s.size() == 2 && s[1] == "workers") return Answer(store, {QueryKind::kWorkers, "", 0, 0});
-    if (s.size() == 2 && s[1] == "compare.svg") return Compare(request, store);
+    if (s.size() == 2 && s[1] == "compare.svg") return Compare(request, store, context);
     if (s.size() == 2 && s[1] == "events") {
       HttpResponse r;
       r.content_type = "text/event-stream";
@@ -357,7 +366,7 @@ HttpResponse Dispatch(const HttpRequest& request, Store& store, const RouterOpti
       }
       if (s.size() == 4 && s[3] == "timeline") {
         HttpResponse r;
-        r.body = TimelineJson(store, *TrialsOf(store, experiment, context));
+        r.body = TimelineJson(store, *TrialsOf(store, experiment, context, /*with_runs=*/true));
         return r;
       }
       if (s.size() == 5 && s[3] == "plots") return Plot(request, store, experiment, s[4], context);

@@ -22,12 +22,19 @@ std::shared_ptr<SnapshotCache::Entry> SnapshotCache::EntryFor(int64_t experiment
 }
 
 std::shared_ptr<const plot::ExperimentData> SnapshotCache::Get(Store& store, const ExperimentRow& experiment,
-                                                               uint64_t generation) {
+                                                               uint64_t generation, bool with_runs) {
   const std::shared_ptr<Entry> entry = EntryFor(experiment.id);
   std::lock_guard<std::mutex> lock(entry->reading);
-  if (entry->data && entry->generation == generation) return entry->data;
-  entry->data = Update(store, experiment, entry->data);
-  entry->generation = generation;
+  if (!entry->data || entry->generation != generation) {
+    entry->data = Update(store, experiment, entry->data);
+    entry->generation = generation;
+  }
+  if (with_runs && !entry->data->has_runs()) {
+    // Readers of the snapshot without runs keep theirs; the runs go into a copy.
+    auto data = std::make_shared<plot::ExperimentData>(*entry->data);
+    data->LoadRuns(store);
+    entry->data = std::move(data);
+  }
   return entry->data;
 }
 
@@ -67,10 +74,10 @@ std::shared_ptr<const plot::ExperimentData> SnapshotCache::Update(
   auto data = std::make_shared<plot::ExperimentData>(*old);
   data->experiment = experiment;
   for (const size_t i : changed) {
-    if (std::optional<TrialRow> t = store.FindTrial(old->trials[i].id)) data->Replace(i, std::move(*t));
+    if (std::optional<TrialRow> t = store.FindTrial(old->trials[i].id)) data->Replace(i, std::move(*t), &store);
   }
   for (const int64_t id : added) {
-    if (std::optional<TrialRow> t = store.FindTrial(id)) data->Append(std::move(*t));
+    if (std::optional<TrialRow> t = store.FindTrial(id)) data->Append(std::move(*t), &store);
   }
   std::lock_guard<std::mutex> lock(mutex_);
   ++stats_.updates;

@@ -20,14 +20,17 @@ namespace hpt {
 
 class SnapshotCache {
  public:
-  // Snapshots of at most max_experiments experiments are kept (the least recently asked for goes).
-  explicit SnapshotCache(size_t max_experiments = 4) : max_experiments_(max_experiments) {}
+  // Snapshots of at most max_experiments experiments are kept (the least recently asked for
+  // goes): the page's comparison chart shows up to 5 by default.
+  explicit SnapshotCache(size_t max_experiments = 8) : max_experiments_(max_experiments) {}
 
   // The trials of `experiment` (its row as just read) as of store generation `generation`
   // (ResponseCache's): the kept snapshot when it is of this generation, else one brought up to
   // date from it (or read whole when there is none, its spec changed, or many trials changed).
-  // Store faults pass through and keep nothing.
-  std::shared_ptr<const plot::ExperimentData> Get(Store& store, const ExperimentRow& experiment, uint64_t generation);
+  // With runs: the snapshot has its runs loaded (the slot timeline); once loaded, updates keep
+  // them. Store faults pass through and keep nothing.
+  std::shared_ptr<const plot::ExperimentData> Get(Store& store, const ExperimentRow& experiment, uint64_t generation,
+                                                  bool with_runs = false);
 
   // How the last Get that read anything did it, for tests and the benchmark.
   struct Stats {

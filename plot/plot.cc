@@ -687,32 +687,47 @@ struct Timeline {
   size_t attempts = 0;
 };
 
+// From the data's runs (ExperimentData::LoadRuns); data without them is copied and the copy
+// reads them (callers that can load them into their own data do: RenderPlot, TimelineJson).
 Timeline ReadTimeline(Store& store, const ExperimentData& data) {
-  Timeline tl;
-  std::map<std::pair<std::string, int64_t>, SlotRow> rows;
-  double t0 = INFINITY, t1 = -INFINITY;
-  // One read of every run (Store::ScanRunComponents, a row at a time) rather than Components()
-  // per trial: at 100k trials that is one query instead of 100k.
-  store.ScanRunComponents(data.experiment.id, [&](int64_t trial_id, ComponentRow& c) {
-    const auto t = data.IndexOf(trial_id);
-    if (!t || !c.started_at) return;  // a trial created after data.trials was read
-    SlotRow& row = rows[{c.worker, c.slot}];
-    if (row.attempts.empty()) {
-      row.worker = std::move(c.worker);
-      row.host = std::move(c.host);
-      row.slot = c.slot;
+  if (!data.has_runs()) {
+    ExperimentData with_runs = data;
+    with_runs.LoadRuns(store);
+    Timeline tl = ReadTimeline(store, with_runs);
+    // The attempts point into with_runs' trials: point them into data's (same indices).
+    for (SlotRow& row : tl.rows) {
+      for (Attempt& a : row.attempts) a.trial = &data.trials[static_cast<size_t>(a.trial - with_runs.trials.data())];
     }
-    if (row.gpus.empty()) row.gpus = std::move(c.gpus);
-    row.attempts.push_back({&data.trials[*t], c.attempt, c.status.value_or(RunStatus::kRunning), *c.started_at, c.ended_at});
-    t0 = std::min(t0, *c.started_at);
-    t1 = std::max(t1, c.ended_at.value_or(*c.started_at));
-    ++tl.attempts;
-  });
+    return tl;
+  }
+  Timeline tl;
+  std::vector<SlotRow> rows(data.slots().size());
+  for (size_t s = 0; s < rows.size(); ++s) {
+    const plot::SlotInfo& info = data.slots()[s];
+    rows[s].worker = info.worker;
+    rows[s].host = info.host;
+    rows[s].gpus = info.gpus;
+    rows[s].slot = info.slot;
+  }
+  double t0 = INFINITY, t1 = -INFINITY;
+  for (size_t i = 0; i < data.trials.size(); ++i) {
+    for (const plot::RunSpan& r : data.RunsOf(i)) {
+      rows[r.slot].attempts.push_back({&data.trials[i], r.attempt, r.status, r.start, r.end});
+      t0 = std::min(t0, r.start);
+      t1 = std::max(t1, r.end.value_or(r.start));
+      ++tl.attempts;
+    }
+  }
   if (tl.attempts == 0) return tl;
   if (data.experiment.ended_at) t1 = std::max(t1, *data.experiment.ended_at);
   tl.start = t0;
   tl.end = t1;
-  for (auto& [key, row] : rows) {
+  // Rows by worker, then slot.
+  std::sort(rows.begin(), rows.end(), [](const SlotRow& a, const SlotRow& b) {
+    return std::tie(a.worker, a.slot) < std::tie(b.worker, b.slot);
+  });
+  for (SlotRow& row : rows) {
+    if (row.attempts.empty()) continue;
     std::sort(row.attempts.begin(), row.attempts.end(),
               [](const Attempt& a, const Attempt& b) { return std::tie(a.start, a.trial->id) < std::tie(b.start, b.trial->id); });
     for (const Attempt& a : row.attempts) row.busy += std::max(0.0, a.end.value_or(t1) - a.start);
@@ -845,7 +860,9 @@ std::optional<PlotKind> ParsePlotKind(std::string_view text) {
 }
 
 std::string RenderPlot(Store& store, const ExperimentRow& experiment, PlotKind kind, const PlotOptions& options) {
-  return RenderPlot(store, plot::LoadExperiment(store, experiment), kind, options);
+  ExperimentData data = plot::LoadExperiment(store, experiment);
+  if (kind == PlotKind::kTimeline) data.LoadRuns(store);
+  return RenderPlot(store, data, kind, options);
 }
 
 std::string RenderPlot(Store& store, const ExperimentData& data, PlotKind kind, const PlotOptions& options) {
@@ -861,6 +878,15 @@ std::string RenderPlot(Store& store, const ExperimentData& data, PlotKind kind, 
 }
 
 std::string RenderComparison(Store& store, const std::vector<ExperimentRow>& experiments, const PlotOptions& o) {
+  std::vector<ExperimentData> data;
+  data.reserve(experiments.size());
+  for (const ExperimentRow& e : experiments) data.push_back(plot::LoadExperiment(store, e));
+  std::vector<const ExperimentData*> pointers;
+  for (const ExperimentData& d : data) pointers.push_back(&d);
+  return RenderComparison(pointers, o);
+}
+
+std::string RenderComparison(const std::vector<const ExperimentData*>& experiments, const PlotOptions& o) {
   struct Line {
     const ExperimentRow* e;
     std::vector<std::pair<double, double>> points;  // (ended trials so far, best so far)
@@ -868,10 +894,10 @@ std::string RenderComparison(Store& store, const std::vector<ExperimentRow>& exp
   };
   std::vector<Line> lines;
   double lo = INFINITY, hi = -INFINITY, x_hi = 1;
-  for (const ExperimentRow& e : experiments) {
+  for (const ExperimentData* data : experiments) {
+    const ExperimentRow& e = data->experiment;
     Line line{&e, {}, 0};
-    const auto trials = store.Trials(e.id);
-    const auto ended = plot::InCompletionOrder(trials);
+    const auto ended = plot::InCompletionOrder(data->trials);
     line.ended = ended.size();
     std::optional<double> best;
     for (size_t i = 0; i < ended.size(); ++i) {
@@ -963,7 +989,9 @@ Json ImportanceJson(const ExperimentData& data) {
 }
 
 std::string TimelineJson(Store& store, const ExperimentRow& experiment) {
-  return TimelineJson(store, plot::LoadExperiment(store, experiment));
+  ExperimentData data = plot::LoadExperiment(store, experiment);
+  data.LoadRuns(store);
+  return TimelineJson(store, data);
 }
 
 std::string TimelineJson(Store& store, const ExperimentData& data) {

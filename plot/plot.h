@@ -76,6 +76,7 @@ std::vector<int64_t> ParallelTrialIds(const plot::ExperimentData& data, const Pl
 // its own goal, against the count of ended trials. Marks: one line per experiment.
 std::string RenderComparison(Store& store, const std::vector<ExperimentRow>& experiments,
                              const PlotOptions& options = {});
+std::string RenderComparison(const std::vector<const plot::ExperimentData*>& experiments, const PlotOptions& options = {});
 
 // The data behind the importance chart, for GET /api/experiments/{id}/importance:
 // {"experiment": id, "method": "fanova-main-effects", "trials": n used (at most

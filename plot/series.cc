@@ -35,22 +35,63 @@ void ExperimentData::Encode(size_t i, Params&& params) {
   if (!exact) odd_.emplace(i, std::move(params));
 }
 
-void ExperimentData::Append(TrialRow&& trial) {
+void ExperimentData::Append(TrialRow&& trial, Store* runs_from) {
   const size_t i = trials.size();
   Params params = std::move(trial.params);
   trial.params = {};
   index_[trial.id] = i;
   trials.push_back(std::move(trial));
   Encode(i, std::move(params));
+  RunsChanged(i, runs_from);
 }
 
-void ExperimentData::Replace(size_t i, TrialRow&& trial) {
+void ExperimentData::Replace(size_t i, TrialRow&& trial, Store* runs_from) {
   Params params = std::move(trial.params);
   trial.params = {};
   index_.erase(trials[i].id);
   index_[trial.id] = i;
   trials[i] = std::move(trial);
   Encode(i, std::move(params));
+  RunsChanged(i, runs_from);
+}
+
+void ExperimentData::AddRun(size_t i, ComponentRow& run) {
+  if (!run.started_at) return;
+  const auto [it, added] = slot_index_.try_emplace({run.worker, run.slot}, slots_.size());
+  if (added) slots_.push_back({std::move(run.worker), std::move(run.host), std::move(run.gpus), run.slot});
+  if (slots_[it->second].gpus.empty() && !run.gpus.empty()) slots_[it->second].gpus = std::move(run.gpus);
+  runs_[i].push_back({run.attempt, run.status.value_or(RunStatus::kRunning), *run.started_at, run.ended_at, it->second});
+}
+
+void ExperimentData::RunsChanged(size_t i, Store* runs_from) {
+  if (!loaded_runs_) return;
+  if (runs_from == nullptr) {
+    loaded_runs_ = false;
+    runs_.clear();
+    slots_.clear();
+    slot_index_.clear();
+    return;
+  }
+  runs_.resize(trials.size());
+  runs_[i].clear();
+  for (ComponentRow& c : runs_from->Components(trials[i].id)) {
+    if (c.kind == ComponentKind::kRun) AddRun(i, c);
+  }
+}
+
+void ExperimentData::LoadRuns(Store& store) {
+  runs_.assign(trials.size(), {});
+  slots_.clear();
+  slot_index_.clear();
+  store.ScanRunComponents(experiment.id, [&](int64_t trial_id, ComponentRow& c) {
+    if (const auto i = IndexOf(trial_id)) AddRun(*i, c);  // a trial created after these were read: left out
+  });
+  loaded_runs_ = true;
+}
+
+const std::vector<RunSpan>& ExperimentData::RunsOf(size_t i) const {
+  static const std::vector<RunSpan> kNone;
+  return i < runs_.size() ? runs_[i] : kNone;
 }
 
 std::optional<ParamValue> ExperimentData::ValueOf(size_t i, size_t k) const {

@@ -5,7 +5,10 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <map>
+#include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/search_space.h"
@@ -13,6 +16,21 @@
 #include "store/store.h"
 
 namespace hpt::plot {
+
+// One started attempt of a trial, as the slot timeline draws it.
+struct RunSpan {
+  int64_t attempt = 0;
+  RunStatus status = RunStatus::kRunning;  // kRunning until it ends
+  double start = 0;
+  std::optional<double> end;
+  size_t slot = 0;  // index in ExperimentData::slots()
+};
+
+// A worker's slot that ran attempts (the first of its runs says its host and GPUs).
+struct SlotInfo {
+  std::string worker, host, gpus;
+  int64_t slot = 0;
+};
 
 // An experiment's trials as the charts and the dashboard read them, compact: at 100k trials of
 // 10 parameters the named values (TrialRow::params) would be most of the memory, so each trial's
@@ -27,9 +45,10 @@ struct ExperimentData {
   std::vector<TrialRow> trials;
 
   // Adds a trial read from the store (its params moved into the compact form), or puts it in
-  // place of trial i.
-  void Append(TrialRow&& trial);
-  void Replace(size_t i, TrialRow&& trial);
+  // place of trial i. When runs are loaded, the trial's runs are read from `runs_from`
+  // (Store::Components), or, without one, every run is dropped (has_runs() turns false).
+  void Append(TrialRow&& trial, Store* runs_from = nullptr);
+  void Replace(size_t i, TrialRow&& trial, Store* runs_from = nullptr);
   // Trial i's params exactly as the store holds them (same names, order, types and values).
   Params ParamsOf(size_t i) const;
   // Trial i's value of the space's k-th parameter, without building all its params (looked up by
@@ -40,14 +59,29 @@ struct ExperimentData {
   // The index of the trial with this id, or nullopt.
   std::optional<size_t> IndexOf(int64_t trial_id) const;
 
+  // The runs, read only for the slot timeline: LoadRuns reads every run of the experiment
+  // (Store::ScanRunComponents, a row at a time); a snapshot brought up to date reads the runs of
+  // the trials it reads again (see Append). Store faults pass through.
+  void LoadRuns(Store& store);
+  bool has_runs() const { return loaded_runs_; }
+  // Trial i's started attempts, in the order they started (empty before LoadRuns).
+  const std::vector<RunSpan>& RunsOf(size_t i) const;
+  const std::vector<SlotInfo>& slots() const { return slots_; }
+
  private:
   void Encode(size_t i, Params&& params);
+  void AddRun(size_t i, ComponentRow& run);
+  void RunsChanged(size_t i, Store* runs_from);
   // Row i: trial i's values in space order, an int's or float's value or a categorical's choice
   // index; a trial whose params this form would not give back exactly (they do not fit the
   // space: a spec that does not parse, a store edited by hand) keeps them in `odd_` instead.
   std::vector<double> values_;
   std::unordered_map<size_t, Params> odd_;
   std::unordered_map<int64_t, size_t> index_;  // trial id -> index
+  std::vector<std::vector<RunSpan>> runs_;      // by trial index, once runs are loaded
+  std::vector<SlotInfo> slots_;
+  std::map<std::pair<std::string, int64_t>, size_t> slot_index_;  // (worker, slot) -> index in slots_
+  bool loaded_runs_ = false;
 };
 
 // Reads the experiment's trials (one row at a time: Store::ScanTrials) and parses its spec.

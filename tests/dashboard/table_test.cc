@@ -188,17 +188,41 @@ TEST_CASE("dashboard snapshots: a new generation reads again only the trials tha
   CheckSameAsStore(*third, t.f.store());
 }
 
+TEST_CASE("dashboard snapshots: runs loaded for the timeline stay right as the snapshot is brought up to date") {
+  Table t;
+  SnapshotCache cache;
+  const auto first = cache.Get(t.f.store(), t.f.experiment(), 1, /*with_runs=*/true);
+  REQUIRE(first->has_runs());
+  CHECK(Json::parse(TimelineJson(t.f.store(), *first)) == Json::parse(TimelineJson(t.f.store(), t.f.experiment())));
+  t.f.Attempt(t.ids[18], 2, TrialStatus::kCompleted, 0.9, 400, 401, "w2", 1);  // a new slot
+  t.f.Attempt(t.ids[19], 1, TrialStatus::kFailed, std::nullopt, 402, 403, "w1", 0, 0, RunStatus::kFailed);
+  t.ids.push_back(t.f.Trial({{"lr", 0.05}, {"layers", 2}, {"opt", "sgd"}}));
+  t.f.Attempt(t.ids.back(), 1, TrialStatus::kCompleted, 0.3, 404, 405);
+  const auto second = cache.Get(t.f.store(), t.f.experiment(), 2);
+  CHECK(second->has_runs());  // kept through the update, without asking
+  CHECK(cache.stats().full_reads == 1);
+  const Json fresh = Json::parse(TimelineJson(t.f.store(), t.f.experiment()));
+  CHECK(Json::parse(TimelineJson(t.f.store(), *second)) == fresh);
+  CHECK(fresh["slots"].size() == 2);
+  // Without runs a trial read again drops them (read whole when next asked for).
+  plot::ExperimentData copy = *second;
+  copy.Replace(0, *t.f.store().FindTrial(t.ids[0]));
+  CHECK_FALSE(copy.has_runs());
+  CHECK(Json::parse(TimelineJson(t.f.store(), copy)) == fresh);
+}
+
 TEST_CASE("dashboard snapshots: the routes read the snapshot and answer what a fresh read answers") {
   Table t;
   SnapshotCache cache;
   const std::string base = "/api/experiments/" + std::to_string(t.f.experiment().id);
   for (const std::string path : {"/plots/history.svg", "/plots/parallel.svg", "/plots/slice.svg", "/plots/curves.svg",
                                  "/plots/importance.svg", "/plots/timeline.svg", "/importance", "/timeline", "/trials",
-                                 "/table"}) {
+                                 "/table", "/table?filtered"}) {
     CAPTURE(path);
     HttpRequest r;
     r.method = "GET";
-    r.path = base + path;
+    r.path = base + path.substr(0, path.find('?'));
+    if (path.ends_with("?filtered")) r.query = {{"sort", "param:layers"}, {"min.lr", "0.0005"}, {"in.opt", "[\"sgd\"]"}};
     const HttpResponse fresh = Route(r, t.f.store(), {});
     const HttpResponse kept = Route(r, t.f.store(), {}, {&cache, 7});
     CHECK(fresh.status == 200);
