@@ -305,6 +305,10 @@
     redrawBrushes();
   }
 
+  // Marks per chart on the page: a chart about 900 px wide shows no more than this many apart
+  // (hpt plot draws 2000 for print), and the browser parses and lays out half as much SVG.
+  const kChartMarks = 1000;
+
   // Charts: each section asks for its SVG once it is (nearly) on screen. A 404 (no such chart,
   // or this build serves none yet) leaves a short note, never a broken page.
   async function loadChart(section) {
@@ -312,7 +316,7 @@
     const kind = section.dataset.kind;
     body.replaceChildren(el('p', { class: 'note' }, 'loading…'));
     try {
-      const url = kind === 'compare' ? compareUrl(section) : api + '/plots/' + kind + '.svg';
+      const url = kind === 'compare' ? compareUrl(section) : api + '/plots/' + kind + '.svg?max_marks=' + kChartMarks;
       const response = await fetch(url, { credentials: 'same-origin' });
       const type = response.headers.get('content-type') || '';
       if (!response.ok || !type.startsWith('image/svg+xml')) throw new Error(String(response.status));
