@@ -33,6 +33,7 @@
 #include "cli/client.h"
 #include "cli/log_format.h"
 #include "cli/output.h"
+#include "cli/query_store.h"
 #include "coordinator/coordinator.h"
 #include "core/error.h"
 #include "core/spec.h"
@@ -683,7 +684,8 @@ int ServeWorker(WorkerOptions options, const std::string& gpus, int slots, int s
 // ---- hpt plot --------------------------------------------------------------------------------
 
 struct PlotFlags {
-  std::string experiment, kind, out, db;
+  std::string experiment, kind, out;
+  ReadOptions read;
   PlotOptions options;
 };
 
@@ -717,9 +719,6 @@ int Plot(const PlotFlags& f) {
   for (const PlotKind k : kPlotKinds) kinds += (kinds.empty() ? "" : ", ") + std::string(ToString(k));
   const std::optional<PlotKind> kind = ParsePlotKind(f.kind);
   if (!kind) throw Error(ErrorKind::kInvalidInput, "--kind: unknown plot kind '" + f.kind + "' (one of " + kinds + ")");
-  if (f.db.empty()) {
-    throw Error(ErrorKind::kInvalidInput, "--db FILE is required: hpt plot reads a store file (--coordinator is not supported yet)");
-  }
   if (!f.out.empty()) {
     const std::filesystem::path out(f.out);
     const std::filesystem::path dir = out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");
@@ -731,7 +730,9 @@ int Plot(const PlotFlags& f) {
       throw Error(ErrorKind::kInvalidInput, "--out: '" + f.out + "' is a directory");
     }
   }
-  std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{f.db, /*read_only=*/true});
+  Network network;
+  std::unique_ptr<Store> store = f.read.db.empty() ? OpenQueryStore(OpenSource(network, f.read))
+                                                   : OpenSqliteStore(StoreOptions{f.read.db, /*read_only=*/true});
   const ExperimentRow experiment = FindExperimentOrThrow(*store, f.experiment);
   const std::string svg = RenderPlot(*store, experiment, *kind, f.options);
   if (f.out.empty()) {
@@ -799,8 +800,8 @@ std::string DashboardToken(const std::string& token_file) {
   return token;
 }
 
-int ServeDashboard(const std::string& db, const std::string& bind_text, const std::string& token_file,
-                   const std::string& level) {
+int ServeDashboard(const std::string& db, const ReadOptions& remote, const std::string& bind_text,
+                   const std::string& token_file, const std::string& level) {
   const HttpBind bind = ParseHttpBind(bind_text);
   const std::string token = DashboardToken(token_file);
   if (!bind.loopback && token.empty()) {
@@ -810,6 +811,13 @@ int ServeDashboard(const std::string& db, const std::string& bind_text, const st
   }
   DashboardOptions options;
   options.db_path = db;
+  Network network;
+  if (!remote.coordinator.empty()) {
+    const ChannelOptions channel = CurveChannel(remote.curve);
+    options.open_store = [&network, endpoint = remote.coordinator, channel] {
+      return OpenQueryStore(CoordinatorSource(network, endpoint, channel));
+    };
+  }
   options.host = bind.host;
   options.port = bind.port;
   options.router.token = token;
@@ -977,7 +985,7 @@ int Main(int argc, char** argv) {
   plot_cmd->add_option("experiment", plot.experiment, "Experiment id or name")->required();
   plot_cmd->add_option("--kind", plot.kind, "history | parallel | slice | curves | importance | timeline")->required();
   plot_cmd->add_option("--out", plot.out, "Write the SVG to this file (default: stdout)");
-  plot_cmd->add_option("--db", plot.db, "The SQLite file to read (required: --coordinator is not supported yet)");
+  AddReadOptions(plot_cmd, plot.read, /*with_format=*/false);
   plot_cmd->add_option("--width", plot.options.width, "Width in pixels")->capture_default_str()->check(AtLeast(200));
   plot_cmd->add_option("--height", plot.options.height, "Height in pixels (slice and timeline grow as they need)")
       ->capture_default_str()
@@ -1018,15 +1026,21 @@ int Main(int argc, char** argv) {
   std::string dash_level = "warn";
   auto* dash_cmd = app.add_subcommand(
       "dashboard", "Serve the live web UI and JSON API of a store file, read-only (docs/dashboard.md)");
-  dash_cmd->add_option("--db", dash_db, "SQLite file to read (a running coordinator may be writing it)")
+  ReadOptions dash_remote;
+  dash_remote.coordinator.clear();  // the file unless --coordinator is given
+  auto* dash_db_option = dash_cmd->add_option("--db", dash_db, "SQLite file to read (a running coordinator may be writing it)")
       ->capture_default_str();
+  auto* dash_coordinator = dash_cmd->add_option(
+      "--coordinator", dash_remote.coordinator,
+      "Read through this coordinator's queries instead of a file (docs/dashboard.md says what that costs)");
+  dash_db_option->excludes(dash_coordinator);
+  AddCurveOptions(dash_cmd, dash_remote.curve);
   dash_cmd->add_option("--bind", dash_bind, "HOST:PORT to listen on (port 0: any free one); "
                                             "an address other than loopback needs --token")
       ->capture_default_str();
   dash_cmd->add_option("--token", dash_token,
                        "File holding the token every request must carry (default: $HPT_DASHBOARD_TOKEN)");
   dash_cmd->add_option("--log-level", dash_level)->capture_default_str()->check(CLI::IsMember(kLogLevels));
-  dash_cmd->footer("Reads the store file only; serving through a coordinator (--coordinator) is not built yet.");
 
   std::string help_topic;
   auto* help_cmd = app.add_subcommand("help", "Print this help, or a command's (hpt help COMMAND)");
@@ -1084,7 +1098,7 @@ int Main(int argc, char** argv) {
       return ServeCoordinator(bind, coord_db, log_level, heartbeat_ms, worker_timeout_ms,
                               coord_curve, insecure);
     }
-    if (*dash_cmd) return ServeDashboard(dash_db, dash_bind, dash_token, dash_level);
+    if (*dash_cmd) return ServeDashboard(dash_db, dash_remote, dash_bind, dash_token, dash_level);
     if (*worker_cmd) {
       if (worker_cmd->get_option("--slots")->count() == 0) worker_slots = DefaultCpuSlots(ProcessEnv(), worker_slots);
       return ServeWorker(worker, worker_gpus, worker_slots, slots_per_gpu, log_level, worker_curve);

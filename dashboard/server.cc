@@ -26,7 +26,7 @@ namespace {
 // SQLite read transaction, so a kept connection sees the coordinator's latest commit.
 class StorePool {
  public:
-  explicit StorePool(std::string path) : path_(std::move(path)) {}
+  explicit StorePool(std::function<std::unique_ptr<Store>()> open) : open_(std::move(open)) {}
   std::unique_ptr<Store> Take() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -42,10 +42,10 @@ class StorePool {
     std::lock_guard<std::mutex> lock(mutex_);
     idle_.push_back(std::move(store));
   }
-  std::unique_ptr<Store> Open() const { return OpenSqliteStore(StoreOptions{path_, /*read_only=*/true}); }
+  std::unique_ptr<Store> Open() const { return open_(); }
 
  private:
-  const std::string path_;
+  const std::function<std::unique_ptr<Store>()> open_;
   std::mutex mutex_;  // guards idle_
   std::vector<std::unique_ptr<Store>> idle_;
 };
@@ -61,6 +61,12 @@ HttpRequest ToRequest(const httplib::Request& req) {
     r.headers.emplace(std::move(lower), value);
   }
   return r;
+}
+
+// How the server opens its stores: options.open_store, else the file read-only.
+std::function<std::unique_ptr<Store>()> Opener(const DashboardOptions& options) {
+  if (options.open_store) return options.open_store;
+  return [path = options.db_path] { return OpenSqliteStore(StoreOptions{path, /*read_only=*/true}); };
 }
 
 // How many of the newest experiments the dashboard reads ahead when it starts.
@@ -81,7 +87,7 @@ struct StreamSlot {
 class DashboardServer::Impl {
  public:
   explicit Impl(DashboardOptions options)
-      : options_(std::move(options)), log_(OrNullLogger(options_.logger)), stores_(options_.db_path) {
+      : options_(std::move(options)), log_(OrNullLogger(options_.logger)), stores_(Opener(options_)) {
     stores_.Give(stores_.Open());  // a missing or unreadable file fails here, before binding
 #if defined(__GLIBC__)
     // glibc gives each thread that allocates its own arena, up to 8 per core, and memory freed

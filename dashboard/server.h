@@ -6,16 +6,21 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "core/log.h"
 #include "dashboard/router.h"
+#include "store/store.h"
 
 namespace hpt {
 
 struct DashboardOptions {
   std::string db_path;          // opened read-only; must exist
+  // When set, how the server opens a store instead (one per request thread and one for the
+  // poller): `hpt dashboard --coordinator` reads through a coordinator's queries this way.
+  std::function<std::unique_ptr<Store>()> open_store;
   std::string host = "127.0.0.1";  // an IP address to bind
   int port = 8080;              // 0: any free port (DashboardServer::port() says which)
   RouterOptions router;         // the token, if any

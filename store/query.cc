@@ -26,7 +26,12 @@ ExperimentRow FindExperimentOrThrow(Store& store, std::string_view id_or_name) {
 nlohmann::ordered_json AnswerQuery(Store& store, const Query& q, const KnownCounts& known) {
   switch (q.kind) {
     case QueryKind::kExperiments: return ExperimentsJson(store, known);
-    case QueryKind::kExperiment: return ExperimentJson(store, FindExperimentOrThrow(store, q.experiment), known);
+    case QueryKind::kExperiment: {
+      const ExperimentRow experiment = FindExperimentOrThrow(store, q.experiment);
+      nlohmann::ordered_json j = ExperimentJson(store, experiment, known);
+      j["spec"] = experiment.spec_yaml;  // what a reader through a coordinator draws charts from
+      return j;
+    }
     case QueryKind::kLeaderboard:
       return LeaderboardJson(store, FindExperimentOrThrow(store, q.experiment), q.top_k);
     case QueryKind::kTrials: return TrialsJson(store, FindExperimentOrThrow(store, q.experiment));

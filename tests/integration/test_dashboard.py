@@ -64,7 +64,8 @@ class Dashboard:
     """`hpt dashboard` as a process; url is where it listens."""
 
     def __init__(self, db, *extra, env=None):
-        self.proc = subprocess.Popen([HPT, "dashboard", "--db", db, "--bind", "127.0.0.1:0", *extra],
+        source = ["--db", db] if db else []  # without one, extra names the coordinator
+        self.proc = subprocess.Popen([HPT, "dashboard", *source, "--bind", "127.0.0.1:0", *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         line = self.proc.stdout.readline()
         prefix = "hpt dashboard listening on "
@@ -205,6 +206,31 @@ class DashboardTest(ClusterTest):
         print("dashboard: GET /api/experiments/%s/trials, %d trials: %.2f ms mean over 50"
               % (exp, len(trials), (time.perf_counter() - start) * 1000 / 50), file=sys.stderr)
         self.assertEqual(d.stop(), 0)  # SIGTERM: a clean exit
+
+    def test_a_dashboard_through_a_coordinator_answers_what_the_file_answers(self):
+        exp = self.run_experiment(trials=5)
+        local = self.dashboard()
+        remote = Dashboard(None, "--coordinator", self.cluster.endpoint)
+        self.dashboards.append(remote)
+        trials = self.cli_json("trials", exp)
+        for path in ["/api/experiments", "/api/experiments/" + exp, "/api/experiments/%s/trials" % exp,
+                     "/api/experiments/%s/leaderboard" % exp, "/api/experiments/%s/table?sort=trial" % exp,
+                     "/api/experiments/%s/importance" % exp, "/api/experiments/%s/timeline" % exp,
+                     "/api/trials/%d" % trials[0]["trial"]]:
+            self.assertEqual(remote.json(path), local.json(path), path)
+        # The charts are the same charts, drawn from the coordinator's answers.
+        for kind in ("history", "parallel", "slice", "curves", "importance", "timeline"):
+            path = "/api/experiments/%s/plots/%s.svg" % (exp, kind)
+            self.assertEqual(remote.get(path)[2], local.get(path)[2], path)
+            by_coordinator = hpt("plot", exp, "--kind", kind, "--coordinator", self.cluster.endpoint, check=True).stdout
+            self.assertEqual(by_coordinator, hpt("plot", exp, "--kind", kind, "--db", self.cluster.db, check=True).stdout)
+        status, _, body = remote.get("/api/experiments/999")
+        self.assertEqual(status, 404)
+        # A new experiment shows through the coordinator without a restart.
+        other = self.run_experiment(name="dash-later", trials=2)
+        wait_for("the new experiment through the coordinator",
+                 lambda: any(str(e["id"]) == other for e in remote.json("/api/experiments")), timeout=10)
+        self.assertEqual(remote.stop(), 0)
 
     def test_a_token_protected_dashboard_refuses_requests_without_it(self):
         self.run_experiment(trials=1, parallel=1)
