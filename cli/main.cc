@@ -983,7 +983,7 @@ int Main(int argc, char** argv) {
   PlotFlags plot;
   auto* plot_cmd = app.add_subcommand("plot", "Draw a chart of an experiment as a standalone SVG (docs/plots.md)");
   plot_cmd->add_option("experiment", plot.experiment, "Experiment id or name")->required();
-  plot_cmd->add_option("--kind", plot.kind, "history | parallel | slice | curves | importance | timeline")->required();
+  plot_cmd->add_option("--kind", plot.kind, "history | parallel | slice | curves | importance | timeline | pareto")->required();
   plot_cmd->add_option("--out", plot.out, "Write the SVG to this file (default: stdout)");
   AddReadOptions(plot_cmd, plot.read, /*with_format=*/false);
   plot_cmd->add_option("--width", plot.options.width, "Width in pixels")->capture_default_str()->check(AtLeast(200));

@@ -11,6 +11,7 @@
 #include "plot/importance.h"
 #include "plot/series.h"
 #include "plot/svg.h"
+#include "store/outcome.h"
 #include "strategies/multi_fidelity.h"
 
 namespace hpt {
@@ -404,6 +405,119 @@ std::string Slice(const ExperimentData& data, const PlotOptions& o) {
     }
     svg.Close();
   }
+  return chart.Finish();
+}
+
+// ---- pareto ---------------------------------------------------------------------------------
+
+// A panel per pair of objectives (1 for 2 objectives, 3 for 3, 6 for 4): every completed trial's
+// values, the Pareto front (rank 1) bright and joined by its staircase on a 2-objective panel,
+// dominated feasible trials grey, infeasible ones as red crosses.
+std::string Pareto(Store& store, const ExperimentData& data, const PlotOptions& o) {
+  const ExperimentRow& e = data.experiment;
+  const std::vector<Spec::Objective> objectives = data.spec ? ObjectivesOf(*data.spec) : std::vector<Spec::Objective>{};
+  if (objectives.size() < 2) {
+    Chart chart("pareto", &e, o.width, o.height, Heading("Pareto front", e), 0, 0);
+    chart.Message(data.spec ? "the experiment has one objective (see the history chart)"
+                            : "the experiment's spec does not parse: no objectives to draw");
+    return chart.Finish();
+  }
+  // The leaderboard's own ranking (store/outcome.h): what `hpt leaderboard` says is the front.
+  std::vector<RankedTrial> ranked = RankOutcomes(store, *data.spec, e.id);
+  std::vector<const RankedTrial*> points;  // trials with a value for every objective
+  for (const RankedTrial& r : ranked) {
+    if (std::all_of(r.outcome.objectives.begin(), r.outcome.objectives.end(), [](const auto& v) { return v.has_value(); })) {
+      points.push_back(&r);
+    }
+  }
+  std::vector<std::pair<size_t, size_t>> pairs;
+  for (size_t i = 0; i < objectives.size(); ++i) {
+    for (size_t j = i + 1; j < objectives.size(); ++j) pairs.emplace_back(i, j);
+  }
+  // One choice of trials for every panel: the front first (always kept), then the rest by rank.
+  std::vector<size_t> keep;
+  for (size_t k = 0; k < points.size(); ++k) {
+    if (points[k]->pareto_rank == 1) keep.push_back(k);
+  }
+  const size_t per_panel = std::max<size_t>(1, o.max_marks / pairs.size());
+  const std::vector<size_t> chosen = plot::Downsample(points.size(), per_panel, keep);
+  const size_t front = keep.size();
+  const size_t cols = std::min<size_t>(pairs.size(), 3);
+  const size_t rows = (pairs.size() + cols - 1) / cols;
+  const int height = std::max(o.height, static_cast<int>(60 + rows * 300));
+  Chart chart("pareto", &e, o.width, height, Heading("Pareto front", e), chosen.size() * pairs.size(),
+              points.size() * pairs.size());
+  SvgWriter& svg = chart.svg();
+  if (points.empty()) {
+    chart.Message("no completed trial with every objective yet");
+    return chart.Finish();
+  }
+  const auto scale_of = [&](size_t i) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (const RankedTrial* r : points) lo = std::min(lo, *r->outcome.objectives[i]), hi = std::max(hi, *r->outcome.objectives[i]);
+    return plot::LinearScale(lo, hi);
+  };
+  const double panel_w = (o.width - 24.0) / static_cast<double>(cols);
+  const double panel_h = (height - 56.0) / static_cast<double>(rows);
+  for (size_t p = 0; p < pairs.size(); ++p) {
+    const auto [i, j] = pairs[p];
+    const AxisScale xs = scale_of(i), ys = scale_of(j);
+    const double px = 12 + panel_w * static_cast<double>(p % cols), py = 48 + panel_h * static_cast<double>(p / cols);
+    const double left = px + 66, right = px + panel_w - 14, top = py + 14, bottom = py + panel_h - 50;
+    const auto X = [&](double v) { return left + (right - left) * xs.ToUnit(v); };
+    const auto Y = [&](double v) { return bottom - (bottom - top) * ys.ToUnit(v); };
+    const std::string label_x = objectives[i].metric + " (" + std::string(ToString(objectives[i].goal)) + ")";
+    const std::string label_y = objectives[j].metric + " (" + std::string(ToString(objectives[j].goal)) + ")";
+    svg.Open("g", {{"class", "panel"}, {"data-x", objectives[i].metric}, {"data-y", objectives[j].metric}});
+    plot::DrawAxis(svg, ys, objectives[j].metric, {left, bottom, left, top, true, right - left, 5, label_y});
+    plot::DrawAxis(svg, xs, objectives[i].metric, {left, bottom, right, bottom, false, bottom - top, 5, label_x});
+    if (objectives.size() == 2 && front > 0) {
+      // The front's staircase: by the first objective from best to worst, each step holding the
+      // second objective's best so far.
+      std::vector<std::pair<double, double>> steps;
+      for (const size_t k : keep) steps.emplace_back(*points[k]->outcome.objectives[0], *points[k]->outcome.objectives[1]);
+      std::sort(steps.begin(), steps.end());
+      if (objectives[0].goal == Goal::kMaximize) std::reverse(steps.begin(), steps.end());
+      std::string d;
+      for (size_t k = 0; k < steps.size(); ++k) {
+        if (k > 0) d += "L" + Num(X(steps[k].first)) + " " + Num(Y(steps[k - 1].second));
+        d += (k ? "L" : "M") + Num(X(steps[k].first)) + " " + Num(Y(steps[k].second));
+      }
+      svg.Leaf("path", {{"class", "front-line"}, {"d", d}, {"fill", "none"}, {"stroke", "#d95f02"}, {"stroke-width", "1.5"}});
+    }
+    // Dominated and infeasible first, the front on top.
+    std::vector<size_t> order(chosen.begin(), chosen.end());
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return (points[a]->pareto_rank == 1) < (points[b]->pareto_rank == 1);
+    });
+    for (const size_t k : order) {
+      const RankedTrial& r = *points[k];
+      const double x = X(*r.outcome.objectives[i]), y = Y(*r.outcome.objectives[j]);
+      const bool on_front = r.pareto_rank == 1;
+      Attrs attrs = {{"class", "mark"},
+                     {"data-trial", std::to_string(r.trial.id)},
+                     {"data-rank", r.pareto_rank ? std::to_string(*r.pareto_rank) : ""},
+                     {"data-feasible", r.outcome.feasible ? "true" : "false"}};
+      if (!r.outcome.feasible) {
+        attrs.insert(attrs.end(), {{"d", Chart::Cross(x, y, 3.5)}, {"stroke", "#c0392b"}, {"stroke-width", "1.5"}});
+        svg.Open("path", attrs);
+      } else {
+        attrs.insert(attrs.end(), {{"cx", Num(x)}, {"cy", Num(y)}, {"r", on_front ? "4" : "3"},
+                                   {"fill", on_front ? "#d95f02" : "#9a9a9a"}, {"fill-opacity", on_front ? "1" : "0.6"}});
+        svg.Open("circle", attrs);
+      }
+      std::string title = "trial " + std::to_string(r.trial.id) + " (#" + std::to_string(r.trial.number) + "): ";
+      for (size_t m = 0; m < objectives.size(); ++m) {
+        title += (m ? ", " : "") + objectives[m].metric + " " + Label(*r.outcome.objectives[m]);
+      }
+      title += on_front ? "; on the front" : r.outcome.feasible ? "; rank " + std::to_string(r.pareto_rank.value_or(0)) : "; infeasible";
+      svg.Text("title", {}, title);
+      svg.Close();
+    }
+    svg.Close();
+  }
+  chart.Legend({{"dot", "#d95f02", "front (" + std::to_string(front) + ")"}, {"dot", "#9a9a9a", "dominated"},
+                {"cross", "#c0392b", "infeasible"}});
   return chart.Finish();
 }
 
@@ -848,6 +962,7 @@ std::string_view ToString(PlotKind kind) {
     case PlotKind::kCurves: return "curves";
     case PlotKind::kImportance: return "importance";
     case PlotKind::kTimeline: return "timeline";
+    case PlotKind::kPareto: return "pareto";
   }
   return "history";
 }
@@ -873,6 +988,7 @@ std::string RenderPlot(Store& store, const ExperimentData& data, PlotKind kind, 
     case PlotKind::kCurves: return Curves(store, data, options);
     case PlotKind::kImportance: return ImportanceChart(data, options);
     case PlotKind::kTimeline: return TimelineChart(store, data, options);
+    case PlotKind::kPareto: return Pareto(store, data, options);
   }
   return History(data, options);
 }

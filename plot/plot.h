@@ -33,10 +33,11 @@
 
 namespace hpt {
 
-enum class PlotKind { kHistory, kParallel, kSlice, kCurves, kImportance, kTimeline };
-inline constexpr PlotKind kPlotKinds[] = {PlotKind::kHistory, PlotKind::kParallel,   PlotKind::kSlice,
-                                          PlotKind::kCurves,  PlotKind::kImportance, PlotKind::kTimeline};
-// "history", "parallel", "slice", "curves", "importance", "timeline"
+enum class PlotKind { kHistory, kParallel, kSlice, kCurves, kImportance, kTimeline, kPareto };
+inline constexpr PlotKind kPlotKinds[] = {PlotKind::kHistory,    PlotKind::kParallel, PlotKind::kSlice,
+                                          PlotKind::kCurves,     PlotKind::kImportance, PlotKind::kTimeline,
+                                          PlotKind::kPareto};
+// "history", "parallel", "slice", "curves", "importance", "timeline", "pareto"
 std::string_view ToString(PlotKind kind);
 std::optional<PlotKind> ParsePlotKind(std::string_view text);
 
@@ -63,6 +64,11 @@ struct PlotOptions {
 //               Marks: parameters.
 //   timeline    a row per worker slot, a bar per attempt coloured by how it ended, idle gaps
 //               visible, each slot's utilization at the row's end. Marks: attempts.
+//   pareto      several objectives: a panel per pair of objectives with every completed trial
+//               that has all their values, the Pareto front (rank 1, as `hpt leaderboard` ranks
+//               it) bright and, with 2 objectives, joined by its staircase; dominated trials grey,
+//               infeasible ones as crosses (data-rank, data-feasible). Marks: trials x panels.
+//               With one objective a line saying so.
 std::string RenderPlot(Store& store, const ExperimentRow& experiment, PlotKind kind, const PlotOptions& options = {});
 // The same from trials already read (plot/series.h; the dashboard keeps them between store
 // changes). curves and timeline still read the store: the drawn trials' metrics, the runs.

@@ -19,6 +19,9 @@
 
   function renderSummary(e) {
     experiment = e;
+    // The Pareto front is a chart of experiments with several objectives only.
+    const pareto = document.getElementById('chart-pareto');
+    if (pareto && !(e.objectives && e.objectives.length > 1)) pareto.remove();
     document.title = 'hpt · ' + e.name;
     document.getElementById('exp-name').textContent = e.name + ' (' + e.id + ')';
     document.getElementById('exp-status').replaceChildren(hpt.badge(e.status));

@@ -2,6 +2,7 @@
 the leaderboard's front against a brute-force non-dominated sort of `hpt trials`, infeasible trials
 never on it, the front's hypervolume in `hpt status`, and bad specs refused naming the field."""
 import json
+import re
 import os
 import sys
 import unittest
@@ -120,6 +121,14 @@ class MultiObjectiveTest(ClusterTest):
         self.assertIn("memory_mb <= 512", text)
         listing = hpt("status", "--coordinator", c.endpoint, check=True).stdout
         self.assertIn("minimize error, minimize latency_ms", listing)
+
+        # The Pareto chart marks the same front, crosses the infeasible trials, through the
+        # coordinator as from the file.
+        svg = hpt("plot", exp, "--kind", "pareto", "--coordinator", c.endpoint, check=True).stdout
+        self.assertEqual(svg, hpt("plot", exp, "--kind", "pareto", "--db", c.db, check=True).stdout)
+        ranked_one = sorted(re.findall(r'class="mark" data-trial="(\d+)" data-rank="1"', svg), key=int)
+        self.assertEqual([int(t) for t in ranked_one], sorted(front))
+        self.assertEqual(svg.count('data-feasible="false"'), len([r for r in board if not r["feasible"]]))
 
         # The same documents read straight from the file.
         self.assertEqual(json.loads(hpt("leaderboard", exp, "--db", c.db, "--format", "json", "--top", "0",

@@ -1,9 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <array>
 #include <regex>
 #include <string>
 
 #include "plot/plot.h"
+#include "store/outcome.h"
 #include "tests/plot/plot_fixtures.h"
 
 namespace hpt {
@@ -82,7 +84,8 @@ TEST_CASE("plot: every kind is a well-formed standalone SVG with a title, axes a
     CHECK(svg.find("href") == std::string::npos);  // no external reference
     CHECK(svg.find("font-family=\"sans-serif\"") != std::string::npos);
     CHECK(svg.find("data-kind=\"" + std::string(ToString(k)) + "\"") != std::string::npos);
-    CHECK(Count(svg, "class=\"axis\"") >= 1);
+    // (The Pareto chart of a one-objective experiment is a line saying so, without axes.)
+    if (k != PlotKind::kPareto) CHECK(Count(svg, "class=\"axis\"") >= 1);
   }
   CHECK(RenderPlot(f.store(), f.experiment(), PlotKind::kTimeline).find("data-worker=\"host&lt;&amp;&quot;1\"") !=
         std::string::npos);
@@ -274,6 +277,73 @@ TEST_CASE("plot: the comparison draws one best-so-far line per experiment") {
   // Maximize: 0, 1, 2 are improvements, so the path steps up to 2.
   CHECK(svg.find("data-experiment=\"" + std::to_string(a.id) + "\" data-goal=\"maximize\" data-objective=\"2\"") !=
         std::string::npos);
+}
+
+}  // namespace
+}  // namespace hpt
+
+namespace hpt {
+namespace {
+
+TEST_CASE("plot: the Pareto chart draws the leaderboard's front, dominated trials and infeasible ones") {
+  const std::string text =
+      "name: front\nobjectives:\n  - {metric: error, goal: minimize}\n  - {metric: latency, goal: minimize}\n"
+      "constraints:\n  - {metric: memory, max: 100}\nstrategy: {type: random, seed: 1}\n"
+      "parameters:\n  - {name: x, type: float, min: 0, max: 1}\ntrial:\n  command: [echo]\n";
+  auto store = OpenMemoryStore();
+  NewExperiment ne;
+  ne.name = "front";
+  ne.spec_yaml = ToYaml(ParseSpec(text, "front.yaml"));
+  ne.strategy = "random";
+  ne.objective_metric = "error";
+  ne.goal = Goal::kMinimize;
+  ne.max_trials = 10;
+  const int64_t exp = store->CreateExperiment(ne);
+  // (error, latency, memory): three on the front, one dominated, one infeasible, one failed.
+  const std::vector<std::array<double, 3>> values = {
+      {0.1, 9, 50}, {0.5, 5, 50}, {0.9, 1, 50}, {0.6, 8, 50}, {0.05, 0.5, 500}, {0.2, 2, 50}};
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const int64_t t = store->CreateTrial(exp, static_cast<int64_t>(i) + 1, Params{{"x", 0.1 * static_cast<double>(i)}}, 1);
+    ids.push_back(t);
+    NewRun run;
+    run.trial_id = t;
+    run.attempt = 1;
+    run.now = 2;
+    const int64_t r = store->StartRun(run);
+    const bool failed = i == 5;
+    if (!failed) {
+      store->AppendMetrics(t, 1, std::vector<MetricPoint>{{"error", 1, values[i][0], 3}, {"latency", 1, values[i][1], 3},
+                                                         {"memory", 1, values[i][2], 3}});
+    }
+    RunEnd end;
+    end.trial_id = t;
+    end.run_id = r;
+    end.run_status = failed ? RunStatus::kFailed : RunStatus::kCompleted;
+    end.trial_status = failed ? TrialStatus::kFailed : TrialStatus::kCompleted;
+    end.objective = failed ? std::nullopt : std::optional<double>(values[i][0]);
+    end.now = 4;
+    store->FinishRun(end);
+  }
+  const ExperimentRow e = *store->FindExperiment("front");
+  const std::string svg = RenderPlot(*store, e, PlotKind::kPareto);
+  CHECK(testing::WellFormedProblem(svg) == "");
+  CHECK(Marks(svg) == 5);  // the completed trials, one panel
+  CHECK(Count(svg, "data-rank=\"1\"") == 3);
+  CHECK(Count(svg, "data-feasible=\"false\"") == 1);
+  CHECK(svg.find("data-trial=\"" + std::to_string(ids[4]) + "\" data-rank=\"\" data-feasible=\"false\"") != std::string::npos);
+  CHECK(svg.find("data-trial=\"" + std::to_string(ids[5]) + "\"") == std::string::npos);  // failed: no values
+  CHECK(Count(svg, "class=\"front-line\"") == 1);
+  // The front is what the leaderboard says it is.
+  const auto ranked = RankOutcomes(*store, ParseSpec(e.spec_yaml, "front"), exp);
+  size_t front = 0;
+  for (const auto& r : ranked) front += r.pareto_rank == 1;
+  CHECK(front == 3);
+  // One objective: a line saying so, no marks.
+  Mixed m;
+  const std::string single = RenderPlot(m.f.store(), m.f.experiment(), PlotKind::kPareto);
+  CHECK(Marks(single) == 0);
+  CHECK(single.find("one objective") != std::string::npos);
 }
 
 }  // namespace
