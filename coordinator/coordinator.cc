@@ -31,7 +31,26 @@ struct WorkerState {
   uint64_t token = 0;
   // It said goodbye: it takes no new trials and, once silent, is forgotten as disconnected.
   bool draining = false;
+  // Its work dir (absolute, checked), or empty: attempts' logs are recorded under it.
+  std::string work_dir;
 };
+
+// Why a worker's work dir cannot be taken as the root of its attempts' log paths, or nullopt:
+// it must be absolute, lexically normal (no "." or ".." parts, no "//") and of a sane length.
+std::optional<std::string> InvalidWorkDir(const std::string& dir) {
+  if (dir.empty()) return std::nullopt;  // an older worker: logs stay relative until they end
+  if (dir.size() > 4096) return "longer than 4096 bytes";
+  if (dir.front() != '/') return "not absolute";
+  if (dir.find('\0') != std::string::npos) return "holds a NUL byte";
+  if (dir.size() > 1 && dir.back() == '/') return "ends with '/'";
+  for (size_t start = 1; start < dir.size();) {
+    const size_t end = std::min(dir.find('/', start), dir.size());
+    const std::string_view part(dir.data() + start, end - start);
+    if (part.empty() || part == "." || part == "..") return "not lexically normal (an empty, '.' or '..' part)";
+    start = end + 1;
+  }
+  return std::nullopt;
+}
 
 // Why a reported point cannot be recorded, or nullopt. The worker's parser applies the same rule;
 // the coordinator does not rely on it.
@@ -283,6 +302,9 @@ class Coordinator::Impl final : private LifecycleListener {
   void OnRegister(const std::string& peer, const std::string& user, const RegisterMsg& m) {
     if (m.slots.empty()) throw Error(ErrorKind::kInvalidInput, "worker registered no slots");
     if (m.worker_id.empty()) throw Error(ErrorKind::kInvalidInput, "worker registered without an id");
+    if (const auto why = InvalidWorkDir(m.work_dir)) {
+      throw Error(ErrorKind::kInvalidInput, "worker registered a work dir that is " + *why);
+    }
     const WorkerIdentities::Decision admission = identities_.Admit(m.worker_id, peer, user, m.token, clock_.Steady());
     if (!admission.admitted) {
       Refuse(peer, m, admission.why);
@@ -317,6 +339,7 @@ class Coordinator::Impl final : private LifecycleListener {
     w.row.gpus = m.gpus;
     w.row.status = WorkerStatus::kAlive;
     w.row.session_token = token;
+    w.work_dir = m.work_dir;
     w.row.registered_at = w.row.last_seen = clock_.Wall();
     w.slots = SlotTable(m.slots);
     std::vector<StopMsg> stops;  // sent after the Welcome, which carries the token to answer with
@@ -560,7 +583,7 @@ class Coordinator::Impl final : private LifecycleListener {
 
   void Dispatch(Experiment& e, LiveTrial& t, WorkerState& w, const std::vector<uint32_t>& slots) {
     lifecycle_.StartAttempt(e, t, w.peer, w.row.id, w.row.host, w.slots.GpusOf(slots),
-                            static_cast<int64_t>(slots.front()));
+                            static_cast<int64_t>(slots.front()), w.work_dir);
     w.slots.Occupy(slots, t.id, t.attempt, e.spec.trial.gpus);
     free_slots_ -= static_cast<int64_t>(slots.size());
     Json all = ToJson(t.params);

@@ -242,10 +242,13 @@ LiveTrial* Lifecycle::Next(Experiment& e) {
 }
 
 void Lifecycle::StartAttempt(Experiment& e, LiveTrial& t, const std::string& peer, const std::string& worker_id,
-                             const std::string& host, const std::string& gpus, int64_t slot) {
+                             const std::string& host, const std::string& gpus, int64_t slot,
+                             const std::string& work_dir) {
   ++t.attempt;
-  // Relative to the worker's work dir until the worker reports the absolute path.
-  const std::string log_path = LayoutOf(e.row.name, e.row.id, t.id, t.attempt).attempt_log;
+  // Where the worker writes it: under its work dir (so the dashboard on that machine can read a
+  // running attempt's log), or relative to it when the worker did not say (an older worker).
+  const std::string relative = LayoutOf(e.row.name, e.row.id, t.id, t.attempt).attempt_log;
+  const std::string log_path = work_dir.empty() ? relative : (work_dir == "/" ? "" : work_dir) + "/" + relative;
   t.run_id = store_.StartRun(NewRun{t.id, t.attempt, worker_id, host, gpus, log_path, slot, clock_.Wall(), t.budget});
   t.status = TrialStatus::kRunning;
   t.peer = peer;

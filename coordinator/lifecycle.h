@@ -153,9 +153,10 @@ class Lifecycle {
   // blocked, or the experiment just ended).
   LiveTrial* Next(Experiment& e);
   // Starts the trial's next attempt on worker `worker_id` at `peer` (slot: the first slot index,
-  // gpus: "0,2" or empty) and records its run.
+  // gpus: "0,2" or empty) and records its run, its log under the worker's `work_dir` (absolute;
+  // empty: relative to the worker's work dir, until the worker reports the path at the end).
   void StartAttempt(Experiment& e, LiveTrial& t, const std::string& peer, const std::string& worker_id,
-                    const std::string& host, const std::string& gpus, int64_t slot);
+                    const std::string& host, const std::string& gpus, int64_t slot, const std::string& work_dir = "");
   // The live trial whose running attempt `attempt` is held by `peer`; nullptr otherwise (an older
   // attempt, another worker, a final trial).
   LiveTrial* HeldBy(const std::string& peer, int64_t trial_id, int64_t attempt);

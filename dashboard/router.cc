@@ -172,7 +172,8 @@ HttpResponse LogTail(Store& store, int64_t trial_id, const std::string& attempt_
   // absolute one the worker reports at the end names a file here.
   if (path.empty() || path.front() != '/') {
     return ErrorResponse(404, "attempt " + std::to_string(run->attempt) +
-                                  " has no log path yet (a running attempt's log is known once it ends)");
+                                  " has no absolute log path yet (its worker did not say where its work dir is; the path is known"
+                                  " once the attempt ends)");
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {

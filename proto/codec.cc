@@ -152,6 +152,7 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             }
             SetRunning(r.initRunning(static_cast<unsigned>(m.running.size())), m.running);
             r.setToken(m.token);
+            r.setWorkDir(Txt(m.work_dir));
           },
           [&](const HeartbeatMsg& m) {
             auto r = env.initHeartbeat();
@@ -276,6 +277,7 @@ Message Read(wire::Envelope::Reader env) {
       for (auto g : r.getGpus()) m.gpus.push_back({g.getIndex(), Str(g.getName()), g.getMemoryMb()});
       m.running = GetRunning(r.getRunning());
       m.token = r.getToken();
+      m.work_dir = Str(r.getWorkDir());
       return m;
     }
     case wire::Envelope::HEARTBEAT: {

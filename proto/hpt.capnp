@@ -57,6 +57,7 @@ struct Register {
   gpus @3 :List(Gpu);
   running @4 :List(RunningTrial);   # trials still running from before (coordinator restart)
   token @5 :UInt64;     # the previous session's token (Welcome.token), 0 if none
+  workDir @6 :Text;     # absolute: where its trials' dirs and logs go ("" from older workers)
 }
 
 struct Heartbeat {

@@ -42,6 +42,9 @@ struct RegisterMsg {
   std::vector<GpuInfo> gpus;
   std::vector<RunningTrial> running;
   uint64_t token = 0;  // the previous session's token, to take over after a reconnect; 0 if none
+  // Its work dir, absolute: the coordinator records each attempt's log at its full path from the
+  // start, so a running attempt's log can be read on that machine. Empty from older workers.
+  std::string work_dir = {};
   bool operator==(const RegisterMsg&) const = default;
 };
 

@@ -342,7 +342,8 @@ class Worker::Impl {
   void SendRegister() {
     // The last session's token lets the coordinator tell this worker, reconnected, from a peer
     // that merely knows its id.
-    channel_->Send(RegisterMsg{options_.worker_id, options_.host, options_.slots, options_.gpus, RunningList(), token_});
+    channel_->Send(
+        RegisterMsg{options_.worker_id, options_.host, options_.slots, options_.gpus, RunningList(), token_, options_.work_dir});
     last_register_ = SteadyClock::now();
     next_register_ = last_register_ + register_backoff_;
     register_backoff_ = std::min(register_backoff_ * 2, std::chrono::milliseconds(10000));

@@ -55,19 +55,27 @@
   }
 
   let runs = [];
+  let logTimer = null;
+  const shownAttempt = () => Number(document.getElementById('log-attempt').value);
 
   async function loadLog(attempt) {
     const pre = document.getElementById('log');
     const note = document.getElementById('log-note');
     note.textContent = '';
     if (attempt === null) { pre.textContent = 'No attempt has started.'; return; }
-    // A running attempt's log path is the worker's, relative to its work dir; the absolute one
-    // comes when the attempt ends. Not asking spares the console a 404.
+    // The log path is absolute from the start (the worker says where its work dir is); an older
+    // worker's is relative to its work dir until the attempt ends. Not asking spares the console
+    // a 404.
     const run = runs.find((r) => r.attempt === attempt);
     if (!run || !run.log_path.startsWith('/')) {
       pre.textContent = 'The log of attempt ' + attempt + ' can be read here once the attempt ends' +
           (run && run.log_path ? ' (on the worker: ' + run.log_path + ' under its work dir).' : '.');
       return;
+    }
+    // A running attempt's log grows: read its tail again every 2 s while it is the one shown.
+    clearTimeout(logTimer);
+    if (run.status === null || run.status === 'running') {
+      logTimer = setTimeout(() => { if (shownAttempt() === attempt) loadLog(attempt); }, 2000);
     }
     try {
       const response = await fetch(api + '/log?attempt=' + attempt, { credentials: 'same-origin' });

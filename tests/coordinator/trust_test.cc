@@ -130,6 +130,30 @@ TEST_CASE("coordinator: a trial that reported the best value and then failed is 
   CHECK(failed["objective"] == 0.99);
 }
 
+TEST_CASE("coordinator: a worker's work dir roots its attempts' log paths from the start; one that is not "
+          "absolute and normal is refused") {
+  Served served("inproc://trust-work-dir");
+  Client client(served);
+  client.Json(SubmitRequest{Spec("logs", 1), "s.yaml"});
+  for (const std::string bad : {"relative/dir", "/a/../etc", "/a//b", "/a/./b", "/a/"}) {
+    CAPTURE(bad);
+    auto w = ScriptedWorker::Connect(served.network, served.coordinator->endpoint(), "bad" + bad);
+    w->channel->Send(RegisterMsg{"bad", "host", {{0, -1}}, {}, {}, 0, bad});
+    CHECK_FALSE(Welcomed(*w, 300ms));
+  }
+  auto w = ScriptedWorker::Connect(served.network, served.coordinator->endpoint(), "w");
+  w->channel->Send(RegisterMsg{"w", "host", {{0, -1}}, {}, {}, 0, "/scratch/runs"});
+  const auto assign = NextAssign(*w);
+  REQUIRE(assign);
+  const nlohmann::json running = client.Json(QueryRequest{QueryKind::kTrial, "", 0, assign->trial_id});
+  std::string log_path;
+  for (const auto& c : running["components"]) {
+    if (c["kind"] == "run") log_path = c["log_path"];
+  }
+  CHECK(log_path.starts_with("/scratch/runs/logs-"));
+  CHECK(log_path.ends_with("/attempt-1.log"));
+}
+
 TEST_CASE("coordinator: an experiment in which no trial completed ends failed") {
   Served served("inproc://trust-none-completed");
   Client client(served);

@@ -232,6 +232,25 @@ class DashboardTest(ClusterTest):
                  lambda: any(str(e["id"]) == other for e in remote.json("/api/experiments")), timeout=10)
         self.assertEqual(remote.stop(), 0)
 
+    def test_a_running_attempts_log_can_be_read_while_it_runs(self):
+        exp = self.run_experiment(name="dash-running", trials=1, parallel=1, sleep=9, wait=False)
+        d = self.dashboard()
+
+        def running():
+            rows = d.json("/api/experiments/%s/trials" % exp)
+            return rows[0] if rows and rows[0]["status"] == "running" else None
+        wait_for("the trial to start", running)
+        trial = running()["trial"]
+        # The worker said where its work dir is, so the run's log path is absolute from the start.
+        run = [c for c in d.json("/api/trials/%d" % trial)["components"] if c["kind"] == "run"][0]
+        self.assertTrue(run["log_path"].startswith(self.tmp), run["log_path"])
+
+        def first_line():
+            status, _, body = d.get("/api/trials/%d/log" % trial)
+            return status == 200 and "hpt: step=1" in body
+        wait_for("the running attempt's first line", first_line, timeout=10)
+        self.assertEqual(d.json("/api/trials/%d" % trial)["status"], "running")
+
     def test_a_token_protected_dashboard_refuses_requests_without_it(self):
         self.run_experiment(trials=1, parallel=1)
         token_file = os.path.join(self.tmp, "token")

@@ -35,7 +35,7 @@ std::vector<Message> Samples() {
   assign.step_offset = 27;
   return {
       RegisterMsg{"host:1:ab", "host", {{0, 0}, {1, 1}, {2, -1}}, {{0, "NVIDIA H100", 81559}, {1, "NVIDIA H100", 81559}},
-                  {{5, 1, {0}}}},
+                  {{5, 1, {0}}}, 7, "/scratch/hpt-runs"},
       HeartbeatMsg{{{5, 1, {0}}, {6, 2, {1, 2}}}},
       MetricsMsg{5, 1, {{"val_loss", 1, 0.25, 1.7e9}, {"val_accuracy", 1, 0.93, 1.7e9}}, 4},
       FinishedMsg{5, 1, FinishCause::kExited, 3, "exit code 3", "/tmp/x.log"},
