@@ -283,7 +283,7 @@ TEST_CASE("dashboard router: the log route serves the tail of the recorded log a
   // A running attempt's path is relative to its worker's work dir: not resolved here.
   const HttpResponse running = f.Get("/api/trials/" + std::to_string(f.t2) + "/log");
   CHECK(running.status == 404);
-  CHECK(Body(running)["error"].get<std::string>().find("once it ends") != std::string::npos);
+  CHECK(Body(running)["error"].get<std::string>().find("once the attempt ends") != std::string::npos);
   CHECK(f.Get("/api/trials/" + std::to_string(f.t3) + "/log").status == 404);  // never started
 }
 
