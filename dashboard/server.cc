@@ -16,6 +16,7 @@
 #include "dashboard/cache.h"
 #include "dashboard/events.h"
 #include "dashboard/snapshot.h"
+#include "plot/plot.h"
 #include "store/store.h"
 
 namespace hpt {
@@ -125,7 +126,7 @@ class DashboardServer::Impl {
   void Run(const std::atomic<bool>& stop) {
     std::atomic<bool> done{false};
     std::thread poller([&] { Poll(done); });
-    std::thread warmer([&] { Warm(); });
+    std::thread warmer([&] { Warm(done); });
     std::thread listener([&] {
       if (!server_.listen_after_bind()) log_->Error("dashboard: the server stopped accepting connections");
     });
@@ -204,19 +205,39 @@ class DashboardServer::Impl {
         });
   }
 
-  // Reads the newest experiments' snapshots once at start (the newest with its runs), so that the
-  // first page opened does not wait for a whole read of a large experiment (about half a second
-  // at 100k trials, and as much again for the runs). A request
-  // that comes first waits for the same read, never a second one.
-  void Warm() {
+  // Reads the newest experiments' snapshots once at start (the newest with its runs), and draws
+  // what the newest experiment's page asks for first, so that the first page opened does not wait
+  // for a whole read of a large experiment (about half a second at 100k trials, as much again for
+  // the runs) and its charts. A request that comes first waits for the same computation, never a
+  // second one. Runs once the poller has looked at the store (answers are kept per generation).
+  void Warm(const std::atomic<bool>& done) {
     try {
+      while (cache_.generation() == 0 && !done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
       const std::unique_ptr<Store> store = stores_.Open();
       std::vector<ExperimentRow> experiments = store->ListExperiments();
-      for (size_t i = 0; i < std::min<size_t>(kWarmExperiments, experiments.size()); ++i) {
-        snapshots_.Get(*store, experiments[experiments.size() - 1 - i], cache_.generation(), /*with_runs=*/i == 0);
+      for (size_t i = 0; i < std::min<size_t>(kWarmExperiments, experiments.size()) && !done.load(); ++i) {
+        // Found again by id: a list read through a coordinator carries no specs.
+        const auto row = store->FindExperiment(std::to_string(experiments[experiments.size() - 1 - i].id));
+        if (row) snapshots_.Get(*store, *row, cache_.generation(), /*with_runs=*/i == 0);
+      }
+      if (experiments.empty()) return;
+      const std::string api = "/api/experiments/" + std::to_string(experiments.back().id);
+      // As dashboard/assets/experiment.js asks: the summary, the table's first page, the charts.
+      std::vector<HttpRequest> page = {{"GET", "/api/experiments", {}, {}},
+                                       {"GET", api, {}, {}},
+                                       {"GET", api + "/table", {{"sort", "objective"}, {"order", "best"}, {"limit", "100"}}, {}}};
+      for (const PlotKind kind : kPlotKinds) {
+        page.push_back({"GET", api + "/plots/" + std::string(ToString(kind)) + ".svg", {{"max_marks", "1000"}}, {}});
+      }
+      for (HttpRequest& request : page) {
+        if (done.load()) return;
+        if (!options_.router.token.empty()) request.headers["authorization"] = "Bearer " + options_.router.token;
+        cache_.AnswerAt(request, [&](uint64_t generation) {
+          return Route(request, *store, options_.router, {&snapshots_, generation});
+        });
       }
     } catch (const std::exception& e) {
-      log_->Warn("dashboard: reading the newest experiments ahead: {}", e.what());
+      log_->Warn("dashboard: reading the newest experiment ahead: {}", e.what());
     }
   }
 

@@ -25,7 +25,9 @@ std::shared_ptr<const plot::ExperimentData> SnapshotCache::Get(Store& store, con
                                                                uint64_t generation, bool with_runs) {
   const std::shared_ptr<Entry> entry = EntryFor(experiment.id);
   std::lock_guard<std::mutex> lock(entry->reading);
-  if (!entry->data || entry->generation != generation) {
+  // A row with another spec (a reader whose experiment list carries none: through a coordinator)
+  // is read again whatever the generation.
+  if (!entry->data || entry->generation != generation || entry->data->experiment.spec_yaml != experiment.spec_yaml) {
     entry->data = Update(store, experiment, entry->data);
     entry->generation = generation;
   }

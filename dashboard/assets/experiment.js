@@ -310,6 +310,7 @@
 
   // Marks per chart on the page: a chart about 900 px wide shows no more than this many apart
   // (hpt plot draws 2000 for print), and the browser parses and lays out half as much SVG.
+  // (dashboard/server.cc draws the newest experiment's charts ahead with the same query.)
   const kChartMarks = 1000;
 
   // Charts: each section asks for its SVG once it is (nearly) on screen. A 404 (no such chart,

@@ -188,6 +188,17 @@ TEST_CASE("dashboard snapshots: a new generation reads again only the trials tha
   CheckSameAsStore(*third, t.f.store());
 }
 
+TEST_CASE("dashboard snapshots: a row with another spec is read again, even at the same generation") {
+  Table t;
+  SnapshotCache cache;
+  ExperimentRow bare = t.f.experiment();
+  bare.spec_yaml.clear();  // as an experiment list read through a coordinator has it
+  CHECK(cache.Get(t.f.store(), bare, 1)->space.params().empty());
+  const auto full = cache.Get(t.f.store(), t.f.experiment(), 1);
+  CHECK(full->space.params().size() == 3);
+  CHECK(cache.stats().full_reads == 2);
+}
+
 TEST_CASE("dashboard snapshots: runs loaded for the timeline stay right as the snapshot is brought up to date") {
   Table t;
   SnapshotCache cache;
