@@ -11,10 +11,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string_view>
+#include <utility>
 
 #include "core/error.h"
 
@@ -63,6 +66,7 @@ class UniqueFd {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
   }
+  int Release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_ = -1;
@@ -81,6 +85,29 @@ void MoveAboveStdio(UniqueFd& fd) {
   int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
   if (moved < 0) ThrowErrno("cannot duplicate a file descriptor", errno);
   fd.Reset(moved);
+}
+
+// /dev/null, read-only, above the stdio fds and close-on-exec: every trial's stdin. Opened by the
+// first launch and kept for the process's life (an open and a close per trial less); a failed
+// open is tried again by the next launch.
+int DevNull() {
+  static std::atomic<int> kept{-1};
+  if (const int fd = kept.load(std::memory_order_acquire); fd >= 0) return fd;
+  UniqueFd opened(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!opened) ThrowErrno("cannot open /dev/null", errno);
+  MoveAboveStdio(opened);
+  int expected = -1;
+  if (kept.compare_exchange_strong(expected, opened.get(), std::memory_order_acq_rel)) {
+    return opened.Release();
+  }
+  return expected;  // another thread kept its own first; `opened` closes
+}
+
+// Where ReadLines reads into: one buffer per thread that reads trials' output, rather than one
+// per trial (an allocation and a 64 KiB memset per launch).
+char* ReadBuffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[kReadChunk]);
+  return buffer.get();
 }
 
 // Whether `name` matches `pattern`, where '*' matches any run of characters (none included) and
@@ -325,7 +352,6 @@ class PosixTrialProcess final : public TrialProcess {
   bool after_cr_ = false;                   // the last line ended at a '\r' that ended the data
   bool log_line_open_ = false;              // the stdout copied to the log did not end in '\n'
   std::vector<OutputLine> pending_lines_;   // read by Poll, handed out by the next ReadLines
-  std::vector<char> buffer_;
   bool abandoned_ = false;  // AbandonStdout ran; only ReadLines may now reach EOF
 
   std::optional<Clock::time_point> timeout_at_;
@@ -348,12 +374,10 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   program_ = launch.argv[0];
 
   OpenLog(launch.log_path);
-  UniqueFd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!dev_null) ThrowErrno("cannot open /dev/null", errno);
+  const int dev_null = DevNull();
   UniqueFd out_write;
   MakePipe(out_, out_write);
   MoveAboveStdio(log_);
-  MoveAboveStdio(dev_null);
   MoveAboveStdio(out_write);
   if (::fcntl(out_.get(), F_SETFL, O_NONBLOCK) != 0) ThrowErrno("cannot set O_NONBLOCK", errno);
 
@@ -368,12 +392,11 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
                  argv.data(),
                  envp.data(),
                  launch.work_dir.empty() ? nullptr : launch.work_dir.c_str(),
-                 dev_null.get(),
+                 dev_null,
                  out_write.get(),
                  log_.get(),
                  ::getpid(),
                  &failure};
-  buffer_.resize(kReadChunk);
   thread_local ChildStack stack;
 
   // vfork-style: the child shares this process's memory and this thread waits until it has
@@ -400,7 +423,6 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   // From here on nothing throws: the destructor would not run to kill the child.
 
   out_write.Reset();
-  dev_null.Reset();
   if (timeout_s_ > 0) timeout_at_ = started + ToDuration(timeout_s_);
   if (failure.stage == static_cast<int>(ChildStage::kNone)) {
     // execve succeeded, unless the child returned 127 without saying why (the worker's parent
@@ -468,14 +490,15 @@ std::vector<OutputLine> PosixTrialProcess::ReadLines() {
 }
 
 void PosixTrialProcess::ReadAvailable(std::vector<OutputLine>& lines) {
+  char* const buffer = ReadBuffer();
   size_t total = 0;
   while (out_ && total < kMaxReadPerCall) {
-    ssize_t n = ::read(out_.get(), buffer_.data(), buffer_.size());
+    ssize_t n = ::read(out_.get(), buffer, kReadChunk);
     if (n > 0) {
       size_t size = static_cast<size_t>(n);
-      AppendToLog(buffer_.data(), size);
-      log_line_open_ = buffer_[size - 1] != '\n';
-      partial_.append(buffer_.data(), size);
+      AppendToLog(buffer, size);
+      log_line_open_ = buffer[size - 1] != '\n';
+      partial_.append(buffer, size);
       total += size;
       SplitLines(lines);
       continue;
