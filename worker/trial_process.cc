@@ -134,32 +134,55 @@ bool GlobMatch(std::string_view pattern, std::string_view name) {
   return p == pattern.size();
 }
 
+// A child's environment as execve takes it. The inherited entries point at the worker's own
+// environment strings rather than copies (a copy of each was most of a launch's allocations):
+// glibc never frees a string that setenv or unsetenv takes out of `environ`, so they stay valid
+// while the child execs even if another thread changes the environment meanwhile.
+struct Environment {
+  std::vector<std::string> added;  // the overrides, as "KEY=value"
+  std::vector<char*> entries;      // inherited entries, then those of `added`; null-terminated
+
+  // The value of `key`, or nullptr.
+  const char* Find(std::string_view key) const {
+    const char* found = nullptr;
+    for (const char* entry : entries) {
+      if (entry != nullptr && std::string_view(entry).starts_with(key) && entry[key.size()] == '=') {
+        found = entry + key.size() + 1;
+      }
+    }
+    return found;
+  }
+};
+
 // The worker's environment without the variables `drop` matches, with `overrides` added or
 // replacing; a key given twice takes the later value.
-std::vector<std::string> BuildEnvironment(
-    const std::vector<std::pair<std::string, std::string>>& overrides,
-    const std::vector<std::string>& drop) {
+Environment BuildEnvironment(const std::vector<std::pair<std::string, std::string>>& overrides,
+                             const std::vector<std::string>& drop) {
   auto overridden = [&](std::string_view key, size_t from) {
     for (size_t i = from; i < overrides.size(); ++i) {
       if (overrides[i].first == key) return true;
     }
     return false;
   };
-  std::vector<std::string> result;
+  Environment result;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    std::string_view text(*entry);
+    const std::string_view text(*entry);
     const std::string_view key = text.substr(0, text.find('='));
     if (overridden(key, 0)) continue;
     if (std::any_of(drop.begin(), drop.end(), [&](const std::string& p) { return GlobMatch(p, key); })) {
       continue;
     }
-    result.emplace_back(text);
+    result.entries.push_back(*entry);
   }
+  result.added.reserve(overrides.size());
   for (size_t i = 0; i < overrides.size(); ++i) {
     if (!overridden(overrides[i].first, i + 1)) {
-      result.push_back(overrides[i].first + "=" + overrides[i].second);
+      result.added.push_back(overrides[i].first + "=" + overrides[i].second);
     }
   }
+  // Pointers into `added` only now, when it no longer grows.
+  for (std::string& entry : result.added) result.entries.push_back(entry.data());
+  result.entries.push_back(nullptr);
   return result;
 }
 
@@ -171,13 +194,11 @@ struct Resolved {
 // execvp's lookup, done in the parent so the child only calls execve. PATH is the child's (so
 // launch.env can set it). Relative PATH entries are skipped: they would depend on the worker's
 // cwd. A name with a '/' is used as given, i.e. relative to work_dir.
-Resolved ResolveProgram(const std::string& program, const std::vector<std::string>& environment) {
+Resolved ResolveProgram(const std::string& program, const Environment& environment) {
   if (program.empty()) return {"", ENOENT};
   if (program.find('/') != std::string::npos) return {program, 0};
-  std::string_view dirs = kDefaultPath;
-  for (const std::string& entry : environment) {
-    if (entry.starts_with("PATH=")) dirs = std::string_view(entry).substr(5);
-  }
+  const char* path = environment.Find("PATH");
+  std::string_view dirs = path != nullptr ? std::string_view(path) : kDefaultPath;
   int error = ENOENT;
   while (true) {
     size_t colon = dirs.find(':');
@@ -381,16 +402,15 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   MoveAboveStdio(out_write);
   if (::fcntl(out_.get(), F_SETFL, O_NONBLOCK) != 0) ThrowErrno("cannot set O_NONBLOCK", errno);
 
-  std::vector<std::string> environment = BuildEnvironment(launch.env, launch.env_drop);
+  Environment environment = BuildEnvironment(launch.env, launch.env_drop);
   std::vector<std::string> arguments = launch.argv;
   Resolved resolved = ResolveProgram(program_, environment);
-  std::vector<char*> envp = PointersTo(environment);
   std::vector<char*> argv = PointersTo(arguments);
   ChildFailure failure;
   ChildPlan plan{resolved.path.empty() ? nullptr : resolved.path.c_str(),
                  resolved.error,
                  argv.data(),
-                 envp.data(),
+                 environment.entries.data(),
                  launch.work_dir.empty() ? nullptr : launch.work_dir.c_str(),
                  dev_null,
                  out_write.get(),
