@@ -139,6 +139,13 @@ bool GlobMatch(std::string_view pattern, std::string_view name) {
 // glibc never frees a string that setenv or unsetenv takes out of `environ`, so they stay valid
 // while the child execs even if another thread changes the environment meanwhile.
 struct Environment {
+  Environment() = default;
+  // Moving keeps `added`'s elements where they are; a copy would leave `entries` pointing at the
+  // original's.
+  Environment(Environment&&) = default;
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
   std::vector<std::string> added;  // the overrides, as "KEY=value"
   std::vector<char*> entries;      // inherited entries, then those of `added`; null-terminated
 
