@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -125,6 +126,7 @@ class Coordinator::Impl final : private LifecycleListener {
           next_timers_ = now + std::chrono::milliseconds(200);
         }
         Schedule();
+        GrowBatch(now + kBatchWindow);
       });
     } catch (const Error& e) {
       // The batch rolled back. Nothing of it was acknowledged or dispatched, and the workers keep
@@ -226,6 +228,41 @@ class Coordinator::Impl final : private LifecycleListener {
     port_->SendTo(peer, ReplyMsg{id, false, ErrorKind::kOverloaded,
                                  "the coordinator's store refuses writes (" + pause_reason_ + "); dispatch is paused",
                                  ""});
+  }
+
+  // ---- Group commit --------------------------------------------------------------------------
+
+  // Keeps the open batch taking in what arrives until `close_at`, while all it holds for after the
+  // commit are acknowledgements (AckMsg, HeartbeatAckMsg): a worker keeps and resends what is not
+  // acknowledged, so it only waits for them, and nothing recorded is lost if the batch is. Each
+  // commit costs an fdatasync and a WAL write of every page it touched, so one commit for a few
+  // milliseconds of results costs much less per trial than one per wake-up (docs/benchmarks.md,
+  // "Trial launches"). New trials' assignments still leave at once (Dispatch); anything else that
+  // must leave after the commit (a reply, a Welcome, a stop, a retry's assignment) ends the batch.
+  void GrowBatch(Clock::SteadyTime close_at) {
+    while (OnlyAcksWaiting()) {
+      const Clock::SteadyTime now = clock_.Steady();
+      if (now >= close_at) return;
+      std::vector<char> woken;
+      const int wake_fd = wake_fd_;
+      const bool readable = port_->Wait(std::chrono::ceil<std::chrono::milliseconds>(close_at - now),
+                                        std::span<const int>(&wake_fd, 1), &woken);
+      const bool suggested = !woken.empty() && woken[0];
+      if (!readable && !suggested) return;  // quiet until close_at
+      if (suggested) {
+        uint64_t count = 0;
+        [[maybe_unused]] ssize_t n = read(wake_fd_, &count, sizeof(count));
+        lifecycle_.CollectSuggestions();
+      }
+      if (readable) DrainChannel();
+      Schedule();
+    }
+  }
+
+  bool OnlyAcksWaiting() const {
+    return std::all_of(outbox_.begin(), outbox_.end(), [](const auto& entry) {
+      return std::holds_alternative<AckMsg>(entry.second) || std::holds_alternative<HeartbeatAckMsg>(entry.second);
+    });
   }
 
   // ---- Messages ------------------------------------------------------------------------------
@@ -692,6 +729,8 @@ class Coordinator::Impl final : private LifecycleListener {
   uint64_t messages_ = 0, batches_ = 0;  // handled, and committed batches (logged at exit)
   std::vector<std::pair<std::string, uint64_t>> batch_requests_;  // client requests in this batch
   static constexpr std::chrono::seconds kPauseRetry{5};
+  // How long a batch may stay open for more results (GrowBatch).
+  static constexpr std::chrono::milliseconds kBatchWindow{5};
   bool paused_ = false;  // the store refused a write; see Pause
   std::string pause_reason_;
   Clock::SteadyTime retry_at_;

@@ -65,7 +65,9 @@ class Coordinator {
 
   // One turn of the loop: waits up to `wait` for a message or a finished suggestion, handles what
   // came and the timers that are due, schedules, commits the batch, and only then sends its
-  // replies and assignments. A store fault pauses dispatch (retried on later turns).
+  // replies and assignments. A batch that would send only acknowledgements first stays open for
+  // up to a few milliseconds more, handling what arrives (group commit). A store fault pauses
+  // dispatch (retried on later turns).
   void Step(std::chrono::milliseconds wait);
   // Records the registered workers as disconnected and gives back the trial ids no one was told.
   void Shutdown();

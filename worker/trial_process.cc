@@ -11,10 +11,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string_view>
+#include <utility>
 
 #include "core/error.h"
 
@@ -63,6 +66,7 @@ class UniqueFd {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
   }
+  int Release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_ = -1;
@@ -81,6 +85,29 @@ void MoveAboveStdio(UniqueFd& fd) {
   int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
   if (moved < 0) ThrowErrno("cannot duplicate a file descriptor", errno);
   fd.Reset(moved);
+}
+
+// /dev/null, read-only, above the stdio fds and close-on-exec: every trial's stdin. Opened by the
+// first launch and kept for the process's life (an open and a close per trial less); a failed
+// open is tried again by the next launch.
+int DevNull() {
+  static std::atomic<int> kept{-1};
+  if (const int fd = kept.load(std::memory_order_acquire); fd >= 0) return fd;
+  UniqueFd opened(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!opened) ThrowErrno("cannot open /dev/null", errno);
+  MoveAboveStdio(opened);
+  int expected = -1;
+  if (kept.compare_exchange_strong(expected, opened.get(), std::memory_order_acq_rel)) {
+    return opened.Release();
+  }
+  return expected;  // another thread kept its own first; `opened` closes
+}
+
+// Where ReadLines reads into: one buffer per thread that reads trials' output, rather than one
+// per trial (an allocation and a 64 KiB memset per launch).
+char* ReadBuffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[kReadChunk]);
+  return buffer.get();
 }
 
 // Whether `name` matches `pattern`, where '*' matches any run of characters (none included) and
@@ -107,32 +134,62 @@ bool GlobMatch(std::string_view pattern, std::string_view name) {
   return p == pattern.size();
 }
 
+// A child's environment as execve takes it. The inherited entries point at the worker's own
+// environment strings rather than copies (a copy of each was most of a launch's allocations):
+// glibc never frees a string that setenv or unsetenv takes out of `environ`, so they stay valid
+// while the child execs even if another thread changes the environment meanwhile.
+struct Environment {
+  Environment() = default;
+  // Moving keeps `added`'s elements where they are; a copy would leave `entries` pointing at the
+  // original's.
+  Environment(Environment&&) = default;
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+  std::vector<std::string> added;  // the overrides, as "KEY=value"
+  std::vector<char*> entries;      // inherited entries, then those of `added`; null-terminated
+
+  // The value of `key`, or nullptr.
+  const char* Find(std::string_view key) const {
+    const char* found = nullptr;
+    for (const char* entry : entries) {
+      if (entry != nullptr && std::string_view(entry).starts_with(key) && entry[key.size()] == '=') {
+        found = entry + key.size() + 1;
+      }
+    }
+    return found;
+  }
+};
+
 // The worker's environment without the variables `drop` matches, with `overrides` added or
 // replacing; a key given twice takes the later value.
-std::vector<std::string> BuildEnvironment(
-    const std::vector<std::pair<std::string, std::string>>& overrides,
-    const std::vector<std::string>& drop) {
+Environment BuildEnvironment(const std::vector<std::pair<std::string, std::string>>& overrides,
+                             const std::vector<std::string>& drop) {
   auto overridden = [&](std::string_view key, size_t from) {
     for (size_t i = from; i < overrides.size(); ++i) {
       if (overrides[i].first == key) return true;
     }
     return false;
   };
-  std::vector<std::string> result;
+  Environment result;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    std::string_view text(*entry);
+    const std::string_view text(*entry);
     const std::string_view key = text.substr(0, text.find('='));
     if (overridden(key, 0)) continue;
     if (std::any_of(drop.begin(), drop.end(), [&](const std::string& p) { return GlobMatch(p, key); })) {
       continue;
     }
-    result.emplace_back(text);
+    result.entries.push_back(*entry);
   }
+  result.added.reserve(overrides.size());
   for (size_t i = 0; i < overrides.size(); ++i) {
     if (!overridden(overrides[i].first, i + 1)) {
-      result.push_back(overrides[i].first + "=" + overrides[i].second);
+      result.added.push_back(overrides[i].first + "=" + overrides[i].second);
     }
   }
+  // Pointers into `added` only now, when it no longer grows.
+  for (std::string& entry : result.added) result.entries.push_back(entry.data());
+  result.entries.push_back(nullptr);
   return result;
 }
 
@@ -144,13 +201,11 @@ struct Resolved {
 // execvp's lookup, done in the parent so the child only calls execve. PATH is the child's (so
 // launch.env can set it). Relative PATH entries are skipped: they would depend on the worker's
 // cwd. A name with a '/' is used as given, i.e. relative to work_dir.
-Resolved ResolveProgram(const std::string& program, const std::vector<std::string>& environment) {
+Resolved ResolveProgram(const std::string& program, const Environment& environment) {
   if (program.empty()) return {"", ENOENT};
   if (program.find('/') != std::string::npos) return {program, 0};
-  std::string_view dirs = kDefaultPath;
-  for (const std::string& entry : environment) {
-    if (entry.starts_with("PATH=")) dirs = std::string_view(entry).substr(5);
-  }
+  const char* path = environment.Find("PATH");
+  std::string_view dirs = path != nullptr ? std::string_view(path) : kDefaultPath;
   int error = ENOENT;
   while (true) {
     size_t colon = dirs.find(':');
@@ -325,7 +380,6 @@ class PosixTrialProcess final : public TrialProcess {
   bool after_cr_ = false;                   // the last line ended at a '\r' that ended the data
   bool log_line_open_ = false;              // the stdout copied to the log did not end in '\n'
   std::vector<OutputLine> pending_lines_;   // read by Poll, handed out by the next ReadLines
-  std::vector<char> buffer_;
   bool abandoned_ = false;  // AbandonStdout ran; only ReadLines may now reach EOF
 
   std::optional<Clock::time_point> timeout_at_;
@@ -348,32 +402,28 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   program_ = launch.argv[0];
 
   OpenLog(launch.log_path);
-  UniqueFd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!dev_null) ThrowErrno("cannot open /dev/null", errno);
+  const int dev_null = DevNull();
   UniqueFd out_write;
   MakePipe(out_, out_write);
   MoveAboveStdio(log_);
-  MoveAboveStdio(dev_null);
   MoveAboveStdio(out_write);
   if (::fcntl(out_.get(), F_SETFL, O_NONBLOCK) != 0) ThrowErrno("cannot set O_NONBLOCK", errno);
 
-  std::vector<std::string> environment = BuildEnvironment(launch.env, launch.env_drop);
+  Environment environment = BuildEnvironment(launch.env, launch.env_drop);
   std::vector<std::string> arguments = launch.argv;
   Resolved resolved = ResolveProgram(program_, environment);
-  std::vector<char*> envp = PointersTo(environment);
   std::vector<char*> argv = PointersTo(arguments);
   ChildFailure failure;
   ChildPlan plan{resolved.path.empty() ? nullptr : resolved.path.c_str(),
                  resolved.error,
                  argv.data(),
-                 envp.data(),
+                 environment.entries.data(),
                  launch.work_dir.empty() ? nullptr : launch.work_dir.c_str(),
-                 dev_null.get(),
+                 dev_null,
                  out_write.get(),
                  log_.get(),
                  ::getpid(),
                  &failure};
-  buffer_.resize(kReadChunk);
   thread_local ChildStack stack;
 
   // vfork-style: the child shares this process's memory and this thread waits until it has
@@ -400,7 +450,6 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   // From here on nothing throws: the destructor would not run to kill the child.
 
   out_write.Reset();
-  dev_null.Reset();
   if (timeout_s_ > 0) timeout_at_ = started + ToDuration(timeout_s_);
   if (failure.stage == static_cast<int>(ChildStage::kNone)) {
     // execve succeeded, unless the child returned 127 without saying why (the worker's parent
@@ -468,14 +517,15 @@ std::vector<OutputLine> PosixTrialProcess::ReadLines() {
 }
 
 void PosixTrialProcess::ReadAvailable(std::vector<OutputLine>& lines) {
+  char* const buffer = ReadBuffer();
   size_t total = 0;
   while (out_ && total < kMaxReadPerCall) {
-    ssize_t n = ::read(out_.get(), buffer_.data(), buffer_.size());
+    ssize_t n = ::read(out_.get(), buffer, kReadChunk);
     if (n > 0) {
       size_t size = static_cast<size_t>(n);
-      AppendToLog(buffer_.data(), size);
-      log_line_open_ = buffer_[size - 1] != '\n';
-      partial_.append(buffer_.data(), size);
+      AppendToLog(buffer, size);
+      log_line_open_ = buffer[size - 1] != '\n';
+      partial_.append(buffer, size);
       total += size;
       SplitLines(lines);
       continue;

@@ -138,10 +138,10 @@ constexpr std::string_view kAlwaysDropped = "HPT_CURVE_*";
 // Makes `dir` with mode 0700, exactly (the umask can only take bits away, so the mode is set
 // again after mkdir). An existing `dir` must be a directory; with `allow_link` false it must not
 // be a symbolic link either, so that nothing made under it leaves the tree it is checked against.
-void MakePrivateDir(const fs::path& dir, bool allow_link) {
+void MakePrivateDir(const std::string& dir, bool allow_link) {
   if (::mkdir(dir.c_str(), 0700) == 0) {
     if (::chmod(dir.c_str(), 0700) != 0) {
-      throw Error(ErrorKind::kFailed, "cannot set the mode of '" + dir.string() + "': " + std::strerror(errno));
+      throw Error(ErrorKind::kFailed, "cannot set the mode of '" + dir + "': " + std::strerror(errno));
     }
     return;
   }
@@ -149,10 +149,10 @@ void MakePrivateDir(const fs::path& dir, bool allow_link) {
   struct stat info {};
   if (error == EEXIST && (allow_link ? ::stat(dir.c_str(), &info) : ::lstat(dir.c_str(), &info)) == 0) {
     if (S_ISDIR(info.st_mode)) return;
-    throw Error(ErrorKind::kFailed, "'" + dir.string() + "' exists and is not a directory" +
+    throw Error(ErrorKind::kFailed, "'" + dir + "' exists and is not a directory" +
                                         (S_ISLNK(info.st_mode) ? " (a symbolic link)" : ""));
   }
-  throw Error(ErrorKind::kFailed, "cannot create directory '" + dir.string() + "': " + std::strerror(error));
+  throw Error(ErrorKind::kFailed, "cannot create directory '" + dir + "': " + std::strerror(error));
 }
 
 // `dir` (absolute) and its missing parents, each made by MakePrivateDir; existing ones (links to
@@ -163,7 +163,7 @@ void MakePrivateDirs(const fs::path& dir) {
     prefix /= part;
     struct stat info {};
     if (prefix == prefix.root_path() || (::stat(prefix.c_str(), &info) == 0 && S_ISDIR(info.st_mode))) continue;
-    MakePrivateDir(prefix, true);
+    MakePrivateDir(prefix.string(), true);
   }
 }
 
@@ -416,10 +416,14 @@ class Worker::Impl {
     try {
       RunningTrialState t;
       t.assign = a;
+      // Joined as text: every part of a layout is a plain name (CheckAssignment checked the
+      // experiment's), so the joins are normal paths below the work dir already.
       const TrialLayout layout = Layout(a);
-      const fs::path trial_dir = InWorkDir(layout.trial_dir);
-      const fs::path checkpoint_dir = InWorkDir(layout.checkpoint_dir);
-      t.log_path = InWorkDir(layout.attempt_log).string();
+      std::string root = work_root_.string();
+      if (root.back() != '/') root += '/';  // the work dir is "/" itself
+      const std::string trial_dir = root + layout.trial_dir;
+      const std::string checkpoint_dir = root + layout.checkpoint_dir;
+      t.log_path = root + layout.attempt_log;
 
       NamedValues params;
       try {
@@ -436,8 +440,8 @@ class Worker::Impl {
       }
       const TrialBuiltins builtins{.trial_id = std::to_string(a.trial_id),
                                    .experiment = a.experiment_name,
-                                   .trial_dir = trial_dir.string(),
-                                   .checkpoint_dir = checkpoint_dir.string(),
+                                   .trial_dir = trial_dir,
+                                   .checkpoint_dir = checkpoint_dir,
                                    .budget = a.budget > 0 ? FormatValue(ParamValue(a.budget)) : ""};
       auto lookup = [&](std::string_view name) -> std::optional<std::string> {
         if (std::optional<std::string> value = BuiltinValue(builtins, name)) return value;
@@ -466,7 +470,7 @@ class Worker::Impl {
       t.parser->SetStepOffset(a.step_offset);
       // Only now, with everything checked, is anything created: the experiment dir, the trial
       // dir and its checkpoint dir, each private, none a link out of the work dir.
-      for (const fs::path& dir : {InWorkDir(layout.experiment_dir), trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
+      for (const std::string& dir : {root + layout.experiment_dir, trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
       t.process = TrialProcess::Start(launch);
       log_->Info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
                  t.process->pid(), SlotList(a.slots));
