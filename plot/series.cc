@@ -24,7 +24,8 @@ void ExperimentData::Encode(size_t i, Params&& params) {
       v = static_cast<double>(it - p.choices.begin());
     } else if (p.type == ParamType::kInt) {
       const int64_t* n = std::get_if<int64_t>(&given.value);
-      exact = n != nullptr && static_cast<int64_t>(static_cast<double>(*n)) == *n;
+      constexpr int64_t kExact = int64_t{1} << 53;  // every integer up to here is a double exactly
+      exact = n != nullptr && *n >= -kExact && *n <= kExact;
       if (exact) v = static_cast<double>(*n);
     } else {
       const double* x = std::get_if<double>(&given.value);
