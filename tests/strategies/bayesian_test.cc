@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "core/json.h"
@@ -251,6 +252,69 @@ TEST_CASE("bayesian: the initial design is the first n_initial Sobol points, wha
   CHECK(DefaultInitialDesign(2) == 5);
   CHECK(DefaultInitialDesign(6) == 13);
   CHECK(DefaultInitialDesign(30) == 20);
+}
+
+
+// The single-objective path pinned: the unit-cube positions of a seeded run over a mixed space,
+// with a pending trial and a failed one, as the strategy made them before several objectives
+// existed (commit 0251b38). Any change to what a one-objective spec is suggested fails here.
+// The tolerance allows for a compiler reordering floating-point sums, not for a changed rule.
+TEST_CASE("bayesian: one objective gets exactly the suggestions it got before several objectives existed") {
+  const SearchSpace space({{"x", ParamType::kFloat, 0, 1, Scale::kLinear, {}, 0},
+                           {"lr", ParamType::kFloat, 1e-4, 1e-1, Scale::kLog, {}, 0},
+                           {"width", ParamType::kInt, 1, 64, Scale::kLog, {}, 0},
+                           {"act", ParamType::kCategorical, 0, 0, Scale::kLinear,
+                            {std::string("relu"), std::string("tanh"), std::string("gelu")}, 0}});
+  const auto f = [](const Params& p) {
+    const double act = std::get<std::string>(p[3].value) == "tanh" ? 0.0 : 0.5;
+    return std::pow(Get(p, 0) - 0.3, 2) + std::pow(std::log10(Get(p, 1)) + 2.5, 2) +
+           std::pow(std::log2(Get(p, 2)) - 3, 2) / 8 + act;
+  };
+  auto bo = MakeBayesianStrategy(space, {.seed = 11, .goal = Goal::kMinimize, .n_initial = 6});
+  std::vector<std::vector<double>> got;
+  std::optional<PendingTrial> running;
+  for (int n = 1; n <= 16; ++n) {
+    SuggestContext context{n, {}};
+    if (running) context.pending.push_back(*running);
+    auto s = bo->Suggest(context);
+    REQUIRE(s);
+    got.push_back(space.ToUnit(s->params));
+    if (n % 4 == 0) {
+      running = PendingTrial{n, s->params};  // finishes with the next one
+      continue;
+    }
+    const bool failed = n == 9;
+    bo->Observe({n, s->params, failed ? TrialStatus::kFailed : TrialStatus::kCompleted,
+                 failed ? std::nullopt : std::optional<double>(f(s->params))});
+    if (running) {
+      bo->Observe({running->number, running->params, TrialStatus::kCompleted, f(running->params)});
+      running.reset();
+    }
+  }
+  const std::vector<std::vector<double>> expected = {
+      {0.67411076171597406, 0.63771873864242257, 0.47380122963748145, 0.5},
+      {0.17411076171597401, 0.13771873864242259, 0.99186576857963571, 0.83333333333333337},
+      {0.42411076171597401, 0.88771873864242257, 0.28525676420672003, 0.16666666666666666},
+      {0.92411076171597406, 0.38771873864242257, 0.73737803855142825, 0.83333333333333337},
+      {0.79911076171597406, 0.76271873864242257, 0.86824497616185914, 0.5},
+      {0.29911076171597401, 0.26271873864242257, 0.36868901927571412, 0.16666666666666666},
+      {0, 0, 0.54303687262634037, 0.5},
+      {0.87900494703144394, 0.067492793465301598, 0.51131740137907411, 0.16666666666666666},
+      {0.75929773385602783, 1, 0.47380122963748145, 0.83333333333333337},
+      {0.79649395212016638, 0, 0.54303687262634037, 0.5},
+      {0.64111065651127896, 0.4793562965861532, 0.51131740137907411, 0.5},
+      {0.64758122738258816, 0.57776391427361729, 0.69986186680983564, 0.5},
+      {0.62859093723803827, 1, 0.28525676420672003, 0.5},
+      {0.65661771431883942, 0.57767238371651353, 0.57051352841344005, 0.5},
+      {0.58973084867963965, 1, 0.63604151686680577, 0.5},
+      {0.65238928210398128, 0, 0.51131740137907411, 0.16666666666666666},
+  };
+  REQUIRE(got.size() == expected.size());
+  for (size_t n = 0; n < got.size(); ++n) {
+    CAPTURE(n);
+    REQUIRE(got[n].size() == expected[n].size());
+    for (size_t i = 0; i < got[n].size(); ++i) CHECK(got[n][i] == doctest::Approx(expected[n][i]).epsilon(1e-6));
+  }
 }
 
 }  // namespace
