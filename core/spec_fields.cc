@@ -271,8 +271,9 @@ const std::vector<FieldDef>& SpecFields() {
        .default_doc = "absent (one `objective`)",
        .check_doc = "2 to 4 objectives, instead of `objective`; each metric used once among objectives and "
                     "constraints. The leaderboard ranks by Pareto front (docs/design.md). strategy.type "
-                    "random, sobol or grid only; no median early stopping, completion.target or "
-                    "completion.patience (not available yet with several objectives)",
+                    "bayesian (a GP per objective and per constraint, docs/strategies.md), random, sobol "
+                    "or grid; no median early stopping, completion.target or completion.patience (not "
+                    "available yet with several objectives)",
        .check =
            [](const FieldValue& v) -> std::optional<std::string> {
              if (v.count >= 2 && v.count <= kMaxObjectives) return std::nullopt;

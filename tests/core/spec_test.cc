@@ -268,6 +268,10 @@ TEST_CASE("spec: several objectives and constraints parse, the first objective s
   CHECK(single.objectives.empty());
   CHECK(ObjectivesOf(single) == std::vector<Spec::Objective>{single.objective});
   CHECK_FALSE(HasOutcomeRules(single));
+
+  // bayesian takes several objectives and constraints (a GP for each).
+  CHECK(ParseSpec(MultiPlus("strategy: {type: bayesian, seed: 3}"), "bayes.yaml").strategy.type ==
+        StrategyType::kBayesian);
   CHECK(ToYaml(single).find("objectives") == std::string::npos);
   CHECK(ToYaml(single).find("constraints") == std::string::npos);
 }
@@ -320,11 +324,10 @@ TEST_CASE("spec: each malformed objectives or constraints entry is rejected, nam
        "objectives[1].goal", 4, "did you mean 'minimize'?"},
       {"an unknown key in an objective", MultiWith(3, "  - {metric: error, goal: minimize, weight: 2}"),
        "objectives[0].weight", 3, "unknown key"},
-      {"bayesian with several objectives", MultiPlus("strategy: {type: bayesian}"), "strategy.type", 11,
-       "'bayesian' is not available with several objectives yet (it ranks trials by one objective value; use "
-       "random, sobol or grid; see docs/design.md)"},
       {"hyperband with several objectives", MultiPlus("strategy: {type: hyperband, max_resource: 9}"),
-       "strategy.type", 11, "'hyperband' is not available with several objectives"},
+       "strategy.type", 11,
+       "'hyperband' is not available with several objectives yet (it ranks trials by one objective value; use "
+       "bayesian, random, sobol or grid; see docs/design.md)"},
       {"asha with several objectives", MultiPlus("strategy: {type: asha, max_resource: 9}"), "strategy.type", 11,
        "'asha' is not available with several objectives"},
       {"median early stopping with several objectives", MultiPlus("early_stopping: {type: median}"),
