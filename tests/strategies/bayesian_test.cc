@@ -213,6 +213,22 @@ TEST_CASE("bayesian: the same seed and observations give the same suggestions; a
   CHECK(c->Suggest({1, {}})->params != a->Suggest({1, {}})->params);
 }
 
+// Two strategies told `recorded` in order and in reverse make the same suggestion in `context`;
+// returns it.
+Params CheckRebuiltInAnyOrder(const SearchSpace& space, const BayesianOptions& options,
+                              const std::vector<Observation>& recorded, const SuggestContext& context) {
+  auto first = MakeBayesianStrategy(space, options);
+  for (const Observation& o : recorded) first->Observe(o);
+  auto second = MakeBayesianStrategy(space, options);
+  for (size_t k = recorded.size(); k-- > 0;) second->Observe(recorded[k]);
+  const auto s1 = first->Suggest(context);
+  const auto s2 = second->Suggest(context);
+  REQUIRE(s1);
+  REQUIRE(s2);
+  CHECK(s1->params == s2->params);
+  return s1->params;
+}
+
 TEST_CASE("bayesian: a strategy rebuilt from the recorded trials, in any order, makes the same next suggestion") {
   const SearchSpace space = Square2();
   auto live = MakeBayesianStrategy(space, {.seed = 8});
@@ -224,16 +240,7 @@ TEST_CASE("bayesian: a strategy rebuilt from the recorded trials, in any order, 
   // A failed trial among them.
   recorded[6].status = TrialStatus::kFailed;
   recorded[6].objective.reset();
-  auto first = MakeBayesianStrategy(space, {.seed = 8});
-  for (const Observation& o : recorded) first->Observe(o);
-  auto second = MakeBayesianStrategy(space, {.seed = 8});
-  for (size_t k = recorded.size(); k-- > 0;) second->Observe(recorded[k]);
-  const SuggestContext context{10, {{11, recorded[2].params}}};
-  const auto s1 = first->Suggest(context);
-  const auto s2 = second->Suggest(context);
-  REQUIRE(s1);
-  REQUIRE(s2);
-  CHECK(s1->params == s2->params);
+  CheckRebuiltInAnyOrder(space, {.seed = 8}, recorded, {10, {{11, recorded[2].params}}});
 }
 
 TEST_CASE("bayesian: the initial design is the first n_initial Sobol points, whatever was observed") {
@@ -449,17 +456,7 @@ TEST_CASE("bayesian with several objectives: rebuilt from its trials in any orde
     live->Observe(o);
   }
   recorded[7] = Observation{8, recorded[7].params, TrialStatus::kFailed, std::nullopt};
-  auto first = MakeBayesianStrategy(space, options);
-  for (const Observation& o : recorded) first->Observe(o);
-  auto second = MakeBayesianStrategy(space, options);
-  for (size_t k = recorded.size(); k-- > 0;) second->Observe(recorded[k]);
-  const SuggestContext context{11, {{12, recorded[2].params}}};
-  const auto s1 = first->Suggest(context);
-  const auto s2 = second->Suggest(context);
-  REQUIRE(s1);
-  REQUIRE(s2);
-  CHECK(s1->params == s2->params);
-  CHECK(s1->params != recorded[2].params);
+  CHECK(CheckRebuiltInAnyOrder(space, options, recorded, {11, {{12, recorded[2].params}}}) != recorded[2].params);
 }
 
 }  // namespace
