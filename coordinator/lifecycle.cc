@@ -433,9 +433,21 @@ void Lifecycle::CountFinal(Experiment& e, const LiveTrial& t, TrialStatus status
   if (status != TrialStatus::kCompleted || t.infeasible) objective.reset();
   if (objective && (!e.best || Better(e.spec.objective.goal, *objective, *e.best))) e.best = objective;
   if (status == TrialStatus::kCompleted) {
-    if (std::optional<std::string> why = e.completion->Observe(t.id, objective); why && e.end_reason.empty()) {
-      e.end_reason = *why;
+    std::optional<std::string> why;
+    if (e.spec.objectives.size() > 1) {
+      // Several objectives: patience counts trials without a hypervolume gain.
+      std::optional<ObjectivePoint> point;
+      if (objective) {
+        point.emplace();
+        for (size_t i = 0; i < e.spec.objectives.size(); ++i) {
+          point->push_back(ToMinimization(e.spec.objectives[i].goal, t.objective_values.at(i).value()));
+        }
+      }
+      why = e.completion->ObservePoint(t.id, std::move(point));
+    } else {
+      why = e.completion->Observe(t.id, objective);
     }
+    if (why && e.end_reason.empty()) e.end_reason = *why;
   }
   if (e.median && status != TrialStatus::kFailed && !t.objective_series.empty()) {
     e.median->AddFinished(t.objective_series);

@@ -742,9 +742,6 @@ class Parser {
       refuse("early_stopping.type", "median early stopping", "it compares one objective's values");
     }
     if (Present("completion.target")) refuse("completion.target", "a target", "it is one objective's value");
-    if (Ok("completion.patience") && spec.completion.patience > 0) {
-      refuse("completion.patience", "patience", "an improvement of a Pareto front is not defined yet");
-    }
   }
 
   void CheckCategorical(const std::string& p, const ParamSpec& ps) {

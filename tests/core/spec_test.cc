@@ -272,6 +272,8 @@ TEST_CASE("spec: several objectives and constraints parse, the first objective s
   // bayesian takes several objectives and constraints (a GP for each).
   CHECK(ParseSpec(MultiPlus("strategy: {type: bayesian, seed: 3}"), "bayes.yaml").strategy.type ==
         StrategyType::kBayesian);
+  // patience counts trials without a hypervolume gain.
+  CHECK(ParseSpec(MultiPlus("completion: {patience: 3, min_delta: 0.01}"), "patience.yaml").completion.patience == 3);
   CHECK(ToYaml(single).find("objectives") == std::string::npos);
   CHECK(ToYaml(single).find("constraints") == std::string::npos);
 }
@@ -334,8 +336,6 @@ TEST_CASE("spec: each malformed objectives or constraints entry is rejected, nam
        "early_stopping.type", 11, "median early stopping is not available with several objectives"},
       {"a target with several objectives", MultiPlus("completion: {target: 0.1}"), "completion.target", 11,
        "a target is not available with several objectives"},
-      {"patience with several objectives", MultiPlus("completion: {patience: 3}"), "completion.patience", 11,
-       "patience is not available with several objectives"},
   };
   for (const BadCase& c : cases) {
     CAPTURE(std::string(c.what));

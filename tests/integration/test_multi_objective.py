@@ -155,6 +155,35 @@ class MultiObjectiveTest(ClusterTest):
         self.assertEqual(json.loads(hpt("leaderboard", exp, "--db", c.db, "--format", "json", "--top", "0",
                                         check=True).stdout), board)
 
+    def test_patience_ends_the_experiment_after_trials_without_a_hypervolume_gain(self):
+        spec = SPEC.replace("max_trials: 24, max_parallel: 4", "max_trials: 60, max_parallel: 1") + \
+            "completion: {patience: 3, min_delta: 0.05}\n"
+        c = self.cluster
+        c.start_coordinator()
+        c.start_worker("w1", "--slots", 1)
+        exp = c.submit(write_spec(self.tmp, spec))
+        final = c.wait_done(exp, timeout=180)
+        self.assertEqual(final["status"], "completed", final)
+        self.assertIn("relative hypervolume gain) in 3 finished trials", final["reason"])
+        self.assertLess(final["trials"]["total"], 60)
+        # Replayed by hand: the last 3 trials, in the order they ran (one slot), added less than 5%.
+        trials = sorted(json.loads(hpt("trials", exp, "--coordinator", c.endpoint, "--format", "json",
+                                       check=True).stdout), key=lambda t: t["trial"])
+        points = [(t["objectives"]["error"], t["objectives"]["latency_ms"]) if t["feasible"] else None for t in trials]
+
+        def gain(k):
+            """The relative hypervolume gain of trial k over the feasible trials before it."""
+            if points[k] is None:
+                return 0.0
+            pts = [p for p in points[:k + 1] if p is not None]
+            reference = [max(p[i] for p in pts) + 0.1 * (max(p[i] for p in pts) - min(p[i] for p in pts))
+                         for i in (0, 1)]
+            before = hypervolume_2d(pts[:-1], reference)
+            return (hypervolume_2d(pts, reference) - before) / before if before > 0 else float("inf")
+        self.assertTrue(all(gain(k) < 0.05 for k in range(len(points) - 3, len(points))),
+                        [gain(k) for k in range(len(points))])
+        self.assertGreaterEqual(gain(len(points) - 4), 0.05)
+
     def test_refused_specs_exit_2_naming_the_field_and_line(self):
         multi = SPEC.replace("strategy: {type: random, seed: 3}\n", "")
         cases = [
@@ -162,7 +191,6 @@ class MultiObjectiveTest(ClusterTest):
             ("asha", multi + "strategy: {type: asha, max_resource: 9}\n", 13, "strategy.type"),
             ("median", multi + "early_stopping: {type: median}\n", 13, "early_stopping.type"),
             ("target", multi + "completion: {target: 0.5}\n", 13, "completion.target"),
-            ("patience", multi + "completion: {patience: 4}\n", 13, "completion.patience"),
             ("one objective listed", multi.replace("  - {metric: latency_ms, goal: minimize}\n", ""), 3, "objectives"),
             ("unbounded constraint", multi.replace("{metric: memory_mb, max: 512}", "{metric: memory_mb}"), 6,
              "constraints[0]"),
