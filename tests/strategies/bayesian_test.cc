@@ -332,6 +332,15 @@ struct MultiResult {
   int feasible_after_design = 0;         // feasible trials past the initial design
 };
 
+// A completed trial with several objectives and constraint values, as the coordinator tells it.
+Observation Told(int64_t n, const Params& params, const std::vector<double>& objectives,
+                 const std::vector<double>& values) {
+  Observation o{n, params, TrialStatus::kCompleted, objectives[0]};
+  o.objectives.assign(objectives.begin(), objectives.end());
+  o.constraints.assign(values.begin(), values.end());
+  return o;
+}
+
 // Runs `trials` sequential trials of a problem giving (objectives, constraint values) for a unit point.
 MultiResult RunMulti(Strategy& s, const SearchSpace& space,
                      const std::function<std::pair<std::vector<double>, std::vector<double>>(const std::vector<double>&)>& f,
@@ -341,9 +350,7 @@ MultiResult RunMulti(Strategy& s, const SearchSpace& space,
     auto suggestion = s.Suggest({n, {}});
     REQUIRE(suggestion);
     const auto [objectives, values] = f(space.ToUnit(suggestion->params));
-    Observation o{n, suggestion->params, TrialStatus::kCompleted, objectives[0]};
-    o.objectives.assign(objectives.begin(), objectives.end());
-    o.constraints.assign(values.begin(), values.end());
+    Observation o = Told(n, suggestion->params, objectives, values);
     bool feasible = true;
     for (size_t c = 0; c < constraints.size(); ++c) {
       if (constraints[c].max) feasible = feasible && values[c] <= *constraints[c].max;
@@ -419,41 +426,38 @@ TEST_CASE("bayesian with three objectives: random scalarizations beat the Sobol 
         Hypervolume(RunMulti(*sobol, space, dtlz2, {}, 40, 9).feasible, reference) + 0.05);
 }
 
-// Two objectives and a constraint that only a corner of the cube meets (x0 + x1 >= 1.4, an eighth of
-// the square): the first feasible trial is found by the probability of feasibility alone.
+// Two objectives and a constraint that only a corner of the cube meets (x0 + x1 >= 1.4, 18% of the
+// square): the first feasible trial is found by the probability of feasibility alone.
 std::pair<std::vector<double>, std::vector<double>> CornerProblem(const std::vector<double>& x) {
   return {{std::pow(x[0] - 1, 2) + x[2], std::pow(x[1] - 1, 2) + (1 - x[2])}, {x[0] + x[1]}};
+}
+const std::vector<Spec::Constraint> kCornerConstraints{{"sum", 1.4, std::nullopt}};
+BayesianOptions CornerOptions(uint64_t seed, int64_t n_initial) {
+  return {.seed = seed, .n_initial = n_initial, .objectives = {Goal::kMinimize, Goal::kMinimize},
+          .constraints = kCornerConstraints};
 }
 
 TEST_CASE("bayesian with a constraint: proposes feasible trials far more often than the Sobol design") {
   const SearchSpace space = Cube(3);
-  const std::vector<Spec::Constraint> constraints{{"sum", 1.4, std::nullopt}};
-  const BayesianOptions options{.seed = 5, .n_initial = 7, .objectives = {Goal::kMinimize, Goal::kMinimize},
-                                .constraints = constraints};
-  auto bo = MakeBayesianStrategy(space, options);
+  auto bo = MakeBayesianStrategy(space, CornerOptions(5, 7));
   auto sobol = MakeSobolStrategy(space, 5);
-  const MultiResult with_model = RunMulti(*bo, space, CornerProblem, constraints, 30, 7);
-  const MultiResult without = RunMulti(*sobol, space, CornerProblem, constraints, 30, 7);
+  const MultiResult with_model = RunMulti(*bo, space, CornerProblem, kCornerConstraints, 30, 7);
+  const MultiResult without = RunMulti(*sobol, space, CornerProblem, kCornerConstraints, 30, 7);
   CHECK(with_model.feasible_after_design >= 15);  // of 23
   CHECK(with_model.feasible_after_design > 2 * without.feasible_after_design);
 }
 
 TEST_CASE("bayesian with several objectives: rebuilt from its trials in any order, it makes the same suggestion") {
   const SearchSpace space = Cube(3);
-  const std::vector<Spec::Constraint> constraints{{"sum", 1.4, std::nullopt}};
-  const BayesianOptions options{.seed = 6, .n_initial = 5, .objectives = {Goal::kMinimize, Goal::kMinimize},
-                                .constraints = constraints};
+  const BayesianOptions options = CornerOptions(6, 5);
   auto live = MakeBayesianStrategy(space, options);
   std::vector<Observation> recorded;
   for (int n = 1; n <= 10; ++n) {
     auto s = live->Suggest({n, {}});
     REQUIRE(s);
     const auto [objectives, values] = CornerProblem(space.ToUnit(s->params));
-    Observation o{n, s->params, TrialStatus::kCompleted, objectives[0]};
-    o.objectives.assign(objectives.begin(), objectives.end());
-    o.constraints.assign(values.begin(), values.end());
-    recorded.push_back(o);
-    live->Observe(o);
+    recorded.push_back(Told(n, s->params, objectives, values));
+    live->Observe(recorded.back());
   }
   recorded[7] = Observation{8, recorded[7].params, TrialStatus::kFailed, std::nullopt};
   CHECK(CheckRebuiltInAnyOrder(space, options, recorded, {11, {{12, recorded[2].params}}}) != recorded[2].params);
