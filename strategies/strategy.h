@@ -92,7 +92,8 @@ struct BayesianOptions {
   // Trials from the Sobol initial design before the model is used; 0 = DefaultInitialDesign.
   int64_t n_initial = 0;
   // Fit the GP to Yeo-Johnson-warped objectives (strategies/bayesian/output_warp.h). Not a spec
-  // field: bench/ turns it off to measure what it buys.
+  // field: bench/ turns it off to measure what it buys. One objective only: several objectives
+  // are always only standardized (several_objectives.cc says why).
   bool warp_outputs = true;
   // Several objectives (2 to 4): each one's goal, in Observation::objectives order, and the
   // constraints in Observation::constraints order. Empty: the one-objective strategy, which reads
