@@ -4,13 +4,20 @@ python3-sklearn: /usr/bin/python3, not a pyenv python).
 
   peers.py quality [--functions all] [--samplers tpe,tpe_mv,random] [--seeds 20] [--budget 100]
       One JSON object per run, in the format of `hpt-strategy-bench quality`.
+  peers.py pareto [--problems all] [--samplers nsga2,motpe] [--seeds 20] [--budget 100]
+      Several objectives: one JSON object per run in the format of `hpt-strategy-bench pareto`
+      (every evaluation's objectives and feasibility); constrained problems give the samplers a
+      constraints_func.
   peers.py evaluate FUNCTION X0 X1 ...
       Prints `hpt: value=F(X)`: the trial program of bench/real_path.py.
+  peers.py evaluate-pareto PROBLEM X0 X1 ...
+      Prints `hpt: f0=... f1=... c0=...` (objectives, then constraint values): the trial program
+      of bench/real_path.py --pareto.
   peers.py latency [--n 100,500,1000,2000] [--d 2,6,10,20] [--reps 5]
       Suggestion time of Optuna's TPE (ask() on a study holding n trials) and of scikit-learn's
       GaussianProcessRegressor (fit on n points + predict mean/std at 2048 candidates).
 
-The functions are those of functions.h; keep the two in step.
+The functions are those of functions.h and pareto_functions.h; keep them in step.
 """
 import argparse
 import json
@@ -74,6 +81,87 @@ FUNCTIONS = {
     "levy5": (box(5, -10, 10), 0.0, levy),
     "styblinski_tang5": (box(5, -5, 5), -39.16616570377142 * 5, styblinski_tang),
 }
+
+
+def zdt_g(x):
+    return 1 + 9 * sum(x[1:]) / (len(x) - 1)
+
+
+def zdt1(x):
+    g = zdt_g(x)
+    return [x[0], g * (1 - math.sqrt(x[0] / g))], []
+
+
+def zdt2(x):
+    g = zdt_g(x)
+    return [x[0], g * (1 - (x[0] / g) ** 2)], []
+
+
+def zdt3(x):
+    g = zdt_g(x)
+    r = x[0] / g
+    return [x[0], g * (1 - math.sqrt(r) - r * math.sin(10 * math.pi * x[0]))], []
+
+
+def dtlz2(x):
+    g = sum((v - 0.5) ** 2 for v in x[2:])
+    a, b = x[0] * math.pi / 2, x[1] * math.pi / 2
+    return [(1 + g) * math.cos(a) * math.cos(b), (1 + g) * math.cos(a) * math.sin(b), (1 + g) * math.sin(a)], []
+
+
+def binh_korn(x):
+    return ([4 * x[0] ** 2 + 4 * x[1] ** 2, (x[0] - 5) ** 2 + (x[1] - 5) ** 2],
+            [(x[0] - 5) ** 2 + x[1] ** 2, (x[0] - 8) ** 2 + (x[1] + 3) ** 2])
+
+
+# name: (params, objectives, constraints as (min, max) with None for no bound, function)
+PARETO = {
+    "zdt1": (box(6, 0, 1), 2, [], zdt1),
+    "zdt2": (box(6, 0, 1), 2, [], zdt2),
+    "zdt3": (box(6, 0, 1), 2, [], zdt3),
+    "dtlz2": (box(6, 0, 1), 3, [], dtlz2),
+    "binh_korn": ([("x0", 0, 5, False), ("x1", 0, 3, False)], 2, [(None, 25.0), (7.7, None)], binh_korn),
+}
+
+
+def violations(constraints, values):
+    """Optuna's constraints_func form: one number per constraint, feasible when <= 0."""
+    return [max(lo - v if lo is not None else -math.inf, v - hi if hi is not None else -math.inf)
+            for (lo, hi), v in zip(constraints, values)]
+
+
+def pareto(args):
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    import warnings
+    warnings.filterwarnings("ignore")
+    names = list(PARETO) if args.problems == "all" else args.problems.split(",")
+    for name in names:
+        params, m, constraints, f = PARETO[name]
+        constraints_func = (lambda t: t.user_attrs["violations"]) if constraints else None
+        for sampler_name in args.samplers.split(","):
+            for seed in range(args.seeds):
+                start = time.perf_counter()
+                if sampler_name == "nsga2":
+                    sampler = optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints_func)
+                elif sampler_name == "motpe":
+                    sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=constraints_func)
+                else:
+                    raise SystemExit(f"unknown sampler {sampler_name}")
+                study = optuna.create_study(directions=["minimize"] * m, sampler=sampler)
+                objectives, feasible = [], []
+                for _ in range(args.budget):
+                    trial = study.ask()
+                    x = [trial.suggest_float(p, lo, hi, log=log) for p, lo, hi, log in params]
+                    values, cvalues = f(x)
+                    v = violations(constraints, cvalues)
+                    trial.set_user_attr("violations", v)
+                    study.tell(trial, values)
+                    objectives.append(values)
+                    feasible.append(all(c <= 0 for c in v))
+                print(json.dumps({"problem": name, "strategy": "optuna-" + sampler_name, "seed": seed,
+                                  "objectives": objectives, "feasible": feasible,
+                                  "seconds": time.perf_counter() - start}), flush=True)
 
 
 def make_sampler(optuna, name, seed):
@@ -180,14 +268,26 @@ def main():
     lat.add_argument("--reps", type=int, default=5)
     lat.add_argument("--sklearn-max-n", type=int, default=100000,
                      help="skip scikit-learn above this n (its fit takes minutes at n >= 1000)")
+    par = sub.add_parser("pareto")
+    par.add_argument("--problems", default="all")
+    par.add_argument("--samplers", default="nsga2,motpe")
+    par.add_argument("--seeds", type=int, default=20)
+    par.add_argument("--budget", type=int, default=100)
     ev = sub.add_parser("evaluate")
     ev.add_argument("function", choices=sorted(FUNCTIONS))
     ev.add_argument("x", type=float, nargs="+")
+    evp = sub.add_parser("evaluate-pareto")
+    evp.add_argument("problem", choices=sorted(PARETO))
+    evp.add_argument("x", type=float, nargs="+")
     args = parser.parse_args()
     if args.mode == "evaluate":
         print(f"hpt: value={FUNCTIONS[args.function][2](args.x)!r}")
+    elif args.mode == "evaluate-pareto":
+        values, cvalues = PARETO[args.problem][3](args.x)
+        print("hpt: " + " ".join([f"f{i}={v!r}" for i, v in enumerate(values)] +
+                                 [f"c{i}={v!r}" for i, v in enumerate(cvalues)]))
     else:
-        quality(args) if args.mode == "quality" else latency(args)
+        {"quality": quality, "latency": latency, "pareto": pareto}[args.mode](args)
 
 
 if __name__ == "__main__":

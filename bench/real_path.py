@@ -10,6 +10,12 @@ whose trial is `python3 bench/peers.py evaluate FUNCTION {x0} {x1} ...` (it prin
 `hpt: value=...`). The trials' objectives, in trial-number order, give the best-so-far curve.
 Prints one JSON object per run in the format of `hpt-strategy-bench quality` (strategy named
 `hpt-STRATEGY (real path)`), so bench/report.py reads both.
+
+  real_path.py --hpt build/bin/hpt --pareto [--functions zdt1,binh_korn] [--seeds 20] [--budget 100]
+
+The same for the multi-objective problems of peers.py (PARETO): a spec with `objectives:` f0, f1..
+and `constraints:` c0, c1.., the trial `peers.py evaluate-pareto PROBLEM ...`; one JSON object per
+run in the format of `hpt-strategy-bench pareto`, read back from `hpt trials --format json`.
 """
 import argparse
 import json
@@ -20,22 +26,33 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peers import FUNCTIONS  # noqa: E402
+from peers import FUNCTIONS, PARETO  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def spec_text(function, strategy, seed, budget, slots):
-    params, _, _ = FUNCTIONS[function]
-    lines = [f"name: real-{function}",
-             "objective: {metric: value, goal: minimize}",
+    if function in PARETO:
+        params, m, constraints, _ = PARETO[function]
+        head = ["objectives:"] + [f"  - {{metric: f{i}, goal: minimize}}" for i in range(m)]
+        if constraints:
+            head.append("constraints:")
+            for i, (lo, hi) in enumerate(constraints):
+                bounds = ([f"min: {lo!r}"] if lo is not None else []) + ([f"max: {hi!r}"] if hi is not None else [])
+                head.append(f"  - {{metric: c{i}, {', '.join(bounds)}}}")
+        program = "evaluate-pareto"
+    else:
+        params, _, _ = FUNCTIONS[function]
+        head = ["objective: {metric: value, goal: minimize}"]
+        program = "evaluate"
+    lines = [f"name: real-{function}"] + head + [
              f"strategy: {{type: {strategy}, seed: {seed}}}",
              "parameters:"]
     for name, lo, hi, log in params:
         scale = "log" if log else "linear"
         lines.append(f"  - {{name: {name}, type: float, min: {lo!r}, max: {hi!r}, scale: {scale}}}")
     lines.append(f"limits: {{max_trials: {budget}, max_parallel: {slots}, trial_timeout: 1m}}")
-    command = ["python3", os.path.join(ROOT, "bench", "peers.py"), "evaluate", function]
+    command = ["python3", os.path.join(ROOT, "bench", "peers.py"), program, function]
     command += ["{" + name + "}" for name, *_ in params]
     lines.append("trial:")
     lines.append("  command: " + json.dumps(command))
@@ -60,6 +77,11 @@ def run_one(hpt, function, strategy, seed, budget, slots, scratch):
     if len(trials) != budget or any(t["status"] != "completed" for t in trials):
         raise SystemExit(f"{function} seed {seed}: expected {budget} completed trials, got "
                          f"{[(t['number'], t['status']) for t in trials]}")
+    if function in PARETO:
+        m = PARETO[function][1]
+        return {"problem": function, "strategy": f"hpt-{strategy} (real path)", "seed": seed,
+                "objectives": [[t["objectives"][f"f{i}"] for i in range(m)] for t in trials],
+                "feasible": [t["feasible"] for t in trials], "seconds": seconds}
     best, best_so_far = float("inf"), []
     for t in trials:
         best = min(best, t["objective"])
@@ -77,7 +99,10 @@ def main():
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--budget", type=int, default=50)
     parser.add_argument("--slots", type=int, default=1)
+    parser.add_argument("--pareto", action="store_true", help="the multi-objective problems (default zdt1,binh_korn)")
     args = parser.parse_args()
+    if args.pareto and args.functions == "branin":
+        args.functions = "zdt1,binh_korn"
     hpt = os.path.abspath(args.hpt)
     with tempfile.TemporaryDirectory(prefix="hpt-real-path-") as scratch:
         for function in args.functions.split(","):

@@ -2,6 +2,8 @@
 """Markdown tables from the benchmark JSON lines (hpt-strategy-bench and peers.py output).
 
   report.py quality FILE...   median [q25, q75] of log10 simple regret per function, strategy, budget
+  report.py pareto FILE...    median [q25, q75] hypervolume per problem, strategy, budget (several
+                              objectives), against the fixed REFERENCES below
   report.py latency FILE...   suggestion time per tool, n and d
 """
 import json
@@ -23,6 +25,14 @@ def load(paths):
     return rows
 
 
+def groups(runs, rows, columns):
+    """(row, column, runs) for every pair of rows x columns that has runs, in order."""
+    for row in rows:
+        for column in columns:
+            if runs.get((row, column)):
+                yield row, column, runs[(row, column)]
+
+
 def quality(paths):
     runs = defaultdict(list)
     for r in load(paths):
@@ -38,16 +48,12 @@ def quality(paths):
     print("median log10 simple regret [25th, 75th percentile] over seeds; lower is better\n")
     print("| function | strategy | seeds | " + " | ".join(f"{b} evals" for b in BUDGETS) + " |")
     print("|---|---|---|" + "---|" * len(BUDGETS))
-    for f in functions:
-        for s in strategies:
-            rs = runs.get((f, s))
-            if not rs:
-                continue
-            cells = []
-            for b in BUDGETS:
-                m, lo, hi, _ = stats(rs, b)
-                cells.append(f"{m:.2f} [{lo:.2f}, {hi:.2f}]")
-            print(f"| {f} | {s} | {len(rs)} | " + " | ".join(cells) + " |")
+    for f, s, rs in groups(runs, functions, strategies):
+        cells = []
+        for b in BUDGETS:
+            m, lo, hi, _ = stats(rs, b)
+            cells.append(f"{m:.2f} [{lo:.2f}, {hi:.2f}]")
+        print(f"| {f} | {s} | {len(rs)} | " + " | ".join(cells) + " |")
     # Targets of issue 3 (against plain TPE), and the same count against multivariate TPE.
     for peer in ("optuna-tpe", "optuna-tpe_mv"):
         print(f"\nhpt-bayesian against {peer} (median log10 regret; wins = bayesian lower):\n")
@@ -72,20 +78,97 @@ def quality(paths):
                       f"{sum(x < limit for x in v)} of {len(v)} seeds below the target)")
 
 
+# Fixed hypervolume reference points of the multi-objective problems (bench/pareto_functions.h):
+# each objective's worst value over the whole domain plus 10% (ZDT's second objective is at most
+# g = 10, DTLZ2's objectives at most 1 + g = 2; Binh-Korn's at most 136 and 50, the usual (140, 50)).
+REFERENCES = {"zdt1": (1.1, 11.0), "zdt2": (1.1, 11.0), "zdt3": (1.1, 11.0), "dtlz2": (2.2, 2.2, 2.2),
+              "binh_korn": (140.0, 50.0)}
+# The same with the tighter references common in the literature for ZDT and DTLZ2, (1.1, 1.1) and
+# (1.1, 1.1, 1.1): only points close to the true front count, so they measure convergence more than
+# spread (a run that never gets that close scores 0).
+TIGHT_REFERENCES = dict(REFERENCES, zdt1=(1.1, 1.1), zdt2=(1.1, 1.1), zdt3=(1.1, 1.1), dtlz2=(1.1, 1.1, 1.1))
+PARETO_BUDGETS = (50, 100)
+
+
+def hypervolume(points, reference):
+    """Exact hypervolume of minimization points against reference: a sweep in 2-D, slices in 3-D."""
+    points = [p for p in points if all(a < r for a, r in zip(p, reference))]
+    if not points:
+        return 0.0
+    if len(reference) == 2:
+        area, best = 0.0, reference[1]
+        inside = sorted(points)
+        for i, (x, y) in enumerate(inside):
+            best = min(best, y)
+            right = inside[i + 1][0] if i + 1 < len(inside) else reference[0]
+            area += (right - x) * (reference[1] - best)
+        return area
+    # Slice along the last coordinate: between consecutive levels the dominated cross-section is the
+    # (d-1)-dimensional hypervolume of the points at or below the level.
+    levels = sorted(set(p[-1] for p in points)) + [reference[-1]]
+    volume = 0.0
+    for lo, hi in zip(levels, levels[1:]):
+        volume += (hi - lo) * hypervolume([p[:-1] for p in points if p[-1] <= lo], reference[:-1])
+    return volume
+
+
+def pareto(paths):
+    rows = load(paths)
+    pareto_table(rows, REFERENCES)
+    print("\nWith the tighter references:\n")
+    pareto_table(rows, TIGHT_REFERENCES)
+
+
+def pareto_table(rows, references):
+    runs = defaultdict(list)
+    for r in rows:
+        runs[(r["problem"], r["strategy"])].append(r)
+    problems = list(dict.fromkeys(p for p, _ in runs))
+    strategies = list(dict.fromkeys(s for _, s in runs))
+
+    def volumes(rs, budget, reference):
+        return [hypervolume([o for o, ok in zip(r["objectives"][:budget], r["feasible"][:budget]) if ok], reference)
+                for r in rs]
+
+    print("median hypervolume [25th, 75th percentile] over seeds, feasible trials only; higher is better\n")
+    print("| problem | reference | strategy | seeds | " + " | ".join(f"{b} evals" for b in PARETO_BUDGETS) +
+          " | s/run |")
+    print("|---|---|---|---|" + "---|" * len(PARETO_BUDGETS) + "---|")
+    medians = {}
+    for p, s, rs in groups(runs, problems, strategies):
+        cells = []
+        for b in PARETO_BUDGETS:
+            v = volumes(rs, b, references[p])
+            medians[(p, s, b)] = float(np.median(v))
+            cells.append(f"{np.median(v):.4g} [{np.percentile(v, 25):.4g}, {np.percentile(v, 75):.4g}]")
+        seconds = np.median([r["seconds"] for r in rs])
+        print(f"| {p} | {references[p]} | {s} | {len(rs)} | " + " | ".join(cells) + f" | {seconds:.2f} |")
+    for peer in ("optuna-nsga2", "optuna-motpe"):
+        print(f"\nhpt-bayesian against {peer} (median hypervolume; wins = bayesian higher):\n")
+        print("| budget | wins | problems lost |")
+        print("|---|---|---|")
+        for b in PARETO_BUDGETS:
+            compared = [p for p in problems if (p, "hpt-bayesian", b) in medians and (p, peer, b) in medians]
+            lost = [p for p in compared if medians[(p, "hpt-bayesian", b)] <= medians[(p, peer, b)]]
+            print(f"| {b} | {len(compared) - len(lost)} of {len(compared)} | {', '.join(lost) or '-'} |")
+
+
 def latency(paths):
     rows = load(paths)
-    print("| tool | d | n | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms | fit p50 ms | acquisition p50 ms | cold ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| tool | outputs | d | n | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms | fit p50 ms | acquisition p50 ms | cold ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     ms = lambda r, k: f"{1000 * r[k]:.1f}" if k in r else "-"
-    for r in sorted(rows, key=lambda r: (r["tool"], r["d"], r["n"])):
+    # Objectives + constraints, each with its own GP (one when the row does not say).
+    outputs = lambda r: f"{r.get('objectives', 1)} + {r.get('constraints', 0)}"
+    for r in sorted(rows, key=lambda r: (r["tool"], r.get("objectives", 1), r["d"], r["n"])):
         if "skipped" in r:
-            print(f"| {r['tool']} | {r['d']} | {r['n']} | skipped: {r['skipped']} | | | | | | |")
+            print(f"| {r['tool']} | {outputs(r)} | {r['d']} | {r['n']} | skipped: {r['skipped']} | | | | | | |")
             continue
-        print(f"| {r['tool']} | {r['d']} | {r['n']} | {ms(r, 'p50_s')} | {ms(r, 'p95_s')} | {ms(r, 'cpu_p50_s')} | {ms(r, 'cpu_p95_s')} | {ms(r, 'fit_p50_s')} | "
+        print(f"| {r['tool']} | {outputs(r)} | {r['d']} | {r['n']} | {ms(r, 'p50_s')} | {ms(r, 'p95_s')} | {ms(r, 'cpu_p50_s')} | {ms(r, 'cpu_p95_s')} | {ms(r, 'fit_p50_s')} | "
               f"{ms(r, 'acq_p50_s')} | {ms(r, 'cold_s')} |")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3 or sys.argv[1] not in ("quality", "latency"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("quality", "pareto", "latency"):
         sys.exit(__doc__)
-    quality(sys.argv[2:]) if sys.argv[1] == "quality" else latency(sys.argv[2:])
+    {"quality": quality, "pareto": pareto, "latency": latency}[sys.argv[1]](sys.argv[2:])

@@ -5,11 +5,18 @@
 //       One JSON object per run on stdout: the best-so-far objective after each evaluation and
 //       the function's known minimum. With --slots k > 1, k trials are in flight at once: each
 //       suggestion sees the others as pending, and the oldest finishes first.
+//   hpt-strategy-bench pareto [--problems a,b|all] [--strategies bayesian,sobol] [--seeds 20] [--budget 100]
+//       Several objectives (bench/pareto_functions.h): one JSON object per run with every
+//       evaluation's objective values and feasibility, in order; report.py pareto computes the
+//       hypervolumes against fixed reference points.
 //   hpt-strategy-bench latency [--n 100,500,1000,2000] [--d 2,6,10,20] [--reps 25]
+//                              [--objectives 1] [--constraints 0]
 //       One JSON object per (n, d): the bayesian strategy is given n observations, then asked
 //       for `reps` suggestions, one more observation between each; times split into fit (model
 //       update, refit when due, fantasies) and acquisition (wall clock), plus the process CPU
 //       time of the whole suggestion (single-threaded, so it does not grow with machine load).
+//       With --objectives 2..4 the strategy has that many objectives and --constraints
+//       constraints (a GP each), all smooth functions of every coordinate.
 //   hpt-strategy-bench asha [--trials 100000] [--block 10000] [--eta 3]
 //       One JSON object per block of trials: the mean CPU microseconds of a Suggest + Observe
 //       pair of ASHA (random sampler, budgets 1..81, 8 trials in flight) within that block, so
@@ -31,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/functions.h"
+#include "bench/pareto_functions.h"
 #include "strategies/bayesian/bayesian.h"
 #include "strategies/multi_fidelity.h"
 #include "strategies/strategy.h"
@@ -46,6 +54,20 @@ std::vector<std::string> Split(const std::string& s) {
     if (!item.empty()) out.push_back(item);
   }
   return out;
+}
+
+// The value of --key, or `fallback` when it was not given.
+std::string Arg(const std::map<std::string, std::string>& args, const std::string& key, const std::string& fallback) {
+  const auto it = args.find(key);
+  return it == args.end() ? fallback : it->second;
+}
+int IntArg(const std::map<std::string, std::string>& args, const std::string& key, int fallback) {
+  return std::stoi(Arg(args, key, std::to_string(fallback)));
+}
+// True when `name` is in the comma-separated `list`, or the list is "all".
+bool Selected(const std::string& list, const std::string& name) {
+  const auto names = Split(list);
+  return list == "all" || std::find(names.begin(), names.end(), name) != names.end();
 }
 
 std::vector<double> Values(const Params& p) {
@@ -66,14 +88,13 @@ std::unique_ptr<Strategy> Make(const std::string& name, const SearchSpace& space
 }
 
 int Quality(const std::map<std::string, std::string>& args) {
-  const std::string functions = args.count("functions") ? args.at("functions") : "all";
-  const auto strategies = Split(args.count("strategies") ? args.at("strategies") : "bayesian,sobol,random");
-  const int seeds = args.count("seeds") ? std::stoi(args.at("seeds")) : 20;
-  const int budget = args.count("budget") ? std::stoi(args.at("budget")) : 100;
-  const int slots = args.count("slots") ? std::stoi(args.at("slots")) : 1;
-  const auto wanted = Split(functions);
+  const std::string functions = Arg(args, "functions", "all");
+  const auto strategies = Split(Arg(args, "strategies", "bayesian,sobol,random"));
+  const int seeds = IntArg(args, "seeds", 20);
+  const int budget = IntArg(args, "budget", 100);
+  const int slots = IntArg(args, "slots", 1);
   for (const TestFunction& fn : AllFunctions()) {
-    if (functions != "all" && std::find(wanted.begin(), wanted.end(), fn.name) == wanted.end()) continue;
+    if (!Selected(functions, fn.name)) continue;
     const SearchSpace space(fn.params);
     for (const std::string& strategy_name : strategies) {
       for (int seed = 0; seed < seeds; ++seed) {
@@ -112,6 +133,53 @@ int Quality(const std::map<std::string, std::string>& args) {
   return 0;
 }
 
+int Pareto(const std::map<std::string, std::string>& args) {
+  const std::string problems = Arg(args, "problems", "all");
+  const auto strategies = Split(Arg(args, "strategies", "bayesian,sobol"));
+  const int seeds = IntArg(args, "seeds", 20);
+  const int budget = IntArg(args, "budget", 100);
+  for (const ParetoProblem& problem : ParetoProblems()) {
+    if (!Selected(problems, problem.name)) continue;
+    const SearchSpace space(problem.params);
+    BayesianOptions options{.goal = Goal::kMinimize, .constraints = problem.constraints};
+    options.objectives.assign(problem.objectives, Goal::kMinimize);
+    for (const std::string& strategy_name : strategies) {
+      for (int seed = 0; seed < seeds; ++seed) {
+        const auto start = std::chrono::steady_clock::now();
+        options.seed = static_cast<uint64_t>(seed);
+        std::unique_ptr<Strategy> strategy = strategy_name == "bayesian"
+                                                 ? MakeBayesianStrategy(space, options)
+                                                 : Make(strategy_name, space, static_cast<uint64_t>(seed));
+        nlohmann::json objectives = nlohmann::json::array(), feasible = nlohmann::json::array();
+        for (int64_t number = 1; number <= budget; ++number) {
+          auto s = strategy->Suggest({number, {}});
+          if (!s) break;
+          const auto [values, constraint_values] = problem.f(Values(s->params));
+          bool ok = true;
+          for (size_t c = 0; c < problem.constraints.size(); ++c) {
+            const Spec::Constraint& k = problem.constraints[c];
+            ok = ok && (!k.min || constraint_values[c] >= *k.min) && (!k.max || constraint_values[c] <= *k.max);
+          }
+          // As the coordinator tells it (coordinator/lifecycle.cc): `objective` only when feasible.
+          Observation o{number, s->params, TrialStatus::kCompleted, ok ? std::optional(values[0]) : std::nullopt};
+          o.objectives.assign(values.begin(), values.end());
+          o.constraints.assign(constraint_values.begin(), constraint_values.end());
+          strategy->Observe(o);
+          objectives.push_back(values);
+          feasible.push_back(ok);
+        }
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        nlohmann::json out = {{"problem", problem.name}, {"strategy", "hpt-" + strategy_name},
+                              {"seed", seed},            {"objectives", objectives},
+                              {"feasible", feasible},    {"seconds", seconds}};
+        std::printf("%s\n", out.dump().c_str());
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
+
 double Percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const double pos = q * static_cast<double>(v.size() - 1);
@@ -123,7 +191,14 @@ double Percentile(std::vector<double> v, double q) {
 int Latency(const std::map<std::string, std::string>& args) {
   const auto ns = Split(args.count("n") ? args.at("n") : "100,500,1000,2000");
   const auto ds = Split(args.count("d") ? args.at("d") : "2,6,10,20");
-  const int reps = args.count("reps") ? std::stoi(args.at("reps")) : 25;
+  const int reps = IntArg(args, "reps", 25);
+  const int objectives = IntArg(args, "objectives", 1);
+  const int constraints = IntArg(args, "constraints", 0);
+  BayesianOptions options{.seed = 1, .goal = Goal::kMinimize};
+  if (objectives > 1) {
+    options.objectives.assign(static_cast<size_t>(objectives), Goal::kMinimize);
+    options.constraints.assign(static_cast<size_t>(constraints), Spec::Constraint{"c", std::nullopt, 0.5});
+  }
   for (const std::string& d_text : ds) {
     const int d = std::stoi(d_text);
     const SearchSpace space(Box(d, 0, 1));
@@ -133,15 +208,36 @@ int Latency(const std::map<std::string, std::string>& args) {
       for (size_t i = 0; i < x.size(); ++i) s += std::sin(3.0 * x[i] + static_cast<double>(i)) + (x[i] - 0.4) * (x[i] - 0.4);
       return s;
     };
+    // Several objectives: f at mirrored points of the cube, so that they conflict. Constraints:
+    // the mean of a mirrored point at most 0.5 (so about half the cube meets each).
+    const auto observation = [&](int64_t number, const Params& params) {
+      std::vector<double> x = Values(params);
+      Observation o{number, params, TrialStatus::kCompleted, f(x)};
+      if (objectives == 1) return o;
+      o.objectives.push_back(f(x));
+      for (int k = 1; k < objectives + constraints; ++k) {
+        double mean = 0;
+        for (double& v : x) {
+          v = 1.0 - v * 0.9;
+          mean += v / static_cast<double>(x.size());
+        }
+        if (k < objectives) {
+          o.objectives.push_back(f(x));
+        } else {
+          o.constraints.push_back(mean);
+        }
+      }
+      return o;
+    };
     for (const std::string& n_text : ns) {
       const int n = std::stoi(n_text);
-      bayes::BayesianStrategy strategy(space, {.seed = 1, .goal = Goal::kMinimize});
+      bayes::BayesianStrategy strategy(space, options);
       auto random = MakeRandomStrategy(space, 99);
       int64_t number = 0;
       const auto observe_random = [&]() {
         ++number;
         auto s = random->Suggest({number, {}});
-        strategy.Observe({number, s->params, TrialStatus::kCompleted, f(Values(s->params))});
+        strategy.Observe(observation(number, s->params));
       };
       for (int i = 0; i < n; ++i) observe_random();
       // The first suggestion fits from scratch (as after a coordinator restart).
@@ -153,7 +249,7 @@ int Latency(const std::map<std::string, std::string>& args) {
       for (int r = 0; r < reps; ++r) {
         // One more finished trial, and three running ones (as with 4 slots).
         ++number;
-        strategy.Observe({number, first->params, TrialStatus::kCompleted, f(Values(first->params))});
+        strategy.Observe(observation(number, first->params));
         SuggestContext context;
         context.number = number + 4;
         for (int k = 1; k <= 3; ++k) context.pending.push_back({number + k, random->Suggest({number + 1000 + k, {}})->params});
@@ -167,6 +263,8 @@ int Latency(const std::map<std::string, std::string>& args) {
         refits += strategy.last_timing().refit ? 1 : 0;
       }
       nlohmann::json out = {{"tool", "hpt-bayesian"},
+                            {"objectives", objectives},
+                            {"constraints", constraints},
                             {"n", n},
                             {"d", d},
                             {"reps", reps},
@@ -230,8 +328,8 @@ int Asha(const std::map<std::string, std::string>& args) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc >= 2 ? argv[1] : "";
-  if (mode != "quality" && mode != "latency" && mode != "asha") {
-    std::fprintf(stderr, "usage: %s quality|latency|asha [--key value ...]\n", argv[0]);
+  if (mode != "quality" && mode != "latency" && mode != "asha" && mode != "pareto") {
+    std::fprintf(stderr, "usage: %s quality|pareto|latency|asha [--key value ...]\n", argv[0]);
     return 2;
   }
   std::map<std::string, std::string> args;
@@ -243,5 +341,6 @@ int main(int argc, char** argv) {
     args[argv[i] + 2] = argv[i + 1];
   }
   if (mode == "asha") return hpt::bench::Asha(args);
+  if (mode == "pareto") return hpt::bench::Pareto(args);
   return mode == "quality" ? hpt::bench::Quality(args) : hpt::bench::Latency(args);
 }

@@ -41,7 +41,7 @@ void Lifecycle::Resume(bool resume_running) {
           // Judged again from the same rows as at completion, so best and the strategy's
           // observations after a restart are what they were before it.
           if (t.status == TrialStatus::kCompleted && HasOutcomeRules(e.spec)) {
-            live.infeasible = !EvaluateOutcome(e.spec, t.status, store_.Metrics(t.id), t.attempt).feasible;
+            Judge(e, live, EvaluateOutcome(e.spec, t.status, store_.Metrics(t.id), t.attempt));
           }
           CountFinal(e, live, t.status, t.objective);
           break;
@@ -337,7 +337,7 @@ void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
     for (size_t i = 0; i < objectives.size() && missing_objective.empty(); ++i) {
       if (!outcome.objectives[i]) missing_objective = objectives[i].metric;
     }
-    t.infeasible = !outcome.feasible;
+    Judge(e, t, outcome);
     // The objective column holds the first objective as the views read it: where a step was
     // reported twice, the store keeps the first value, while last_objective follows arrivals.
     objective = outcome.objectives.front();
@@ -347,6 +347,8 @@ void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
     return;
   }
   t.infeasible = false;
+  t.objective_values.clear();
+  t.constraint_values.clear();
   std::string reason = m.message;
   if (!missing_objective.empty()) {
     reason = "no value of objective metric '" + missing_objective + "' was reported";
@@ -434,14 +436,39 @@ void Lifecycle::CountFinal(Experiment& e, const LiveTrial& t, TrialStatus status
   if (status != TrialStatus::kCompleted || t.infeasible) objective.reset();
   if (objective && (!e.best || Better(e.spec.objective.goal, *objective, *e.best))) e.best = objective;
   if (status == TrialStatus::kCompleted) {
-    if (std::optional<std::string> why = e.completion->Observe(t.id, objective); why && e.end_reason.empty()) {
-      e.end_reason = *why;
+    std::optional<std::string> why;
+    if (e.spec.objectives.size() > 1) {
+      // Several objectives: patience counts trials without a hypervolume gain.
+      std::optional<ObjectivePoint> point;
+      if (objective) {
+        point.emplace();
+        for (size_t i = 0; i < e.spec.objectives.size(); ++i) {
+          point->push_back(ToMinimization(e.spec.objectives[i].goal, t.objective_values.at(i).value()));
+        }
+      }
+      why = e.completion->ObservePoint(t.id, std::move(point));
+    } else {
+      why = e.completion->Observe(t.id, objective);
     }
+    if (why && e.end_reason.empty()) e.end_reason = *why;
   }
   if (e.median && status != TrialStatus::kFailed && !t.objective_series.empty()) {
     e.median->AddFinished(t.objective_series);
   }
-  e.suggester->Observe(Observation{t.number, t.params, status, objective, t.budget});
+  Observation observation{t.number, t.params, status, objective, t.budget};
+  if (status == TrialStatus::kCompleted) {
+    observation.objectives = t.objective_values;
+    observation.constraints = t.constraint_values;
+  }
+  e.suggester->Observe(std::move(observation));
+}
+
+void Lifecycle::Judge(const Experiment& e, LiveTrial& t, const TrialOutcome& outcome) {
+  t.infeasible = !outcome.feasible;
+  if (e.spec.objectives.size() > 1) {
+    t.objective_values = outcome.objectives;
+    t.constraint_values = outcome.constraints;
+  }
 }
 
 // ---- Suggestions and ids -------------------------------------------------------------------------

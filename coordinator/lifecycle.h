@@ -49,6 +49,8 @@
 
 namespace hpt {
 
+struct TrialOutcome;  // store/outcome.h
+
 // A trial that has not reached a final state: pending (queued) or running.
 struct LiveTrial {
   int64_t id = 0, experiment_id = 0, number = 0;
@@ -73,6 +75,9 @@ struct LiveTrial {
   std::vector<std::pair<int64_t, double>> objective_series;  // over all attempts, for early stopping
   // Completed but missing a constraint (specs with HasOutcomeRules; set when it completes).
   bool infeasible = false;
+  // Specs with several objectives, once completed: each objective's and constraint's value, for
+  // the strategy (Observation::objectives / constraints), feasible or not.
+  std::vector<std::optional<double>> objective_values, constraint_values;
 };
 
 struct Experiment {
@@ -197,6 +202,9 @@ class Lifecycle {
                   const std::string& reason, TrialStatus new_status, std::optional<double> objective,
                   const std::string& log_path = "");
   void CountFinal(Experiment& e, const LiveTrial& t, TrialStatus status, std::optional<double> objective);
+  // Records on t what its outcome means for the rest of its life: infeasible or not, and the values
+  // the strategy is told.
+  void Judge(const Experiment& e, LiveTrial& t, const TrialOutcome& outcome);
   void StopEarly(Experiment& e, LiveTrial& t, const std::string& reason);
   void MaybeFinish(Experiment& e);
   void EndExperiment(Experiment& e, ExperimentStatus status, std::string reason);

@@ -724,9 +724,9 @@ class Parser {
       }
     }
 
-    // Several objectives work with the strategies that ignore results (random, sobol, grid);
-    // the rest need one objective value per trial. A refusal points at the field at fault, or at
-    // `objectives` when that field was left at its default.
+    // Several objectives work with the strategies that ignore results (random, sobol, grid) and
+    // with bayesian (a GP per objective); the rest need one objective value per trial. A refusal
+    // points at the field at fault, or at `objectives` when that field was left at its default.
     if (spec.objectives.size() < 2) return;
     const auto refuse = [&](const std::string& field, const std::string& what, const std::string& why) {
       Fail(Present(field) ? At(field) : At("objectives"), field,
@@ -734,17 +734,14 @@ class Parser {
     };
     const StrategyType type = spec.strategy.type;
     if (Ok("strategy.type") && type != StrategyType::kRandom && type != StrategyType::kSobol &&
-        type != StrategyType::kGrid) {
+        type != StrategyType::kGrid && type != StrategyType::kBayesian) {
       refuse("strategy.type", "'" + std::string(ToString(type)) + "'",
-             "it ranks trials by one objective value; use random, sobol or grid");
+             "it ranks trials by one objective value; use bayesian, random, sobol or grid");
     }
     if (spec.early_stopping.type == EarlyStoppingType::kMedian) {
       refuse("early_stopping.type", "median early stopping", "it compares one objective's values");
     }
     if (Present("completion.target")) refuse("completion.target", "a target", "it is one objective's value");
-    if (Ok("completion.patience") && spec.completion.patience > 0) {
-      refuse("completion.patience", "patience", "an improvement of a Pareto front is not defined yet");
-    }
   }
 
   void CheckCategorical(const std::string& p, const ParamSpec& ps) {

@@ -271,8 +271,9 @@ const std::vector<FieldDef>& SpecFields() {
        .default_doc = "absent (one `objective`)",
        .check_doc = "2 to 4 objectives, instead of `objective`; each metric used once among objectives and "
                     "constraints. The leaderboard ranks by Pareto front (docs/design.md). strategy.type "
-                    "random, sobol or grid only; no median early stopping, completion.target or "
-                    "completion.patience (not available yet with several objectives)",
+                    "bayesian (a GP per objective and per constraint, docs/strategies.md), random, sobol "
+                    "or grid; no median early stopping or completion.target (not available yet with "
+                    "several objectives); completion.patience counts trials without a hypervolume gain",
        .check =
            [](const FieldValue& v) -> std::optional<std::string> {
              if (v.count >= 2 && v.count <= kMaxObjectives) return std::nullopt;
@@ -596,14 +597,16 @@ const std::vector<FieldDef>& SpecFields() {
        .default_yaml = "0",
        .default_doc = "0 (off)",
        .check_doc = ">= 0; the experiment completes after this many consecutive finished trials "
-                    "without an improvement of at least min_delta",
+                    "without an improvement of at least min_delta; with several objectives, an "
+                    "improvement is a gain of the feasible trials' hypervolume (docs/strategies.md)",
        .check = [](const FieldValue& v) { return AtLeast(v.integer, 0); },
        .store = [](Draft& d, const FieldValue& v) { d.spec.completion.patience = v.integer; },
        .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Integer(s.completion.patience); }},
       {.path = "completion.min_delta",
        .kind = FieldKind::kNumber,
        .default_yaml = "0",
-       .check_doc = ">= 0; what counts as an improvement for patience",
+       .check_doc = ">= 0; what counts as an improvement for patience; with several objectives, "
+                    "relative to the hypervolume before the trial (0.01 = 1%)",
        .check =
            [](const FieldValue& v) -> std::optional<std::string> {
              if (v.number >= 0) return std::nullopt;

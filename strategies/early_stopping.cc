@@ -57,11 +57,37 @@ std::optional<std::string> CompletionCriteria::Observe(int64_t trial_id, std::op
   } else {
     ++since_improvement_;
   }
-  if (patience_ > 0 && since_improvement_ >= patience_) {
-    return "no improvement of at least " + FormatValue(min_delta_) + " in " + std::to_string(patience_) +
-           " finished trials";
+  return PatienceSpent();
+}
+
+std::optional<std::string> CompletionCriteria::ObservePoint(int64_t, std::optional<ObjectivePoint> point) {
+  by_points_ = true;
+  if (!point) {
+    ++since_improvement_;
+    return PatienceSpent();
   }
-  return std::nullopt;
+  feasible_.push_back(*point);
+  // A point some front point dominates or equals adds no volume against any reference.
+  const bool dominated = std::any_of(front_.begin(), front_.end(), [&](const ObjectivePoint& q) {
+    return q == *point || Dominates(q, *point);
+  });
+  bool improved = false;
+  if (!dominated) {
+    const ObjectivePoint reference = DefaultReference(feasible_);
+    const double old_volume = Hypervolume(front_, reference);
+    std::erase_if(front_, [&](const ObjectivePoint& q) { return Dominates(*point, q); });
+    front_.push_back(*point);
+    const double gain = Hypervolume(front_, reference) - old_volume;
+    improved = feasible_.size() == 1 || (gain > 0 && gain >= min_delta_ * old_volume);
+  }
+  since_improvement_ = improved ? 0 : since_improvement_ + 1;
+  return PatienceSpent();
+}
+
+std::optional<std::string> CompletionCriteria::PatienceSpent() const {
+  if (patience_ <= 0 || since_improvement_ < patience_) return std::nullopt;
+  return "no improvement of at least " + FormatValue(min_delta_) + (by_points_ ? " (relative hypervolume gain)" : "") +
+         " in " + std::to_string(patience_) + " finished trials";
 }
 
 }  // namespace hpt

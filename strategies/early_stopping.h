@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/pareto.h"
 #include "core/types.h"
 
 namespace hpt {
@@ -48,13 +49,29 @@ class CompletionCriteria {
   // should end now, or nullopt.
   std::optional<std::string> Observe(int64_t trial_id, std::optional<double> objective);
 
+  // The same for a spec with several objectives, where only patience applies: `point` is the
+  // trial's objectives in minimization form (core/pareto.h), nullopt when it failed, stopped or is
+  // infeasible. A trial improves when it raises the hypervolume of the feasible points by more than
+  // 0 and by at least min_delta times the volume before it (min_delta is relative here: 0.01 = 1%);
+  // the first feasible trial always does. Both volumes are taken against DefaultReference of every
+  // feasible point so far, the new one included, so the comparison is fair though the reference
+  // moves. A feasible trial that some earlier one dominates or equals never improves. Cost: two
+  // hypervolumes of the front per feasible trial (core/pareto.h), fine for fronts of hundreds.
+  std::optional<std::string> ObservePoint(int64_t trial_id, std::optional<ObjectivePoint> point);
+
  private:
+  std::optional<std::string> PatienceSpent() const;
+
   Goal goal_;
   std::optional<double> target_;
   int64_t patience_;
   double min_delta_;
   std::optional<double> best_;
   int64_t since_improvement_ = 0;
+  // ObservePoint's feasible points so far (for the reference point), and those of them no other
+  // dominates (for the volume).
+  std::vector<ObjectivePoint> feasible_, front_;
+  bool by_points_ = false;  // ObservePoint is in use
 };
 
 }  // namespace hpt

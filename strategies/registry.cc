@@ -29,9 +29,14 @@ MultiFidelityOptions Budgets(const Spec& spec) {
 const Factory kFactories[] = {
     {StrategyType::kBayesian,
      [](const Spec& spec, const SearchSpace& space) {
-       return MakeBayesianStrategy(space, BayesianOptions{.seed = spec.strategy.seed,
-                                                          .goal = spec.objective.goal,
-                                                          .n_initial = spec.strategy.n_initial});
+       BayesianOptions options{.seed = spec.strategy.seed,
+                               .goal = spec.objective.goal,
+                               .n_initial = spec.strategy.n_initial};
+       if (spec.objectives.size() > 1) {
+         for (const Spec::Objective& o : spec.objectives) options.objectives.push_back(o.goal);
+         options.constraints = spec.constraints;
+       }
+       return MakeBayesianStrategy(space, options);
      },
      [](const Spec& spec, const SearchSpace& space) {
        return MakeBudgetedBayesianSampler(space, spec.strategy.seed, spec.objective.goal);

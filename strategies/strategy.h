@@ -43,6 +43,13 @@ struct Observation {
   TrialStatus status = TrialStatus::kCompleted;
   std::optional<double> objective;
   double budget = 0;  // the budget the objective was reached with (0 = full)
+  // Specs with several objectives only: for a completed trial, feasible or not, each objective's
+  // value in ObjectivesOf(spec) order and each constraint metric's value in spec.constraints
+  // order, as reported (nullopt where a metric has none); empty otherwise. `objective` keeps its
+  // meaning (the first objective's value, for a feasible trial only), so a strategy that reads one
+  // number sees what it saw before.
+  std::vector<std::optional<double>> objectives{};
+  std::vector<std::optional<double>> constraints{};
 };
 
 class Strategy {
@@ -85,13 +92,21 @@ struct BayesianOptions {
   // Trials from the Sobol initial design before the model is used; 0 = DefaultInitialDesign.
   int64_t n_initial = 0;
   // Fit the GP to Yeo-Johnson-warped objectives (strategies/bayesian/output_warp.h). Not a spec
-  // field: bench/ turns it off to measure what it buys.
+  // field: bench/ turns it off to measure what it buys. One objective only: several objectives
+  // are always only standardized (several_objectives.cc says why).
   bool warp_outputs = true;
+  // Several objectives (2 to 4): each one's goal, in Observation::objectives order, and the
+  // constraints in Observation::constraints order. Empty: the one-objective strategy, which reads
+  // Observation::objective and `goal` only (with one objective, constraints are the coordinator's
+  // business: an infeasible trial reaches the strategy without a value).
+  std::vector<Goal> objectives{};
+  std::vector<Spec::Constraint> constraints{};
 };
 // 2 d + 1 for d parameters, at least 5 and at most 20.
 int64_t DefaultInitialDesign(size_t dims);
-// Bayesian optimization with a Gaussian process and log expected improvement; see
-// docs/strategies.md for the model, the pending-trial and failed-trial handling.
+// Bayesian optimization with a Gaussian process and log expected improvement, or with several
+// objectives a GP per objective and per constraint; see docs/strategies.md for the models, the
+// acquisitions, the pending-trial and failed-trial handling.
 std::unique_ptr<Strategy> MakeBayesianStrategy(const SearchSpace& space, const BayesianOptions& options);
 
 // The strategy a spec asks for: one factory per row of core/strategy_table.h

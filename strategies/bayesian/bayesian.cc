@@ -1,5 +1,6 @@
 // Bayesian optimization: a GP on the finished trials, log EI maximized over Sobol and local
-// candidates, kriging-believer fantasies for the pending trials.
+// candidates, kriging-believer fantasies for the pending trials. The model for several objectives
+// is in several_objectives.cc.
 #include "strategies/bayesian/bayesian.h"
 
 #include <algorithm>
@@ -12,8 +13,10 @@
 #include <LBFGSB.h>
 
 #include "core/json.h"
+#include "core/pareto.h"
 #include "strategies/bayesian/acquisition.h"
 #include "strategies/bayesian/output_warp.h"
+#include "strategies/bayesian/stream.h"
 
 namespace hpt {
 namespace bayes {
@@ -24,23 +27,6 @@ using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
-
-// Uniform in [0, 1) from a counter-based stream: portable, unlike std distributions.
-class Stream {
- public:
-  explicit Stream(uint64_t seed) : state_(MixBits(seed)) {}
-  double Uniform() { return static_cast<double>(MixBits(state_++) >> 11) * 0x1p-53; }
-  double Normal() {
-    // Box-Muller; 1 - Uniform() is in (0, 1], so the log is finite.
-    const double a = 1.0 - Uniform();
-    const double b = Uniform();
-    return std::sqrt(-2.0 * std::log(a)) * std::cos(6.283185307179586 * b);
-  }
-  size_t Below(size_t n) { return std::min(static_cast<size_t>(Uniform() * static_cast<double>(n)), n - 1); }
-
- private:
-  uint64_t state_;
-};
 
 // The Sobol candidate count: scoring a candidate costs O(n^2) (a triangular solve), so the set
 // shrinks as the data grows to keep that part of a suggestion near 1e8 multiply-adds.
@@ -77,6 +63,18 @@ void BayesianStrategy::Observe(const Observation& observation) {
       observation.status != TrialStatus::kFailed) {
     record.y = options_.goal == Goal::kMaximize ? -*observation.objective : *observation.objective;
   }
+  if (several() && observation.status == TrialStatus::kCompleted) {
+    record.objectives.resize(options_.objectives.size());
+    for (size_t j = 0; j < record.objectives.size() && j < observation.objectives.size(); ++j) {
+      const std::optional<double>& v = observation.objectives[j];
+      if (v && std::isfinite(*v)) record.objectives[j] = ToMinimization(options_.objectives[j], *v);
+    }
+    record.constraints.resize(options_.constraints.size());
+    for (size_t j = 0; j < record.constraints.size() && j < observation.constraints.size(); ++j) {
+      const std::optional<double>& v = observation.constraints[j];
+      if (v && std::isfinite(*v)) record.constraints[j] = *v;
+    }
+  }
   const auto [it, inserted] = records_.insert_or_assign(observation.number, std::move(record));
   (void)it;
   // A trial observed twice replaces its first record; rows already in the posterior are wrong.
@@ -96,28 +94,18 @@ std::optional<Suggestion> BayesianStrategy::InitialDesign(int64_t number,
   return std::nullopt;
 }
 
-void BayesianStrategy::UpdateModel(VectorXd& targets, double& best) {
+const VectorXd& BayesianStrategy::theta() const {
+  static const VectorXd kNone;
+  return surrogates_.empty() ? kNone : surrogates_.front().theta;
+}
+
+VectorXd BayesianStrategy::UpdateSurrogate(Surrogate& s, const std::vector<int64_t>& numbers,
+                                           const std::vector<double>& values, double min_lambda) {
   const auto d = static_cast<Eigen::Index>(encoder_.encoded_dims());
-  // Failed trials are imputed with the worst objective seen, so the model learns to avoid the
-  // region where trials fail instead of proposing it again.
-  double worst = -std::numeric_limits<double>::infinity();
-  for (const auto& [number, r] : records_) {
-    if (r.y) worst = std::max(worst, *r.y);
-  }
-  std::vector<int64_t> numbers;
-  std::vector<double> values;
-  for (const auto& [number, r] : records_) {
-    numbers.push_back(number);
-    values.push_back(r.y.value_or(worst));
-  }
   const auto n = static_cast<Eigen::Index>(numbers.size());
-  const OutputWarp warp = WarpOutputs(values, options_.warp_outputs ? OutputWarp::kMinLambda : 1.0);
+  const OutputWarp warp = WarpOutputs(values, min_lambda);
   const VectorXd y = Eigen::Map<const VectorXd>(warp.values.data(), n);
   timing_.warp_lambda = warp.lambda;
-  best = std::numeric_limits<double>::infinity();
-  for (Eigen::Index i = 0; i < n; ++i) {
-    if (records_.at(numbers[static_cast<size_t>(i)]).y) best = std::min(best, y(i));
-  }
 
   const auto encode_all = [&](const std::vector<int64_t>& which) {
     MatrixXd x(d, static_cast<Eigen::Index>(which.size()));
@@ -126,9 +114,9 @@ void BayesianStrategy::UpdateModel(VectorXd& targets, double& best) {
   };
 
   const size_t count = numbers.size();
-  const bool due = theta_.size() == 0 || rows_stale_ ||
-                   (count != fitted_at_ && (count <= kRefitEveryUpTo ||
-                                            count - std::min(count, fitted_at_) >= count / kRefitFraction));
+  const bool due = s.theta.size() == 0 || rows_stale_ ||
+                   (count != s.fitted_at && (count <= kRefitEveryUpTo ||
+                                             count - std::min(count, s.fitted_at) >= count / kRefitFraction));
   if (due) {
     timing_.refit = true;
     // The fit sees at most kMaxFitPoints: the best quarter, and a seeded sample of the rest.
@@ -153,47 +141,142 @@ void BayesianStrategy::UpdateModel(VectorXd& targets, double& best) {
       fit_y(static_cast<Eigen::Index>(j)) = y(fit_rows[j]);
     }
     std::vector<VectorXd> starts;
-    if (theta_.size() != 0) {
-      starts.push_back(theta_);  // warm start: the previous fit is usually close
+    if (s.theta.size() != 0) {
+      starts.push_back(s.theta);  // warm start: the previous fit is usually close
     } else {
       starts.push_back(PriorMode(encoder_.encoded_dims(), prior_));
       VectorXd shorter = starts.back();
       shorter.head(d).array() -= 1.5;
       starts.push_back(shorter);
     }
-    theta_ = FitHyperparameters(fit_x, fit_y, starts, prior_, theta_.size() != 0 ? 40 : 60);
-    fitted_at_ = count;
-    posterior_ = std::make_unique<GpPosterior>(theta_);
-    if (!posterior_->Reset(all)) {
+    s.theta = FitHyperparameters(fit_x, fit_y, starts, prior_, s.theta.size() != 0 ? 40 : 60);
+    s.fitted_at = count;
+    s.posterior = std::make_unique<GpPosterior>(s.theta);
+    if (!s.posterior->Reset(all)) {
       // Not positive definite even with jitter: fall back to the prior's hyperparameters, whose
       // noise keeps the matrix well conditioned.
-      theta_ = PriorMode(encoder_.encoded_dims(), prior_);
-      posterior_ = std::make_unique<GpPosterior>(theta_);
-      posterior_->Reset(all);
+      s.theta = PriorMode(encoder_.encoded_dims(), prior_);
+      s.posterior = std::make_unique<GpPosterior>(s.theta);
+      s.posterior->Reset(all);
     }
-    rows_ = numbers;
-    rows_stale_ = false;
+    s.rows = numbers;
   } else {
     // Same hyperparameters: append the trials that finished since, O(n^2) each.
-    std::set<int64_t> present(rows_.begin(), rows_.end());
+    std::set<int64_t> present(s.rows.begin(), s.rows.end());
     for (int64_t number : numbers) {
       if (present.contains(number)) continue;
       VectorXd x(d);
       encoder_.Encode(records_.at(number).u, x);
-      posterior_->Append(x);
-      rows_.push_back(number);
+      s.posterior->Append(x);
+      s.rows.push_back(number);
     }
   }
   // Targets in posterior row order.
   std::map<int64_t, double> by_number;
   for (size_t j = 0; j < count; ++j) by_number[numbers[j]] = y(static_cast<Eigen::Index>(j));
-  targets.resize(static_cast<Eigen::Index>(rows_.size()));
-  for (size_t j = 0; j < rows_.size(); ++j) targets(static_cast<Eigen::Index>(j)) = by_number.at(rows_[j]);
-  posterior_->SetTargets(targets);
+  s.targets.resize(static_cast<Eigen::Index>(s.rows.size()));
+  for (size_t j = 0; j < s.rows.size(); ++j) s.targets(static_cast<Eigen::Index>(j)) = by_number.at(s.rows[j]);
+  s.posterior->SetTargets(s.targets);
+  return y;
+}
+
+VectorXd BayesianStrategy::AddFantasies(Surrogate& s, const MatrixXd& pending) const {
+  VectorXd mean;
+  VectorXd variance;
+  if (pending.cols() == 0) return mean;
+  s.posterior->Predict(pending, mean, variance);
+  for (Eigen::Index j = 0; j < pending.cols(); ++j) s.posterior->Append(pending.col(j));
+  VectorXd all(s.targets.size() + mean.size());
+  all << s.targets, mean;
+  s.posterior->SetTargets(all);
+  return mean;
+}
+
+namespace {
+
+// Log EI of one GP's posterior against the incumbent `best` (minimization).
+class LogEiAcquisition final : public Acquisition {
+ public:
+  LogEiAcquisition(const GpPosterior& posterior, double best) : posterior_(posterior), best_(best) {}
+
+  VectorXd Value(const MatrixXd& xs) const override {
+    VectorXd mean;
+    VectorXd variance;
+    posterior_.Predict(xs, mean, variance);
+    VectorXd out(xs.cols());
+    for (Eigen::Index i = 0; i < xs.cols(); ++i) out(i) = LogExpectedImprovement(mean(i), variance(i), best_).value;
+    return out;
+  }
+
+  VectorXd ValueWithGradient(const MatrixXd& xs, MatrixXd& gradient) const override {
+    VectorXd mean;
+    VectorXd variance;
+    MatrixXd d_mean;
+    MatrixXd d_variance;
+    posterior_.PredictWithGradient(xs, mean, variance, d_mean, d_variance);
+    VectorXd out(xs.cols());
+    gradient.resize(xs.rows(), xs.cols());
+    for (Eigen::Index j = 0; j < xs.cols(); ++j) {
+      const LogEiValue v = LogExpectedImprovement(mean(j), variance(j), best_);
+      out(j) = v.value;
+      for (Eigen::Index row = 0; row < xs.rows(); ++row) {
+        gradient(row, j) = v.d_mean * d_mean(row, j) + v.d_variance * d_variance(row, j);
+      }
+    }
+    return out;
+  }
+
+ private:
+  const GpPosterior& posterior_;
+  double best_;
+};
+
+}  // namespace
+
+BayesianStrategy::Model BayesianStrategy::OneObjectiveModel(const MatrixXd& pending) {
+  // Failed trials are imputed with the worst objective seen, so the model learns to avoid the
+  // region where trials fail instead of proposing it again.
+  double worst = -std::numeric_limits<double>::infinity();
+  for (const auto& [number, r] : records_) {
+    if (r.y) worst = std::max(worst, *r.y);
+  }
+  std::vector<int64_t> numbers;
+  std::vector<double> values;
+  for (const auto& [number, r] : records_) {
+    numbers.push_back(number);
+    values.push_back(r.y.value_or(worst));
+  }
+  if (surrogates_.empty()) surrogates_.resize(1);
+  Surrogate& s = surrogates_.front();
+  const VectorXd y = UpdateSurrogate(s, numbers, values, options_.warp_outputs ? OutputWarp::kMinLambda : 1.0);
+  rows_stale_ = false;
+  double best = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    if (records_.at(numbers[i]).y) best = std::min(best, y(static_cast<Eigen::Index>(i)));
+  }
+  // Kriging believer: each pending trial is added as if it had returned the posterior mean at
+  // its point. The mean stays as it was there, but the variance collapses, so EI near running
+  // trials vanishes and parallel suggestions spread out. The fantasies count as observations for
+  // the incumbent too: otherwise a pending trial whose predicted value beats the incumbent keeps a
+  // large EI right next to it.
+  const VectorXd fantasies = AddFantasies(s, pending);
+  if (fantasies.size() > 0) best = std::min(best, fantasies.minCoeff());
+
+  Model model;
+  model.acquisition = std::make_unique<LogEiAcquisition>(*s.posterior, best);
+  // The neighbourhoods of the five best trials.
+  for (const auto& [number, r] : records_) {
+    if (r.y) model.anchors.push_back(&r);
+  }
+  const size_t top = std::min<size_t>(5, model.anchors.size());
+  std::partial_sort(model.anchors.begin(), model.anchors.begin() + static_cast<std::ptrdiff_t>(top), model.anchors.end(),
+                    [](const Record* a, const Record* b) { return *a->y < *b->y; });
+  model.anchors.resize(top);
+  return model;
 }
 
 std::vector<BayesianStrategy::Scored> BayesianStrategy::Score(const std::vector<std::vector<double>>& points,
-                                                             double best) const {
+                                                             const Acquisition& acquisition) const {
   std::vector<Scored> out;
   out.reserve(points.size());
   const auto d = static_cast<Eigen::Index>(encoder_.encoded_dims());
@@ -202,18 +285,14 @@ std::vector<BayesianStrategy::Scored> BayesianStrategy::Score(const std::vector<
     const size_t end = std::min(points.size(), begin + kChunk);
     MatrixXd xs(d, static_cast<Eigen::Index>(end - begin));
     for (size_t j = begin; j < end; ++j) encoder_.Encode(points[j], xs.col(static_cast<Eigen::Index>(j - begin)));
-    VectorXd mean;
-    VectorXd variance;
-    posterior_->Predict(xs, mean, variance);
-    for (size_t j = begin; j < end; ++j) {
-      const auto i = static_cast<Eigen::Index>(j - begin);
-      out.push_back({points[j], LogExpectedImprovement(mean(i), variance(i), best).value});
-    }
+    const VectorXd values = acquisition.Value(xs);
+    for (size_t j = begin; j < end; ++j) out.push_back({points[j], values(static_cast<Eigen::Index>(j - begin))});
   }
   return out;
 }
 
-void BayesianStrategy::RefineLocally(std::vector<Scored>& starts, double best, int max_iterations) const {
+void BayesianStrategy::RefineLocally(std::vector<Scored>& starts, const Acquisition& acquisition,
+                                     int max_iterations) const {
   std::vector<size_t> free;  // continuous coordinates
   for (size_t i = 0; i < encoder_.dims(); ++i) {
     if (encoder_.IsContinuous(i)) free.push_back(i);
@@ -222,7 +301,7 @@ void BayesianStrategy::RefineLocally(std::vector<Scored>& starts, double best, i
   const auto d = static_cast<Eigen::Index>(encoder_.encoded_dims());
   const auto r = static_cast<Eigen::Index>(starts.size());
   const auto c = static_cast<Eigen::Index>(free.size());
-  // The starts are optimized together as one problem, the sum of their (independent) log EI:
+  // The starts are optimized together as one problem, the sum of their (independent) values:
   // one batched posterior evaluation per step instead of one per start.
   MatrixXd base(d, r);
   for (Eigen::Index j = 0; j < r; ++j) encoder_.Encode(starts[static_cast<size_t>(j)].u, base.col(j));
@@ -231,19 +310,14 @@ void BayesianStrategy::RefineLocally(std::vector<Scored>& starts, double best, i
     for (Eigen::Index j = 0; j < r; ++j) {
       for (Eigen::Index k = 0; k < c; ++k) xs(static_cast<Eigen::Index>(encoder_.Offset(free[static_cast<size_t>(k)])), j) = z(j * c + k);
     }
-    VectorXd mean;
-    VectorXd variance;
-    MatrixXd d_mean;
-    MatrixXd d_variance;
-    posterior_->PredictWithGradient(xs, mean, variance, d_mean, d_variance);
+    MatrixXd g;
+    const VectorXd values = acquisition.ValueWithGradient(xs, g);
     double total = 0;
     gradient.resize(z.size());
     for (Eigen::Index j = 0; j < r; ++j) {
-      const LogEiValue v = LogExpectedImprovement(mean(j), variance(j), best);
-      total -= v.value;
+      total -= values(j);
       for (Eigen::Index k = 0; k < c; ++k) {
-        const auto row = static_cast<Eigen::Index>(encoder_.Offset(free[static_cast<size_t>(k)]));
-        gradient(j * c + k) = -(v.d_mean * d_mean(row, j) + v.d_variance * d_variance(row, j));
+        gradient(j * c + k) = -g(static_cast<Eigen::Index>(encoder_.Offset(free[static_cast<size_t>(k)])), j);
       }
     }
     if (!std::isfinite(total)) {
@@ -277,13 +351,13 @@ void BayesianStrategy::RefineLocally(std::vector<Scored>& starts, double best, i
     moved.push_back(std::move(u));
   }
   // Snapping a relaxed int can lose what the optimizer gained: keep whichever scores better.
-  std::vector<Scored> scored = Score(moved, best);
+  std::vector<Scored> scored = Score(moved, acquisition);
   for (size_t j = 0; j < starts.size(); ++j) {
     if (scored[j].value > starts[j].value) starts[j] = std::move(scored[j]);
   }
 }
 
-void BayesianStrategy::SweepDiscrete(Scored& point, double best) const {
+void BayesianStrategy::SweepDiscrete(Scored& point, const Acquisition& acquisition) const {
   // One pass of exact coordinate search over the discrete coordinates (and relaxed ints'
   // neighbours): every alternative value is scored with the others fixed.
   for (size_t i = 0; i < encoder_.dims(); ++i) {
@@ -295,7 +369,7 @@ void BayesianStrategy::SweepDiscrete(Scored& point, double best) const {
       trial.push_back(point.u);
       trial.back()[i] = a;
     }
-    for (Scored& s : Score(trial, best)) {
+    for (Scored& s : Score(trial, acquisition)) {
       if (s.value > point.value) point = std::move(s);
     }
   }
@@ -316,38 +390,26 @@ std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& contex
   }
   if (discrete_count_ != 0 && taken.size() >= discrete_count_) return std::nullopt;
 
+  // The model needs two trials with a value (every objective's value, with several).
   size_t with_objective = 0;
-  for (const auto& [number, r] : records_) with_objective += r.y ? 1 : 0;
+  for (const auto& [number, r] : records_) {
+    with_objective += several() ? (!r.objectives.empty() && std::ranges::all_of(r.objectives, [](const auto& v) {
+                                    return v.has_value();
+                                  }))
+                                : r.y.has_value();
+  }
   if (context.number <= n_initial_ || with_objective < 2) {
     if (auto s = InitialDesign(context.number, taken)) return s;
     if (with_objective < 2) return std::nullopt;
   }
 
   timing_.model = true;
-  VectorXd targets;
-  double best = 0;
-  UpdateModel(targets, best);
-  const size_t n = posterior_->size();
+  const auto d = static_cast<Eigen::Index>(encoder_.encoded_dims());
+  MatrixXd xp(d, static_cast<Eigen::Index>(pending.size()));
+  for (size_t j = 0; j < pending.size(); ++j) encoder_.Encode(pending[j], xp.col(static_cast<Eigen::Index>(j)));
+  const size_t n = records_.size();
+  const Model model = several() ? SeveralObjectivesModel(xp, context.number) : OneObjectiveModel(xp);
   timing_.observations = n;
-
-  // Kriging believer: each pending trial is added as if it had returned the posterior mean at
-  // its point. The mean stays as it was there, but the variance collapses, so EI near running
-  // trials vanishes and parallel suggestions spread out.
-  if (!pending.empty()) {
-    const auto d = static_cast<Eigen::Index>(encoder_.encoded_dims());
-    MatrixXd xp(d, static_cast<Eigen::Index>(pending.size()));
-    for (size_t j = 0; j < pending.size(); ++j) encoder_.Encode(pending[j], xp.col(static_cast<Eigen::Index>(j)));
-    VectorXd mean;
-    VectorXd variance;
-    posterior_->Predict(xp, mean, variance);
-    for (Eigen::Index j = 0; j < xp.cols(); ++j) posterior_->Append(xp.col(j));
-    VectorXd all(targets.size() + mean.size());
-    all << targets, mean;
-    posterior_->SetTargets(all);
-    // The fantasies count as observations for the incumbent too: otherwise a pending trial whose
-    // predicted value beats the incumbent keeps a large EI right next to it.
-    best = std::min(best, mean.minCoeff());
-  }
   timing_.fit_s = Seconds(start);
   const auto acquisition_start = Clock::now();
 
@@ -367,17 +429,11 @@ std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& contex
       candidates.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(j * encoder_.dims()),
                               flat.begin() + static_cast<std::ptrdiff_t>((j + 1) * encoder_.dims()));
     }
-    std::vector<const Record*> ranked;
-    for (const auto& [number, r] : records_) {
-      if (r.y) ranked.push_back(&r);
-    }
-    const size_t top = std::min<size_t>(5, ranked.size());
-    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(top), ranked.end(),
-                      [](const Record* a, const Record* b) { return *a->y < *b->y; });
+    const size_t top = model.anchors.size();
     const double p = std::min(1.0, 5.0 / static_cast<double>(encoder_.dims()));
     // One local candidate per ten global ones: more made the search greedier on Hartmann6.
     for (size_t j = 0; j < m / 10 && top > 0; ++j) {
-      std::vector<double> u = ranked[j % top]->u;
+      std::vector<double> u = model.anchors[j % top]->u;
       const double scale = j % 2 == 0 ? 0.02 : 0.1;
       const size_t forced = stream.Below(u.size());
       for (size_t i = 0; i < u.size(); ++i) {
@@ -394,7 +450,7 @@ std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& contex
     for (auto& u : candidates) encoder_.Snap(u);
   }
   timing_.candidates = candidates.size();
-  std::vector<Scored> scored = Score(candidates, best);
+  std::vector<Scored> scored = Score(candidates, *model.acquisition);
   std::sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) { return a.value > b.value; });
 
   if (!enumerate) {
@@ -407,12 +463,12 @@ std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& contex
       if (taken.contains(key) || !start_keys.insert(key).second) continue;
       starts.push_back(s);
     }
-    RefineLocally(starts, best, n > 1000 ? 15 : 30);
-    for (Scored& s : starts) SweepDiscrete(s, best);
+    RefineLocally(starts, *model.acquisition, n > 1000 ? 15 : 30);
+    for (Scored& s : starts) SweepDiscrete(s, *model.acquisition);
     scored.insert(scored.begin(), starts.begin(), starts.end());
     std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) { return a.value > b.value; });
   }
-  posterior_->Truncate(n);
+  for (Surrogate& s : surrogates_) s.posterior->Truncate(n);
 
   std::optional<Suggestion> out;
   for (const Scored& s : scored) {

@@ -1,6 +1,11 @@
 #pragma once
 // The Bayesian-optimization strategy's class, for tests and bench/ that need more than the
 // Strategy interface (timings, the initial design size). Others use MakeBayesianStrategy.
+//
+// One objective (BayesianOptions::objectives empty): one GP and log expected improvement.
+// Several objectives: one GP per objective and one per constraint, and an acquisition made for
+// Pareto fronts (several_objectives.cc; docs/strategies.md says which and why). Both share the
+// initial design, the candidates, the local refinement and the pending-trial fantasies.
 
 #include <cstdint>
 #include <map>
@@ -29,6 +34,16 @@ struct SuggestTiming {
   double warp_lambda = 1;   // the output warp's Yeo-Johnson exponent (1: none)
 };
 
+// What candidates are ranked by, on points in the encoded unit cube (columns of a D x m matrix):
+// higher is better. Implementations hold the fitted posteriors they read.
+class Acquisition {
+ public:
+  virtual ~Acquisition() = default;
+  virtual VectorXd Value(const MatrixXd& xs) const = 0;
+  // The values and their gradient with respect to each encoded coordinate (D x m).
+  virtual VectorXd ValueWithGradient(const MatrixXd& xs, MatrixXd& gradient) const = 0;
+};
+
 class BayesianStrategy final : public Strategy {
  public:
   // Hyperparameters are refitted at every new observation up to this many observations...
@@ -49,28 +64,56 @@ class BayesianStrategy final : public Strategy {
 
   int64_t initial_design_size() const { return n_initial_; }
   const SuggestTiming& last_timing() const { return timing_; }
-  // The fitted hyperparameters (empty before the first fit).
-  const VectorXd& theta() const { return theta_; }
+  // The fitted hyperparameters of the (first objective's) GP; empty before the first fit.
+  const VectorXd& theta() const;
 
  private:
   struct Record {
     std::vector<double> u;          // snapped unit point
-    std::optional<double> y;        // objective, sign-flipped so that lower is better
+    std::optional<double> y;        // one objective: its value, sign-flipped so that lower is better
+    // Several objectives: each one's value, sign-flipped where maximized, and each constraint
+    // metric's value as reported (Observation::objectives / constraints; empty when not reported).
+    std::vector<std::optional<double>> objectives;
+    std::vector<std::optional<double>> constraints;
     std::string key;                // the Params as JSON, to recognise repeats
   };
   struct Scored {
     std::vector<double> u;
     double value;
   };
+  // One GP over one output of the finished trials.
+  struct Surrogate {
+    VectorXd theta;
+    size_t fitted_at = 0;  // observations at the last refit
+    std::unique_ptr<GpPosterior> posterior;
+    std::vector<int64_t> rows;  // trial number of each posterior row
+    VectorXd targets;           // in posterior row order (the fantasies come after them)
+  };
+  // The model's acquisition for one suggestion, and the trials whose neighbourhood is searched
+  // with extra local candidates (the best ones, or the Pareto front).
+  struct Model {
+    std::unique_ptr<Acquisition> acquisition;
+    std::vector<const Record*> anchors;
+  };
 
+  bool several() const { return !options_.objectives.empty(); }
   std::optional<Suggestion> InitialDesign(int64_t number, const std::set<std::string>& taken) const;
   std::string KeyOf(const std::vector<double>& u) const;
-  // Brings posterior_ up to date with records_ (refitting when due); returns the standardized
-  // targets in posterior row order and the incumbent.
-  void UpdateModel(VectorXd& targets, double& best);
-  std::vector<Scored> Score(const std::vector<std::vector<double>>& points, double best) const;
-  void RefineLocally(std::vector<Scored>& starts, double best, int max_iterations) const;
-  void SweepDiscrete(Scored& point, double best) const;
+  // Brings `s` up to date with `values` (one per trial of `numbers`, failures already imputed),
+  // refitting when due, warped with Yeo-Johnson exponents down to min_lambda (1: plain
+  // standardization); sets the posterior's targets and returns the warped values in `numbers` order.
+  VectorXd UpdateSurrogate(Surrogate& s, const std::vector<int64_t>& numbers, const std::vector<double>& values,
+                           double min_lambda);
+  // Kriging believer: adds each pending point to s as if it had returned the posterior mean there;
+  // returns those means.
+  VectorXd AddFantasies(Surrogate& s, const MatrixXd& pending) const;
+  // One objective: log EI over the GP of records_, the pending trials added as fantasies.
+  Model OneObjectiveModel(const MatrixXd& pending);
+  // Several objectives and constraints (several_objectives.cc).
+  Model SeveralObjectivesModel(const MatrixXd& pending, int64_t number);
+  std::vector<Scored> Score(const std::vector<std::vector<double>>& points, const Acquisition& acquisition) const;
+  void RefineLocally(std::vector<Scored>& starts, const Acquisition& acquisition, int max_iterations) const;
+  void SweepDiscrete(Scored& point, const Acquisition& acquisition) const;
 
   const SearchSpace& space_;
   BayesianOptions options_;
@@ -81,11 +124,9 @@ class BayesianStrategy final : public Strategy {
 
   std::map<int64_t, Record> records_;  // by trial number, so arrival order does not matter
   GpPrior prior_;
-  VectorXd theta_;
-  size_t fitted_at_ = 0;  // observations at the last refit
-  std::unique_ptr<GpPosterior> posterior_;
-  std::vector<int64_t> rows_;  // trial number of each posterior row
-  bool rows_stale_ = false;    // a recorded trial changed: the posterior must be rebuilt
+  // One per objective, then one per constraint (one in all for one objective).
+  std::vector<Surrogate> surrogates_;
+  bool rows_stale_ = false;    // a recorded trial changed: the posteriors must be rebuilt
   SuggestTiming timing_;
 };
 

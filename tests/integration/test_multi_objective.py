@@ -48,22 +48,54 @@ def hypervolume_2d(points, reference):
     return area
 
 
+BAYESIAN_SPEC = SPEC.replace("strategy: {type: random, seed: 3}", "strategy: {type: bayesian, seed: 3, n_initial: 6}") \
+    .replace("max_trials: 24, max_parallel: 4", "max_trials: 20, max_parallel: 2")
+
+
 class MultiObjectiveTest(ClusterTest):
-    def test_the_leaderboard_front_is_the_brute_force_front_of_the_feasible_trials(self):
+    def run_spec(self, spec, trials_wanted):
+        """Runs spec on a coordinator and two workers to completion; returns (exp, status, trials, board)."""
         c = self.cluster
         c.start_coordinator()
         c.start_worker("w1", "--slots", 2)
         c.start_worker("w2", "--slots", 2)
-        exp = c.submit(write_spec(self.tmp, SPEC))
+        exp = c.submit(write_spec(self.tmp, spec))
         status = c.wait_done(exp, timeout=180)
         self.assertEqual(status["status"], "completed", status)
-        self.assertEqual(status["trials"]["completed"], 24)
-
+        self.assertEqual(status["trials"]["completed"], trials_wanted)
         trials = json.loads(hpt("trials", exp, "--coordinator", c.endpoint, "--format", "json", check=True).stdout)
         board = json.loads(hpt("leaderboard", exp, "--coordinator", c.endpoint, "--format", "json", "--top", "0",
                                check=True).stdout)
-        self.assertEqual(len(trials), 24)
-        self.assertEqual(len(board), 24)
+        self.assertEqual(len(trials), trials_wanted)
+        self.assertEqual(len(board), trials_wanted)
+        return exp, status, trials, board
+
+    def check_front(self, board, feasible):
+        """The leaderboard's front is the brute-force front of the feasible trials; returns it."""
+        front = {t for t, p in feasible.items() if not any(dominates(q, p) for q in feasible.values())}
+        self.assertEqual({r["trial"] for r in board if r["pareto_rank"] == 1}, front)
+        return front
+
+    def test_bayesian_learns_two_objectives_and_a_constraint_through_real_processes(self):
+        exp, status, trials, board = self.run_spec(BAYESIAN_SPEC, 20)
+        feasible = {}
+        for t in trials:
+            want = multi_metrics(t["params"]["x"], t["params"]["y"])
+            self.assertAlmostEqual(t["objectives"]["latency_ms"], want["latency_ms"], places=6)
+            self.assertEqual(t["feasible"], want["memory_mb"] <= 512)
+            if t["feasible"]:
+                feasible[t["trial"]] = (t["objectives"]["error"], t["objectives"]["latency_ms"])
+        front = self.check_front(board, feasible)
+        self.assertEqual(status["front"]["size"], len(front))
+        # The model's trials (after the 6 of the Sobol design) are told apart by the constraint's GP:
+        # a random point meets memory_mb <= 512 (y <= 5.12 of [0, 8]) 64% of the time.
+        by_number = sorted(trials, key=lambda t: t["trial"])
+        model_feasible = sum(1 for t in by_number[6:] if t["feasible"])
+        self.assertGreaterEqual(model_feasible, 11, [t["params"] for t in by_number[6:]])
+
+    def test_the_leaderboard_front_is_the_brute_force_front_of_the_feasible_trials(self):
+        c = self.cluster
+        exp, status, trials, board = self.run_spec(SPEC, 24)
 
         # Each trial's values are what its program printed at its last step, for its parameters.
         feasible = {}
@@ -80,9 +112,7 @@ class MultiObjectiveTest(ClusterTest):
         self.assertLess(len(feasible), 24, "the seed should give some infeasible trials")
 
         # Brute force: the feasible trials no feasible trial dominates.
-        front = {t for t, p in feasible.items() if not any(dominates(q, p) for q in feasible.values())}
-        on_board_front = {r["trial"] for r in board if r["pareto_rank"] == 1}
-        self.assertEqual(on_board_front, front)
+        front = self.check_front(board, feasible)
         # The front comes first, ranks never decrease, infeasible trials come last and rank nowhere.
         ranks = [r["pareto_rank"] for r in board if r["feasible"]]
         self.assertEqual(ranks, sorted(ranks))
@@ -134,14 +164,42 @@ class MultiObjectiveTest(ClusterTest):
         self.assertEqual(json.loads(hpt("leaderboard", exp, "--db", c.db, "--format", "json", "--top", "0",
                                         check=True).stdout), board)
 
+    def test_patience_ends_the_experiment_after_trials_without_a_hypervolume_gain(self):
+        spec = SPEC.replace("max_trials: 24, max_parallel: 4", "max_trials: 60, max_parallel: 1") + \
+            "completion: {patience: 3, min_delta: 0.05}\n"
+        c = self.cluster
+        c.start_coordinator()
+        c.start_worker("w1", "--slots", 1)
+        exp = c.submit(write_spec(self.tmp, spec))
+        final = c.wait_done(exp, timeout=180)
+        self.assertEqual(final["status"], "completed", final)
+        self.assertIn("relative hypervolume gain) in 3 finished trials", final["reason"])
+        self.assertLess(final["trials"]["total"], 60)
+        # Replayed by hand: the last 3 trials, in the order they ran (one slot), added less than 5%.
+        trials = sorted(json.loads(hpt("trials", exp, "--coordinator", c.endpoint, "--format", "json",
+                                       check=True).stdout), key=lambda t: t["trial"])
+        points = [(t["objectives"]["error"], t["objectives"]["latency_ms"]) if t["feasible"] else None for t in trials]
+
+        def gain(k):
+            """The relative hypervolume gain of trial k over the feasible trials before it."""
+            if points[k] is None:
+                return 0.0
+            pts = [p for p in points[:k + 1] if p is not None]
+            reference = [max(p[i] for p in pts) + 0.1 * (max(p[i] for p in pts) - min(p[i] for p in pts))
+                         for i in (0, 1)]
+            before = hypervolume_2d(pts[:-1], reference)
+            return (hypervolume_2d(pts, reference) - before) / before if before > 0 else float("inf")
+        self.assertTrue(all(gain(k) < 0.05 for k in range(len(points) - 3, len(points))),
+                        [gain(k) for k in range(len(points))])
+        self.assertGreaterEqual(gain(len(points) - 4), 0.05)
+
     def test_refused_specs_exit_2_naming_the_field_and_line(self):
         multi = SPEC.replace("strategy: {type: random, seed: 3}\n", "")
         cases = [
-            ("bayesian", multi + "strategy: {type: bayesian}\n", 13, "strategy.type"),
+            ("hyperband", multi + "strategy: {type: hyperband, max_resource: 9}\n", 13, "strategy.type"),
             ("asha", multi + "strategy: {type: asha, max_resource: 9}\n", 13, "strategy.type"),
             ("median", multi + "early_stopping: {type: median}\n", 13, "early_stopping.type"),
             ("target", multi + "completion: {target: 0.5}\n", 13, "completion.target"),
-            ("patience", multi + "completion: {patience: 4}\n", 13, "completion.patience"),
             ("one objective listed", multi.replace("  - {metric: latency_ms, goal: minimize}\n", ""), 3, "objectives"),
             ("unbounded constraint", multi.replace("{metric: memory_mb, max: 512}", "{metric: memory_mb}"), 6,
              "constraints[0]"),

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "core/json.h"
+#include "core/pareto.h"
 #include "core/search_space.h"
 #include "strategies/bayesian/bayesian.h"
 #include "strategies/bayesian/encoding.h"
@@ -211,6 +213,22 @@ TEST_CASE("bayesian: the same seed and observations give the same suggestions; a
   CHECK(c->Suggest({1, {}})->params != a->Suggest({1, {}})->params);
 }
 
+// Two strategies told `recorded` in order and in reverse make the same suggestion in `context`;
+// returns it.
+Params CheckRebuiltInAnyOrder(const SearchSpace& space, const BayesianOptions& options,
+                              const std::vector<Observation>& recorded, const SuggestContext& context) {
+  auto first = MakeBayesianStrategy(space, options);
+  for (const Observation& o : recorded) first->Observe(o);
+  auto second = MakeBayesianStrategy(space, options);
+  for (size_t k = recorded.size(); k-- > 0;) second->Observe(recorded[k]);
+  const auto s1 = first->Suggest(context);
+  const auto s2 = second->Suggest(context);
+  REQUIRE(s1);
+  REQUIRE(s2);
+  CHECK(s1->params == s2->params);
+  return s1->params;
+}
+
 TEST_CASE("bayesian: a strategy rebuilt from the recorded trials, in any order, makes the same next suggestion") {
   const SearchSpace space = Square2();
   auto live = MakeBayesianStrategy(space, {.seed = 8});
@@ -222,16 +240,7 @@ TEST_CASE("bayesian: a strategy rebuilt from the recorded trials, in any order, 
   // A failed trial among them.
   recorded[6].status = TrialStatus::kFailed;
   recorded[6].objective.reset();
-  auto first = MakeBayesianStrategy(space, {.seed = 8});
-  for (const Observation& o : recorded) first->Observe(o);
-  auto second = MakeBayesianStrategy(space, {.seed = 8});
-  for (size_t k = recorded.size(); k-- > 0;) second->Observe(recorded[k]);
-  const SuggestContext context{10, {{11, recorded[2].params}}};
-  const auto s1 = first->Suggest(context);
-  const auto s2 = second->Suggest(context);
-  REQUIRE(s1);
-  REQUIRE(s2);
-  CHECK(s1->params == s2->params);
+  CheckRebuiltInAnyOrder(space, {.seed = 8}, recorded, {10, {{11, recorded[2].params}}});
 }
 
 TEST_CASE("bayesian: the initial design is the first n_initial Sobol points, whatever was observed") {
@@ -251,6 +260,207 @@ TEST_CASE("bayesian: the initial design is the first n_initial Sobol points, wha
   CHECK(DefaultInitialDesign(2) == 5);
   CHECK(DefaultInitialDesign(6) == 13);
   CHECK(DefaultInitialDesign(30) == 20);
+}
+
+
+// The single-objective path pinned: the unit-cube positions of a seeded run over a mixed space,
+// with a pending trial and a failed one, as the strategy made them before several objectives
+// existed (commit 0251b38). Any change to what a one-objective spec is suggested fails here.
+// The tolerance allows for a compiler reordering floating-point sums, not for a changed rule.
+TEST_CASE("bayesian: one objective gets exactly the suggestions it got before several objectives existed") {
+  const SearchSpace space({{"x", ParamType::kFloat, 0, 1, Scale::kLinear, {}, 0},
+                           {"lr", ParamType::kFloat, 1e-4, 1e-1, Scale::kLog, {}, 0},
+                           {"width", ParamType::kInt, 1, 64, Scale::kLog, {}, 0},
+                           {"act", ParamType::kCategorical, 0, 0, Scale::kLinear,
+                            {std::string("relu"), std::string("tanh"), std::string("gelu")}, 0}});
+  const auto f = [](const Params& p) {
+    const double act = std::get<std::string>(p[3].value) == "tanh" ? 0.0 : 0.5;
+    return std::pow(Get(p, 0) - 0.3, 2) + std::pow(std::log10(Get(p, 1)) + 2.5, 2) +
+           std::pow(std::log2(Get(p, 2)) - 3, 2) / 8 + act;
+  };
+  auto bo = MakeBayesianStrategy(space, {.seed = 11, .goal = Goal::kMinimize, .n_initial = 6});
+  std::vector<std::vector<double>> got;
+  std::optional<PendingTrial> running;
+  for (int n = 1; n <= 16; ++n) {
+    SuggestContext context{n, {}};
+    if (running) context.pending.push_back(*running);
+    auto s = bo->Suggest(context);
+    REQUIRE(s);
+    got.push_back(space.ToUnit(s->params));
+    if (n % 4 == 0) {
+      running = PendingTrial{n, s->params};  // finishes with the next one
+      continue;
+    }
+    const bool failed = n == 9;
+    bo->Observe({n, s->params, failed ? TrialStatus::kFailed : TrialStatus::kCompleted,
+                 failed ? std::nullopt : std::optional<double>(f(s->params))});
+    if (running) {
+      bo->Observe({running->number, running->params, TrialStatus::kCompleted, f(running->params)});
+      running.reset();
+    }
+  }
+  const std::vector<std::vector<double>> expected = {
+      {0.67411076171597406, 0.63771873864242257, 0.47380122963748145, 0.5},
+      {0.17411076171597401, 0.13771873864242259, 0.99186576857963571, 0.83333333333333337},
+      {0.42411076171597401, 0.88771873864242257, 0.28525676420672003, 0.16666666666666666},
+      {0.92411076171597406, 0.38771873864242257, 0.73737803855142825, 0.83333333333333337},
+      {0.79911076171597406, 0.76271873864242257, 0.86824497616185914, 0.5},
+      {0.29911076171597401, 0.26271873864242257, 0.36868901927571412, 0.16666666666666666},
+      {0, 0, 0.54303687262634037, 0.5},
+      {0.87900494703144394, 0.067492793465301598, 0.51131740137907411, 0.16666666666666666},
+      {0.75929773385602783, 1, 0.47380122963748145, 0.83333333333333337},
+      {0.79649395212016638, 0, 0.54303687262634037, 0.5},
+      {0.64111065651127896, 0.4793562965861532, 0.51131740137907411, 0.5},
+      {0.64758122738258816, 0.57776391427361729, 0.69986186680983564, 0.5},
+      {0.62859093723803827, 1, 0.28525676420672003, 0.5},
+      {0.65661771431883942, 0.57767238371651353, 0.57051352841344005, 0.5},
+      {0.58973084867963965, 1, 0.63604151686680577, 0.5},
+      {0.65238928210398128, 0, 0.51131740137907411, 0.16666666666666666},
+  };
+  REQUIRE(got.size() == expected.size());
+  for (size_t n = 0; n < got.size(); ++n) {
+    CAPTURE(n);
+    REQUIRE(got[n].size() == expected[n].size());
+    for (size_t i = 0; i < got[n].size(); ++i) CHECK(got[n][i] == doctest::Approx(expected[n][i]).epsilon(1e-6));
+  }
+}
+
+// ---- Several objectives and constraints ----------------------------------------------------------
+
+struct MultiResult {
+  std::vector<ObjectivePoint> feasible;  // the objectives of the feasible trials (minimization form)
+  int feasible_after_design = 0;         // feasible trials past the initial design
+};
+
+// A completed trial with several objectives and constraint values, as the coordinator tells it.
+Observation Told(int64_t n, const Params& params, const std::vector<double>& objectives,
+                 const std::vector<double>& values) {
+  Observation o{n, params, TrialStatus::kCompleted, objectives[0]};
+  o.objectives.assign(objectives.begin(), objectives.end());
+  o.constraints.assign(values.begin(), values.end());
+  return o;
+}
+
+// Runs `trials` sequential trials of a problem giving (objectives, constraint values) for a unit point.
+MultiResult RunMulti(Strategy& s, const SearchSpace& space,
+                     const std::function<std::pair<std::vector<double>, std::vector<double>>(const std::vector<double>&)>& f,
+                     const std::vector<Spec::Constraint>& constraints, int trials, int initial) {
+  MultiResult out;
+  for (int n = 1; n <= trials; ++n) {
+    auto suggestion = s.Suggest({n, {}});
+    REQUIRE(suggestion);
+    const auto [objectives, values] = f(space.ToUnit(suggestion->params));
+    Observation o = Told(n, suggestion->params, objectives, values);
+    bool feasible = true;
+    for (size_t c = 0; c < constraints.size(); ++c) {
+      if (constraints[c].max) feasible = feasible && values[c] <= *constraints[c].max;
+      if (constraints[c].min) feasible = feasible && values[c] >= *constraints[c].min;
+    }
+    if (!feasible) o.objective.reset();
+    s.Observe(o);
+    if (feasible) {
+      out.feasible.push_back(objectives);
+      if (n > initial) ++out.feasible_after_design;
+    }
+  }
+  return out;
+}
+
+SearchSpace Cube(int d) {
+  std::vector<ParamSpec> params;
+  for (int i = 0; i < d; ++i) params.push_back({"x" + std::to_string(i), ParamType::kFloat, 0, 1, Scale::kLinear, {}, 0});
+  return SearchSpace(params);
+}
+
+// ZDT1 on d inputs: a convex front f2 = 1 - sqrt(f1) where x1.. are 0.
+std::pair<std::vector<double>, std::vector<double>> Zdt1(const std::vector<double>& x) {
+  double g = 0;
+  for (size_t i = 1; i < x.size(); ++i) g += x[i];
+  g = 1 + 9 * g / static_cast<double>(x.size() - 1);
+  return {{x[0], g * (1 - std::sqrt(x[0] / g))}, {}};
+}
+
+TEST_CASE("bayesian with two objectives: its front's hypervolume beats the Sobol design's at the same budget") {
+  const SearchSpace space = Cube(4);
+  const std::vector<double> reference{1.1, 11};
+  for (uint64_t seed : {1, 2}) {
+    CAPTURE(seed);
+    auto bo = MakeBayesianStrategy(space, {.seed = seed, .objectives = {Goal::kMinimize, Goal::kMinimize}});
+    auto sobol = MakeSobolStrategy(space, seed);
+    const double hv_bo = Hypervolume(RunMulti(*bo, space, Zdt1, {}, 30, 9).feasible, reference);
+    const double hv_sobol = Hypervolume(RunMulti(*sobol, space, Zdt1, {}, 30, 9).feasible, reference);
+    CHECK(hv_bo > hv_sobol + 0.5);
+  }
+}
+
+TEST_CASE("bayesian with two objectives: a maximized objective is flipped, not minimized") {
+  const SearchSpace space = Cube(3);
+  // Maximize 1 - f1 instead of minimizing f1: the same problem, so the same front is approached.
+  const auto flipped = [](const std::vector<double>& x) {
+    auto [f, c] = Zdt1(x);
+    f[0] = 1 - f[0];
+    return std::make_pair(f, c);
+  };
+  auto bo = MakeBayesianStrategy(space, {.seed = 3, .objectives = {Goal::kMaximize, Goal::kMinimize}});
+  std::vector<ObjectivePoint> front = RunMulti(*bo, space, flipped, {}, 30, 7).feasible;
+  for (auto& p : front) p[0] = 1 - p[0];
+  auto sobol = MakeSobolStrategy(space, 3);
+  const std::vector<double> reference{1.1, 11};
+  CHECK(Hypervolume(front, reference) > Hypervolume(RunMulti(*sobol, space, Zdt1, {}, 30, 7).feasible, reference) + 0.5);
+}
+
+TEST_CASE("bayesian with three objectives: random scalarizations beat the Sobol design's hypervolume") {
+  const SearchSpace space = Cube(4);
+  // DTLZ2: the front is the positive unit sphere's octant where x3 = 0.5.
+  const auto dtlz2 = [](const std::vector<double>& x) {
+    const double g = std::pow(x[2] - 0.5, 2) + std::pow(x[3] - 0.5, 2);
+    const double a = x[0] * M_PI / 2, b = x[1] * M_PI / 2;
+    return std::make_pair(std::vector<double>{(1 + g) * std::cos(a) * std::cos(b), (1 + g) * std::cos(a) * std::sin(b),
+                                              (1 + g) * std::sin(a)},
+                          std::vector<double>{});
+  };
+  const std::vector<double> reference{1.1, 1.1, 1.1};
+  auto bo = MakeBayesianStrategy(space, {.seed = 4, .objectives = {Goal::kMinimize, Goal::kMinimize, Goal::kMinimize}});
+  auto sobol = MakeSobolStrategy(space, 4);
+  CHECK(Hypervolume(RunMulti(*bo, space, dtlz2, {}, 40, 9).feasible, reference) >
+        Hypervolume(RunMulti(*sobol, space, dtlz2, {}, 40, 9).feasible, reference) + 0.05);
+}
+
+// Two objectives and a constraint that only a corner of the cube meets (x0 + x1 >= 1.4, 18% of the
+// square): the first feasible trial is found by the probability of feasibility alone.
+std::pair<std::vector<double>, std::vector<double>> CornerProblem(const std::vector<double>& x) {
+  return {{std::pow(x[0] - 1, 2) + x[2], std::pow(x[1] - 1, 2) + (1 - x[2])}, {x[0] + x[1]}};
+}
+const std::vector<Spec::Constraint> kCornerConstraints{{"sum", 1.4, std::nullopt}};
+BayesianOptions CornerOptions(uint64_t seed, int64_t n_initial) {
+  return {.seed = seed, .n_initial = n_initial, .objectives = {Goal::kMinimize, Goal::kMinimize},
+          .constraints = kCornerConstraints};
+}
+
+TEST_CASE("bayesian with a constraint: proposes feasible trials far more often than the Sobol design") {
+  const SearchSpace space = Cube(3);
+  auto bo = MakeBayesianStrategy(space, CornerOptions(5, 7));
+  auto sobol = MakeSobolStrategy(space, 5);
+  const MultiResult with_model = RunMulti(*bo, space, CornerProblem, kCornerConstraints, 30, 7);
+  const MultiResult without = RunMulti(*sobol, space, CornerProblem, kCornerConstraints, 30, 7);
+  CHECK(with_model.feasible_after_design >= 15);  // of 23
+  CHECK(with_model.feasible_after_design > 2 * without.feasible_after_design);
+}
+
+TEST_CASE("bayesian with several objectives: rebuilt from its trials in any order, it makes the same suggestion") {
+  const SearchSpace space = Cube(3);
+  const BayesianOptions options = CornerOptions(6, 5);
+  auto live = MakeBayesianStrategy(space, options);
+  std::vector<Observation> recorded;
+  for (int n = 1; n <= 10; ++n) {
+    auto s = live->Suggest({n, {}});
+    REQUIRE(s);
+    const auto [objectives, values] = CornerProblem(space.ToUnit(s->params));
+    recorded.push_back(Told(n, s->params, objectives, values));
+    live->Observe(recorded.back());
+  }
+  recorded[7] = Observation{8, recorded[7].params, TrialStatus::kFailed, std::nullopt};
+  CHECK(CheckRebuiltInAnyOrder(space, options, recorded, {11, {{12, recorded[2].params}}}) != recorded[2].params);
 }
 
 }  // namespace

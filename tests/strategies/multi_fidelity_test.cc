@@ -240,5 +240,21 @@ TEST_CASE("completion: patience counts consecutive finished trials without enoug
   CHECK(why->find("in 3 finished trials") != std::string::npos);
 }
 
+TEST_CASE("completion: with several objectives, patience counts trials without a hypervolume gain") {
+  CompletionCriteria c(Goal::kMinimize, std::nullopt, 3, 0.05);
+  CHECK_FALSE(c.ObservePoint(1, ObjectivePoint{1.0, 3.0}));  // the first feasible point: a gain
+  CHECK_FALSE(c.ObservePoint(2, ObjectivePoint{2.0, 2.0}));  // a new front point, a large gain: reset
+  CHECK_FALSE(c.ObservePoint(3, ObjectivePoint{2.5, 2.5}));  // dominated by trial 2: 1
+  CHECK_FALSE(c.ObservePoint(4, std::nullopt));              // infeasible or failed: 2
+  CHECK_FALSE(c.ObservePoint(5, ObjectivePoint{0.5, 2.5}));  // dominates trial 1: reset
+  // On the front, but it adds less than 5% of the volume against the same reference: 1, 2, 3.
+  CHECK_FALSE(c.ObservePoint(6, ObjectivePoint{1.95, 2.05}));
+  CHECK_FALSE(c.ObservePoint(7, ObjectivePoint{2.0, 2.0}));  // equal to a front point: no gain
+  auto why = c.ObservePoint(8, ObjectivePoint{1.0, 3.0});
+  REQUIRE(why);
+  CHECK(why->find("relative hypervolume gain") != std::string::npos);
+  CHECK(why->find("in 3 finished trials") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace hpt
