@@ -24,20 +24,31 @@ std::shared_ptr<SnapshotCache::Entry> SnapshotCache::EntryFor(int64_t experiment
 std::shared_ptr<const plot::ExperimentData> SnapshotCache::Get(Store& store, const ExperimentRow& experiment,
                                                                uint64_t generation, bool with_runs) {
   const std::shared_ptr<Entry> entry = EntryFor(experiment.id);
+  std::shared_ptr<const plot::ExperimentData> data;
+  {
+    std::lock_guard<std::mutex> lock(entry->reading);
+    // A row with another spec (a reader whose experiment list carries none: through a
+    // coordinator) is read again whatever the generation.
+    if (!entry->data || entry->generation != generation || entry->data->experiment.spec_yaml != experiment.spec_yaml) {
+      entry->data = Update(store, experiment, entry->data);
+      entry->generation = generation;
+    }
+    data = entry->data;
+  }
+  if (!with_runs || data->has_runs()) return data;
+  // The runs are read under their own lock, so that readers of the trials alone (the table, the
+  // other charts) do not wait for them; concurrent readers of the runs wait for one read.
+  std::lock_guard<std::mutex> runs_lock(entry->reading_runs);
+  {
+    std::lock_guard<std::mutex> lock(entry->reading);
+    if (entry->data->has_runs()) return entry->data;  // loaded meanwhile (or kept through an update)
+    if (entry->data != data) data = entry->data;  // brought up to date meanwhile: load into that
+  }
+  auto with = std::make_shared<plot::ExperimentData>(*data);  // readers of `data` keep theirs
+  with->LoadRuns(store);
   std::lock_guard<std::mutex> lock(entry->reading);
-  // A row with another spec (a reader whose experiment list carries none: through a coordinator)
-  // is read again whatever the generation.
-  if (!entry->data || entry->generation != generation || entry->data->experiment.spec_yaml != experiment.spec_yaml) {
-    entry->data = Update(store, experiment, entry->data);
-    entry->generation = generation;
-  }
-  if (with_runs && !entry->data->has_runs()) {
-    // Readers of the snapshot without runs keep theirs; the runs go into a copy.
-    auto data = std::make_shared<plot::ExperimentData>(*entry->data);
-    data->LoadRuns(store);
-    entry->data = std::move(data);
-  }
-  return entry->data;
+  if (entry->data == data) entry->data = with;  // else a newer snapshot came meanwhile: serve this one
+  return with;
 }
 
 std::shared_ptr<const plot::ExperimentData> SnapshotCache::Update(

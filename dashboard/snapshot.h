@@ -43,7 +43,8 @@ class SnapshotCache {
  private:
   struct Entry {
     int64_t experiment_id = 0;
-    std::mutex reading;  // held while this experiment's snapshot is read or updated
+    std::mutex reading;       // held while this experiment's snapshot is read or updated
+    std::mutex reading_runs;  // held while its runs are read (without `reading`)
     uint64_t generation = 0;
     std::shared_ptr<const plot::ExperimentData> data;
   };

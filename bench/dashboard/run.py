@@ -105,11 +105,17 @@ def first_paint(base, exp, runs=2):
                 }
                 return false;
               };
-              // The charts load as they scroll into view: visit each, a frame apart, then wait.
+              // The charts load as they scroll into view: visit each one not loaded yet, a frame
+              // apart, until all are (a section may start observing late, or move down as the
+              // charts above it arrive), as a reader scrolling through the page would.
               (async () => {
-                for (const s of document.querySelectorAll('section.chart')) {
-                  s.scrollIntoView();
-                  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+                while (![...document.querySelectorAll('section.chart')].every((s) => s.dataset.loaded)) {
+                  for (const s of document.querySelectorAll('section.chart')) {
+                    if (s.dataset.loaded) continue;
+                    s.scrollIntoView();
+                    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+                  }
+                  await new Promise((r) => setTimeout(r, 20));
                 }
               })();
               if (!check()) {
