@@ -8,15 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "plot/plot.h"
 #include "store/views.h"
 
 namespace hpt {
 namespace {
-
-using Json = nlohmann::ordered_json;
-
-std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 Error Bad(const std::string& name, const std::string& value, const std::string& why) {
   return Error(ErrorKind::kInvalidInput, name + ": '" + value + "' " + why);
@@ -222,7 +219,7 @@ std::string TableJson(const plot::ExperimentData& data, const TableQuery& q) {
                     ",\"offset\":" + std::to_string(q.offset) + ",\"limit\":" + std::to_string(q.limit) + ",\"rows\":[";
   for (size_t r = q.offset; r < kept.size() && r < q.offset + q.limit; ++r) {
     if (r != q.offset) out += ',';
-    out += Dump(TrialJson(data.Trial(kept[r])));
+    out += JsonText(TrialJson(data.Trial(kept[r])));
   }
   Json params = Json::array();
   for (const ParamSpec& p : data.space.params()) {
@@ -237,7 +234,7 @@ std::string TableJson(const plot::ExperimentData& data, const TableQuery& q) {
                       {"max", p.type == ParamType::kCategorical ? Json(nullptr) : Json(p.max)},
                       {"choices", std::move(choices)}});
   }
-  out += "],\"params\":" + Dump(params) + ",\"parallel\":";
+  out += "],\"params\":" + JsonText(params) + ",\"parallel\":";
   if (q.status.empty() && q.filters.empty()) {
     out += "null}";
     return out;
@@ -248,7 +245,7 @@ std::string TableJson(const plot::ExperimentData& data, const TableQuery& q) {
   for (const int64_t id : ParallelTrialIds(data)) {
     if (const auto i = data.IndexOf(id); i && passes[*i]) drawn.push_back(id);
   }
-  out += Dump(drawn) + "}";
+  out += JsonText(drawn) + "}";
   return out;
 }
 

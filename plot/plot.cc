@@ -7,6 +7,7 @@
 #include <set>
 #include <tuple>
 
+#include "core/json.h"
 #include "plot/axis.h"
 #include "plot/importance.h"
 #include "plot/series.h"
@@ -1114,14 +1115,13 @@ std::string TimelineJson(Store& store, const ExperimentData& data) {
   const Timeline tl = ReadTimeline(store, data);
   // Written a piece at a time: at 100k attempts a document tree of them would cost the dashboard
   // hundreds of megabytes for a 10 MB answer.
-  const auto dump = [](const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); };
   std::string out = "{\"experiment\":" + std::to_string(data.experiment.id) +
-                    ",\"start\":" + dump(tl.start ? Json(*tl.start) : Json(nullptr)) +
-                    ",\"end\":" + dump(tl.end ? Json(*tl.end) : Json(nullptr)) + ",\"slots\":[";
+                    ",\"start\":" + JsonText(tl.start ? Json(*tl.start) : Json(nullptr)) +
+                    ",\"end\":" + JsonText(tl.end ? Json(*tl.end) : Json(nullptr)) + ",\"slots\":[";
   const double span = tl.start ? std::max(1e-9, *tl.end - *tl.start) : 1;
   for (size_t r = 0; r < tl.rows.size(); ++r) {
     const SlotRow& row = tl.rows[r];
-    std::string head = dump(Json{{"worker", row.worker},
+    std::string head = JsonText(Json{{"worker", row.worker},
                                  {"host", row.host},
                                  {"slot", row.slot},
                                  {"gpus", row.gpus},
@@ -1133,7 +1133,7 @@ std::string TimelineJson(Store& store, const ExperimentData& data) {
     for (size_t i = 0; i < row.attempts.size(); ++i) {
       const Attempt& a = row.attempts[i];
       if (i) out += ',';
-      out += dump(Json{{"trial", a.trial->id},
+      out += JsonText(Json{{"trial", a.trial->id},
                        {"number", a.trial->number},
                        {"attempt", a.attempt},
                        {"status", std::string(ToString(a.status))},

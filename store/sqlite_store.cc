@@ -709,14 +709,9 @@ class SqliteStore final : public Store {
   }
 
   void ScanTrials(int64_t experiment_id, const std::function<void(TrialRow&)>& fn) override {
-    Guard([&] {
-      auto& s = Cached(kTrialsSql);
-      Resetter r(s);
-      s.bind(1, experiment_id);
-      while (s.executeStep()) {
-        TrialRow row = ReadTrial(s);
-        fn(row);
-      }
+    EachRow(kTrialsSql, experiment_id, [&](SQLite::Statement& s) {
+      TrialRow row = ReadTrial(s);
+      fn(row);
     });
   }
 
@@ -731,29 +726,18 @@ class SqliteStore final : public Store {
   }
 
   std::vector<ComponentRow> Components(int64_t trial_id) override {
-    return Guard([&] {
-      std::vector<ComponentRow> rows;
-      auto& s = Cached(kComponentsSql);
-      Resetter r(s);
-      s.bind(1, trial_id);
-      while (s.executeStep()) rows.push_back(ReadComponent(s));
-      return rows;
-    });
+    std::vector<ComponentRow> rows;
+    EachRow(kComponentsSql, trial_id, [&](SQLite::Statement& s) { rows.push_back(ReadComponent(s)); });
+    return rows;
   }
 
   std::vector<TrialState> TrialStates(int64_t experiment_id) override {
-    return Guard([&] {
-      std::vector<TrialState> rows;
-      auto& s = Cached(kTrialStatesSql);
-      Resetter r(s);
-      s.bind(1, experiment_id);
-      while (s.executeStep()) {
-        rows.push_back({s.getColumn(0).getInt64(),
-                        Known(ParseTrialStatus, "trials.status", s.getColumn(1).getString()),
-                        s.getColumn(2).getInt64()});
-      }
-      return rows;
+    std::vector<TrialState> rows;
+    EachRow(kTrialStatesSql, experiment_id, [&](SQLite::Statement& s) {
+      rows.push_back({s.getColumn(0).getInt64(), Known(ParseTrialStatus, "trials.status", s.getColumn(1).getString()),
+                      s.getColumn(2).getInt64()});
     });
+    return rows;
   }
 
   std::vector<std::pair<int64_t, ComponentRow>> RunComponents(int64_t experiment_id) override {
@@ -763,15 +747,10 @@ class SqliteStore final : public Store {
   }
 
   void ScanRunComponents(int64_t experiment_id, const std::function<void(int64_t, ComponentRow&)>& fn) override {
-    Guard([&] {
-      auto& s = Cached(kRunComponentsSql);
-      Resetter r(s);
-      s.bind(1, experiment_id);
-      while (s.executeStep()) {
-        const int64_t trial_id = s.getColumn(15).getInt64();
-        ComponentRow c = ReadComponent(s);
-        fn(trial_id, c);
-      }
+    EachRow(kRunComponentsSql, experiment_id, [&](SQLite::Statement& s) {
+      const int64_t trial_id = s.getColumn(15).getInt64();
+      ComponentRow c = ReadComponent(s);
+      fn(trial_id, c);
     });
   }
 
@@ -838,6 +817,17 @@ class SqliteStore final : public Store {
  private:
   // Runs fn, translating the third-party exceptions it lets out; hpt::Error and anything else
   // (a Transaction body's own exceptions) pass through unchanged.
+  // Runs the cached statement `sql` with ?1 = id and calls fn on each row it steps to.
+  template <typename Fn>
+  void EachRow(const char* sql, int64_t id, Fn&& fn) {
+    Guard([&] {
+      auto& s = Cached(sql);
+      Resetter r(s);
+      s.bind(1, id);
+      while (s.executeStep()) fn(s);
+    });
+  }
+
   template <typename Fn>
   auto Guard(Fn&& fn) -> decltype(fn()) {
     try {

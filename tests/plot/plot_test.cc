@@ -192,11 +192,11 @@ TEST_CASE("plot: curves of a hyperband experiment show its rungs and ring its pr
 
 TEST_CASE("plot: ExperimentData holds trials compactly and gives back each one's params exactly") {
   PlotFixture f(std::string(kParams) + "  - {name: batch, type: categorical, values: [32, 64, 0.5]}\n");
-  const int64_t a = f.Trial({{"lr", 1e-4}, {"layers", 3}, {"opt", "adam"}, {"batch", 64}});
+  f.Trial({{"lr", 1e-4}, {"layers", 3}, {"opt", "adam"}, {"batch", 64}});
   const int64_t b = f.Trial({{"lr", 0.1}, {"layers", 1}, {"opt", "sgd"}, {"batch", 0.5}});
   // Values the space does not hold (a store edited by hand): kept as read, never "corrected".
-  const int64_t odd = f.Trial({{"lr", 2.0}, {"layers", 9}, {"opt", "rmsprop"}, {"batch", 32}});
-  const int64_t missing = f.Trial({{"lr", 0.01}});
+  f.Trial({{"lr", 2.0}, {"layers", 9}, {"opt", "rmsprop"}, {"batch", 32}});
+  f.Trial({{"lr", 0.01}});
   const plot::ExperimentData data = plot::LoadExperiment(f.store(), f.experiment());
   const std::vector<TrialRow> trials = f.store().Trials(f.experiment().id);
   REQUIRE(data.trials.size() == 4);
@@ -220,7 +220,6 @@ TEST_CASE("plot: ExperimentData holds trials compactly and gives back each one's
   CHECK(copy.trials[1].status == TrialStatus::kCompleted);
   CHECK(copy.ParamsOf(1) == trials[1].params);
   CHECK(copy.ParamsOf(2) == trials[2].params);
-  (void)a, (void)odd, (void)missing;
 }
 
 TEST_CASE("plot: the timeline has a row per worker slot and each slot's utilization") {
