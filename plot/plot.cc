@@ -646,6 +646,10 @@ std::string Curves(Store& store, const ExperimentData& data, const PlotOptions& 
     const std::string status(ToString(c.trial->status));
     std::string points;
     for (const auto& [x, y] : c.points) points += Num(X(x)) + "," + Num(Y(y)) + " ";
+    // A series of one point (a trial that reported once) would draw nothing as a line: it is
+    // drawn as a dot, the point twice with round caps.
+    const bool dot = c.points.size() == 1;
+    if (dot) points += points;
     svg.Open("polyline", {{"class", "mark"},
                           {"data-trial", std::to_string(c.trial->id)},
                           {"data-status", status},
@@ -654,7 +658,8 @@ std::string Curves(Store& store, const ExperimentData& data, const PlotOptions& 
                           {"points", points},
                           {"fill", "none"},
                           {"stroke", StatusColour(status)},
-                          {"stroke-width", "1.2"},
+                          {"stroke-width", dot ? "5" : "1.2"},
+                          {"stroke-linecap", "round"},
                           {"stroke-opacity", "0.7"}});
     svg.Text("title", {}, TrialTitle(*c.trial, e.objective_metric));
     svg.Close();
