@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/command.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/spec.h"
@@ -631,7 +632,16 @@ class Coordinator::Impl final : private LifecycleListener {
     assign.experiment_id = e.row.id;
     assign.experiment_name = e.row.name;
     assign.slots = slots;
-    assign.command = e.spec.trial.command;
+    if (e.space->conditional()) {
+      // An argument naming a parameter this trial does not have (inactive) is left out whole.
+      assign.command = WithoutAbsentArguments(e.spec.trial.command, [&](std::string_view name) {
+        const auto is = [&](const auto& p) { return p.name == name; };
+        return std::any_of(e.spec.parameters.begin(), e.spec.parameters.end(), is) &&
+               std::none_of(t.params.begin(), t.params.end(), is);
+      });
+    } else {
+      assign.command = e.spec.trial.command;
+    }
     assign.params_json = JsonText(all);
     assign.metrics = e.spec.trial.metrics;
     assign.timeout_s = e.spec.limits.trial_timeout_s;

@@ -2,6 +2,8 @@
 
 #include "core/command.h"
 
+#include <algorithm>
+
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -114,6 +116,19 @@ std::vector<std::string> ExpandCommand(
           expanded += *value;
         });
     out.push_back(std::move(expanded));
+  }
+  return out;
+}
+
+std::vector<std::string> WithoutAbsentArguments(const std::vector<std::string>& command,
+                                                const std::function<bool(std::string_view)>& absent) {
+  std::vector<std::string> out;
+  out.reserve(command.size());
+  for (const std::string& argument : command) {
+    const std::vector<std::string> names = PlaceholdersIn(argument);
+    if (std::none_of(names.begin(), names.end(), [&](const std::string& name) { return absent(name); })) {
+      out.push_back(argument);
+    }
   }
   return out;
 }

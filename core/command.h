@@ -44,6 +44,13 @@ std::vector<std::string> ExpandCommand(
     const std::vector<std::string>& command,
     const std::function<std::optional<std::string>(std::string_view)>& lookup);
 
+// The command without the arguments that name a placeholder for which absent(name) is true (a
+// conditional parameter inactive in the trial): each such argument is left out whole, so
+// `--momentum={momentum}` disappears rather than becoming `--momentum=`. Throws like ExpandCommand
+// on bad braces.
+std::vector<std::string> WithoutAbsentArguments(const std::vector<std::string>& command,
+                                                const std::function<bool(std::string_view)>& absent);
+
 // The placeholder names used in one argument, in order. Throws like ExpandCommand on bad braces.
 std::vector<std::string> PlaceholdersIn(std::string_view argument);
 

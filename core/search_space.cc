@@ -112,7 +112,39 @@ std::string_view ToString(Scale scale) {
 }
 
 SearchSpace::SearchSpace(std::vector<ParamSpec> params)
-    : params_(std::move(params)), grid_axes_(params_.size()) {
+    : params_(std::move(params)),
+      parent_dims_(params_.size()),
+      is_parent_(params_.size(), false),
+      grid_axes_(params_.size()) {
+  // Conditions: each parent by index, then an order with every parent before its children
+  // (Kahn's algorithm; what is left over is a cycle).
+  std::vector<size_t> waiting(params_.size(), 0);
+  std::vector<std::vector<size_t>> children(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    for (const ParamCondition& c : params_[i].when) {
+      const auto it = std::find_if(params_.begin(), params_.end(), [&](const ParamSpec& p) { return p.name == c.parent; });
+      if (it == params_.end()) Invalid("parameter '" + params_[i].name + "' depends on unknown parameter '" + c.parent + "'");
+      const auto parent = static_cast<size_t>(it - params_.begin());
+      parent_dims_[i].push_back(parent);
+      children[parent].push_back(i);
+      is_parent_[parent] = true;
+      ++waiting[i];
+      conditional_ = true;
+    }
+  }
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (waiting[i] == 0) order_.push_back(i);
+  }
+  for (size_t k = 0; k < order_.size(); ++k) {
+    for (size_t child : children[order_[k]]) {
+      if (--waiting[child] == 0) order_.push_back(child);
+    }
+  }
+  if (order_.size() != params_.size()) {
+    for (size_t i = 0; i < params_.size(); ++i) {
+      if (waiting[i] > 0) Invalid("the conditions of parameter '" + params_[i].name + "' form a cycle");
+    }
+  }
   for (size_t i = 0; i < params_.size(); ++i) {
     const ParamSpec& p = params_[i];
     if (p.type == ParamType::kCategorical || p.grid_points < 2) continue;
@@ -131,6 +163,129 @@ SearchSpace::SearchSpace(std::vector<ParamSpec> params)
       if (axis.empty() || axis.back() != v) axis.push_back(std::move(v));
     }
   }
+  if (conditional_) BuildBranches();
+}
+
+namespace {
+
+// A parent's value satisfies a condition's value: equal, or the same number (an int parameter
+// compared with a value written as 2.0, say).
+bool SameValue(const ParamValue& a, const ParamValue& b) {
+  if (a.index() == b.index()) return a == b;
+  const auto number = [](const ParamValue& v) -> std::optional<double> {
+    if (const auto* n = std::get_if<int64_t>(&v)) return static_cast<double>(*n);
+    if (const auto* d = std::get_if<double>(&v)) return *d;
+    return std::nullopt;
+  };
+  const auto x = number(a), y = number(b);
+  return x && y && *x == *y;
+}
+
+}  // namespace
+
+template <typename Lookup>
+std::vector<bool> SearchSpace::Activity(Lookup&& value_of) const {
+  std::vector<bool> active(params_.size(), true);
+  if (!conditional_) return active;
+  for (size_t i : order_) {
+    const std::vector<ParamCondition>& when = params_[i].when;
+    for (size_t j = 0; j < when.size() && active[i]; ++j) {
+      const size_t parent = parent_dims_[i][j];
+      const ParamValue* value = active[parent] ? value_of(parent) : nullptr;
+      active[i] = value != nullptr && std::any_of(when[j].values.begin(), when[j].values.end(),
+                                                  [&](const ParamValue& v) { return SameValue(*value, v); });
+    }
+  }
+  return active;
+}
+
+ParamValue SearchSpace::ValueOf(size_t i, double u) const {
+  const ParamSpec& p = params_[i];
+  const double ui = std::isnan(u) ? 0.0 : std::clamp(u, 0.0, 1.0);
+  switch (p.type) {
+    case ParamType::kFloat: return ValueAt(p, ui);
+    case ParamType::kInt: return IntAt(p, ui);
+    case ParamType::kCategorical: {
+      const size_t k = p.choices.size();
+      return p.choices[std::min(static_cast<size_t>(ui * static_cast<double>(k)), k - 1)];
+    }
+  }
+  return ValueAt(p, ui);
+}
+
+std::vector<bool> SearchSpace::ActiveAt(std::span<const double> u) const {
+  if (!conditional_) return std::vector<bool>(params_.size(), true);
+  std::vector<std::optional<ParamValue>> values(params_.size());
+  return Activity([&](size_t i) -> const ParamValue* {
+    if (!values[i]) values[i] = ValueOf(i, i < u.size() ? u[i] : 0.0);
+    return &*values[i];
+  });
+}
+
+void SearchSpace::BuildBranches() {
+  // Depth first over the parents, parents first: a parent inactive under the values chosen so far
+  // takes no value; an active one takes each of its grid values in turn.
+  std::vector<size_t> parents;
+  for (size_t i : order_) {
+    if (is_parent_[i]) parents.push_back(i);
+  }
+  std::vector<int64_t> index(params_.size(), -1);
+  const auto walk = [&](auto&& self, size_t k) -> void {
+    if (branches_.size() > kMaxGridBranches) return;
+    if (k == parents.size()) {
+      branches_.push_back({index, 0});
+      return;
+    }
+    const size_t dim = parents[k];
+    const bool active = ActivityOfAxisIndex(index)[dim];
+    if (!active) {
+      self(self, k + 1);
+      return;
+    }
+    const uint64_t n = AxisSize(dim);
+    for (uint64_t a = 0; a < n && branches_.size() <= kMaxGridBranches; ++a) {
+      index[dim] = static_cast<int64_t>(a);
+      self(self, k + 1);
+    }
+    index[dim] = -1;
+  };
+  walk(walk, 0);
+  if (branches_.size() > kMaxGridBranches) {
+    branches_.clear();
+    branches_error_ = "a grid over this conditional space has more than " + std::to_string(kMaxGridBranches) +
+                      " branches (combinations of the parameters others depend on)";
+    return;
+  }
+  // Each branch's size: the product of its active other parameters' axes (saturating). An axis
+  // that cannot be built (a float without grid_points) makes the grid unavailable, as it does
+  // without conditions.
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  uint64_t end = 0;
+  try {
+    for (GridBranch& b : branches_) {
+      const std::vector<bool> active = ActivityOfAxisIndex(b.axis_index);
+      uint64_t size = 1;
+      for (size_t i = 0; i < params_.size(); ++i) {
+        if (is_parent_[i] || !active[i]) continue;
+        const uint64_t n = AxisSize(i);
+        size = (n != 0 && size > kMax / n) ? kMax : size * n;
+      }
+      end = size > kMax - end ? kMax : end + size;
+      b.end = end;
+    }
+  } catch (const Error& e) {
+    branches_.clear();
+    branches_error_ = e.what();
+  }
+}
+
+std::vector<bool> SearchSpace::ActivityOfAxisIndex(const std::vector<int64_t>& axis_index) const {
+  std::vector<ParamValue> values(params_.size());
+  return Activity([&](size_t i) -> const ParamValue* {
+    if (axis_index[i] < 0) return nullptr;
+    values[i] = AxisPoint(i, static_cast<uint64_t>(axis_index[i]));
+    return &values[i];
+  });
 }
 
 Params SearchSpace::FromUnit(std::span<const double> u) const {
@@ -138,78 +293,105 @@ Params SearchSpace::FromUnit(std::span<const double> u) const {
     Invalid("unit point has " + std::to_string(u.size()) + " dimensions, the space " +
             std::to_string(params_.size()));
   }
+  std::vector<ParamValue> values;
+  values.reserve(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) values.push_back(ValueOf(i, u[i]));
+  const std::vector<bool> active = Activity([&](size_t i) { return &values[i]; });
   Params out;
   out.reserve(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
-    const ParamSpec& p = params_[i];
-    const double ui = std::isnan(u[i]) ? 0.0 : std::clamp(u[i], 0.0, 1.0);
-    switch (p.type) {
-      case ParamType::kFloat: out.push_back({p.name, ValueAt(p, ui)}); break;
-      case ParamType::kInt: out.push_back({p.name, IntAt(p, ui)}); break;
-      case ParamType::kCategorical: {
-        const size_t k = p.choices.size();
-        const auto index = std::min(static_cast<size_t>(ui * static_cast<double>(k)), k - 1);
-        out.push_back({p.name, p.choices[index]});
-        break;
-      }
-    }
+    if (active[i]) out.push_back({params_[i].name, std::move(values[i])});
   }
   return out;
 }
 
-std::vector<double> SearchSpace::ToUnit(const Params& point) const {
-  if (point.size() != params_.size()) {
-    Invalid("expected " + std::to_string(params_.size()) + " parameters, got " +
-            std::to_string(point.size()));
+double SearchSpace::UnitOf(size_t i, const ParamValue& value) const {
+  const ParamSpec& p = params_[i];
+  const auto check_range = [&](double x) {
+    if (!(x >= p.min && x <= p.max)) {
+      Invalid("parameter '" + p.name + "' = " + FormatValue(value) + " lies outside [" + FormatValue(p.min) + ", " +
+              FormatValue(p.max) + "]");
+    }
+  };
+  switch (p.type) {
+    case ParamType::kFloat: {
+      double x = 0;
+      if (const auto* d = std::get_if<double>(&value)) {
+        x = *d;
+      } else if (const auto* n = std::get_if<int64_t>(&value)) {
+        x = static_cast<double>(*n);
+      } else {
+        Invalid("parameter '" + p.name + "' is a float, got a string");
+      }
+      check_range(x);
+      return ExactPositionOf(p, x);
+    }
+    case ParamType::kInt: {
+      const auto* n = std::get_if<int64_t>(&value);
+      if (n == nullptr) Invalid("parameter '" + p.name + "' is an int, got another type");
+      check_range(static_cast<double>(*n));
+      return PositionOf(IntCells(p), static_cast<double>(*n));
+    }
+    case ParamType::kCategorical: {
+      const auto it = std::find(p.choices.begin(), p.choices.end(), value);
+      if (it == p.choices.end()) Invalid("parameter '" + p.name + "' has no choice '" + FormatValue(value) + "'");
+      const auto index = static_cast<double>(it - p.choices.begin());
+      return (index + 0.5) / static_cast<double>(p.choices.size());
+    }
   }
-  std::vector<double> u;
-  u.reserve(params_.size());
+  return 0;
+}
+
+std::vector<double> SearchSpace::ToUnit(const Params& point) const {
+  if (!conditional_) {
+    if (point.size() != params_.size()) {
+      Invalid("expected " + std::to_string(params_.size()) + " parameters, got " + std::to_string(point.size()));
+    }
+    std::vector<double> u;
+    u.reserve(params_.size());
+    for (size_t i = 0; i < params_.size(); ++i) {
+      if (point[i].name != params_[i].name) {
+        Invalid("parameter " + std::to_string(i) + " is '" + point[i].name + "', expected '" + params_[i].name + "'");
+      }
+      u.push_back(UnitOf(i, point[i].value));
+    }
+    return u;
+  }
+  // The values by dimension; then the point must hold exactly the active ones, in space order.
+  std::vector<const ParamValue*> given(params_.size(), nullptr);
+  for (const Param& param : point) {
+    const auto it = std::find_if(params_.begin(), params_.end(), [&](const ParamSpec& p) { return p.name == param.name; });
+    if (it == params_.end()) Invalid("'" + param.name + "' is not a parameter of this space");
+    given[static_cast<size_t>(it - params_.begin())] = &param.value;
+  }
+  const std::vector<bool> active = Activity([&](size_t i) { return given[i]; });
+  std::vector<double> u(params_.size(), kInactiveUnit);
+  size_t next = 0;
   for (size_t i = 0; i < params_.size(); ++i) {
-    const ParamSpec& p = params_[i];
-    const Param& value = point[i];
-    if (value.name != p.name) {
-      Invalid("parameter " + std::to_string(i) + " is '" + value.name + "', expected '" + p.name +
-              "'");
+    if (!active[i]) {
+      if (given[i] != nullptr) Invalid("parameter '" + params_[i].name + "' is inactive here (" + WhenText(i) + ")");
+      continue;
     }
-    const auto check_range = [&](double x) {
-      if (!(x >= p.min && x <= p.max)) {
-        Invalid("parameter '" + p.name + "' = " + FormatValue(value.value) + " lies outside [" +
-                FormatValue(p.min) + ", " + FormatValue(p.max) + "]");
-      }
-    };
-    switch (p.type) {
-      case ParamType::kFloat: {
-        double x = 0;
-        if (const auto* d = std::get_if<double>(&value.value)) {
-          x = *d;
-        } else if (const auto* n = std::get_if<int64_t>(&value.value)) {
-          x = static_cast<double>(*n);
-        } else {
-          Invalid("parameter '" + p.name + "' is a float, got a string");
-        }
-        check_range(x);
-        u.push_back(ExactPositionOf(p, x));
-        break;
-      }
-      case ParamType::kInt: {
-        const auto* n = std::get_if<int64_t>(&value.value);
-        if (n == nullptr) Invalid("parameter '" + p.name + "' is an int, got another type");
-        check_range(static_cast<double>(*n));
-        u.push_back(PositionOf(IntCells(p), static_cast<double>(*n)));
-        break;
-      }
-      case ParamType::kCategorical: {
-        const auto it = std::find(p.choices.begin(), p.choices.end(), value.value);
-        if (it == p.choices.end()) {
-          Invalid("parameter '" + p.name + "' has no choice '" + FormatValue(value.value) + "'");
-        }
-        const auto index = static_cast<double>(it - p.choices.begin());
-        u.push_back((index + 0.5) / static_cast<double>(p.choices.size()));
-        break;
-      }
+    if (given[i] == nullptr) Invalid("parameter '" + params_[i].name + "' is missing");
+    if (next >= point.size() || point[next].name != params_[i].name) {
+      Invalid("parameter '" + params_[i].name + "' is out of order");
     }
+    ++next;
+    u[i] = UnitOf(i, *given[i]);
   }
   return u;
+}
+
+std::string SearchSpace::WhenText(size_t i) const {
+  std::string out = "it needs ";
+  const std::vector<ParamCondition>& when = params_[i].when;
+  for (size_t j = 0; j < when.size(); ++j) {
+    out += j == 0 ? "" : " and ";
+    out += when[j].parent + (when[j].values.size() == 1 ? " = " : " in [");
+    for (size_t k = 0; k < when[j].values.size(); ++k) out += (k == 0 ? "" : ", ") + FormatValue(when[j].values[k]);
+    if (when[j].values.size() != 1) out += "]";
+  }
+  return out;
 }
 
 uint64_t SearchSpace::AxisSize(size_t i) const {
@@ -240,6 +422,10 @@ std::vector<ParamValue> SearchSpace::GridAxis(size_t i) const {
 
 uint64_t SearchSpace::GridSize() const {
   constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  if (conditional_) {
+    if (branches_.empty()) Invalid(branches_error_);
+    return branches_.back().end;
+  }
   uint64_t size = 1;
   for (size_t i = 0; i < params_.size(); ++i) {
     const uint64_t n = AxisSize(i);
@@ -253,19 +439,50 @@ Params SearchSpace::GridPoint(uint64_t index) const {
     Invalid("grid point " + std::to_string(index) + " is past the grid's " +
             std::to_string(GridSize()) + " points");
   }
-  Params out(params_.size());
+  if (!conditional_) {
+    Params out(params_.size());
+    for (size_t i = params_.size(); i-- > 0;) {
+      const uint64_t n = AxisSize(i);
+      out[i] = Param{params_[i].name, AxisPoint(i, index % n)};
+      index /= n;
+    }
+    return out;
+  }
+  const auto branch = std::upper_bound(branches_.begin(), branches_.end(), index,
+                                       [](uint64_t k, const GridBranch& b) { return k < b.end; });
+  const uint64_t begin = branch == branches_.begin() ? 0 : std::prev(branch)->end;
+  uint64_t within = index - begin;
+  const std::vector<bool> active = ActivityOfAxisIndex(branch->axis_index);
+  std::vector<std::optional<ParamValue>> values(params_.size());
   for (size_t i = params_.size(); i-- > 0;) {
-    const uint64_t n = AxisSize(i);
-    out[i] = Param{params_[i].name, AxisPoint(i, index % n)};
-    index /= n;
+    if (!active[i]) continue;
+    if (is_parent_[i]) {
+      values[i] = AxisPoint(i, static_cast<uint64_t>(branch->axis_index[i]));
+    } else {
+      const uint64_t n = AxisSize(i);
+      values[i] = AxisPoint(i, within % n);
+      within /= n;
+    }
+  }
+  Params out;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (values[i]) out.push_back({params_[i].name, std::move(*values[i])});
   }
   return out;
 }
 
 Params SearchSpace::Conform(const Params& values) const {
+  // Activity from the values as given (a parent's value as written satisfies a condition as its
+  // conformed value would: SameValue compares numbers by value).
+  const std::vector<bool> active = Activity([&](size_t i) -> const ParamValue* {
+    const auto it = std::find_if(values.begin(), values.end(), [&](const Param& v) { return v.name == params_[i].name; });
+    return it == values.end() ? nullptr : &it->value;
+  });
   Params out;
   out.reserve(params_.size());
-  for (const ParamSpec& p : params_) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const ParamSpec& p = params_[i];
+    if (!active[i]) continue;
     const auto it = std::find_if(values.begin(), values.end(), [&](const Param& v) { return v.name == p.name; });
     if (it == values.end()) Invalid("parameter '" + p.name + "' is missing");
     const ParamValue& v = it->value;

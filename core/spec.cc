@@ -512,6 +512,101 @@ class Parser {
         }
         return ok;
       }
+      case sf::FieldKind::kConditions: {
+        if (!node.IsMap() && !node.IsNull()) {
+          return fail("must be a map from parameter names to a value or a list of values, got " + Describe(node));
+        }
+        bool ok = true;
+        for (const auto& entry : node) {
+          const sf::Mark key_mark = ToMark(entry.first.Mark());
+          const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
+          const std::string field = Join(path, key);
+          if (!sf::IsParamName(key)) {
+            Fail(key_mark, field, "'" + key + "' is not a parameter name");
+            ok = false;
+            continue;
+          }
+          const auto same = [&](const ParamCondition& c) { return c.parent == key; };
+          if (std::any_of(value.conditions.begin(), value.conditions.end(), same)) {
+            Fail(key_mark, field, "appears more than once");
+            ok = false;
+            continue;
+          }
+          present_[field] = key_mark;
+          ParamCondition condition{key, {}};
+          const YAML::Node& item = entry.second;
+          const sf::Mark item_mark = item.IsNull() ? key_mark : ToMark(item.Mark());
+          std::vector<YAML::Node> scalars;
+          if (item.IsSequence()) {
+            for (const YAML::Node& v : item) scalars.push_back(v);
+            if (scalars.empty()) {
+              Fail(item_mark, field, "lists no value");
+              ok = false;
+            }
+          } else {
+            scalars.push_back(item);
+          }
+          for (const YAML::Node& v : scalars) {
+            std::optional<Value> scalar = TypedScalar(v, v.IsNull() ? item_mark : ToMark(v.Mark()), field, false);
+            if (!scalar) {
+              ok = false;
+              continue;
+            }
+            condition.values.push_back(std::visit(
+                [](auto&& x) -> ParamValue {
+                  if constexpr (std::is_same_v<std::decay_t<decltype(x)>, bool>) {
+                    return std::string(x ? "true" : "false");
+                  } else {
+                    return std::move(x);
+                  }
+                },
+                *scalar));
+          }
+          value.conditions.push_back(std::move(condition));
+        }
+        return ok;
+      }
+      case sf::FieldKind::kScalarMapList: {
+        if (!node.IsSequence() && !node.IsNull()) return fail("must be a list of maps, got " + Describe(node));
+        bool ok = true;
+        size_t index = 0;
+        for (const YAML::Node& item : node) {
+          const std::string item_path = Item(path, index++);
+          const sf::Mark item_mark = item.IsNull() ? mark : ToMark(item.Mark());
+          present_[item_path] = item_mark;
+          NamedValues values;
+          if (!item.IsMap()) {
+            Fail(item_mark, item_path, "must be a map from parameter names to values, got " + Describe(item));
+            ok = false;
+          } else {
+            for (const auto& entry : item) {
+              const sf::Mark key_mark = ToMark(entry.first.Mark());
+              const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
+              const std::string field = Join(item_path, key);
+              if (!sf::IsParamName(key)) {
+                Fail(key_mark, field, "'" + key + "' is not a parameter name");
+                ok = false;
+                continue;
+              }
+              if (FindValue(values, key) != nullptr) {
+                Fail(key_mark, field, "appears more than once");
+                ok = false;
+                continue;
+              }
+              present_[field] = key_mark;
+              const YAML::Node& v = entry.second;
+              std::optional<Value> scalar = TypedScalar(v, v.IsNull() ? key_mark : ToMark(v.Mark()), field, false);
+              if (!scalar) {
+                ok = false;
+                continue;
+              }
+              values.push_back({key, std::move(*scalar)});
+            }
+          }
+          value.maps.push_back(std::move(values));
+        }
+        return ok;
+      }
       case sf::FieldKind::kMap:
       case sf::FieldKind::kMapList: break;  // handled by Visit
     }
@@ -576,6 +671,8 @@ class Parser {
         CheckNumeric(p, spec.parameters[i], draft_.params[i]);
       }
     }
+
+    CheckConditions(param_of);
 
     for (const NamedValue& value : spec.static_params) {
       const std::string& key = value.name;
@@ -659,9 +756,14 @@ class Parser {
       }
     }
 
+    CheckWarmStart();
+
     // max_trials depends on the strategy, so its default is not in the table.
     if (!diagnostics_.empty()) return;
+    CheckInitialPoints();
+    if (!diagnostics_.empty()) return;
     const bool given = Present("limits.max_trials");
+    const auto initial = static_cast<int64_t>(spec.initial_points.size());
     if (spec.strategy.type == StrategyType::kHyperband && !given) {
       // One full Hyperband iteration: every bracket's starting configurations.
       const double eta = spec.strategy.eta;
@@ -673,12 +775,163 @@ class Parser {
       }
       spec.limits.max_trials = total;
     } else if (spec.strategy.type == StrategyType::kGrid) {
-      const uint64_t size = SearchSpace(spec.parameters).GridSize();
+      // The initial points run before the grid, which still runs whole.
+      uint64_t size = 0;
+      try {
+        size = SearchSpace(spec.parameters).GridSize();
+      } catch (const Error& e) {
+        Fail(At("parameters"), "parameters", std::string("a grid search: ") + e.what());
+        return;
+      }
       const auto cap = static_cast<int64_t>(
-          std::min<uint64_t>(size, static_cast<uint64_t>(std::numeric_limits<int64_t>::max())));
+          std::min<uint64_t>(size, static_cast<uint64_t>(std::numeric_limits<int64_t>::max() - initial))) + initial;
       if (!given || spec.limits.max_trials > cap) spec.limits.max_trials = cap;
     } else if (!given) {
-      spec.limits.max_trials = sf::kDefaultMaxTrials;
+      spec.limits.max_trials = std::max(sf::kDefaultMaxTrials, initial);
+    }
+    if (initial > spec.limits.max_trials) {
+      Fail(At("initial_points"), "initial_points",
+           "lists " + std::to_string(initial) + " points, more than limits.max_trials (" +
+               std::to_string(spec.limits.max_trials) + ")");
+    }
+  }
+
+  // parameters[].when: each parent a categorical or int parameter other than this one, each value
+  // one of its values (stored as the parent holds it), and no cycle among the conditions.
+  void CheckConditions(const std::map<std::string, size_t, std::less<>>& param_of) {
+    Spec& spec = draft_.spec;
+    std::vector<std::string> names;
+    for (const auto& [name, unused] : param_of) names.push_back(name);
+    bool all_known = true;
+    for (size_t i = 0; i < spec.parameters.size(); ++i) {
+      const std::string p = Item("parameters", i) + ".when";
+      if (!Ok(p)) continue;
+      ParamSpec& ps = spec.parameters[i];
+      for (ParamCondition& c : ps.when) {
+        const std::string field = p + "." + c.parent;
+        const auto it = param_of.find(c.parent);
+        if (c.parent == ps.name) {
+          Fail(At(field), field, "a parameter cannot depend on itself");
+          all_known = false;
+          continue;
+        }
+        if (it == param_of.end()) {
+          Fail(At(field), field, "names no parameter" + DidYouMean(c.parent, names));
+          all_known = false;
+          continue;
+        }
+        const std::optional<ParamType> type = draft_.params[it->second].type;
+        if (!type || invalid_.contains(Item("parameters", it->second))) continue;
+        const ParamSpec& parent = spec.parameters[it->second];
+        if (*type == ParamType::kFloat) {
+          Fail(At(field), field, "'" + c.parent + "' is a float; a condition's parent must be categorical or int");
+          continue;
+        }
+        for (ParamValue& v : c.values) {
+          try {
+            // The value as the parent holds it: one of its choices, or an integer in its range.
+            ParamSpec alone = parent;
+            alone.when.clear();
+            const SearchSpace space({alone});
+            const Params conformed = space.Conform({{c.parent, v}});
+            space.ToUnit(conformed);
+            v = conformed.front().value;
+          } catch (const Error& e) {
+            Fail(At(field), field, std::string(e.what()));
+          }
+        }
+      }
+    }
+    if (!all_known) return;
+    // A cycle: depth first from each parameter, along its parents.
+    std::vector<int> state(spec.parameters.size(), 0);  // 0 new, 1 on the path, 2 done
+    const auto visit = [&](auto&& self, size_t i) -> bool {
+      if (state[i] == 1) return true;
+      if (state[i] == 2) return false;
+      state[i] = 1;
+      for (const ParamCondition& c : spec.parameters[i].when) {
+        const auto it = param_of.find(c.parent);
+        if (it != param_of.end() && self(self, it->second)) return true;
+      }
+      state[i] = 2;
+      return false;
+    };
+    for (size_t i = 0; i < spec.parameters.size(); ++i) {
+      if (state[i] == 0 && visit(visit, i)) {
+        const std::string p = Item("parameters", i) + ".when";
+        Fail(At(p), p, "the conditions of '" + spec.parameters[i].name + "' form a cycle");
+        return;
+      }
+    }
+  }
+
+  // initial_points: each point holds exactly the parameters active at it, each typed and in range;
+  // stored in space order, typed as the space types them.
+  void CheckInitialPoints() {
+    Spec& spec = draft_.spec;
+    if (draft_.initial_points.empty()) return;
+    const SearchSpace space(spec.parameters);
+    std::vector<std::string> names;
+    for (const ParamSpec& p : spec.parameters) names.push_back(p.name);
+    for (size_t k = 0; k < draft_.initial_points.size(); ++k) {
+      const std::string field = Item("initial_points", k);
+      Params given;
+      bool ok = true;
+      for (const NamedValue& v : draft_.initial_points[k]) {
+        if (std::find(names.begin(), names.end(), v.name) == names.end()) {
+          const bool is_static = FindValue(spec.static_params, v.name) != nullptr;
+          Fail(At(field + "." + v.name), field + "." + v.name,
+               is_static ? "'" + v.name + "' is a static value, not a tuned parameter"
+                         : "names no parameter" + DidYouMean(v.name, names));
+          ok = false;
+          continue;
+        }
+        ParamValue value;
+        if (const auto* n = std::get_if<int64_t>(&v.value)) value = *n;
+        else if (const auto* d = std::get_if<double>(&v.value)) value = *d;
+        else if (const auto* t = std::get_if<std::string>(&v.value)) value = *t;
+        given.push_back({v.name, std::move(value)});
+      }
+      if (!ok) continue;
+      try {
+        Params point = space.Conform(given);
+        for (const Param& g : given) {
+          const auto same = [&](const Param& p) { return p.name == g.name; };
+          if (std::none_of(point.begin(), point.end(), same)) {
+            // ToUnit names the conditions that leave it out.
+            Params with = point;
+            with.push_back(g);
+            space.ToUnit(with);
+          }
+        }
+        space.ToUnit(point);
+        spec.initial_points.push_back(std::move(point));
+      } catch (const Error& e) {
+        Fail(At(field), field, e.what());
+      }
+    }
+  }
+
+  // warm_start: only where a model learns from results, with one objective; each parent once.
+  void CheckWarmStart() {
+    const Spec& spec = draft_.spec;
+    if (!Ok("warm_start.parents")) return;
+    std::set<std::string> seen;
+    for (size_t k = 0; k < spec.warm_start.parents.size(); ++k) {
+      const std::string field = Item("warm_start.parents", k);
+      if (!seen.insert(spec.warm_start.parents[k]).second) Fail(At(field), field, "names the same experiment twice");
+    }
+    const StrategyType type = spec.strategy.type;
+    const bool model = type == StrategyType::kBayesian ||
+                       ((type == StrategyType::kHyperband || type == StrategyType::kAsha) &&
+                        spec.strategy.sampler == StrategyType::kBayesian);
+    if (!model) {
+      Fail(At("warm_start"), "warm_start",
+           "needs a strategy that learns from results: bayesian, or hyperband / asha with sampler bayesian (got " +
+               std::string(ToString(type)) + ")");
+    }
+    if (spec.objectives.size() > 1) {
+      Fail(At("warm_start"), "warm_start", "is not available with several objectives yet");
     }
   }
 
@@ -931,6 +1184,33 @@ void WriteField(YAML::Emitter& out, const Spec& spec, const sf::FieldDef& f, siz
       }
       out << YAML::EndMap;
       break;
+    case sf::FieldKind::kConditions:
+      out << YAML::Flow << YAML::BeginMap;
+      for (const ParamCondition& c : v->conditions) {
+        out << YAML::Key;
+        EmitString(out, c.parent);
+        out << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const ParamValue& value : c.values) {
+          std::visit([&](const auto& x) { EmitTyped(out, Value(x)); }, value);
+        }
+        out << YAML::EndSeq;
+      }
+      out << YAML::EndMap;
+      break;
+    case sf::FieldKind::kScalarMapList:
+      out << YAML::BeginSeq;
+      for (const NamedValues& map : v->maps) {
+        out << YAML::Flow << YAML::BeginMap;
+        for (const NamedValue& value : map) {
+          out << YAML::Key;
+          EmitString(out, value.name);
+          out << YAML::Value;
+          EmitTyped(out, value.value);
+        }
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
+      break;
     case sf::FieldKind::kMapList:
       out << YAML::BeginSeq;
       for (size_t i = 0; i < v->count; ++i) {
@@ -950,6 +1230,10 @@ void WriteFields(YAML::Emitter& out, const Spec& spec, std::string_view table_pa
 }
 
 }  // namespace
+
+std::string_view ToString(WarmStartType type) {
+  return type == WarmStartType::kTransfer ? "transfer" : "identical";
+}
 
 std::vector<Spec::Objective> ObjectivesOf(const Spec& spec) {
   if (!spec.objectives.empty()) return spec.objectives;

@@ -19,6 +19,10 @@
 namespace hpt {
 
 enum class EarlyStoppingType { kNone, kMedian };
+// warm_start.type: `identical` parents are this experiment's own model (same parameters, data
+// and objective); `transfer` parents are a related task (docs/strategies.md, "Warm start").
+enum class WarmStartType { kIdentical, kTransfer };
+std::string_view ToString(WarmStartType type);
 
 struct Spec {
   std::string name;  // [A-Za-z0-9_.-]{1,64}
@@ -52,6 +56,16 @@ struct Spec {
   std::vector<ParamSpec> parameters;
   // Passed to every trial unchanged, in the order written.
   NamedValues static_params;
+  // Earlier experiments whose trials the strategy learns from before its own (names or ids, as
+  // written; the coordinator resolves them when the experiment is submitted). Empty: none.
+  struct WarmStart {
+    std::vector<std::string> parents;
+    WarmStartType type = WarmStartType::kIdentical;
+    bool operator==(const WarmStart&) const = default;
+  } warm_start;
+  // Configurations the experiment runs first, in order: trial k gets initial_points[k - 1]. Each
+  // holds exactly its active parameters, in space order, typed and in range (the parser checks).
+  std::vector<Params> initial_points;
   struct Limits {
     int64_t max_trials = 0;      // 0 in a parsed spec never happens: default 20, or the grid size
     int64_t max_parallel = 0;    // 0 = as many as there are free slots

@@ -496,6 +496,19 @@ const std::vector<FieldDef>& SpecFields() {
              if (p.type == ParamType::kCategorical || p.grid_points == 0) return std::nullopt;
              return Integer(p.grid_points);
            }},
+      {.path = "parameters[].when",
+       .kind = FieldKind::kConditions,
+       .default_doc = "absent: always active",
+       .check_doc = "`{parent: value}` or `{parent: [values]}`, several parents all holding; each parent a "
+                    "categorical or int parameter (not this one), each value one of its values; no cycles. "
+                    "The parameter exists in a trial only when every parent exists and holds a listed value",
+       .store = [](Draft& d, const FieldValue& v) { CurrentParam(d).when = v.conditions; },
+       .show = [](const Spec& s, size_t i) -> std::optional<FieldValue> {
+             if (s.parameters.at(i).when.empty()) return std::nullopt;
+             FieldValue v;
+             v.conditions = s.parameters.at(i).when;
+             return v;
+           }},
       {.path = "static",
        .kind = FieldKind::kScalarMap,
        .default_doc = "`{}`",
@@ -505,6 +518,56 @@ const std::vector<FieldDef>& SpecFields() {
        .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
              FieldValue v;
              v.values = s.static_params;
+             return v;
+           }},
+      {.path = "warm_start",
+       .kind = FieldKind::kMap,
+       .default_doc = "absent: a cold start",
+       .check_doc = "bayesian, or hyperband / asha with sampler bayesian; one objective",
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             if (s.warm_start.parents.empty()) return std::nullopt;
+             return FieldValue{};
+           }},
+      {.path = "warm_start.parents",
+       .kind = FieldKind::kStringList,
+       .required = true,
+       .check_doc = "1 to 5 experiment names or ids, each once; each must exist when the experiment is submitted, "
+                    "with a trial that has an objective",
+       .check =
+           [](const FieldValue& v) -> std::optional<std::string> {
+             if (v.strings.empty() || v.strings.size() > kMaxWarmStartParents) {
+               return "must list 1 to " + std::to_string(kMaxWarmStartParents) + " experiments, got " +
+                      std::to_string(v.strings.size());
+             }
+             return std::nullopt;
+           },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.warm_start.parents = v.strings; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             FieldValue v;
+             v.strings = s.warm_start.parents;
+             return v;
+           }},
+      {.path = "warm_start.type",
+       .kind = FieldKind::kEnum,
+       .default_yaml = "identical",
+       .check_doc = "`identical`: same parameters (by name and type), objective metric and goal, and data; "
+                    "`transfer`: a related task (ranges, static values and tuned parameters may differ)",
+       .choices = {"identical", "transfer"},
+       .store =
+           [](Draft& d, const FieldValue& v) {
+             d.spec.warm_start.type = v.text == "transfer" ? WarmStartType::kTransfer : WarmStartType::kIdentical;
+           },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Text(ToString(s.warm_start.type)); }},
+      {.path = "initial_points",
+       .kind = FieldKind::kScalarMapList,
+       .default_doc = "`[]`",
+       .check_doc = "each a map from parameter names to values: every parameter active at that point given, "
+                    "inactive ones absent, each value in range; at most limits.max_trials points. Run first, in order",
+       .store = [](Draft& d, const FieldValue& v) { d.initial_points = v.maps; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             if (s.initial_points.empty()) return std::nullopt;
+             FieldValue v;
+             for (const Params& point : s.initial_points) v.maps.push_back(ToNamedValues(point));
              return v;
            }},
       {.path = "limits", .kind = FieldKind::kMap},
@@ -684,6 +747,8 @@ std::string SpecFieldsMarkdown() {
       case FieldKind::kStringList: return "list of strings";
       case FieldKind::kScalarList: return "list of scalars";
       case FieldKind::kScalarMap: return "map of scalars";
+      case FieldKind::kConditions: return "map of scalars or lists";
+      case FieldKind::kScalarMapList: return "list of maps of scalars";
     }
     return "";
   };

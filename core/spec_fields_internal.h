@@ -16,6 +16,8 @@ namespace hpt::spec_fields {
 
 // max_trials when the spec leaves it out and the strategy is not grid (grid: the grid size).
 inline constexpr int64_t kDefaultMaxTrials = 20;
+// The most parent experiments a warm start may name (as SageMaker's tuning jobs).
+inline constexpr size_t kMaxWarmStartParents = 5;
 // Largest grid_points accepted: an axis is materialized, so it must stay small.
 inline constexpr int64_t kMaxGridPoints = 100000;
 // Int bounds must be exact in a double, where the search space keeps them.
@@ -41,6 +43,8 @@ enum class FieldKind {
   kStringList,  // a list of scalars, each taken as written
   kScalarList,  // a list of scalars, typed: integer, decimal number or string
   kScalarMap,   // a map from free keys to strings, numbers and booleans
+  kConditions,  // a map from free keys (parameter names) to a scalar or a list of scalars
+  kScalarMapList,  // a list of maps from free keys to strings and numbers
 };
 
 // One converted value, handed to a field's check and then its store.
@@ -52,6 +56,8 @@ struct FieldValue {
   std::vector<std::string> strings;        // kStringList
   std::vector<ParamValue> scalars;         // kScalarList
   NamedValues values;                      // kScalarMap
+  std::vector<ParamCondition> conditions;  // kConditions: values typed as kScalarList's
+  std::vector<NamedValues> maps;           // kScalarMapList: no booleans
   size_t count = 0;                        // kMapList: number of items
 };
 
@@ -65,6 +71,9 @@ struct DraftParam {
 struct Draft {
   Spec spec;
   std::vector<DraftParam> params;  // beside spec.parameters, index for index
+  // initial_points as written; the parser checks them against the space and fills
+  // spec.initial_points.
+  std::vector<NamedValues> initial_points;
 };
 
 // Returns the problem with a converted value, if any (the message, without the field).

@@ -67,20 +67,30 @@ const Factory& FactoryOf(StrategyType type) {
   return *it;
 }
 
-// The proposer of new configurations inside a strategy that takes strategy.sampler.
+// A model counts the initial points among its own first trials; a sequence starts after them.
+bool ShiftsForInitialPoints(StrategyType type) { return type != StrategyType::kBayesian; }
+
+// The proposer of new configurations inside a strategy that takes strategy.sampler. It proposes
+// the initial points first: multi-fidelity strategies number new configurations 1, 2, ... as
+// they create them, so the points start in the first bracket with its budget.
 std::unique_ptr<Strategy> MakeSampler(const Spec& spec, const SearchSpace& space) {
   const Factory& factory = FactoryOf(spec.strategy.sampler);
   if (factory.make_sampler == nullptr) {
     throw Error(ErrorKind::kInvalidInput,
                 "strategy '" + std::string(ToString(spec.strategy.sampler)) + "' cannot be a sampler");
   }
-  return factory.make_sampler(spec, space);
+  return WithInitialPoints(spec.initial_points, factory.make_sampler(spec, space),
+                           ShiftsForInitialPoints(spec.strategy.sampler));
 }
+
+bool TakesSampler(StrategyType type) { return InfoOf(type).Takes("sampler"); }
 
 }  // namespace
 
 std::unique_ptr<Strategy> MakeStrategy(const Spec& spec, const SearchSpace& space) {
-  return FactoryOf(spec.strategy.type).make(spec, space);
+  std::unique_ptr<Strategy> strategy = FactoryOf(spec.strategy.type).make(spec, space);
+  if (TakesSampler(spec.strategy.type)) return strategy;  // its sampler has them
+  return WithInitialPoints(spec.initial_points, std::move(strategy), ShiftsForInitialPoints(spec.strategy.type));
 }
 
 }  // namespace hpt

@@ -109,6 +109,12 @@ int64_t DefaultInitialDesign(size_t dims);
 // acquisitions, the pending-trial and failed-trial handling.
 std::unique_ptr<Strategy> MakeBayesianStrategy(const SearchSpace& space, const BayesianOptions& options);
 
+// Trials 1..points.size() get the points, in order; later trials ask `inner`, with their numbers
+// lowered by points.size() when `shift` (a sequence that must start at its beginning: grid, Sobol)
+// or unchanged (a model that counts the points as its own first trials: bayesian). Every
+// observation reaches `inner` as it is. Returns `inner` itself when there are no points.
+std::unique_ptr<Strategy> WithInitialPoints(std::vector<Params> points, std::unique_ptr<Strategy> inner, bool shift);
+
 // The strategy a spec asks for: one factory per row of core/strategy_table.h
 // (strategies/registry.cc).
 std::unique_ptr<Strategy> MakeStrategy(const Spec& spec, const SearchSpace& space);

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 namespace hpt::bayes {
 
 Encoder::Encoder(const SearchSpace& space) {
-  for (const ParamSpec& p : space.params()) {
+  for (ParamSpec p : space.params()) {
+    p.when.clear();  // a one-parameter space of its own: its value alone
     single_.emplace_back(std::vector<ParamSpec>{p});
     types_.push_back(p.type);
     offsets_.push_back(encoded_dims_);
@@ -39,6 +41,18 @@ Encoder::Encoder(const SearchSpace& space) {
     }
     levels_.push_back(std::move(levels));
   }
+  if (space.conditional()) {
+    conditional_.emplace(space);
+    const uint64_t product = ProductCount(kMaxEnumeratedPoints);
+    if (product != 0 && product <= kMaxEnumeratedPoints) {
+      std::set<std::vector<double>> seen;
+      for (uint64_t k = 0; k < product; ++k) {
+        std::vector<double> u = ProductPoint(k);
+        Snap(u);
+        if (seen.insert(u).second) distinct_.push_back(std::move(u));
+      }
+    }
+  }
 }
 
 double Encoder::SnapOne(size_t i, double u) const {
@@ -60,11 +74,26 @@ double Encoder::SnapOne(size_t i, double u) const {
 
 void Encoder::Snap(std::span<double> u) const {
   for (size_t i = 0; i < u.size(); ++i) u[i] = SnapOne(i, u[i]);
+  if (!conditional_) return;
+  const std::vector<bool> active = conditional_->ActiveAt(u);
+  for (size_t i = 0; i < u.size(); ++i) {
+    if (!active[i]) u[i] = SearchSpace::kInactiveUnit;
+  }
 }
 
 void Encoder::Encode(std::span<const double> u, Eigen::Ref<Eigen::VectorXd> out) const {
+  std::vector<bool> active;
+  if (conditional_) active = conditional_->ActiveAt(u);
   for (size_t i = 0; i < kinds_.size(); ++i) {
     const auto at = static_cast<Eigen::Index>(offsets_[i]);
+    if (conditional_ && !active[i]) {
+      if (types_[i] != ParamType::kCategorical) {
+        out(at) = SearchSpace::kInactiveUnit;
+      } else {
+        out.segment(at, static_cast<Eigen::Index>(levels_[i].size())).setZero();
+      }
+      continue;
+    }
     if (types_[i] != ParamType::kCategorical) {
       out(at) = u[i];
       continue;
@@ -91,6 +120,18 @@ std::vector<double> Encoder::Alternatives(size_t i, double u) const {
 }
 
 uint64_t Encoder::DiscreteCount(uint64_t cap) const {
+  const uint64_t product = ProductCount(cap);
+  if (!conditional_ || product == 0) return product;
+  if (distinct_.empty()) return cap + 1;  // too many combinations to tell
+  return std::min<uint64_t>(distinct_.size(), cap + 1);
+}
+
+std::vector<double> Encoder::DiscretePoint(uint64_t k) const {
+  if (conditional_) return distinct_.at(k);
+  return ProductPoint(k);
+}
+
+uint64_t Encoder::ProductCount(uint64_t cap) const {
   uint64_t count = 1;
   for (size_t i = 0; i < kinds_.size(); ++i) {
     if (types_[i] == ParamType::kFloat) return 0;
@@ -105,7 +146,7 @@ uint64_t Encoder::DiscreteCount(uint64_t cap) const {
   return count;
 }
 
-std::vector<double> Encoder::DiscretePoint(uint64_t k) const {
+std::vector<double> Encoder::ProductPoint(uint64_t k) const {
   std::vector<double> u(kinds_.size());
   for (size_t i = kinds_.size(); i-- > 0;) {
     const ParamSpec& p = single_[i].params()[0];

@@ -6,8 +6,16 @@
 // value it stands for: an int to the unit position of its integer, a categorical to its cell; so
 // two u that give the same Params give the same GP input. The GP input has one coordinate per
 // float or int (the snapped u) and one per choice of each categorical (one-hot).
+//
+// Conditional spaces: a parameter that is inactive at a point is snapped to
+// SearchSpace::kInactiveUnit and encoded as a constant (its coordinate at that value; a
+// categorical's one-hot all zeros). Points of one branch then differ only where their active
+// parameters do, and the kernel still sees what branches share (the parameters active in both, and
+// the parents' own coordinates), so what one branch's trials teach carries over to the shared
+// dimensions of another.
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -39,14 +47,23 @@ class Encoder {
   // every value of a small int), or, for a relaxed int, its neighbours u of value - 1 and + 1.
   std::vector<double> Alternatives(size_t i, double u) const;
   // The number of distinct points when every parameter is discrete, capped at `cap` + 1; 0 when
-  // some parameter is a float.
+  // some parameter is a float. In a conditional space, distinct once inactive parameters are
+  // snapped (counted exactly for up to kMaxEnumeratedPoints combinations, else capped).
   uint64_t DiscreteCount(uint64_t cap) const;
+  static constexpr uint64_t kMaxEnumeratedPoints = 65536;
   // The k-th point of the discrete space (row-major), snapped; k < DiscreteCount.
   std::vector<double> DiscretePoint(uint64_t k) const;
 
  private:
   enum class Kind { kFloat, kRelaxedInt, kDiscrete };
   double SnapOne(size_t i, double u) const;
+  // The row-major point k of the full discrete product, snapped per coordinate only.
+  std::vector<double> ProductPoint(uint64_t k) const;
+  uint64_t ProductCount(uint64_t cap) const;
+
+  std::optional<SearchSpace> conditional_;  // the space, when it has conditions
+  // A conditional discrete space's distinct points, in product order of first appearance.
+  std::vector<std::vector<double>> distinct_;
   // The unit position of every value of parameter i, for discrete ones (empty otherwise).
   std::vector<std::vector<double>> levels_;
   std::vector<SearchSpace> single_;  // a one-parameter space per dimension, for int snapping

@@ -317,5 +317,116 @@ TEST_CASE("search space: uniform points give every integer of a linear int range
   }
 }
 
+
+// optimizer -> {momentum (sgd), beta2 (adam)}; layers (adam) -> width (layers 2 or 3).
+std::vector<ParamSpec> ConditionalSpecs() {
+  ParamSpec momentum = Float("momentum", 0.5, 0.99, Scale::kLinear, 3);
+  momentum.when = {{"optimizer", {std::string("sgd")}}};
+  ParamSpec beta2 = Float("beta2", 0.9, 0.999, Scale::kReverseLog, 2);
+  beta2.when = {{"optimizer", {std::string("adam")}}};
+  ParamSpec layers = Int("layers", 1, 3, Scale::kLinear);
+  layers.when = {{"optimizer", {std::string("adam")}}};
+  ParamSpec width = Categorical("width", {int64_t{64}, int64_t{128}});
+  width.when = {{"layers", {int64_t{2}, int64_t{3}}}};
+  // Children before their parents in spec order: activity does not depend on the order written.
+  return {width, Float("lr", 1e-3, 1e-1, Scale::kLog, 2), Categorical("optimizer", {std::string("sgd"), std::string("adam")}),
+          momentum, beta2, layers};
+}
+
+std::set<std::string> NamesOf(const Params& p) {
+  std::set<std::string> names;
+  for (const Param& x : p) names.insert(x.name);
+  return names;
+}
+
+// The parameters that must be present for these values, by the rules written out by hand.
+std::set<std::string> ExpectedActive(const Params& p) {
+  std::map<std::string, ParamValue> v;
+  for (const Param& x : p) v[x.name] = x.value;
+  std::set<std::string> names = {"lr", "optimizer"};
+  const bool sgd = v.at("optimizer") == ParamValue(std::string("sgd"));
+  if (sgd) names.insert("momentum");
+  if (!sgd) {
+    names.insert("beta2");
+    names.insert("layers");
+    if (v.contains("layers") && std::get<int64_t>(v.at("layers")) >= 2) names.insert("width");
+  }
+  return names;
+}
+
+TEST_CASE("search space: a conditional point holds exactly its active parameters, in space order, and reads back") {
+  const SearchSpace space(ConditionalSpecs());
+  CHECK(space.conditional());
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::set<std::set<std::string>> shapes;
+  for (int k = 0; k < 2000; ++k) {
+    std::vector<double> u(space.dims());
+    for (double& x : u) x = uniform(rng);
+    const Params p = space.FromUnit(u);
+    CHECK(NamesOf(p) == ExpectedActive(p));
+    shapes.insert(NamesOf(p));
+    // Space order: width, lr, optimizer, momentum, beta2, layers.
+    std::vector<std::string> order;
+    for (const Param& x : p) order.push_back(x.name);
+    const std::vector<std::string> space_order = {"width", "lr", "optimizer", "momentum", "beta2", "layers"};
+    std::vector<std::string> expected;
+    for (const std::string& n : space_order) {
+      if (NamesOf(p).contains(n)) expected.push_back(n);
+    }
+    CHECK(order == expected);
+    const std::vector<double> back = space.ToUnit(p);
+    CHECK(space.FromUnit(back) == p);
+    const std::vector<bool> active = space.ActiveAt(back);
+    for (size_t i = 0; i < space.dims(); ++i) {
+      CHECK(active[i] == NamesOf(p).contains(space.params()[i].name));
+      if (!active[i]) CHECK(back[i] == SearchSpace::kInactiveUnit);
+    }
+    CHECK(space.Conform(p) == p);
+  }
+  CHECK(shapes.size() == 3);  // sgd; adam with one layer; adam with two or three
+}
+
+TEST_CASE("search space: a conditional point with an inactive or a missing parameter is refused, naming it") {
+  const SearchSpace space(ConditionalSpecs());
+  const Params sgd = {{"lr", 0.01}, {"optimizer", std::string("sgd")}, {"momentum", 0.9}};
+  CHECK_NOTHROW(space.ToUnit(sgd));
+  Params with_beta = {{"lr", 0.01}, {"optimizer", std::string("sgd")}, {"momentum", 0.9}, {"beta2", 0.95}};
+  CHECK_THROWS_WITH(space.ToUnit(with_beta), "parameter 'beta2' is inactive here (it needs optimizer = adam)");
+  const Params missing = {{"lr", 0.01}, {"optimizer", std::string("adam")}, {"beta2", 0.95}};
+  CHECK_THROWS_WITH(space.ToUnit(missing), "parameter 'layers' is missing");
+  // Conform takes what is active and leaves the rest: a store row is read back as the trial had it.
+  CHECK(space.Conform(with_beta) == sgd);
+  CHECK_THROWS_AS(SearchSpace({[] {
+                    ParamSpec a = Int("a", 1, 2, Scale::kLinear);
+                    a.when = {{"b", {int64_t{1}}}};
+                    return a;
+                  }(),
+                                [] {
+                                  ParamSpec b = Int("b", 1, 2, Scale::kLinear);
+                                  b.when = {{"a", {int64_t{1}}}};
+                                  return b;
+                                }()}),
+                  Error);
+}
+
+TEST_CASE("search space: a conditional grid enumerates every active combination once, and only those") {
+  const SearchSpace space(ConditionalSpecs());
+  // By hand: sgd: momentum 3 x lr 2 = 6; adam: beta2 2 x lr 2 x (layers 1: 1, layers 2 or 3: width 2 each) = 4 x 5 = 20.
+  REQUIRE(space.GridSize() == 26);
+  std::set<std::string> seen;
+  for (uint64_t k = 0; k < space.GridSize(); ++k) {
+    const Params p = space.GridPoint(k);
+    CHECK(NamesOf(p) == ExpectedActive(p));
+    CHECK_NOTHROW(space.ToUnit(p));
+    CHECK(seen.insert(JsonText(ToJson(p))).second);
+  }
+  CHECK_THROWS_AS(space.GridPoint(26), Error);
+  // Without conditions the grid is the full product, as before.
+  std::vector<ParamSpec> flat = ConditionalSpecs();
+  for (ParamSpec& p : flat) p.when.clear();
+  CHECK(SearchSpace(flat).GridSize() == 2 * 2 * 2 * 3 * 2 * 3);
+}
+
 }  // namespace
 }  // namespace hpt

@@ -195,6 +195,36 @@ TEST_CASE("spec: each malformed spec is rejected, naming the line and the field 
        "trial.metrics[0].regex", 8, "no capture group"},
       {"grid float without grid_points", Plus("strategy: {type: grid}"),
        "parameters[0].grid_points", 4, "required for a float parameter when strategy.type is grid"},
+      {"condition on an unknown parameter", PlusParam("  - {name: m, type: float, min: 0, max: 1, when: {optimiser: sgd}}"),
+       "parameters[1].when.optimiser", 5, "names no parameter"},
+      {"condition on a float", PlusParam("  - {name: m, type: float, min: 0, max: 1, when: {x: 0.5}}"),
+       "parameters[1].when.x", 5, "'x' is a float; a condition's parent must be categorical or int"},
+      {"condition on itself", PlusParam("  - {name: m, type: int, min: 0, max: 1, when: {m: 1}}"),
+       "parameters[1].when.m", 5, "cannot depend on itself"},
+      {"condition value that is no choice",
+       PlusParam("  - {name: o, type: categorical, values: [sgd, adam]}\n  - {name: m, type: float, min: 0, max: 1, when: {o: [adamw]}}"),
+       "parameters[2].when.o", 6, "must be one of its choices, got \"adamw\""},
+      {"condition value outside an int's range",
+       PlusParam("  - {name: n, type: int, min: 1, max: 3}\n  - {name: m, type: float, min: 0, max: 1, when: {n: 4}}"),
+       "parameters[2].when.n", 6, "lies outside [1, 3]"},
+      {"conditions in a cycle",
+       PlusParam("  - {name: a, type: int, min: 1, max: 3, when: {b: 1}}\n  - {name: b, type: int, min: 1, max: 3, when: {a: 1}}"),
+       "parameters[1].when", 5, "form a cycle"},
+      {"initial point with an inactive parameter",
+       PlusParam("  - {name: o, type: categorical, values: [sgd, adam]}\n  - {name: m, type: float, min: 0, max: 1, when: {o: sgd}}") +
+           "initial_points:\n  - {x: 0.5, o: adam, m: 0.3}",
+       "initial_points[0]", 9, "parameter 'm' is inactive here (it needs o = sgd)"},
+      {"initial point without an active parameter", Plus("initial_points:\n  - {}"), "initial_points[0]", 7,
+       "parameter 'x' is missing"},
+      {"initial point out of range", Plus("initial_points: [{x: 2}]"), "initial_points[0]", 6, "lies outside [0, 1]"},
+      {"initial point naming no parameter", Plus("initial_points: [{x: 0.5, y: 1}]"), "initial_points[0].y", 6,
+       "names no parameter"},
+      {"more initial points than trials", Plus("limits: {max_trials: 1}\ninitial_points: [{x: 0.5}, {x: 0.25}]"),
+       "initial_points", 7, "lists 2 points, more than limits.max_trials (1)"},
+      {"warm start without a model", Plus("warm_start: {parents: [a]}"), "warm_start", 6,
+       "needs a strategy that learns from results"},
+      {"warm start with six parents", Plus("strategy: {type: bayesian}\nwarm_start: {parents: [a, b, c, d, e, f]}"),
+       "warm_start.parents", 7, "must list 1 to 5 experiments, got 6"},
       {"static key clashing with a parameter", Plus("static: {x: 3}"), "static.x", 6,
        "cannot share a parameter's name"},
       {"static value that is a list", Plus("static:\n  epochs: [1, 2]"), "static.epochs", 7,
@@ -593,6 +623,9 @@ std::vector<std::string> VariedSpecs() {
       if (sampler.sampler) strategies.push_back(base + ", sampler: " + std::string(sampler.name) + "}");
     }
   }
+  // Whether each strategy learns from results (what warm_start needs).
+  std::vector<bool> info_learns;
+  for (const std::string& st : strategies) info_learns.push_back(st.find("bayesian") != std::string::npos);
   std::vector<std::string> specs;
   for (size_t k = 0; k < strategies.size(); ++k) {
     for (int bits = 0; bits < 16; ++bits) {
@@ -605,6 +638,16 @@ std::vector<std::string> VariedSpecs() {
       yaml += "  - {name: units, type: int, min: 8, max: 1000000" + std::string(b ? ", scale: linear, grid_points: 5" : "") + "}\n";
       yaml += "  - {name: beta, type: float, min: 0.5, max: 0.999, scale: reverse_log, grid_points: 3}\n";
       yaml += "  - {name: opt, type: categorical, values: [sgd, \"1\", 2, 0.5, \"true\"]}\n";
+      if (d) {
+        // Conditional parameters, a chain of them, and initial points that respect them.
+        yaml += "  - {name: momentum, type: float, min: 0.1, max: 0.9, grid_points: 2, when: {opt: sgd}}\n";
+        yaml += "  - {name: depth, type: int, min: 1, max: 3, when: {opt: [2, \"1\"]}}\n";
+        yaml += "  - {name: width, type: categorical, values: [8, 16], when: {depth: [2, 3], opt: 2}}\n";
+        yaml += "initial_points:\n  - {lr: 0.01, units: 10, beta: 0.9, opt: sgd, momentum: 0.5}\n";
+        yaml += "  - {opt: 2, depth: 3, width: 16, lr: 1e-5, units: 8, beta: 0.5}\n";
+      }
+      const bool learns = info_learns[k];
+      if (learns && b) yaml += std::string("warm_start: {parents: [mnist-v1, \"42\"]") + (a ? ", type: transfer" : "") + "}\n";
       if (c) yaml += "static: {epochs: 10, note: \"yes\", ratio: 0.125, amp: false, big: -3}\n";
       yaml += "limits: {";
       yaml += a ? "max_trials: 7, max_parallel: 3, trial_timeout: 1h30m, max_runtime: 2.5, max_failed: 4" : "max_failed: 2";
@@ -669,9 +712,10 @@ TEST_CASE("spec: ToYaml, written from the field table, reads back to the same sp
 TEST_CASE("spec: every field the table does not write as a map can be read back out of a spec") {
   for (const spec_fields::FieldDef& f : spec_fields::SpecFields()) {
     CAPTURE(f.path);
-    // A map's show only says whether it is written; only `objective` is absent from some specs.
+    // A map's show only says whether it is written; only `objective` and `warm_start` are absent
+    // from some specs.
     if (f.kind == spec_fields::FieldKind::kMap) {
-      CHECK(((f.show != nullptr) == (f.path == "objective")));
+      CHECK(((f.show != nullptr) == (f.path == "objective" || f.path == "warm_start")));
     } else {
       CHECK((f.show != nullptr));
     }

@@ -1,11 +1,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "core/error.h"
 #include "core/json.h"
 #include "core/search_space.h"
+#include "core/spec.h"
 #include "core/strategy_table.h"
 #include "strategies/strategy.h"
 
@@ -112,6 +114,76 @@ TEST_CASE("registry: a strategy that takes a sampler is made with each row that 
     }
   }
   CHECK(with_sampler > 0);
+}
+
+
+// Every strategy row (and every sampler of the rows that take one) on a conditional space with
+// initial points: the points come first, in order; every later configuration holds exactly the
+// parameters active at it (ToUnit refuses anything else); a grid still runs every active
+// combination after them.
+TEST_CASE("registry: every strategy runs a conditional space, its initial points first") {
+  const std::string space_yaml = R"yaml(
+objective: {metric: loss, goal: minimize}
+parameters:
+  - {name: opt, type: categorical, values: [sgd, adam]}
+  - {name: lr, type: float, min: 0.001, max: 0.1, grid_points: 2}
+  - {name: momentum, type: float, min: 0.5, max: 0.99, grid_points: 3, when: {opt: sgd}}
+  - {name: layers, type: int, min: 1, max: 3, when: {opt: adam}}
+  - {name: width, type: categorical, values: [64, 128], when: {layers: [2, 3]}}
+initial_points:
+  - {opt: adam, lr: 0.01, layers: 3, width: 128}
+  - {opt: sgd, lr: 0.002, momentum: 0.7}
+trial: {command: [run]}
+limits: {max_trials: 40}
+)yaml";
+  std::vector<std::pair<std::string, std::string>> strategies;
+  for (const StrategyInfo& info : StrategyTable()) {
+    std::string s = "strategy: {type: " + std::string(info.name) + ", seed: 5";
+    if (Takes(info, "max_resource")) s += ", max_resource: 9";
+    if (!Takes(info, "sampler")) {
+      strategies.emplace_back(info.name, s + "}");
+      continue;
+    }
+    for (const StrategyInfo& sampler : StrategyTable()) {
+      if (sampler.sampler) strategies.emplace_back(std::string(info.name) + "/" + std::string(sampler.name),
+                                                   s + ", sampler: " + std::string(sampler.name) + "}");
+    }
+  }
+  for (const auto& [label, strategy_yaml] : strategies) {
+    CAPTURE(label);
+    const Spec spec = ParseSpec("name: c\n" + strategy_yaml + "\n" + space_yaml, "c.yaml");
+    const SearchSpace space(spec.parameters);
+    std::unique_ptr<Strategy> strategy = MakeStrategy(spec, space);
+    std::map<int64_t, Params> trials;
+    std::set<std::string> distinct;
+    int64_t next = 1;
+    for (int step = 0; step < 60 && next <= spec.limits.max_trials; ++step) {
+      const std::optional<Suggestion> s = strategy->Suggest({next, {}, true});
+      if (!s) break;
+      if (s->promote > 0) {
+        const Params& p = trials.at(s->promote);
+        strategy->Observe({s->promote, p, TrialStatus::kCompleted, 1.0 / (1 + s->budget), s->budget});
+        continue;
+      }
+      if (next <= 2) CHECK(s->params == spec.initial_points[static_cast<size_t>(next - 1)]);
+      REQUIRE_NOTHROW(space.ToUnit(s->params));
+      distinct.insert(JsonText(ToJson(s->params)));
+      trials[next] = s->params;
+      double loss = std::get<double>(s->params.at(1).value);
+      for (const Param& p : s->params) {
+        if (p.name == "width") loss -= std::get<int64_t>(p.value) == 128 ? 0.5 : 0;
+      }
+      strategy->Observe({next, s->params, TrialStatus::kCompleted, loss, s->budget});
+      ++next;
+    }
+    CHECK(next > 10);
+    if (label == "grid") {
+      // 2 initial points, then sgd: 2 x 3 = 6 and adam: 2 x (1 + 2 x 2) = 10.
+      CHECK(spec.limits.max_trials == 18);
+      CHECK(next == 19);
+      CHECK(distinct.size() == 18);  // the initial points are not grid points here
+    }
+  }
 }
 
 }  // namespace
