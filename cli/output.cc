@@ -221,6 +221,16 @@ void PrintExperiment(const Json& e, OutputFormat format, std::ostream& out) {
     out << Cell(e["objective"]["goal"]) << " " << Cell(e["objective"]["metric"]);
   }
   out << "\n  " << ProgressLine(e) << "\n";
+  if (e.contains("warm_start")) {
+    const Json& w = e["warm_start"];
+    std::string parents;
+    for (const Json& p : w["parents"]) {
+      parents += (parents.empty() ? "" : ", ") + std::string("'") + Cell(p["name"]) + "' (" + Cell(p["observations"]) +
+                 (p["best"].is_number() ? ", best " + FormatNumber(p["best"].get<double>()) : std::string()) + ")";
+    }
+    out << "  warm start (" << Cell(w["type"]) << "): " << Cell(w["observations"]) << " parent observations from "
+        << parents << "\n";
+  }
 }
 
 void PrintExperiments(const Json& experiments, OutputFormat format, std::ostream& out) {

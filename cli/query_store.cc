@@ -193,6 +193,24 @@ class QueryStore final : public Store {
     });
   }
 
+  // The parents as the experiment's document counts them ("warm_start" of ExperimentJson).
+  std::vector<WarmStartParent> WarmStartParents(int64_t experiment_id) override {
+    return Read({QueryKind::kExperiment, std::to_string(experiment_id), 0, 0}, "experiment", [](const Json& e) {
+      std::vector<WarmStartParent> rows;
+      if (!e.contains("warm_start")) return rows;
+      for (const Json& p : e.at("warm_start").at("parents")) {
+        rows.push_back({p.at("id").get<int64_t>(), p.at("observations").get<int64_t>()});
+      }
+      return rows;
+    });
+  }
+
+  // The coordinator's query API serves no trial list of a warm start (only the coordinator itself
+  // reads one, from its own store, to build a strategy).
+  std::vector<TrialRow> WarmStartTrials(int64_t) override {
+    throw Error(ErrorKind::kInvalidInput, "a warm start's trials are not served through a coordinator");
+  }
+
   std::vector<WorkerRow> Workers() override {
     return Read({QueryKind::kWorkers, "", 0, 0}, "workers", [](const Json& all) {
       std::vector<WorkerRow> rows;

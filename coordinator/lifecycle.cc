@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "coordinator/warm_start.h"
 #include "core/error.h"
 #include "core/layout.h"
 #include "store/outcome.h"
@@ -118,7 +119,12 @@ Experiment& Lifecycle::AddExperiment(const ExperimentRow& row, Spec spec) {
   e->row = row;
   e->spec = std::move(spec);
   e->space = std::make_unique<SearchSpace>(e->spec.parameters);
-  e->strategy = MakeStrategy(e->spec, *e->space);
+  const WarmStart warm = LoadWarmStart(store_, row.id, e->spec, *e->space);
+  if (!warm.observations.empty()) {
+    log_->Info("experiment {} '{}': {} warm start, {} parent observations", row.id, row.name,
+               ToString(warm.type), warm.observations.size());
+  }
+  e->strategy = MakeStrategy(e->spec, *e->space, warm);
   e->suggester = std::make_unique<Suggester>(*e->strategy, wake_fd_);
   const Spec::EarlyStopping& es = e->spec.early_stopping;
   if (es.type == EarlyStoppingType::kMedian) {
@@ -132,9 +138,12 @@ Experiment& Lifecycle::AddExperiment(const ExperimentRow& row, Spec spec) {
 }
 
 const ExperimentRow& Lifecycle::Submit(Spec spec) {
+  // Parents are resolved before anything is written: a wrong one refuses the spec whole.
+  const WarmStartPlan warm = PlanWarmStart(store_, spec, SearchSpace(spec.parameters));
   NewExperiment ne{spec.name,           ToYaml(spec),           std::string(ToString(spec.strategy.type)),
                    spec.objective.metric, spec.objective.goal, spec.limits.max_trials,
-                   spec.static_params,  clock_.Wall()};
+                   spec.static_params,  clock_.Wall(),         warm.trial_ids};
+  if (!warm.summary.empty()) log_->Info("{}", warm.summary);
   const int64_t id = store_.CreateExperiment(ne);
   std::optional<ExperimentRow> row = store_.FindExperiment(std::to_string(id));
   if (!row) throw Error(ErrorKind::kFailed, "experiment vanished after creation");

@@ -63,6 +63,7 @@ struct State {
   std::map<std::pair<int64_t, int64_t>, int64_t> trial_by_number;  // (experiment, number) -> id
   std::map<int64_t, Component> components;
   std::map<int64_t, int64_t> static_component;  // experiment -> its 'static' component
+  std::map<int64_t, std::set<int64_t>> warm_start;  // experiment -> its parent trials
   std::map<int64_t, std::set<int64_t>> links;   // trial -> components, by id
   std::map<int64_t, std::map<MetricKey, MetricRow>> metrics;  // trial -> its points
   std::map<std::string, WorkerRow> workers;
@@ -93,6 +94,11 @@ class MemoryStoreImpl final : public MemoryStore {
 
   int64_t CreateExperiment(const NewExperiment& e) override {
     BeginWrite();
+    for (const int64_t trial_id : e.warm_start_trials) {
+      if (!state_.trials.contains(trial_id)) {
+        throw Error(ErrorKind::kFailed, "warm start trial " + std::to_string(trial_id) + " does not exist");
+      }
+    }
     ExperimentRow row;
     row.id = NextKey(state_.experiments);
     row.name = e.name;
@@ -111,6 +117,7 @@ class MemoryStoreImpl final : public MemoryStore {
     c.row.data = Stored(e.static_params);
     state_.static_component[row.id] = c.row.id;
     state_.components.emplace(c.row.id, std::move(c));
+    for (const int64_t trial_id : e.warm_start_trials) state_.warm_start[row.id].insert(trial_id);
     const int64_t id = row.id;
     state_.experiments.emplace(id, std::move(row));
     return id;
@@ -321,6 +328,22 @@ class MemoryStoreImpl final : public MemoryStore {
     const auto t = state_.trials.find(trial_id);
     if (t == state_.trials.end()) return std::nullopt;
     return t->second;
+  }
+
+  std::vector<TrialRow> WarmStartTrials(int64_t experiment_id) override {
+    std::vector<TrialRow> rows;
+    const auto it = state_.warm_start.find(experiment_id);
+    if (it == state_.warm_start.end()) return rows;
+    for (int64_t id : it->second) rows.push_back(state_.trials.at(id));
+    return rows;
+  }
+
+  std::vector<WarmStartParent> WarmStartParents(int64_t experiment_id) override {
+    std::map<int64_t, int64_t> counts;
+    for (const TrialRow& t : WarmStartTrials(experiment_id)) ++counts[t.experiment_id];
+    std::vector<WarmStartParent> rows;
+    for (const auto& [id, n] : counts) rows.push_back({id, n});
+    return rows;
   }
 
   std::vector<ComponentRow> Components(int64_t trial_id) override {

@@ -117,6 +117,13 @@ constexpr const char* kTrialsSql =
     "SELECT " HPT_STORE_TRIAL_COLUMNS " FROM trials WHERE experiment_id = ?1 ORDER BY number";
 constexpr const char* kTrialByIdSql =
     "SELECT " HPT_STORE_TRIAL_COLUMNS " FROM trials WHERE id = ?1";
+constexpr const char* kWarmStartTrialsSql =
+    "SELECT " HPT_STORE_TRIAL_COLUMNS " FROM trials WHERE id IN"
+    " (SELECT trial_id FROM warm_start_trials WHERE experiment_id = ?1) ORDER BY id";
+constexpr const char* kWarmStartParentsSql =
+    "SELECT t.experiment_id, COUNT(*) FROM warm_start_trials AS w JOIN trials AS t ON t.id = w.trial_id"
+    " WHERE w.experiment_id = ?1 GROUP BY t.experiment_id ORDER BY t.experiment_id";
+constexpr const char* kInsertWarmStartSql = "INSERT INTO warm_start_trials (experiment_id, trial_id) VALUES (?1, ?2)";
 constexpr const char* kComponentsSql =
     "SELECT c.id, c.kind, c.name, c.data, c.attempt, c.worker, c.host, c.slot, c.gpus,"
     " c.started_at, c.ended_at, c.exit_code, c.status, c.reason, c.log_path"
@@ -372,13 +379,22 @@ class SqliteStore final : public Store {
           s.exec();
           id = db_->getLastInsertRowid();
         }
-        auto& s = Cached(kInsertComponentSql);
-        Resetter r(s);
-        s.bind(1, id);
-        s.bind(2, std::string(ToString(ComponentKind::kStatic)));
-        s.bind(3, "static");
-        s.bind(4, JsonText(ToJson(e.static_params)));
-        s.exec();
+        {
+          auto& s = Cached(kInsertComponentSql);
+          Resetter r(s);
+          s.bind(1, id);
+          s.bind(2, std::string(ToString(ComponentKind::kStatic)));
+          s.bind(3, "static");
+          s.bind(4, JsonText(ToJson(e.static_params)));
+          s.exec();
+        }
+        for (const int64_t trial_id : e.warm_start_trials) {
+          auto& s = Cached(kInsertWarmStartSql);
+          Resetter r(s);
+          s.bind(1, id);
+          s.bind(2, trial_id);
+          s.exec();
+        }
       });
       return id;
     });
@@ -723,6 +739,20 @@ class SqliteStore final : public Store {
       if (s.executeStep()) return ReadTrial(s);
       return std::nullopt;
     });
+  }
+
+  std::vector<TrialRow> WarmStartTrials(int64_t experiment_id) override {
+    std::vector<TrialRow> rows;
+    EachRow(kWarmStartTrialsSql, experiment_id, [&](SQLite::Statement& s) { rows.push_back(ReadTrial(s)); });
+    return rows;
+  }
+
+  std::vector<WarmStartParent> WarmStartParents(int64_t experiment_id) override {
+    std::vector<WarmStartParent> rows;
+    EachRow(kWarmStartParentsSql, experiment_id, [&](SQLite::Statement& s) {
+      rows.push_back({s.getColumn(0).getInt64(), s.getColumn(1).getInt64()});
+    });
+    return rows;
   }
 
   std::vector<ComponentRow> Components(int64_t trial_id) override {

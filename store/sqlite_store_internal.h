@@ -23,7 +23,7 @@ void SetMaxPageCount(Store& store, int64_t pages);
 // Ordered schema migrations. Step i takes a database from version i to version i + 1; the
 // version is the row of `schema_version`. Steps are append-only: a released step is never edited,
 // a change is a new step. All pending steps run in one transaction.
-inline constexpr std::array<const char*, 5> kMigrations = {
+inline constexpr std::array<const char*, 6> kMigrations = {
     // 1: the initial schema (documented column by column in docs/store.md).
     R"sql(
 CREATE TABLE experiments (
@@ -175,6 +175,15 @@ INSERT INTO trial_id_reservation (next_id) SELECT COALESCE(MAX(id), 0) + 1 FROM 
     // worker timeout, instead of to whoever registers first.
     R"sql(
 ALTER TABLE workers ADD COLUMN session_token INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 6: warm start (spec warm_start): the parent trials an experiment's strategy learned from
+    // before its own, written with the experiment.
+    R"sql(
+CREATE TABLE warm_start_trials (
+  experiment_id INTEGER NOT NULL REFERENCES experiments (id),
+  trial_id      INTEGER NOT NULL REFERENCES trials (id),
+  PRIMARY KEY (experiment_id, trial_id)
+) WITHOUT ROWID;
 )sql",
 };
 

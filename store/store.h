@@ -109,6 +109,16 @@ struct NewExperiment {
   int64_t max_trials = 0;
   NamedValues static_params;
   double now = 0;
+  // warm_start: the ids of the parent trials the strategy learns from (recorded with the
+  // experiment, in the same transaction, so a restarted coordinator reads the same set).
+  std::vector<int64_t> warm_start_trials;
+};
+
+// How many of an experiment's warm-start observations came from one parent experiment.
+struct WarmStartParent {
+  int64_t experiment_id = 0;
+  int64_t observations = 0;
+  bool operator==(const WarmStartParent&) const = default;
 };
 
 struct NewRun {
@@ -259,6 +269,11 @@ class Store {
   }
   // All points of the trial, by name, attempt, step.
   virtual std::vector<MetricRow> Metrics(int64_t trial_id) = 0;
+  // The parent trials recorded for the experiment's warm start (NewExperiment), by trial id;
+  // empty without one.
+  virtual std::vector<TrialRow> WarmStartTrials(int64_t experiment_id) = 0;
+  // The same trials counted per parent experiment, by parent id.
+  virtual std::vector<WarmStartParent> WarmStartParents(int64_t experiment_id) = 0;
   // All workers, by id.
   virtual std::vector<WorkerRow> Workers() = 0;
   // A number that changes when a write has been committed since the previous call, through this

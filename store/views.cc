@@ -99,6 +99,36 @@ Json TrialJson(const TrialRow& trial) {
   return j;
 }
 
+// {"type", "observations", "parents": [{"id", "name", "observations", "best": objective | null}]}
+// for a warm-started experiment; null otherwise. The parents' bests are shown beside the
+// experiment's own, which counts only its own trials.
+Json WarmStartJson(Store& store, const ExperimentRow& experiment) {
+  if (experiment.spec_yaml.find("warm_start:") == std::string::npos) return nullptr;
+  const std::vector<WarmStartParent> parents = store.WarmStartParents(experiment.id);
+  if (parents.empty()) return nullptr;
+  std::string type = "identical";
+  try {
+    type = std::string(ToString(ParseSpec(experiment.spec_yaml, "experiment " + std::to_string(experiment.id)).warm_start.type));
+  } catch (const Error&) {
+  }
+  Json j;
+  j["type"] = type;
+  int64_t total = 0;
+  Json list = Json::array();
+  for (const WarmStartParent& p : parents) {
+    total += p.observations;
+    const std::optional<ExperimentRow> row = store.FindExperiment(std::to_string(p.experiment_id));
+    const std::vector<TrialRow> best = store.Leaderboard(p.experiment_id, 1);
+    list.push_back({{"id", p.experiment_id},
+                    {"name", row ? row->name : ""},
+                    {"observations", p.observations},
+                    {"best", best.empty() || !best.front().objective ? Json(nullptr) : Json(*best.front().objective)}});
+  }
+  j["observations"] = total;
+  j["parents"] = std::move(list);
+  return j;
+}
+
 Json ExperimentJson(Store& store, const ExperimentRow& experiment, const KnownCounts& known) {
   const std::optional<TrialCounts> known_counts = known ? known(experiment.id) : std::nullopt;
   const TrialCounts counts = known_counts ? *known_counts : store.CountTrials(experiment.id);
@@ -120,6 +150,7 @@ Json ExperimentJson(Store& store, const ExperimentRow& experiment, const KnownCo
   j["trials"] = {{"pending", counts.pending},     {"running", counts.running},
                  {"completed", counts.completed}, {"failed", counts.failed},
                  {"stopped", counts.stopped},     {"total", counts.total()}};
+  if (Json warm = WarmStartJson(store, experiment); !warm.is_null()) j["warm_start"] = std::move(warm);
   if (!outcome_spec) {
     j["best"] = best.empty() ? Json(nullptr) : TrialJson(best.front());
     return j;

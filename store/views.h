@@ -25,6 +25,9 @@ nlohmann::ordered_json TrialJson(const TrialRow& trial);
 // (null otherwise), and it adds "objectives": [{"metric", "goal"}], "constraints": [{"metric",
 // "min", "max"}] and "front": {"size", "feasible", "hypervolume": number | null, "reference":
 // [one value per objective] | null}.
+// A warm-started experiment adds "warm_start": {"type": "identical" | "transfer", "observations":
+// parent trials used, "parents": [{"id", "name", "observations", "best": objective | null}]}; its
+// "best" is its own.
 // `known` returns the trial counts of an experiment when the caller knows them (nullopt: count
 // in the store). The coordinator knows those of the experiments it runs, and counting in the
 // store scans every trial of the experiment (tens of ms at 100k trials).

@@ -261,10 +261,18 @@ class AshaStrategy final : public Strategy {
 
 class BudgetedBayesianSampler final : public Strategy {
  public:
-  BudgetedBayesianSampler(const SearchSpace& space, uint64_t seed, Goal goal, int64_t min_points)
+  BudgetedBayesianSampler(const SearchSpace& space, uint64_t seed, Goal goal, int64_t min_points,
+                          const WarmStart& warm_start, double full_budget)
       : space_(space), seed_(seed), goal_(goal),
         min_points_(min_points > 0 ? min_points : static_cast<int64_t>(space.dims()) + 2),
-        fallback_(MakeSobolStrategy(space, seed)) {}
+        fallback_(MakeSobolStrategy(space, seed)) {
+    if (warm_start.observations.empty()) return;
+    // The parents' results are full-budget results: that budget's model starts with them.
+    Model& m = models_[full_budget];
+    m.model = MakeBayesianStrategy(space_, BayesianOptions{.seed = seed_, .goal = goal_, .n_initial = 1,
+                                                           .warm_start = warm_start});
+    m.points = static_cast<int64_t>(warm_start.observations.size());
+  }
 
   // Every kExploreEvery-th configuration comes from the Sobol sequence even once a model is
   // ready, as BOHB's random fraction (rho = 1/3, Falkner et al. 2018): low budgets rank
@@ -310,8 +318,9 @@ class BudgetedBayesianSampler final : public Strategy {
 }  // namespace
 
 std::unique_ptr<Strategy> MakeBudgetedBayesianSampler(const SearchSpace& space, uint64_t seed, Goal goal,
-                                                      int64_t min_points) {
-  return std::make_unique<BudgetedBayesianSampler>(space, seed, goal, min_points);
+                                                      int64_t min_points, const WarmStart& warm_start,
+                                                      double full_budget) {
+  return std::make_unique<BudgetedBayesianSampler>(space, seed, goal, min_points, warm_start, full_budget);
 }
 
 std::vector<Bracket> HyperbandBrackets(double min_resource, double max_resource, double eta) {

@@ -57,7 +57,9 @@ std::unique_ptr<Strategy> MakeAshaStrategy(const MultiFidelityOptions& options,
 // configuration comes from the model of the largest budget that has at least `min_points`
 // results (default: parameters + 2), and from a Sobol sequence before any budget has that many
 // and for every third trial number after (BOHB's random fraction).
+// A warm start's observations count as results at `full_budget` (the parents' trials ran whole).
 std::unique_ptr<Strategy> MakeBudgetedBayesianSampler(const SearchSpace& space, uint64_t seed, Goal goal,
-                                                      int64_t min_points = 0);
+                                                      int64_t min_points = 0, const WarmStart& warm_start = {},
+                                                      double full_budget = 0);
 
 }  // namespace hpt

@@ -12,7 +12,7 @@
 namespace hpt {
 namespace {
 
-using MakeFn = std::unique_ptr<Strategy> (*)(const Spec& spec, const SearchSpace& space);
+using MakeFn = std::unique_ptr<Strategy> (*)(const Spec& spec, const SearchSpace& space, const WarmStart& warm);
 
 struct Factory {
   StrategyType type;
@@ -20,7 +20,7 @@ struct Factory {
   MakeFn make_sampler = nullptr;  // as strategy.sampler; nullptr for a row that is no sampler
 };
 
-std::unique_ptr<Strategy> MakeSampler(const Spec& spec, const SearchSpace& space);
+std::unique_ptr<Strategy> MakeSampler(const Spec& spec, const SearchSpace& space, const WarmStart& warm);
 
 MultiFidelityOptions Budgets(const Spec& spec) {
   return {spec.strategy.min_resource, spec.strategy.max_resource, spec.strategy.eta, spec.objective.goal};
@@ -28,33 +28,35 @@ MultiFidelityOptions Budgets(const Spec& spec) {
 
 const Factory kFactories[] = {
     {StrategyType::kBayesian,
-     [](const Spec& spec, const SearchSpace& space) {
+     [](const Spec& spec, const SearchSpace& space, const WarmStart& warm) {
        BayesianOptions options{.seed = spec.strategy.seed,
                                .goal = spec.objective.goal,
-                               .n_initial = spec.strategy.n_initial};
+                               .n_initial = spec.strategy.n_initial,
+                               .warm_start = warm};
        if (spec.objectives.size() > 1) {
          for (const Spec::Objective& o : spec.objectives) options.objectives.push_back(o.goal);
          options.constraints = spec.constraints;
        }
        return MakeBayesianStrategy(space, options);
      },
-     [](const Spec& spec, const SearchSpace& space) {
-       return MakeBudgetedBayesianSampler(space, spec.strategy.seed, spec.objective.goal);
+     [](const Spec& spec, const SearchSpace& space, const WarmStart& warm) {
+       return MakeBudgetedBayesianSampler(space, spec.strategy.seed, spec.objective.goal, 0, warm,
+                                          spec.strategy.max_resource);
      }},
     {StrategyType::kSobol,
-     [](const Spec& spec, const SearchSpace& space) { return MakeSobolStrategy(space, spec.strategy.seed); },
-     [](const Spec& spec, const SearchSpace& space) { return MakeSobolStrategy(space, spec.strategy.seed); }},
+     [](const Spec& spec, const SearchSpace& space, const WarmStart&) { return MakeSobolStrategy(space, spec.strategy.seed); },
+     [](const Spec& spec, const SearchSpace& space, const WarmStart&) { return MakeSobolStrategy(space, spec.strategy.seed); }},
     {StrategyType::kRandom,
-     [](const Spec& spec, const SearchSpace& space) { return MakeRandomStrategy(space, spec.strategy.seed); },
-     [](const Spec& spec, const SearchSpace& space) { return MakeRandomStrategy(space, spec.strategy.seed); }},
-    {StrategyType::kGrid, [](const Spec&, const SearchSpace& space) { return MakeGridStrategy(space); }},
+     [](const Spec& spec, const SearchSpace& space, const WarmStart&) { return MakeRandomStrategy(space, spec.strategy.seed); },
+     [](const Spec& spec, const SearchSpace& space, const WarmStart&) { return MakeRandomStrategy(space, spec.strategy.seed); }},
+    {StrategyType::kGrid, [](const Spec&, const SearchSpace& space, const WarmStart&) { return MakeGridStrategy(space); }},
     {StrategyType::kHyperband,
-     [](const Spec& spec, const SearchSpace& space) {
-       return MakeHyperbandStrategy(Budgets(spec), MakeSampler(spec, space));
+     [](const Spec& spec, const SearchSpace& space, const WarmStart& warm) {
+       return MakeHyperbandStrategy(Budgets(spec), MakeSampler(spec, space, warm));
      }},
     {StrategyType::kAsha,
-     [](const Spec& spec, const SearchSpace& space) {
-       return MakeAshaStrategy(Budgets(spec), MakeSampler(spec, space));
+     [](const Spec& spec, const SearchSpace& space, const WarmStart& warm) {
+       return MakeAshaStrategy(Budgets(spec), MakeSampler(spec, space, warm));
      }},
 };
 
@@ -73,13 +75,13 @@ bool ShiftsForInitialPoints(StrategyType type) { return type != StrategyType::kB
 // The proposer of new configurations inside a strategy that takes strategy.sampler. It proposes
 // the initial points first: multi-fidelity strategies number new configurations 1, 2, ... as
 // they create them, so the points start in the first bracket with its budget.
-std::unique_ptr<Strategy> MakeSampler(const Spec& spec, const SearchSpace& space) {
+std::unique_ptr<Strategy> MakeSampler(const Spec& spec, const SearchSpace& space, const WarmStart& warm) {
   const Factory& factory = FactoryOf(spec.strategy.sampler);
   if (factory.make_sampler == nullptr) {
     throw Error(ErrorKind::kInvalidInput,
                 "strategy '" + std::string(ToString(spec.strategy.sampler)) + "' cannot be a sampler");
   }
-  return WithInitialPoints(spec.initial_points, factory.make_sampler(spec, space),
+  return WithInitialPoints(spec.initial_points, factory.make_sampler(spec, space, warm),
                            ShiftsForInitialPoints(spec.strategy.sampler));
 }
 
@@ -87,8 +89,8 @@ bool TakesSampler(StrategyType type) { return InfoOf(type).Takes("sampler"); }
 
 }  // namespace
 
-std::unique_ptr<Strategy> MakeStrategy(const Spec& spec, const SearchSpace& space) {
-  std::unique_ptr<Strategy> strategy = FactoryOf(spec.strategy.type).make(spec, space);
+std::unique_ptr<Strategy> MakeStrategy(const Spec& spec, const SearchSpace& space, const WarmStart& warm) {
+  std::unique_ptr<Strategy> strategy = FactoryOf(spec.strategy.type).make(spec, space, warm);
   if (TakesSampler(spec.strategy.type)) return strategy;  // its sampler has them
   return WithInitialPoints(spec.initial_points, std::move(strategy), ShiftsForInitialPoints(spec.strategy.type));
 }

@@ -52,6 +52,20 @@ struct Observation {
   std::vector<std::optional<double>> constraints{};
 };
 
+// A warm start's parent observation: a parent trial's configuration as this experiment's space
+// holds it, and its objective oriented for minimization (negated when its experiment maximized).
+struct PriorObservation {
+  int64_t parent = 0;  // the parent experiment's id: transfer standardizes each parent on its own
+  Params params;
+  double objective = 0;
+};
+
+// What a strategy knows before its first trial (spec warm_start).
+struct WarmStart {
+  WarmStartType type = WarmStartType::kIdentical;
+  std::vector<PriorObservation> observations;
+};
+
 class Strategy {
  public:
   virtual ~Strategy() = default;
@@ -101,6 +115,11 @@ struct BayesianOptions {
   // business: an infeasible trial reaches the strategy without a value).
   std::vector<Goal> objectives{};
   std::vector<Spec::Constraint> constraints{};
+  // Parent observations (one objective only; docs/strategies.md, "Warm start"). identical: they
+  // join the GP's data as this experiment's own (and count toward the initial design); transfer:
+  // a GP of their own, each parent standardized on its own, whose mean the experiment's GP
+  // corrects.
+  WarmStart warm_start{};
 };
 // 2 d + 1 for d parameters, at least 5 and at most 20.
 int64_t DefaultInitialDesign(size_t dims);
@@ -117,6 +136,8 @@ std::unique_ptr<Strategy> WithInitialPoints(std::vector<Params> points, std::uni
 
 // The strategy a spec asks for: one factory per row of core/strategy_table.h
 // (strategies/registry.cc).
-std::unique_ptr<Strategy> MakeStrategy(const Spec& spec, const SearchSpace& space);
+// `warm_start` reaches the strategies that learn from results: bayesian, and the bayesian
+// sampler of hyperband / asha (as observations at the full budget).
+std::unique_ptr<Strategy> MakeStrategy(const Spec& spec, const SearchSpace& space, const WarmStart& warm_start = {});
 
 }  // namespace hpt

@@ -47,7 +47,27 @@ BayesianStrategy::BayesianStrategy(const SearchSpace& space, const BayesianOptio
       sobol_(space.dims(), options.seed),
       n_initial_(options.n_initial > 0 ? options.n_initial : DefaultInitialDesign(space.dims())),
       discrete_count_(encoder_.DiscreteCount(std::numeric_limits<int64_t>::max() - 1)),
-      prior_(DefaultPrior(encoder_.encoded_dims())) {}
+      prior_(DefaultPrior(encoder_.encoded_dims())) {
+  const std::vector<PriorObservation>& parents = options.warm_start.observations;
+  if (parents.empty() || several()) return;
+  if (options.warm_start.type == WarmStartType::kTransfer) {
+    FitTransferPrior();
+    n_initial_ = 0;  // the parents' model proposes from the first trial
+    return;
+  }
+  // identical: the parents' trials are this model's own data, under numbers no trial gets
+  // (-1, -2, ...), and they count toward the initial design.
+  int64_t number = 0;
+  for (const PriorObservation& p : parents) {
+    Record record;
+    record.u = space_.ToUnit(p.params);
+    encoder_.Snap(record.u);
+    record.key = JsonText(ToJson(p.params));
+    if (std::isfinite(p.objective)) record.y = p.objective;
+    records_.emplace(--number, std::move(record));
+  }
+  n_initial_ = std::max<int64_t>(0, n_initial_ - static_cast<int64_t>(parents.size()));
+}
 
 std::string BayesianStrategy::KeyOf(const std::vector<double>& u) const {
   return JsonText(ToJson(space_.FromUnit(u)));
@@ -398,9 +418,11 @@ std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& contex
                                   }))
                                 : r.y.has_value();
   }
-  if (context.number <= n_initial_ || with_objective < 2) {
+  // A transfer model proposes before this experiment has results of its own.
+  const bool ready = with_objective >= 2 || transfer();
+  if (context.number <= n_initial_ || !ready) {
     if (auto s = InitialDesign(context.number, taken)) return s;
-    if (with_objective < 2) return std::nullopt;
+    if (!ready) return std::nullopt;
   }
 
   timing_.model = true;
@@ -408,7 +430,9 @@ std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& contex
   MatrixXd xp(d, static_cast<Eigen::Index>(pending.size()));
   for (size_t j = 0; j < pending.size(); ++j) encoder_.Encode(pending[j], xp.col(static_cast<Eigen::Index>(j)));
   const size_t n = records_.size();
-  const Model model = several() ? SeveralObjectivesModel(xp, context.number) : OneObjectiveModel(xp);
+  const Model model = several()    ? SeveralObjectivesModel(xp, context.number)
+                      : transfer() ? TransferModel(xp)
+                                   : OneObjectiveModel(xp);
   timing_.observations = n;
   timing_.fit_s = Seconds(start);
   const auto acquisition_start = Clock::now();
@@ -468,7 +492,10 @@ std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& contex
     scored.insert(scored.begin(), starts.begin(), starts.end());
     std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) { return a.value > b.value; });
   }
-  for (Surrogate& s : surrogates_) s.posterior->Truncate(n);
+  for (Surrogate& s : surrogates_) {
+    if (s.posterior) s.posterior->Truncate(s.rows.size());
+  }
+  if (transfer_prior_) transfer_prior_->Truncate(transfer_records_.size());
 
   std::optional<Suggestion> out;
   for (const Scored& s : scored) {

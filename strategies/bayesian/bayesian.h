@@ -111,6 +111,11 @@ class BayesianStrategy final : public Strategy {
   Model OneObjectiveModel(const MatrixXd& pending);
   // Several objectives and constraints (several_objectives.cc).
   Model SeveralObjectivesModel(const MatrixXd& pending, int64_t number);
+  // warm_start transfer (transfer.cc): the parents' GP, fitted once, and the model that corrects
+  // its mean with this experiment's own trials.
+  void FitTransferPrior();
+  Model TransferModel(const MatrixXd& pending);
+  bool transfer() const { return transfer_prior_ != nullptr; }
   std::vector<Scored> Score(const std::vector<std::vector<double>>& points, const Acquisition& acquisition) const;
   void RefineLocally(std::vector<Scored>& starts, const Acquisition& acquisition, int max_iterations) const;
   void SweepDiscrete(Scored& point, const Acquisition& acquisition) const;
@@ -127,6 +132,13 @@ class BayesianStrategy final : public Strategy {
   // One per objective, then one per constraint (one in all for one objective).
   std::vector<Surrogate> surrogates_;
   bool rows_stale_ = false;    // a recorded trial changed: the posteriors must be rebuilt
+  // Transfer: the parents' posterior (targets standardized per parent), their records (the
+  // anchors before this experiment has its own) and the best standardized parent value.
+  std::unique_ptr<GpPosterior> transfer_prior_;
+  std::vector<Record> transfer_records_;
+  VectorXd transfer_targets_;  // the parents' standardized values, in transfer_records_ order
+  std::unique_ptr<GpPosterior> transfer_blank_;  // the residual before there are two results
+  double transfer_best_ = 0;
   SuggestTiming timing_;
 };
 

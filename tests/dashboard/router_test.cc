@@ -339,6 +339,8 @@ class ThrowingStore final : public Store {
     return Fail<std::vector<std::pair<int64_t, ComponentRow>>>();
   }
   std::vector<MetricRow> Metrics(int64_t) override { return Fail<std::vector<MetricRow>>(); }
+  std::vector<TrialRow> WarmStartTrials(int64_t) override { return Fail<std::vector<TrialRow>>(); }
+  std::vector<WarmStartParent> WarmStartParents(int64_t) override { return Fail<std::vector<WarmStartParent>>(); }
   std::vector<WorkerRow> Workers() override { return Fail<std::vector<WorkerRow>>(); }
   int64_t ChangeToken() override { return Fail<int64_t>(); }
 

@@ -36,6 +36,27 @@ using testing::SqliteStoreFixture;
 
 // ---- Writes and what reads give back of them.
 
+STORE_CONTRACT("store: an experiment's warm-start parent trials are recorded with it, read back and counted per parent") {
+  F f;
+  Store& store = f.store();
+  const int64_t a = store.CreateExperiment(MakeExperiment("a"));
+  const int64_t b = store.CreateExperiment(MakeExperiment("b"));
+  const int64_t a1 = store.CreateTrial(a, 1, Params{{"lr", 0.01}}, 101);
+  const int64_t a2 = store.CreateTrial(a, 2, Params{{"lr", 0.02}}, 102);
+  const int64_t b1 = store.CreateTrial(b, 1, Params{{"lr", 0.03}}, 103);
+  store.CreateTrial(a, 3, Params{{"lr", 0.04}}, 104);
+  NewExperiment child = MakeExperiment("child");
+  child.warm_start_trials = {b1, a2, a1};
+  const int64_t c = store.CreateExperiment(child);
+  std::vector<int64_t> ids;
+  for (const TrialRow& t : store.WarmStartTrials(c)) ids.push_back(t.id);
+  CHECK(ids == std::vector<int64_t>{a1, a2, b1});
+  CHECK(store.WarmStartTrials(c).front().params == Params{{"lr", 0.01}});
+  CHECK(store.WarmStartParents(c) == std::vector<WarmStartParent>{{a, 2}, {b, 1}});
+  CHECK(store.WarmStartTrials(a).empty());
+  CHECK(store.WarmStartParents(a).empty());
+}
+
 STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component per attempt, "
                "metrics, and the links to its params and the experiment's static component") {
   F f;

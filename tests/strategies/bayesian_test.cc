@@ -51,6 +51,58 @@ TEST_CASE("bayesian: finds the minimum of a smooth bowl far better than its init
   CHECK(Run(*sobol, Bowl, 25) > 10 * best);
 }
 
+// A parent's 30 trials on the bowl, from the Sobol design of another seed.
+WarmStart ParentOfBowl(WarmStartType type, double scale = 1, double offset = 0) {
+  WarmStart warm{type, {}};
+  static const SearchSpace space = Square2();  // the strategy keeps a reference
+  auto parent = MakeBayesianStrategy(space, {.seed = 99, .n_initial = 30});
+  for (int n = 1; n <= 30; ++n) {
+    const Params p = parent->Suggest({n, {}})->params;
+    warm.observations.push_back({7, p, scale * Bowl(p) + offset});
+  }
+  return warm;
+}
+
+TEST_CASE("bayesian warm start: identical parents are the model's data from the first trial, and are not proposed again") {
+  const SearchSpace space = Square2();
+  const WarmStart warm = ParentOfBowl(WarmStartType::kIdentical);
+  bayes::BayesianStrategy s(space, {.seed = 1, .warm_start = warm});
+  CHECK(s.initial_design_size() == 0);
+  std::set<std::string> parents;
+  for (const PriorObservation& p : warm.observations) parents.insert(JsonText(ToJson(p.params)));
+  double best = INFINITY;
+  for (int n = 1; n <= 5; ++n) {
+    const Params p = s.Suggest({n, {}})->params;
+    CHECK(s.last_timing().model);
+    CHECK_FALSE(parents.contains(JsonText(ToJson(p))));
+    best = std::min(best, Bowl(p));
+    s.Observe({n, p, TrialStatus::kCompleted, Bowl(p)});
+  }
+  // Five trials of a cold start are its Sobol design; these five are the model's, next to the bowl's minimum.
+  CHECK(best < 1e-3);
+}
+
+TEST_CASE("bayesian warm start: a transfer parent on another scale and offset leads the first trials to its optimum") {
+  const SearchSpace space = Square2();
+  // The parent is the bowl scaled by 50 and shifted by 7: standardized per parent, it is the same shape.
+  bayes::BayesianStrategy s(space, {.seed = 1, .warm_start = ParentOfBowl(WarmStartType::kTransfer, 50, 7)});
+  const Params first = s.Suggest({1, {}})->params;
+  CHECK(s.last_timing().model);
+  CHECK(Bowl(first) < 0.01);
+  // Two pending trials spread out instead of repeating the first.
+  const Params second = s.Suggest({2, {{1, first}}})->params;
+  CHECK(second != first);
+  // This experiment's function is the bowl moved by 0.1 in x: its own trials correct the parents' mean.
+  const auto moved = [](const Params& p) { return std::pow(Get(p, 0) - 0.4, 2) + std::pow(Get(p, 1) - 0.7, 2); };
+  double best = INFINITY;
+  for (int n = 1; n <= 12; ++n) {
+    const Params p = s.Suggest({n, {}})->params;
+    best = std::min(best, moved(p));
+    s.Observe({n, p, TrialStatus::kCompleted, moved(p)});
+  }
+  CHECK(best < 1e-3);
+}
+
 TEST_CASE("bayesian: a heavy-tailed objective is warped before the fit; a maximized one in the other direction") {
   const SearchSpace space = Square2();
   // exp(20 * bowl): 1 at the optimum, up to about e^20 in a corner, bad values in the upper tail.
