@@ -326,11 +326,14 @@ std::string Parallel(const ExperimentData& data, const PlotOptions& o) {
     return a < b;
   });
   svg.Open("g", {{"class", "marks"}});
+  // A conditional parameter a trial does not have is drawn at its axis' "inactive" mark, below it.
+  const double inactive_y = bottom + 22;
   for (const size_t i : order) {
     const Completed& c = drawn[i];
+    const std::vector<bool> active = data.space.ActiveAt(c.unit);
     std::string points;
     for (size_t d = 0; d < params.size(); ++d) {
-      points += Num(AxisX(d)) + "," + Num(bottom - (bottom - top) * c.unit[d]) + " ";
+      points += Num(AxisX(d)) + "," + Num(active[d] ? bottom - (bottom - top) * c.unit[d] : inactive_y) + " ";
     }
     points += Num(AxisX(params.size())) + "," + Num(bottom - (bottom - top) * ys.ToUnit(*c.trial->objective));
     svg.Open("polyline", {{"class", "mark"},
@@ -350,6 +353,13 @@ std::string Parallel(const ExperimentData& data, const PlotOptions& o) {
     const double x = AxisX(d);
     plot::DrawAxis(svg, plot::ScaleOf(params[d]), params[d].name,
                    {x, bottom, x, top, true, 0, 6, params[d].name, true});
+    if (!params[d].when.empty()) {
+      svg.Text("text", {{"class", "inactive"}, {"x", Num(x - 8)}, {"y", Num(inactive_y + 4)}, {"text-anchor", "end"},
+                        {"font-size", "11"}, {"fill", "#666"}},
+               "inactive");
+      svg.Open("circle", {{"cx", Num(x)}, {"cy", Num(inactive_y)}, {"r", "2.5"}, {"fill", "#666"}});
+      svg.Close();
+    }
   }
   const double ox = AxisX(params.size());
   plot::DrawAxis(svg, ys, e.objective_metric, {ox, bottom, ox, top, true, 0, 6, e.objective_metric, true});
@@ -390,6 +400,8 @@ std::string Slice(const ExperimentData& data, const PlotOptions& o) {
     plot::DrawAxis(svg, plot::ScaleOf(params[d]), params[d].name,
                    {left, bottom, right, bottom, false, 0, 4, params[d].name});
     for (const Completed& c : drawn) {
+      // A trial without this (conditional) parameter has no point in its panel.
+      if (!params[d].when.empty() && !data.space.ActiveAt(c.unit)[d]) continue;
       const double v = *c.trial->objective;
       svg.Open("circle", {{"class", "mark"},
                           {"data-trial", std::to_string(c.trial->id)},
