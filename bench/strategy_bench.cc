@@ -14,6 +14,7 @@
 //       Conditional spaces (bench/conditional_functions.h), in the format of `quality` (the
 //       problem's name as "function"). bayesian-flat is bayesian on the same space with every
 //       `when` removed: every parameter always present, the function ignoring the other branch's.
+//       Each row also lists the branch (the first parameter's value) of every evaluation.
 //   hpt-strategy-bench latency [--n 100,500,1000,2000] [--d 2,6,10,20] [--reps 25]
 //                              [--objectives 1] [--constraints 0]
 //       One JSON object per (n, d): the bayesian strategy is given n observations, then asked
@@ -155,10 +156,12 @@ int Conditional(const std::map<std::string, std::string>& args) {
         const auto start = std::chrono::steady_clock::now();
         auto strategy = Make(base, is_flat ? flat : conditional, static_cast<uint64_t>(seed));
         std::vector<double> best_so_far;
+        std::vector<std::string> branch;  // the first parameter's value (the branch) per evaluation
         double best = INFINITY;
         for (int64_t number = 1; number <= budget; ++number) {
           auto s = strategy->Suggest({number, {}});
           if (!s) break;
+          branch.push_back(FormatValue(s->params.front().value));
           const double v = problem.f(s->params);
           strategy->Observe({number, s->params, TrialStatus::kCompleted, v});
           best = std::min(best, v);
@@ -168,7 +171,7 @@ int Conditional(const std::map<std::string, std::string>& args) {
         nlohmann::json out = {{"function", problem.name}, {"strategy", "hpt-" + strategy_name},
                               {"seed", seed},             {"slots", 1},
                               {"minimum", problem.minimum}, {"best_so_far", best_so_far},
-                              {"seconds", seconds}};
+                              {"branch", branch},         {"seconds", seconds}};
         std::printf("%s\n", out.dump().c_str());
         std::fflush(stdout);
       }
