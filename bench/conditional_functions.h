@@ -6,7 +6,7 @@
 //
 // In both problems the best branch is the narrow, higher-dimensional one. The other branch has a
 // wide, shallow bowl whose typical value is far better than the best branch's typical value (a
-// random point of the best branch beats the other branch's median about 3 times in 100), so a
+// random point of the best branch beats the other branch's median 2 to 3 times in 100), so a
 // model that reads its first trials at face value settles in the wrong branch at regret 0.45-0.5.
 // A flat encoding (every `when` removed, every parameter always present) favours the wrong branch
 // further: on the wide branch's trials the best branch's parameters are noise the function
