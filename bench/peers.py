@@ -8,6 +8,14 @@ python3-sklearn: /usr/bin/python3, not a pyenv python).
       Several objectives: one JSON object per run in the format of `hpt-strategy-bench pareto`
       (every evaluation's objectives and feasibility); constrained problems give the samplers a
       constraints_func.
+  peers.py conditional [--problems all] [--samplers tpe_mvg,tpe] [--seeds 20] [--budget 100]
+      Conditional spaces (CONDITIONAL below, the problems of conditional_functions.h) with
+      define-by-run suggestions: a branch's parameters are suggested only in that branch. tpe_mvg is
+      TPESampler(multivariate=True, group=True), which models each branch's parameters jointly;
+      tpe the plain (independent) TPE. One JSON object per run in the format of `quality`.
+  peers.py evaluate-conditional PROBLEM NAME=VALUE ...
+      Prints `hpt: value=...` for a point given by its active parameters: the trial program of
+      bench/real_path.py --conditional.
   peers.py evaluate FUNCTION X0 X1 ...
       Prints `hpt: value=F(X)`: the trial program of bench/real_path.py.
   peers.py evaluate-pareto PROBLEM X0 X1 ...
@@ -17,7 +25,8 @@ python3-sklearn: /usr/bin/python3, not a pyenv python).
       Suggestion time of Optuna's TPE (ask() on a study holding n trials) and of scikit-learn's
       GaussianProcessRegressor (fit on n points + predict mean/std at 2048 candidates).
 
-The functions are those of functions.h and pareto_functions.h; keep them in step.
+The functions are those of functions.h, pareto_functions.h and conditional_functions.h; keep
+them in step.
 """
 import argparse
 import json
@@ -81,6 +90,119 @@ FUNCTIONS = {
     "levy5": (box(5, -10, 10), 0.0, levy),
     "styblinski_tang5": (box(5, -5, 5), -39.16616570377142 * 5, styblinski_tang),
 }
+
+
+# Conditional problems: the same as bench/conditional_functions.h (see its comments); keep in step.
+# Each takes a dict of the point's parameters by name and reads only those of its branch.
+TWO_MODELS_A = [0.25, 0.7, 0.4]
+TWO_MODELS_B = [0.3, 0.8, 0.55, 0.15, 0.65]
+
+
+def two_models(p):
+    ul = (math.log10(p["lr"]) + 4) / 3
+    if p["model"] == "a":
+        s = sum((p[f"a{i}"] - TWO_MODELS_A[i]) ** 2 for i in range(3))
+        return 0.5 + 0.4 * s + 0.4 * (ul - 2.0 / 3.0) ** 2
+    r2 = (ul - 1.0 / 3.0) ** 2 + sum((p[f"b{i}"] - TWO_MODELS_B[i]) ** 2 for i in range(5))
+    return 1.4 * (1 - math.exp(-r2 / (2 * 0.4 * 0.4)))
+
+
+MLP_WIDTH_LOG2 = [7, 6, 5, 4]
+MLP_DEPTH_PENALTY = [0.6, 0.3, 0.0, 0.15]
+
+
+def mlp_layers(p):
+    ul = (math.log10(p["lr"]) + 4) / 4
+    if p["model"] == "linear":
+        ur = (math.log10(p["l2"]) + 6) / 5
+        return 0.45 + 0.4 * ((ul - 0.75) ** 2 + (ur - 0.4) ** 2)
+    layers = int(p["layers"])
+    r2 = (p["dropout"] / 0.5 - 0.4) ** 2 + (ul - 0.5) ** 2
+    r2 += sum(((math.log2(p[f"width{k + 1}"]) - MLP_WIDTH_LOG2[k]) / 6) ** 2 for k in range(layers))
+    return MLP_DEPTH_PENALTY[layers - 1] + 1.2 * (1 - math.exp(-r2 / (2 * 0.4 * 0.4)))
+
+
+# name: (parameters, minimum, function). A parameter is (name, kind, spec, when): kind "cat" with
+# spec = choices, "float"/"int" with spec = (lo, hi, log); when = None or (parent, [values]).
+CONDITIONAL = {
+    "two_models": ([("model", "cat", ["a", "b"], None), ("lr", "float", (1e-4, 1e-1, True), None)] +
+                   [(f"a{i}", "float", (0.0, 1.0, False), ("model", ["a"])) for i in range(3)] +
+                   [(f"b{i}", "float", (0.0, 1.0, False), ("model", ["b"])) for i in range(5)],
+                   0.0, two_models),
+    "mlp_layers": ([("model", "cat", ["linear", "mlp"], None), ("lr", "float", (1e-4, 1.0, True), None),
+                    ("l2", "float", (1e-6, 1e-1, True), ("model", ["linear"])),
+                    ("layers", "int", (1, 4, False), ("model", ["mlp"])),
+                    ("dropout", "float", (0.0, 0.5, False), ("model", ["mlp"]))] +
+                   [(f"width{k}", "int", (8, 512, True), ("layers", list(range(k, 5)))) for k in range(1, 5)],
+                   0.0, mlp_layers),
+}
+
+
+def suggest_conditional(trial, params):
+    """Define-by-run: each parameter suggested only when its condition holds."""
+    values = {}
+    for name, kind, spec, when in params:
+        if when is not None and not (when[0] in values and values[when[0]] in when[1]):
+            continue
+        if kind == "cat":
+            values[name] = trial.suggest_categorical(name, spec)
+        elif kind == "int":
+            values[name] = trial.suggest_int(name, spec[0], spec[1], log=spec[2])
+        else:
+            values[name] = trial.suggest_float(name, spec[0], spec[1], log=spec[2])
+    return values
+
+
+def conditional_point(problem, pairs):
+    """NAME=VALUE arguments as the point's dict: exactly the parameters active at it, each typed."""
+    params = CONDITIONAL[problem][0]
+    given = dict(pair.split("=", 1) for pair in pairs)
+    values = {}
+    for name, kind, spec, when in active_in_order(params, given):
+        text = given[name]
+        values[name] = text if kind == "cat" else int(text) if kind == "int" else float(text)
+    extra = set(given) - set(values)
+    if extra:
+        raise SystemExit(f"inactive or unknown parameters given: {sorted(extra)}")
+    return values
+
+
+def active_in_order(params, given):
+    """The parameters active for the given texts (parents first), failing on a missing one."""
+    out, values = [], {}
+    for q in params:
+        name, kind, spec, when = q
+        if when is not None and not (when[0] in values and values[when[0]] in when[1]):
+            continue
+        if name not in given:
+            raise SystemExit(f"missing active parameter {name}")
+        values[name] = given[name] if kind == "cat" else int(given[name]) if kind == "int" else float(given[name])
+        out.append(q)
+    return out
+
+
+def conditional(args):
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    import warnings
+    warnings.filterwarnings("ignore")
+    names = list(CONDITIONAL) if args.problems == "all" else args.problems.split(",")
+    for name in names:
+        params, minimum, f = CONDITIONAL[name]
+        for sampler_name in args.samplers.split(","):
+            for seed in range(args.seeds):
+                start = time.perf_counter()
+                study = optuna.create_study(sampler=make_sampler(optuna, sampler_name, seed))
+                best, trace = math.inf, []
+                for _ in range(args.budget):
+                    trial = study.ask()
+                    v = f(suggest_conditional(trial, params))
+                    study.tell(trial, v)
+                    best = min(best, v)
+                    trace.append(best)
+                print(json.dumps({"function": name, "strategy": "optuna-" + sampler_name, "seed": seed,
+                                  "slots": 1, "minimum": minimum, "best_so_far": trace,
+                                  "seconds": time.perf_counter() - start}), flush=True)
 
 
 def zdt_g(x):
@@ -169,6 +291,8 @@ def make_sampler(optuna, name, seed):
         return optuna.samplers.TPESampler(seed=seed)
     if name == "tpe_mv":
         return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    if name == "tpe_mvg":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise SystemExit(f"unknown sampler {name}")
@@ -273,6 +397,14 @@ def main():
     par.add_argument("--samplers", default="nsga2,motpe")
     par.add_argument("--seeds", type=int, default=20)
     par.add_argument("--budget", type=int, default=100)
+    con = sub.add_parser("conditional")
+    con.add_argument("--problems", default="all")
+    con.add_argument("--samplers", default="tpe_mvg,tpe")
+    con.add_argument("--seeds", type=int, default=20)
+    con.add_argument("--budget", type=int, default=100)
+    evc = sub.add_parser("evaluate-conditional")
+    evc.add_argument("problem", choices=sorted(CONDITIONAL))
+    evc.add_argument("values", nargs="*", help="NAME=VALUE for each active parameter")
     ev = sub.add_parser("evaluate")
     ev.add_argument("function", choices=sorted(FUNCTIONS))
     ev.add_argument("x", type=float, nargs="+")
@@ -282,12 +414,14 @@ def main():
     args = parser.parse_args()
     if args.mode == "evaluate":
         print(f"hpt: value={FUNCTIONS[args.function][2](args.x)!r}")
+    elif args.mode == "evaluate-conditional":
+        print(f"hpt: value={CONDITIONAL[args.problem][2](conditional_point(args.problem, args.values))!r}")
     elif args.mode == "evaluate-pareto":
         values, cvalues = PARETO[args.problem][3](args.x)
         print("hpt: " + " ".join([f"f{i}={v!r}" for i, v in enumerate(values)] +
                                  [f"c{i}={v!r}" for i, v in enumerate(cvalues)]))
     else:
-        {"quality": quality, "latency": latency, "pareto": pareto}[args.mode](args)
+        {"quality": quality, "latency": latency, "pareto": pareto, "conditional": conditional}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -26,12 +26,35 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peers import FUNCTIONS, PARETO  # noqa: E402
+from peers import CONDITIONAL, FUNCTIONS, PARETO  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def conditional_spec_text(problem, strategy, seed, budget, slots):
+    params = CONDITIONAL[problem][0]
+    lines = [f"name: real-{problem}", "objective: {metric: value, goal: minimize}",
+             f"strategy: {{type: {strategy}, seed: {seed}}}", "parameters:"]
+    for name, kind, spec, when in params:
+        if kind == "cat":
+            fields = f"type: categorical, values: {json.dumps(spec)}"
+        else:
+            lo, hi, log = spec
+            fields = f"type: {kind}, min: {lo!r}, max: {hi!r}, scale: {'log' if log else 'linear'}"
+        if when is not None:
+            fields += f", when: {{{when[0]}: {json.dumps(when[1])}}}"
+        lines.append(f"  - {{name: {name}, {fields}}}")
+    lines.append(f"limits: {{max_trials: {budget}, max_parallel: {slots}, trial_timeout: 1m}}")
+    command = ["python3", os.path.join(ROOT, "bench", "peers.py"), "evaluate-conditional", problem]
+    command += [f"{name}={{{name}}}" for name, *_ in params]
+    lines.append("trial:")
+    lines.append("  command: " + json.dumps(command))
+    return "\n".join(lines) + "\n"
+
+
 def spec_text(function, strategy, seed, budget, slots):
+    if function in CONDITIONAL:
+        return conditional_spec_text(function, strategy, seed, budget, slots)
     if function in PARETO:
         params, m, constraints, _ = PARETO[function]
         head = ["objectives:"] + [f"  - {{metric: f{i}, goal: minimize}}" for i in range(m)]
@@ -87,7 +110,7 @@ def run_one(hpt, function, strategy, seed, budget, slots, scratch):
         best = min(best, t["objective"])
         best_so_far.append(best)
     return {"function": function, "strategy": f"hpt-{strategy} (real path)", "seed": seed,
-            "slots": slots, "minimum": FUNCTIONS[function][1], "best_so_far": best_so_far,
+            "slots": slots, "minimum": (CONDITIONAL.get(function) or FUNCTIONS[function])[1], "best_so_far": best_so_far,
             "seconds": seconds}
 
 
@@ -100,9 +123,13 @@ def main():
     parser.add_argument("--budget", type=int, default=50)
     parser.add_argument("--slots", type=int, default=1)
     parser.add_argument("--pareto", action="store_true", help="the multi-objective problems (default zdt1,binh_korn)")
+    parser.add_argument("--conditional", action="store_true",
+                        help="the conditional problems (default two_models,mlp_layers)")
     args = parser.parse_args()
     if args.pareto and args.functions == "branin":
         args.functions = "zdt1,binh_korn"
+    if args.conditional and args.functions == "branin":
+        args.functions = ",".join(CONDITIONAL)
     hpt = os.path.abspath(args.hpt)
     with tempfile.TemporaryDirectory(prefix="hpt-real-path-") as scratch:
         for function in args.functions.split(","):

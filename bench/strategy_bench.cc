@@ -9,6 +9,12 @@
 //       Several objectives (bench/pareto_functions.h): one JSON object per run with every
 //       evaluation's objective values and feasibility, in order; report.py pareto computes the
 //       hypervolumes against fixed reference points.
+//   hpt-strategy-bench conditional [--problems a,b|all] [--strategies bayesian,bayesian-flat,random]
+//                                  [--seeds 20] [--budget 100]
+//       Conditional spaces (bench/conditional_functions.h), in the format of `quality` (the
+//       problem's name as "function"). bayesian-flat is bayesian on the same space with every
+//       `when` removed: every parameter always present, the function ignoring the other branch's.
+//       Each row also lists the branch (the first parameter's value) of every evaluation.
 //   hpt-strategy-bench latency [--n 100,500,1000,2000] [--d 2,6,10,20] [--reps 25]
 //                              [--objectives 1] [--constraints 0]
 //       One JSON object per (n, d): the bayesian strategy is given n observations, then asked
@@ -37,6 +43,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/conditional_functions.h"
 #include "bench/functions.h"
 #include "bench/pareto_functions.h"
 #include "strategies/bayesian/bayesian.h"
@@ -125,6 +132,46 @@ int Quality(const std::map<std::string, std::string>& args) {
                               {"seed", seed},        {"slots", slots},
                               {"minimum", fn.minimum}, {"best_so_far", best_so_far},
                               {"seconds", seconds}};
+        std::printf("%s\n", out.dump().c_str());
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
+
+int Conditional(const std::map<std::string, std::string>& args) {
+  const std::string problems = Arg(args, "problems", "all");
+  const auto strategies = Split(Arg(args, "strategies", "bayesian,bayesian-flat,random"));
+  const int seeds = IntArg(args, "seeds", 20);
+  const int budget = IntArg(args, "budget", 100);
+  for (const ConditionalProblem& problem : ConditionalProblems()) {
+    if (!Selected(problems, problem.name)) continue;
+    const SearchSpace conditional(problem.params);
+    const SearchSpace flat(Flat(problem.params));
+    for (const std::string& strategy_name : strategies) {
+      const bool is_flat = strategy_name.ends_with("-flat");
+      const std::string base = is_flat ? strategy_name.substr(0, strategy_name.size() - 5) : strategy_name;
+      for (int seed = 0; seed < seeds; ++seed) {
+        const auto start = std::chrono::steady_clock::now();
+        auto strategy = Make(base, is_flat ? flat : conditional, static_cast<uint64_t>(seed));
+        std::vector<double> best_so_far;
+        std::vector<std::string> branch;  // the first parameter's value (the branch) per evaluation
+        double best = INFINITY;
+        for (int64_t number = 1; number <= budget; ++number) {
+          auto s = strategy->Suggest({number, {}});
+          if (!s) break;
+          branch.push_back(FormatValue(s->params.front().value));
+          const double v = problem.f(s->params);
+          strategy->Observe({number, s->params, TrialStatus::kCompleted, v});
+          best = std::min(best, v);
+          best_so_far.push_back(best);
+        }
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        nlohmann::json out = {{"function", problem.name}, {"strategy", "hpt-" + strategy_name},
+                              {"seed", seed},             {"slots", 1},
+                              {"minimum", problem.minimum}, {"best_so_far", best_so_far},
+                              {"branch", branch},         {"seconds", seconds}};
         std::printf("%s\n", out.dump().c_str());
         std::fflush(stdout);
       }
@@ -328,8 +375,8 @@ int Asha(const std::map<std::string, std::string>& args) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc >= 2 ? argv[1] : "";
-  if (mode != "quality" && mode != "latency" && mode != "asha" && mode != "pareto") {
-    std::fprintf(stderr, "usage: %s quality|pareto|latency|asha [--key value ...]\n", argv[0]);
+  if (mode != "quality" && mode != "latency" && mode != "asha" && mode != "pareto" && mode != "conditional") {
+    std::fprintf(stderr, "usage: %s quality|conditional|pareto|latency|asha [--key value ...]\n", argv[0]);
     return 2;
   }
   std::map<std::string, std::string> args;
@@ -342,5 +389,6 @@ int main(int argc, char** argv) {
   }
   if (mode == "asha") return hpt::bench::Asha(args);
   if (mode == "pareto") return hpt::bench::Pareto(args);
+  if (mode == "conditional") return hpt::bench::Conditional(args);
   return mode == "quality" ? hpt::bench::Quality(args) : hpt::bench::Latency(args);
 }

@@ -12,7 +12,10 @@
 // categorical's one-hot all zeros). Points of one branch then differ only where their active
 // parameters do, and the kernel still sees what branches share (the parameters active in both, and
 // the parents' own coordinates), so what one branch's trials teach carries over to the shared
-// dimensions of another.
+// dimensions of another. The constant is the middle of the cube, the same as the snapped u, so the
+// local optimizer (which writes u into a continuous input's column) starts from the encoded point;
+// a constant outside the cube (-1, branches further apart) found the best branch no more often on
+// bench/conditional_functions.h (docs/benchmarks.md, "Conditional spaces").
 
 #include <cstddef>
 #include <optional>
