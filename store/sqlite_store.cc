@@ -182,6 +182,23 @@ auto Decoded(const std::string& path, std::string_view column, const std::string
   }
 }
 
+// The same for a decoder of the text itself (ParamsFromJsonText: no document tree in between).
+template <typename Decode>
+auto DecodedText(const std::string& path, std::string_view column, std::string_view text, Decode decode)
+    -> decltype(decode(std::string_view())) {
+  try {
+    return decode(text);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kFailed, "database '" + path + "': " + std::string(column) + " holds " + e.what());
+  }
+}
+
+// A text column as it is in the statement's row (valid until the statement steps or resets).
+std::string_view TextOf(const SQLite::Column& column) {
+  const char* text = column.getText();
+  return std::string_view(text, static_cast<size_t>(column.getBytes()));
+}
+
 // Resets a cached statement when leaving the scope that used it, also on error, so it holds no
 // read lock and the next use starts clean.
 class Resetter {
@@ -1024,7 +1041,7 @@ class SqliteStore final : public Store {
     t.status = Known(ParseTrialStatus, "trials.status", s.getColumn(3).getString());
     t.attempt = s.getColumn(4).getInt64();
     t.retries_used = s.getColumn(5).getInt64();
-    t.params = Decoded(path_, "trials.params", s.getColumn(6).getString(), ParamsFromJson);
+    t.params = DecodedText(path_, "trials.params", TextOf(s.getColumn(6)), ParamsFromJsonText);
     t.objective = OptionalDouble(s.getColumn(7));
     t.reason = s.getColumn(8).getString();
     t.created_at = s.getColumn(9).getDouble();
