@@ -132,6 +132,12 @@ constexpr const char* kRunComponentsSql =
     " FROM trials AS t JOIN trial_component_links AS l ON l.trial_id = t.id"
     " JOIN trial_components AS c ON c.id = l.component_id"
     " WHERE t.experiment_id = ?1 AND c.kind = 'run' ORDER BY l.trial_id, l.component_id";
+// The same runs, only the columns of a RunSpanRow.
+constexpr const char* kRunSpansSql =
+    "SELECT l.trial_id, c.attempt, c.worker, c.host, c.slot, c.gpus, c.started_at, c.ended_at, c.status"
+    " FROM trials AS t JOIN trial_component_links AS l ON l.trial_id = t.id"
+    " JOIN trial_components AS c ON c.id = l.component_id"
+    " WHERE t.experiment_id = ?1 AND c.kind = 'run' ORDER BY l.trial_id, l.component_id";
 constexpr const char* kMetricsSql =
     "SELECT attempt, name, step, value, time FROM metrics WHERE trial_id = ?1"
     " ORDER BY name, attempt, step";
@@ -768,6 +774,22 @@ class SqliteStore final : public Store {
       const int64_t trial_id = s.getColumn(15).getInt64();
       ComponentRow c = ReadComponent(s);
       fn(trial_id, c);
+    });
+  }
+
+  void ScanRunSpans(int64_t experiment_id, const std::function<void(RunSpanRow&)>& fn) override {
+    EachRow(kRunSpansSql, experiment_id, [&](SQLite::Statement& s) {
+      RunSpanRow r;  // read as ReadComponent reads these columns
+      r.trial_id = s.getColumn(0).getInt64();
+      r.attempt = s.getColumn(1).getInt64();  // NULL reads as 0
+      r.worker = TextOrEmpty(s.getColumn(2));
+      r.host = TextOrEmpty(s.getColumn(3));
+      r.slot = s.getColumn(4).isNull() ? -1 : s.getColumn(4).getInt64();
+      r.gpus = TextOrEmpty(s.getColumn(5));
+      r.started_at = OptionalDouble(s.getColumn(6));
+      r.ended_at = OptionalDouble(s.getColumn(7));
+      if (!s.getColumn(8).isNull()) r.status = Known(ParseRunStatus, "trial_components.status", s.getColumn(8).getString());
+      fn(r);
     });
   }
 
