@@ -2,6 +2,8 @@
 // (each completed with one attempt and S metric points), then RenderPlot of every kind, the
 // store read included, as `hpt plot --db` does it. Prints one JSON line per kind:
 //   {"bench":"plot","kind":"history","trials":100000,"params":10,"ms":...,"bytes":...,"marks":...}
+// and before them the plain store read ("read-trials") and what the dashboard reads ahead
+// ("snapshot", "snapshot-runs", with "cpu_ms" beside the wall "ms").
 // Usage: hpt-plot-bench [--trials N] [--params D] [--steps S] [--db PATH] [--repeat R]
 //                       [--fill-only 1] [--append-trial 1]
 // An existing --db with the experiment "bench" is reused (building 100k trials takes a minute).
@@ -9,6 +11,7 @@
 // --append-trial 1 commits one more pending trial to "bench" and prints
 //   {"committed_at": SECONDS_SINCE_EPOCH} once the commit returned (the dashboard bench's SSE probe).
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -19,11 +22,19 @@
 
 #include "core/spec.h"
 #include "plot/plot.h"
+#include "plot/series.h"
 #include "store/store.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// This thread's CPU time: on a shared machine a steadier figure than the wall clock.
+double ThreadCpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
 
 void Fill(hpt::Store& store, int trials, int params, int steps) {
   std::string yaml = "name: bench\nobjective: {metric: score, goal: minimize}\nstrategy: {type: random, seed: 1}\nparameters:\n";
@@ -132,6 +143,28 @@ int main(int argc, char** argv) {
     }
     std::printf("{\"bench\":\"plot\",\"kind\":\"read-trials\",\"trials\":%zu,\"params\":%d,\"ms\":%.1f}\n", rows,
                 params, best_ms);
+  }
+  {
+    // What the dashboard reads ahead at start (dashboard/snapshot.h): the compact snapshot of the
+    // trials, then its runs (the slot timeline's). Wall and this thread's CPU, the best of each.
+    double wall[2] = {INFINITY, INFINITY}, cpu[2] = {INFINITY, INFINITY};
+    for (int r = 0; r < repeat; ++r) {
+      auto start = Clock::now();
+      double cpu_start = ThreadCpuMs();
+      hpt::plot::ExperimentData data = hpt::plot::LoadExperiment(*store, e);
+      wall[0] = std::min(wall[0], std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+      cpu[0] = std::min(cpu[0], ThreadCpuMs() - cpu_start);
+      start = Clock::now();
+      cpu_start = ThreadCpuMs();
+      data.LoadRuns(*store);
+      wall[1] = std::min(wall[1], std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+      cpu[1] = std::min(cpu[1], ThreadCpuMs() - cpu_start);
+    }
+    const char* names[] = {"snapshot", "snapshot-runs"};
+    for (int k = 0; k < 2; ++k) {
+      std::printf("{\"bench\":\"plot\",\"kind\":\"%s\",\"trials\":%d,\"params\":%d,\"ms\":%.1f,\"cpu_ms\":%.1f}\n",
+                  names[k], trials, params, wall[k], cpu[k]);
+    }
   }
   for (const hpt::PlotKind kind : hpt::kPlotKinds) {
     double best_ms = INFINITY;

@@ -2,10 +2,13 @@
 
 #include "core/json.h"
 
+#include <charconv>
 #include <cmath>
 #include <limits>
+#include <system_error>
 
 #include "core/error.h"
+#include "core/json_internal.h"
 
 namespace hpt {
 namespace {
@@ -71,6 +74,125 @@ Params ParamsFromJson(const Json& json) {
     out.push_back({key, std::move(*value)});
   }
   return out;
+}
+
+namespace json_internal {
+namespace {
+
+// A string at text[at] ('"' there) of printable ASCII without escapes: its contents, with `at`
+// moved past its closing quote; nullopt for anything else.
+std::optional<std::string_view> PlainString(std::string_view text, size_t& at) {
+  const size_t begin = at + 1;
+  for (size_t i = begin; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '"') {
+      at = i + 1;
+      return text.substr(begin, i - begin);
+    }
+    if (c < 0x20 || c > 0x7e || c == '\\') return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// A JSON number at text[at], with `at` moved past it: an integer of at most 18 digits as an
+// int64_t (what the general parser makes of it: it fits), any other number as the nearest double
+// (std::from_chars rounds correctly, as strtod does); nullopt for anything else, or a double out
+// of range.
+std::optional<ParamValue> PlainNumber(std::string_view text, size_t& at) {
+  size_t i = at;
+  const size_t n = text.size();
+  if (i < n && text[i] == '-') ++i;
+  const size_t digits = i;
+  if (i < n && text[i] == '0') {
+    ++i;
+  } else if (i < n && text[i] >= '1' && text[i] <= '9') {
+    while (i < n && IsDigit(text[i])) ++i;
+  } else {
+    return std::nullopt;
+  }
+  const size_t integer_digits = i - digits;
+  bool integral = true;
+  if (i < n && text[i] == '.') {
+    integral = false;
+    ++i;
+    if (i >= n || !IsDigit(text[i])) return std::nullopt;
+    while (i < n && IsDigit(text[i])) ++i;
+  }
+  if (i < n && (text[i] == 'e' || text[i] == 'E')) {
+    integral = false;
+    ++i;
+    if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
+    if (i >= n || !IsDigit(text[i])) return std::nullopt;
+    while (i < n && IsDigit(text[i])) ++i;
+  }
+  const char* first = text.data() + at;
+  const char* last = text.data() + i;
+  ParamValue value;
+  if (integral) {
+    if (integer_digits > 18) return std::nullopt;
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(first, last, v);
+    if (ec != std::errc() || end != last) return std::nullopt;
+    value = v;
+  } else {
+    double v = 0;
+    const auto [end, ec] = std::from_chars(first, last, v);
+    if (ec != std::errc() || end != last || !std::isfinite(v)) return std::nullopt;
+    value = v;
+  }
+  at = i;
+  return value;
+}
+
+}  // namespace
+
+std::optional<Params> TryParamsFromPlainJson(std::string_view text) {
+  const size_t n = text.size();
+  if (n < 2 || text[0] != '{') return std::nullopt;
+  Params out;
+  if (n == 2 && text[1] == '}') return out;
+  size_t at = 1;
+  while (true) {
+    if (at >= n || text[at] != '"') return std::nullopt;
+    const std::optional<std::string_view> key = PlainString(text, at);
+    if (!key || at >= n || text[at] != ':') return std::nullopt;
+    ++at;
+    if (at >= n) return std::nullopt;
+    ParamValue value;
+    if (text[at] == '"') {
+      const std::optional<std::string_view> s = PlainString(text, at);
+      if (!s) return std::nullopt;
+      value = std::string(*s);
+    } else if (text.substr(at, 4) == "null") {
+      at += 4;
+      value = std::numeric_limits<double>::quiet_NaN();
+    } else if (std::optional<ParamValue> number = PlainNumber(text, at)) {
+      value = std::move(*number);
+    } else {
+      return std::nullopt;
+    }
+    // A key written twice: the general parser keeps the last value at the first one's place.
+    for (const Param& p : out) {
+      if (p.name == *key) return std::nullopt;
+    }
+    out.push_back({std::string(*key), std::move(value)});
+    if (at >= n) return std::nullopt;
+    if (text[at] == ',') {
+      ++at;
+      continue;
+    }
+    if (text[at] == '}' && at + 1 == n) return out;
+    return std::nullopt;
+  }
+}
+
+}  // namespace json_internal
+
+Params ParamsFromJsonText(std::string_view text) {
+  if (std::optional<Params> plain = json_internal::TryParamsFromPlainJson(text)) return std::move(*plain);
+  return ParamsFromJson(ParseJson(text));
 }
 
 NamedValues NamedValuesFromJson(const Json& json) {

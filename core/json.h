@@ -33,6 +33,12 @@ Params ParamsFromJson(const Json& json);
 NamedValues NamedValuesFromJson(const Json& json);
 std::vector<GpuInfo> GpusFromJson(const Json& json);
 
+// ParamsFromJson(ParseJson(text)): the same params, or the same error. The text the stores write
+// (JsonText(ToJson(params)) of numbers and plain strings) is read by a parser of that shape alone,
+// several times faster, with no document tree in between (reading 100k trials is mostly this);
+// any other text goes to the general parser.
+Params ParamsFromJsonText(std::string_view text);
+
 // `text` parsed; Error(kInvalidInput) "invalid JSON: ..." when it is not JSON.
 Json ParseJson(std::string_view text);
 // `json` written compactly, with every invalid UTF-8 sequence in its strings replaced by U+FFFD

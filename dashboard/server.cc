@@ -205,44 +205,63 @@ class DashboardServer::Impl {
         });
   }
 
-  // Reads the newest experiments' snapshots once at start, then the newest one's runs, and draws
-  // what its page asks for first, so that the first page opened does not wait
-  // for a whole read of a large experiment (about half a second at 100k trials, as much again for
-  // the runs) and its charts. A request that comes first waits for the same computation, never a
-  // second one. Runs once the poller has looked at the store (answers are kept per generation).
+  // Draws at start what the newest experiment's page asks for, so that the first page opened does
+  // not wait for a whole read of a large experiment (about 0.2 s at 100k trials, 0.3 s more for
+  // the runs) and its charts. Two threads: one reads the trials and answers the summary, the table
+  // and every chart but the slot timeline; the other, at the same time, the timeline (it waits for
+  // the same trials, then reads the runs, the slowest part of the page), so the charts that need
+  // no runs do not wait for them. Then the next newest experiments' trials (the comparison chart).
+  // A request that comes first waits for the same computation, never a second one. Runs once the
+  // poller has looked at the store (answers are kept per generation).
   void Warm(const std::atomic<bool>& done) {
+    std::unique_ptr<Store> store;
+    std::vector<ExperimentRow> experiments;
     try {
       while (cache_.generation() == 0 && !done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      const std::unique_ptr<Store> store = stores_.Open();
-      std::vector<ExperimentRow> experiments = store->ListExperiments();
-      for (size_t i = 0; i < std::min<size_t>(kWarmExperiments, experiments.size()) && !done.load(); ++i) {
+      store = stores_.Open();
+      experiments = store->ListExperiments();
+    } catch (const std::exception& e) {
+      log_->Warn("dashboard: reading the newest experiment ahead: {}", e.what());
+      return;
+    }
+    if (experiments.empty() || done.load()) return;
+    const std::string api = "/api/experiments/" + std::to_string(experiments.back().id);
+    const auto answer = [&](Store& with, HttpRequest request) {
+      if (done.load()) return;
+      if (!options_.router.token.empty()) request.headers["authorization"] = "Bearer " + options_.router.token;
+      cache_.AnswerAt(request, [&](uint64_t generation) {
+        return Route(request, with, options_.router, {&snapshots_, generation});
+      });
+    };
+    // dashboard/assets/experiment.js asks for the charts so (kChartMarks).
+    const auto chart = [&](PlotKind kind) {
+      return HttpRequest{"GET", api + "/plots/" + std::string(ToString(kind)) + ".svg", {{"max_marks", "1000"}}, {}};
+    };
+    std::thread runs([&] {
+      try {
+        answer(*stores_.Open(), chart(PlotKind::kTimeline));
+      } catch (const std::exception& e) {
+        log_->Warn("dashboard: drawing the newest experiment's timeline ahead: {}", e.what());
+      }
+    });
+    try {
+      // As experiment.js asks: the summary and the table's first page, the list (the comparison's
+      // picks), then the charts.
+      answer(*store, {"GET", api, {}, {}});
+      answer(*store, {"GET", api + "/table", {{"sort", "objective"}, {"order", "best"}, {"limit", "100"}}, {}});
+      answer(*store, {"GET", "/api/experiments", {}, {}});
+      for (const PlotKind kind : kPlotKinds) {
+        if (kind != PlotKind::kTimeline) answer(*store, chart(kind));
+      }
+      for (size_t i = 1; i < std::min<size_t>(kWarmExperiments, experiments.size()) && !done.load(); ++i) {
         // Found again by id: a list read through a coordinator carries no specs.
         const auto row = store->FindExperiment(std::to_string(experiments[experiments.size() - 1 - i].id));
         if (row) snapshots_.Get(*store, *row, cache_.generation());
       }
-      // Then the newest one's runs (the slot timeline's), the slowest part of its page.
-      if (const auto row = store->FindExperiment(std::to_string(experiments.back().id)); row && !done.load()) {
-        snapshots_.Get(*store, *row, cache_.generation(), /*with_runs=*/true);
-      }
-      if (experiments.empty()) return;
-      const std::string api = "/api/experiments/" + std::to_string(experiments.back().id);
-      // As dashboard/assets/experiment.js asks: the summary, the table's first page, the charts.
-      std::vector<HttpRequest> page = {{"GET", "/api/experiments", {}, {}},
-                                       {"GET", api, {}, {}},
-                                       {"GET", api + "/table", {{"sort", "objective"}, {"order", "best"}, {"limit", "100"}}, {}}};
-      for (const PlotKind kind : kPlotKinds) {
-        page.push_back({"GET", api + "/plots/" + std::string(ToString(kind)) + ".svg", {{"max_marks", "1000"}}, {}});
-      }
-      for (HttpRequest& request : page) {
-        if (done.load()) return;
-        if (!options_.router.token.empty()) request.headers["authorization"] = "Bearer " + options_.router.token;
-        cache_.AnswerAt(request, [&](uint64_t generation) {
-          return Route(request, *store, options_.router, {&snapshots_, generation});
-        });
-      }
     } catch (const std::exception& e) {
       log_->Warn("dashboard: reading the newest experiment ahead: {}", e.what());
     }
+    runs.join();
   }
 
   void Poll(const std::atomic<bool>& done) {

@@ -1,9 +1,10 @@
 #pragma once
 // An experiment's trials kept between store changes (plot::ExperimentData, compact), brought up
-// to date with only what changed. At 100k trials reading every trial costs about half a second
-// and a hundred megabytes in passing; after a commit usually a handful of trials changed, so a
-// snapshot of a new store generation starts from the previous one and reads again only the trials
-// that are new, whose status or attempt moved (Store::TrialStates), or that had not ended.
+// to date with only what changed. At 100k trials reading every trial costs about 0.2 s of CPU
+// (0.45 s before the params' fast path, ParamsFromJsonText; then also a hundred megabytes in
+// passing); after a commit usually a handful of trials changed, so a snapshot of a new store
+// generation starts from the previous one and reads again only the trials that are new, whose
+// status or attempt moved (Store::TrialStates), or that had not ended.
 // Every route that shows an experiment's trials (charts, importance, timeline, trials, table)
 // reads the same snapshot. Thread-safe; concurrent requests for one experiment wait for one read.
 

@@ -56,7 +56,7 @@ void ExperimentData::Replace(size_t i, TrialRow&& trial, Store* runs_from) {
   RunsChanged(i, runs_from);
 }
 
-void ExperimentData::AddRun(size_t i, ComponentRow& run) {
+void ExperimentData::AddRun(size_t i, RunSpanRow& run) {
   if (!run.started_at) return;
   const auto [it, added] = slot_index_.try_emplace({run.worker, run.slot}, slots_.size());
   if (added) slots_.push_back({std::move(run.worker), std::move(run.host), std::move(run.gpus), run.slot});
@@ -76,7 +76,9 @@ void ExperimentData::RunsChanged(size_t i, Store* runs_from) {
   runs_.resize(trials.size());
   runs_[i].clear();
   for (ComponentRow& c : runs_from->Components(trials[i].id)) {
-    if (c.kind == ComponentKind::kRun) AddRun(i, c);
+    if (c.kind != ComponentKind::kRun) continue;
+    RunSpanRow run = RunSpanOf(trials[i].id, std::move(c));
+    AddRun(i, run);
   }
 }
 
@@ -84,8 +86,8 @@ void ExperimentData::LoadRuns(Store& store) {
   runs_.assign(trials.size(), {});
   slots_.clear();
   slot_index_.clear();
-  store.ScanRunComponents(experiment.id, [&](int64_t trial_id, ComponentRow& c) {
-    if (const auto i = IndexOf(trial_id)) AddRun(*i, c);  // a trial created after these were read: left out
+  store.ScanRunSpans(experiment.id, [&](RunSpanRow& run) {
+    if (const auto i = IndexOf(run.trial_id)) AddRun(*i, run);  // a trial created after these were read: left out
   });
   loaded_runs_ = true;
 }

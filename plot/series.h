@@ -60,7 +60,7 @@ struct ExperimentData {
   std::optional<size_t> IndexOf(int64_t trial_id) const;
 
   // The runs, read only for the slot timeline: LoadRuns reads every run of the experiment
-  // (Store::ScanRunComponents, a row at a time); a snapshot brought up to date reads the runs of
+  // (Store::ScanRunSpans, a row at a time); a snapshot brought up to date reads the runs of
   // the trials it reads again (see Append). Store faults pass through.
   void LoadRuns(Store& store);
   bool has_runs() const { return loaded_runs_; }
@@ -70,7 +70,7 @@ struct ExperimentData {
 
  private:
   void Encode(size_t i, Params&& params);
-  void AddRun(size_t i, ComponentRow& run);
+  void AddRun(size_t i, RunSpanRow& run);
   void RunsChanged(size_t i, Store* runs_from);
   // Row i: trial i's values in space order, an int's or float's value or a categorical's choice
   // index; a trial whose params this form would not give back exactly (they do not fit the

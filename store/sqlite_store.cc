@@ -139,6 +139,12 @@ constexpr const char* kRunComponentsSql =
     " FROM trials AS t JOIN trial_component_links AS l ON l.trial_id = t.id"
     " JOIN trial_components AS c ON c.id = l.component_id"
     " WHERE t.experiment_id = ?1 AND c.kind = 'run' ORDER BY l.trial_id, l.component_id";
+// The same runs, only the columns of a RunSpanRow.
+constexpr const char* kRunSpansSql =
+    "SELECT l.trial_id, c.attempt, c.worker, c.host, c.slot, c.gpus, c.started_at, c.ended_at, c.status"
+    " FROM trials AS t JOIN trial_component_links AS l ON l.trial_id = t.id"
+    " JOIN trial_components AS c ON c.id = l.component_id"
+    " WHERE t.experiment_id = ?1 AND c.kind = 'run' ORDER BY l.trial_id, l.component_id";
 constexpr const char* kMetricsSql =
     "SELECT attempt, name, step, value, time FROM metrics WHERE trial_id = ?1"
     " ORDER BY name, attempt, step";
@@ -187,6 +193,23 @@ auto Decoded(const std::string& path, std::string_view column, const std::string
   } catch (const Error& e) {
     throw Error(ErrorKind::kFailed, "database '" + path + "': " + std::string(column) + " holds " + e.what());
   }
+}
+
+// The same for a decoder of the text itself (ParamsFromJsonText: no document tree in between).
+template <typename Decode>
+auto DecodedText(const std::string& path, std::string_view column, std::string_view text, Decode decode)
+    -> decltype(decode(std::string_view())) {
+  try {
+    return decode(text);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kFailed, "database '" + path + "': " + std::string(column) + " holds " + e.what());
+  }
+}
+
+// A text column as it is in the statement's row (valid until the statement steps or resets).
+std::string_view TextOf(const SQLite::Column& column) {
+  const char* text = column.getText();
+  return std::string_view(text, static_cast<size_t>(column.getBytes()));
 }
 
 // Resets a cached statement when leaving the scope that used it, also on error, so it holds no
@@ -784,6 +807,22 @@ class SqliteStore final : public Store {
     });
   }
 
+  void ScanRunSpans(int64_t experiment_id, const std::function<void(RunSpanRow&)>& fn) override {
+    EachRow(kRunSpansSql, experiment_id, [&](SQLite::Statement& s) {
+      RunSpanRow r;  // read as ReadComponent reads these columns
+      r.trial_id = s.getColumn(0).getInt64();
+      r.attempt = s.getColumn(1).getInt64();  // NULL reads as 0
+      r.worker = TextOrEmpty(s.getColumn(2));
+      r.host = TextOrEmpty(s.getColumn(3));
+      r.slot = s.getColumn(4).isNull() ? -1 : s.getColumn(4).getInt64();
+      r.gpus = TextOrEmpty(s.getColumn(5));
+      r.started_at = OptionalDouble(s.getColumn(6));
+      r.ended_at = OptionalDouble(s.getColumn(7));
+      if (!s.getColumn(8).isNull()) r.status = Known(ParseRunStatus, "trial_components.status", s.getColumn(8).getString());
+      fn(r);
+    });
+  }
+
   std::vector<MetricRow> Metrics(int64_t trial_id) override {
     return Guard([&] {
       std::vector<MetricRow> rows;
@@ -1054,7 +1093,7 @@ class SqliteStore final : public Store {
     t.status = Known(ParseTrialStatus, "trials.status", s.getColumn(3).getString());
     t.attempt = s.getColumn(4).getInt64();
     t.retries_used = s.getColumn(5).getInt64();
-    t.params = Decoded(path_, "trials.params", s.getColumn(6).getString(), ParamsFromJson);
+    t.params = DecodedText(path_, "trials.params", TextOf(s.getColumn(6)), ParamsFromJsonText);
     t.objective = OptionalDouble(s.getColumn(7));
     t.reason = s.getColumn(8).getString();
     t.created_at = s.getColumn(9).getDouble();

@@ -84,6 +84,22 @@ struct ComponentRow {
   std::optional<double> budget;  // the attempt's multi-fidelity budget, when it had one
 };
 
+// What the slot timeline draws of a run: a part of its ComponentRow, with the id of its trial.
+struct RunSpanRow {
+  int64_t trial_id = 0;
+  int64_t attempt = 0;
+  std::string worker, host, gpus;
+  int64_t slot = -1;
+  std::optional<RunStatus> status;
+  std::optional<double> started_at, ended_at;
+  bool operator==(const RunSpanRow&) const = default;
+};
+// That part of run `c` of trial `trial_id`.
+inline RunSpanRow RunSpanOf(int64_t trial_id, ComponentRow&& c) {
+  return {trial_id, c.attempt, std::move(c.worker), std::move(c.host), std::move(c.gpus), c.slot, c.status,
+          c.started_at, c.ended_at};
+}
+
 struct MetricRow {
   int64_t attempt = 0;
   MetricPoint point;
@@ -266,6 +282,15 @@ class Store {
   // from the row). This default reads RunComponents(); the SQLite store streams.
   virtual void ScanRunComponents(int64_t experiment_id, const std::function<void(int64_t, ComponentRow&)>& fn) {
     for (auto& [trial_id, c] : RunComponents(experiment_id)) fn(trial_id, c);
+  }
+  // The same runs in the same order, each as RunSpanOf gives it: only what the slot timeline
+  // draws (fn may move from the row). This default reads ScanRunComponents; the SQLite store
+  // reads only these columns, in about half the time at 100k runs.
+  virtual void ScanRunSpans(int64_t experiment_id, const std::function<void(RunSpanRow&)>& fn) {
+    ScanRunComponents(experiment_id, [&](int64_t trial_id, ComponentRow& c) {
+      RunSpanRow span = RunSpanOf(trial_id, std::move(c));
+      fn(span);
+    });
   }
   // All points of the trial, by name, attempt, step.
   virtual std::vector<MetricRow> Metrics(int64_t trial_id) = 0;

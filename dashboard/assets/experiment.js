@@ -325,9 +325,15 @@
       const type = response.headers.get('content-type') || '';
       if (!response.ok || !type.startsWith('image/svg+xml')) throw new Error(String(response.status));
       const text = await response.text();
-      const svg = new DOMParser().parseFromString(text, 'image/svg+xml').documentElement;
-      if (svg.nodeName !== 'svg') throw new Error('not an SVG');
-      const shown = document.importNode(svg, true);
+      // Parsed by the page's own HTML parser (an <svg> in HTML is SVG, as in the document): at
+      // 1,000 marks a chart takes about half the time that parsing it as XML and importing the
+      // tree took. The XML declaration is left out (HTML would keep it as a comment).
+      const at = text.indexOf('<svg');
+      if (at < 0) throw new Error('not an SVG');
+      const holder = document.createElement('div');
+      holder.innerHTML = text.slice(at);
+      const shown = holder.firstElementChild;
+      if (!shown || shown.namespaceURI !== 'http://www.w3.org/2000/svg' || shown.localName !== 'svg') throw new Error('not an SVG');
       body.replaceChildren(shown);
       if (kind === 'parallel') {
         attachBrushing(shown);

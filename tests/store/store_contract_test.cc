@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -947,8 +948,8 @@ STORE_CONTRACT("store: TrialStates lists every trial's id, status and attempt by
   CHECK(store.TrialStates(other + 100).empty());
 }
 
-STORE_CONTRACT("store: ScanTrials and ScanRunComponents hand over, one at a time, what Trials() and "
-               "RunComponents() list") {
+STORE_CONTRACT("store: ScanTrials, ScanRunComponents and ScanRunSpans hand over, one at a time, what Trials() "
+               "and RunComponents() list") {
   F f;
   Store& store = f.store();
   const int64_t exp = store.CreateExperiment(MakeExperiment("mlp"));
@@ -956,7 +957,12 @@ STORE_CONTRACT("store: ScanTrials and ScanRunComponents hand over, one at a time
   const int64_t t1 = store.CreateTrial(exp, 1, Params{{"lr", 0.2}}, 11);
   RunAttempt(store, t1, 1, TrialStatus::kFailed, std::nullopt, 20, 21);
   RunAttempt(store, t1, 2, TrialStatus::kCompleted, 0.5, 22, 23);
-  store.StartRun(MakeRun(t2, 1, 24));
+  NewRun placed = MakeRun(t2, 1, 24);  // still running: no end
+  placed.worker = "gpu:7:y";
+  placed.host = "gpu";
+  placed.gpus = "2,3";
+  placed.slot = 5;
+  store.StartRun(placed);
   std::vector<TrialRow> scanned;
   store.ScanTrials(exp, [&](TrialRow& t) { scanned.push_back(std::move(t)); });
   const std::vector<TrialRow> trials = store.Trials(exp);
@@ -973,6 +979,20 @@ STORE_CONTRACT("store: ScanTrials and ScanRunComponents hand over, one at a time
   store.ScanRunComponents(exp, [&](int64_t trial, ComponentRow& c) { scanned_runs.emplace_back(trial, c.name); });
   CHECK(runs.size() == 3);
   CHECK(scanned_runs == runs);
+  std::vector<RunSpanRow> spans, expected_spans;
+  for (auto& [trial, c] : store.RunComponents(exp)) expected_spans.push_back(RunSpanOf(trial, std::move(c)));
+  store.ScanRunSpans(exp, [&](RunSpanRow& r) { spans.push_back(std::move(r)); });
+  CHECK(spans == expected_spans);
+  REQUIRE(spans.size() == 3);
+  const auto running = std::find_if(spans.begin(), spans.end(), [&](const RunSpanRow& r) { return r.trial_id == t2; });
+  REQUIRE(running != spans.end());
+  CHECK(*running == RunSpanRow{t2, 1, "gpu:7:y", "gpu", "2,3", 5, RunStatus::kRunning, 24.0, std::nullopt});
+  CHECK(std::count_if(spans.begin(), spans.end(), [&](const RunSpanRow& r) {
+          return r.trial_id == t1 && r.worker == "box:42:abc" && r.ended_at && r.status;
+        }) == 2);
+  std::vector<RunSpanRow> elsewhere;
+  store.ScanRunSpans(exp + 100, [&](RunSpanRow& r) { elsewhere.push_back(r); });
+  CHECK(elsewhere.empty());
 }
 
 STORE_CONTRACT("store: RunComponents reads every run of an experiment's trials at once, "
