@@ -8,6 +8,7 @@
   report.py pareto FILE...    median [q25, q75] hypervolume per problem, strategy, budget (several
                               objectives), against the fixed REFERENCES below
   report.py latency FILE...   suggestion time per tool, n and d
+  report.py warm_start FILE... median regret of the warm-start arms (hpt-warm-start-bench)
 """
 import json
 import math
@@ -199,8 +200,51 @@ def latency(paths):
               f"{ms(r, 'acq_p50_s')} | {ms(r, 'cold_s')} |")
 
 
+def warm_start(paths):
+    """hpt-warm-start-bench: median regret of each arm at the budgets the issue names."""
+    rows = load(paths)
+    shifted = lambda r: r["arm"] in ("cold_shifted", "transfer")
+    # Regret against the best value known for the task: its minimum (numeric for the shifted task)
+    # or anything a run found below it.
+    best = defaultdict(lambda: math.inf)
+    for r in rows:
+        key = (r["function"], shifted(r))
+        best[key] = min(best[key], r["minimum"], min(r["best"]))
+    runs = defaultdict(list)
+    for r in rows:
+        runs[(r["function"], r["arm"])].append(r)
+
+    def regret(arm, f, n):
+        rs = runs[(f, arm)]
+        return float(np.median([max(r["best"][min(n, len(r["best"])) - 1] - best[(f, arm in ("cold_shifted", "transfer"))],
+                                    FLOOR) for r in rs]))
+
+    functions = list(dict.fromkeys(r["function"] for r in rows))
+    seeds = len(runs[(functions[0], "cold")]) if functions else 0
+    print(f"median simple regret over {seeds} seeds (lower is better)\n")
+    print("identical: the parent's 30 trials, then the child on the same function\n")
+    print("| function | cold@15 | cold@45 | cold@60 | identical@5 | identical@10 | identical@15 | identical@20 |"
+          " identical reaches cold@60 at |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for f in functions:
+        target = regret("cold", f, 60)
+        reach = next((n for n in range(1, 21) if regret("identical", f, n) <= target), None)
+        cells = [regret("cold", f, n) for n in (15, 45, 60)] + [regret("identical", f, n) for n in (5, 10, 15, 20)]
+        print(f"| {f} | " + " | ".join(f"{c:.3g}" for c in cells) + f" | {reach or 'not within 20'} |")
+    print("\ntransfer: the same parent, then the child on the shifted task (perturbed, ranges changed by a third)\n")
+    print("| function | parent trials | cold@10 | transfer@10 | cold@20 | transfer@20 | cold@30 | transfer@30 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for f in functions:
+        used = int(np.median([r["parent_observations"] for r in runs[(f, "transfer")]]))
+        cells = []
+        for n in (10, 20, 30):
+            cells += [regret("cold_shifted", f, n), regret("transfer", f, n)]
+        print(f"| {f} | {used} | " + " | ".join(f"{c:.3g}" for c in cells) + " |")
+
+
 if __name__ == "__main__":
-    modes = {"quality": quality, "conditional": conditional, "pareto": pareto, "latency": latency}
+    modes = {"quality": quality, "conditional": conditional, "pareto": pareto, "latency": latency,
+             "warm_start": warm_start}
     if len(sys.argv) < 3 or sys.argv[1] not in modes:
         sys.exit(__doc__)
     modes[sys.argv[1]](sys.argv[2:])

@@ -65,10 +65,12 @@ ParamValue AsParamValue(const Value& v) {
   return std::get<std::string>(v);
 }
 
-// A parent trial's configuration in this space, or nullopt when it does not fit (a value out of
-// range, a type that does not convert). identical: its own values. transfer: each of this
-// space's parameters takes the parent trial's value, else the parent's static value of that
-// name, else the middle of its range (what the parent held it at is unknown; docs/strategies.md).
+// A parent trial's configuration in this space, or nullopt when it does not fit. identical: its
+// own values, each in this space's range. transfer: each of this space's parameters takes the
+// parent trial's value, else the parent's static value of that name, else the middle of its range
+// (what the parent held it at is unknown; docs/strategies.md); a value outside this space's range
+// is kept (the parents' GP extends past the bounds: what the parent learned there shapes the
+// model near them), one that does not convert or has no position on the scale is not.
 std::optional<Params> Project(const Parent& parent, const TrialRow& trial, const Spec& spec, const SearchSpace& space) {
   Params values = trial.params;
   if (spec.warm_start.type == WarmStartType::kTransfer) {
@@ -87,7 +89,11 @@ std::optional<Params> Project(const Parent& parent, const TrialRow& trial, const
   }
   try {
     Params point = space.Conform(values);
-    space.ToUnit(point);  // ranges
+    if (spec.warm_start.type == WarmStartType::kTransfer) {
+      space.ToUnitUnbounded(point);
+    } else {
+      space.ToUnit(point);  // ranges
+    }
     return point;
   } catch (const Error&) {
     return std::nullopt;

@@ -50,6 +50,14 @@ double PositionOf(const ParamSpec& p, double x) {
   return std::clamp((Warp(p.scale, x) - lo) / (hi - lo), 0.0, 1.0);
 }
 
+// PositionOf without the clamp: a value beyond a bound lies beyond 0 or 1 (x warpable).
+double UnboundedPositionOf(const ParamSpec& p, double x) {
+  const double lo = Warp(p.scale, p.min);
+  const double hi = Warp(p.scale, p.max);
+  if (!(hi > lo)) return 0;
+  return (Warp(p.scale, x) - lo) / (hi - lo);
+}
+
 // The position whose value is exactly x when one lies within a few ulps of the computed one, so
 // that FromUnit(ToUnit(p)) == p holds for floats too, not just up to rounding.
 double ExactPositionOf(const ParamSpec& p, double x) {
@@ -305,9 +313,14 @@ Params SearchSpace::FromUnit(std::span<const double> u) const {
   return out;
 }
 
-double SearchSpace::UnitOf(size_t i, const ParamValue& value) const {
+double SearchSpace::UnitOf(size_t i, const ParamValue& value, bool bounded) const {
   const ParamSpec& p = params_[i];
   const auto check_range = [&](double x) {
+    if (!bounded) {
+      const bool warpable = std::isfinite(x) && (p.scale != Scale::kLog || x > 0) && (p.scale != Scale::kReverseLog || x < 1);
+      if (!warpable) Invalid("parameter '" + p.name + "' = " + FormatValue(value) + " has no position on its scale");
+      return;
+    }
     if (!(x >= p.min && x <= p.max)) {
       Invalid("parameter '" + p.name + "' = " + FormatValue(value) + " lies outside [" + FormatValue(p.min) + ", " +
               FormatValue(p.max) + "]");
@@ -324,12 +337,14 @@ double SearchSpace::UnitOf(size_t i, const ParamValue& value) const {
         Invalid("parameter '" + p.name + "' is a float, got a string");
       }
       check_range(x);
+      if (!bounded && (x < p.min || x > p.max)) return UnboundedPositionOf(p, x);
       return ExactPositionOf(p, x);
     }
     case ParamType::kInt: {
       const auto* n = std::get_if<int64_t>(&value);
       if (n == nullptr) Invalid("parameter '" + p.name + "' is an int, got another type");
       check_range(static_cast<double>(*n));
+      if (!bounded && (*n < p.min || *n > p.max)) return UnboundedPositionOf(IntCells(p), static_cast<double>(*n));
       return PositionOf(IntCells(p), static_cast<double>(*n));
     }
     case ParamType::kCategorical: {
@@ -342,7 +357,11 @@ double SearchSpace::UnitOf(size_t i, const ParamValue& value) const {
   return 0;
 }
 
-std::vector<double> SearchSpace::ToUnit(const Params& point) const {
+std::vector<double> SearchSpace::ToUnit(const Params& point) const { return ToUnitImpl(point, true); }
+
+std::vector<double> SearchSpace::ToUnitUnbounded(const Params& point) const { return ToUnitImpl(point, false); }
+
+std::vector<double> SearchSpace::ToUnitImpl(const Params& point, bool bounded) const {
   if (!conditional_) {
     if (point.size() != params_.size()) {
       Invalid("expected " + std::to_string(params_.size()) + " parameters, got " + std::to_string(point.size()));
@@ -353,7 +372,7 @@ std::vector<double> SearchSpace::ToUnit(const Params& point) const {
       if (point[i].name != params_[i].name) {
         Invalid("parameter " + std::to_string(i) + " is '" + point[i].name + "', expected '" + params_[i].name + "'");
       }
-      u.push_back(UnitOf(i, point[i].value));
+      u.push_back(UnitOf(i, point[i].value, bounded));
     }
     return u;
   }
@@ -377,7 +396,7 @@ std::vector<double> SearchSpace::ToUnit(const Params& point) const {
       Invalid("parameter '" + params_[i].name + "' is out of order");
     }
     ++next;
-    u[i] = UnitOf(i, *given[i]);
+    u[i] = UnitOf(i, *given[i], bounded);
   }
   return u;
 }

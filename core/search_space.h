@@ -75,6 +75,10 @@ class SearchSpace {
   // Throws Error(kInvalidInput) when p does not name exactly this space's active parameters in
   // order, or a value has the wrong type or lies outside its range.
   std::vector<double> ToUnit(const Params& p) const;
+  // ToUnit, except that a float or int value outside its range is accepted and lies outside
+  // [0, 1] on its dimension (the warp extended beyond the bounds; a log value must still be > 0
+  // and a reverse_log one < 1). For a warm start's transfer parents, whose ranges may differ.
+  std::vector<double> ToUnitUnbounded(const Params& p) const;
   // Per dimension, whether the parameter is active at u (all true for an unconditional space).
   std::vector<bool> ActiveAt(std::span<const double> u) const;
 
@@ -114,7 +118,8 @@ class SearchSpace {
   template <typename Lookup>
   std::vector<bool> Activity(Lookup&& value_of) const;
   // u of one value of dimension i, with the type and range checks ToUnit states.
-  double UnitOf(size_t i, const ParamValue& value) const;
+  double UnitOf(size_t i, const ParamValue& value, bool bounded = true) const;
+  std::vector<double> ToUnitImpl(const Params& p, bool bounded) const;
   ParamValue ValueOf(size_t i, double u) const;
   // A conditional space's grid: every branch's parent values (index by dimension, -1 for a
   // parameter that is not a parent or is inactive in the branch) and the first grid index after it.

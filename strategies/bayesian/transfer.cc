@@ -103,8 +103,9 @@ void BayesianStrategy::FitTransferPrior() {
   for (const PriorObservation& p : options_.warm_start.observations) {
     if (!std::isfinite(p.objective)) continue;
     Record r;
-    r.u = space_.ToUnit(p.params);
-    encoder_.Snap(r.u);
+    // Not snapped: a parent's value may lie outside this space's ranges, beyond [0, 1] (ToUnit
+    // already puts ints, choices and inactive dimensions at their representatives).
+    r.u = space_.ToUnitUnbounded(p.params);
     r.key = JsonText(ToJson(p.params));
     const auto [mean, sd] = moments.at(p.parent);
     r.y = (p.objective - mean) / sd;
@@ -180,7 +181,10 @@ BayesianStrategy::Model BayesianStrategy::TransferModel(const MatrixXd& pending)
       best = std::min(best, mean.minCoeff());
     }
     model.acquisition = std::make_unique<StackedLogEi>(transfer_prior_.get(), transfer_blank_.get(), 1.0, 0.0, 1.0, best);
-    for (const Record& r : transfer_records_) model.anchors.push_back(&r);
+    for (const Record& r : transfer_records_) {
+      // The parents' trials inside this space's ranges are the neighbourhoods to search.
+      if (std::ranges::all_of(r.u, [](double x) { return x >= 0 && x <= 1; })) model.anchors.push_back(&r);
+    }
   } else {
     // This experiment's values, standardized, against the parents' mean at the same points.
     std::vector<int64_t> numbers;
