@@ -165,6 +165,27 @@ TEST_CASE("budgeted bayesian sampler: once a budget has a model, every third con
   CHECK(from_sobol == 3);
 }
 
+TEST_CASE("budgeted bayesian sampler: a warm start's parent trials are full-budget results its model proposes from at once") {
+  static const SearchSpace space({ParamSpec{"x", ParamType::kFloat, 0, 1, Scale::kLinear, {}, 0},
+                                  ParamSpec{"y", ParamType::kFloat, 0, 1, Scale::kLinear, {}, 0}});
+  const auto value = [](const Params& p) {
+    return std::pow(std::get<double>(p[0].value) - 0.2, 2) + std::pow(std::get<double>(p[1].value) - 0.8, 2);
+  };
+  WarmStart warm{WarmStartType::kIdentical, {}};
+  auto sobol = MakeSobolStrategy(space, 77);
+  for (int64_t n = 1; n <= 20; ++n) {
+    const Params p = sobol->Suggest({n, {}, true})->params;
+    warm.observations.push_back({3, p, value(p)});
+  }
+  auto cold = MakeBudgetedBayesianSampler(space, 5, Goal::kMinimize);
+  auto warmed = MakeBudgetedBayesianSampler(space, 5, Goal::kMinimize, 0, warm, 27);
+  // Trial 1 of a cold sampler is a Sobol point; the warm one's comes from its full-budget model,
+  // next to the parents' best.
+  const Params first = warmed->Suggest({1, {}, true})->params;
+  CHECK(first != cold->Suggest({1, {}, true})->params);
+  CHECK(value(first) < 0.01);
+}
+
 TEST_CASE("hyperband: a bracket promotes its best n_{i+1} only when the whole rung reported") {
   SearchSpace space = OneFloat();
   // min 3, max 9, eta 3: brackets s=1 {(3,3),(1,9)} and s=0 {(2,9)}.
