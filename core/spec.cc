@@ -469,48 +469,14 @@ class Parser {
             ok = false;
           } else {
             // Without booleans, a scalar is one of ParamValue's alternatives.
-            value.scalars.push_back(std::visit(
-                [](auto&& x) -> ParamValue {
-                  if constexpr (std::is_same_v<std::decay_t<decltype(x)>, bool>) {
-                    return std::string(x ? "true" : "false");
-                  } else {
-                    return std::move(x);
-                  }
-                },
-                *scalar));
+            value.scalars.push_back(AsParamValue(std::move(*scalar)));
           }
         }
         return ok;
       }
       case sf::FieldKind::kScalarMap: {
         if (!node.IsMap() && !node.IsNull()) return fail("must be a map, got " + Describe(node));
-        value.values.clear();
-        bool ok = true;
-        for (const auto& entry : node) {
-          const sf::Mark key_mark = ToMark(entry.first.Mark());
-          const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
-          const std::string field = Join(path, key);
-          if (!sf::IsParamName(key)) {
-            Fail(key_mark, field,
-                 "'" + key + "' is not a valid key (a letter or _, then letters, digits, _ . -)");
-            ok = false;
-            continue;
-          }
-          if (FindValue(value.values, key) != nullptr) {
-            Fail(key_mark, field, "appears more than once");
-            ok = false;
-            continue;
-          }
-          present_[field] = key_mark;
-          const YAML::Node& item = entry.second;
-          std::optional<Value> scalar = TypedScalar(item, item.IsNull() ? key_mark : ToMark(item.Mark()), field, true);
-          if (!scalar) {
-            ok = false;
-            continue;
-          }
-          value.values.push_back({key, std::move(*scalar)});
-        }
-        return ok;
+        return ReadScalarMap(node, path, /*booleans=*/true, value.values);
       }
       case sf::FieldKind::kConditions: {
         if (!node.IsMap() && !node.IsNull()) {
@@ -552,15 +518,7 @@ class Parser {
               ok = false;
               continue;
             }
-            condition.values.push_back(std::visit(
-                [](auto&& x) -> ParamValue {
-                  if constexpr (std::is_same_v<std::decay_t<decltype(x)>, bool>) {
-                    return std::string(x ? "true" : "false");
-                  } else {
-                    return std::move(x);
-                  }
-                },
-                *scalar));
+            condition.values.push_back(AsParamValue(std::move(*scalar)));
           }
           value.conditions.push_back(std::move(condition));
         }
@@ -579,29 +537,7 @@ class Parser {
             Fail(item_mark, item_path, "must be a map from parameter names to values, got " + Describe(item));
             ok = false;
           } else {
-            for (const auto& entry : item) {
-              const sf::Mark key_mark = ToMark(entry.first.Mark());
-              const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
-              const std::string field = Join(item_path, key);
-              if (!sf::IsParamName(key)) {
-                Fail(key_mark, field, "'" + key + "' is not a parameter name");
-                ok = false;
-                continue;
-              }
-              if (FindValue(values, key) != nullptr) {
-                Fail(key_mark, field, "appears more than once");
-                ok = false;
-                continue;
-              }
-              present_[field] = key_mark;
-              const YAML::Node& v = entry.second;
-              std::optional<Value> scalar = TypedScalar(v, v.IsNull() ? key_mark : ToMark(v.Mark()), field, false);
-              if (!scalar) {
-                ok = false;
-                continue;
-              }
-              values.push_back({key, std::move(*scalar)});
-            }
+            ok = ReadScalarMap(item, item_path, /*booleans=*/false, values) && ok;
           }
           value.maps.push_back(std::move(values));
         }
@@ -611,6 +547,45 @@ class Parser {
       case sf::FieldKind::kMapList: break;  // handled by Visit
     }
     return fail("internal: unhandled field kind");
+  }
+
+  // A map from free keys (parameter-like names, each once) to typed scalars, into `out`; reports
+  // each bad entry and returns false when there was one.
+  bool ReadScalarMap(const YAML::Node& node, const std::string& path, bool booleans, NamedValues& out) {
+    out.clear();
+    bool ok = true;
+    for (const auto& entry : node) {
+      const sf::Mark key_mark = ToMark(entry.first.Mark());
+      const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
+      const std::string field = Join(path, key);
+      if (!sf::IsParamName(key)) {
+        Fail(key_mark, field, "'" + key + "' is not a valid key (a letter or _, then letters, digits, _ . -)");
+        ok = false;
+        continue;
+      }
+      if (FindValue(out, key) != nullptr) {
+        Fail(key_mark, field, "appears more than once");
+        ok = false;
+        continue;
+      }
+      present_[field] = key_mark;
+      const YAML::Node& item = entry.second;
+      std::optional<Value> scalar = TypedScalar(item, item.IsNull() ? key_mark : ToMark(item.Mark()), field, booleans);
+      if (!scalar) {
+        ok = false;
+        continue;
+      }
+      out.push_back({key, std::move(*scalar)});
+    }
+    return ok;
+  }
+
+  // A scalar read without booleans as a parameter value ("true" stays the text it was).
+  static ParamValue AsParamValue(Value scalar) {
+    if (auto* b = std::get_if<bool>(&scalar)) return std::string(*b ? "true" : "false");
+    if (auto* n = std::get_if<int64_t>(&scalar)) return *n;
+    if (auto* d = std::get_if<double>(&scalar)) return *d;
+    return std::get<std::string>(std::move(scalar));
   }
 
   // A plain integer, decimal or (with `booleans`) boolean keeps its type; everything else,
