@@ -320,12 +320,23 @@ class Worker::Impl {
     } else if (std::holds_alternative<HeartbeatAckMsg>(message)) {
       // last_heard_ is all it is for
     } else if (const auto* a = std::get_if<AssignMsg>(&message)) {
-      Launch(*a);
+      if (a->queued) {
+        Queue(*a);
+      } else {
+        Launch(*a);
+      }
     } else if (const auto* s = std::get_if<StopMsg>(&message)) {
       auto it = running_.find({s->trial_id, s->attempt});
       if (it != running_.end()) {
         log_->Info("stopping trial {} attempt {}: {}", s->trial_id, s->attempt, s->reason);
         it->second.process->Stop();
+      }
+      auto q = FindQueued(s->trial_id, s->attempt);
+      if (q != queued_.end()) {
+        log_->Info("dropping queued trial {} attempt {}: {}", s->trial_id, s->attempt, s->reason);
+        const AssignMsg dropped = std::move(*q);
+        queued_.erase(q);
+        EndUnstarted(dropped, FinishCause::kStopped, "stopped before it started: " + s->reason);
       }
     } else if (std::holds_alternative<ReregisterMsg>(message)) {
       // A coordinator answers every message of a worker it does not know with this: one
@@ -340,10 +351,15 @@ class Worker::Impl {
 
   // Registers (again), with exponential backoff between tries while no Welcome comes.
   void SendRegister() {
+    // What was queued here is handed back: the coordinator that queued it may be gone, or have
+    // given this worker up, and a new one learns only of what runs. Listed below as unacknowledged
+    // results, so that a restarted coordinator requeues them at once.
+    HandBackQueued("handed back before it started: the worker registered again");
     // The last session's token lets the coordinator tell this worker, reconnected, from a peer
     // that merely knows its id.
-    channel_->Send(
-        RegisterMsg{options_.worker_id, options_.host, options_.slots, options_.gpus, RunningList(), token_, options_.work_dir});
+    RegisterMsg m{options_.worker_id, options_.host, options_.slots, options_.gpus, RunningList(), token_, options_.work_dir};
+    m.takes_queued = true;
+    channel_->Send(m);
     last_register_ = SteadyClock::now();
     next_register_ = last_register_ + register_backoff_;
     register_backoff_ = std::min(register_backoff_ * 2, std::chrono::milliseconds(10000));
@@ -378,11 +394,17 @@ class Worker::Impl {
     for (uint32_t slot : a.slots) {
       if (!slot_gpu_.count(slot)) return "slot " + std::to_string(slot) + " is not a slot of this worker";
       if (!seen.insert(slot).second) return "slot " + std::to_string(slot) + " is named twice";
-      for (const auto& [key, t] : running_) {
-        const auto& held = t.assign.slots;
-        if (std::find(held.begin(), held.end(), slot) != held.end()) {
-          return "slot " + std::to_string(slot) + " is busy with trial " + std::to_string(key.first) + " attempt " +
-                 std::to_string(key.second);
+      // A queued assignment waits for the slot's running trial, but not behind another queued one.
+      if (!a.queued) {
+        if (const auto* held = RunningIn(slot)) {
+          return "slot " + std::to_string(slot) + " is busy with trial " + std::to_string(held->first) + " attempt " +
+                 std::to_string(held->second);
+        }
+      }
+      for (const AssignMsg& q : queued_) {
+        if (std::find(q.slots.begin(), q.slots.end(), slot) != q.slots.end()) {
+          return "slot " + std::to_string(slot) + " already has trial " + std::to_string(q.trial_id) + " attempt " +
+                 std::to_string(q.attempt) + " queued";
         }
       }
     }
@@ -390,6 +412,74 @@ class Worker::Impl {
       return "its trial dir '" + ShowPrintable(TrialDir(a).string(), 200) + "' is not inside the work dir";
     }
     return std::nullopt;
+  }
+
+  // The (trial, attempt) running in `slot`, or nullptr.
+  const std::pair<int64_t, int64_t>* RunningIn(uint32_t slot) const {
+    for (const auto& [key, t] : running_) {
+      const auto& held = t.assign.slots;
+      if (std::find(held.begin(), held.end(), slot) != held.end()) return &key;
+    }
+    return nullptr;
+  }
+
+  std::vector<AssignMsg>::const_iterator FindQueued(int64_t trial_id, int64_t attempt) const {
+    return std::find_if(queued_.begin(), queued_.end(),
+                        [&](const AssignMsg& q) { return q.trial_id == trial_id && q.attempt == attempt; });
+  }
+  std::vector<AssignMsg>::iterator FindQueued(int64_t trial_id, int64_t attempt) {
+    return std::find_if(queued_.begin(), queued_.end(),
+                        [&](const AssignMsg& q) { return q.trial_id == trial_id && q.attempt == attempt; });
+  }
+
+  // An assignment handed out ahead (AssignMsg::queued): checked now like any other, kept until
+  // every slot it names is free, then started (StartQueued). Its slots free already: started now.
+  void Queue(const AssignMsg& a) {
+    if (running_.count({a.trial_id, a.attempt}) || FindQueued(a.trial_id, a.attempt) != queued_.end()) {
+      return;  // a repeated assignment
+    }
+    if (std::optional<std::string> problem = CheckAssignment(a)) {
+      LaunchFailed(a, "refused the assignment: " + *problem);
+      return;
+    }
+    const bool waits = std::any_of(a.slots.begin(), a.slots.end(), [&](uint32_t slot) { return RunningIn(slot); });
+    if (!waits) {
+      AssignMsg now = a;
+      now.queued = false;
+      Launch(now);
+      return;
+    }
+    log_->Debug("trial {} attempt {} queued in slot(s) {}", a.trial_id, a.attempt, SlotList(a.slots));
+    queued_.push_back(a);
+  }
+
+  // Starts the queued assignments whose slots are all free now.
+  void StartQueued() {
+    for (size_t i = 0; i < queued_.size();) {
+      const AssignMsg& q = queued_[i];
+      if (std::any_of(q.slots.begin(), q.slots.end(), [&](uint32_t slot) { return RunningIn(slot); })) {
+        ++i;
+        continue;
+      }
+      AssignMsg a = std::move(queued_[i]);
+      queued_.erase(queued_.begin() + static_cast<std::ptrdiff_t>(i));
+      a.queued = false;
+      Launch(a);
+    }
+  }
+
+  // Reports a queued attempt that will never start here.
+  void EndUnstarted(const AssignMsg& a, FinishCause how, const std::string& why) {
+    Unacked& u = unacked_[{a.trial_id, a.attempt}];
+    u.finished = FinishedMsg{a.trial_id, a.attempt, how, 0, why, ""};
+    Report(*u.finished);
+  }
+
+  // Gives every queued attempt back to the coordinator, which requeues it without charging a retry.
+  void HandBackQueued(const std::string& why) {
+    std::vector<AssignMsg> queued = std::move(queued_);
+    queued_.clear();
+    for (const AssignMsg& a : queued) EndUnstarted(a, FinishCause::kWorkerShutdown, why);
   }
 
   fs::path TrialDir(const AssignMsg& a) const { return InWorkDir(Layout(a).trial_dir); }
@@ -408,7 +498,7 @@ class Worker::Impl {
 
   void Launch(const AssignMsg& a) {
     const std::pair<int64_t, int64_t> key{a.trial_id, a.attempt};
-    if (running_.count(key)) return;  // a repeated assignment
+    if (running_.count(key) || FindQueued(a.trial_id, a.attempt) != queued_.end()) return;  // a repeated assignment
     if (std::optional<std::string> problem = CheckAssignment(a)) {
       LaunchFailed(a, "refused the assignment: " + *problem);
       return;
@@ -507,10 +597,13 @@ class Worker::Impl {
                                   : exit->how;
       Unacked& u = unacked_[key];
       u.finished = FinishedMsg{key.first, key.second, how, exit->code, exit->message, t.log_path};
-      Report(*u.finished);
       done.push_back(key);
     }
+    if (done.empty()) return;
     for (const auto& key : done) running_.erase(key);
+    // What waited for these slots starts before the results leave: the slot does not wait for them.
+    if (!queued_.empty()) StartQueued();
+    for (const auto& key : done) Report(*unacked_.at(key).finished);
   }
 
   void SendMetrics(RunningTrialState& t) {
@@ -572,6 +665,7 @@ class Worker::Impl {
     // First, so that the coordinator hands this worker nothing more while its trials wind down,
     // and records it as disconnected rather than lost.
     if (welcomed_) Send(GoodbyeMsg{});
+    HandBackQueued("handed back before it started: the worker is shutting down");
     for (auto& [key, t] : running_) t.process->Stop();
     // Wait for the trials to end and (briefly) for the coordinator to acknowledge their results.
     const auto deadline = SteadyClock::now() + std::chrono::duration<double>(options_.kill_grace_s + 2);
@@ -600,6 +694,8 @@ class Worker::Impl {
   std::vector<std::string> trial_env_drop_;  // options_.trial_env_drop and kAlwaysDropped
   std::map<std::pair<int64_t, int64_t>, RunningTrialState> running_;  // by (trial, attempt)
   std::map<std::pair<int64_t, int64_t>, Unacked> unacked_;  // by (trial, attempt)
+  // Assignments handed out ahead, waiting for their slots (Queue), oldest first.
+  std::vector<AssignMsg> queued_;
   bool welcomed_ = false;
   uint64_t token_ = 0;  // from the last Welcome; stamped on every message (Send)
   fs::path token_path_;  // where token_ is kept between runs (TokenPath)
