@@ -622,10 +622,14 @@ class Coordinator::Impl final : private LifecycleListener {
   // "Queued assignments"). A queued trial begins only when a trial of its own experiment ends, so
   // the experiment never runs more processes than max_parallel.
   void QueueAhead(Experiment& e) {
+    // Each begun trial has at most one queued behind it: once they all have one, there is nothing
+    // to look for (so a saturated experiment costs no scan of the workers).
+    const auto room = [&] { return e.row.status == ExperimentStatus::kRunning && e.queued < e.running - e.queued; };
+    if (!room()) return;
     for (auto& [peer, w] : workers_) {
       if (w.draining || !w.takes_queued) continue;
       for (const SlotTable::QueueSlot& q : w.slots.QueueSlots(e.spec.trial.gpus)) {
-        if (e.row.status != ExperimentStatus::kRunning) return;
+        if (!room()) return;
         const LiveTrial* ahead = lifecycle_.HeldBy(peer, q.trial_id, q.attempt);
         if (!ahead || ahead->experiment_id != e.row.id || ahead->queued) continue;
         LiveTrial* t = lifecycle_.Next(e);
