@@ -572,13 +572,21 @@ class Worker::Impl {
 
   void PumpTrials() {
     std::vector<std::pair<int64_t, int64_t>> done;
+    std::vector<const MetricsMsg*> deferred;  // kept in unacked_, whose nodes do not move
     for (auto& [key, t] : running_) {
       std::optional<TrialExit> exit = t.held_exit;
       if (!exit) {
-        SendMetrics(t);
+        // Its output is read first (Poll reports the end only once stdout is drained); if it
+        // ended, what it printed leaves once what waits for its slot has started.
+        std::vector<const MetricsMsg*> read;
+        SendMetrics(t, &read);
         exit = t.process->Poll();
-        if (!exit) continue;
-        SendMetrics(t);
+        if (!exit) {
+          for (const MetricsMsg* m : read) Report(*m);
+          continue;
+        }
+        SendMetrics(t, &read);
+        deferred.insert(deferred.end(), read.begin(), read.end());
         log_->Info("trial {} attempt {} ended: {}", key.first, key.second, exit->message);
       }
       const bool stopping = shutting_down_ || (stop_ && stop_->load());
@@ -599,14 +607,17 @@ class Worker::Impl {
       u.finished = FinishedMsg{key.first, key.second, how, exit->code, exit->message, t.log_path};
       done.push_back(key);
     }
-    if (done.empty()) return;
     for (const auto& key : done) running_.erase(key);
-    // What waited for these slots starts before the results leave: the slot does not wait for them.
-    if (!queued_.empty()) StartQueued();
+    // What waited for these slots starts before the ended trials' last metrics and results leave:
+    // the slot does not wait for them.
+    if (!done.empty() && !queued_.empty()) StartQueued();
+    for (const MetricsMsg* m : deferred) Report(*m);
     for (const auto& key : done) Report(*unacked_.at(key).finished);
   }
 
-  void SendMetrics(RunningTrialState& t) {
+  // Reads and parses what the trial printed since the last call, keeps it until acknowledged and
+  // sends it, or, with `defer`, leaves the sending to the caller (appending the kept message).
+  void SendMetrics(RunningTrialState& t, std::vector<const MetricsMsg*>* defer = nullptr) {
     MetricsMsg report;
     report.trial_id = t.assign.trial_id;
     report.attempt = t.assign.attempt;
@@ -619,8 +630,9 @@ class Worker::Impl {
     if (report.points.empty() && report.refused.empty()) return;
     Unacked& u = unacked_[{t.assign.trial_id, t.assign.attempt}];
     report.seq = u.next_seq++;
-    Report(report);
-    u.metrics.emplace(report.seq, std::move(report));
+    if (!defer) Report(report);
+    const MetricsMsg& kept = u.metrics.emplace(report.seq, std::move(report)).first->second;
+    if (defer) defer->push_back(&kept);
   }
 
   // Writes a refused value into the trial's log and adds it to the report, within the caps.
