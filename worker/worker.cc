@@ -80,6 +80,18 @@ struct RunningTrialState {
   std::chrono::steady_clock::time_point held_until;
 };
 
+// A checked assignment made ready to start: everything of its launch but the process.
+struct Prepared {
+  RunningTrialState t;
+  TrialLaunch launch;
+};
+
+// An assignment handed out ahead (AssignMsg::queued), prepared, waiting for its slots.
+struct QueuedLaunch {
+  AssignMsg assign;
+  Prepared prepared;
+};
+
 // Signals a cluster manager sends every process of a job it ends (scancel, preemption, time limit).
 bool IsJobEndSignal(const TrialExit& exit) {
   return exit.how == FinishCause::kSignaled && (exit.code == SIGTERM || exit.code == SIGINT || exit.code == SIGHUP);
@@ -334,7 +346,7 @@ class Worker::Impl {
       auto q = FindQueued(s->trial_id, s->attempt);
       if (q != queued_.end()) {
         log_->Info("dropping queued trial {} attempt {}: {}", s->trial_id, s->attempt, s->reason);
-        const AssignMsg dropped = std::move(*q);
+        const AssignMsg dropped = std::move(q->assign);
         queued_.erase(q);
         EndUnstarted(dropped, FinishCause::kStopped, "stopped before it started: " + s->reason);
       }
@@ -401,10 +413,11 @@ class Worker::Impl {
                  std::to_string(held->second);
         }
       }
-      for (const AssignMsg& q : queued_) {
-        if (std::find(q.slots.begin(), q.slots.end(), slot) != q.slots.end()) {
-          return "slot " + std::to_string(slot) + " already has trial " + std::to_string(q.trial_id) + " attempt " +
-                 std::to_string(q.attempt) + " queued";
+      for (const QueuedLaunch& q : queued_) {
+        const auto& held = q.assign.slots;
+        if (std::find(held.begin(), held.end(), slot) != held.end()) {
+          return "slot " + std::to_string(slot) + " already has trial " + std::to_string(q.assign.trial_id) +
+                 " attempt " + std::to_string(q.assign.attempt) + " queued";
         }
       }
     }
@@ -423,17 +436,20 @@ class Worker::Impl {
     return nullptr;
   }
 
-  std::vector<AssignMsg>::const_iterator FindQueued(int64_t trial_id, int64_t attempt) const {
-    return std::find_if(queued_.begin(), queued_.end(),
-                        [&](const AssignMsg& q) { return q.trial_id == trial_id && q.attempt == attempt; });
+  std::vector<QueuedLaunch>::const_iterator FindQueued(int64_t trial_id, int64_t attempt) const {
+    return std::find_if(queued_.begin(), queued_.end(), [&](const QueuedLaunch& q) {
+      return q.assign.trial_id == trial_id && q.assign.attempt == attempt;
+    });
   }
-  std::vector<AssignMsg>::iterator FindQueued(int64_t trial_id, int64_t attempt) {
-    return std::find_if(queued_.begin(), queued_.end(),
-                        [&](const AssignMsg& q) { return q.trial_id == trial_id && q.attempt == attempt; });
+  std::vector<QueuedLaunch>::iterator FindQueued(int64_t trial_id, int64_t attempt) {
+    return std::find_if(queued_.begin(), queued_.end(), [&](const QueuedLaunch& q) {
+      return q.assign.trial_id == trial_id && q.assign.attempt == attempt;
+    });
   }
 
-  // An assignment handed out ahead (AssignMsg::queued): checked now like any other, kept until
-  // every slot it names is free, then started (StartQueued). Its slots free already: started now.
+  // An assignment handed out ahead (AssignMsg::queued): checked and prepared now (its dirs made),
+  // so that only the process start is left for when every slot it names is free (StartQueued).
+  // Its slots free already: started now.
   void Queue(const AssignMsg& a) {
     if (running_.count({a.trial_id, a.attempt}) || FindQueued(a.trial_id, a.attempt) != queued_.end()) {
       return;  // a repeated assignment
@@ -449,22 +465,30 @@ class Worker::Impl {
       Launch(now);
       return;
     }
+    try {
+      queued_.push_back(QueuedLaunch{a, Prepare(a)});
+    } catch (const std::exception& e) {
+      LaunchFailed(a, std::string("could not start: ") + e.what());
+      return;
+    }
     log_->Debug("trial {} attempt {} queued in slot(s) {}", a.trial_id, a.attempt, SlotList(a.slots));
-    queued_.push_back(a);
   }
 
   // Starts the queued assignments whose slots are all free now.
   void StartQueued() {
     for (size_t i = 0; i < queued_.size();) {
-      const AssignMsg& q = queued_[i];
-      if (std::any_of(q.slots.begin(), q.slots.end(), [&](uint32_t slot) { return RunningIn(slot); })) {
+      const std::vector<uint32_t>& slots = queued_[i].assign.slots;
+      if (std::any_of(slots.begin(), slots.end(), [&](uint32_t slot) { return RunningIn(slot); })) {
         ++i;
         continue;
       }
-      AssignMsg a = std::move(queued_[i]);
+      QueuedLaunch q = std::move(queued_[i]);
       queued_.erase(queued_.begin() + static_cast<std::ptrdiff_t>(i));
-      a.queued = false;
-      Launch(a);
+      try {
+        Start(std::move(q.prepared));
+      } catch (const std::exception& e) {
+        LaunchFailed(q.assign, std::string("could not start: ") + e.what());
+      }
     }
   }
 
@@ -477,9 +501,9 @@ class Worker::Impl {
 
   // Gives every queued attempt back to the coordinator, which requeues it without charging a retry.
   void HandBackQueued(const std::string& why) {
-    std::vector<AssignMsg> queued = std::move(queued_);
+    std::vector<QueuedLaunch> queued = std::move(queued_);
     queued_.clear();
-    for (const AssignMsg& a : queued) EndUnstarted(a, FinishCause::kWorkerShutdown, why);
+    for (const QueuedLaunch& q : queued) EndUnstarted(q.assign, FinishCause::kWorkerShutdown, why);
   }
 
   fs::path TrialDir(const AssignMsg& a) const { return InWorkDir(Layout(a).trial_dir); }
@@ -504,6 +528,16 @@ class Worker::Impl {
       return;
     }
     try {
+      Start(Prepare(a));
+    } catch (const std::exception& e) {
+      LaunchFailed(a, std::string("could not start: ") + e.what());
+    }
+  }
+
+  // Everything of an assignment's launch that does not need its slot: its paths, parameters,
+  // command line and environment, and its dirs, created. Throws what makes it fail to start.
+  Prepared Prepare(const AssignMsg& a) {
+    {
       RunningTrialState t;
       t.assign = a;
       // Joined as text: every part of a layout is a plain name (CheckAssignment checked the
@@ -561,13 +595,18 @@ class Worker::Impl {
       // Only now, with everything checked, is anything created: the experiment dir, the trial
       // dir and its checkpoint dir, each private, none a link out of the work dir.
       for (const std::string& dir : {root + layout.experiment_dir, trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
-      t.process = TrialProcess::Start(launch);
-      log_->Info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
-                 t.process->pid(), SlotList(a.slots));
-      running_.emplace(key, std::move(t));
-    } catch (const std::exception& e) {
-      LaunchFailed(a, std::string("could not start: ") + e.what());
+      return Prepared{std::move(t), std::move(launch)};
     }
+  }
+
+  // Starts a prepared launch in its slots, which are free.
+  void Start(Prepared p) {
+    const AssignMsg& a = p.t.assign;
+    p.t.process = TrialProcess::Start(p.launch);
+    log_->Info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt, p.t.process->pid(),
+               SlotList(a.slots));
+    const std::pair<int64_t, int64_t> key{a.trial_id, a.attempt};
+    running_.emplace(key, std::move(p.t));
   }
 
   void PumpTrials() {
@@ -706,8 +745,8 @@ class Worker::Impl {
   std::vector<std::string> trial_env_drop_;  // options_.trial_env_drop and kAlwaysDropped
   std::map<std::pair<int64_t, int64_t>, RunningTrialState> running_;  // by (trial, attempt)
   std::map<std::pair<int64_t, int64_t>, Unacked> unacked_;  // by (trial, attempt)
-  // Assignments handed out ahead, waiting for their slots (Queue), oldest first.
-  std::vector<AssignMsg> queued_;
+  // Assignments handed out ahead, waiting for their slots (Queue), oldest first, each prepared.
+  std::vector<QueuedLaunch> queued_;
   bool welcomed_ = false;
   uint64_t token_ = 0;  // from the last Welcome; stamped on every message (Send)
   fs::path token_path_;  // where token_ is kept between runs (TokenPath)

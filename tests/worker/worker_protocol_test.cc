@@ -364,7 +364,10 @@ TEST_CASE("worker: a queued attempt stopped before it starts is reported stopped
   CHECK(f4.message == "handed back before it started: the worker is shutting down");
   CHECK(c.Finished(1).how == FinishCause::kWorkerShutdown);
   CHECK_FALSE(std::filesystem::exists(ran));
-  CHECK_FALSE(std::filesystem::exists(c.runs() / "e-1" / "trial-2"));
+  // Its dirs were made when it was queued, ready for its start (and for a later attempt of it);
+  // no log, since it never ran.
+  CHECK(std::filesystem::is_directory(c.runs() / "e-1" / "trial-2" / "checkpoint"));
+  CHECK_FALSE(std::filesystem::exists(c.runs() / "e-1" / "trial-2" / "attempt-1.log"));
 }
 
 TEST_CASE("worker: the work dir, trial dirs and logs it creates are private whatever the umask") {
