@@ -96,6 +96,7 @@ class QueryStore final : public Store {
   int64_t ReserveTrialIds(int64_t) override { return ReadOnly(); }
   void ReturnTrialIds(int64_t) override { ReadOnly(); }
   int64_t StartRun(const NewRun&) override { return ReadOnly(); }
+  void StartedRun(int64_t, int64_t, double) override { ReadOnly(); }
   void AppendMetrics(int64_t, int64_t, std::span<const MetricPoint>) override { ReadOnly(); }
   void FinishRun(const RunEnd&) override { ReadOnly(); }
   void SetExperimentStatus(int64_t, ExperimentStatus, std::string_view, double) override { ReadOnly(); }

@@ -35,6 +35,8 @@ struct WorkerState {
   bool draining = false;
   // Its work dir (absolute, checked), or empty: attempts' logs are recorded under it.
   std::string work_dir;
+  // It runs queued assignments (RegisterMsg::takes_queued).
+  bool takes_queued = false;
 };
 
 // Why a worker's work dir cannot be taken as the root of its attempts' log paths, or nullopt:
@@ -378,6 +380,7 @@ class Coordinator::Impl final : private LifecycleListener {
     w.row.status = WorkerStatus::kAlive;
     w.row.session_token = token;
     w.work_dir = m.work_dir;
+    w.takes_queued = m.takes_queued;
     w.row.registered_at = w.row.last_seen = clock_.Wall();
     w.slots = SlotTable(m.slots);
     std::vector<StopMsg> stops;  // sent after the Welcome, which carries the token to answer with
@@ -517,17 +520,16 @@ class Coordinator::Impl final : private LifecycleListener {
     WorkerState* w = Touch(peer, m);
     if (!w) return;
     QueueAck(peer, AckMsg{m.trial_id, m.attempt, 0, true});
-    FreeSlots(*w, m.trial_id, m.attempt);
+    const std::vector<std::pair<int64_t, int64_t>> began = FreeSlots(*w, m.trial_id, m.attempt);
     LiveTrial* t = lifecycle_.HeldBy(peer, m.trial_id, m.attempt);
     if (!t) {
       log_->Debug("ignored result of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
-      return;
-    }
-    if (m.how == FinishCause::kWorkerShutdown) {
+    } else if (m.how == FinishCause::kWorkerShutdown) {
       lifecycle_.Release(*t, "worker " + w->row.id + " shut down", false);
-      return;
+    } else {
+      lifecycle_.Finished(*t, m);
     }
-    lifecycle_.Finished(*t, m);
+    Began(*w, began);
   }
 
   void OnRequest(const std::string& peer, const RequestMsg& m) {
@@ -569,11 +571,20 @@ class Coordinator::Impl final : private LifecycleListener {
 
   // ---- Scheduling ----------------------------------------------------------------------------
 
-  void FreeSlots(WorkerState& w, int64_t trial_id, int64_t attempt) {
-    const int64_t freed = w.slots.Free(trial_id, attempt);
-    if (freed == 0 || w.draining) return;  // a draining worker takes nothing new
-    free_slots_ += freed;
-    schedule_needed_ = true;
+  // Returns the queued attempts that took the slots: they began on the worker when this one ended
+  // (the caller records that with Began once it recorded the end, so that the times keep order).
+  std::vector<std::pair<int64_t, int64_t>> FreeSlots(WorkerState& w, int64_t trial_id, int64_t attempt) {
+    SlotTable::Freed freed = w.slots.Free(trial_id, attempt);
+    if (!freed.began.empty() && !w.draining) schedule_needed_ = true;  // their slots may queue another
+    if (freed.slots > 0 && !w.draining) {  // a draining worker takes nothing new
+      free_slots_ += freed.slots;
+      schedule_needed_ = true;
+    }
+    return std::move(freed.began);
+  }
+
+  void Began(const WorkerState& w, const std::vector<std::pair<int64_t, int64_t>>& began) {
+    for (const auto& [trial_id, attempt] : began) lifecycle_.Began(w.peer, trial_id, attempt);
   }
 
   // The first worker (by routing id) with room for a trial needing `gpus` GPUs, and the slots it
@@ -592,7 +603,7 @@ class Coordinator::Impl final : private LifecycleListener {
     for (const auto& [id, ep] : lifecycle_.experiments()) {
       Experiment& e = *ep;
       while (free_slots_ > 0 && e.row.status == ExperimentStatus::kRunning) {
-        if (e.spec.limits.max_parallel > 0 && e.running >= e.spec.limits.max_parallel) break;
+        if (e.spec.limits.max_parallel > 0 && e.running - e.queued >= e.spec.limits.max_parallel) break;
         auto placement = Place(e.spec.trial.gpus);
         if (!placement) {
           WarnIfUnplaceable(e);
@@ -601,6 +612,30 @@ class Coordinator::Impl final : private LifecycleListener {
         LiveTrial* t = lifecycle_.Next(e);
         if (!t) break;
         Dispatch(e, *t, *placement->first, placement->second);
+      }
+      if (e.queue_ahead) QueueAhead(e);
+    }
+  }
+
+  // Hands the experiment's next trials out ahead: each goes to a slot that one of its running
+  // trials holds alone, queued behind it, and its worker starts it there the moment that trial
+  // ends, so the slot does not wait for the round trip to the coordinator (docs/design.md,
+  // "Queued assignments"). A queued trial begins only when a trial of its own experiment ends, so
+  // the experiment never runs more processes than max_parallel.
+  void QueueAhead(Experiment& e) {
+    // Each begun trial has at most one queued behind it: once they all have one, there is nothing
+    // to look for (so a saturated experiment costs no scan of the workers).
+    const auto room = [&] { return e.row.status == ExperimentStatus::kRunning && e.queued < e.running - e.queued; };
+    if (!room()) return;
+    for (auto& [peer, w] : workers_) {
+      if (w.draining || !w.takes_queued) continue;
+      for (const SlotTable::QueueSlot& q : w.slots.QueueSlots(e.spec.trial.gpus)) {
+        if (!room()) return;
+        const LiveTrial* ahead = lifecycle_.HeldBy(peer, q.trial_id, q.attempt);
+        if (!ahead || ahead->experiment_id != e.row.id || ahead->queued) continue;
+        LiveTrial* t = lifecycle_.Next(e);
+        if (!t) return;
+        Dispatch(e, *t, w, {q.index}, true);
       }
     }
   }
@@ -619,11 +654,15 @@ class Coordinator::Impl final : private LifecycleListener {
                e.row.id, e.row.name, need);
   }
 
-  void Dispatch(Experiment& e, LiveTrial& t, WorkerState& w, const std::vector<uint32_t>& slots) {
+  void Dispatch(Experiment& e, LiveTrial& t, WorkerState& w, const std::vector<uint32_t>& slots, bool queued = false) {
     lifecycle_.StartAttempt(e, t, w.peer, w.row.id, w.row.host, w.slots.GpusOf(slots),
-                            static_cast<int64_t>(slots.front()), w.work_dir);
-    w.slots.Occupy(slots, t.id, t.attempt, e.spec.trial.gpus);
-    free_slots_ -= static_cast<int64_t>(slots.size());
+                            static_cast<int64_t>(slots.front()), w.work_dir, queued);
+    if (queued) {
+      w.slots.Queue(slots.front(), t.id, t.attempt, e.spec.trial.gpus);
+    } else {
+      w.slots.Occupy(slots, t.id, t.attempt, e.spec.trial.gpus);
+      free_slots_ -= static_cast<int64_t>(slots.size());
+    }
     Json all = ToJson(t.params);
     for (const NamedValue& v : e.spec.static_params) all[v.name] = ToJson(v.value);
     AssignMsg assign;
@@ -647,6 +686,7 @@ class Coordinator::Impl final : private LifecycleListener {
     assign.timeout_s = e.spec.limits.trial_timeout_s;
     assign.budget = t.budget;
     assign.step_offset = t.last_step;
+    assign.queued = queued;
     Message message(std::move(assign));
     if (t.announce_early) {
       // Its id is durable (Lifecycle): the assignment may leave before the batch commits.

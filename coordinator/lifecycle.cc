@@ -218,6 +218,7 @@ void Lifecycle::EndExperiment(Experiment& e, ExperimentStatus status, std::strin
     if (t.status == TrialStatus::kRunning) {
       listener_.Send(t.peer, StopMsg{t.id, t.attempt, trial_reason});
       --e.running;
+      if (t.queued) --e.queued;
       store_.FinishRun(RunEnd{t.id, t.run_id, RunStatus::kStopped, std::nullopt, trial_reason, TrialStatus::kStopped,
                               t.last_objective, t.retries_used, clock_.Wall(), ""});
       CountFinal(e, t, TrialStatus::kStopped, t.last_objective);
@@ -252,7 +253,7 @@ LiveTrial* Lifecycle::Next(Experiment& e) {
 
 void Lifecycle::StartAttempt(Experiment& e, LiveTrial& t, const std::string& peer, const std::string& worker_id,
                              const std::string& host, const std::string& gpus, int64_t slot,
-                             const std::string& work_dir) {
+                             const std::string& work_dir, bool queued) {
   ++t.attempt;
   // Where the worker writes it: under its work dir (so the dashboard on that machine can read a
   // running attempt's log), or relative to it when the worker did not say (an older worker).
@@ -264,7 +265,19 @@ void Lifecycle::StartAttempt(Experiment& e, LiveTrial& t, const std::string& pee
   t.last_objective.reset();
   t.objective_step = 0;
   t.objective_refused.reset();
+  t.queued = queued;
+  t.started = clock_.Steady();
   ++e.running;
+  if (queued) ++e.queued;
+}
+
+void Lifecycle::Began(const std::string& peer, int64_t trial_id, int64_t attempt) {
+  LiveTrial* t = HeldBy(peer, trial_id, attempt);
+  if (!t || !t->queued) return;
+  t->queued = false;
+  t->started = clock_.Steady();
+  --experiments_.at(t->experiment_id)->queued;
+  store_.StartedRun(t->id, t->run_id, clock_.Wall());
 }
 
 LiveTrial* Lifecycle::HeldBy(const std::string& peer, int64_t trial_id, int64_t attempt) {
@@ -334,6 +347,13 @@ void Lifecycle::StopEarly(Experiment& e, LiveTrial& t, const std::string& reason
 
 void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
   Experiment& e = *experiments_.at(t.experiment_id);
+  if (!t.queued && (m.how == FinishCause::kExited || m.how == FinishCause::kSignaled)) {
+    // A result that may end the experiment (a target, patience) would leave trials made ahead
+    // stopped without having run: such experiments are not served ahead.
+    const bool results_may_end_it = e.spec.completion.target || e.spec.completion.patience > 0;
+    e.queue_ahead = !e.strategy->LearnsFromResults() && !results_may_end_it &&
+                    clock_.Steady() - t.started < kQueueAheadBelow;
+  }
   const bool exited_ok = m.how == FinishCause::kExited && m.code == 0;
   // With several objectives or constraints, the trial is judged on its recorded metrics the way
   // the views judge it (store/outcome.h): it completes only with a value for every objective,
@@ -419,6 +439,8 @@ void Lifecycle::EndAttempt(Experiment& e, LiveTrial& t, RunStatus run_status,
   store_.FinishRun(RunEnd{t.id, t.run_id, run_status, exit_code, reason, new_status, objective, t.retries_used,
                           clock_.Wall(), log_path});
   --e.running;
+  if (t.queued) --e.queued;
+  t.queued = false;
   t.peer.clear();
   t.run_id = 0;
   listener_.ScheduleNeeded();

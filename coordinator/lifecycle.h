@@ -66,6 +66,9 @@ struct LiveTrial {
   bool announce_early = false;
   // While running:
   int64_t run_id = 0;
+  // Handed to its worker queued behind the attempt in its slot, and not begun yet (Began).
+  bool queued = false;
+  Clock::SteadyTime started;  // when its attempt began (dispatch, or Began)
   std::string peer;                  // empty after a coordinator restart until its worker claims it
   Clock::SteadyTime lease_deadline;  // unclaimed by then: requeued (CheckLeases)
   std::optional<double> last_objective;
@@ -88,6 +91,15 @@ struct Experiment {
   int64_t created = 0;        // highest trial number so far
   std::deque<int64_t> queue;  // pending trial ids, oldest first
   int64_t running = 0, completed = 0, failed = 0, stopped = 0;
+  // Of `running`, those queued on their workers and not begun yet (LiveTrial::queued): they run
+  // no process, so they do not count against max_parallel.
+  int64_t queued = 0;
+  // Its strategy does not learn from results (Strategy::LearnsFromResults), no completion
+  // criterion (target, patience) can end it on a result, and its last attempt that ended on its
+  // own (completed or failed) ran for less than kQueueAheadBelow: trials are short enough that the
+  // coordinator's round trip between two of them in a slot shows, and the next one is handed out
+  // ahead (queued), at no cost to the search.
+  bool queue_ahead = false;
   std::optional<double> best;
   std::vector<int64_t> trial_ids;  // trial id by number - 1
 
@@ -115,6 +127,10 @@ class Lifecycle {
   // A trial requeued because its worker was lost this many times fails: a flapping peer cannot
   // loop a trial forever.
   static constexpr int64_t kMaxLostAttempts = 5;
+  // Trials shorter than this, of a strategy that does not learn from results, are handed out
+  // ahead, queued behind a running one of their experiment (Experiment::queue_ahead). Longer
+  // trials are not: the round trip is nothing beside them.
+  static constexpr std::chrono::milliseconds kQueueAheadBelow{1000};
 
   // `lease`: how long a trial recorded as running when the coordinator (re)started waits for its
   // worker to claim it. `wake_fd` is handed to each experiment's Suggester.
@@ -160,8 +176,13 @@ class Lifecycle {
   // Starts the trial's next attempt on worker `worker_id` at `peer` (slot: the first slot index,
   // gpus: "0,2" or empty) and records its run, its log under the worker's `work_dir` (absolute;
   // empty: relative to the worker's work dir, until the worker reports the path at the end).
+  // `queued`: handed out ahead, behind the attempt in its slot; Began says when it begins.
   void StartAttempt(Experiment& e, LiveTrial& t, const std::string& peer, const std::string& worker_id,
-                    const std::string& host, const std::string& gpus, int64_t slot, const std::string& work_dir = "");
+                    const std::string& host, const std::string& gpus, int64_t slot, const std::string& work_dir = "",
+                    bool queued = false);
+  // The queued attempt held by `peer` began: the attempt ahead of it in its slot ended, and its
+  // worker started it then. Its run's start is recorded as now. Nothing for any other attempt.
+  void Began(const std::string& peer, int64_t trial_id, int64_t attempt);
   // The live trial whose running attempt `attempt` is held by `peer`; nullptr otherwise (an older
   // attempt, another worker, a final trial).
   LiveTrial* HeldBy(const std::string& peer, int64_t trial_id, int64_t attempt);

@@ -14,7 +14,7 @@ bool Contains(const std::vector<uint32_t>& indices, uint32_t index) {
 
 SlotTable::SlotTable(const std::vector<SlotInfo>& slots) {
   slots_.reserve(slots.size());
-  for (const SlotInfo& s : slots) slots_.push_back(Slot{s.index, s.gpu, 0, 0, 0});
+  for (const SlotInfo& s : slots) slots_.push_back(Slot{s.index, s.gpu});
 }
 
 void SlotTable::Occupy(const std::vector<uint32_t>& indices, int64_t trial_id, int64_t attempt, int64_t gpus) {
@@ -26,14 +26,45 @@ void SlotTable::Occupy(const std::vector<uint32_t>& indices, int64_t trial_id, i
   }
 }
 
-int64_t SlotTable::Free(int64_t trial_id, int64_t attempt) {
-  int64_t freed = 0;
+void SlotTable::Queue(uint32_t index, int64_t trial_id, int64_t attempt, int64_t gpus) {
   for (Slot& s : slots_) {
-    if (s.trial_id != trial_id || s.attempt != attempt || trial_id == 0) continue;
-    s = Slot{s.index, s.gpu, 0, 0, 0};
-    ++freed;
+    if (s.index != index || s.trial_id == 0) continue;
+    s.next_trial_id = trial_id;
+    s.next_attempt = attempt;
+    s.next_gpus = gpus;
+  }
+}
+
+SlotTable::Freed SlotTable::Free(int64_t trial_id, int64_t attempt) {
+  Freed freed;
+  if (trial_id == 0) return freed;
+  for (Slot& s : slots_) {
+    if (s.next_trial_id == trial_id && s.next_attempt == attempt) {
+      s.next_trial_id = s.next_attempt = s.next_gpus = 0;
+    }
+    if (s.trial_id != trial_id || s.attempt != attempt) continue;
+    if (s.next_trial_id != 0) {
+      freed.began.emplace_back(s.next_trial_id, s.next_attempt);
+      s = Slot{s.index, s.gpu, s.next_trial_id, s.next_attempt, s.next_gpus};
+    } else {
+      s = Slot{s.index, s.gpu};
+      ++freed.slots;
+    }
   }
   return freed;
+}
+
+std::vector<SlotTable::QueueSlot> SlotTable::QueueSlots(int64_t gpus) const {
+  std::vector<QueueSlot> found;
+  if (gpus > 1) return found;
+  for (const Slot& s : slots_) {
+    if (s.trial_id == 0 || s.next_trial_id != 0 || (gpus == 1 && s.gpu < 0)) continue;
+    const auto held = std::count_if(slots_.begin(), slots_.end(), [&](const Slot& o) {
+      return o.trial_id == s.trial_id && o.attempt == s.attempt;
+    });
+    if (held == 1) found.push_back({s.index, s.trial_id, s.attempt});
+  }
+  return found;
 }
 
 std::optional<std::vector<uint32_t>> SlotTable::Fit(int64_t gpus) const {
@@ -87,6 +118,9 @@ std::vector<std::pair<int64_t, int64_t>> SlotTable::Occupants() const {
     if (s.trial_id == 0) continue;
     const std::pair<int64_t, int64_t> key{s.trial_id, s.attempt};
     if (std::find(occupants.begin(), occupants.end(), key) == occupants.end()) occupants.push_back(key);
+  }
+  for (const Slot& s : slots_) {
+    if (s.next_trial_id != 0) occupants.emplace_back(s.next_trial_id, s.next_attempt);
   }
   return occupants;
 }

@@ -9,6 +9,11 @@
 // of its GPUs to itself (no other slot of that GPU busy) and keeps them to itself while it runs.
 // A slot is freed only when its occupant's process ended (Free), never merely because the
 // coordinator stopped caring about the attempt, so no slot ever runs two processes.
+//
+// Queued attempts: a slot whose occupant holds it alone (one slot, no other slot of its) may also
+// hold one attempt queued behind it, which its worker starts there by itself once the occupant's
+// process ends (AssignMsg::queued). Free then hands the slot to the queued attempt instead of
+// freeing it. Only trials that need at most one GPU are queued.
 
 #include <cstdint>
 #include <optional>
@@ -30,8 +35,27 @@ class SlotTable {
   // not slots of this table are ignored.
   void Occupy(const std::vector<uint32_t>& indices, int64_t trial_id, int64_t attempt, int64_t gpus);
 
-  // Frees the slots (trial_id, attempt) occupies; returns how many it occupied.
-  int64_t Free(int64_t trial_id, int64_t attempt);
+  // Queues (trial_id, attempt), a trial needing `gpus` (0 or 1) GPUs, behind the occupant of slot
+  // `index`, which must be one that QueueSlots offers.
+  void Queue(uint32_t index, int64_t trial_id, int64_t attempt, int64_t gpus);
+
+  // The process of (trial_id, attempt) ended, or its queued attempt was dropped before it began.
+  // Each slot it occupied is freed, or taken by the attempt queued behind it (which has begun on
+  // the worker: `began`); a queue place it held is given up.
+  struct Freed {
+    int64_t slots = 0;  // slots now free
+    std::vector<std::pair<int64_t, int64_t>> began;
+  };
+  Freed Free(int64_t trial_id, int64_t attempt);
+
+  // Slots where a trial needing `gpus` GPUs could be queued now, with their occupants, in slot
+  // order: occupied by an attempt that holds no other slot, with nothing queued yet, and a GPU
+  // slot when gpus is 1. Empty when gpus > 1.
+  struct QueueSlot {
+    uint32_t index = 0;
+    int64_t trial_id = 0, attempt = 0;  // its occupant
+  };
+  std::vector<QueueSlot> QueueSlots(int64_t gpus) const;
 
   // The slot indices a trial needing `gpus` GPUs would take now, or nullopt when it does not fit.
   std::optional<std::vector<uint32_t>> Fit(int64_t gpus) const;
@@ -42,7 +66,8 @@ class SlotTable {
   // The GPUs of the slots with these indices, comma-separated in slot order ("0,2"); empty when
   // they are CPU slots.
   std::string GpusOf(const std::vector<uint32_t>& indices) const;
-  // Every (trial_id, attempt) that occupies a slot, each once, in slot order.
+  // Every (trial_id, attempt) that occupies a slot, each once, in slot order; then every queued
+  // one, in slot order.
   std::vector<std::pair<int64_t, int64_t>> Occupants() const;
 
  private:
@@ -52,6 +77,9 @@ class SlotTable {
     int64_t trial_id = 0;  // 0: free
     int64_t attempt = 0;
     int64_t trial_gpus = 0;  // GPUs the occupant uses; > 1 makes its GPUs exclusive
+    int64_t next_trial_id = 0;  // queued behind the occupant (0: none)
+    int64_t next_attempt = 0;
+    int64_t next_gpus = 0;
   };
   std::vector<Slot> slots_;
 };

@@ -153,6 +153,7 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             SetRunning(r.initRunning(static_cast<unsigned>(m.running.size())), m.running);
             r.setToken(m.token);
             r.setWorkDir(Txt(m.work_dir));
+            r.setTakesQueued(m.takes_queued);
           },
           [&](const HeartbeatMsg& m) {
             auto r = env.initHeartbeat();
@@ -215,6 +216,7 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             r.setTimeoutS(m.timeout_s);
             r.setBudget(m.budget);
             r.setStepOffset(m.step_offset);
+            r.setQueued(m.queued);
           },
           [&](const StopMsg& m) {
             auto r = env.initStop();
@@ -278,6 +280,7 @@ Message Read(wire::Envelope::Reader env) {
       m.running = GetRunning(r.getRunning());
       m.token = r.getToken();
       m.work_dir = Str(r.getWorkDir());
+      m.takes_queued = r.getTakesQueued();
       return m;
     }
     case wire::Envelope::HEARTBEAT: {
@@ -315,6 +318,7 @@ Message Read(wire::Envelope::Reader env) {
       m.timeout_s = r.getTimeoutS();
       m.budget = r.getBudget();
       m.step_offset = r.getStepOffset();
+      m.queued = r.getQueued();
       return m;
     }
     case wire::Envelope::STOP: {

@@ -58,6 +58,7 @@ struct Register {
   running @4 :List(RunningTrial);   # trials still running from before (coordinator restart)
   token @5 :UInt64;     # the previous session's token (Welcome.token), 0 if none
   workDir @6 :Text;     # absolute: where its trials' dirs and logs go ("" from older workers)
+  takesQueued @7 :Bool; # it runs Assign.queued assignments (false from older workers)
 }
 
 struct Heartbeat {
@@ -142,6 +143,7 @@ struct Assign {
   timeoutS @8 :Float64;       # 0 = none
   budget @9 :Float64;         # HPT_BUDGET; 0 = full budget
   stepOffset @10 :Int64;      # steps recorded so far for the trial: auto-numbered steps continue after it
+  queued @11 :Bool;           # start it once its slots' current trials end (only to a worker that takesQueued)
 }
 
 struct StopTrial {

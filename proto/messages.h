@@ -45,6 +45,9 @@ struct RegisterMsg {
   // Its work dir, absolute: the coordinator records each attempt's log at its full path from the
   // start, so a running attempt's log can be read on that machine. Empty from older workers.
   std::string work_dir = {};
+  // It runs queued assignments (AssignMsg::queued). False from older workers: they are handed
+  // trials only for free slots.
+  bool takes_queued = false;
   bool operator==(const RegisterMsg&) const = default;
 };
 
@@ -94,6 +97,10 @@ struct AssignMsg {
   std::vector<MetricDef> metrics;
   double timeout_s = 0, budget = 0;
   int64_t step_offset = 0;
+  // Handed out ahead: its slots are busy with trials still running, and the worker starts it as
+  // soon as they have all ended, without waiting for a word from the coordinator (one queued
+  // assignment per slot at most). Not queued: its slots must be free now.
+  bool queued = false;
   bool operator==(const AssignMsg&) const = default;
 };
 

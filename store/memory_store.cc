@@ -205,6 +205,20 @@ class MemoryStoreImpl final : public MemoryStore {
     return id;
   }
 
+  void StartedRun(int64_t trial_id, int64_t run_id, double now) override {
+    BeginWrite();
+    TrialRow& t = TrialOrThrow(trial_id);
+    const auto c = state_.components.find(run_id);
+    const auto links = state_.links.find(trial_id);
+    if (c == state_.components.end() || c->second.row.kind != ComponentKind::kRun ||
+        c->second.row.status != RunStatus::kRunning || links == state_.links.end() || links->second.count(run_id) == 0) {
+      throw Error(ErrorKind::kNotFound, "memory store: no running run component " + std::to_string(run_id) +
+                                            " of trial " + std::to_string(trial_id));
+    }
+    c->second.row.started_at = Nullable(now);
+    if (c->second.row.attempt == 1) t.started_at = Nullable(now);
+  }
+
   void AppendMetrics(int64_t trial_id, int64_t attempt, std::span<const MetricPoint> points) override {
     if (points.empty()) return;  // as the SQLite store: nothing written, nothing checked
     BeginWrite();

@@ -71,6 +71,12 @@ constexpr const char* kInsertRunSql =
     " gpus, started_at, status, reason, log_path)"
     " SELECT experiment_id, 'run', ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, 'running', '', ?9"
     " FROM trials WHERE id = ?1";
+constexpr const char* kStartedRunSql =
+    "UPDATE trial_components SET started_at = ?3"
+    " WHERE id = ?1 AND kind = 'run' AND status = 'running' AND EXISTS (SELECT 1 FROM trial_component_links"
+    " WHERE trial_id = ?2 AND component_id = ?1)";
+constexpr const char* kStartedFirstRunSql =
+    "UPDATE trials SET started_at = ?3 WHERE id = ?2 AND (SELECT attempt FROM trial_components WHERE id = ?1) = 1";
 constexpr const char* kInsertMetricSql =
     "INSERT OR IGNORE INTO metrics (trial_id, attempt, name, step, value, time)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -499,6 +505,30 @@ class SqliteStore final : public Store {
         Link(run.trial_id, run_id);
       });
       return run_id;
+    });
+  }
+
+  void StartedRun(int64_t trial_id, int64_t run_id, double now) override {
+    Guard([&] {
+      Group([&] {
+        {
+          auto& s = Cached(kStartedRunSql);
+          Resetter r(s);
+          s.bind(1, run_id);
+          s.bind(2, trial_id);
+          s.bind(3, now);
+          if (s.exec() == 0) {
+            throw Error(ErrorKind::kNotFound, "no running run component " + std::to_string(run_id) + " of trial " +
+                                                  std::to_string(trial_id) + " in '" + path_ + "'");
+          }
+        }
+        auto& s = Cached(kStartedFirstRunSql);
+        Resetter r(s);
+        s.bind(1, run_id);
+        s.bind(2, trial_id);
+        s.bind(3, now);
+        s.exec();
+      });
     });
   }
 

@@ -215,6 +215,11 @@ class Store {
   // "trial-ID-attempt-N" (status "running", started at run.now, budget run.budget when it is
   // > 0, else none); returns its id. A missing trial is kNotFound.
   virtual int64_t StartRun(const NewRun& run) = 0;
+  // The run component run_id, a 'run' of the trial that is still running, started at `now` rather
+  // than when StartRun recorded it: its attempt was handed to a worker ahead, queued behind the
+  // trial in its slot, and began when that one ended. The trial's started_at follows when this is
+  // its first attempt. A run that is not a running 'run' of the trial is kNotFound.
+  virtual void StartedRun(int64_t trial_id, int64_t run_id, double now) = 0;
   // Appends points to the trial's series. A point whose (trial, attempt, name, step) is already
   // stored is ignored, so a repeated report changes nothing; a NaN value is kept and reads back
   // as NaN. A missing trial is kNotFound; no points at all write and check nothing.

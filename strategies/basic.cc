@@ -25,6 +25,7 @@ class GridStrategy final : public Strategy {
     return Suggestion{space_.GridPoint(static_cast<uint64_t>(number - 1)), 0};
   }
   void Observe(const Observation&) override {}
+  bool LearnsFromResults() const override { return false; }
 
  private:
   const SearchSpace& space_;
@@ -43,6 +44,7 @@ class RandomStrategy final : public Strategy {
     return Suggestion{space_.FromUnit(u), 0};
   }
   void Observe(const Observation&) override {}
+  bool LearnsFromResults() const override { return false; }
 
  private:
   const SearchSpace& space_;

@@ -18,6 +18,7 @@ class SobolStrategy final : public Strategy {
     return Suggestion{space_.FromUnit(sobol_.Point(index)), 0};
   }
   void Observe(const Observation&) override {}
+  bool LearnsFromResults() const override { return false; }
 
  private:
   const SearchSpace& space_;

@@ -88,6 +88,11 @@ class Strategy {
   // time in proportion to the live trials (1,000 workers: 1,000 of them), so it does that only
   // for strategies that look.
   virtual bool UsesPending() const { return false; }
+  // False when Suggest depends on nothing Observe was told (trial n is a function of the seed and
+  // n): asking it early loses nothing, so the coordinator may hand its trials out ahead of a free
+  // slot (coordinator/lifecycle.h, kQueueAheadBelow). True (the default) for every strategy that
+  // learns from results or promotes: it suggests better the later it is asked.
+  virtual bool LearnsFromResults() const { return true; }
 };
 
 // Grid: trial n gets grid point n - 1 (row-major, last parameter fastest); done after the last.

@@ -80,6 +80,18 @@ struct RunningTrialState {
   std::chrono::steady_clock::time_point held_until;
 };
 
+// A checked assignment made ready to start: everything of its launch but the process.
+struct Prepared {
+  RunningTrialState t;
+  TrialLaunch launch;
+};
+
+// An assignment handed out ahead (AssignMsg::queued), prepared, waiting for its slots.
+struct QueuedLaunch {
+  AssignMsg assign;
+  Prepared prepared;
+};
+
 // Signals a cluster manager sends every process of a job it ends (scancel, preemption, time limit).
 bool IsJobEndSignal(const TrialExit& exit) {
   return exit.how == FinishCause::kSignaled && (exit.code == SIGTERM || exit.code == SIGINT || exit.code == SIGHUP);
@@ -320,12 +332,23 @@ class Worker::Impl {
     } else if (std::holds_alternative<HeartbeatAckMsg>(message)) {
       // last_heard_ is all it is for
     } else if (const auto* a = std::get_if<AssignMsg>(&message)) {
-      Launch(*a);
+      if (a->queued) {
+        Queue(*a);
+      } else {
+        Launch(*a);
+      }
     } else if (const auto* s = std::get_if<StopMsg>(&message)) {
       auto it = running_.find({s->trial_id, s->attempt});
       if (it != running_.end()) {
         log_->Info("stopping trial {} attempt {}: {}", s->trial_id, s->attempt, s->reason);
         it->second.process->Stop();
+      }
+      auto q = FindQueued(s->trial_id, s->attempt);
+      if (q != queued_.end()) {
+        log_->Info("dropping queued trial {} attempt {}: {}", s->trial_id, s->attempt, s->reason);
+        const AssignMsg dropped = std::move(q->assign);
+        queued_.erase(q);
+        EndUnstarted(dropped, FinishCause::kStopped, "stopped before it started: " + s->reason);
       }
     } else if (std::holds_alternative<ReregisterMsg>(message)) {
       // A coordinator answers every message of a worker it does not know with this: one
@@ -340,10 +363,15 @@ class Worker::Impl {
 
   // Registers (again), with exponential backoff between tries while no Welcome comes.
   void SendRegister() {
+    // What was queued here is handed back: the coordinator that queued it may be gone, or have
+    // given this worker up, and a new one learns only of what runs. Listed below as unacknowledged
+    // results, so that a restarted coordinator requeues them at once.
+    HandBackQueued("handed back before it started: the worker registered again");
     // The last session's token lets the coordinator tell this worker, reconnected, from a peer
     // that merely knows its id.
-    channel_->Send(
-        RegisterMsg{options_.worker_id, options_.host, options_.slots, options_.gpus, RunningList(), token_, options_.work_dir});
+    RegisterMsg m{options_.worker_id, options_.host, options_.slots, options_.gpus, RunningList(), token_, options_.work_dir};
+    m.takes_queued = true;
+    channel_->Send(m);
     last_register_ = SteadyClock::now();
     next_register_ = last_register_ + register_backoff_;
     register_backoff_ = std::min(register_backoff_ * 2, std::chrono::milliseconds(10000));
@@ -378,11 +406,18 @@ class Worker::Impl {
     for (uint32_t slot : a.slots) {
       if (!slot_gpu_.count(slot)) return "slot " + std::to_string(slot) + " is not a slot of this worker";
       if (!seen.insert(slot).second) return "slot " + std::to_string(slot) + " is named twice";
-      for (const auto& [key, t] : running_) {
-        const auto& held = t.assign.slots;
+      // A queued assignment waits for the slot's running trial, but not behind another queued one.
+      if (!a.queued) {
+        if (const auto* held = RunningIn(slot)) {
+          return "slot " + std::to_string(slot) + " is busy with trial " + std::to_string(held->first) + " attempt " +
+                 std::to_string(held->second);
+        }
+      }
+      for (const QueuedLaunch& q : queued_) {
+        const auto& held = q.assign.slots;
         if (std::find(held.begin(), held.end(), slot) != held.end()) {
-          return "slot " + std::to_string(slot) + " is busy with trial " + std::to_string(key.first) + " attempt " +
-                 std::to_string(key.second);
+          return "slot " + std::to_string(slot) + " already has trial " + std::to_string(q.assign.trial_id) +
+                 " attempt " + std::to_string(q.assign.attempt) + " queued";
         }
       }
     }
@@ -390,6 +425,85 @@ class Worker::Impl {
       return "its trial dir '" + ShowPrintable(TrialDir(a).string(), 200) + "' is not inside the work dir";
     }
     return std::nullopt;
+  }
+
+  // The (trial, attempt) running in `slot`, or nullptr.
+  const std::pair<int64_t, int64_t>* RunningIn(uint32_t slot) const {
+    for (const auto& [key, t] : running_) {
+      const auto& held = t.assign.slots;
+      if (std::find(held.begin(), held.end(), slot) != held.end()) return &key;
+    }
+    return nullptr;
+  }
+
+  std::vector<QueuedLaunch>::const_iterator FindQueued(int64_t trial_id, int64_t attempt) const {
+    return std::find_if(queued_.begin(), queued_.end(), [&](const QueuedLaunch& q) {
+      return q.assign.trial_id == trial_id && q.assign.attempt == attempt;
+    });
+  }
+  std::vector<QueuedLaunch>::iterator FindQueued(int64_t trial_id, int64_t attempt) {
+    return std::find_if(queued_.begin(), queued_.end(), [&](const QueuedLaunch& q) {
+      return q.assign.trial_id == trial_id && q.assign.attempt == attempt;
+    });
+  }
+
+  // An assignment handed out ahead (AssignMsg::queued): checked and prepared now (its dirs made),
+  // so that only the process start is left for when every slot it names is free (StartQueued).
+  // Its slots free already: started now.
+  void Queue(const AssignMsg& a) {
+    if (running_.count({a.trial_id, a.attempt}) || FindQueued(a.trial_id, a.attempt) != queued_.end()) {
+      return;  // a repeated assignment
+    }
+    if (std::optional<std::string> problem = CheckAssignment(a)) {
+      LaunchFailed(a, "refused the assignment: " + *problem);
+      return;
+    }
+    const bool waits = std::any_of(a.slots.begin(), a.slots.end(), [&](uint32_t slot) { return RunningIn(slot); });
+    if (!waits) {
+      AssignMsg now = a;
+      now.queued = false;
+      Launch(now);
+      return;
+    }
+    try {
+      queued_.push_back(QueuedLaunch{a, Prepare(a)});
+    } catch (const std::exception& e) {
+      LaunchFailed(a, std::string("could not start: ") + e.what());
+      return;
+    }
+    log_->Debug("trial {} attempt {} queued in slot(s) {}", a.trial_id, a.attempt, SlotList(a.slots));
+  }
+
+  // Starts the queued assignments whose slots are all free now.
+  void StartQueued() {
+    for (size_t i = 0; i < queued_.size();) {
+      const std::vector<uint32_t>& slots = queued_[i].assign.slots;
+      if (std::any_of(slots.begin(), slots.end(), [&](uint32_t slot) { return RunningIn(slot); })) {
+        ++i;
+        continue;
+      }
+      QueuedLaunch q = std::move(queued_[i]);
+      queued_.erase(queued_.begin() + static_cast<std::ptrdiff_t>(i));
+      try {
+        Start(std::move(q.prepared));
+      } catch (const std::exception& e) {
+        LaunchFailed(q.assign, std::string("could not start: ") + e.what());
+      }
+    }
+  }
+
+  // Reports a queued attempt that will never start here.
+  void EndUnstarted(const AssignMsg& a, FinishCause how, const std::string& why) {
+    Unacked& u = unacked_[{a.trial_id, a.attempt}];
+    u.finished = FinishedMsg{a.trial_id, a.attempt, how, 0, why, ""};
+    Report(*u.finished);
+  }
+
+  // Gives every queued attempt back to the coordinator, which requeues it without charging a retry.
+  void HandBackQueued(const std::string& why) {
+    std::vector<QueuedLaunch> queued = std::move(queued_);
+    queued_.clear();
+    for (const QueuedLaunch& q : queued) EndUnstarted(q.assign, FinishCause::kWorkerShutdown, why);
   }
 
   fs::path TrialDir(const AssignMsg& a) const { return InWorkDir(Layout(a).trial_dir); }
@@ -408,12 +522,22 @@ class Worker::Impl {
 
   void Launch(const AssignMsg& a) {
     const std::pair<int64_t, int64_t> key{a.trial_id, a.attempt};
-    if (running_.count(key)) return;  // a repeated assignment
+    if (running_.count(key) || FindQueued(a.trial_id, a.attempt) != queued_.end()) return;  // a repeated assignment
     if (std::optional<std::string> problem = CheckAssignment(a)) {
       LaunchFailed(a, "refused the assignment: " + *problem);
       return;
     }
     try {
+      Start(Prepare(a));
+    } catch (const std::exception& e) {
+      LaunchFailed(a, std::string("could not start: ") + e.what());
+    }
+  }
+
+  // Everything of an assignment's launch that does not need its slot: its paths, parameters,
+  // command line and environment, and its dirs, created. Throws what makes it fail to start.
+  Prepared Prepare(const AssignMsg& a) {
+    {
       RunningTrialState t;
       t.assign = a;
       // Joined as text: every part of a layout is a plain name (CheckAssignment checked the
@@ -471,24 +595,37 @@ class Worker::Impl {
       // Only now, with everything checked, is anything created: the experiment dir, the trial
       // dir and its checkpoint dir, each private, none a link out of the work dir.
       for (const std::string& dir : {root + layout.experiment_dir, trial_dir, checkpoint_dir}) MakePrivateDir(dir, false);
-      t.process = TrialProcess::Start(launch);
-      log_->Info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt,
-                 t.process->pid(), SlotList(a.slots));
-      running_.emplace(key, std::move(t));
-    } catch (const std::exception& e) {
-      LaunchFailed(a, std::string("could not start: ") + e.what());
+      return Prepared{std::move(t), std::move(launch)};
     }
+  }
+
+  // Starts a prepared launch in its slots, which are free.
+  void Start(Prepared p) {
+    const AssignMsg& a = p.t.assign;
+    p.t.process = TrialProcess::Start(p.launch);
+    log_->Info("trial {} attempt {} started (pid {}) in slot(s) {}", a.trial_id, a.attempt, p.t.process->pid(),
+               SlotList(a.slots));
+    const std::pair<int64_t, int64_t> key{a.trial_id, a.attempt};
+    running_.emplace(key, std::move(p.t));
   }
 
   void PumpTrials() {
     std::vector<std::pair<int64_t, int64_t>> done;
+    std::vector<const MetricsMsg*> deferred;  // kept in unacked_, whose nodes do not move
     for (auto& [key, t] : running_) {
       std::optional<TrialExit> exit = t.held_exit;
       if (!exit) {
-        SendMetrics(t);
+        // Its output is read first (Poll reports the end only once stdout is drained); if it
+        // ended, what it printed leaves once what waits for its slot has started.
+        std::vector<const MetricsMsg*> read;
+        SendMetrics(t, &read);
         exit = t.process->Poll();
-        if (!exit) continue;
-        SendMetrics(t);
+        if (!exit) {
+          for (const MetricsMsg* m : read) Report(*m);
+          continue;
+        }
+        SendMetrics(t, &read);
+        deferred.insert(deferred.end(), read.begin(), read.end());
         log_->Info("trial {} attempt {} ended: {}", key.first, key.second, exit->message);
       }
       const bool stopping = shutting_down_ || (stop_ && stop_->load());
@@ -507,13 +644,19 @@ class Worker::Impl {
                                   : exit->how;
       Unacked& u = unacked_[key];
       u.finished = FinishedMsg{key.first, key.second, how, exit->code, exit->message, t.log_path};
-      Report(*u.finished);
       done.push_back(key);
     }
     for (const auto& key : done) running_.erase(key);
+    // What waited for these slots starts before the ended trials' last metrics and results leave:
+    // the slot does not wait for them.
+    if (!done.empty() && !queued_.empty()) StartQueued();
+    for (const MetricsMsg* m : deferred) Report(*m);
+    for (const auto& key : done) Report(*unacked_.at(key).finished);
   }
 
-  void SendMetrics(RunningTrialState& t) {
+  // Reads and parses what the trial printed since the last call, keeps it until acknowledged and
+  // sends it, or, with `defer`, leaves the sending to the caller (appending the kept message).
+  void SendMetrics(RunningTrialState& t, std::vector<const MetricsMsg*>* defer = nullptr) {
     MetricsMsg report;
     report.trial_id = t.assign.trial_id;
     report.attempt = t.assign.attempt;
@@ -526,8 +669,9 @@ class Worker::Impl {
     if (report.points.empty() && report.refused.empty()) return;
     Unacked& u = unacked_[{t.assign.trial_id, t.assign.attempt}];
     report.seq = u.next_seq++;
-    Report(report);
-    u.metrics.emplace(report.seq, std::move(report));
+    if (!defer) Report(report);
+    const MetricsMsg& kept = u.metrics.emplace(report.seq, std::move(report)).first->second;
+    if (defer) defer->push_back(&kept);
   }
 
   // Writes a refused value into the trial's log and adds it to the report, within the caps.
@@ -572,6 +716,7 @@ class Worker::Impl {
     // First, so that the coordinator hands this worker nothing more while its trials wind down,
     // and records it as disconnected rather than lost.
     if (welcomed_) Send(GoodbyeMsg{});
+    HandBackQueued("handed back before it started: the worker is shutting down");
     for (auto& [key, t] : running_) t.process->Stop();
     // Wait for the trials to end and (briefly) for the coordinator to acknowledge their results.
     const auto deadline = SteadyClock::now() + std::chrono::duration<double>(options_.kill_grace_s + 2);
@@ -600,6 +745,8 @@ class Worker::Impl {
   std::vector<std::string> trial_env_drop_;  // options_.trial_env_drop and kAlwaysDropped
   std::map<std::pair<int64_t, int64_t>, RunningTrialState> running_;  // by (trial, attempt)
   std::map<std::pair<int64_t, int64_t>, Unacked> unacked_;  // by (trial, attempt)
+  // Assignments handed out ahead, waiting for their slots (Queue), oldest first, each prepared.
+  std::vector<QueuedLaunch> queued_;
   bool welcomed_ = false;
   uint64_t token_ = 0;  // from the last Welcome; stamped on every message (Send)
   fs::path token_path_;  // where token_ is kept between runs (TokenPath)

@@ -54,6 +54,13 @@ class Worker {
   // experiment name that is not a safe directory name, an empty command or ids that are not
   // positive is refused (logged, and reported as a FinishedMsg with how kLaunchFailed saying
   // what is wrong); nothing of it is run or created. A trial's dir is always inside the work dir.
+  //
+  // A queued assignment (AssignMsg::queued) may name busy slots: it is checked and prepared when
+  // it arrives (its dirs made, its command line and environment built), kept, and started as soon
+  // as the trials in its slots have ended, before their last metrics and results are sent. A slot holds at most one queued assignment (another is refused), and a slot that holds
+  // one takes no other assignment. A queued attempt that is stopped before it starts is reported
+  // as kStopped; at a registration (the coordinator restarted, or lost this worker) and at
+  // shutdown every queued attempt is handed back (kWorkerShutdown) without having run.
   // Metric values its parser refuses are written into the trial's log (naming the stdout line)
   // and reported in MetricsMsg::refused, at most 10 per metric name and 100 per attempt.
   //

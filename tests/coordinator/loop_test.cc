@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -110,8 +111,9 @@ struct Worker {
 
   Worker(Rig& r, std::string name) : rig(r), peer("conn-" + name), id(std::move(name)) {}
 
-  void Register(int slots = 1, std::vector<RunningTrial> running = {}) {
+  void Register(int slots = 1, std::vector<RunningTrial> running = {}, bool takes_queued = false) {
     RegisterMsg m{id, "host-" + id, {}, {}, std::move(running), token};
+    m.takes_queued = takes_queued;
     for (int i = 0; i < slots; ++i) m.slots.push_back(SlotInfo{static_cast<uint32_t>(i), -1});
     rig.port->Deliver(peer, std::move(m));
     rig.Step();
@@ -201,6 +203,166 @@ TEST_CASE("loop: a worker that heartbeats is kept; one silent for worker_timeout
   CHECK(rig.Trial(first.trial_id).status == TrialStatus::kCompleted);
   CHECK(rig.Trial(first.trial_id).objective == 0.5);
   CHECK(rig.Experiment(exp).status == ExperimentStatus::kRunning);
+}
+
+// Splits assignments into those for free slots and those queued ahead.
+std::pair<std::vector<AssignMsg>, std::vector<AssignMsg>> ByQueued(const std::vector<AssignMsg>& all) {
+  std::pair<std::vector<AssignMsg>, std::vector<AssignMsg>> split;
+  for (const AssignMsg& a : all) (a.queued ? split.second : split.first).push_back(a);
+  return split;
+}
+
+TEST_CASE("loop: once trials are short, the next ones are queued behind running ones of their experiment; a "
+          "queued run starts when the one ahead ends, and max_parallel counts only begun ones") {
+  Rig rig;
+  rig.Submit(SpecText{.name = "ahead", .limits = "{max_trials: 8, max_parallel: 2}"});
+  Worker a(rig, "a");
+  a.Register(3, {}, true);
+  auto [first, none] = ByQueued(a.Take<AssignMsg>());
+  REQUIRE(first.size() == 2);  // max_parallel, on a worker with 3 slots
+  CHECK(none.empty());         // nothing is known of the trials' length yet: nothing ahead
+  // A trial that ends in 300 ms: short.
+  rig.Advance(300ms);
+  a.Report(first[0], 1, {{1, 0.5}});
+  a.Finish(first[0]);
+  rig.Step();
+  auto [now, ahead] = ByQueued(a.Take<AssignMsg>());
+  REQUIRE(now.size() == 1);  // the freed place, in a free slot
+  REQUIRE(ahead.size() == 2);  // one behind each running trial, none in the third (free) slot
+  CHECK(ahead[0].slots.size() == 1);
+  CHECK(ahead[0].slots != ahead[1].slots);
+  for (const AssignMsg& q : ahead) {
+    CHECK(q.slots != std::vector<uint32_t>{2});
+    CHECK(rig.Trial(q.trial_id).status == TrialStatus::kRunning);  // held by its worker from now
+  }
+  CHECK(a.Take<AssignMsg>().empty());
+  const double queued_at = rig.Run(ahead[0].trial_id, 1).started_at.value();
+
+  // The trial ahead of ahead[0] ends: ahead[0] began then, and its slot gets the next one queued.
+  rig.Advance(400ms);
+  const AssignMsg& before = ahead[0].slots == now[0].slots ? now[0] : first[1];
+  a.Report(before, 1, {{1, 0.25}});
+  a.Finish(before);
+  rig.Step();
+  CHECK(rig.Run(ahead[0].trial_id, 1).started_at.value() == doctest::Approx(queued_at + 0.4));
+  CHECK(rig.Trial(ahead[0].trial_id).started_at.value() == doctest::Approx(queued_at + 0.4));
+  CHECK(rig.Run(ahead[1].trial_id, 1).started_at.value() == doctest::Approx(queued_at));  // not begun
+  auto [none_free, next] = ByQueued(a.Take<AssignMsg>());
+  CHECK(none_free.empty());  // two begun: max_parallel holds
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].slots == ahead[0].slots);
+}
+
+TEST_CASE("loop: nothing is handed out ahead after a long trial, for a strategy that learns, or when a result "
+          "may end the experiment") {
+  struct Case {
+    std::string title;
+    SpecText spec;
+    std::chrono::milliseconds trial_takes;
+  };
+  const std::vector<Case> cases = {
+      {"a trial of a second", SpecText{.name = "long", .limits = "{max_trials: 6, max_parallel: 1}"}, 1000ms},
+      {"bayesian", SpecText{.name = "bo", .limits = "{max_trials: 6, max_parallel: 1}",
+                            .strategy = "{type: bayesian, seed: 5, n_initial: 2}"}, 10ms},
+      {"a target", SpecText{.name = "target", .limits = "{max_trials: 6, max_parallel: 1}",
+                            .extra = "completion: {target: 2.0}"}, 10ms},
+      {"patience", SpecText{.name = "patience", .limits = "{max_trials: 6, max_parallel: 1}",
+                            .extra = "completion: {patience: 4}"}, 10ms},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.title);
+    Rig rig;
+    rig.Submit(k.spec);
+    Worker a(rig, "a");
+    a.Register(1, {}, true);
+    for (int i = 0; i < 3; ++i) {
+      // A strategy that runs off the loop (bayesian) answers a moment later.
+      std::vector<AssignMsg> assigned;
+      for (int wait = 0; wait < 1000 && assigned.empty(); ++wait) {
+        assigned = a.Take<AssignMsg>();
+        if (assigned.empty()) {
+          std::this_thread::sleep_for(2ms);
+          rig.Step();
+        }
+      }
+      REQUIRE(assigned.size() == 1);
+      CHECK_FALSE(assigned[0].queued);
+      rig.Advance(k.trial_takes);
+      a.Report(assigned[0], 1, {{1, 0.5 + 0.01 * i}});
+      a.Finish(assigned[0]);
+      rig.Step();
+    }
+  }
+}
+
+TEST_CASE("loop: trials queued on a worker that is lost go back to the queue with the running ones, uncharged") {
+  Rig rig;
+  rig.Submit(SpecText{.name = "ahead-lost", .limits = "{max_trials: 6, max_parallel: 1}"});
+  Worker a(rig, "a");
+  a.Register(1, {}, true);
+  const AssignMsg first = a.Assigned();
+  a.Report(first, 1, {{1, 0.5}});
+  a.Finish(first);
+  rig.Step();
+  auto [now, ahead] = ByQueued(a.Take<AssignMsg>());
+  REQUIRE(now.size() == 1);
+  REQUIRE(ahead.size() == 1);
+  CHECK(ahead[0].slots == now[0].slots);
+  // Silent for a worker timeout: lost, with the running and the queued attempt.
+  rig.Advance(10100ms);
+  for (const AssignMsg& held : {now[0], ahead[0]}) {
+    const TrialRow t = rig.Trial(held.trial_id);
+    CHECK(t.status == TrialStatus::kPending);
+    CHECK(t.retries_used == 0);
+    CHECK(rig.Run(held.trial_id, 1).status == RunStatus::kLost);
+  }
+  // Another worker runs both, as their second attempts; nothing is queued for it yet, because
+  // nothing was queued on a worker that does not take queued assignments.
+  Worker b(rig, "b");
+  b.Register(2);
+  auto [again, ahead_b] = ByQueued(b.Take<AssignMsg>());
+  CHECK(ahead_b.empty());
+  REQUIRE(again.size() == 1);  // max_parallel 1
+  CHECK(again[0].trial_id == now[0].trial_id);
+  CHECK(again[0].attempt == 2);
+  b.Report(again[0], 1, {{1, 0.5}});
+  b.Finish(again[0]);
+  rig.Step();
+  const AssignMsg then = b.Assigned();
+  CHECK(then.trial_id == ahead[0].trial_id);
+  CHECK(then.attempt == 2);
+  CHECK_FALSE(then.queued);
+}
+
+TEST_CASE("loop: a queued trial that its worker drops before it began frees nothing, and a stopped experiment "
+          "stops its queued trials too") {
+  Rig rig;
+  const int64_t exp = rig.Submit(SpecText{.name = "ahead-drop", .limits = "{max_trials: 9, max_parallel: 1}"});
+  Worker a(rig, "a");
+  a.Register(1, {}, true);
+  const AssignMsg first = a.Assigned();
+  a.Report(first, 1, {{1, 0.5}});
+  a.Finish(first);
+  rig.Step();
+  auto [now, ahead] = ByQueued(a.Take<AssignMsg>());
+  REQUIRE(ahead.size() == 1);
+  // The worker registered again and handed the queued one back before it began: requeued,
+  // uncharged, and its slot is still the running trial's.
+  a.Finish(ahead[0], FinishCause::kWorkerShutdown);
+  rig.Step();
+  CHECK(rig.Run(ahead[0].trial_id, 1).status == RunStatus::kHandedBack);
+  CHECK(rig.Trial(ahead[0].trial_id).retries_used == 0);
+  auto [none_free, ahead_again] = ByQueued(a.Take<AssignMsg>());
+  CHECK(none_free.empty());
+  REQUIRE(ahead_again.size() == 1);  // queued again behind the running trial
+  CHECK(ahead_again[0].trial_id == ahead[0].trial_id);
+  CHECK(ahead_again[0].attempt == 2);
+  // A cancel stops the running and the queued trial; each is told.
+  rig.Request(CancelRequest{std::to_string(exp)});
+  std::vector<StopMsg> stops = a.Take<StopMsg>();
+  CHECK(stops.size() == 2);
+  CHECK(rig.Trial(ahead[0].trial_id).status == TrialStatus::kStopped);
+  CHECK(rig.Trial(now[0].trial_id).status == TrialStatus::kStopped);
 }
 
 TEST_CASE("loop: a lost worker's late metrics and result change nothing; it is told to register, then to stop the attempt") {

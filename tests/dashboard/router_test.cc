@@ -321,6 +321,7 @@ class ThrowingStore final : public Store {
   int64_t ReserveTrialIds(int64_t) override { return Fail<int64_t>(); }
   void ReturnTrialIds(int64_t) override { fault_(); }
   int64_t StartRun(const NewRun&) override { return Fail<int64_t>(); }
+  void StartedRun(int64_t, int64_t, double) override { fault_(); }
   void AppendMetrics(int64_t, int64_t, std::span<const MetricPoint>) override { fault_(); }
   void FinishRun(const RunEnd&) override { fault_(); }
   void SetExperimentStatus(int64_t, ExperimentStatus, std::string_view, double) override { fault_(); }

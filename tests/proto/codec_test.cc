@@ -33,9 +33,16 @@ std::vector<Message> Samples() {
   assign.timeout_s = 90;
   assign.budget = 9;
   assign.step_offset = 27;
+  AssignMsg queued = assign;
+  queued.trial_id = 43;
+  queued.queued = true;
+  RegisterMsg takes_queued{"host:1:ab", "host", {{0, -1}}, {}, {}, 8, "/scratch/hpt-runs"};
+  takes_queued.takes_queued = true;
   return {
       RegisterMsg{"host:1:ab", "host", {{0, 0}, {1, 1}, {2, -1}}, {{0, "NVIDIA H100", 81559}, {1, "NVIDIA H100", 81559}},
                   {{5, 1, {0}}}, 7, "/scratch/hpt-runs"},
+      takes_queued,
+      queued,
       HeartbeatMsg{{{5, 1, {0}}, {6, 2, {1, 2}}}},
       MetricsMsg{5, 1, {{"val_loss", 1, 0.25, 1.7e9}, {"val_accuracy", 1, 0.93, 1.7e9}}, 4},
       FinishedMsg{5, 1, FinishCause::kExited, 3, "exit code 3", "/tmp/x.log"},

@@ -301,6 +301,36 @@ STORE_CONTRACT("store: an attempt's start and end set exactly what the contract 
   CHECK(store.Components(t)[2].log_path == "/logs/started.log");
 }
 
+STORE_CONTRACT("store: a run handed out ahead records its real start; its trial's start follows on its first "
+               "attempt only") {
+  F f;
+  Store& store = f.store();
+  const int64_t exp = store.CreateExperiment(MakeExperiment("ahead"));
+  const int64_t t = store.CreateTrial(exp, 1, Params{}, 1);
+  const int64_t first = store.StartRun(MakeRun(t, 1, 10));
+  store.StartedRun(t, first, 12.5);
+  CHECK(store.Components(t).back().started_at == 12.5);
+  CHECK(store.FindTrial(t)->started_at == 12.5);
+  CHECK(store.FindTrial(t)->status == TrialStatus::kRunning);
+  store.FinishRun(MakeEnd(t, first, RunStatus::kLost, TrialStatus::kPending, 20));
+  // Ended: it cannot start any more.
+  CHECK(KindOf([&] { store.StartedRun(t, first, 21); }) == ErrorKind::kNotFound);
+  CHECK(store.Components(t).back().started_at == 12.5);
+
+  const int64_t second = store.StartRun(MakeRun(t, 2, 30));
+  store.StartedRun(t, second, 31);
+  CHECK(store.Components(t).back().started_at == 31);
+  CHECK(store.FindTrial(t)->started_at == 12.5);  // the first attempt's start stays
+
+  // Not a run of this trial, or not a run at all.
+  const int64_t t2 = store.CreateTrial(exp, 2, Params{}, 1);
+  CHECK(KindOf([&] { store.StartedRun(t2, second, 32); }) == ErrorKind::kNotFound);
+  CHECK(KindOf([&] { store.StartedRun(t2, store.Components(t2)[1].id, 32); }) == ErrorKind::kNotFound);
+  CHECK(KindOf([&] { store.StartedRun(999, second, 32); }) == ErrorKind::kNotFound);
+  CHECK(store.Components(t).back().started_at == 31);
+  CHECK_FALSE(store.FindTrial(t2)->started_at);
+}
+
 STORE_CONTRACT("store: reserved trial ids are never handed out again once committed") {
   F f;
   Store& store = f.store();

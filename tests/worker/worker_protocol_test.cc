@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <typeinfo>
 #include <vector>
 
 #include "core/command.h"
@@ -152,6 +153,7 @@ class ScriptedCoordinator {
     auto in = Next(*coordinator_, 5s);
     REQUIRE(in);
     REQUIRE(std::holds_alternative<RegisterMsg>(in->message));
+    registered = std::get<RegisterMsg>(in->message);
     peer_ = in->peer;
     coordinator_->SendTo(peer_, WelcomeMsg{100, 42});
   }
@@ -176,6 +178,16 @@ class ScriptedCoordinator {
   }
 
   void Send(const AssignMsg& a) { coordinator_->SendTo(peer_, a); }
+  void Send(const Message& m) { coordinator_->SendTo(peer_, m); }
+  // The next message of type T; the others before it are dropped unanswered.
+  template <class T>
+  T Await() {
+    while (auto in = Next(*coordinator_, 10s)) {
+      if (auto* m = std::get_if<T>(&in->message)) return *m;
+    }
+    FAIL("no " << typeid(T).name() << " came");
+    return {};
+  }
   // What SIGTERM to the worker process does (hpt worker's signal handler sets this flag).
   void StopWorker() { stop_ = true; }
   void Stop(int64_t trial_id) { coordinator_->SendTo(peer_, StopMsg{trial_id, 1, "test"}); }
@@ -198,6 +210,7 @@ class ScriptedCoordinator {
 
   TempDir dir;
   std::vector<MetricsMsg> metrics;
+  RegisterMsg registered;  // its first registration
 
  private:
   Network network_;
@@ -275,6 +288,86 @@ TEST_CASE("worker: a slot is free again for a new assignment once its trial ende
   CHECK(c.Finished(1).how == FinishCause::kExited);
   c.Send(ScriptedCoordinator::Assignment(2, 0, {"/bin/sh", "-c", "exit 0"}));
   CHECK(c.Finished(2).how == FinishCause::kExited);
+}
+
+// A command that waits until `go` exists, then leaves `done` behind as it exits.
+std::vector<std::string> WaitFor(const std::filesystem::path& go, const std::filesystem::path& done) {
+  return {"/bin/sh", "-c", "while [ ! -e '" + go.string() + "' ]; do sleep 0.01; done; touch '" + done.string() + "'"};
+}
+
+TEST_CASE("worker: a queued assignment starts in its slot once the trial there ended; a second one queued there is "
+          "refused; one queued in a free slot starts at once") {
+  ScriptedCoordinator c;
+  CHECK(c.registered.takes_queued);
+  const std::filesystem::path go = c.dir.path / "go", one_done = c.dir.path / "one-done";
+  c.Send(ScriptedCoordinator::Assignment(1, 0, WaitFor(go, one_done)));
+  AssignMsg second = ScriptedCoordinator::Assignment(2, 0, {"/bin/sh", "-c", "test -e '" + one_done.string() + "'"});
+  second.queued = true;
+  c.Send(second);
+  AssignMsg third = ScriptedCoordinator::Assignment(3, 0, {"/bin/sh", "-c", "exit 0"});
+  third.queued = true;
+  c.Send(third);
+  const FinishedMsg refused = c.Finished(3);
+  CHECK(refused.how == FinishCause::kLaunchFailed);
+  CHECK(refused.message == "refused the assignment: slot 0 already has trial 2 attempt 1 queued");
+  AssignMsg free_slot = ScriptedCoordinator::Assignment(4, 1, {"/bin/sh", "-c", "exit 0"});
+  free_slot.queued = true;
+  c.Send(free_slot);
+  CHECK(c.Finished(4).how == FinishCause::kExited);
+
+  std::ofstream{go};
+  CHECK(c.Finished(1).how == FinishCause::kExited);
+  // Trial 2 ran after trial 1 had exited (its test found the file trial 1 left), and exited 0.
+  const FinishedMsg f2 = c.Finished(2);
+  CHECK(f2.how == FinishCause::kExited);
+  CHECK(f2.code == 0);
+}
+
+TEST_CASE("worker: a queued attempt stopped before it starts is reported stopped and never runs; when it registers "
+          "again or shuts down, a queued attempt is handed back unrun") {
+  ScriptedCoordinator c;
+  const std::filesystem::path go = c.dir.path / "go", one_done = c.dir.path / "one-done", ran = c.dir.path / "ran";
+  c.Send(ScriptedCoordinator::Assignment(1, 0, WaitFor(go, one_done)));
+  const std::vector<std::string> touch = {"/bin/sh", "-c", "touch '" + ran.string() + "'"};
+  AssignMsg stopped = ScriptedCoordinator::Assignment(2, 0, touch);
+  stopped.queued = true;
+  c.Send(stopped);
+  c.Stop(2);
+  const FinishedMsg f2 = c.Finished(2);
+  CHECK(f2.how == FinishCause::kStopped);
+  CHECK(f2.message == "stopped before it started: test");
+
+  // Asked to register again: the queued attempt is listed as an unacknowledged result, without
+  // slots, and reported handed back once welcomed.
+  AssignMsg handed = ScriptedCoordinator::Assignment(3, 0, touch);
+  handed.queued = true;
+  c.Send(handed);
+  c.Send(ReregisterMsg{});
+  const RegisterMsg again = c.Await<RegisterMsg>();
+  CHECK(again.takes_queued);
+  std::map<int64_t, std::vector<uint32_t>> listed;
+  for (const RunningTrial& r : again.running) listed[r.trial_id] = r.slots;
+  CHECK(listed == std::map<int64_t, std::vector<uint32_t>>{{1, {0}}, {3, {}}});
+  c.Send(WelcomeMsg{100, 43});
+  const FinishedMsg f3 = c.Finished(3);
+  CHECK(f3.how == FinishCause::kWorkerShutdown);
+  CHECK(f3.message == "handed back before it started: the worker registered again");
+
+  AssignMsg at_shutdown = ScriptedCoordinator::Assignment(4, 0, touch);
+  at_shutdown.queued = true;
+  c.Send(at_shutdown);
+  c.Send(ScriptedCoordinator::Assignment(5, 1, {"/bin/sh", "-c", "exit 0"}));  // a round trip: 4 arrived
+  CHECK(c.Finished(5).how == FinishCause::kExited);
+  c.StopWorker();
+  const FinishedMsg f4 = c.Finished(4);
+  CHECK(f4.how == FinishCause::kWorkerShutdown);
+  CHECK(f4.message == "handed back before it started: the worker is shutting down");
+  CHECK(c.Finished(1).how == FinishCause::kWorkerShutdown);
+  CHECK_FALSE(std::filesystem::exists(ran));
+  // Its dirs were made when it was queued, ready for its start (and for a later attempt of it);
+  // no log, since it never ran.
+  CHECK(std::filesystem::is_directory(c.runs() / "e-1" / "trial-2" / "checkpoint"));
+  CHECK_FALSE(std::filesystem::exists(c.runs() / "e-1" / "trial-2" / "attempt-1.log"));
 }
 
 TEST_CASE("worker: the work dir, trial dirs and logs it creates are private whatever the umask") {
