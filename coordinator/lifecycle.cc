@@ -164,7 +164,10 @@ std::optional<TrialCounts> Lifecycle::LiveCounts(int64_t experiment_id) const {
   auto it = experiments_.find(experiment_id);
   if (it == experiments_.end() || it->second->row.status != ExperimentStatus::kRunning) return std::nullopt;
   const Experiment& e = *it->second;
-  return TrialCounts{static_cast<int64_t>(e.queue.size()), e.running, e.completed, e.failed, e.stopped};
+  // A trial queued on its worker behind a running one has not begun: it is pending to the user
+  // (else `running` could show twice max_parallel), though the store records its run already.
+  return TrialCounts{static_cast<int64_t>(e.queue.size()) + e.queued, e.running - e.queued, e.completed, e.failed,
+                     e.stopped};
 }
 
 void Lifecycle::CheckRuntimeLimits() {
