@@ -37,6 +37,12 @@
       fact('best ' + e.objective.metric + ' (' + e.objective.goal + ')',
            e.best ? el('span', {}, hpt.num(e.best.objective), ' ', el('a', { href: '/trials/' + e.best.trial }, 'trial ' + e.best.number)) : '—'),
       fact('strategy', e.strategy),
+      // A warm start: the parent observations the strategy learned from, each parent's best beside.
+      e.warm_start ? fact('warm start (' + e.warm_start.type + ')',
+          el('span', {}, e.warm_start.observations + ' from ',
+             ...e.warm_start.parents.flatMap((q, i) => [i ? ', ' : '',
+               el('a', { href: '/experiments/' + q.id }, q.name),
+               q.best !== null ? ' (best ' + hpt.num(q.best) + ')' : '']))) : null,
       fact('started', hpt.time(e.created_at)),
       fact('duration', hpt.duration(lasted)),
       e.reason ? fact('reason', e.reason) : null].filter(Boolean));
