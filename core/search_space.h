@@ -35,7 +35,7 @@ struct ParamSpec {
   std::vector<ParamValue> choices;  // categorical, in spec order
   int grid_points = 0;              // points per axis for grid search; 0 = not given
   // Every condition must hold for the parameter to be active; empty = always active.
-  std::vector<ParamCondition> when;
+  std::vector<ParamCondition> when{};
   bool operator==(const ParamSpec&) const = default;
 };
 
