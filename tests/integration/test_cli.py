@@ -92,6 +92,14 @@ class SpecValidationTest(ClusterTest):
         again = hpt("validate", write_spec(self.tmp, r.stdout, "normalized.yaml"), check=True)
         self.assertEqual(again.stdout, r.stdout)
 
+    def test_every_shipped_config_validates(self):
+        configs = os.path.join(REPO, "configs")
+        names = sorted(n for n in os.listdir(configs) if n.endswith(".yaml"))
+        self.assertIn("fashion-mnist-conditional.yaml", names)
+        for name in names:
+            with self.subTest(config=name):
+                hpt("validate", os.path.join(configs, name), check=True)
+
 
 class RunTest(ClusterTest):
     def test_hpt_run_tunes_the_quickstart_and_read_commands_show_the_result(self):
