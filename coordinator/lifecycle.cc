@@ -119,7 +119,15 @@ Experiment& Lifecycle::AddExperiment(const ExperimentRow& row, Spec spec) {
   e->row = row;
   e->spec = std::move(spec);
   e->space = std::make_unique<SearchSpace>(e->spec.parameters);
-  const WarmStart warm = LoadWarmStart(store_, row.id, e->spec, *e->space);
+  WarmStart warm;
+  try {
+    warm = LoadWarmStart(store_, row.id, e->spec, *e->space);
+  } catch (const Error& error) {
+    // Recorded at submission, so it read then; an experiment must still run if it cannot now.
+    if (error.kind() != ErrorKind::kInvalidInput) throw;
+    log_->Warn("experiment {} '{}': its warm start cannot be read ({}); it goes on without it", row.id, row.name,
+               error.what());
+  }
   if (!warm.observations.empty()) {
     log_->Info("experiment {} '{}': {} warm start, {} parent observations", row.id, row.name,
                ToString(warm.type), warm.observations.size());
