@@ -289,9 +289,13 @@ class Compiler {
       return "(NOT " + inner + ")";
     }
     if (n.op == SearchNode::Op::kAnd || n.op == SearchNode::Op::kOr) {
-      const std::string left = Expr(n.children[0]);
-      const std::string right = Expr(n.children[1]);
-      return "(" + left + (n.op == SearchNode::Op::kAnd ? " AND " : " OR ") + right + ")";
+      // The cheaper side first: SQLite stops at a false AND (a true OR) before running the other
+      // side's subqueries. Comparisons are never unknown (see below), so the order cannot change
+      // the result.
+      const bool swap = Cost(n.children[1]) < Cost(n.children[0]);
+      const std::string first = Expr(n.children[swap ? 1 : 0]);
+      const std::string second = Expr(n.children[swap ? 0 : 1]);
+      return "(" + first + (n.op == SearchNode::Op::kAnd ? " AND " : " OR ") + second + ")";
     }
     const std::string op = n.compare == "!=" ? "<>" : n.compare;
     if (n.field.kind == SearchField::Kind::kComponent) {
@@ -308,6 +312,21 @@ class Compiler {
     binds.push_back(n.value);
     // A missing value makes the comparison false rather than SQL's unknown, so `not` is plain negation.
     return "COALESCE(" + lhs + " " + op + " ?, 0)";
+  }
+
+  // A rough cost of evaluating `n` on one trial: columns, then JSON, then subqueries.
+  static int Cost(const SearchNode& n) {
+    if (n.op != SearchNode::Op::kCompare) {
+      int sum = 0;
+      for (const SearchNode& c : n.children) sum += Cost(c);
+      return sum;
+    }
+    switch (n.field.kind) {
+      case SearchField::Kind::kParam: return 4;
+      case SearchField::Kind::kComponent: return 16;
+      case SearchField::Kind::kMetric: return 16;
+      default: return 1;
+    }
   }
 
   // The SQL of a field's value; binds its name.
@@ -406,18 +425,17 @@ CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchS
   Compiler c;
   std::string sql =
       "SELECT t.id, t.number, t.experiment_id, e.name, t.status, t.objective, t.params, t.started_at, t.ended_at";
-  for (const SearchField& f : out.selected) sql += ", " + c.Field(f);
+  for (size_t i = 0; i < out.selected.size(); ++i) sql += ", " + c.Field(out.selected[i]) + " AS v" + std::to_string(i);
   sql += " FROM trials t JOIN experiments e ON e.id = t.experiment_id WHERE " + c.Expr(expr);
   if (sort) {
-    const std::string key = c.Field(sort->field);
-    // The key's binds appear twice in the SQL: once for IS NULL, once for the order.
-    const std::vector<SearchValue> key_binds(c.binds.end() - (sort->field.kind == SearchField::Kind::kParam ||
-                                                                      sort->field.kind == SearchField::Kind::kMetric
-                                                                  ? 1
-                                                                  : 0),
-                                             c.binds.end());
-    c.binds.insert(c.binds.end(), key_binds.begin(), key_binds.end());
-    sql += " ORDER BY (" + key + ") IS NULL, " + key + (sort->descending ? " DESC" : " ASC") + ", t.id";
+    // A metric key is one of the selected columns: ordering by its name reuses the value
+    // computed for the row rather than running its subquery again.
+    std::string key;
+    for (size_t i = 0; i < out.selected.size() && sort->field.kind == SearchField::Kind::kMetric; ++i) {
+      if (out.selected[i].Text() == sort->field.Text()) key = "v" + std::to_string(i);
+    }
+    if (key.empty()) key = c.Field(sort->field);
+    sql += " ORDER BY " + key + (sort->descending ? " DESC" : " ASC") + " NULLS LAST, t.id";
   } else {
     sql += " ORDER BY t.experiment_id, t.number";
   }
