@@ -41,6 +41,8 @@
 #include "plot/plot.h"
 #include "slurm/slurm.h"
 #include "store/query.h"
+#include "store/search.h"
+#include "store/views.h"
 #include "store/store.h"
 #include "worker/worker.h"
 
@@ -980,6 +982,15 @@ int Main(int argc, char** argv) {
   AddReadOptions(export_cmd, read);
   // For programs: json (the default) or csv, never the table meant for eyes.
   export_cmd->get_option("--format")->default_str("json")->check(CLI::IsMember({"json", "csv"}));
+  std::string export_metrics;
+  export_cmd->add_option("--metrics", export_metrics, "Only these metrics' statistics, in this order: a,b,c");
+  std::string search_expr, search_sort;
+  int64_t search_top = 0;
+  auto* search_cmd = app.add_subcommand("search", "Trials of every experiment in a store that match EXPR (docs/cli.md)");
+  search_cmd->add_option("expr", search_expr, "e.g. 'metrics.val_acc.last > 0.9 and params.lr < 1e-2'")->required();
+  search_cmd->add_option("--sort", search_sort, "FIELD [asc|desc] (default: by experiment, then trial number)");
+  search_cmd->add_option("--top", search_top, "Rows (0 = all)")->capture_default_str()->check(AtLeast(0));
+  AddReadOptions(search_cmd, read);
   PlotFlags plot;
   auto* plot_cmd = app.add_subcommand("plot", "Draw a chart of an experiment as a standalone SVG (docs/plots.md)");
   plot_cmd->add_option("experiment", plot.experiment, "Experiment id or name")->required();
@@ -1146,6 +1157,15 @@ int Main(int argc, char** argv) {
     if (*watch_cmd) return Watch(read, experiment);
     if (*plot_cmd) return Plot(plot);
 
+    if (*search_cmd) {
+      if (read.db.empty()) {
+        // The search runs as SQL on the store file; a coordinator does not answer it (yet).
+        throw Error(ErrorKind::kInvalidInput,
+                    "search reads a store file: give --db FILE (through --coordinator it is not supported)");
+      }
+      PrintSearch(RunSearch(read.db, search_expr, search_sort, search_top), ParseOutputFormat(read.format), std::cout);
+      return kExitOk;
+    }
     const bool export_default = *export_cmd && export_cmd->get_option("--format")->count() == 0;
     const OutputFormat format = ParseOutputFormat(export_default ? "json" : read.format);
     Network network;
@@ -1162,16 +1182,31 @@ int Main(int argc, char** argv) {
     } else if (*trial_cmd) {
       PrintTrialDetail(source->Query({QueryKind::kTrial, "", 0, trial_id}), format, std::cout);
     } else if (*export_cmd) {
-      auto trials = source->Query({QueryKind::kTrials, experiment, 0, 0});
-      if (format == OutputFormat::kJson) {
-        nlohmann::ordered_json all = nlohmann::ordered_json::array();
-        for (const auto& t : trials) {
-          all.push_back(source->Query({QueryKind::kTrial, "", 0, t["trial"].get<int64_t>()}));
+      std::vector<std::string> metrics;
+      for (size_t start = 0; !export_metrics.empty() && start <= export_metrics.size();) {
+        const size_t comma = std::min(export_metrics.find(',', start), export_metrics.size());
+        const std::string name = export_metrics.substr(start, comma - start);
+        if (name.empty()) throw Error(ErrorKind::kInvalidInput, "--metrics: an empty name in '" + export_metrics + "'");
+        if (std::find(metrics.begin(), metrics.end(), name) != metrics.end()) {
+          throw Error(ErrorKind::kInvalidInput, "--metrics: '" + name + "' is named twice");
         }
-        std::cout << all.dump(2) << "\n";
-      } else {
-        PrintTrials(trials, format, std::cout);
+        metrics.push_back(name);
+        start = comma + 1;
       }
+      auto trials = source->Query({QueryKind::kTrials, experiment, 0, 0});
+      nlohmann::ordered_json all = nlohmann::ordered_json::array();
+      for (const auto& t : trials) {
+        nlohmann::ordered_json row =
+            ExportTrialJson(source->Query({QueryKind::kTrial, "", 0, t["trial"].get<int64_t>()}), metrics);
+        if (format == OutputFormat::kCsv) {
+          // The CSV reads the statistics, not the series: not keeping every point of every trial
+          // until the header is known divides the memory of a 100k-trial export by about ten.
+          row.erase("metrics");
+          row.erase("components");
+        }
+        all.push_back(std::move(row));
+      }
+      PrintExport(all, format, std::cout);
     }
     return kExitOk;
   } catch (const Error& e) {

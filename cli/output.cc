@@ -160,6 +160,93 @@ void PrintTrials(const Json& trials, OutputFormat format, std::ostream& out) {
   else PrintTable(header, rows, out);
 }
 
+namespace {
+
+// The keys of `field` over all rows, in first-seen order.
+std::vector<std::string> KeysOf(const Json& rows, const char* field) {
+  std::vector<std::string> keys;
+  std::set<std::string> seen;
+  for (const Json& r : rows) {
+    if (!r.contains(field) || !r[field].is_object()) continue;
+    for (const auto& [k, v] : r[field].items()) {
+      if (seen.insert(k).second) keys.push_back(k);
+    }
+  }
+  return keys;
+}
+
+const Json& At(const Json& row, const char* field, const std::string& key) {
+  static const Json kNull;
+  if (!row.contains(field) || !row[field].is_object() || !row[field].contains(key)) return kNull;
+  return row[field][key];
+}
+
+}  // namespace
+
+void PrintExport(const Json& rows, OutputFormat format, std::ostream& out) {
+  if (format != OutputFormat::kCsv) {
+    out << rows.dump(2) << "\n";
+    return;
+  }
+  const std::vector<std::string> params = KeysOf(rows, "params");
+  const std::vector<std::string> statics = KeysOf(rows, "static");
+  const std::vector<std::string> metrics = KeysOf(rows, "statistics");
+  static const std::pair<const char*, const char*> kStats[] = {
+      {"last", "Last"}, {"min", "Min"}, {"max", "Max"}, {"avg", "Avg"}, {"stddev", "StdDev"}, {"count", "Count"}};
+  Row header = {"trial", "number", "status", "objective", "duration", "worker", "gpus"};
+  for (const auto& p : params) header.push_back("params." + p);
+  for (const auto& p : statics) header.push_back("static." + p);
+  header.push_back("components");
+  for (const auto& m : metrics) {
+    for (const auto& [key, title] : kStats) header.push_back(m + " - " + title);
+  }
+  std::vector<Row> table;
+  for (const Json& t : rows) {
+    Row r;
+    for (const char* k : {"trial", "number", "status", "objective", "duration", "worker", "gpus"}) {
+      r.push_back(CsvValue(t.contains(k) ? t[k] : Json()));
+    }
+    for (const auto& p : params) r.push_back(CsvValue(At(t, "params", p)));
+    for (const auto& p : statics) r.push_back(CsvValue(At(t, "static", p)));
+    std::string names;
+    for (const Json& n : t.value("component_names", Json::array())) {
+      names += (names.empty() ? "" : ";") + n.get<std::string>();
+    }
+    r.push_back(names);
+    for (const auto& m : metrics) {
+      const Json& stat = At(t, "statistics", m);
+      for (const auto& [key, title] : kStats) r.push_back(CsvValue(stat.is_object() && stat.contains(key) ? stat[key] : Json()));
+    }
+    table.push_back(std::move(r));
+  }
+  PrintCsv(header, table, out);
+}
+
+void PrintSearch(const Json& rows, OutputFormat format, std::ostream& out) {
+  if (format == OutputFormat::kJson) {
+    out << rows.dump(2) << "\n";
+    return;
+  }
+  const bool csv = format == OutputFormat::kCsv;
+  const std::vector<std::string> values = KeysOf(rows, "values");
+  const std::vector<std::string> params = KeysOf(rows, "params");
+  Row header = {"trial", "experiment", "number", "status", "objective", "duration"};
+  header.insert(header.end(), values.begin(), values.end());
+  for (const auto& p : params) header.push_back("params." + p);
+  std::vector<Row> table;
+  for (const Json& t : rows) {
+    const auto value = [&](const Json& v) { return csv ? CsvValue(v) : Cell(v); };
+    Row r = {Cell(t["trial"]), value(t["experiment_name"]), Cell(t["number"]), Cell(t["status"]),
+             value(t["objective"]), csv ? CsvValue(t["duration"]) : Duration(t["duration"])};
+    for (const auto& v : values) r.push_back(value(At(t, "values", v)));
+    for (const auto& p : params) r.push_back(value(At(t, "params", p)));
+    table.push_back(std::move(r));
+  }
+  if (csv) PrintCsv(header, table, out);
+  else if (table.empty()) out << "(no trial matches)\n";
+  else PrintTable(header, table, out);
+}
+
 std::optional<ExperimentStatus> StatusOf(const Json& e) {
   const Json& status = e["status"];
   return status.is_string() ? ParseExperimentStatus(status.get<std::string>()) : std::nullopt;

@@ -22,6 +22,14 @@ void PrintTrials(const nlohmann::ordered_json& trials, OutputFormat format, std:
 void PrintExperiments(const nlohmann::ordered_json& experiments, OutputFormat format, std::ostream& out);
 void PrintExperiment(const nlohmann::ordered_json& experiment, OutputFormat format, std::ostream& out);
 void PrintTrialDetail(const nlohmann::ordered_json& trial, OutputFormat format, std::ostream& out);
+// `hpt export --format csv`: one row per ExportTrialJson document, columns in a stable order:
+// trial, number, status, objective, duration, worker, gpus, params.NAME... (first-seen order: the
+// space's), static.NAME..., components (names joined by ';'), then per metric "NAME - Last",
+// "- Min", "- Max", "- Avg", "- StdDev", "- Count" (the statistics' order). JSON: the array as is.
+void PrintExport(const nlohmann::ordered_json& rows, OutputFormat format, std::ostream& out);
+// `hpt search`: trial, experiment, number, status, objective, duration, each "values" field,
+// then params.NAME... (first-seen order); JSON: the array as is.
+void PrintSearch(const nlohmann::ordered_json& rows, OutputFormat format, std::ostream& out);
 void PrintWorkers(const nlohmann::ordered_json& workers, OutputFormat format, std::ostream& out);
 
 // The status of an experiment document (ExperimentJson); nullopt when it names none this build knows.

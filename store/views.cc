@@ -1,5 +1,8 @@
 #include "store/views.h"
 
+#include <algorithm>
+#include <cmath>
+#include <map>
 #include <string>
 
 #include "core/json.h"
@@ -242,6 +245,82 @@ std::optional<Json> TrialDetailJson(Store& store, int64_t trial_id) {
                        {"time", m.point.time}});
   }
   j["metrics"] = std::move(metrics);
+  return j;
+}
+
+Json ExportTrialJson(const Json& detail, const std::vector<std::string>& metrics) {
+  Json j = detail;
+  Json statics = Json::object();
+  Json names = Json::array();
+  Json worker = nullptr, gpus = nullptr;
+  int64_t latest_run = -1;
+  for (const Json& c : detail.value("components", Json::array())) {
+    names.push_back(c.value("name", ""));
+    const std::string kind = c.value("kind", "");
+    if (kind == "static" && c.contains("data")) statics = c["data"];
+    if (kind == "run" && c.value("attempt", int64_t{0}) > latest_run) {
+      latest_run = c.value("attempt", int64_t{0});
+      worker = c.value("worker", Json(nullptr));
+      gpus = c.value("gpus", Json(nullptr));
+    }
+  }
+  // Per metric, its latest-attempt points as (step, value | null).
+  struct Series {
+    int64_t last_step = 0;
+    bool any = false;
+    Json last = nullptr;
+    std::vector<double> values;
+  };
+  std::map<std::string, Series> series;
+  const int64_t attempt = detail.value("attempt", int64_t{0});
+  for (const Json& m : detail.value("metrics", Json::array())) {
+    if (m.value("attempt", int64_t{-1}) != attempt) continue;
+    Series& s = series[m.value("name", "")];
+    const int64_t step = m.value("step", int64_t{0});
+    const Json& value = m.contains("value") ? m["value"] : Json(nullptr);
+    if (!s.any || step >= s.last_step) {
+      s.any = true;
+      s.last_step = step;
+      s.last = value.is_number() ? value : Json(nullptr);
+    }
+    if (value.is_number()) s.values.push_back(value.get<double>());
+  }
+  std::vector<std::string> order = metrics;
+  if (order.empty()) {
+    for (const auto& [name, s] : series) order.push_back(name);
+  }
+  Json statistics = Json::object();
+  for (const std::string& name : order) {
+    const auto it = series.find(name);
+    const std::vector<double> none;
+    const std::vector<double>& v = it == series.end() ? none : it->second.values;
+    Json stat;
+    stat["last"] = it == series.end() ? Json(nullptr) : it->second.last;
+    if (v.empty()) {
+      stat["min"] = stat["max"] = stat["avg"] = stat["stddev"] = nullptr;
+    } else {
+      double lo = v[0], hi = v[0], sum = 0;
+      for (double x : v) {
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+        sum += x;
+      }
+      const double avg = sum / static_cast<double>(v.size());
+      double squares = 0;  // two passes: no cancellation for series with a large mean
+      for (double x : v) squares += (x - avg) * (x - avg);
+      stat["min"] = lo;
+      stat["max"] = hi;
+      stat["avg"] = avg;
+      stat["stddev"] = v.size() < 2 ? Json(nullptr) : Json(std::sqrt(squares / static_cast<double>(v.size() - 1)));
+    }
+    stat["count"] = static_cast<int64_t>(v.size());
+    statistics[name] = std::move(stat);
+  }
+  j["static"] = std::move(statics);
+  j["component_names"] = std::move(names);
+  j["worker"] = std::move(worker);
+  j["gpus"] = std::move(gpus);
+  j["statistics"] = std::move(statistics);
   return j;
 }
 

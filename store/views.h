@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -51,6 +53,19 @@ nlohmann::ordered_json TrialsJson(Store& store, const ExperimentRow& experiment)
 // TrialJson plus "experiment_name", "components": [...] and
 // "metrics": [{"name", "attempt", "step", "value", "time"}, ...]. nullopt when no such trial.
 std::optional<nlohmann::ordered_json> TrialDetailJson(Store& store, int64_t trial_id);
+
+// One row of `hpt export`: a TrialDetailJson document with these fields added (the detail's own
+// stay as they were):
+//   "static": the data of its 'static' component ({} when it has none),
+//   "component_names": the names of every component linked to it, in the detail's order,
+//   "worker", "gpus": those of its latest attempt's run component (null before its first),
+//   "statistics": {metric: {"last", "min", "max", "avg", "stddev", "count"}} over the points of its
+//   latest attempt (the attempt its objective is read from): "last" is the value at the highest
+//   step (null when that value is NaN), the others skip NaN points (null points in the detail);
+//   "stddev" is the sample standard deviation (n - 1), null below two points; "count" the
+//   points with a value. Metrics by name; `metrics` non-empty keeps those (in that order), a
+//   name without points gets all-null statistics and a count of 0.
+nlohmann::ordered_json ExportTrialJson(const nlohmann::ordered_json& detail, const std::vector<std::string>& metrics);
 
 // Array of {"id", "host", "slots", "gpus", "status", "registered_at", "last_seen"}.
 nlohmann::ordered_json WorkersJson(Store& store);
