@@ -5,7 +5,6 @@ code 2 and nothing written; a store file a coordinator holds is refused with the
 import hashlib
 import json
 import os
-import sqlite3
 import sys
 import unittest
 
@@ -62,27 +61,47 @@ class ComponentTest(ClusterTest):
         listed = json.loads(hpt("component", "list", "--db", self.db(), "--format", "json", check=True).stdout)
         self.assertEqual([(c["id"], c["name"], c["trials"]) for c in listed], [(cid, "fmnist-v1", 0)])
 
-    def test_show_gives_the_lineage_across_experiments(self):
-        # Two real experiments in the file, then the component. The spec field that links trials
-        # (`components:`) is not in this version: the links are written with sqlite3, as a stand-in,
-        # to check what `show` reads of them.
+    def test_a_shared_component_is_linked_to_every_trial_of_two_experiments_and_shown_with_both(self):
+        c = self.cluster
+        cid = int(hpt("component", "create", "shared", "--kind", "dataset", "--db", c.db, check=True).stdout)
+        hpt("component", "create", "unused", "--kind", "model", "--db", c.db, check=True)
+        c.start_coordinator()
+        c.start_worker("w1", "--slots", 2)
+        exps = []
         for name in ("first", "second"):
-            spec = write_spec(self.tmp, SPEC.replace("NAME", name), name + ".yaml")
-            hpt("run", spec, "--db", self.db(), "--workers", 1, "--work-dir", os.path.join(self.tmp, "runs"),
-                check=True, timeout=120)
-        cid = int(hpt("component", "create", "shared", "--kind", "model", "--db", self.db(), check=True).stdout)
-        con = sqlite3.connect(self.db())
-        with con:
-            con.execute("INSERT INTO user_component_links (component_id, trial_id) SELECT ?, id FROM trials", (cid,))
-        trial_ids = sorted(r[0] for r in con.execute("SELECT id FROM trials"))
-        con.close()
-        shown = json.loads(hpt("component", "show", "shared", "--db", self.db(), "--format", "json",
-                               check=True).stdout)
+            spec = write_spec(self.tmp, SPEC.replace("NAME", name) + "components: [shared]\n", name + ".yaml")
+            exp = c.submit(spec)
+            self.assertEqual(c.wait_done(exp)["status"], "completed")
+            exps.append(int(exp))
+        trial_ids = sorted(r[0] for r in c.query("SELECT id FROM trials"))
+        self.assertEqual(len(trial_ids), 6)
+        shown = json.loads(hpt("component", "show", "shared", "--db", c.db, "--format", "json", check=True).stdout)
+        self.assertEqual(shown["id"], cid)
         self.assertEqual(sorted(t["trial"] for t in shown["trials"]), trial_ids)
-        self.assertEqual([(e["name"], e["trials"]) for e in shown["experiments"]], [("first", 3), ("second", 3)])
-        table = hpt("component", "show", "shared", "--db", self.db(), check=True).stdout
+        self.assertEqual([(e["id"], e["name"], e["trials"]) for e in shown["experiments"]],
+                         [(exps[0], "first", 3), (exps[1], "second", 3)])
+        table = hpt("component", "show", "shared", "--db", c.db, check=True).stdout
         self.assertIn("first (3 trials)", table)
         self.assertIn("second (3 trials)", table)
+        unused = json.loads(hpt("component", "show", "unused", "--db", c.db, "--format", "json", check=True).stdout)
+        self.assertEqual(unused["trials"], [])
+
+    def test_a_spec_naming_an_unknown_component_is_refused_with_exit_2_and_nothing_written(self):
+        c = self.cluster
+        hpt("component", "create", "shared", "--kind", "dataset", "--db", c.db, check=True)
+        c.start_coordinator()
+        spec = write_spec(self.tmp, SPEC.replace("NAME", "bad") + "components: [shared, missing]\n")
+        r = hpt("submit", spec, "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("no component named 'missing'", r.stderr)
+        self.assertEqual(c.query("SELECT COUNT(*) FROM experiments"), [(0,)])
+        self.assertEqual(c.query("SELECT COUNT(*) FROM trials"), [(0,)])
+        # A spec error the parser sees (a name twice) is located, before anything is sent.
+        spec = write_spec(self.tmp, SPEC.replace("NAME", "bad") + "components: [shared, shared]\n", "twice.yaml")
+        r = hpt("submit", spec, "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("twice.yaml:10", r.stderr)
+        self.assertIn("components", r.stderr)
 
     def test_bad_input_is_refused_with_exit_2_and_nothing_written(self):
         missing = os.path.join(self.tmp, "nope.bin")
