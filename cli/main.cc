@@ -31,6 +31,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/client.h"
+#include "cli/component.h"
 #include "cli/log_format.h"
 #include "cli/output.h"
 #include "cli/query_store.h"
@@ -1054,6 +1055,8 @@ int Main(int argc, char** argv) {
   dash_cmd->add_option("--log-level", dash_level)->capture_default_str()->check(CLI::IsMember(kLogLevels));
 
   std::string help_topic;
+  ComponentFlags component;
+  AddComponentCommands(app, component);
   auto* help_cmd = app.add_subcommand("help", "Print this help, or a command's (hpt help COMMAND)");
   help_cmd->add_option("command", help_topic, "A command");
 
@@ -1156,6 +1159,7 @@ int Main(int argc, char** argv) {
     }
     if (*watch_cmd) return Watch(read, experiment);
     if (*plot_cmd) return Plot(plot);
+    if (*component.group) return RunComponentCommand(component);
 
     if (*search_cmd) {
       if (read.db.empty()) {

@@ -230,6 +230,15 @@ class QueryStore final : public Store {
     });
   }
 
+  // User components are not served through a coordinator in this version: `hpt component`
+  // reads them with --db (docs/cli.md).
+  int64_t CreateUserComponent(const NewUserComponent&) override { return ReadOnly(); }
+  void LinkUserComponent(int64_t, int64_t) override { ReadOnly(); }
+  std::vector<UserComponentRow> UserComponents() override { NoComponents(); }
+  std::optional<UserComponentRow> FindUserComponent(std::string_view) override { NoComponents(); }
+  std::vector<TrialRow> UserComponentTrials(int64_t) override { NoComponents(); }
+  std::vector<UserComponentRow> TrialUserComponents(int64_t) override { NoComponents(); }
+
   int64_t ChangeToken() override {
     const std::string text = JsonText(source_->Query({QueryKind::kExperiments, "", 0, 0}));
     if (text != last_experiments_) {
@@ -242,6 +251,10 @@ class QueryStore final : public Store {
  private:
   [[noreturn]] static int64_t ReadOnly() {
     throw Error(ErrorKind::kInvalidInput, "this store reads through a coordinator: it writes nothing");
+  }
+
+  [[noreturn]] static void NoComponents() {
+    throw Error(ErrorKind::kInvalidInput, "user components are not served through a coordinator: read them with --db FILE");
   }
 
   static std::vector<TrialRow> TrialsOf(const Json& all) {

@@ -114,11 +114,37 @@ LiveTrial Lifecycle::LoadTrial(const Experiment& e, const TrialRow& t) {
 
 // ---- Experiments ---------------------------------------------------------------------------------
 
+namespace {
+
+// The ids of the spec's `components:`, in order; a name no user component has is
+// Error(kInvalidInput) naming it (exit code 2 at `hpt submit` / `hpt run`).
+std::vector<int64_t> ResolveComponents(Store& store, const Spec& spec) {
+  std::vector<int64_t> ids;
+  for (const std::string& name : spec.components) {
+    std::optional<UserComponentRow> c;
+    if (UserComponentNameProblem(name).empty()) c = store.FindUserComponent(name);
+    if (!c) {
+      throw Error(ErrorKind::kInvalidInput,
+                  "components: no component named '" + name + "' (make it first with hpt component create)");
+    }
+    ids.push_back(c->id);
+  }
+  return ids;
+}
+
+}  // namespace
+
 Experiment& Lifecycle::AddExperiment(const ExperimentRow& row, Spec spec) {
   auto e = std::make_unique<Experiment>();
   e->row = row;
   e->spec = std::move(spec);
   e->space = std::make_unique<SearchSpace>(e->spec.parameters);
+  try {
+    e->component_ids = ResolveComponents(store_, e->spec);
+  } catch (const Error& err) {
+    // Submit checked them and components are never deleted: only a file edited by hand gets here.
+    log_->Error("experiment {} '{}': {}; its new trials are linked to none", row.id, row.name, err.what());
+  }
   WarmStart warm;
   try {
     warm = LoadWarmStart(store_, row.id, e->spec, *e->space);
@@ -148,6 +174,7 @@ Experiment& Lifecycle::AddExperiment(const ExperimentRow& row, Spec spec) {
 const ExperimentRow& Lifecycle::Submit(Spec spec) {
   // Parents are resolved before anything is written: a wrong one refuses the spec whole.
   const WarmStartPlan warm = PlanWarmStart(store_, spec, SearchSpace(spec.parameters));
+  ResolveComponents(store_, spec);
   NewExperiment ne{spec.name,           ToYaml(spec),           std::string(ToString(spec.strategy.type)),
                    spec.objective.metric, spec.objective.goal, spec.limits.max_trials,
                    spec.static_params,  clock_.Wall(),         warm.trial_ids};
@@ -567,6 +594,7 @@ LiveTrial* Lifecycle::Materialize(Experiment& e, const Suggestion& s) {
   }
   ++e.created;
   const int64_t trial_id = store_.CreateTrial(e.row.id, e.created, s.params, clock_.Wall(), TakeTrialId());
+  for (const int64_t component_id : e.component_ids) store_.LinkUserComponent(trial_id, component_id);
   e.trial_ids.push_back(trial_id);
   LiveTrial live;
   live.id = trial_id;

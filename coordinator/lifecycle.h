@@ -102,6 +102,7 @@ struct Experiment {
   bool queue_ahead = false;
   std::optional<double> best;
   std::vector<int64_t> trial_ids;  // trial id by number - 1
+  std::vector<int64_t> component_ids;  // the spec's `components:`, linked to each new trial
 
   std::unique_ptr<Suggester> suggester;  // asks `strategy` (declared after it: destroyed first)
 

@@ -235,6 +235,50 @@ std::vector<GpuInfo> GpusFromJson(const Json& json) {
   return out;
 }
 
+Json ToJson(const std::vector<Artifact>& artifacts) {
+  Json json = Json::array();
+  for (const Artifact& a : artifacts) {
+    json.push_back({{"name", a.name},
+                    {"direction", ToString(a.direction)},
+                    {"location", a.location},
+                    {"size", a.size ? Json(*a.size) : Json(nullptr)},
+                    {"sha256", a.sha256},
+                    {"note", a.note}});
+  }
+  return json;
+}
+
+std::vector<Artifact> ArtifactsFromJson(const Json& json) {
+  if (!json.is_array()) Invalid("artifacts must be a JSON array, got " + JsonText(json));
+  std::vector<Artifact> out;
+  for (const Json& item : json) {
+    const Json& o = ObjectOrThrow(item, "an artifact");
+    const auto text = [&](const char* key) -> std::string {
+      const auto it = o.find(key);
+      if (it == o.end()) return "";
+      if (!it->is_string()) Invalid(std::string("an artifact's ") + key + " must be a string, got " + JsonText(o));
+      return it->get<std::string>();
+    };
+    Artifact a;
+    a.name = text("name");
+    const std::string direction = text("direction");
+    const std::optional<ArtifactDirection> parsed = ParseArtifactDirection(direction);
+    if (!parsed) Invalid("an artifact's direction must be input or output, got '" + direction + "'");
+    a.direction = *parsed;
+    a.location = text("location");
+    if (const auto size = o.find("size"); size != o.end() && !size->is_null()) {
+      if (!size->is_number_unsigned() || size->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+        Invalid("an artifact's size must be a non-negative integer, got " + JsonText(o));
+      }
+      a.size = size->get<int64_t>();
+    }
+    a.sha256 = text("sha256");
+    a.note = text("note");
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 Json ParseJson(std::string_view text) {
   Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {

@@ -24,6 +24,9 @@ Json ToJson(const Params& params);
 Json ToJson(const NamedValues& values);
 // [{"index": 0, "name": "H100", "memory_mb": 81559}, ...]
 Json ToJson(const std::vector<GpuInfo>& gpus);
+// [{"name": "model", "direction": "output", "location": "/abs/path", "size": 123,
+//   "sha256": "...", "note": ""}, ...]; size is null when unknown.
+Json ToJson(const std::vector<Artifact>& artifacts);
 
 // The inverses. A JSON integer becomes an int64_t, another number a double, null a NaN double
 // (what a non-finite number was written as), a string a string, true/false a bool (NamedValues
@@ -32,6 +35,7 @@ Json ToJson(const std::vector<GpuInfo>& gpus);
 Params ParamsFromJson(const Json& json);
 NamedValues NamedValuesFromJson(const Json& json);
 std::vector<GpuInfo> GpusFromJson(const Json& json);
+std::vector<Artifact> ArtifactsFromJson(const Json& json);
 
 // ParamsFromJson(ParseJson(text)): the same params, or the same error. The text the stores write
 // (JsonText(ToJson(params)) of numbers and plain strings) is read by a parser of that shape alone,

@@ -56,6 +56,9 @@ struct Spec {
   std::vector<ParamSpec> parameters;
   // Passed to every trial unchanged, in the order written.
   NamedValues static_params;
+  // User components (`hpt component create`) linked to every trial of the experiment, by name, as
+  // written; the coordinator resolves them when the experiment is submitted. Empty: none.
+  std::vector<std::string> components;
   // Earlier experiments whose trials the strategy learns from before its own (names or ids, as
   // written; the coordinator resolves them when the experiment is submitted). Empty: none.
   struct WarmStart {

@@ -520,6 +520,32 @@ const std::vector<FieldDef>& SpecFields() {
              v.values = s.static_params;
              return v;
            }},
+      {.path = "components",
+       .kind = FieldKind::kStringList,
+       .default_doc = "`[]`",
+       .check_doc = "names of components made with `hpt component create`, each once, at most 32; each must exist "
+                    "when the experiment is submitted. Linked to every trial of the experiment",
+       .check =
+           [](const FieldValue& v) -> std::optional<std::string> {
+             if (v.strings.size() > kMaxSpecComponents) {
+               return "must list at most " + std::to_string(kMaxSpecComponents) + " components, got " +
+                      std::to_string(v.strings.size());
+             }
+             for (size_t i = 0; i < v.strings.size(); ++i) {
+               if (v.strings[i].empty()) return "a component name may not be empty";
+               for (size_t j = 0; j < i; ++j) {
+                 if (v.strings[j] == v.strings[i]) return "names '" + v.strings[i] + "' twice";
+               }
+             }
+             return std::nullopt;
+           },
+       .store = [](Draft& d, const FieldValue& v) { d.spec.components = v.strings; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> {
+             if (s.components.empty()) return std::nullopt;
+             FieldValue v;
+             v.strings = s.components;
+             return v;
+           }},
       {.path = "warm_start",
        .kind = FieldKind::kMap,
        .default_doc = "absent: a cold start",

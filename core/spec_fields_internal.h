@@ -18,6 +18,8 @@ namespace hpt::spec_fields {
 inline constexpr int64_t kDefaultMaxTrials = 20;
 // The most parent experiments a warm start may name (as SageMaker's tuning jobs).
 inline constexpr size_t kMaxWarmStartParents = 5;
+// The most user components a spec's `components:` may name.
+inline constexpr size_t kMaxSpecComponents = 32;
 // Largest grid_points accepted: an axis is materialized, so it must stay small.
 inline constexpr int64_t kMaxGridPoints = 100000;
 // Int bounds must be exact in a double, where the search space keeps them.

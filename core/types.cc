@@ -186,6 +186,18 @@ std::string_view ToString(ComponentKind kind) {
 
 std::optional<ComponentKind> ParseComponentKind(std::string_view text) { return ParseName(kComponentKinds, text); }
 
+std::string_view ToString(ArtifactDirection direction) {
+  switch (direction) {
+    case ArtifactDirection::kInput: return "input";
+    case ArtifactDirection::kOutput: return "output";
+  }
+  return "unknown";
+}
+
+std::optional<ArtifactDirection> ParseArtifactDirection(std::string_view text) {
+  return ParseName(kArtifactDirections, text);
+}
+
 std::string_view ToString(WorkerStatus status) {
   switch (status) {
     case WorkerStatus::kAlive: return "alive";

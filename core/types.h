@@ -108,6 +108,26 @@ inline constexpr ComponentKind kComponentKinds[] = {ComponentKind::kParameters, 
 std::string_view ToString(ComponentKind kind);
 std::optional<ComponentKind> ParseComponentKind(std::string_view text);
 
+// An artifact recorded on a component: a file or object a component read (kInput) or made
+// (kOutput). `location` is an absolute file path or a URI as given (s3://, gs://, http(s)://).
+// A file's size and SHA-256 (64 lower-case hex digits) are computed by whoever records it; a URI
+// has neither, and a file over the hashing limit has its size without the hash and a `note`
+// saying why.
+enum class ArtifactDirection { kInput, kOutput };
+inline constexpr ArtifactDirection kArtifactDirections[] = {ArtifactDirection::kInput, ArtifactDirection::kOutput};
+std::string_view ToString(ArtifactDirection direction);
+std::optional<ArtifactDirection> ParseArtifactDirection(std::string_view text);
+
+struct Artifact {
+  std::string name;
+  ArtifactDirection direction = ArtifactDirection::kInput;
+  std::string location;
+  std::optional<int64_t> size;
+  std::string sha256;
+  std::string note;
+  bool operator==(const Artifact&) const = default;
+};
+
 // A registered worker: kAlive while it heartbeats, kLost when its heartbeats stopped (its trials
 // were requeued), kDisconnected when it said goodbye or the coordinator stopped while it was
 // registered.

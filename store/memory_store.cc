@@ -10,6 +10,7 @@
 #include "store/memory_store.h"
 
 #include "core/json.h"
+#include "store/component_data_internal.h"
 
 #include <algorithm>
 #include <cctype>
@@ -67,6 +68,9 @@ struct State {
   std::map<int64_t, std::set<int64_t>> links;   // trial -> components, by id
   std::map<int64_t, std::map<MetricKey, MetricRow>> metrics;  // trial -> its points
   std::map<std::string, WorkerRow> workers;
+  std::map<int64_t, UserComponentRow> user_components;
+  std::map<int64_t, std::set<int64_t>> user_component_trials;  // component -> trials
+  std::map<int64_t, std::set<int64_t>> trial_user_components;  // trial -> components
   int64_t next_trial_id = 1;  // above every id ever reserved (trial_id_reservation.next_id)
 };
 
@@ -395,6 +399,74 @@ class MemoryStoreImpl final : public MemoryStore {
     const auto series = state_.metrics.find(trial_id);
     if (series == state_.metrics.end()) return rows;
     for (const auto& [key, row] : series->second) rows.push_back(row);
+    return rows;
+  }
+
+  int64_t CreateUserComponent(const NewUserComponent& c) override {
+    BeginWrite();
+    if (std::string problem = store_internal::NewUserComponentProblem(c); !problem.empty()) {
+      throw Error(ErrorKind::kInvalidInput, problem);
+    }
+    for (const auto& [id, row] : state_.user_components) {
+      if (row.name == c.name) {
+        throw Error(ErrorKind::kInvalidInput,
+                    "a component named '" + c.name + "' already exists (id " + std::to_string(id) + ")");
+      }
+    }
+    UserComponentRow row;
+    row.id = NextKey(state_.user_components);
+    row.name = c.name;
+    row.kind = c.kind;
+    // Through the JSON text, as the SQLite store keeps it.
+    store_internal::ReadUserComponentData(store_internal::UserComponentDataText(c.params, c.metrics, c.artifacts),
+                                          row);
+    row.created_at = c.now;
+    const int64_t id = row.id;
+    state_.user_components.emplace(id, std::move(row));
+    return id;
+  }
+
+  void LinkUserComponent(int64_t trial_id, int64_t component_id) override {
+    BeginWrite();
+    TrialOrThrow(trial_id);
+    if (!state_.user_components.contains(component_id)) {
+      throw Error(ErrorKind::kNotFound, "memory store: no component " + std::to_string(component_id));
+    }
+    state_.user_component_trials[component_id].insert(trial_id);
+    state_.trial_user_components[trial_id].insert(component_id);
+  }
+
+  std::vector<UserComponentRow> UserComponents() override {
+    std::vector<UserComponentRow> rows;
+    for (const auto& [id, c] : state_.user_components) rows.push_back(c);
+    return rows;
+  }
+
+  std::optional<UserComponentRow> FindUserComponent(std::string_view id_or_name) override {
+    if (const auto id = ExperimentIdOf(id_or_name)) {
+      const auto it = state_.user_components.find(*id);
+      if (it == state_.user_components.end()) return std::nullopt;
+      return it->second;
+    }
+    for (const auto& [id, c] : state_.user_components) {
+      if (c.name == id_or_name) return c;
+    }
+    return std::nullopt;
+  }
+
+  std::vector<TrialRow> UserComponentTrials(int64_t component_id) override {
+    std::vector<TrialRow> rows;
+    const auto it = state_.user_component_trials.find(component_id);
+    if (it == state_.user_component_trials.end()) return rows;
+    for (int64_t id : it->second) rows.push_back(state_.trials.at(id));
+    return rows;
+  }
+
+  std::vector<UserComponentRow> TrialUserComponents(int64_t trial_id) override {
+    std::vector<UserComponentRow> rows;
+    const auto it = state_.trial_user_components.find(trial_id);
+    if (it == state_.trial_user_components.end()) return rows;
+    for (int64_t id : it->second) rows.push_back(state_.user_components.at(id));
     return rows;
   }
 

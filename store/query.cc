@@ -17,6 +17,20 @@ std::optional<int64_t> Store::ExperimentIdOf(std::string_view id_or_name) {
   return id;
 }
 
+std::string UserComponentNameProblem(std::string_view name) {
+  if (name.empty()) return "a component name may not be empty";
+  if (name.size() > 128) return "a component name has at most 128 characters";
+  bool digits_only = true;
+  for (const char c : name) {
+    const bool digit = c >= '0' && c <= '9';
+    const bool ok = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-';
+    if (!ok) return "a component name may hold only letters, digits, '.', '_' and '-'";
+    digits_only = digits_only && digit;
+  }
+  if (digits_only) return "a component name may not be all digits (it would read as an id)";
+  return "";
+}
+
 ExperimentRow FindExperimentOrThrow(Store& store, std::string_view id_or_name) {
   std::optional<ExperimentRow> row = store.FindExperiment(id_or_name);
   if (!row) throw Error(ErrorKind::kNotFound, "no experiment '" + std::string(id_or_name) + "'");

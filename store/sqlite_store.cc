@@ -29,6 +29,7 @@
 
 #include "core/error.h"
 #include "core/json.h"
+#include "store/component_data_internal.h"
 #include "store/sqlite_store_internal.h"
 #include "store/store.h"
 
@@ -156,6 +157,27 @@ constexpr const char* kMetricsSql =
     " ORDER BY name, attempt, step";
 constexpr const char* kWorkersSql =
     "SELECT id, host, slots, gpus, status, registered_at, last_seen, session_token FROM workers ORDER BY id";
+
+constexpr const char* kInsertUserComponentSql =
+    "INSERT INTO user_components (name, kind, data, created_at) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kUserComponentIdByNameSql = "SELECT id FROM user_components WHERE name = ?1";
+constexpr const char* kUserComponentExistsSql = "SELECT 1 FROM user_components WHERE id = ?1";
+constexpr const char* kTrialExistsSql = "SELECT 1 FROM trials WHERE id = ?1";
+constexpr const char* kLinkUserComponentSql =
+    "INSERT OR IGNORE INTO user_component_links (component_id, trial_id) VALUES (?1, ?2)";
+#define HPT_STORE_USER_COMPONENT_COLUMNS "c.id, c.name, c.kind, c.data, c.created_at"
+constexpr const char* kUserComponentsSql =
+    "SELECT " HPT_STORE_USER_COMPONENT_COLUMNS " FROM user_components AS c ORDER BY c.id";
+constexpr const char* kUserComponentByIdSql =
+    "SELECT " HPT_STORE_USER_COMPONENT_COLUMNS " FROM user_components AS c WHERE c.id = ?1";
+constexpr const char* kUserComponentByNameSql =
+    "SELECT " HPT_STORE_USER_COMPONENT_COLUMNS " FROM user_components AS c WHERE c.name = ?1";
+constexpr const char* kUserComponentTrialsSql =
+    "SELECT " HPT_STORE_TRIAL_COLUMNS " FROM trials WHERE id IN"
+    " (SELECT trial_id FROM user_component_links WHERE component_id = ?1) ORDER BY id";
+constexpr const char* kTrialUserComponentsSql =
+    "SELECT " HPT_STORE_USER_COMPONENT_COLUMNS " FROM user_component_links AS l"
+    " JOIN user_components AS c ON c.id = l.component_id WHERE l.trial_id = ?1 ORDER BY c.id";
 
 Error Translate(const SQLite::Exception& e, const std::string& path) {
   // Primary result code; extended codes carry the primary one in their low byte.
@@ -670,6 +692,114 @@ class SqliteStore final : public Store {
         Execute(kProbeDeleteSql);
       });
     });
+  }
+
+  int64_t CreateUserComponent(const NewUserComponent& c) override {
+    if (std::string problem = store_internal::NewUserComponentProblem(c); !problem.empty()) {
+      throw Error(ErrorKind::kInvalidInput, problem);
+    }
+    const std::string data = store_internal::UserComponentDataText(c.params, c.metrics, c.artifacts);
+    return Guard([&] {
+      int64_t id = 0;
+      Atomic([&] {
+        {
+          auto& s = Cached(kUserComponentIdByNameSql);
+          Resetter r(s);
+          s.bind(1, c.name);
+          if (s.executeStep()) {
+            throw Error(ErrorKind::kInvalidInput, "a component named '" + c.name + "' already exists (id " +
+                                                      std::to_string(s.getColumn(0).getInt64()) + ")");
+          }
+        }
+        auto& s = Cached(kInsertUserComponentSql);
+        Resetter r(s);
+        s.bind(1, c.name);
+        s.bind(2, c.kind);
+        s.bind(3, data);
+        s.bind(4, c.now);
+        s.exec();
+        id = db_->getLastInsertRowid();
+      });
+      return id;
+    });
+  }
+
+  void LinkUserComponent(int64_t trial_id, int64_t component_id) override {
+    Guard([&] {
+      Group([&] {
+        if (!Exists(kTrialExistsSql, trial_id)) ThrowNoTrial(trial_id);
+        if (!Exists(kUserComponentExistsSql, component_id)) {
+          throw Error(ErrorKind::kNotFound, "no component " + std::to_string(component_id) + " in '" + path_ + "'");
+        }
+        auto& s = Cached(kLinkUserComponentSql);
+        Resetter r(s);
+        s.bind(1, component_id);
+        s.bind(2, trial_id);
+        s.exec();
+      });
+    });
+  }
+
+  std::vector<UserComponentRow> UserComponents() override {
+    return Guard([&] {
+      std::vector<UserComponentRow> rows;
+      auto& s = Cached(kUserComponentsSql);
+      Resetter r(s);
+      while (s.executeStep()) rows.push_back(ReadUserComponent(s));
+      return rows;
+    });
+  }
+
+  std::optional<UserComponentRow> FindUserComponent(std::string_view id_or_name) override {
+    return Guard([&]() -> std::optional<UserComponentRow> {
+      if (const auto id = ExperimentIdOf(id_or_name)) {
+        auto& s = Cached(kUserComponentByIdSql);
+        Resetter r(s);
+        s.bind(1, *id);
+        if (s.executeStep()) return ReadUserComponent(s);
+        return std::nullopt;
+      }
+      auto& s = Cached(kUserComponentByNameSql);
+      Resetter r(s);
+      s.bind(1, std::string(id_or_name));
+      if (s.executeStep()) return ReadUserComponent(s);
+      return std::nullopt;
+    });
+  }
+
+  std::vector<TrialRow> UserComponentTrials(int64_t component_id) override {
+    std::vector<TrialRow> rows;
+    EachRow(kUserComponentTrialsSql, component_id, [&](SQLite::Statement& s) { rows.push_back(ReadTrial(s)); });
+    return rows;
+  }
+
+  std::vector<UserComponentRow> TrialUserComponents(int64_t trial_id) override {
+    std::vector<UserComponentRow> rows;
+    EachRow(kTrialUserComponentsSql, trial_id, [&](SQLite::Statement& s) { rows.push_back(ReadUserComponent(s)); });
+    return rows;
+  }
+
+  // The columns of HPT_STORE_USER_COMPONENT_COLUMNS.
+  UserComponentRow ReadUserComponent(SQLite::Statement& s) const {
+    UserComponentRow c;
+    c.id = s.getColumn(0).getInt64();
+    c.name = s.getColumn(1).getString();
+    c.kind = s.getColumn(2).getString();
+    const std::string data = s.getColumn(3).getString();
+    try {
+      store_internal::ReadUserComponentData(data, c);
+    } catch (const Error& e) {
+      throw Error(ErrorKind::kFailed, "database '" + path_ + "' holds bad user_components.data: " + e.what());
+    }
+    c.created_at = s.getColumn(4).getDouble();
+    return c;
+  }
+
+  bool Exists(const char* sql, int64_t id) {
+    auto& s = Cached(sql);
+    Resetter r(s);
+    s.bind(1, id);
+    return s.executeStep();
   }
 
   // A component from columns 0..14 of kComponentsSql's select list.

@@ -23,7 +23,7 @@ void SetMaxPageCount(Store& store, int64_t pages);
 // Ordered schema migrations. Step i takes a database from version i to version i + 1; the
 // version is the row of `schema_version`. Steps are append-only: a released step is never edited,
 // a change is a new step. All pending steps run in one transaction.
-inline constexpr std::array<const char*, 6> kMigrations = {
+inline constexpr std::array<const char*, 7> kMigrations = {
     // 1: the initial schema (documented column by column in docs/store.md).
     R"sql(
 CREATE TABLE experiments (
@@ -184,6 +184,27 @@ CREATE TABLE warm_start_trials (
   trial_id      INTEGER NOT NULL REFERENCES trials (id),
   PRIMARY KEY (experiment_id, trial_id)
 ) WITHOUT ROWID;
+)sql",
+    // 7: components the user makes (`hpt component create`), which belong to no experiment and
+    // may be linked to trials of several. trial_components.experiment_id is NOT NULL and SQLite
+    // cannot drop that in place; rebuilding trial_components (every run of every trial) would
+    // rewrite the largest table of a file to hold a few rows of another shape, and its unique
+    // static index and closed kind set would have to bend. So they get their own table and link
+    // table; user component names are unique (a spec's `components:` names them).
+    R"sql(
+CREATE TABLE user_components (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT    NOT NULL UNIQUE,
+  kind       TEXT    NOT NULL,
+  data       TEXT    NOT NULL DEFAULT '{}',
+  created_at REAL    NOT NULL
+);
+CREATE TABLE user_component_links (
+  component_id INTEGER NOT NULL REFERENCES user_components (id),
+  trial_id     INTEGER NOT NULL REFERENCES trials (id),
+  PRIMARY KEY (component_id, trial_id)
+) WITHOUT ROWID;
+CREATE INDEX user_component_links_by_trial ON user_component_links (trial_id);
 )sql",
 };
 

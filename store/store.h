@@ -160,6 +160,31 @@ struct RunEnd {
   std::string log_path;  // where the worker wrote the attempt's log; empty keeps StartRun's
 };
 
+// A component the user makes (`hpt component create`): it belongs to no experiment, has a name
+// unique among user components, a kind of the user's choosing ("dataset", "model", ...), and its
+// own parameters, metrics and artifacts. Linked to any number of trials (a spec's `components:`).
+struct NewUserComponent {
+  std::string name, kind;
+  NamedValues params;
+  NamedValues metrics;  // numbers only
+  std::vector<Artifact> artifacts;
+  double now = 0;
+};
+
+struct UserComponentRow {
+  int64_t id = 0;
+  std::string name, kind;
+  NamedValues params;
+  NamedValues metrics;
+  std::vector<Artifact> artifacts;
+  double created_at = 0;
+  bool operator==(const UserComponentRow&) const = default;
+};
+
+// What is wrong with `name` as a user component's name, or empty when nothing is: 1 to 128
+// characters of [A-Za-z0-9._-], not all digits (so that NAME|ID is never ambiguous).
+std::string UserComponentNameProblem(std::string_view name);
+
 // Not thread-safe: a Store may move between threads but must be used by one at a time (its
 // SQLite connection is opened without SQLite's per-call mutex). Open one per thread instead.
 class Store {
@@ -241,6 +266,13 @@ class Store {
   // Deletes the rows of workers last seen before `last_seen_before` (seconds since the epoch);
   // returns how many. Their runs keep naming them. Idempotent.
   virtual int64_t ForgetWorkers(double last_seen_before) = 0;
+  // Inserts a user component (no experiment, no trial yet; created at c.now); returns its id.
+  // A name that UserComponentNameProblem refuses, an empty kind, or a name another user component
+  // already has is kInvalidInput (naming it), with nothing written.
+  virtual int64_t CreateUserComponent(const NewUserComponent& c) = 0;
+  // Links the user component to the trial. Linking a pair that is already linked changes nothing.
+  // A missing trial or component is kNotFound.
+  virtual void LinkUserComponent(int64_t trial_id, int64_t component_id) = 0;
   // Writes nothing of consequence (the schema version, unchanged, and 64 KiB taken back at once)
   // so that a read-only, full or otherwise unwritable file shows now rather than at the next
   // real write. Fails like one.
@@ -304,6 +336,14 @@ class Store {
   virtual std::vector<TrialRow> WarmStartTrials(int64_t experiment_id) = 0;
   // The same trials counted per parent experiment, by parent id.
   virtual std::vector<WarmStartParent> WarmStartParents(int64_t experiment_id) = 0;
+  // All user components, by id.
+  virtual std::vector<UserComponentRow> UserComponents() = 0;
+  // An id ("12") or a name; nullopt when there is none. All digits is an id (names never are).
+  virtual std::optional<UserComponentRow> FindUserComponent(std::string_view id_or_name) = 0;
+  // The trials linked to the user component (its lineage), by trial id; empty for none.
+  virtual std::vector<TrialRow> UserComponentTrials(int64_t component_id) = 0;
+  // The user components linked to the trial, by component id.
+  virtual std::vector<UserComponentRow> TrialUserComponents(int64_t trial_id) = 0;
   // All workers, by id.
   virtual std::vector<WorkerRow> Workers() = 0;
   // A number that changes when a write has been committed since the previous call, through this

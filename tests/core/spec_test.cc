@@ -223,6 +223,7 @@ TEST_CASE("spec: each malformed spec is rejected, naming the line and the field 
        "initial_points", 7, "lists 2 points, more than limits.max_trials (1)"},
       {"warm start without a model", Plus("warm_start: {parents: [a]}"), "warm_start", 6,
        "needs a strategy that learns from results"},
+      {"component named twice", Plus("components: [data, data]"), "components", 6, "names 'data' twice"},
       {"warm start with six parents", Plus("strategy: {type: bayesian}\nwarm_start: {parents: [a, b, c, d, e, f]}"),
        "warm_start.parents", 7, "must list 1 to 5 experiments, got 6"},
       {"static key clashing with a parameter", Plus("static: {x: 3}"), "static.x", 6,
@@ -648,6 +649,7 @@ std::vector<std::string> VariedSpecs() {
       }
       const bool learns = info_learns[k];
       if (learns && b) yaml += std::string("warm_start: {parents: [mnist-v1, \"42\"]") + (a ? ", type: transfer" : "") + "}\n";
+      if (b) yaml += a ? "components: [fmnist-v1]\n" : "components: [fmnist-v1, resnet.pre-2]\n";
       if (c) yaml += "static: {epochs: 10, note: \"yes\", ratio: 0.125, amp: false, big: -3}\n";
       yaml += "limits: {";
       yaml += a ? "max_trials: 7, max_parallel: 3, trial_timeout: 1h30m, max_runtime: 2.5, max_failed: 4" : "max_failed: 2";

@@ -342,6 +342,14 @@ class ThrowingStore final : public Store {
   std::vector<MetricRow> Metrics(int64_t) override { return Fail<std::vector<MetricRow>>(); }
   std::vector<TrialRow> WarmStartTrials(int64_t) override { return Fail<std::vector<TrialRow>>(); }
   std::vector<WarmStartParent> WarmStartParents(int64_t) override { return Fail<std::vector<WarmStartParent>>(); }
+  int64_t CreateUserComponent(const NewUserComponent&) override { return Fail<int64_t>(); }
+  void LinkUserComponent(int64_t, int64_t) override { fault_(); }
+  std::vector<UserComponentRow> UserComponents() override { return Fail<std::vector<UserComponentRow>>(); }
+  std::optional<UserComponentRow> FindUserComponent(std::string_view) override {
+    return Fail<std::optional<UserComponentRow>>();
+  }
+  std::vector<TrialRow> UserComponentTrials(int64_t) override { return Fail<std::vector<TrialRow>>(); }
+  std::vector<UserComponentRow> TrialUserComponents(int64_t) override { return Fail<std::vector<UserComponentRow>>(); }
   std::vector<WorkerRow> Workers() override { return Fail<std::vector<WorkerRow>>(); }
   int64_t ChangeToken() override { return Fail<int64_t>(); }
 

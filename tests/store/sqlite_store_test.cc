@@ -80,6 +80,36 @@ TEST_CASE("store: a new file gets the whole schema, and reopening it migrates no
   CHECK(OpenReader(path)->ListExperiments().size() == 2);
 }
 
+TEST_CASE("store: a version-6 file gains the user component tables and keeps every row readable") {
+  TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+    db.exec("INSERT INTO schema_version (version) VALUES (6)");
+    for (size_t i = 0; i < 6; ++i) db.exec(store_internal::kMigrations[i]);
+    db.exec("INSERT INTO experiments (id, name, status, spec_yaml, strategy, objective_metric, goal,"
+            " max_trials, created_at) VALUES (1, 'old', 'completed', 'name: old', 'random', 'loss',"
+            " 'minimize', 10, 1)");
+    db.exec("INSERT INTO trials (id, experiment_id, number, status, objective, created_at) VALUES"
+            " (1, 1, 1, 'completed', 0.5, 1)");
+    db.exec("INSERT INTO trial_components (id, experiment_id, kind, name) VALUES (1, 1, 'static', 'static')");
+    db.exec("INSERT INTO trial_component_links (trial_id, component_id) VALUES (1, 1)");
+  }
+  auto store = OpenWriter(path);
+  CHECK(Count(path, "SELECT version FROM schema_version") == store_internal::kSchemaVersion);
+  CHECK(store->Trials(1).size() == 1);
+  CHECK(store->Components(1).size() == 1);
+  CHECK(store->UserComponents().empty());
+  NewUserComponent c;
+  c.name = "data";
+  c.kind = "dataset";
+  const int64_t id = store->CreateUserComponent(c);
+  store->LinkUserComponent(1, id);
+  CHECK(store->UserComponentTrials(id).size() == 1);
+  CHECK(Count(path, "SELECT COUNT(*) FROM pragma_foreign_key_check") == 0);
+}
+
 TEST_CASE("store: a version-1 file is migrated forward with its rows, indexes and foreign keys") {
   TempDir dir;
   const std::string path = dir.File("hpt.db");

@@ -58,6 +58,101 @@ STORE_CONTRACT("store: an experiment's warm-start parent trials are recorded wit
   CHECK(store.WarmStartParents(a).empty());
 }
 
+STORE_CONTRACT("store: a user component belongs to no experiment, reads back by id and name, and shows "
+               "every trial linked to it across experiments") {
+  F f;
+  Store& store = f.store();
+  NewUserComponent c;
+  c.name = "fmnist-v1";
+  c.kind = "dataset";
+  c.params = {{"split", std::string("train")}, {"rows", int64_t{60000}}};
+  c.metrics = {{"mean_pixel", 0.286}};
+  c.artifacts = {Artifact{"images", ArtifactDirection::kInput, "/data/train.idx", int64_t{47040016},
+                          std::string(64, 'a'), ""},
+                 Artifact{"mirror", ArtifactDirection::kInput, "s3://bucket/fmnist", std::nullopt, "", ""}};
+  c.now = 50;
+  const int64_t id = store.CreateUserComponent(c);
+  CHECK(store.ListExperiments().empty());
+
+  const std::optional<UserComponentRow> by_name = store.FindUserComponent("fmnist-v1");
+  REQUIRE(by_name);
+  CHECK(by_name->id == id);
+  CHECK(by_name->kind == "dataset");
+  CHECK(by_name->params == c.params);
+  CHECK(by_name->metrics == c.metrics);
+  CHECK(by_name->artifacts == c.artifacts);
+  CHECK(by_name->created_at == 50);
+  CHECK(store.FindUserComponent(std::to_string(id)) == by_name);
+  CHECK_FALSE(store.FindUserComponent("nope"));
+  CHECK_FALSE(store.FindUserComponent("999"));
+  CHECK(store.UserComponentTrials(id).empty());
+
+  const int64_t a = store.CreateExperiment(MakeExperiment("a"));
+  const int64_t b = store.CreateExperiment(MakeExperiment("b"));
+  const int64_t a1 = store.CreateTrial(a, 1, Params{{"lr", 0.01}}, 101);
+  const int64_t b1 = store.CreateTrial(b, 1, Params{{"lr", 0.02}}, 102);
+  const int64_t b2 = store.CreateTrial(b, 2, Params{{"lr", 0.03}}, 103);
+  store.LinkUserComponent(b1, id);
+  store.LinkUserComponent(a1, id);
+  store.LinkUserComponent(a1, id);  // again: nothing changes
+  std::vector<int64_t> linked;
+  for (const TrialRow& t : store.UserComponentTrials(id)) linked.push_back(t.id);
+  CHECK(linked == std::vector<int64_t>{a1, b1});
+  REQUIRE(store.TrialUserComponents(a1).size() == 1);
+  CHECK(store.TrialUserComponents(a1).front().name == "fmnist-v1");
+  CHECK(store.TrialUserComponents(b2).empty());
+  // The experiment's own components are untouched by the link.
+  CHECK(store.Components(a1).size() == 2);
+
+  NewUserComponent other = c;
+  other.name = "resnet";
+  other.kind = "model";
+  const int64_t id2 = store.CreateUserComponent(other);
+  CHECK(id2 > id);
+  const std::vector<UserComponentRow> all = store.UserComponents();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].name == "fmnist-v1");
+  CHECK(all[1].name == "resnet");
+}
+
+STORE_CONTRACT("store: a user component with a taken or bad name, no kind or a non-numeric metric is refused "
+               "with nothing written; a link to a missing trial or component is not found") {
+  F f;
+  Store& store = f.store();
+  NewUserComponent c;
+  c.name = "data";
+  c.kind = "dataset";
+  const int64_t id = store.CreateUserComponent(c);
+  CHECK(KindOf([&] { store.CreateUserComponent(c); }) == ErrorKind::kInvalidInput);
+  for (const char* bad : {"", "123", "has space", "slash/name"}) {
+    CAPTURE(bad);
+    NewUserComponent b = c;
+    b.name = bad;
+    CHECK(KindOf([&] { store.CreateUserComponent(b); }) == ErrorKind::kInvalidInput);
+  }
+  NewUserComponent no_kind = c;
+  no_kind.name = "other";
+  no_kind.kind = "";
+  CHECK(KindOf([&] { store.CreateUserComponent(no_kind); }) == ErrorKind::kInvalidInput);
+  NewUserComponent text_metric = c;
+  text_metric.name = "other";
+  text_metric.metrics = {{"acc", std::string("high")}};
+  CHECK(KindOf([&] { store.CreateUserComponent(text_metric); }) == ErrorKind::kInvalidInput);
+  CHECK(store.UserComponents().size() == 1);
+
+  const int64_t exp = store.CreateExperiment(MakeExperiment("a"));
+  const int64_t t = store.CreateTrial(exp, 1, Params{{"lr", 0.01}}, 101);
+  CHECK(KindOf([&] { store.LinkUserComponent(t + 100, id); }) == ErrorKind::kNotFound);
+  CHECK(KindOf([&] { store.LinkUserComponent(t, id + 100); }) == ErrorKind::kNotFound);
+  CHECK(store.UserComponentTrials(id).empty());
+  // Inside a transaction a refused link leaves the rest to commit.
+  store.Transaction([&] {
+    CHECK(KindOf([&] { store.LinkUserComponent(t + 100, id); }) == ErrorKind::kNotFound);
+    store.LinkUserComponent(t, id);
+  });
+  CHECK(store.UserComponentTrials(id).size() == 1);
+}
+
 STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component per attempt, "
                "metrics, and the links to its params and the experiment's static component") {
   F f;

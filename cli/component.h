@@ -1,0 +1,33 @@
+#pragma once
+// `hpt component create|show|list`: components the user makes (a dataset, a pretrained model),
+// which belong to no experiment and are linked to trials by a spec's `components:` (docs/cli.md).
+// main() adds the commands and runs the one that was parsed.
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace hpt {
+
+struct ComponentFlags {
+  std::string name;        // create: the new name; show: a name or an id
+  std::string kind;
+  std::vector<std::string> params, metrics, inputs, outputs;  // NAME=VALUE each
+  std::string db;
+  std::string coordinator;  // given: refused (not served through a coordinator yet)
+  std::string format = "table";
+  CLI::App* create = nullptr;
+  CLI::App* show = nullptr;
+  CLI::App* list = nullptr;
+  CLI::App* group = nullptr;
+};
+
+// Adds `component` and its three subcommands to app; flags are filled in when parsed.
+void AddComponentCommands(CLI::App& app, ComponentFlags& flags);
+
+// Runs the component command that was parsed; throws hpt::Error (kInvalidInput for bad
+// arguments, exit code 2) and prints to stdout.
+int RunComponentCommand(const ComponentFlags& flags);
+
+}  // namespace hpt

@@ -1,0 +1,148 @@
+"""User components (issue 21) through the real `hpt` binary and a real SQLite file: `hpt component
+create` records a component that belongs to no experiment, with a file artifact's size and SHA-256
+and a URI as given; `show` and `list` read it back with its lineage; bad input is refused with exit
+code 2 and nothing written; a store file a coordinator holds is refused with the holder named."""
+import hashlib
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import TRIAL, ClusterTest, hpt, write_spec  # noqa: E402
+
+SPEC = f"""name: NAME
+objective: {{metric: score, goal: maximize}}
+strategy: {{type: random, seed: 3}}
+parameters:
+  - {{name: x, type: float, min: 0.0, max: 2.0}}
+  - {{name: y, type: float, min: 0.0, max: 4.0}}
+limits: {{max_trials: 3, max_parallel: 1}}
+trial:
+  command: [python3, {TRIAL}, --steps, 1, "--x={{x}}", "--y={{y}}"]
+"""
+
+
+class ComponentTest(ClusterTest):
+    def db(self):
+        return os.path.join(self.tmp, "hpt.db")
+
+    def test_a_component_is_recorded_with_its_artifacts_hashed_and_shown_and_listed(self):
+        data = os.path.join(self.tmp, "train.bin")
+        payload = os.urandom(300_000)
+        with open(data, "wb") as f:
+            f.write(payload)
+        r = hpt("component", "create", "fmnist-v1", "--kind", "dataset", "--param", "split=train",
+                "--param", "rows=60000", "--metric", "mean_pixel=0.286", "--artifact", f"images={data}",
+                "--artifact", "mirror=s3://bucket/fmnist/train", "--output", "stats=https://example.org/s.json",
+                "--db", self.db(), check=True)
+        cid = int(r.stdout.strip())
+        shown = json.loads(hpt("component", "show", "fmnist-v1", "--db", self.db(), "--format", "json",
+                               check=True).stdout)
+        self.assertEqual(shown["id"], cid)
+        self.assertEqual(shown["kind"], "dataset")
+        self.assertEqual(shown["params"], {"split": "train", "rows": 60000})
+        self.assertEqual(shown["metrics"], {"mean_pixel": 0.286})
+        arts = {a["name"]: a for a in shown["artifacts"]}
+        self.assertEqual(arts["images"]["direction"], "input")
+        self.assertEqual(arts["images"]["location"], os.path.abspath(data))
+        self.assertEqual(arts["images"]["size"], len(payload))
+        self.assertEqual(arts["images"]["sha256"], hashlib.sha256(payload).hexdigest())
+        self.assertEqual(arts["mirror"]["location"], "s3://bucket/fmnist/train")
+        self.assertIsNone(arts["mirror"]["size"])
+        self.assertEqual(arts["mirror"]["sha256"], "")
+        self.assertEqual(arts["stats"]["direction"], "output")
+        self.assertEqual(shown["trials"], [])
+        self.assertEqual(shown["experiments"], [])
+        # By id too, and as a table.
+        table = hpt("component", "show", str(cid), "--db", self.db(), check=True).stdout
+        self.assertIn("fmnist-v1", table)
+        self.assertIn(hashlib.sha256(payload).hexdigest(), table)
+        listed = json.loads(hpt("component", "list", "--db", self.db(), "--format", "json", check=True).stdout)
+        self.assertEqual([(c["id"], c["name"], c["trials"]) for c in listed], [(cid, "fmnist-v1", 0)])
+
+    def test_a_shared_component_is_linked_to_every_trial_of_two_experiments_and_shown_with_both(self):
+        c = self.cluster
+        cid = int(hpt("component", "create", "shared", "--kind", "dataset", "--db", c.db, check=True).stdout)
+        hpt("component", "create", "unused", "--kind", "model", "--db", c.db, check=True)
+        c.start_coordinator()
+        c.start_worker("w1", "--slots", 2)
+        exps = []
+        for name in ("first", "second"):
+            spec = write_spec(self.tmp, SPEC.replace("NAME", name) + "components: [shared]\n", name + ".yaml")
+            exp = c.submit(spec)
+            self.assertEqual(c.wait_done(exp)["status"], "completed")
+            exps.append(int(exp))
+        trial_ids = sorted(r[0] for r in c.query("SELECT id FROM trials"))
+        self.assertEqual(len(trial_ids), 6)
+        shown = json.loads(hpt("component", "show", "shared", "--db", c.db, "--format", "json", check=True).stdout)
+        self.assertEqual(shown["id"], cid)
+        self.assertEqual(sorted(t["trial"] for t in shown["trials"]), trial_ids)
+        self.assertEqual([(e["id"], e["name"], e["trials"]) for e in shown["experiments"]],
+                         [(exps[0], "first", 3), (exps[1], "second", 3)])
+        table = hpt("component", "show", "shared", "--db", c.db, check=True).stdout
+        self.assertIn("first (3 trials)", table)
+        self.assertIn("second (3 trials)", table)
+        unused = json.loads(hpt("component", "show", "unused", "--db", c.db, "--format", "json", check=True).stdout)
+        self.assertEqual(unused["trials"], [])
+
+    def test_a_spec_naming_an_unknown_component_is_refused_with_exit_2_and_nothing_written(self):
+        c = self.cluster
+        hpt("component", "create", "shared", "--kind", "dataset", "--db", c.db, check=True)
+        c.start_coordinator()
+        spec = write_spec(self.tmp, SPEC.replace("NAME", "bad") + "components: [shared, missing]\n")
+        r = hpt("submit", spec, "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("no component named 'missing'", r.stderr)
+        self.assertEqual(c.query("SELECT COUNT(*) FROM experiments"), [(0,)])
+        self.assertEqual(c.query("SELECT COUNT(*) FROM trials"), [(0,)])
+        # A spec error the parser sees (a name twice) is located, before anything is sent.
+        spec = write_spec(self.tmp, SPEC.replace("NAME", "bad") + "components: [shared, shared]\n", "twice.yaml")
+        r = hpt("submit", spec, "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("twice.yaml:10", r.stderr)
+        self.assertIn("components", r.stderr)
+
+    def test_bad_input_is_refused_with_exit_2_and_nothing_written(self):
+        missing = os.path.join(self.tmp, "nope.bin")
+        cases = [
+            (["component", "create", "a", "--kind", "dataset", "--artifact", f"d={missing}"], "no such file"),
+            (["component", "create", "a", "--kind", "dataset", "--artifact", "d=ftp://host/x"], "ftp://host/x"),
+            (["component", "create", "a", "--kind", "dataset", "--metric", "acc=high"], "--metric acc"),
+            (["component", "create", "a", "--kind", "dataset", "--param", "novalue"], "--param"),
+            (["component", "create", "123", "--kind", "dataset"], "all digits"),
+            (["component", "create", "a b", "--kind", "dataset"], "letters, digits"),
+            (["component", "create", "a", "--kind", "dataset", "--param", "k=1", "--param", "k=2"], "twice"),
+        ]
+        for args, needle in cases:
+            with self.subTest(args=args):
+                r = hpt(*args, "--db", self.db())
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(needle, r.stderr)
+                self.assertFalse(os.path.exists(self.db()), "a refused create must not create the store")
+        hpt("component", "create", "a", "--kind", "dataset", "--db", self.db(), check=True)
+        r = hpt("component", "create", "a", "--kind", "model", "--db", self.db())
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("already exists", r.stderr)
+        r = hpt("component", "list", "--coordinator", "tcp://127.0.0.1:1")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("not served through a coordinator", r.stderr)
+        r = hpt("component", "show", "missing", "--db", self.db())
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no component 'missing'", r.stderr)
+        listed = json.loads(hpt("component", "list", "--db", self.db(), "--format", "json", check=True).stdout)
+        self.assertEqual([c["kind"] for c in listed], ["dataset"])
+
+    def test_create_is_refused_while_a_coordinator_holds_the_file(self):
+        c = self.cluster
+        c.start_coordinator()
+        r = hpt("component", "create", "a", "--kind", "dataset", "--db", c.db)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("pid %d" % c.coordinator.pid, r.stderr)
+        # Reading works meanwhile, and shows that nothing was written.
+        listed = json.loads(hpt("component", "list", "--db", c.db, "--format", "json", check=True).stdout)
+        self.assertEqual(listed, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
