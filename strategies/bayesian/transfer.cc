@@ -216,11 +216,9 @@ BayesianStrategy::Model BayesianStrategy::TransferModel(const MatrixXd& pending)
     for (double& v : residual) v = (v - r_mean) / r_sd;
     if (surrogates_.empty()) surrogates_.resize(1);
     Surrogate& s = surrogates_.front();
-    // The residuals change with a and b at every result: rebuild the posterior's targets (the
-    // hyperparameters are refitted as UpdateSurrogate decides).
-    rows_stale_ = true;
+    // The residuals change with a and b at every result; UpdateSurrogate sets every row's target
+    // afresh each time, and refits the hyperparameters on its own schedule.
     UpdateSurrogate(s, numbers, residual, 1.0);
-    rows_stale_ = false;
     const VectorXd fantasies = AddFantasies(s, pending);
     double best = std::numeric_limits<double>::infinity();
     for (size_t j = 0; j < numbers.size(); ++j) {
