@@ -35,22 +35,9 @@ std::optional<double> Number(const std::string& text) {
   return d;
 }
 
-// A --param value: an integer, another number, true/false, else the text as given.
-Value ParamValue(const std::string& text) {
-  int64_t i = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), i);
-  if (!text.empty() && ec == std::errc() && end == text.data() + text.size()) return i;
-  if (const auto d = Number(text); d && std::isfinite(*d)) return *d;
-  if (text == "true") return true;
-  if (text == "false") return false;
-  return text;
-}
-
 void CheckUnique(std::set<std::string>& seen, const std::string& flag, const std::string& name) {
   if (!seen.insert(name).second) Bad(flag + ": '" + name + "' is given twice");
 }
-
-bool IsUri(const std::string& location) { return location.find("://") != std::string::npos; }
 
 // An artifact from --input/--output NAME=PATH_OR_URI: a URI of a known scheme is kept as given;
 // anything else is a local file, recorded by absolute path with its size and SHA-256.
@@ -60,10 +47,8 @@ Artifact ArtifactOf(const std::string& flag, const std::string& text, ArtifactDi
   Artifact a;
   a.name = name;
   a.direction = direction;
-  if (IsUri(location)) {
-    bool known = false;
-    for (const char* scheme : {"s3://", "gs://", "http://", "https://"}) known = known || location.rfind(scheme, 0) == 0;
-    if (!known) Bad(flag + " " + name + ": '" + location + "' is not a file path or an s3://, gs://, http:// or https:// URI");
+  if (LooksLikeUri(location)) {
+    if (!IsArtifactUri(location)) Bad(flag + " " + name + ": '" + location + "' is not a file path or an s3://, gs://, http:// or https:// URI");
     a.location = location;
     return a;
   }
@@ -80,18 +65,6 @@ Artifact ArtifactOf(const std::string& flag, const std::string& text, ArtifactDi
     Bad(flag + " " + name + ": " + e.what());
   }
   return a;
-}
-
-std::string Text(const Value& v) {
-  return std::visit(
-      [](const auto& x) -> std::string {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
-        else if constexpr (std::is_same_v<T, std::string>) return x;
-        else if constexpr (std::is_same_v<T, double>) return FormatNumber(x);
-        else return std::to_string(x);
-      },
-      v);
 }
 
 Json ComponentJson(Store& store, const UserComponentRow& c, bool with_lineage) {
@@ -171,7 +144,7 @@ int Create(const ComponentFlags& f) {
   for (const std::string& p : f.params) {
     auto [name, value] = Split("--param", p);
     CheckUnique(seen, "--param", name);
-    c.params.push_back({name, ParamValue(value)});
+    c.params.push_back({name, ValueFromText(value)});
   }
   seen.clear();
   for (const std::string& m : f.metrics) {

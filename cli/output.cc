@@ -378,6 +378,27 @@ void PrintTrialDetail(const Json& t, OutputFormat format, std::ostream& out) {
     out << "\n";
     PrintTable({"attempt", "worker", "slot", "gpus", "status", "exit", "reason", "log"}, runs, out);
   }
+  // What each attempt reported about itself (`hpt: param`, `hpt: artifact`).
+  std::vector<Row> artifacts;
+  for (const Json& c : t["components"]) {
+    if (c["kind"].get<std::string>() != ToString(ComponentKind::kRun)) continue;
+    const Json& data = c["data"];
+    if (const auto p = data.find("params"); p != data.end() && !p->empty()) {
+      out << "\n  attempt " << Cell(c["attempt"]) << " reported params";
+      for (const auto& [k, v] : p->items()) out << " " << k << "=" << Cell(v);
+      out << "\n";
+    }
+    for (const Json& a : data.value("artifacts", Json::array())) {
+      const std::string hash = a["sha256"].get<std::string>();
+      artifacts.push_back({Cell(c["attempt"]), Cell(a["direction"]), Cell(a["name"]), Cell(a["location"]),
+                           a["size"].is_null() ? "-" : Cell(a["size"]),
+                           hash.empty() ? (a["note"].get<std::string>().empty() ? "-" : Cell(a["note"])) : hash});
+    }
+  }
+  if (!artifacts.empty()) {
+    out << "\n";
+    PrintTable({"attempt", "direction", "artifact", "location", "bytes", "sha256"}, artifacts, out);
+  }
   // The last value of each metric per attempt, and how many points the series has.
   std::vector<Row> series;
   for (const Json& m : t["metrics"]) {

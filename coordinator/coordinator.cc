@@ -16,6 +16,7 @@
 
 #include "core/command.h"
 #include "core/error.h"
+#include "core/file_digest.h"
 #include "core/json.h"
 #include "core/spec.h"
 #include "store/query.h"
@@ -65,6 +66,57 @@ std::optional<std::string> InvalidPoint(const MetricPoint& p) {
   if (p.step < 0 || p.step > kMaxStep) return "step " + std::to_string(p.step) + " is not in [0, 2^53]";
   if (!std::isfinite(p.time)) return "its time is not a finite number";
   return std::nullopt;
+}
+
+// Drops from a result what the trial reported about itself that cannot be recorded, calling
+// `refuse` with why for each: the worker's parser holds trials to the same rules
+// (worker/metric_parser.h), and the coordinator does not rely on it.
+template <typename Refuse>
+void CheckRunReport(FinishedMsg& m, Refuse refuse) {
+  const std::string trial = "trial " + std::to_string(m.trial_id) + " ";
+  if (m.params.size() > kMaxReportedParams) {
+    refuse(trial + "reported " + std::to_string(m.params.size()) + " params; the first " +
+           std::to_string(kMaxReportedParams) + " are kept");
+    m.params.resize(kMaxReportedParams);
+  }
+  if (m.artifacts.size() > kMaxReportedArtifacts) {
+    refuse(trial + "reported " + std::to_string(m.artifacts.size()) + " artifacts; the first " +
+           std::to_string(kMaxReportedArtifacts) + " are kept");
+    m.artifacts.resize(kMaxReportedArtifacts);
+  }
+  std::erase_if(m.params, [&](const ReportedParam& p) {
+    std::string why;
+    if (!IsMetricName(p.name)) {
+      why = "is not a name";
+    } else if (std::string problem = ReportedTextProblem(p.text, kMaxReportedParamText); !problem.empty()) {
+      why = "has a value that " + problem;
+    }
+    if (!why.empty()) refuse(trial + "param '" + EscapeControl(p.name.substr(0, 160)) + "' " + why);
+    return !why.empty();
+  });
+  std::erase_if(m.artifacts, [&](Artifact& a) {
+    std::string why;
+    const bool uri = LooksLikeUri(a.location);
+    if (!IsMetricName(a.name)) {
+      why = "is not a name";
+    } else if (std::string problem = ReportedTextProblem(a.location, kMaxArtifactLocation); !problem.empty()) {
+      why = "has a location that " + problem;
+    } else if (uri && !IsArtifactUri(a.location)) {
+      why = "names a URI of a scheme other than s3, gs, http and https";
+    } else if (uri && (a.size || !a.sha256.empty())) {
+      why = "is a URI with a size or hash (the worker reads only files)";
+    } else if (!uri && a.location.front() != '/') {
+      why = "is a file whose path is not absolute";
+    } else if (a.size && *a.size < 0) {
+      why = "has a negative size";
+    } else if (!a.sha256.empty() && (!IsSha256Hex(a.sha256) || !a.size)) {
+      why = "has a hash that is not 64 lower-case hex digits with a size";
+    }
+    if (!why.empty()) refuse(trial + "artifact '" + EscapeControl(a.name.substr(0, 160)) + "' " + why);
+    // A note is the worker's own text (an error message): kept, made safe to show.
+    a.note = EscapeControl(a.note.substr(0, 1024));
+    return !why.empty();
+  });
 }
 
 }  // namespace
@@ -516,9 +568,10 @@ class Coordinator::Impl final : private LifecycleListener {
     lifecycle_.RecordMetrics(*t, m.attempt, kept, refused_objective);
   }
 
-  void OnFinished(const std::string& peer, const FinishedMsg& m) {
+  void OnFinished(const std::string& peer, FinishedMsg m) {
     WorkerState* w = Touch(peer, m);
     if (!w) return;
+    CheckRunReport(m, [&](const std::string& why) { Refuse(peer, m, why); });
     QueueAck(peer, AckMsg{m.trial_id, m.attempt, 0, true});
     const std::vector<std::pair<int64_t, int64_t>> began = FreeSlots(*w, m.trial_id, m.attempt);
     LiveTrial* t = lifecycle_.HeldBy(peer, m.trial_id, m.attempt);

@@ -410,7 +410,7 @@ void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
     objective = outcome.objectives.front();
   }
   if (exited_ok && objective && missing_objective.empty()) {
-    EndAttempt(e, t, RunStatus::kCompleted, m.code, "", TrialStatus::kCompleted, objective, m.log_path);
+    EndAttempt(e, t, RunStatus::kCompleted, m.code, "", TrialStatus::kCompleted, objective, m.log_path, &m);
     return;
   }
   t.infeasible = false;
@@ -431,10 +431,10 @@ void Lifecycle::Finished(LiveTrial& t, const FinishedMsg& m) {
     ++t.retries_used;
     log_->Info("trial {} attempt {} failed ({}); retry {}/{}", t.id, t.attempt, reason, t.retries_used,
                e.spec.trial.retries);
-    EndAttempt(e, t, run_status, code, reason, TrialStatus::kPending, std::nullopt, m.log_path);
+    EndAttempt(e, t, run_status, code, reason, TrialStatus::kPending, std::nullopt, m.log_path, &m);
   } else {
     log_->Info("trial {} failed: {}", t.id, reason);
-    EndAttempt(e, t, run_status, code, reason, TrialStatus::kFailed, t.last_objective, m.log_path);
+    EndAttempt(e, t, run_status, code, reason, TrialStatus::kFailed, t.last_objective, m.log_path, &m);
   }
 }
 
@@ -473,9 +473,25 @@ void Lifecycle::CheckLeases() {
 // makes it final.
 void Lifecycle::EndAttempt(Experiment& e, LiveTrial& t, RunStatus run_status,
                            std::optional<int64_t> exit_code, const std::string& reason, TrialStatus new_status,
-                           std::optional<double> objective, const std::string& log_path) {
-  store_.FinishRun(RunEnd{t.id, t.run_id, run_status, exit_code, reason, new_status, objective, t.retries_used,
-                          clock_.Wall(), log_path});
+                           std::optional<double> objective, const std::string& log_path,
+                           const FinishedMsg* reported) {
+  RunEnd end{t.id, t.run_id, run_status, exit_code, reason, new_status, objective, t.retries_used, clock_.Wall(),
+             log_path};
+  if (reported != nullptr) {
+    // Checked by the coordinator on arrival (CheckRunReport); a name reported twice keeps its last value.
+    for (const ReportedParam& p : reported->params) {
+      Value value = ValueFromText(p.text);
+      const auto same = std::find_if(end.run_params.begin(), end.run_params.end(),
+                                     [&](const NamedValue& v) { return v.name == p.name; });
+      if (same != end.run_params.end()) {
+        same->value = std::move(value);
+      } else {
+        end.run_params.push_back({p.name, std::move(value)});
+      }
+    }
+    end.artifacts = reported->artifacts;
+  }
+  store_.FinishRun(end);
   --e.running;
   if (t.queued) --e.queued;
   t.queued = false;

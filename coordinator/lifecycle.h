@@ -222,7 +222,7 @@ class Lifecycle {
   LiveTrial LoadTrial(const Experiment& e, const TrialRow& t);
   void EndAttempt(Experiment& e, LiveTrial& t, RunStatus run_status, std::optional<int64_t> exit_code,
                   const std::string& reason, TrialStatus new_status, std::optional<double> objective,
-                  const std::string& log_path = "");
+                  const std::string& log_path = "", const FinishedMsg* reported = nullptr);
   void CountFinal(Experiment& e, const LiveTrial& t, TrialStatus status, std::optional<double> objective);
   // Records on t what its outcome means for the rest of its life: infeasible or not, and the values
   // the strategy is told.

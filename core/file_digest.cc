@@ -1,11 +1,13 @@
 #include "core/file_digest.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -62,39 +64,38 @@ bool IsSha256Hex(std::string_view text) {
 }
 
 FileDigest DigestFile(const std::string& path, int64_t max_bytes) {
-  std::error_code ec;
-  const std::filesystem::file_status status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) throw Error(ErrorKind::kNotFound, "no such file: '" + path + "'");
-  if (!std::filesystem::is_regular_file(status)) {
-    throw Error(ErrorKind::kInvalidInput, "'" + path + "' is not a regular file");
+  // Opened before it is looked at, and without blocking: what is checked is what is read, and a
+  // FIFO or device swapped in for the file cannot hold the reader.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) throw Error(ErrorKind::kNotFound, "no such file: '" + path + "'");
+    throw Error(ErrorKind::kFailed, "cannot read '" + path + "': " + std::strerror(errno));
   }
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) throw Error(ErrorKind::kFailed, "cannot read '" + path + "': " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw Error(ErrorKind::kFailed, "cannot read '" + path + "': " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw Error(ErrorKind::kInvalidInput, "'" + path + "' is not a regular file");
   FileDigest out;
   DigestContext d;
   std::vector<char> buffer(1 << 16);
   int64_t total = 0;
-  bool over = false;
   while (true) {
-    const size_t n = std::fread(buffer.data(), 1, buffer.size(), file.get());
-    if (n > 0) {
-      total += static_cast<int64_t>(n);
-      if (total > max_bytes) {
-        over = true;
-        break;
-      }
-      d.Update(buffer.data(), n);
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorKind::kFailed, "cannot read '" + path + "': " + std::strerror(errno));
     }
-    if (n < buffer.size()) {
-      if (std::ferror(file.get())) throw Error(ErrorKind::kFailed, "cannot read '" + path + "': " + std::strerror(errno));
-      break;
+    if (n == 0) break;
+    total += n;
+    if (total > max_bytes) {
+      out.size = std::max<int64_t>(total, st.st_size);
+      out.note = "not hashed: larger than " + std::to_string(max_bytes) + " bytes";
+      return out;
     }
-  }
-  if (over) {
-    const auto size = std::filesystem::file_size(path, ec);
-    out.size = ec ? total : static_cast<int64_t>(size);
-    out.note = "not hashed: larger than " + std::to_string(max_bytes) + " bytes";
-    return out;
+    d.Update(buffer.data(), static_cast<size_t>(n));
   }
   out.size = total;
   out.sha256 = d.Hex();

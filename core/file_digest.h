@@ -19,8 +19,10 @@ struct FileDigest {
   std::string note;    // why there is no hash; empty otherwise
 };
 
-// Reads the regular file at `path` (at most max_bytes + 1 bytes of it). A missing file, one that
-// is not a regular file, or one that cannot be read is Error(kNotFound) / Error(kInvalidInput) /
+// Reads the regular file at `path` (at most max_bytes + 1 bytes of it), following symbolic links.
+// It is opened without blocking and checked after opening, so a FIFO or a device never holds the
+// reader, whatever replaced the file meanwhile. A missing file, one that is not a regular file,
+// or one that cannot be read is Error(kNotFound) / Error(kInvalidInput) /
 // Error(kFailed) naming the path.
 FileDigest DigestFile(const std::string& path, int64_t max_bytes = kMaxHashedFileBytes);
 

@@ -17,6 +17,41 @@ std::string FormatValue(const ParamValue& value) {
   return std::string(buf.data(), end);
 }
 
+Value ValueFromText(std::string_view text) {
+  const char* const end = text.data() + text.size();
+  int64_t i = 0;
+  if (auto [ptr, ec] = std::from_chars(text.data(), end, i); !text.empty() && ec == std::errc() && ptr == end) {
+    return i;
+  }
+  double d = 0;
+  if (auto [ptr, ec] = std::from_chars(text.data(), end, d);
+      !text.empty() && ec == std::errc() && ptr == end && std::isfinite(d)) {
+    return d;
+  }
+  if (text == "true") return true;
+  if (text == "false") return false;
+  return std::string(text);
+}
+
+std::string ReportedTextProblem(std::string_view text, size_t max_bytes) {
+  if (text.empty()) return "is empty";
+  if (text.size() > max_bytes) return "is longer than " + std::to_string(max_bytes) + " bytes";
+  if (ValidUtf8Prefix(text) != text.size()) return "is not valid UTF-8";
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return "holds a control character";
+  }
+  return "";
+}
+
+bool IsArtifactUri(std::string_view location) {
+  for (std::string_view scheme : {"s3://", "gs://", "http://", "https://"}) {
+    if (location.starts_with(scheme) && location.size() > scheme.size()) return true;
+  }
+  return false;
+}
+
+bool LooksLikeUri(std::string_view location) { return location.find("://") != std::string_view::npos; }
+
 const Value* FindValue(const NamedValues& values, std::string_view name) {
   for (const NamedValue& v : values) {
     if (v.name == name) return &v.value;

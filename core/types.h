@@ -40,6 +40,9 @@ using NamedValues = std::vector<NamedValue>;
 const Value* FindValue(const NamedValues& values, std::string_view name);
 // A trial's values as named values (what its parameters component holds).
 NamedValues ToNamedValues(const Params& params);
+// A value written as text by a person or a program (`--param k=v`, a trial's `hpt: param k=v`):
+// an integer when the whole text is one, else a finite number, else true/false, else the text.
+Value ValueFromText(std::string_view text);
 
 // A GPU as a worker reports it and the store keeps it.
 struct GpuInfo {
@@ -118,6 +121,9 @@ inline constexpr ArtifactDirection kArtifactDirections[] = {ArtifactDirection::k
 std::string_view ToString(ArtifactDirection direction);
 std::optional<ArtifactDirection> ParseArtifactDirection(std::string_view text);
 
+// An input or output of a run or of a user component. A local file is recorded by its absolute
+// path with its size and SHA-256 (core/file_digest.h); a URI (IsArtifactUri) as given, without
+// size or hash.
 struct Artifact {
   std::string name;
   ArtifactDirection direction = ArtifactDirection::kInput;
@@ -127,6 +133,21 @@ struct Artifact {
   std::string note;
   bool operator==(const Artifact&) const = default;
 };
+
+// What a trial may report about itself (`hpt: param`, `hpt: artifact`; worker/metric_parser.h):
+// the worker's parser and the coordinator hold it to the same limits.
+inline constexpr size_t kMaxReportedParamText = 1024;
+inline constexpr size_t kMaxArtifactLocation = 4096;
+inline constexpr size_t kMaxReportedParams = 256;
+inline constexpr size_t kMaxReportedArtifacts = 256;
+// Why `text` cannot be a reported param value or artifact location, or empty: it is empty, longer
+// than max_bytes, not valid UTF-8, or holds a control character (it reaches logs and terminals).
+std::string ReportedTextProblem(std::string_view text, size_t max_bytes);
+
+// Whether `location` is a URI an artifact may name: s3://, gs://, http:// or https://.
+bool IsArtifactUri(std::string_view location);
+// Whether `location` looks like a URI at all ("scheme://..."); one that is not IsArtifactUri is refused.
+bool LooksLikeUri(std::string_view location);
 
 // A registered worker: kAlive while it heartbeats, kLost when its heartbeats stopped (its trials
 // were requeued), kDisconnected when it said goodbye or the coordinator stopped while it was

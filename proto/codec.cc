@@ -89,6 +89,25 @@ wire::FinishCause ToWire(FinishCause cause) {
   throw Error(ErrorKind::kInvalidInput, "no finish cause " + std::to_string(static_cast<int>(cause)));
 }
 
+static_assert(static_cast<size_t>(wire::ArtifactDirection::OUTPUT) + 1 == std::size(kArtifactDirections));
+
+wire::ArtifactDirection ToWire(ArtifactDirection direction) {
+  switch (direction) {
+    case ArtifactDirection::kInput: return wire::ArtifactDirection::INPUT;
+    case ArtifactDirection::kOutput: return wire::ArtifactDirection::OUTPUT;
+  }
+  throw Error(ErrorKind::kInvalidInput, "no artifact direction " + std::to_string(static_cast<int>(direction)));
+}
+
+ArtifactDirection FromWire(wire::ArtifactDirection direction) {
+  switch (direction) {
+    case wire::ArtifactDirection::INPUT: return ArtifactDirection::kInput;
+    case wire::ArtifactDirection::OUTPUT: return ArtifactDirection::kOutput;
+  }
+  throw Error(ErrorKind::kInvalidInput, "finished: unknown artifact direction " +
+                                            std::to_string(static_cast<int>(direction)));
+}
+
 // Cap'n Proto gives an enumerant this schema lacks as its raw number: every value outside the
 // switch is refused.
 FinishCause FromWire(wire::FinishCause cause) {
@@ -191,6 +210,21 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             r.setMessage(Txt(m.message));
             r.setLogPath(Txt(m.log_path));
             r.setToken(m.token);
+            auto params = r.initParams(static_cast<unsigned>(m.params.size()));
+            for (size_t i = 0; i < m.params.size(); ++i) {
+              params[i].setName(Txt(m.params[i].name));
+              params[i].setText(Txt(m.params[i].text));
+            }
+            auto artifacts = r.initArtifacts(static_cast<unsigned>(m.artifacts.size()));
+            for (size_t i = 0; i < m.artifacts.size(); ++i) {
+              const Artifact& a = m.artifacts[i];
+              artifacts[i].setName(Txt(a.name));
+              artifacts[i].setDirection(ToWire(a.direction));
+              artifacts[i].setLocation(Txt(a.location));
+              artifacts[i].setSize(a.size ? *a.size : -1);
+              artifacts[i].setSha256(Txt(a.sha256));
+              artifacts[i].setNote(Txt(a.note));
+            }
           },
           [&](const WelcomeMsg& m) {
             auto r = env.initWelcome();
@@ -297,8 +331,17 @@ Message Read(wire::Envelope::Reader env) {
     }
     case wire::Envelope::FINISHED: {
       auto r = env.getFinished();
-      return FinishedMsg{r.getTrialId(), r.getAttempt(), FromWire(r.getHow()), r.getCode(),
-                         Str(r.getMessage()), Str(r.getLogPath()), r.getToken()};
+      FinishedMsg m{r.getTrialId(), r.getAttempt(), FromWire(r.getHow()), r.getCode(),
+                    Str(r.getMessage()), Str(r.getLogPath()), r.getToken()};
+      for (auto p : r.getParams()) m.params.push_back({Str(p.getName()), Str(p.getText())});
+      for (auto a : r.getArtifacts()) {
+        // A size below -1 is kept as given: the coordinator refuses it, naming it.
+        const int64_t size = a.getSize();
+        m.artifacts.push_back({Str(a.getName()), FromWire(a.getDirection()), Str(a.getLocation()),
+                               size == -1 ? std::nullopt : std::optional<int64_t>(size), Str(a.getSha256()),
+                               Str(a.getNote())});
+      }
+      return m;
     }
     case wire::Envelope::WELCOME: {
       auto r = env.getWelcome();

@@ -119,6 +119,27 @@ struct TrialFinished {
   logPath @5 :Text;
   token @6 :UInt64;
   how @7 :FinishCause;
+  params @8 :List(ReportedParam);    # the trial's `hpt: param` lines (empty from older workers)
+  artifacts @9 :List(Artifact);      # its `hpt: artifact` lines, files read once it ended
+}
+
+struct ReportedParam {
+  name @0 :Text;
+  text @1 :Text;        # the value as printed
+}
+
+enum ArtifactDirection {
+  input @0;
+  output @1;
+}
+
+struct Artifact {
+  name @0 :Text;
+  direction @1 :ArtifactDirection;
+  location @2 :Text;    # an absolute path on the worker's host, or a URI
+  size @3 :Int64 = -1;  # bytes; -1 when not known (a URI, a file that could not be read)
+  sha256 @4 :Text;      # 64 lower-case hex digits, or empty
+  note @5 :Text;        # why there is no hash, or empty
 }
 
 struct Welcome {

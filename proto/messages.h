@@ -73,12 +73,23 @@ struct MetricsMsg {
   bool operator==(const MetricsMsg&) const = default;
 };
 
+// A value a trial chose itself and printed (`hpt: param NAME=VALUE`), as printed: where it is
+// recorded, ValueFromText types it.
+struct ReportedParam {
+  std::string name, text;
+  bool operator==(const ReportedParam&) const = default;
+};
+
 struct FinishedMsg {
   int64_t trial_id = 0, attempt = 0;
   FinishCause how = FinishCause::kExited;
   int32_t code = 0;
   std::string message, log_path;
   uint64_t token = 0;
+  // What the trial reported about itself (worker/run_report.h), recorded on its run component.
+  // Artifacts' files were read by the worker once the process ended.
+  std::vector<ReportedParam> params = {};
+  std::vector<Artifact> artifacts = {};
   bool operator==(const FinishedMsg&) const = default;
 };
 

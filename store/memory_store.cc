@@ -253,6 +253,10 @@ class MemoryStoreImpl final : public MemoryStore {
       run->status = end.run_status;
       run->reason = end.reason;
       if (!end.log_path.empty()) run->log_path = end.log_path;
+      if (!end.run_params.empty() || !end.artifacts.empty()) {
+        run->run_params = Stored(end.run_params);
+        run->artifacts = end.artifacts;
+      }
     }
     t.status = end.trial_status;
     t.objective = Nullable(end.objective);

@@ -83,7 +83,7 @@ constexpr const char* kInsertMetricSql =
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 constexpr const char* kFinishRunSql =
     "UPDATE trial_components SET ended_at = ?3, exit_code = ?4, status = ?5, reason = ?6,"
-    " log_path = COALESCE(NULLIF(?7, ''), log_path)"
+    " log_path = COALESCE(NULLIF(?7, ''), log_path), data = COALESCE(json_patch(data, ?8), data)"
     " WHERE id = ?1 AND kind = 'run' AND EXISTS (SELECT 1 FROM trial_component_links"
     " WHERE trial_id = ?2 AND component_id = ?1)";
 constexpr const char* kFinishTrialSql =
@@ -593,6 +593,11 @@ class SqliteStore final : public Store {
           s.bind(5, std::string(ToString(end.run_status)));
           s.bind(6, end.reason);
           s.bind(7, end.log_path);
+          if (end.run_params.empty() && end.artifacts.empty()) {
+            s.bind(8);  // NULL: json_patch gives NULL, and the data stays as it is
+          } else {
+            s.bind(8, JsonText(Json{{"params", ToJson(end.run_params)}, {"artifacts", ToJson(end.artifacts)}}));
+          }
           if (s.exec() == 0) {
             throw Error(ErrorKind::kNotFound, "no run component " + std::to_string(end.run_id) +
                                                   " of trial " + std::to_string(end.trial_id) +
@@ -808,14 +813,17 @@ class SqliteStore final : public Store {
     c.id = s.getColumn(0).getInt64();
     c.kind = Known(ParseComponentKind, "trial_components.kind", s.getColumn(1).getString());
     c.name = s.getColumn(2).getString();
-    c.data = Decoded(path_, "trial_components.data", s.getColumn(3).getString(), NamedValuesFromJson);
     if (c.kind == ComponentKind::kRun) {
-      // A run keeps only its budget there (StartRun).
-      if (const Value* budget = FindValue(c.data, "budget")) {
-        if (const auto* d = std::get_if<double>(budget); d != nullptr && !std::isnan(*d)) c.budget = *d;
-        if (const auto* n = std::get_if<int64_t>(budget)) c.budget = static_cast<double>(*n);
-      }
-      c.data.clear();
+      // A run keeps its budget there (StartRun), and what the trial reported (FinishRun).
+      Decoded(path_, "trial_components.data", s.getColumn(3).getString(), [&](const Json& data) {
+        if (!data.is_object()) throw Error(ErrorKind::kInvalidInput, "a run's data that is not an object");
+        if (const auto b = data.find("budget"); b != data.end() && b->is_number()) c.budget = b->get<double>();
+        if (const auto p = data.find("params"); p != data.end()) c.run_params = NamedValuesFromJson(*p);
+        if (const auto a = data.find("artifacts"); a != data.end()) c.artifacts = ArtifactsFromJson(*a);
+        return 0;
+      });
+    } else {
+      c.data = Decoded(path_, "trial_components.data", s.getColumn(3).getString(), NamedValuesFromJson);
     }
     c.attempt = s.getColumn(4).getInt64();  // NULL reads as 0
     c.worker = TextOrEmpty(s.getColumn(5));

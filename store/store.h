@@ -75,6 +75,8 @@ struct ComponentRow {
   std::string name;  // "trial-12-params", "static", "trial-12-attempt-2"
   NamedValues data;  // a parameters component's values, the static component's; empty for runs
   // Run components only (otherwise empty / nullopt):
+  NamedValues run_params;           // what the trial reported with `hpt: param` lines
+  std::vector<Artifact> artifacts;  // what it reported with `hpt: artifact` lines
   int64_t attempt = 0;
   std::string worker, host, gpus, reason, log_path;
   std::optional<RunStatus> status;
@@ -158,6 +160,10 @@ struct RunEnd {
   int64_t retries_used = 0;
   double now = 0;
   std::string log_path;  // where the worker wrote the attempt's log; empty keeps StartRun's
+  // What the trial reported about itself (`hpt: param`, `hpt: artifact`), checked; kept on the
+  // run component (unused when run_id is 0). Empty leaves the component's data as it is.
+  NamedValues run_params = {};
+  std::vector<Artifact> artifacts = {};
 };
 
 // A component the user makes (`hpt component create`): it belongs to no experiment, has a name

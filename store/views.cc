@@ -41,6 +41,8 @@ Json ComponentJson(const ComponentRow& c) {
     j["ended_at"] = OrNull(c.ended_at);
     j["duration"] = Duration(c.started_at, c.ended_at);
     j["log_path"] = c.log_path;
+    j["data"]["params"] = ToJson(c.run_params);
+    j["data"]["artifacts"] = ToJson(c.artifacts);
   }
   return j;
 }

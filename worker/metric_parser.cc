@@ -1,6 +1,7 @@
 #include "worker/metric_parser.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <optional>
@@ -60,6 +61,14 @@ std::variant<int64_t, std::string> ParseStep(std::string_view text) {
   return value;
 }
 
+// The first blank-separated token of `text` and what follows it.
+std::pair<std::string_view, std::string_view> FirstToken(std::string_view text) {
+  text = TrimBlank(text);
+  size_t end = 0;
+  while (end < text.size() && !IsBlank(text[end])) ++end;
+  return {text.substr(0, end), text.substr(end)};
+}
+
 RefusedMetric Refusal(std::string_view name, std::string_view text, std::string why) {
   return RefusedMetric{ShowPrintable(name, MetricParser::kMaxShownName),
                        ShowPrintable(text, MetricParser::kMaxShownText), std::move(why)};
@@ -103,7 +112,17 @@ MetricParser::ParsedLine MetricParser::Parse(std::string_view line, double now) 
   ParsedLine out;
   std::string_view rest = line;
   while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
-  if (rest.starts_with(kNativePrefix)) ParseNative(rest.substr(kNativePrefix.size()), now, out);
+  if (rest.starts_with(kNativePrefix)) {
+    const std::string_view native = rest.substr(kNativePrefix.size());
+    const auto [keyword, after] = FirstToken(native);
+    if (keyword == "param") {
+      ParseParam(after, out);
+    } else if (keyword == "artifact") {
+      ParseArtifact(after, out);
+    } else {
+      ParseNative(native, now, out);
+    }
+  }
   for (const Compiled& def : defs_) ParseRegex(def, line, now, out);
   return out;
 }
@@ -154,6 +173,65 @@ void MetricParser::ParseNative(std::string_view rest, double now, ParsedLine& ou
     const std::string name(token.name);
     Add(name, token.text, std::get<double>(value), step ? *step : NextStep(name), now, out);
   }
+}
+
+namespace {
+
+// A directive's `NAME=TEXT`: the name and the text, blanks around each trimmed; or nullopt, with
+// why added to `problems` ("param 'x': the value is empty"). `kind` is "param" or "artifact",
+// `what` names the text ("value", "location").
+std::optional<std::pair<std::string_view, std::string_view>> NamedText(std::string_view kind, std::string_view what,
+                                                                       std::string_view rest, size_t max_bytes,
+                                                                       std::vector<std::string>& problems) {
+  rest = TrimBlank(rest);
+  const size_t eq = rest.find('=');
+  const std::string_view name = TrimBlank(rest.substr(0, eq));
+  const std::string prefix = std::string(kind) + " '" + ShowPrintable(name, MetricParser::kMaxShownName) + "': ";
+  if (eq == std::string_view::npos) {
+    std::string upper(what);
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    problems.push_back(std::string(kind) + " '" + ShowPrintable(rest, MetricParser::kMaxShownText) +
+                       "': expected NAME=" + upper);
+    return std::nullopt;
+  }
+  if (!IsMetricName(name)) {
+    problems.push_back(prefix + "not a name ([A-Za-z_][A-Za-z0-9_.:/-]*, at most 128 characters)");
+    return std::nullopt;
+  }
+  const std::string_view text = TrimBlank(rest.substr(eq + 1));
+  if (std::string why = ReportedTextProblem(text, max_bytes); !why.empty()) {
+    problems.push_back(prefix + "the " + std::string(what) + " " + why);
+    return std::nullopt;
+  }
+  return std::pair{name, text};
+}
+
+}  // namespace
+
+void MetricParser::ParseParam(std::string_view rest, ParsedLine& out) {
+  if (const auto named = NamedText("param", "value", rest, kMaxReportedParamText, out.problems)) {
+    out.params.push_back({std::string(named->first), std::string(named->second)});
+  }
+}
+
+void MetricParser::ParseArtifact(std::string_view rest, ParsedLine& out) {
+  const auto [direction_text, spec] = FirstToken(rest);
+  const std::optional<ArtifactDirection> direction = ParseArtifactDirection(direction_text);
+  if (!direction) {
+    out.problems.push_back("artifact: expected 'input' or 'output' before NAME=LOCATION, got '" +
+                           ShowPrintable(direction_text, kMaxShownText) + "'");
+    return;
+  }
+  const auto named = NamedText("artifact", "location", spec, kMaxArtifactLocation, out.problems);
+  if (!named) return;
+  const auto [name, location] = *named;
+  if (LooksLikeUri(location) && !IsArtifactUri(location)) {
+    out.problems.push_back("artifact '" + ShowPrintable(name, kMaxShownName) + "': '" +
+                           ShowPrintable(location, kMaxShownText) +
+                           "' is not a file path or an s3://, gs://, http:// or https:// URI");
+    return;
+  }
+  out.artifacts.push_back({std::string(name), *direction, std::string(location)});
 }
 
 void MetricParser::ParseRegex(const Compiled& def, std::string_view line, double now, ParsedLine& out) {

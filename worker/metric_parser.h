@@ -17,6 +17,16 @@ namespace hpt {
 //   The line starts with "hpt:" (leading whitespace allowed). Tokens are separated by spaces or
 //   tabs; a token without '=' is not a metric and is skipped. `step=N` is optional; without it
 //   each metric's step is one more than that metric's last step (starting at 1).
+// Directive lines: a native line whose first token is `param` or `artifact` reports something
+//   about the run instead of metrics (docs/spec.md, "What a trial reports about itself"):
+//     hpt: param NAME=VALUE                      a value the trial chose itself
+//     hpt: artifact input|output NAME=LOCATION   a file (relative to the trial's working directory)
+//                                                or an s3://, gs://, http(s):// URI
+//   VALUE and LOCATION are the rest of the line, blanks trimmed at both ends, so they may hold
+//   spaces; blanks around '=' are allowed. NAME follows the metric-name rule. VALUE is at most kMaxReportedParamText bytes and
+//   LOCATION kMaxArtifactLocation (core/types.h), both valid UTF-8 without control characters; a LOCATION with "://" must be one
+//   of the four URI schemes. A directive that breaks a rule is refused whole: ParsedLine::problems
+//   says why, and nothing of it is kept.
 // Regex lines: for each MetricDef whose regex matches somewhere in the line (std::regex_search,
 //   ECMAScript; the first match counts), capture group 1 (or the whole match when the regex has no
 //   group) is the value; its step is that metric's last step + 1. libstdc++'s matcher recurses
@@ -43,9 +53,20 @@ class MetricParser {
   static constexpr size_t kMaxShownText = 64;
   static constexpr int64_t kMaxStep = int64_t{1} << 53;
 
+  // `hpt: artifact DIRECTION NAME=LOCATION`, the location as printed.
+  struct ReportedArtifact {
+    std::string name;
+    ArtifactDirection direction = ArtifactDirection::kOutput;
+    std::string location;
+    bool operator==(const ReportedArtifact&) const = default;
+  };
+
   struct ParsedLine {
     std::vector<MetricPoint> points;
     std::vector<RefusedMetric> refused;  // in the order the values appear in the line
+    std::vector<ReportedParam> params;
+    std::vector<ReportedArtifact> artifacts;
+    std::vector<std::string> problems;  // refused directives: "param 'x': why" (shown printable)
   };
 
   // Throws Error(kInvalidInput) naming the metric when a regex does not compile.
@@ -65,6 +86,9 @@ class MetricParser {
     std::regex regex;
   };
   void ParseNative(std::string_view rest, double now, ParsedLine& out);
+  // A `param` or `artifact` directive (rest: what follows its keyword).
+  static void ParseParam(std::string_view rest, ParsedLine& out);
+  static void ParseArtifact(std::string_view rest, ParsedLine& out);
   void ParseRegex(const Compiled& def, std::string_view line, double now, ParsedLine& out);
   // Records the point, or refuses it when the step is out of range.
   void Add(const std::string& name, std::string_view text, double value, int64_t step, double now,

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -24,6 +25,7 @@
 #include "core/layout.h"
 #include "core/spec.h"
 #include "worker/metric_parser.h"
+#include "worker/run_report.h"
 #include "worker/trial_process.h"
 
 namespace hpt {
@@ -71,6 +73,7 @@ struct RunningTrialState {
   AssignMsg assign;
   std::unique_ptr<TrialProcess> process;
   std::unique_ptr<MetricParser> parser;
+  RunReport report;  // its `hpt: param` and `hpt: artifact` lines
   std::string log_path;
   // Refused metric values written to the log and reported so far: by name, and in all.
   std::map<std::string, int> refused_by_name;
@@ -84,6 +87,13 @@ struct RunningTrialState {
 struct Prepared {
   RunningTrialState t;
   TrialLaunch launch;
+};
+
+// An ended attempt whose artifact files are being read (RunReport::Resolve, on another thread):
+// its result leaves once they are.
+struct Digesting {
+  FinishedMsg finished;
+  std::future<std::vector<Artifact>> artifacts;
 };
 
 // An assignment handed out ahead (AssignMsg::queued), prepared, waiting for its slots.
@@ -144,6 +154,8 @@ constexpr auto kReregisterQuiet = std::chrono::milliseconds(250);
 // so that the objective's refusal is reported beside a noisy metric's.
 constexpr int kMaxRefusedPerName = 10;
 constexpr int kMaxRefusedPerAttempt = 100;
+// How often an ended attempt's artifact reading is checked on while it runs.
+constexpr auto kDigestPoll = std::chrono::milliseconds(20);
 // Always dropped from a trial's environment: where the worker's CURVE keys are.
 constexpr std::string_view kAlwaysDropped = "HPT_CURVE_*";
 
@@ -266,6 +278,7 @@ class Worker::Impl {
       if (t.process->exit_fd() >= 0) fds.push_back(t.process->exit_fd());
       max_wait = std::min(max_wait, t.process->NextDeadline());
     }
+    if (!digesting_.empty()) max_wait = std::min(max_wait, kDigestPoll);
     const auto now = SteadyClock::now();
     const auto heartbeat_wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat_ - now);
     max_wait = std::max(std::chrono::milliseconds(0), std::min(max_wait, heartbeat_wait));
@@ -273,6 +286,7 @@ class Worker::Impl {
       while (auto in = channel_->TryReceive()) Handle(in->message);
     }
     PumpTrials();
+    CollectDigests();
     const auto after = SteadyClock::now();
     if (after >= next_heartbeat_) {
       if (welcomed_ && after - last_heard_ > CoordinatorTimeout()) {
@@ -385,6 +399,11 @@ class Worker::Impl {
     for (const auto& [key, u] : unacked_) {
       if (!running_.count(key) && !u.empty()) list.push_back({key.first, key.second, {}});
     }
+    for (const auto& [key, d] : digesting_) {
+      if (const auto u = unacked_.find(key); u == unacked_.end() || u->second.empty()) {
+        list.push_back({key.first, key.second, {}});
+      }
+    }
     return list;
   }
 
@@ -451,7 +470,8 @@ class Worker::Impl {
   // so that only the process start is left for when every slot it names is free (StartQueued).
   // Its slots free already: started now.
   void Queue(const AssignMsg& a) {
-    if (running_.count({a.trial_id, a.attempt}) || FindQueued(a.trial_id, a.attempt) != queued_.end()) {
+    if (running_.count({a.trial_id, a.attempt}) || digesting_.count({a.trial_id, a.attempt}) ||
+        FindQueued(a.trial_id, a.attempt) != queued_.end()) {
       return;  // a repeated assignment
     }
     if (std::optional<std::string> problem = CheckAssignment(a)) {
@@ -522,7 +542,9 @@ class Worker::Impl {
 
   void Launch(const AssignMsg& a) {
     const std::pair<int64_t, int64_t> key{a.trial_id, a.attempt};
-    if (running_.count(key) || FindQueued(a.trial_id, a.attempt) != queued_.end()) return;  // a repeated assignment
+    if (running_.count(key) || digesting_.count(key) || FindQueued(a.trial_id, a.attempt) != queued_.end()) {
+      return;  // a repeated assignment
+    }
     if (std::optional<std::string> problem = CheckAssignment(a)) {
       LaunchFailed(a, "refused the assignment: " + *problem);
       return;
@@ -642,16 +664,55 @@ class Worker::Impl {
       const FinishCause how = stopping && (exit->how == FinishCause::kStopped || IsJobEndSignal(*exit))
                                   ? FinishCause::kWorkerShutdown
                                   : exit->how;
-      Unacked& u = unacked_[key];
-      u.finished = FinishedMsg{key.first, key.second, how, exit->code, exit->message, t.log_path};
+      FinishedMsg finished{key.first, key.second, how, exit->code, exit->message, t.log_path};
       done.push_back(key);
+      if (how == FinishCause::kWorkerShutdown) {  // handed back: nothing of it is recorded
+        unacked_[key].finished = std::move(finished);
+        continue;
+      }
+      finished.params = t.report.params();
+      if (!t.report.HasFiles()) {
+        finished.artifacts = t.report.Resolve("");
+        unacked_[key].finished = std::move(finished);
+        continue;
+      }
+      // Reading files may take seconds: on another thread, so that heartbeats and the other
+      // trials go on. The result waits for it (CollectDigests); the slot does not.
+      auto report = std::make_shared<RunReport>(std::move(t.report));
+      digesting_.emplace(key, Digesting{std::move(finished),
+                                        std::async(std::launch::async, [report, dir = TrialDir(t.assign).string()] {
+                                          return report->Resolve(dir);
+                                        })});
     }
     for (const auto& key : done) running_.erase(key);
     // What waited for these slots starts before the ended trials' last metrics and results leave:
     // the slot does not wait for them.
     if (!done.empty() && !queued_.empty()) StartQueued();
     for (const MetricsMsg* m : deferred) Report(*m);
-    for (const auto& key : done) Report(*unacked_.at(key).finished);
+    for (const auto& key : done) {
+      if (const auto u = unacked_.find(key); u != unacked_.end() && u->second.finished) Report(*u->second.finished);
+    }
+  }
+
+  // Sends the results of ended attempts whose artifact files have been read.
+  void CollectDigests() {
+    for (auto it = digesting_.begin(); it != digesting_.end();) {
+      if (it->second.artifacts.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        ++it;
+        continue;
+      }
+      FinishedMsg finished = std::move(it->second.finished);
+      try {
+        finished.artifacts = it->second.artifacts.get();
+      } catch (const std::exception& e) {  // Resolve notes what it cannot read; this is anything else
+        log_->Warn("trial {} attempt {}: its artifacts were not recorded: {}", it->first.first, it->first.second,
+                   e.what());
+      }
+      Unacked& u = unacked_[it->first];
+      u.finished = std::move(finished);
+      Report(*u.finished);
+      it = digesting_.erase(it);
+    }
   }
 
   // Reads and parses what the trial printed since the last call, keeps it until acknowledged and
@@ -665,6 +726,8 @@ class Worker::Impl {
       MetricParser::ParsedLine parsed = t.parser->Parse(line.text, now);
       for (MetricPoint& p : parsed.points) report.points.push_back(std::move(p));
       for (RefusedMetric& r : parsed.refused) NoteRefused(t, line.number, std::move(r), report);
+      for (const std::string& problem : parsed.problems) NoteProblem(t, "refused " + problem + " on line " + std::to_string(line.number));
+      for (const std::string& note : t.report.Take(parsed)) NoteProblem(t, note);
     }
     if (report.points.empty() && report.refused.empty()) return;
     Unacked& u = unacked_[{t.assign.trial_id, t.assign.attempt}];
@@ -690,6 +753,17 @@ class Worker::Impl {
       t.process->NoteInLog("[hpt] further refused metric values are not logged or reported");
     }
     report.refused.push_back(std::move(r));
+  }
+
+  // Writes a refused `param` or `artifact` line into the trial's log, within the attempt's cap on
+  // refusals (they share it with refused metric values).
+  void NoteProblem(RunningTrialState& t, const std::string& note) {
+    if (t.refused_total >= kMaxRefusedPerAttempt) return;
+    ++t.refused_total;
+    t.process->NoteInLog("[hpt] " + note);
+    if (t.refused_total == kMaxRefusedPerAttempt) {
+      t.process->NoteInLog("[hpt] further refused metric values and lines are not logged or reported");
+    }
   }
 
   // Sends a report that is also kept in unacked_, but only while registered. Between a
@@ -721,7 +795,8 @@ class Worker::Impl {
     // Wait for the trials to end and (briefly) for the coordinator to acknowledge their results.
     const auto deadline = SteadyClock::now() + std::chrono::duration<double>(options_.kill_grace_s + 2);
     const auto pending = [&] {
-      if (!running_.empty()) return true;
+      CollectDigests();
+      if (!running_.empty() || !digesting_.empty()) return true;
       return std::any_of(unacked_.begin(), unacked_.end(), [](const auto& u) { return !u.second.empty(); });
     };
     while (pending() && SteadyClock::now() < deadline) {
@@ -745,6 +820,7 @@ class Worker::Impl {
   std::vector<std::string> trial_env_drop_;  // options_.trial_env_drop and kAlwaysDropped
   std::map<std::pair<int64_t, int64_t>, RunningTrialState> running_;  // by (trial, attempt)
   std::map<std::pair<int64_t, int64_t>, Unacked> unacked_;  // by (trial, attempt)
+  std::map<std::pair<int64_t, int64_t>, Digesting> digesting_;  // by (trial, attempt)
   // Assignments handed out ahead, waiting for their slots (Queue), oldest first, each prepared.
   std::vector<QueuedLaunch> queued_;
   bool welcomed_ = false;

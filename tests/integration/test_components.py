@@ -22,6 +22,26 @@ trial:
   command: [python3, {TRIAL}, --steps, 1, "--x={{x}}", "--y={{y}}"]
 """
 
+# A trial that reports about itself: params it chose, a model it wrote into its trial dir (by a
+# relative path), a file by absolute path, an input URI, and a file it never wrote.
+REPORTING_TRIAL = """import os, sys
+x = float(sys.argv[1])
+d = os.environ["HPT_TRIAL_DIR"]
+with open(os.path.join(d, "model.bin"), "wb") as f:
+    f.write(("weights for x=%r\\n" % x).encode() * 1000)
+log = os.path.join(d, "train.log")
+with open(log, "w") as f:
+    f.write("epoch 1\\n")
+print("hpt: param seed=1234")
+print("hpt: param note = chosen by the trial")
+print("hpt: param x_seen=%r" % x)
+print("hpt: artifact output model=model.bin")
+print("hpt: artifact output log=" + log)
+print("hpt: artifact input data=s3://bucket/fmnist")
+print("hpt: artifact output missing=never-written.bin")
+print("hpt: score=%r" % x, flush=True)
+"""
+
 
 class ComponentTest(ClusterTest):
     def db(self):
@@ -85,6 +105,59 @@ class ComponentTest(ClusterTest):
         self.assertIn("second (3 trials)", table)
         unused = json.loads(hpt("component", "show", "unused", "--db", c.db, "--format", "json", check=True).stdout)
         self.assertEqual(unused["trials"], [])
+
+    def test_a_trial_that_prints_params_and_artifacts_has_them_on_its_run_with_correct_sha256(self):
+        c = self.cluster
+        program = os.path.join(self.tmp, "reporting.py")
+        with open(program, "w") as f:
+            f.write(REPORTING_TRIAL)
+        spec = write_spec(self.tmp, f"""name: reporting
+objective: {{metric: score, goal: maximize}}
+strategy: {{type: random, seed: 5}}
+parameters:
+  - {{name: x, type: float, min: 0.0, max: 1.0}}
+limits: {{max_trials: 2, max_parallel: 2}}
+trial:
+  command: [python3, {program}, "{{x}}"]
+""")
+        c.start_coordinator()
+        c.start_worker("w1", "--slots", 2)
+        exp = c.submit(spec)
+        self.assertEqual(c.wait_done(exp)["status"], "completed")
+        trial_ids = sorted(r[0] for r in c.query("SELECT id FROM trials"))
+        self.assertEqual(len(trial_ids), 2)
+        for tid in trial_ids:
+            detail = json.loads(hpt("trial", str(tid), "--db", c.db, "--format", "json", check=True).stdout)
+            runs = [comp for comp in detail["components"] if comp["kind"] == "run"]
+            self.assertEqual(len(runs), 1)
+            data = runs[0]["data"]
+            x = detail["params"]["x"]
+            self.assertEqual(data["params"], {"seed": 1234, "note": "chosen by the trial", "x_seen": x})
+            arts = {a["name"]: a for a in data["artifacts"]}
+            self.assertEqual(set(arts), {"model", "log", "data", "missing"})
+            model = arts["model"]
+            self.assertEqual(model["direction"], "output")
+            self.assertTrue(os.path.isabs(model["location"]), model["location"])
+            with open(model["location"], "rb") as f:
+                payload = f.read()
+            # What the trial wrote: its own x, so that each trial's hash differs.
+            self.assertEqual(payload, ("weights for x=%r\n" % x).encode() * 1000)
+            self.assertEqual(model["size"], len(payload))
+            self.assertEqual(model["sha256"], hashlib.sha256(payload).hexdigest())
+            self.assertEqual(model["note"], "")
+            with open(arts["log"]["location"], "rb") as f:
+                self.assertEqual(arts["log"]["sha256"], hashlib.sha256(f.read()).hexdigest())
+            self.assertEqual(arts["data"], {"name": "data", "direction": "input", "location": "s3://bucket/fmnist",
+                                            "size": None, "sha256": "", "note": ""})
+            self.assertIsNone(arts["missing"]["size"])
+            self.assertIn("no such file", arts["missing"]["note"])
+            # The table shows them too.
+            table = hpt("trial", str(tid), "--db", c.db, check=True).stdout
+            self.assertIn(model["sha256"], table)
+            self.assertIn("seed=1234", table)
+            # Nothing of it became a metric.
+            names = {r[0] for r in c.query("SELECT DISTINCT name FROM metrics WHERE trial_id = ?", tid)}
+            self.assertEqual(names, {"score"})
 
     def test_a_spec_naming_an_unknown_component_is_refused_with_exit_2_and_nothing_written(self):
         c = self.cluster

@@ -207,6 +207,10 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
   RunEnd done = MakeEnd(t1, run2, RunStatus::kCompleted, TrialStatus::kCompleted, 130);
   done.exit_code = 0;
   done.objective = 0.9;
+  // What the trial reported about itself: kept on its run component, a URI without size or hash.
+  done.run_params = {{"seed", int64_t{7}}, {"optimizer", std::string("adam w")}, {"warmup", 0.1}};
+  done.artifacts = {Artifact{"model", ArtifactDirection::kOutput, "/runs/1/model.pt", 42, std::string(64, 'a'), ""},
+                    Artifact{"data", ArtifactDirection::kInput, "s3://bucket/train", std::nullopt, "", ""}};
   store.FinishRun(done);
   trial = store.FindTrial(t1);
   CHECK(trial->status == TrialStatus::kCompleted);
@@ -233,6 +237,8 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
   CHECK(components[2].id == run1);
   CHECK(components[2].name == "trial-" + std::to_string(t1) + "-attempt-1");
   CHECK(components[2].data.empty());
+  CHECK(components[2].run_params.empty());
+  CHECK(components[2].artifacts.empty());
   CHECK_FALSE(components[2].budget);
   CHECK(components[2].attempt == 1);
   CHECK(components[2].status == RunStatus::kLost);
@@ -252,6 +258,8 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
   CHECK(components[3].exit_code == 0);
   CHECK(components[3].started_at == 120);
   CHECK(components[3].ended_at == 130);
+  CHECK(components[3].run_params == done.run_params);
+  CHECK(components[3].artifacts == done.artifacts);
 
   // The static component is one row shared by every trial of the experiment.
   const auto other = store.Components(t2);

@@ -274,6 +274,56 @@ TEST_CASE("metric parser: a step offset starts automatic steps after it for ever
   CHECK(parser.LastStep("loss") == 21);
 }
 
+TEST_CASE("metric parser: param and artifact lines report about the run, never metrics") {
+  MetricParser parser({});
+  MetricParser::ParsedLine line = parser.Parse("  hpt: param optimizer = adam w  ", 1.0);
+  CHECK(line.points.empty());
+  CHECK(line.problems.empty());
+  CHECK(line.params == std::vector<ReportedParam>{{"optimizer", "adam w"}});
+  line = parser.Parse("hpt:\tparam seed=7", 1.0);
+  CHECK(line.params == std::vector<ReportedParam>{{"seed", "7"}});
+  line = parser.Parse("hpt: artifact output model=ckpt/model final.pt", 1.0);
+  CHECK(line.points.empty());
+  REQUIRE(line.artifacts.size() == 1);
+  CHECK(line.artifacts[0].name == "model");
+  CHECK(line.artifacts[0].direction == ArtifactDirection::kOutput);
+  CHECK(line.artifacts[0].location == "ckpt/model final.pt");
+  line = parser.Parse("hpt: artifact input data=s3://bucket/train/", 1.0);
+  REQUIRE(line.artifacts.size() == 1);
+  CHECK(line.artifacts[0].direction == ArtifactDirection::kInput);
+  CHECK(line.artifacts[0].location == "s3://bucket/train/");
+  // A metric line is still one, whatever its first metric is called.
+  CHECK(parser.Parse("hpt: params=3", 1.0).points.size() == 1);
+  CHECK(parser.Parse("hpt: param=3", 1.0).points.size() == 1);
+}
+
+TEST_CASE("metric parser: a param or artifact line that breaks a rule is refused whole, saying why") {
+  MetricParser parser({});
+  const auto problem = [&](const std::string& text) {
+    MetricParser::ParsedLine line = parser.Parse(text, 1.0);
+    CHECK(line.points.empty());
+    CHECK(line.params.empty());
+    CHECK(line.artifacts.empty());
+    REQUIRE(line.problems.size() == 1);
+    return line.problems[0];
+  };
+  CHECK(problem("hpt: param seed") == "param 'seed': expected NAME=VALUE");
+  CHECK(problem("hpt: param 1x=2") ==
+        "param '1x': not a name ([A-Za-z_][A-Za-z0-9_.:/-]*, at most 128 characters)");
+  CHECK(problem("hpt: param x=") == "param 'x': the value is empty");
+  CHECK(problem("hpt: param x=" + std::string(1025, 'v')) == "param 'x': the value is longer than 1024 bytes");
+  CHECK(problem("hpt: param x=a\x01") == "param 'x': the value holds a control character");
+  CHECK(problem("hpt: param x=\xff") == "param 'x': the value is not valid UTF-8");
+  CHECK(problem("hpt: artifact model=x.pt") ==
+        "artifact: expected 'input' or 'output' before NAME=LOCATION, got 'model=x.pt'");
+  CHECK(problem("hpt: artifact output model") == "artifact 'model': expected NAME=LOCATION");
+  CHECK(problem("hpt: artifact output model=") == "artifact 'model': the location is empty");
+  CHECK(problem("hpt: artifact output model=ftp://host/x") ==
+        "artifact 'model': 'ftp://host/x' is not a file path or an s3://, gs://, http:// or https:// URI");
+  CHECK(problem("hpt: artifact output m=" + std::string(4097, 'p')) ==
+        "artifact 'm': the location is longer than 4096 bytes");
+}
+
 TEST_CASE("metric parser: an invalid regex is rejected naming the metric") {
   try {
     MetricParser parser({MetricDef{"ok", "a([0-9]+)"}, MetricDef{"val_loss", "loss=([0-9"}});

@@ -18,6 +18,7 @@
 
 #include "core/command.h"
 #include "core/error.h"
+#include "core/file_digest.h"
 #include "core/layout.h"
 #include "proto/transport.h"
 #include "worker/worker.h"
@@ -589,6 +590,38 @@ TEST_CASE("worker: refused metric values go into the trial's log naming the line
     CAPTURE(note);
     CHECK(log.find(note) != std::string::npos);
   }
+}
+
+TEST_CASE("worker: a trial's params and artifacts reach its result, files with their size and SHA-256") {
+  ScriptedCoordinator c;
+  c.Send(ScriptedCoordinator::Assignment(
+      1, 0,
+      {"/bin/sh", "-c",
+       "printf 'weights' > \"$HPT_TRIAL_DIR/model.pt\"; printf '' > \"$HPT_TRIAL_DIR/empty\"; "
+       "echo 'hpt: param seed=7'; echo 'hpt: param seed=8'; echo 'hpt: param optimizer=adam w'; "
+       "echo 'hpt: artifact output model=model.pt'; echo \"hpt: artifact output empty=$HPT_TRIAL_DIR/empty\"; "
+       "echo 'hpt: artifact input data=s3://bucket/train'; echo 'hpt: artifact output gone=missing.bin'; "
+       "echo 'hpt: artifact output fifo=/dev/zero'; echo 'hpt: artifact output bad=ftp://x'; echo 'hpt: loss=0.5'"}));
+  const FinishedMsg f = c.Finished(1);
+  REQUIRE(f.how == FinishCause::kExited);
+  CHECK(f.params == std::vector<ReportedParam>{{"seed", "8"}, {"optimizer", "adam w"}});
+  const std::filesystem::path trial_dir = c.runs() / LayoutOf("e", 1, 1, 1).trial_dir;
+  REQUIRE(f.artifacts.size() == 5);
+  CHECK(f.artifacts[0] == Artifact{"model", ArtifactDirection::kOutput, (trial_dir / "model.pt").string(), 7,
+                                   Sha256Hex("weights"), ""});
+  CHECK(f.artifacts[1] == Artifact{"empty", ArtifactDirection::kOutput, (trial_dir / "empty").string(), 0,
+                                   Sha256Hex(""), ""});
+  CHECK(f.artifacts[2] == Artifact{"data", ArtifactDirection::kInput, "s3://bucket/train", std::nullopt, "", ""});
+  CHECK(f.artifacts[3].location == (trial_dir / "missing.bin").string());
+  CHECK_FALSE(f.artifacts[3].size);
+  CHECK(f.artifacts[3].note.starts_with("not read when the trial ended: no such file"));
+  CHECK(f.artifacts[4].location == "/dev/zero");
+  CHECK(f.artifacts[4].note == "not read when the trial ended: '/dev/zero' is not a regular file");
+  size_t points = 0;
+  for (const MetricsMsg& m : c.metrics) points += m.points.size();
+  CHECK(points == 1);
+  CHECK(ReadFile(f.log_path).find("[hpt] refused artifact 'bad': 'ftp://x' is not a file path or an s3://, gs://, "
+                                  "http:// or https:// URI on line 9\n") != std::string::npos);
 }
 
 TEST_CASE("worker: refused metric values are reported at most 10 per name and 100 per attempt") {
