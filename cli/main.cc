@@ -35,6 +35,7 @@
 #include "cli/log_format.h"
 #include "cli/output.h"
 #include "cli/query_store.h"
+#include "cli/track.h"
 #include "coordinator/coordinator.h"
 #include "core/error.h"
 #include "core/spec.h"
@@ -444,6 +445,10 @@ void NoteLeftRunning(Store& store, const std::string& db) {
 int Run(const RunOptions& o) {
   // Validate before anything is created: a bad spec leaves no trace.
   Spec spec = LoadSpec(o.spec_path);
+  if (spec.strategy.type == StrategyType::kManual) {
+    throw Error(ErrorKind::kInvalidInput, o.spec_path + ": strategy.type manual: a manual experiment's runs are "
+                                                        "recorded by hpt track, one command at a time; it is never run");
+  }
   const std::string yaml = ReadFile(o.spec_path);
   ClientTimeout();  // a malformed $HPT_CLIENT_TIMEOUT_MS, before the store is touched
   const bool slurm = o.slurm > 0;
@@ -1057,6 +1062,8 @@ int Main(int argc, char** argv) {
   std::string help_topic;
   ComponentFlags component;
   AddComponentCommands(app, component);
+  TrackFlags track;
+  AddTrackCommand(app, track);
   auto* help_cmd = app.add_subcommand("help", "Print this help, or a command's (hpt help COMMAND)");
   help_cmd->add_option("command", help_topic, "A command");
 
@@ -1160,6 +1167,7 @@ int Main(int argc, char** argv) {
     if (*watch_cmd) return Watch(read, experiment);
     if (*plot_cmd) return Plot(plot);
     if (*component.group) return RunComponentCommand(component);
+    if (*track.cmd) return RunTrack(track);
 
     if (*search_cmd) {
       if (read.db.empty()) {

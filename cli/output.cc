@@ -255,7 +255,9 @@ std::optional<ExperimentStatus> StatusOf(const Json& e) {
 std::string ProgressLine(const Json& e) {
   const Json& c = e["trials"];
   const int64_t done = c["completed"].get<int64_t>() + c["failed"].get<int64_t>() + c["stopped"].get<int64_t>();
-  std::string line = std::to_string(done) + "/" + std::to_string(e["max_trials"].get<int64_t>()) + " done (" +
+  // A manual experiment (hpt track) has no limit: its max_trials is 0.
+  const int64_t max_trials = e["max_trials"].get<int64_t>();
+  std::string line = std::to_string(done) + (max_trials > 0 ? "/" + std::to_string(max_trials) : "") + " done (" +
                      std::to_string(c["completed"].get<int64_t>()) + " completed, " +
                      std::to_string(c["failed"].get<int64_t>()) + " failed";
   if (c["stopped"].get<int64_t>() > 0) line += ", " + std::to_string(c["stopped"].get<int64_t>()) + " stopped";
@@ -336,8 +338,9 @@ void PrintExperiments(const Json& experiments, OutputFormat format, std::ostream
       goals.clear();
       for (const Json& o : e["objectives"]) goals += (goals.empty() ? "" : ", ") + Cell(o["goal"]) + " " + Cell(o["metric"]);
     }
+    const std::string of = e["max_trials"].get<int64_t>() > 0 ? "/" + Cell(e["max_trials"]) : "";  // manual: no limit
     rows.push_back({Cell(e["id"]), Cell(e["name"]), Cell(e["status"]), Cell(e["strategy"]), goals,
-                    std::to_string(done) + "/" + Cell(e["max_trials"]), Cell(c["running"]), Cell(c["failed"]),
+                    std::to_string(done) + of, Cell(c["running"]), Cell(c["failed"]),
                     best.is_object() ? Cell(best["objective"]) : "-"});
   }
   if (format == OutputFormat::kCsv) PrintCsv(header, rows, out);

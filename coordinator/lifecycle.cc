@@ -172,6 +172,10 @@ Experiment& Lifecycle::AddExperiment(const ExperimentRow& row, Spec spec) {
 }
 
 const ExperimentRow& Lifecycle::Submit(Spec spec) {
+  if (spec.strategy.type == StrategyType::kManual) {
+    throw Error(ErrorKind::kInvalidInput, "strategy.type manual: a manual experiment's runs are recorded by hpt "
+                                          "track, one command at a time; it is never submitted");
+  }
   // Parents are resolved before anything is written: a wrong one refuses the spec whole.
   const WarmStartPlan warm = PlanWarmStart(store_, spec, SearchSpace(spec.parameters));
   ResolveComponents(store_, spec);

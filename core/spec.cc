@@ -619,6 +619,9 @@ class Parser {
   // The checks that need several fields at once; the table's check_doc states each of them.
   void Finish() {
     Spec& spec = draft_.spec;
+    if (!Present("parameters") && spec.strategy.type != StrategyType::kManual) {
+      Fail(root_mark_, "parameters", "is required");
+    }
     std::map<std::string, size_t, std::less<>> param_of;
     bool names_complete = !invalid_.contains("parameters") && !invalid_.contains("static");
     for (size_t i = 0; i < spec.parameters.size(); ++i) {

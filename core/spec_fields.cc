@@ -402,8 +402,8 @@ const std::vector<FieldDef>& SpecFields() {
        .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Text(ToString(s.strategy.sampler)); }},
       {.path = "parameters",
        .kind = FieldKind::kMapList,
-       .required = true,
-       .check_doc = "not empty",
+       .required = false,  // for strategy manual only; the others need it (Finish)
+       .check_doc = "not empty; required unless `strategy.type` is `manual`",
        .check = CheckNonEmptyList,
        .store =
            [](Draft& d, const FieldValue&) {

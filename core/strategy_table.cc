@@ -51,6 +51,11 @@ const std::vector<StrategyInfo>& StrategyTable() {
        .use_when = "as `hyperband`, with many parallel slots",
        .options = {"min_resource", "max_resource", "eta", "sampler"},
        .required = {"max_resource"}},
+      {.type = StrategyType::kManual,
+       .name = "manual",
+       .summary = "no search: each trial is one run of your own, recorded by `hpt track` (its spec needs "
+                  "no `parameters`); never submitted",
+       .use_when = "you choose the configurations yourself (a loop over them, one training job per trial)"},
   };
   return kTable;
 }

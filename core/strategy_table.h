@@ -18,7 +18,7 @@
 
 namespace hpt {
 
-enum class StrategyType { kGrid, kRandom, kSobol, kBayesian, kHyperband, kAsha };
+enum class StrategyType { kGrid, kRandom, kSobol, kBayesian, kHyperband, kAsha, kManual };
 
 struct StrategyInfo {
   StrategyType type;

@@ -61,6 +61,11 @@ const Factory kFactories[] = {
 };
 
 const Factory& FactoryOf(StrategyType type) {
+  if (type == StrategyType::kManual) {
+    throw Error(ErrorKind::kInvalidInput,
+                "strategy.type manual: its trials are runs recorded one by one with hpt track, not suggested; submit "
+                "a spec with a strategy that searches (bayesian, sobol, ...)");
+  }
   const auto it = std::find_if(std::begin(kFactories), std::end(kFactories),
                                [&](const Factory& f) { return f.type == type; });
   if (it == std::end(kFactories)) {
