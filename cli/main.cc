@@ -41,6 +41,7 @@
 #include "dashboard/server.h"
 #include "plot/plot.h"
 #include "slurm/slurm.h"
+#include "store/export.h"
 #include "store/query.h"
 #include "store/search.h"
 #include "store/views.h"
@@ -1197,20 +1198,44 @@ int Main(int argc, char** argv) {
         metrics.push_back(name);
         start = comma + 1;
       }
+      if (!read.db.empty()) {
+        // From the file: the rows stream from SQL (store/export.h), the statistics computed there.
+        // The JSON adds each trial's detail and takes its statistics from that detail's series
+        // (the same numbers), so a trial still running shows one consistent document.
+        const int64_t id = source->Query({QueryKind::kExperiment, experiment, 0, 0})["id"].get<int64_t>();
+        const std::unique_ptr<ExportCursor> cursor = OpenExport(read.db, id, metrics);
+        JsonArrayWriter json(std::cout);
+        if (format == OutputFormat::kCsv) PrintExportHeader(cursor->Columns(), std::cout);
+        while (const std::optional<nlohmann::ordered_json> row = cursor->Next()) {
+          if (format == OutputFormat::kCsv) {
+            PrintExportRow(cursor->Columns(), *row, std::cout);
+          } else {
+            json.Add(ExportTrialJson(source->Query({QueryKind::kTrial, "", 0, (*row)["trial"].get<int64_t>()}), metrics));
+          }
+        }
+        if (format != OutputFormat::kCsv) json.Finish();
+        return kExitOk;
+      }
+      // Through a coordinator: one trial query per trial. The CSV's columns are known once every
+      // row is in; the JSON streams.
       auto trials = source->Query({QueryKind::kTrials, experiment, 0, 0});
       nlohmann::ordered_json all = nlohmann::ordered_json::array();
+      JsonArrayWriter json(std::cout);
       for (const auto& t : trials) {
         nlohmann::ordered_json row =
             ExportTrialJson(source->Query({QueryKind::kTrial, "", 0, t["trial"].get<int64_t>()}), metrics);
-        if (format == OutputFormat::kCsv) {
-          // The CSV reads the statistics, not the series: not keeping every point of every trial
-          // until the header is known divides the memory of a 100k-trial export by about ten.
-          row.erase("metrics");
-          row.erase("components");
+        if (format != OutputFormat::kCsv) {
+          json.Add(row);
+          continue;
         }
+        // The CSV reads the statistics, not the series: not keeping every point of every trial
+        // until the header is known divides the memory of a 100k-trial export by about ten.
+        row.erase("metrics");
+        row.erase("components");
         all.push_back(std::move(row));
       }
-      PrintExport(all, format, std::cout);
+      if (format == OutputFormat::kCsv) PrintExport(all, format, std::cout);
+      else json.Finish();
     }
     return kExitOk;
   } catch (const Error& e) {

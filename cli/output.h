@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/types.h"
+#include "store/export.h"
 
 namespace hpt {
 
@@ -27,6 +28,23 @@ void PrintTrialDetail(const nlohmann::ordered_json& trial, OutputFormat format, 
 // space's), static.NAME..., components (names joined by ';'), then per metric "NAME - Last",
 // "- Min", "- Max", "- Avg", "- StdDev", "- Count" (the statistics' order). JSON: the array as is.
 void PrintExport(const nlohmann::ordered_json& rows, OutputFormat format, std::ostream& out);
+// The same CSV a line at a time, for an export that streams (store/export.h): the header of
+// `columns`, then one line per ExportTrialJson-shaped row.
+void PrintExportHeader(const ExportColumns& columns, std::ostream& out);
+void PrintExportRow(const ExportColumns& columns, const nlohmann::ordered_json& row, std::ostream& out);
+
+// A JSON array written an element at a time, byte for byte what `array.dump(2)` and a newline
+// would print, without holding the array.
+class JsonArrayWriter {
+ public:
+  explicit JsonArrayWriter(std::ostream& out) : out_(out) {}
+  void Add(const nlohmann::ordered_json& element);
+  void Finish();  // the closing bracket and newline (`[]` when nothing was added)
+
+ private:
+  std::ostream& out_;
+  size_t count_ = 0;
+};
 // `hpt search`: trial, experiment, number, status, objective, duration, each "values" field,
 // then params.NAME... (first-seen order); JSON: the array as is.
 void PrintSearch(const nlohmann::ordered_json& rows, OutputFormat format, std::ostream& out);

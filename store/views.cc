@@ -248,6 +248,14 @@ std::optional<Json> TrialDetailJson(Store& store, int64_t trial_id) {
   return j;
 }
 
+namespace {
+
+// A value that counts in a statistic. A detail read in this process holds a NaN point as a NaN
+// double (it prints as null, and a detail that came over the wire holds null): neither counts.
+bool Finite(const Json& value) { return value.is_number() && std::isfinite(value.get<double>()); }
+
+}  // namespace
+
 Json ExportTrialJson(const Json& detail, const std::vector<std::string>& metrics) {
   Json j = detail;
   Json statics = Json::object();
@@ -281,9 +289,9 @@ Json ExportTrialJson(const Json& detail, const std::vector<std::string>& metrics
     if (!s.any || step >= s.last_step) {
       s.any = true;
       s.last_step = step;
-      s.last = value.is_number() ? value : Json(nullptr);
+      s.last = Finite(value) ? value : Json(nullptr);
     }
-    if (value.is_number()) s.values.push_back(value.get<double>());
+    if (Finite(value)) s.values.push_back(value.get<double>());
   }
   std::vector<std::string> order = metrics;
   if (order.empty()) {
@@ -297,7 +305,7 @@ Json ExportTrialJson(const Json& detail, const std::vector<std::string>& metrics
     Json stat;
     stat["last"] = it == series.end() ? Json(nullptr) : it->second.last;
     if (v.empty()) {
-      stat["min"] = stat["max"] = stat["avg"] = stat["stddev"] = nullptr;
+      for (const char* key : {"min", "max", "avg", "stddev"}) stat[key] = nullptr;
     } else {
       double lo = v[0], hi = v[0], sum = 0;
       for (double x : v) {
