@@ -1,5 +1,6 @@
 #include "store/search.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -308,7 +309,7 @@ class Compiler {
       binds.push_back(n.value);
       return "COALESCE(e.id " + op + " ?, 0)";
     }
-    const std::string lhs = Field(n.field);
+    const std::string lhs = Aggregated(n.field) ? Alias(n.field) : Field(n.field);
     binds.push_back(n.value);
     // A missing value makes the comparison false rather than SQL's unknown, so `not` is plain negation.
     return "COALESCE(" + lhs + " " + op + " ?, 0)";
@@ -336,10 +337,16 @@ class Compiler {
         binds.push_back("$.\"" + f.name + "\"");
         return "json_extract(t.params, ?)";
       case SearchField::Kind::kMetric: {
+        if (f.stat != "last") {
+          // An aggregate over the rows of the query's join with `metrics` (see CompileSearch);
+          // with several metric names, each keeps its own rows.
+          if (joined_names.size() < 2) return f.stat + "(m.value)";
+          binds.push_back(f.name);
+          return f.stat + "(m.value) FILTER (WHERE m.name = ?)";
+        }
         binds.push_back(f.name);
-        const std::string where = " FROM metrics m WHERE m.trial_id = t.id AND m.name = ? AND m.attempt = t.attempt";
-        if (f.stat == "last") return "(SELECT m.value" + where + " ORDER BY m.step DESC LIMIT 1)";
-        return "(SELECT " + f.stat + "(m.value)" + where + ")";
+        return "(SELECT m.value FROM metrics m WHERE m.trial_id = t.id AND m.name = ? AND m.attempt = t.attempt"
+               " ORDER BY m.step DESC LIMIT 1)";
       }
       case SearchField::Kind::kExperiment: return "e.name";
       case SearchField::Kind::kStatus: return "t.status";
@@ -351,7 +358,19 @@ class Compiler {
     return "NULL";
   }
 
+  static bool Aggregated(const SearchField& f) { return f.kind == SearchField::Kind::kMetric && f.stat != "last"; }
+
+  // The result column that holds `f` (every metric field of EXPR is selected).
+  std::string Alias(const SearchField& f) const {
+    for (size_t i = 0; i < selected.size(); ++i) {
+      if (selected[i].Text() == f.Text()) return "v" + std::to_string(i);
+    }
+    return "NULL";  // unreachable: CollectMetrics selected it
+  }
+
   std::vector<SearchValue> binds;
+  std::vector<SearchField> selected;
+  std::vector<std::string> joined_names;  // the metric names of the aggregated fields, each once
 };
 
 void CollectMetrics(const SearchNode& n, std::vector<SearchField>& out) {
@@ -423,10 +442,33 @@ CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchS
     if (!seen) out.selected.push_back(sort->field);
   }
   Compiler c;
+  c.selected = out.selected;
+  for (const SearchField& f : out.selected) {
+    if (Compiler::Aggregated(f) &&
+        std::find(c.joined_names.begin(), c.joined_names.end(), f.name) == c.joined_names.end()) {
+      c.joined_names.push_back(f.name);
+    }
+  }
   std::string sql =
       "SELECT t.id, t.number, t.experiment_id, e.name, t.status, t.objective, t.params, t.started_at, t.ended_at";
   for (size_t i = 0; i < out.selected.size(); ++i) sql += ", " + c.Field(out.selected[i]) + " AS v" + std::to_string(i);
-  sql += " FROM trials t JOIN experiments e ON e.id = t.experiment_id WHERE " + c.Expr(expr);
+  sql += " FROM trials t JOIN experiments e ON e.id = t.experiment_id";
+  if (c.joined_names.empty()) {
+    sql += " WHERE " + c.Expr(expr);
+  } else {
+    // min/max/avg of a metric: one join with the points of the trial's latest attempt, grouped
+    // per trial, rather than a subquery per statistic. Each subquery is a seek into `metrics` and
+    // a read of the series, run once in WHERE and again in the result columns (SQLite does not
+    // share them), so `metrics.x.avg > 10 --sort 'metrics.x.max desc'` read every series three
+    // times; the join reads it once, and the HAVING names the aggregates by their result column.
+    // A trial without points keeps its one row (LEFT JOIN): its aggregates are NULL.
+    sql += " LEFT JOIN metrics m ON m.trial_id = t.id AND m.attempt = t.attempt AND m.name IN (";
+    for (size_t i = 0; i < c.joined_names.size(); ++i) {
+      sql += i ? ", ?" : "?";
+      c.binds.push_back(c.joined_names[i]);
+    }
+    sql += ") GROUP BY t.id HAVING " + c.Expr(expr);
+  }
   if (sort) {
     // A metric key is one of the selected columns: ordering by its name reuses the value
     // computed for the row rather than running its subquery again.
