@@ -200,6 +200,7 @@ void PrintExportHeader(const ExportColumns& columns, std::ostream& out) {
   for (const auto& p : columns.params) header.push_back("params." + p);
   for (const auto& p : columns.statics) header.push_back("static." + p);
   header.push_back("components");
+  header.push_back("user_components");
   for (const auto& m : columns.metrics) {
     for (const auto& [key, title] : kExportStats) header.push_back(m + " - " + title);
   }
@@ -213,11 +214,11 @@ void PrintExportRow(const ExportColumns& columns, const Json& t, std::ostream& o
   }
   for (const auto& p : columns.params) r.push_back(CsvValue(At(t, "params", p)));
   for (const auto& p : columns.statics) r.push_back(CsvValue(At(t, "static", p)));
-  std::string names;
-  for (const Json& n : t.value("component_names", Json::array())) {
-    names += (names.empty() ? "" : ";") + n.get<std::string>();
+  for (const char* field : {"component_names", "user_component_names"}) {
+    std::string names;
+    for (const Json& n : t.value(field, Json::array())) names += (names.empty() ? "" : ";") + n.get<std::string>();
+    r.push_back(names);
   }
-  r.push_back(names);
   for (const auto& m : columns.metrics) {
     const Json& stat = At(t, "statistics", m);
     for (const auto& [key, title] : kExportStats) {
@@ -394,6 +395,15 @@ void PrintTrialDetail(const Json& t, OutputFormat format, std::ostream& out) {
       << Duration(t["duration"]) << "\n  params";
   for (const auto& [k, v] : t["params"].items()) out << " " << k << "=" << Cell(v);
   out << "\n";
+  if (t.contains("user_components") && !t["user_components"].empty()) {
+    out << "  user components";
+    const char* separator = " ";
+    for (const Json& c : t["user_components"]) {
+      out << separator << Cell(c["name"]) << " (" << Cell(c["kind"]) << ", id " << Cell(c["id"]) << ")";
+      separator = ", ";
+    }
+    out << "\n";
+  }
   std::vector<Row> runs;
   for (const Json& c : t["components"]) {
     if (c["kind"].get<std::string>() != ToString(ComponentKind::kRun)) continue;

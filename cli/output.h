@@ -25,7 +25,7 @@ void PrintExperiment(const nlohmann::ordered_json& experiment, OutputFormat form
 void PrintTrialDetail(const nlohmann::ordered_json& trial, OutputFormat format, std::ostream& out);
 // `hpt export --format csv`: one row per ExportTrialJson document, columns in a stable order:
 // trial, number, status, objective, duration, worker, gpus, params.NAME... (first-seen order: the
-// space's), static.NAME..., components (names joined by ';'), then per metric "NAME - Last",
+// space's), static.NAME..., components and user_components (names joined by ';'), then per metric "NAME - Last",
 // "- Min", "- Max", "- Avg", "- StdDev", "- Count" (the statistics' order). JSON: the array as is.
 void PrintExport(const nlohmann::ordered_json& rows, OutputFormat format, std::ostream& out);
 // The same CSV a line at a time, for an export that streams (store/export.h): the header of

@@ -237,7 +237,22 @@ class QueryStore final : public Store {
   std::vector<UserComponentRow> UserComponents() override { NoComponents(); }
   std::optional<UserComponentRow> FindUserComponent(std::string_view) override { NoComponents(); }
   std::vector<TrialRow> UserComponentTrials(int64_t) override { NoComponents(); }
-  std::vector<UserComponentRow> TrialUserComponents(int64_t) override { NoComponents(); }
+  // What the trial's document lists: id, name and kind (params, metrics and artifacts stay empty).
+  std::vector<UserComponentRow> TrialUserComponents(int64_t trial_id) override {
+    const std::optional<Json> j = TrialDocument(trial_id);
+    if (!j) return {};
+    return Convert("trial", [&] {
+      std::vector<UserComponentRow> rows;
+      for (const Json& c : j->value("user_components", Json::array())) {
+        UserComponentRow row;
+        row.id = c.at("id").get<int64_t>();
+        row.name = c.at("name").get<std::string>();
+        row.kind = c.at("kind").get<std::string>();
+        rows.push_back(std::move(row));
+      }
+      return rows;
+    });
+  }
 
   int64_t ChangeToken() override {
     const std::string text = JsonText(source_->Query({QueryKind::kExperiments, "", 0, 0}));

@@ -27,6 +27,12 @@ constexpr const char* kMetricNamesSql =
     "SELECT DISTINCT m.name FROM trials AS t JOIN metrics AS m ON m.trial_id = t.id AND m.attempt = t.attempt"
     " WHERE t.experiment_id = ?1 ORDER BY m.name";
 
+// The user components linked to each trial, by component id as in a trial's detail.
+constexpr const char* kUserComponentsSql =
+    "SELECT l.trial_id, c.name FROM trials AS t JOIN user_component_links AS l ON l.trial_id = t.id"
+    " JOIN user_components AS c ON c.id = l.component_id"
+    " WHERE t.experiment_id = ?1 ORDER BY t.number, c.id";
+
 constexpr const char* kTrialsSql =
     "SELECT id, status, objective, started_at, ended_at, params, number FROM trials"
     " WHERE experiment_id = ?1 ORDER BY number";
@@ -106,6 +112,7 @@ class SqliteExportCursor final : public ExportCursor {
         transaction_(db_),
         trials_(db_, kTrialsSql),
         components_(db_, kComponentsSql),
+        user_components_(db_, kUserComponentsSql),
         statistics_(db_, std::string(kStatisticsHead) + (metrics.empty() ? "" : kStatisticsNamed) + kStatisticsTail),
         named_(!metrics.empty()) {
     {
@@ -130,9 +137,11 @@ class SqliteExportCursor final : public ExportCursor {
     }
     trials_.bind(1, experiment_id);
     components_.statement().bind(1, experiment_id);
+    user_components_.statement().bind(1, experiment_id);
     statistics_.statement().bind(1, experiment_id);
     if (named_) statistics_.statement().bind(2, JsonText(Json(metrics)));
     components_.Start();
+    user_components_.Start();
     statistics_.Start();
   }
 
@@ -168,6 +177,11 @@ class SqliteExportCursor final : public ExportCursor {
       }
     }
 
+    Json user_names = Json::array();
+    for (; user_components_.At(trial); user_components_.Advance()) {
+      user_names.push_back(user_components_.statement().getColumn(1).getString());
+    }
+
     std::map<std::string, Json> found;
     for (; statistics_.At(trial); statistics_.Advance()) {
       found[statistics_.statement().getColumn(1).getString()] = Statistics(statistics_.statement());
@@ -184,6 +198,7 @@ class SqliteExportCursor final : public ExportCursor {
 
     j["static"] = has_static ? statics_ : Json::object();
     j["component_names"] = std::move(names);
+    j["user_component_names"] = std::move(user_names);
     j["worker"] = std::move(worker);
     j["gpus"] = std::move(gpus);
     j["statistics"] = std::move(statistics);
@@ -197,6 +212,7 @@ class SqliteExportCursor final : public ExportCursor {
   SQLite::Transaction transaction_;
   SQLite::Statement trials_;
   Stream components_;
+  Stream user_components_;
   Stream statistics_;
   bool named_;
   ExportColumns columns_;

@@ -32,7 +32,7 @@ class ExportCursor {
   virtual const ExportColumns& Columns() const = 0;
   // The next trial by number, nullopt after the last:
   // {"trial", "number", "status", "objective", "duration", "worker", "gpus", "params", "static",
-  //  "component_names", "statistics"}, each as ExportTrialJson defines it ("statistics" holds the
+  //  "component_names", "user_component_names", "statistics"}, each as ExportTrialJson defines it ("statistics" holds the
   // trial's own metrics by name, or every one of `metrics` when they were named).
   // Throws Error(kFailed) when the file cannot be read.
   virtual std::optional<nlohmann::ordered_json> Next() = 0;

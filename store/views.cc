@@ -235,6 +235,11 @@ std::optional<Json> TrialDetailJson(Store& store, int64_t trial_id) {
   Json components = Json::array();
   for (const ComponentRow& c : store.Components(trial_id)) components.push_back(ComponentJson(c));
   j["components"] = std::move(components);
+  Json user_components = Json::array();
+  for (const UserComponentRow& c : store.TrialUserComponents(trial_id)) {
+    user_components.push_back({{"id", c.id}, {"name", c.name}, {"kind", c.kind}});
+  }
+  j["user_components"] = std::move(user_components);
   Json metrics = Json::array();
   for (const MetricRow& m : store.Metrics(trial_id)) {
     // A NaN value (a diverged loss) is stored as NULL and printed as null.
@@ -326,6 +331,9 @@ Json ExportTrialJson(const Json& detail, const std::vector<std::string>& metrics
   }
   j["static"] = std::move(statics);
   j["component_names"] = std::move(names);
+  Json user_names = Json::array();
+  for (const Json& c : detail.value("user_components", Json::array())) user_names.push_back(c.value("name", ""));
+  j["user_component_names"] = std::move(user_names);
   j["worker"] = std::move(worker);
   j["gpus"] = std::move(gpus);
   j["statistics"] = std::move(statistics);

@@ -2,7 +2,9 @@
 create` records a component that belongs to no experiment, with a file artifact's size and SHA-256
 and a URI as given; `show` and `list` read it back with its lineage; bad input is refused with exit
 code 2 and nothing written; a store file a coordinator holds is refused with the holder named."""
+import csv
 import hashlib
+import io
 import json
 import os
 import sys
@@ -65,11 +67,13 @@ class ComponentTest(ClusterTest):
         c = self.cluster
         cid = int(hpt("component", "create", "shared", "--kind", "dataset", "--db", c.db, check=True).stdout)
         hpt("component", "create", "unused", "--kind", "model", "--db", c.db, check=True)
+        extra = int(hpt("component", "create", "prep-job", "--kind", "job", "--db", c.db, check=True).stdout)
         c.start_coordinator()
         c.start_worker("w1", "--slots", 2)
         exps = []
+        linked = {"first": "[prep-job, shared]", "second": "[shared]"}
         for name in ("first", "second"):
-            spec = write_spec(self.tmp, SPEC.replace("NAME", name) + "components: [shared]\n", name + ".yaml")
+            spec = write_spec(self.tmp, SPEC.replace("NAME", name) + f"components: {linked[name]}\n", name + ".yaml")
             exp = c.submit(spec)
             self.assertEqual(c.wait_done(exp)["status"], "completed")
             exps.append(int(exp))
@@ -85,6 +89,35 @@ class ComponentTest(ClusterTest):
         self.assertIn("second (3 trials)", table)
         unused = json.loads(hpt("component", "show", "unused", "--db", c.db, "--format", "json", check=True).stdout)
         self.assertEqual(unused["trials"], [])
+
+        # Each trial lists its user components (`hpt trial`), and the export has their names, from
+        # the file and through the coordinator alike.
+        shared = {"id": cid, "name": "shared", "kind": "dataset"}
+        prep = {"id": extra, "name": "prep-job", "kind": "job"}
+        expected = {exps[0]: [shared, prep], exps[1]: [shared]}  # by component id
+        experiment_of = dict(c.query("SELECT id, experiment_id FROM trials"))
+        for where in (("--db", c.db), ("--coordinator", c.endpoint)):
+            with self.subTest(where=where[0]):
+                for tid in trial_ids:
+                    want = expected[experiment_of[tid]]
+                    detail = json.loads(hpt("trial", str(tid), *where, "--format", "json", check=True).stdout)
+                    self.assertEqual(detail["user_components"], want)
+                    self.assertNotIn("shared", [x["name"] for x in detail["components"]])
+                    text = hpt("trial", str(tid), *where, check=True).stdout
+                    self.assertIn("user components " + ", ".join(f"{u['name']} ({u['kind']}, id {u['id']})" for u in want),
+                                  text)
+                for exp in exps:
+                    names = [u["name"] for u in expected[exp]]
+                    text = hpt("export", str(exp), *where, "--format", "csv", check=True).stdout
+                    header = text.splitlines()[0].split(",")
+                    self.assertEqual(header[header.index("components") + 1], "user_components")
+                    rows = list(csv.DictReader(io.StringIO(text)))
+                    self.assertEqual(len(rows), 3)
+                    self.assertEqual([r["user_components"] for r in rows], [";".join(names)] * 3)
+                    self.assertTrue(all(r["components"].startswith("static;") for r in rows))
+                    exported = json.loads(hpt("export", str(exp), *where, "--format", "json", check=True).stdout)
+                    self.assertEqual([r["user_component_names"] for r in exported], [names] * 3)
+                    self.assertEqual([r["user_components"] for r in exported], [expected[exp]] * 3)
 
     def test_a_spec_naming_an_unknown_component_is_refused_with_exit_2_and_nothing_written(self):
         c = self.cluster

@@ -47,6 +47,19 @@ struct Fixture {
     const std::vector<MetricPoint> big = {{"acc", 1, 1e9 + 1, 5}, {"acc", 2, 1e9 + 2, 6}, {"acc", 3, 1e9 + 4, 7},
                                           {"acc", 4, 1e9 + 0.5, 8}};
     store->AppendMetrics(t2, 1, big);
+    // User components: t1 has two (listed by id, whatever the order of linking), t2 one, t3 none.
+    NewUserComponent data;
+    data.name = "dataset-v1";
+    data.kind = "dataset";
+    NewUserComponent prep;
+    prep.name = "prep";
+    prep.kind = "job";
+    const int64_t c1 = store->CreateUserComponent(data);
+    const int64_t c2 = store->CreateUserComponent(prep);
+    store->LinkUserComponent(t1, c2);
+    store->LinkUserComponent(t1, c1);
+    store->LinkUserComponent(t2, c1);
+    store->LinkUserComponent(other, c2);
     // t3: pending, nothing reported. The other experiment's trial must not show.
     testing::RunAttempt(*store, other, 1, TrialStatus::kCompleted, 0.1, 2, 3);
     const std::vector<MetricPoint> p = {{"zzz", 1, 1, 3}};
@@ -75,7 +88,7 @@ TEST_CASE("export: streamed rows equal ExportTrialJson of each trial's detail, s
       CAPTURE(expected.dump());
       CAPTURE(rows[i].dump());
       for (const char* key : {"trial", "number", "status", "objective", "duration", "worker", "gpus", "params",
-                              "static", "component_names", "statistics"}) {
+                              "static", "component_names", "user_component_names", "statistics"}) {
         CHECK_MESSAGE(rows[i][key] == expected[key], key);
       }
     }
@@ -105,6 +118,9 @@ TEST_CASE("export: columns known before the first row, and the statistics of a h
   CHECK(rows[2]["statistics"] == Json::object());
   CHECK(rows[2]["worker"].is_null());
   CHECK(rows[2]["component_names"].size() == 2);  // static and its params, no run yet
+  CHECK(rows[0]["user_component_names"] == Json{"dataset-v1", "prep"});
+  CHECK(rows[1]["user_component_names"] == Json{"dataset-v1"});
+  CHECK(rows[2]["user_component_names"] == Json::array());
 
   rows = f.Rows({"nothing"}, &columns);
   CHECK(columns.metrics == std::vector<std::string>{"nothing"});
