@@ -1057,7 +1057,10 @@ int Main(int argc, char** argv) {
 
   std::string help_topic;
   ComponentFlags component;
+  component.coordinator = DefaultEndpoint();
   AddComponentCommands(app, component);
+  CurveFlags component_curve;
+  for (CLI::App* cmd : {component.create, component.show, component.list}) AddCurveOptions(cmd, component_curve);
   auto* help_cmd = app.add_subcommand("help", "Print this help, or a command's (hpt help COMMAND)");
   help_cmd->add_option("command", help_topic, "A command");
 
@@ -1160,15 +1163,20 @@ int Main(int argc, char** argv) {
     }
     if (*watch_cmd) return Watch(read, experiment);
     if (*plot_cmd) return Plot(plot);
-    if (*component.group) return RunComponentCommand(component);
+    if (*component.group) return RunComponentCommand(component, [&] { return CurveChannel(component_curve); });
 
     if (*search_cmd) {
+      const OutputFormat search_format = ParseOutputFormat(read.format);
       if (read.db.empty()) {
-        // The search runs as SQL on the store file; a coordinator does not answer it (yet).
-        throw Error(ErrorKind::kInvalidInput,
-                    "search reads a store file: give --db FILE (through --coordinator it is not supported)");
+        // The same SQL, run by the coordinator on its store; a bad EXPR is refused here first.
+        ParseSearch(search_expr);
+        if (!search_sort.empty()) ParseSearchSort(search_sort);
+        Network network;
+        Query query{QueryKind::kSearch, "", search_top, 0, search_expr, search_sort};
+        PrintSearch(OpenSource(network, read)->Query(query), search_format, std::cout);
+        return kExitOk;
       }
-      PrintSearch(RunSearch(read.db, search_expr, search_sort, search_top), ParseOutputFormat(read.format), std::cout);
+      PrintSearch(RunSearch(read.db, search_expr, search_sort, search_top), search_format, std::cout);
       return kExitOk;
     }
     const bool export_default = *export_cmd && export_cmd->get_option("--format")->count() == 0;

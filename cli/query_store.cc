@@ -230,8 +230,12 @@ class QueryStore final : public Store {
     });
   }
 
-  // User components are not served through a coordinator in this version: `hpt component`
-  // reads them with --db (docs/cli.md).
+  nlohmann::ordered_json Search(std::string_view expr, const std::string& sort, int64_t top) override {
+    return source_->Query(Query{QueryKind::kSearch, "", top, 0, std::string(expr), sort});
+  }
+
+  // `hpt component` reads user components through its own queries (kComponents, kComponent);
+  // nothing that draws from this store needs them.
   int64_t CreateUserComponent(const NewUserComponent&) override { return ReadOnly(); }
   void LinkUserComponent(int64_t, int64_t) override { ReadOnly(); }
   std::vector<UserComponentRow> UserComponents() override { NoComponents(); }

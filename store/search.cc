@@ -1,4 +1,5 @@
 #include "store/search.h"
+#include "store/search_internal.h"
 
 #include <algorithm>
 #include <cctype>
@@ -490,44 +491,55 @@ CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchS
   return out;
 }
 
-nlohmann::ordered_json RunSearch(const std::string& db_path, std::string_view expr, const std::string& sort,
-                                 int64_t top) {
+namespace store_internal {
+
+nlohmann::ordered_json SearchOn(SQLite::Database& db, std::string_view expr, const std::string& sort, int64_t top) {
   const SearchNode node = ParseSearch(expr);
   std::optional<SearchSort> order;
   if (!sort.empty()) order = ParseSearchSort(sort);
   const CompiledSearch compiled = CompileSearch(node, order, top);
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  SQLite::Statement s(db, compiled.sql);
+  for (size_t i = 0; i < compiled.binds.size(); ++i) Bind(s, static_cast<int>(i) + 1, compiled.binds[i]);
+  while (s.executeStep()) {
+    nlohmann::ordered_json row;
+    row["trial"] = s.getColumn(0).getInt64();
+    row["number"] = s.getColumn(1).getInt64();
+    row["experiment"] = s.getColumn(2).getInt64();
+    row["experiment_name"] = s.getColumn(3).getString();
+    row["status"] = s.getColumn(4).getString();
+    row["objective"] = ColumnJson(s.getColumn(5));
+    row["params"] = nlohmann::ordered_json::parse(s.getColumn(6).getString(), nullptr, false);
+    if (row["params"].is_discarded()) row["params"] = nlohmann::ordered_json::object();
+    const SQLite::Column started = s.getColumn(7);
+    const SQLite::Column ended = s.getColumn(8);
+    row["duration"] = started.isNull() || ended.isNull() ? nlohmann::ordered_json(nullptr)
+                                                         : nlohmann::ordered_json(ended.getDouble() - started.getDouble());
+    nlohmann::ordered_json values = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < compiled.selected.size(); ++i) {
+      values[compiled.selected[i].Text()] = ColumnJson(s.getColumn(static_cast<int>(9 + i)));
+    }
+    row["values"] = std::move(values);
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+}  // namespace store_internal
+
+nlohmann::ordered_json RunSearch(const std::string& db_path, std::string_view expr, const std::string& sort,
+                                 int64_t top) {
+  // Parsed before the file is opened: a bad EXPR is exit 2 whatever the file.
+  ParseSearch(expr);
+  if (!sort.empty()) ParseSearchSort(sort);
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) throw Error(ErrorKind::kNotFound, "no database at '" + db_path + "'");
-  nlohmann::ordered_json out = nlohmann::ordered_json::array();
   try {
     SQLite::Database db(db_path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, 5000);
-    SQLite::Statement s(db, compiled.sql);
-    for (size_t i = 0; i < compiled.binds.size(); ++i) Bind(s, static_cast<int>(i) + 1, compiled.binds[i]);
-    while (s.executeStep()) {
-      nlohmann::ordered_json row;
-      row["trial"] = s.getColumn(0).getInt64();
-      row["number"] = s.getColumn(1).getInt64();
-      row["experiment"] = s.getColumn(2).getInt64();
-      row["experiment_name"] = s.getColumn(3).getString();
-      row["status"] = s.getColumn(4).getString();
-      row["objective"] = ColumnJson(s.getColumn(5));
-      row["params"] = nlohmann::ordered_json::parse(s.getColumn(6).getString(), nullptr, false);
-      if (row["params"].is_discarded()) row["params"] = nlohmann::ordered_json::object();
-      const SQLite::Column started = s.getColumn(7);
-      const SQLite::Column ended = s.getColumn(8);
-      row["duration"] = started.isNull() || ended.isNull() ? nlohmann::ordered_json(nullptr)
-                                                           : nlohmann::ordered_json(ended.getDouble() - started.getDouble());
-      nlohmann::ordered_json values = nlohmann::ordered_json::object();
-      for (size_t i = 0; i < compiled.selected.size(); ++i) {
-        values[compiled.selected[i].Text()] = ColumnJson(s.getColumn(static_cast<int>(9 + i)));
-      }
-      row["values"] = std::move(values);
-      out.push_back(std::move(row));
-    }
+    return store_internal::SearchOn(db, expr, sort, top);
   } catch (const SQLite::Exception& e) {
     throw Error(ErrorKind::kFailed, "search in '" + db_path + "': " + e.what());
   }
-  return out;
 }
 
 }  // namespace hpt

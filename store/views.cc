@@ -340,6 +340,45 @@ Json ExportTrialJson(const Json& detail, const std::vector<std::string>& metrics
   return j;
 }
 
+Json UserComponentJson(Store& store, const UserComponentRow& c, bool with_lineage) {
+  Json j = {{"id", c.id},
+            {"name", c.name},
+            {"kind", c.kind},
+            {"created_at", c.created_at},
+            {"params", ToJson(c.params)},
+            {"metrics", ToJson(c.metrics)},
+            {"artifacts", ToJson(c.artifacts)}};
+  const std::vector<TrialRow> trials = store.UserComponentTrials(c.id);
+  if (!with_lineage) {
+    j["trials"] = static_cast<int64_t>(trials.size());
+    return j;
+  }
+  Json trial_list = Json::array();
+  std::map<int64_t, int64_t> per_experiment;
+  for (const TrialRow& t : trials) {
+    trial_list.push_back({{"trial", t.id},
+                          {"experiment", t.experiment_id},
+                          {"number", t.number},
+                          {"status", std::string(ToString(t.status))},
+                          {"objective", t.objective ? Json(*t.objective) : Json(nullptr)}});
+    ++per_experiment[t.experiment_id];
+  }
+  Json experiments = Json::array();
+  for (const auto& [id, count] : per_experiment) {
+    const std::optional<ExperimentRow> e = store.FindExperiment(std::to_string(id));
+    experiments.push_back({{"id", id}, {"name", e ? e->name : ""}, {"trials", count}});
+  }
+  j["experiments"] = std::move(experiments);
+  j["trials"] = std::move(trial_list);
+  return j;
+}
+
+Json UserComponentsJson(Store& store) {
+  Json all = Json::array();
+  for (const UserComponentRow& c : store.UserComponents()) all.push_back(UserComponentJson(store, c, false));
+  return all;
+}
+
 Json WorkersJson(Store& store) {
   Json out = Json::array();
   for (const WorkerRow& w : store.Workers()) {

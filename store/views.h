@@ -69,6 +69,15 @@ std::optional<nlohmann::ordered_json> TrialDetailJson(Store& store, int64_t tria
 //   name without points gets all-null statistics and a count of 0.
 nlohmann::ordered_json ExportTrialJson(const nlohmann::ordered_json& detail, const std::vector<std::string>& metrics);
 
+// A user component (`hpt component show --format json`): {"id", "name", "kind", "created_at",
+// "params", "metrics", "artifacts", "experiments": [{"id", "name", "trials"}], "trials": [{"trial",
+// "experiment", "number", "status", "objective"}]}. Without lineage (a row of `hpt component
+// list`), "trials" is the number of linked trials and there is no "experiments".
+nlohmann::ordered_json UserComponentJson(Store& store, const UserComponentRow& component, bool with_lineage);
+
+// Array of UserComponentJson without lineage, by id.
+nlohmann::ordered_json UserComponentsJson(Store& store);
+
 // Array of {"id", "host", "slots", "gpus", "status", "registered_at", "last_seen"}.
 nlohmann::ordered_json WorkersJson(Store& store);
 

@@ -157,14 +157,74 @@ class ComponentTest(ClusterTest):
         r = hpt("component", "create", "a", "--kind", "model", "--db", self.db())
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("already exists", r.stderr)
-        r = hpt("component", "list", "--coordinator", "tcp://127.0.0.1:1")
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("not served through a coordinator", r.stderr)
         r = hpt("component", "show", "missing", "--db", self.db())
         self.assertEqual(r.returncode, 1)
         self.assertIn("no component 'missing'", r.stderr)
         listed = json.loads(hpt("component", "list", "--db", self.db(), "--format", "json", check=True).stdout)
         self.assertEqual([c["kind"] for c in listed], ["dataset"])
+
+    def test_through_a_coordinator_create_show_list_and_search_work_as_on_the_file(self):
+        c = self.cluster
+        hpt("component", "create", "base", "--kind", "model", "--db", c.db, check=True)
+        c.start_coordinator()
+        c.start_worker("w1", "--slots", 2)
+        data = os.path.join(self.tmp, "train.bin")
+        payload = os.urandom(200_000)
+        with open(data, "wb") as f:
+            f.write(payload)
+        # Created through the coordinator, which holds the file: the client hashed the file.
+        r = hpt("component", "create", "fmnist-v2", "--kind", "dataset", "--param", "rows=60000",
+                "--metric", "mean_pixel=0.29", "--artifact", f"images={data}", "--output", "card=https://x.org/c",
+                "--coordinator", c.endpoint, check=True)
+        cid = int(r.stdout.strip())
+        self.assertEqual(c.query("SELECT name, kind FROM user_components WHERE id = ?", cid), [("fmnist-v2", "dataset")])
+        spec = write_spec(self.tmp, SPEC.replace("NAME", "via") + "components: [fmnist-v2, base]\n", "via.yaml")
+        exp = c.submit(spec)
+        self.assertEqual(c.wait_done(exp)["status"], "completed")
+
+        for args in (["component", "show", "fmnist-v2", "--format", "json"], ["component", "show", str(cid)],
+                     ["component", "list", "--format", "json"], ["component", "list"]):
+            with self.subTest(args=args):
+                on_file = hpt(*args, "--db", c.db, check=True).stdout
+                through = hpt(*args, "--coordinator", c.endpoint, check=True).stdout
+                self.assertEqual(through, on_file)
+        shown = json.loads(hpt("component", "show", "fmnist-v2", "--coordinator", c.endpoint, "--format", "json",
+                               check=True).stdout)
+        arts = {a["name"]: a for a in shown["artifacts"]}
+        self.assertEqual(arts["images"]["sha256"], hashlib.sha256(payload).hexdigest())
+        self.assertEqual(arts["images"]["size"], len(payload))
+        self.assertEqual(arts["card"]["direction"], "output")
+        self.assertEqual(shown["params"], {"rows": 60000})
+        self.assertEqual(len(shown["trials"]), 3)
+        self.assertEqual([(e["id"], e["trials"]) for e in shown["experiments"]], [(int(exp), 3)])
+
+        for expr, sort in (("params.x < 1.5 or status = completed", "params.y desc"),
+                           ("component = static and metrics.score.max > -100", "metrics.score.last"),
+                           ("experiment = via and not params.x > 1", "")):
+            with self.subTest(expr=expr):
+                extra = ["--sort", sort, "--top", "2"] if sort else []
+                on_file = hpt("search", expr, *extra, "--db", c.db, "--format", "json", check=True).stdout
+                through = hpt("search", expr, *extra, "--coordinator", c.endpoint, "--format", "json", check=True).stdout
+                self.assertEqual(json.loads(through), json.loads(on_file))
+        self.assertEqual(len(json.loads(hpt("search", "status = completed", "--coordinator", c.endpoint,
+                                            "--format", "json", check=True).stdout)), 3)
+
+        # Refused by the coordinator as by the file: a name taken, nothing written.
+        r = hpt("component", "create", "base", "--kind", "dataset", "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("already exists", r.stderr)
+        # Refused by the client before anything is sent: a missing file, a bad EXPR.
+        r = hpt("component", "create", "other", "--kind", "dataset", "--artifact",
+                f"d={os.path.join(self.tmp, 'nope')}", "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        r = hpt("search", "params.x <", "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("column", r.stderr)
+        r = hpt("component", "show", "missing", "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("no component 'missing'", r.stderr)
+        self.assertEqual(c.query("SELECT COUNT(*) FROM user_components"), [(2,)])
+        self.assertIsNone(c.coordinator.poll(), "the coordinator keeps serving")
 
     def test_create_is_refused_while_a_coordinator_holds_the_file(self):
         c = self.cluster
