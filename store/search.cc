@@ -302,9 +302,16 @@ class Compiler {
     const std::string op = n.compare == "!=" ? "<>" : n.compare;
     if (n.field.kind == SearchField::Kind::kComponent) {
       binds.push_back(n.value);
-      return std::string(n.compare == "=" ? "" : "NOT ") +
-             "EXISTS (SELECT 1 FROM trial_component_links l JOIN trial_components c ON c.id = l.component_id "
-             "WHERE l.trial_id = t.id AND c.name = ?)";
+      std::string any = "EXISTS (SELECT 1 FROM trial_component_links l JOIN trial_components c ON c.id = l.component_id "
+                        "WHERE l.trial_id = t.id AND c.name = ?)";
+      if (user_components) {
+        // A user component linked to the trial: its id is found once by its unique name (the
+        // IN list is not correlated), then one probe of the links' key (component_id, trial_id).
+        binds.push_back(n.value);
+        any = "(" + any + " OR EXISTS (SELECT 1 FROM user_component_links ul WHERE ul.trial_id = t.id"
+              " AND ul.component_id IN (SELECT uc.id FROM user_components uc WHERE uc.name = ?)))";
+      }
+      return (n.compare == "=" ? "" : "(NOT ") + any + (n.compare == "=" ? "" : ")");
     }
     if (n.field.kind == SearchField::Kind::kExperiment && std::holds_alternative<double>(n.value)) {
       binds.push_back(n.value);
@@ -370,6 +377,7 @@ class Compiler {
   }
 
   std::vector<SearchValue> binds;
+  bool user_components = true;
   std::vector<SearchField> selected;
   std::vector<std::string> joined_names;  // the metric names of the aggregated fields, each once
 };
@@ -434,7 +442,8 @@ SearchSort ParseSearchSort(std::string_view text) {
   return sort;
 }
 
-CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchSort>& sort, int64_t top) {
+CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchSort>& sort, int64_t top,
+                             bool user_components) {
   CompiledSearch out;
   CollectMetrics(expr, out.selected);
   if (sort && sort->field.kind == SearchField::Kind::kMetric) {
@@ -443,6 +452,7 @@ CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchS
     if (!seen) out.selected.push_back(sort->field);
   }
   Compiler c;
+  c.user_components = user_components;
   c.selected = out.selected;
   for (const SearchField& f : out.selected) {
     if (Compiler::Aggregated(f) &&
@@ -497,7 +507,10 @@ nlohmann::ordered_json SearchOn(SQLite::Database& db, std::string_view expr, con
   const SearchNode node = ParseSearch(expr);
   std::optional<SearchSort> order;
   if (!sort.empty()) order = ParseSearchSort(sort);
-  const CompiledSearch compiled = CompileSearch(node, order, top);
+  // A file from before schema 7 has no user components (and a reader refuses such a file
+  // elsewhere; search reads it as it always did).
+  SQLite::Statement has(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'user_component_links'");
+  const CompiledSearch compiled = CompileSearch(node, order, top, has.executeStep());
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   SQLite::Statement s(db, compiled.sql);
   for (size_t i = 0; i < compiled.binds.size(); ++i) Bind(s, static_cast<int>(i) + 1, compiled.binds[i]);

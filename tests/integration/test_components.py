@@ -208,6 +208,12 @@ class ComponentTest(ClusterTest):
                 self.assertEqual(json.loads(through), json.loads(on_file))
         self.assertEqual(len(json.loads(hpt("search", "status = completed", "--coordinator", c.endpoint,
                                             "--format", "json", check=True).stdout)), 3)
+        # `component` finds the trials linked to a user component.
+        for where in (("--db", c.db), ("--coordinator", c.endpoint)):
+            found = json.loads(hpt("search", "component = fmnist-v2", *where, "--format", "json", check=True).stdout)
+            self.assertEqual(sorted(t["trial"] for t in found), sorted(t["trial"] for t in shown["trials"]))
+            self.assertEqual(hpt("search", "component != base", *where, "--format", "json", check=True).stdout.strip(),
+                             "[]")
 
         # Refused by the coordinator as by the file: a name taken, nothing written.
         r = hpt("component", "create", "base", "--kind", "dataset", "--coordinator", c.endpoint)

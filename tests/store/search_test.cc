@@ -193,6 +193,14 @@ TEST_CASE("search: min/max/avg of several metrics in one expression and the sort
     testing::RunAttempt(*store, t3, 1, TrialStatus::kCompleted, 0.7, 1, 2);
     const std::vector<MetricPoint> p3 = {{"acc", 1, 0.7, 1}, {"acc", 2, 0.6, 2}};
     store->AppendMetrics(t3, 1, p3);
+    NewUserComponent data;
+    data.name = "fmnist-v1";
+    data.kind = "dataset";
+    const int64_t c = store->CreateUserComponent(data);
+    store->LinkUserComponent(t1, c);
+    store->LinkUserComponent(t3, c);
+    data.name = "unlinked";
+    store->CreateUserComponent(data);
   }
   const auto trials = [&](const std::string& expr, const std::string& sort = "", int64_t top = 0) {
     std::vector<int64_t> ids;
@@ -207,6 +215,13 @@ TEST_CASE("search: min/max/avg of several metrics in one expression and the sort
   CHECK(trials("params.lr > 0", "metrics.loss.avg desc") == std::vector<int64_t>{1, 2, 3, 4});  // missing last
   CHECK(trials("params.lr > 0.15", "metrics.acc.min", 2) == std::vector<int64_t>{3, 2});
   CHECK(trials("status = pending or metrics.other.max = 7") == std::vector<int64_t>{2, 4});
+  // `component` names the trial's own components and its user components alike.
+  CHECK(trials("component = fmnist-v1") == std::vector<int64_t>{1, 3});
+  CHECK(trials("component != fmnist-v1") == std::vector<int64_t>{2, 4});
+  CHECK(trials("component = unlinked or component = nothing").empty());
+  CHECK(trials("component = trial-2-params or component = fmnist-v1 and params.lr > 0.2") == std::vector<int64_t>{2, 3});
+  CHECK(CompileSearch(ParseSearch("component = x"), std::nullopt, 0, false).sql.find("user_component") ==
+        std::string::npos);
   const auto rows = RunSearch(path, "metrics.acc.avg > 0 and metrics.loss.max > 0", "metrics.acc.min desc", 0);
   REQUIRE(rows.size() == 2);
   CHECK(rows[0]["trial"] == 2);
