@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "cli/client.h"
 #include "cli/output.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -67,39 +68,6 @@ Artifact ArtifactOf(const std::string& flag, const std::string& text, ArtifactDi
   return a;
 }
 
-Json ComponentJson(Store& store, const UserComponentRow& c, bool with_lineage) {
-  Json j = {{"id", c.id},
-            {"name", c.name},
-            {"kind", c.kind},
-            {"created_at", c.created_at},
-            {"params", ToJson(c.params)},
-            {"metrics", ToJson(c.metrics)},
-            {"artifacts", ToJson(c.artifacts)}};
-  const std::vector<TrialRow> trials = store.UserComponentTrials(c.id);
-  if (!with_lineage) {
-    j["trials"] = static_cast<int64_t>(trials.size());
-    return j;
-  }
-  Json trial_list = Json::array();
-  std::map<int64_t, int64_t> per_experiment;
-  for (const TrialRow& t : trials) {
-    trial_list.push_back({{"trial", t.id},
-                          {"experiment", t.experiment_id},
-                          {"number", t.number},
-                          {"status", ToString(t.status)},
-                          {"objective", t.objective ? Json(*t.objective) : Json(nullptr)}});
-    ++per_experiment[t.experiment_id];
-  }
-  Json experiments = Json::array();
-  for (const auto& [id, count] : per_experiment) {
-    const std::optional<ExperimentRow> e = store.FindExperiment(std::to_string(id));
-    experiments.push_back({{"id", id}, {"name", e ? e->name : ""}, {"trials", count}});
-  }
-  j["experiments"] = std::move(experiments);
-  j["trials"] = std::move(trial_list);
-  return j;
-}
-
 void PrintShow(const Json& j, std::ostream& out) {
   out << "component " << j["id"].get<int64_t>() << " " << j["name"].get<std::string>() << " (kind "
       << j["kind"].get<std::string>() << ")\n";
@@ -133,7 +101,7 @@ void PrintShow(const Json& j, std::ostream& out) {
   }
 }
 
-int Create(const ComponentFlags& f) {
+int Create(const ComponentFlags& f, const std::function<ChannelOptions()>& channel) {
   // Every argument is checked, and every file hashed, before the store is opened.
   NewUserComponent c;
   c.name = f.name;
@@ -164,6 +132,14 @@ int Create(const ComponentFlags& f) {
     CheckUnique(seen, "--artifact/--output", c.artifacts.back().name);
   }
   c.now = SystemClock().Wall();
+  if (f.db.empty()) {
+    // Through the coordinator, which writes its store: the files were hashed here, where they
+    // are; it checks everything else again as a store file would.
+    Network network;
+    Client client(network, f.coordinator, channel());
+    std::cout << client.Call(CreateComponentRequest{c.name, c.kind, c.params, c.metrics, c.artifacts, c.now})["id"].get<int64_t>() << std::endl;
+    return 0;
+  }
   // The single writer of the file: refused, naming the holder, while a coordinator holds it.
   std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{f.db, /*read_only=*/false});
   std::cout << store->CreateUserComponent(c) << std::endl;
@@ -178,7 +154,8 @@ void AddComponentCommands(CLI::App& app, ComponentFlags& f) {
   const auto common = [&](CLI::App* cmd, const char* db_help) {
     auto* db = cmd->add_option("--db", f.db, db_help);
     auto* coordinator = cmd->add_option("--coordinator", f.coordinator,
-                                        "Not served through a coordinator yet: refused (use --db)");
+                                        "Coordinator endpoint, when no --db (default $HPT_COORDINATOR or "
+                                        "tcp://127.0.0.1:5555)");
     db->excludes(coordinator);
   };
   f.create = f.group->add_subcommand("create", "Record a component that belongs to no trial yet; prints its id");
@@ -200,24 +177,20 @@ void AddComponentCommands(CLI::App& app, ComponentFlags& f) {
   f.list->add_option("--format", f.format, "table | json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
 }
 
-int RunComponentCommand(const ComponentFlags& f) {
-  if (!f.coordinator.empty()) {
-    Bad("--coordinator: hpt component is not served through a coordinator yet; give --db FILE (for create, "
-        "while no coordinator holds the file)");
-  }
-  if (f.db.empty()) Bad("--db FILE is required: hpt component is not served through a coordinator yet");
-  if (*f.create) return Create(f);
-  std::unique_ptr<Store> store = OpenSqliteStore(StoreOptions{f.db, /*read_only=*/true});
+int RunComponentCommand(const ComponentFlags& f, const std::function<ChannelOptions()>& channel) {
+  if (*f.create) return Create(f, channel);
+  // Reads: the store file read-only with --db, else the coordinator's answer to the same query
+  // (store/query.h), so both print the same document.
+  Network network;
+  const std::unique_ptr<QuerySource> source =
+      f.db.empty() ? CoordinatorSource(network, f.coordinator, channel()) : StoreSource(f.db);
   if (*f.show) {
-    const std::optional<UserComponentRow> c = store->FindUserComponent(f.name);
-    if (!c) throw Error(ErrorKind::kNotFound, "no component '" + f.name + "' in '" + f.db + "'");
-    const Json j = ComponentJson(*store, *c, /*with_lineage=*/true);
+    const Json j = source->Query(Query{QueryKind::kComponent, "", 0, 0, f.name});
     if (f.format == "json") std::cout << j.dump(2) << "\n";
     else PrintShow(j, std::cout);
     return 0;
   }
-  Json all = Json::array();
-  for (const UserComponentRow& c : store->UserComponents()) all.push_back(ComponentJson(*store, c, false));
+  const Json all = source->Query(Query{QueryKind::kComponents, "", 0, 0});
   if (f.format == "json") {
     std::cout << all.dump(2) << "\n";
     return 0;

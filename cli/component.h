@@ -8,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "proto/transport.h"
+
 namespace hpt {
 
 struct ComponentFlags {
@@ -15,7 +17,7 @@ struct ComponentFlags {
   std::string kind;
   std::vector<std::string> params, metrics, inputs, outputs;  // NAME=VALUE each
   std::string db;
-  std::string coordinator;  // given: refused (not served through a coordinator yet)
+  std::string coordinator;  // used when db is empty; main() sets the default endpoint
   std::string format = "table";
   CLI::App* create = nullptr;
   CLI::App* show = nullptr;
@@ -26,8 +28,9 @@ struct ComponentFlags {
 // Adds `component` and its three subcommands to app; flags are filled in when parsed.
 void AddComponentCommands(CLI::App& app, ComponentFlags& flags);
 
-// Runs the component command that was parsed; throws hpt::Error (kInvalidInput for bad
-// arguments, exit code 2) and prints to stdout.
-int RunComponentCommand(const ComponentFlags& flags);
+// Runs the component command that was parsed, on the store file of --db or through the
+// coordinator (`channel()` gives its channel options: CURVE keys); throws hpt::Error
+// (kInvalidInput for bad arguments, exit code 2) and prints to stdout.
+int RunComponentCommand(const ComponentFlags& flags, const std::function<ChannelOptions()>& channel);
 
 }  // namespace hpt

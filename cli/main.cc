@@ -42,6 +42,7 @@
 #include "dashboard/server.h"
 #include "plot/plot.h"
 #include "slurm/slurm.h"
+#include "store/export.h"
 #include "store/query.h"
 #include "store/search.h"
 #include "store/views.h"
@@ -1061,7 +1062,10 @@ int Main(int argc, char** argv) {
 
   std::string help_topic;
   ComponentFlags component;
+  component.coordinator = DefaultEndpoint();
   AddComponentCommands(app, component);
+  CurveFlags component_curve;
+  for (CLI::App* cmd : {component.create, component.show, component.list}) AddCurveOptions(cmd, component_curve);
   TrackFlags track;
   AddTrackCommand(app, track);
   auto* help_cmd = app.add_subcommand("help", "Print this help, or a command's (hpt help COMMAND)");
@@ -1166,16 +1170,21 @@ int Main(int argc, char** argv) {
     }
     if (*watch_cmd) return Watch(read, experiment);
     if (*plot_cmd) return Plot(plot);
-    if (*component.group) return RunComponentCommand(component);
+    if (*component.group) return RunComponentCommand(component, [&] { return CurveChannel(component_curve); });
     if (*track.cmd) return RunTrack(track);
 
     if (*search_cmd) {
+      const OutputFormat search_format = ParseOutputFormat(read.format);
       if (read.db.empty()) {
-        // The search runs as SQL on the store file; a coordinator does not answer it (yet).
-        throw Error(ErrorKind::kInvalidInput,
-                    "search reads a store file: give --db FILE (through --coordinator it is not supported)");
+        // The same SQL, run by the coordinator on its store; a bad EXPR is refused here first.
+        ParseSearch(search_expr);
+        if (!search_sort.empty()) ParseSearchSort(search_sort);
+        Network network;
+        Query query{QueryKind::kSearch, "", search_top, 0, search_expr, search_sort};
+        PrintSearch(OpenSource(network, read)->Query(query), search_format, std::cout);
+        return kExitOk;
       }
-      PrintSearch(RunSearch(read.db, search_expr, search_sort, search_top), ParseOutputFormat(read.format), std::cout);
+      PrintSearch(RunSearch(read.db, search_expr, search_sort, search_top), search_format, std::cout);
       return kExitOk;
     }
     const bool export_default = *export_cmd && export_cmd->get_option("--format")->count() == 0;
@@ -1205,20 +1214,44 @@ int Main(int argc, char** argv) {
         metrics.push_back(name);
         start = comma + 1;
       }
+      if (!read.db.empty()) {
+        // From the file: the rows stream from SQL (store/export.h), the statistics computed there.
+        // The JSON adds each trial's detail and takes its statistics from that detail's series
+        // (the same numbers), so a trial still running shows one consistent document.
+        const int64_t id = source->Query({QueryKind::kExperiment, experiment, 0, 0})["id"].get<int64_t>();
+        const std::unique_ptr<ExportCursor> cursor = OpenExport(read.db, id, metrics);
+        JsonArrayWriter json(std::cout);
+        if (format == OutputFormat::kCsv) PrintExportHeader(cursor->Columns(), std::cout);
+        while (const std::optional<nlohmann::ordered_json> row = cursor->Next()) {
+          if (format == OutputFormat::kCsv) {
+            PrintExportRow(cursor->Columns(), *row, std::cout);
+          } else {
+            json.Add(ExportTrialJson(source->Query({QueryKind::kTrial, "", 0, (*row)["trial"].get<int64_t>()}), metrics));
+          }
+        }
+        if (format != OutputFormat::kCsv) json.Finish();
+        return kExitOk;
+      }
+      // Through a coordinator: one trial query per trial. The CSV's columns are known once every
+      // row is in; the JSON streams.
       auto trials = source->Query({QueryKind::kTrials, experiment, 0, 0});
       nlohmann::ordered_json all = nlohmann::ordered_json::array();
+      JsonArrayWriter json(std::cout);
       for (const auto& t : trials) {
         nlohmann::ordered_json row =
             ExportTrialJson(source->Query({QueryKind::kTrial, "", 0, t["trial"].get<int64_t>()}), metrics);
-        if (format == OutputFormat::kCsv) {
-          // The CSV reads the statistics, not the series: not keeping every point of every trial
-          // until the header is known divides the memory of a 100k-trial export by about ten.
-          row.erase("metrics");
-          row.erase("components");
+        if (format != OutputFormat::kCsv) {
+          json.Add(row);
+          continue;
         }
+        // The CSV reads the statistics, not the series: not keeping every point of every trial
+        // until the header is known divides the memory of a 100k-trial export by about ten.
+        row.erase("metrics");
+        row.erase("components");
         all.push_back(std::move(row));
       }
-      PrintExport(all, format, std::cout);
+      if (format == OutputFormat::kCsv) PrintExport(all, format, std::cout);
+      else json.Finish();
     }
     return kExitOk;
   } catch (const Error& e) {

@@ -183,44 +183,71 @@ const Json& At(const Json& row, const char* field, const std::string& key) {
 
 }  // namespace
 
+namespace {
+
+const std::pair<const char*, const char*> kExportStats[] = {
+    {"last", "Last"}, {"min", "Min"}, {"max", "Max"}, {"avg", "Avg"}, {"stddev", "StdDev"}, {"count", "Count"}};
+
+void CsvLine(const Row& r, std::ostream& out) {
+  for (size_t i = 0; i < r.size(); ++i) out << (i ? "," : "") << CsvField(r[i]);
+  out << "\n";
+}
+
+}  // namespace
+
+void PrintExportHeader(const ExportColumns& columns, std::ostream& out) {
+  Row header = {"trial", "number", "status", "objective", "duration", "worker", "gpus"};
+  for (const auto& p : columns.params) header.push_back("params." + p);
+  for (const auto& p : columns.statics) header.push_back("static." + p);
+  header.push_back("components");
+  header.push_back("user_components");
+  for (const auto& m : columns.metrics) {
+    for (const auto& [key, title] : kExportStats) header.push_back(m + " - " + title);
+  }
+  CsvLine(header, out);
+}
+
+void PrintExportRow(const ExportColumns& columns, const Json& t, std::ostream& out) {
+  Row r;
+  for (const char* k : {"trial", "number", "status", "objective", "duration", "worker", "gpus"}) {
+    r.push_back(CsvValue(t.contains(k) ? t[k] : Json()));
+  }
+  for (const auto& p : columns.params) r.push_back(CsvValue(At(t, "params", p)));
+  for (const auto& p : columns.statics) r.push_back(CsvValue(At(t, "static", p)));
+  for (const char* field : {"component_names", "user_component_names"}) {
+    std::string names;
+    for (const Json& n : t.value(field, Json::array())) names += (names.empty() ? "" : ";") + n.get<std::string>();
+    r.push_back(names);
+  }
+  for (const auto& m : columns.metrics) {
+    const Json& stat = At(t, "statistics", m);
+    for (const auto& [key, title] : kExportStats) {
+      r.push_back(CsvValue(stat.is_object() && stat.contains(key) ? stat[key] : Json()));
+    }
+  }
+  CsvLine(r, out);
+}
+
 void PrintExport(const Json& rows, OutputFormat format, std::ostream& out) {
   if (format != OutputFormat::kCsv) {
     out << rows.dump(2) << "\n";
     return;
   }
-  const std::vector<std::string> params = KeysOf(rows, "params");
-  const std::vector<std::string> statics = KeysOf(rows, "static");
-  const std::vector<std::string> metrics = KeysOf(rows, "statistics");
-  static const std::pair<const char*, const char*> kStats[] = {
-      {"last", "Last"}, {"min", "Min"}, {"max", "Max"}, {"avg", "Avg"}, {"stddev", "StdDev"}, {"count", "Count"}};
-  Row header = {"trial", "number", "status", "objective", "duration", "worker", "gpus"};
-  for (const auto& p : params) header.push_back("params." + p);
-  for (const auto& p : statics) header.push_back("static." + p);
-  header.push_back("components");
-  for (const auto& m : metrics) {
-    for (const auto& [key, title] : kStats) header.push_back(m + " - " + title);
-  }
-  std::vector<Row> table;
-  for (const Json& t : rows) {
-    Row r;
-    for (const char* k : {"trial", "number", "status", "objective", "duration", "worker", "gpus"}) {
-      r.push_back(CsvValue(t.contains(k) ? t[k] : Json()));
-    }
-    for (const auto& p : params) r.push_back(CsvValue(At(t, "params", p)));
-    for (const auto& p : statics) r.push_back(CsvValue(At(t, "static", p)));
-    std::string names;
-    for (const Json& n : t.value("component_names", Json::array())) {
-      names += (names.empty() ? "" : ";") + n.get<std::string>();
-    }
-    r.push_back(names);
-    for (const auto& m : metrics) {
-      const Json& stat = At(t, "statistics", m);
-      for (const auto& [key, title] : kStats) r.push_back(CsvValue(stat.is_object() && stat.contains(key) ? stat[key] : Json()));
-    }
-    table.push_back(std::move(r));
-  }
-  PrintCsv(header, table, out);
+  const ExportColumns columns{KeysOf(rows, "params"), KeysOf(rows, "static"), KeysOf(rows, "statistics")};
+  PrintExportHeader(columns, out);
+  for (const Json& t : rows) PrintExportRow(columns, t, out);
 }
+
+void JsonArrayWriter::Add(const Json& element) {
+  out_ << (count_++ == 0 ? "[\n  " : ",\n  ");
+  const std::string text = element.dump(2);
+  for (char c : text) {
+    out_ << c;
+    if (c == '\n') out_ << "  ";
+  }
+}
+
+void JsonArrayWriter::Finish() { out_ << (count_ == 0 ? "[]\n" : "\n]\n"); }
 
 void PrintSearch(const Json& rows, OutputFormat format, std::ostream& out) {
   if (format == OutputFormat::kJson) {
@@ -371,6 +398,15 @@ void PrintTrialDetail(const Json& t, OutputFormat format, std::ostream& out) {
       << Duration(t["duration"]) << "\n  params";
   for (const auto& [k, v] : t["params"].items()) out << " " << k << "=" << Cell(v);
   out << "\n";
+  if (t.contains("user_components") && !t["user_components"].empty()) {
+    out << "  user components";
+    const char* separator = " ";
+    for (const Json& c : t["user_components"]) {
+      out << separator << Cell(c["name"]) << " (" << Cell(c["kind"]) << ", id " << Cell(c["id"]) << ")";
+      separator = ", ";
+    }
+    out << "\n";
+  }
   std::vector<Row> runs;
   for (const Json& c : t["components"]) {
     if (c["kind"].get<std::string>() != ToString(ComponentKind::kRun)) continue;

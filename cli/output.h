@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/types.h"
+#include "store/export.h"
 
 namespace hpt {
 
@@ -24,9 +25,26 @@ void PrintExperiment(const nlohmann::ordered_json& experiment, OutputFormat form
 void PrintTrialDetail(const nlohmann::ordered_json& trial, OutputFormat format, std::ostream& out);
 // `hpt export --format csv`: one row per ExportTrialJson document, columns in a stable order:
 // trial, number, status, objective, duration, worker, gpus, params.NAME... (first-seen order: the
-// space's), static.NAME..., components (names joined by ';'), then per metric "NAME - Last",
+// space's), static.NAME..., components and user_components (names joined by ';'), then per metric "NAME - Last",
 // "- Min", "- Max", "- Avg", "- StdDev", "- Count" (the statistics' order). JSON: the array as is.
 void PrintExport(const nlohmann::ordered_json& rows, OutputFormat format, std::ostream& out);
+// The same CSV a line at a time, for an export that streams (store/export.h): the header of
+// `columns`, then one line per ExportTrialJson-shaped row.
+void PrintExportHeader(const ExportColumns& columns, std::ostream& out);
+void PrintExportRow(const ExportColumns& columns, const nlohmann::ordered_json& row, std::ostream& out);
+
+// A JSON array written an element at a time, byte for byte what `array.dump(2)` and a newline
+// would print, without holding the array.
+class JsonArrayWriter {
+ public:
+  explicit JsonArrayWriter(std::ostream& out) : out_(out) {}
+  void Add(const nlohmann::ordered_json& element);
+  void Finish();  // the closing bracket and newline (`[]` when nothing was added)
+
+ private:
+  std::ostream& out_;
+  size_t count_ = 0;
+};
 // `hpt search`: trial, experiment, number, status, objective, duration, each "values" field,
 // then params.NAME... (first-seen order); JSON: the array as is.
 void PrintSearch(const nlohmann::ordered_json& rows, OutputFormat format, std::ostream& out);

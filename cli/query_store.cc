@@ -230,14 +230,33 @@ class QueryStore final : public Store {
     });
   }
 
-  // User components are not served through a coordinator in this version: `hpt component`
-  // reads them with --db (docs/cli.md).
+  nlohmann::ordered_json Search(std::string_view expr, const std::string& sort, int64_t top) override {
+    return source_->Query(Query{QueryKind::kSearch, "", top, 0, std::string(expr), sort});
+  }
+
+  // `hpt component` reads user components through its own queries (kComponents, kComponent);
+  // nothing that draws from this store needs them.
   int64_t CreateUserComponent(const NewUserComponent&) override { return ReadOnly(); }
   void LinkUserComponent(int64_t, int64_t) override { ReadOnly(); }
   std::vector<UserComponentRow> UserComponents() override { NoComponents(); }
   std::optional<UserComponentRow> FindUserComponent(std::string_view) override { NoComponents(); }
   std::vector<TrialRow> UserComponentTrials(int64_t) override { NoComponents(); }
-  std::vector<UserComponentRow> TrialUserComponents(int64_t) override { NoComponents(); }
+  // What the trial's document lists: id, name and kind (params, metrics and artifacts stay empty).
+  std::vector<UserComponentRow> TrialUserComponents(int64_t trial_id) override {
+    const std::optional<Json> j = TrialDocument(trial_id);
+    if (!j) return {};
+    return Convert("trial", [&] {
+      std::vector<UserComponentRow> rows;
+      for (const Json& c : j->value("user_components", Json::array())) {
+        UserComponentRow row;
+        row.id = c.at("id").get<int64_t>();
+        row.name = c.at("name").get<std::string>();
+        row.kind = c.at("kind").get<std::string>();
+        rows.push_back(std::move(row));
+      }
+      return rows;
+    });
+  }
 
   int64_t ChangeToken() override {
     const std::string text = JsonText(source_->Query({QueryKind::kExperiments, "", 0, 0}));

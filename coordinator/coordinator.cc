@@ -598,6 +598,20 @@ class Coordinator::Impl final : private LifecycleListener {
                       AnswerQuery(store_, body, [this](int64_t id) { return lifecycle_.LiveCounts(id); }));
           } else if constexpr (std::is_same_v<T, BadRequest>) {
             throw Error(ErrorKind::kInvalidInput, "bad request: " + body.why);
+          } else if constexpr (std::is_same_v<T, CreateComponentRequest>) {
+            // Checked by the store as `hpt component create --db` is (name, kind, values, the
+            // shape of each artifact); one transaction of its own.
+            NewUserComponent c;
+            c.name = body.name;
+            c.kind = body.kind;
+            c.params = body.params;
+            c.metrics = body.metrics;
+            c.artifacts = body.artifacts;
+            c.now = body.created_at;
+            int64_t id = 0;
+            store_.Transaction([&] { id = store_.CreateUserComponent(c); });
+            log_->Info("recorded user component {} '{}' (kind {})", id, c.name, c.kind);
+            ReplyJson(peer, m.id, {{"id", id}, {"name", c.name}});
           } else {
             ExperimentRow row = FindExperimentOrThrow(store_, body.experiment);
             if (lifecycle_.Cancel(row.id)) row.status = ExperimentStatus::kCancelled;

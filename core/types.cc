@@ -252,13 +252,17 @@ std::string_view ToString(QueryKind kind) {
     case QueryKind::kTrials: return "trials";
     case QueryKind::kTrial: return "trial";
     case QueryKind::kWorkers: return "workers";
+    case QueryKind::kComponents: return "components";
+    case QueryKind::kComponent: return "component";
+    case QueryKind::kSearch: return "search";
   }
   return "unknown";
 }
 
 std::optional<QueryKind> ParseQueryKind(std::string_view text) {
   for (auto k : {QueryKind::kExperiments, QueryKind::kExperiment, QueryKind::kLeaderboard,
-                 QueryKind::kTrials, QueryKind::kTrial, QueryKind::kWorkers}) {
+                 QueryKind::kTrials, QueryKind::kTrial, QueryKind::kWorkers, QueryKind::kComponents,
+                 QueryKind::kComponent, QueryKind::kSearch}) {
     if (ToString(k) == text) return k;
   }
   return std::nullopt;

@@ -162,7 +162,10 @@ std::optional<WorkerStatus> ParseWorkerStatus(std::string_view text);
 // coordinator's clients send it, `hpt ... --db` and the dashboard ask the store directly.
 // `experiment` (an id, or a name meaning its latest experiment) is read by kExperiment,
 // kLeaderboard and kTrials; `top_k` by kLeaderboard (<= 0: all); `trial_id` by kTrial.
-enum class QueryKind { kExperiments, kExperiment, kLeaderboard, kTrials, kTrial, kWorkers };
+// kComponents: every user component (`hpt component list`); kComponent: one, by Query::text (a
+// name or an id), with its lineage (`hpt component show`); kSearch: `hpt search` with Query::text
+// the EXPR, Query::sort the --sort and top_k the --top.
+enum class QueryKind { kExperiments, kExperiment, kLeaderboard, kTrials, kTrial, kWorkers, kComponents, kComponent, kSearch };
 std::string_view ToString(QueryKind kind);
 std::optional<QueryKind> ParseQueryKind(std::string_view text);
 
@@ -170,6 +173,7 @@ struct Query {
   QueryKind kind = QueryKind::kExperiments;
   std::string experiment;
   int64_t top_k = 0, trial_id = 0;
+  std::string text = {}, sort = {};  // kComponent: the name or id; kSearch: EXPR and --sort
   bool operator==(const Query&) const = default;
 };
 

@@ -219,12 +219,21 @@ void Fields(IO& io, RequestMsg& m) {
         } else if constexpr (std::is_same_v<T, QueryRequest>) {
           uint8_t k = static_cast<uint8_t>(body.kind);
           io.Int(k);
-          body.kind = static_cast<QueryKind>(k % 6);
+          body.kind = static_cast<QueryKind>(k % 9);
           io.Str(body.experiment);
           io.Int(body.top_k);
           io.Int(body.trial_id);
+          // The kinds with text (components, component, search) read it after the older fields,
+          // so that the corpus of the older kinds keeps its meaning.
+          if (static_cast<int>(body.kind) >= 6) {
+            io.Str(body.text);
+            io.Str(body.sort);
+          }
         } else if constexpr (std::is_same_v<T, CancelRequest>) {
           io.Str(body.experiment);
+        } else if constexpr (std::is_same_v<T, CreateComponentRequest>) {
+          io.Str(body.name);
+          io.Str(body.kind);
         } else {
           io.Str(body.why);
         }

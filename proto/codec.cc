@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "proto/hpt.capnp.h"
 
 namespace hpt {
@@ -57,6 +58,9 @@ wire::QueryKind ToWire(QueryKind kind) {
     case QueryKind::kTrials: return wire::QueryKind::TRIALS;
     case QueryKind::kTrial: return wire::QueryKind::TRIAL;
     case QueryKind::kWorkers: return wire::QueryKind::WORKERS;
+    case QueryKind::kComponents: return wire::QueryKind::COMPONENTS;
+    case QueryKind::kComponent: return wire::QueryKind::COMPONENT;
+    case QueryKind::kSearch: return wire::QueryKind::SEARCH;
   }
   return wire::QueryKind::EXPERIMENTS;
 }
@@ -69,6 +73,9 @@ QueryKind FromWire(wire::QueryKind kind) {
     case wire::QueryKind::TRIALS: return QueryKind::kTrials;
     case wire::QueryKind::TRIAL: return QueryKind::kTrial;
     case wire::QueryKind::WORKERS: return QueryKind::kWorkers;
+    case wire::QueryKind::COMPONENTS: return QueryKind::kComponents;
+    case wire::QueryKind::COMPONENT: return QueryKind::kComponent;
+    case wire::QueryKind::SEARCH: return QueryKind::kSearch;
   }
   throw Error(ErrorKind::kInvalidInput, "unknown query kind " + std::to_string(static_cast<int>(kind)));
 }
@@ -273,8 +280,22 @@ void Build(wire::Envelope::Builder env, const Message& message) {
                              w.setExperiment(Txt(q.experiment));
                              w.setTopK(q.top_k);
                              w.setTrialId(q.trial_id);
+                             w.setText(Txt(q.text));
+                             w.setSort(Txt(q.sort));
                            },
                            [&](const CancelRequest& c) { r.setCancel(Txt(c.experiment)); },
+                           [&](const CreateComponentRequest& c) {
+                             auto w = r.initCreateComponent();
+                             w.setName(Txt(c.name));
+                             w.setKind(Txt(c.kind));
+                             const std::string params = JsonText(ToJson(c.params));
+                             const std::string metrics = JsonText(ToJson(c.metrics));
+                             const std::string artifacts = JsonText(ToJson(c.artifacts));
+                             w.setParamsJson(Txt(params));
+                             w.setMetricsJson(Txt(metrics));
+                             w.setArtifactsJson(Txt(artifacts));
+                             w.setCreatedAt(c.created_at);
+                           },
                            // Encode is total: what Decode produced re-encodes (the fuzzed round trip).
                            [&](const BadRequest& b) { r.setUnreadable(Txt(b.why)); },
                        },
@@ -379,7 +400,8 @@ Message Read(wire::Envelope::Reader env) {
         case wire::ClientRequest::QUERY: {
           auto q = r.getQuery();
           try {
-            m.body = QueryRequest{FromWire(q.getKind()), Str(q.getExperiment()), q.getTopK(), q.getTrialId()};
+            m.body = QueryRequest{FromWire(q.getKind()), Str(q.getExperiment()), q.getTopK(), q.getTrialId(),
+                                  Str(q.getText()), Str(q.getSort())};
           } catch (const Error& e) {
             m.body = BadRequest{e.what()};  // answered with an error, not left to time out
           }
@@ -387,6 +409,22 @@ Message Read(wire::Envelope::Reader env) {
         }
         case wire::ClientRequest::CANCEL: m.body = CancelRequest{Str(r.getCancel())}; break;
         case wire::ClientRequest::UNREADABLE: m.body = BadRequest{Str(r.getUnreadable())}; break;
+        case wire::ClientRequest::CREATE_COMPONENT: {
+          auto c = r.getCreateComponent();
+          try {
+            CreateComponentRequest body;
+            body.name = Str(c.getName());
+            body.kind = Str(c.getKind());
+            body.params = NamedValuesFromJson(ParseJson(Str(c.getParamsJson())));
+            body.metrics = NamedValuesFromJson(ParseJson(Str(c.getMetricsJson())));
+            body.artifacts = ArtifactsFromJson(ParseJson(Str(c.getArtifactsJson())));
+            body.created_at = c.getCreatedAt();
+            m.body = std::move(body);
+          } catch (const Error& e) {
+            m.body = BadRequest{std::string("createComponent: ") + e.what()};
+          }
+          break;
+        }
         default:
           m.body = BadRequest{"unknown request kind " + std::to_string(static_cast<int>(r.which()))};
           break;

@@ -180,6 +180,9 @@ enum QueryKind {
   trials @3;
   trial @4;
   workers @5;
+  components @6;        # user components (Query.text unused)
+  component @7;         # one user component with its lineage: Query.text is its name or id
+  search @8;            # hpt search: Query.text is EXPR, Query.sort the sort, Query.topK the top
 }
 
 struct ClientRequest {
@@ -189,7 +192,19 @@ struct ClientRequest {
     query @2 :Query;
     cancel @3 :Text;    # experiment id or name
     unreadable @4 :Text;  # a request its receiver could not read (BadRequest), re-encoded; answered with an error
+    createComponent @5 :CreateComponent;  # an older coordinator reads it as unreadable and answers an error
   }
+}
+
+# A user component to record (hpt component create). Its values travel as the JSON of core/json.h,
+# as Assign.paramsJson does, and are decoded into core's types at the edge.
+struct CreateComponent {
+  name @0 :Text;
+  kind @1 :Text;
+  paramsJson @2 :Text;     # {"name": value, ...}
+  metricsJson @3 :Text;    # {"name": number, ...}
+  artifactsJson @4 :Text;  # [{"name", "direction", "location", "size", "sha256", "note"}, ...]
+  createdAt @5 :Float64;
 }
 
 struct Submit {
@@ -202,6 +217,8 @@ struct Query {
   experiment @1 :Text;  # id or name
   topK @2 :Int64;
   trialId @3 :Int64;
+  text @4 :Text;        # component: a name or id; search: the expression ("" for the older kinds)
+  sort @5 :Text;        # search: "FIELD [asc|desc]" or ""
 }
 
 # How the caller should react to an error (core's ErrorKind; the same enumerants in the same order).

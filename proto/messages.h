@@ -152,6 +152,15 @@ struct SubmitRequest {
 // A query travels as core's Query itself (core/types.h), so that the store side answers it
 // (store/query.h) without knowing the protocol.
 using QueryRequest = Query;
+// `hpt component create --coordinator`: a user component for the coordinator to record in its
+// store (Store::CreateUserComponent). The client hashed its files; the coordinator checks the rest.
+struct CreateComponentRequest {
+  std::string name, kind;
+  NamedValues params, metrics;
+  std::vector<Artifact> artifacts;
+  double created_at = 0;
+  bool operator==(const CreateComponentRequest&) const = default;
+};
 struct CancelRequest {
   std::string experiment;
   bool operator==(const CancelRequest&) const = default;
@@ -167,7 +176,7 @@ struct BadRequest {
 
 struct RequestMsg {
   uint64_t id = 0;
-  std::variant<SubmitRequest, QueryRequest, CancelRequest, BadRequest> body;
+  std::variant<SubmitRequest, QueryRequest, CancelRequest, BadRequest, CreateComponentRequest> body;
   bool operator==(const RequestMsg&) const = default;
 };
 

@@ -3,6 +3,8 @@
 // user_components.data, {"params": {...}, "metrics": {...}, "artifacts": [...]} (docs/store.md).
 // Only store/ includes this.
 
+#include <cmath>
+#include <set>
 #include <string>
 
 #include "core/error.h"
@@ -36,9 +38,41 @@ inline std::string NewUserComponentProblem(const NewUserComponent& c) {
     return "component name '" + c.name + "': " + problem;
   }
   if (c.kind.empty()) return "component '" + c.name + "': the kind may not be empty";
+  const std::string what = "component '" + c.name + "': ";
+  std::set<std::string> seen;
+  for (const NamedValue& p : c.params) {
+    if (p.name.empty()) return what + "a param name may not be empty";
+    if (!seen.insert(p.name).second) return what + "param '" + p.name + "' is given twice";
+  }
+  seen.clear();
   for (const NamedValue& m : c.metrics) {
-    if (!std::holds_alternative<int64_t>(m.value) && !std::holds_alternative<double>(m.value)) {
-      return "component '" + c.name + "': metric '" + m.name + "' must be a number";
+    if (m.name.empty()) return what + "a metric name may not be empty";
+    if (!seen.insert(m.name).second) return what + "metric '" + m.name + "' is given twice";
+    const double* d = std::get_if<double>(&m.value);
+    if (!std::holds_alternative<int64_t>(m.value) && !(d && std::isfinite(*d))) {
+      return what + "metric '" + m.name + "' must be a finite number";
+    }
+  }
+  // What `hpt component create` records: a URI of a known scheme as given (no size or hash), or
+  // a local file by absolute path with its size and its SHA-256 (or, over the hashing limit, none
+  // and a note). A coordinator cannot read the client's files: it checks the shape.
+  seen.clear();
+  for (const Artifact& a : c.artifacts) {
+    if (a.name.empty()) return what + "an artifact name may not be empty";
+    if (!seen.insert(a.name).second) return what + "artifact '" + a.name + "' is given twice";
+    const std::string at = what + "artifact '" + a.name + "': ";
+    if (a.location.find("://") != std::string::npos) {
+      bool known = false;
+      for (const char* scheme : {"s3://", "gs://", "http://", "https://"}) known = known || a.location.rfind(scheme, 0) == 0;
+      if (!known) return at + "'" + a.location + "' is not a file path or an s3://, gs://, http:// or https:// URI";
+      if (a.size || !a.sha256.empty()) return at + "a URI is recorded as given, without a size or hash";
+      continue;
+    }
+    if (a.location.empty() || a.location.front() != '/') return at + "a file is recorded by its absolute path, got '" + a.location + "'";
+    if (!a.size || *a.size < 0) return at + "a file is recorded with its size";
+    const bool hex = a.sha256.size() == 64 && a.sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex && !(a.sha256.empty() && !a.note.empty())) {
+      return at + "a file is recorded with its SHA-256 (64 lower-case hex digits), or with a note saying why not";
     }
   }
   return "";

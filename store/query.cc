@@ -17,6 +17,10 @@ std::optional<int64_t> Store::ExperimentIdOf(std::string_view id_or_name) {
   return id;
 }
 
+nlohmann::ordered_json Store::Search(std::string_view, const std::string&, int64_t) {
+  throw Error(ErrorKind::kInvalidInput, "this store cannot search: hpt search runs as SQL on a store file");
+}
+
 std::string UserComponentNameProblem(std::string_view name) {
   if (name.empty()) return "a component name may not be empty";
   if (name.size() > 128) return "a component name has at most 128 characters";
@@ -55,6 +59,13 @@ nlohmann::ordered_json AnswerQuery(Store& store, const Query& q, const KnownCoun
       return *detail;
     }
     case QueryKind::kWorkers: return WorkersJson(store);
+    case QueryKind::kComponents: return UserComponentsJson(store);
+    case QueryKind::kComponent: {
+      const std::optional<UserComponentRow> c = store.FindUserComponent(q.text);
+      if (!c) throw Error(ErrorKind::kNotFound, "no component '" + q.text + "'");
+      return UserComponentJson(store, *c, /*with_lineage=*/true);
+    }
+    case QueryKind::kSearch: return store.Search(q.text, q.sort, q.top_k);
   }
   throw Error(ErrorKind::kInvalidInput, "unknown query");
 }

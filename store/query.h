@@ -21,7 +21,9 @@ ExperimentRow FindExperimentOrThrow(Store& store, std::string_view id_or_name);
 
 // The document that answers `query`: ExperimentsJson for kExperiments, ExperimentJson for
 // kExperiment, LeaderboardJson with query.top_k for kLeaderboard, TrialsJson for kTrials,
-// TrialDetailJson for kTrial, WorkersJson for kWorkers. Throws Error(kNotFound) naming the
+// TrialDetailJson for kTrial, WorkersJson for kWorkers, UserComponentsJson for kComponents,
+// UserComponentJson with lineage for kComponent (query.text a name or an id), Store::Search for
+// kSearch (query.text the EXPR, query.sort, query.top_k). Throws Error(kNotFound) naming the
 // experiment or trial when there is no such one, Error(kInvalidInput) for a kind outside
 // QueryKind; the store's own faults pass through. `known` supplies the trial counts of the
 // experiments the caller runs (the coordinator keeps them); without it they are counted in the

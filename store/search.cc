@@ -1,5 +1,7 @@
 #include "store/search.h"
+#include "store/search_internal.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -300,15 +302,22 @@ class Compiler {
     const std::string op = n.compare == "!=" ? "<>" : n.compare;
     if (n.field.kind == SearchField::Kind::kComponent) {
       binds.push_back(n.value);
-      return std::string(n.compare == "=" ? "" : "NOT ") +
-             "EXISTS (SELECT 1 FROM trial_component_links l JOIN trial_components c ON c.id = l.component_id "
-             "WHERE l.trial_id = t.id AND c.name = ?)";
+      std::string any = "EXISTS (SELECT 1 FROM trial_component_links l JOIN trial_components c ON c.id = l.component_id "
+                        "WHERE l.trial_id = t.id AND c.name = ?)";
+      if (user_components) {
+        // A user component linked to the trial: its id is found once by its unique name (the
+        // IN list is not correlated), then one probe of the links' key (component_id, trial_id).
+        binds.push_back(n.value);
+        any = "(" + any + " OR EXISTS (SELECT 1 FROM user_component_links ul WHERE ul.trial_id = t.id"
+              " AND ul.component_id IN (SELECT uc.id FROM user_components uc WHERE uc.name = ?)))";
+      }
+      return (n.compare == "=" ? "" : "(NOT ") + any + (n.compare == "=" ? "" : ")");
     }
     if (n.field.kind == SearchField::Kind::kExperiment && std::holds_alternative<double>(n.value)) {
       binds.push_back(n.value);
       return "COALESCE(e.id " + op + " ?, 0)";
     }
-    const std::string lhs = Field(n.field);
+    const std::string lhs = Aggregated(n.field) ? Alias(n.field) : Field(n.field);
     binds.push_back(n.value);
     // A missing value makes the comparison false rather than SQL's unknown, so `not` is plain negation.
     return "COALESCE(" + lhs + " " + op + " ?, 0)";
@@ -336,10 +345,16 @@ class Compiler {
         binds.push_back("$.\"" + f.name + "\"");
         return "json_extract(t.params, ?)";
       case SearchField::Kind::kMetric: {
+        if (f.stat != "last") {
+          // An aggregate over the rows of the query's join with `metrics` (see CompileSearch);
+          // with several metric names, each keeps its own rows.
+          if (joined_names.size() < 2) return f.stat + "(m.value)";
+          binds.push_back(f.name);
+          return f.stat + "(m.value) FILTER (WHERE m.name = ?)";
+        }
         binds.push_back(f.name);
-        const std::string where = " FROM metrics m WHERE m.trial_id = t.id AND m.name = ? AND m.attempt = t.attempt";
-        if (f.stat == "last") return "(SELECT m.value" + where + " ORDER BY m.step DESC LIMIT 1)";
-        return "(SELECT " + f.stat + "(m.value)" + where + ")";
+        return "(SELECT m.value FROM metrics m WHERE m.trial_id = t.id AND m.name = ? AND m.attempt = t.attempt"
+               " ORDER BY m.step DESC LIMIT 1)";
       }
       case SearchField::Kind::kExperiment: return "e.name";
       case SearchField::Kind::kStatus: return "t.status";
@@ -351,7 +366,20 @@ class Compiler {
     return "NULL";
   }
 
+  static bool Aggregated(const SearchField& f) { return f.kind == SearchField::Kind::kMetric && f.stat != "last"; }
+
+  // The result column that holds `f` (every metric field of EXPR is selected).
+  std::string Alias(const SearchField& f) const {
+    for (size_t i = 0; i < selected.size(); ++i) {
+      if (selected[i].Text() == f.Text()) return "v" + std::to_string(i);
+    }
+    return "NULL";  // unreachable: CollectMetrics selected it
+  }
+
   std::vector<SearchValue> binds;
+  bool user_components = true;
+  std::vector<SearchField> selected;
+  std::vector<std::string> joined_names;  // the metric names of the aggregated fields, each once
 };
 
 void CollectMetrics(const SearchNode& n, std::vector<SearchField>& out) {
@@ -414,7 +442,8 @@ SearchSort ParseSearchSort(std::string_view text) {
   return sort;
 }
 
-CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchSort>& sort, int64_t top) {
+CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchSort>& sort, int64_t top,
+                             bool user_components) {
   CompiledSearch out;
   CollectMetrics(expr, out.selected);
   if (sort && sort->field.kind == SearchField::Kind::kMetric) {
@@ -423,10 +452,34 @@ CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchS
     if (!seen) out.selected.push_back(sort->field);
   }
   Compiler c;
+  c.user_components = user_components;
+  c.selected = out.selected;
+  for (const SearchField& f : out.selected) {
+    if (Compiler::Aggregated(f) &&
+        std::find(c.joined_names.begin(), c.joined_names.end(), f.name) == c.joined_names.end()) {
+      c.joined_names.push_back(f.name);
+    }
+  }
   std::string sql =
       "SELECT t.id, t.number, t.experiment_id, e.name, t.status, t.objective, t.params, t.started_at, t.ended_at";
   for (size_t i = 0; i < out.selected.size(); ++i) sql += ", " + c.Field(out.selected[i]) + " AS v" + std::to_string(i);
-  sql += " FROM trials t JOIN experiments e ON e.id = t.experiment_id WHERE " + c.Expr(expr);
+  sql += " FROM trials t JOIN experiments e ON e.id = t.experiment_id";
+  if (c.joined_names.empty()) {
+    sql += " WHERE " + c.Expr(expr);
+  } else {
+    // min/max/avg of a metric: one join with the points of the trial's latest attempt, grouped
+    // per trial, rather than a subquery per statistic. Each subquery is a seek into `metrics` and
+    // a read of the series, run once in WHERE and again in the result columns (SQLite does not
+    // share them), so `metrics.x.avg > 10 --sort 'metrics.x.max desc'` read every series three
+    // times; the join reads it once, and the HAVING names the aggregates by their result column.
+    // A trial without points keeps its one row (LEFT JOIN): its aggregates are NULL.
+    sql += " LEFT JOIN metrics m ON m.trial_id = t.id AND m.attempt = t.attempt AND m.name IN (";
+    for (size_t i = 0; i < c.joined_names.size(); ++i) {
+      sql += i ? ", ?" : "?";
+      c.binds.push_back(c.joined_names[i]);
+    }
+    sql += ") GROUP BY t.id HAVING " + c.Expr(expr);
+  }
   if (sort) {
     // A metric key is one of the selected columns: ordering by its name reuses the value
     // computed for the row rather than running its subquery again.
@@ -448,44 +501,58 @@ CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchS
   return out;
 }
 
-nlohmann::ordered_json RunSearch(const std::string& db_path, std::string_view expr, const std::string& sort,
-                                 int64_t top) {
+namespace store_internal {
+
+nlohmann::ordered_json SearchOn(SQLite::Database& db, std::string_view expr, const std::string& sort, int64_t top) {
   const SearchNode node = ParseSearch(expr);
   std::optional<SearchSort> order;
   if (!sort.empty()) order = ParseSearchSort(sort);
-  const CompiledSearch compiled = CompileSearch(node, order, top);
+  // A file from before schema 7 has no user components (and a reader refuses such a file
+  // elsewhere; search reads it as it always did).
+  SQLite::Statement has(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'user_component_links'");
+  const CompiledSearch compiled = CompileSearch(node, order, top, has.executeStep());
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  SQLite::Statement s(db, compiled.sql);
+  for (size_t i = 0; i < compiled.binds.size(); ++i) Bind(s, static_cast<int>(i) + 1, compiled.binds[i]);
+  while (s.executeStep()) {
+    nlohmann::ordered_json row;
+    row["trial"] = s.getColumn(0).getInt64();
+    row["number"] = s.getColumn(1).getInt64();
+    row["experiment"] = s.getColumn(2).getInt64();
+    row["experiment_name"] = s.getColumn(3).getString();
+    row["status"] = s.getColumn(4).getString();
+    row["objective"] = ColumnJson(s.getColumn(5));
+    row["params"] = nlohmann::ordered_json::parse(s.getColumn(6).getString(), nullptr, false);
+    if (row["params"].is_discarded()) row["params"] = nlohmann::ordered_json::object();
+    const SQLite::Column started = s.getColumn(7);
+    const SQLite::Column ended = s.getColumn(8);
+    row["duration"] = started.isNull() || ended.isNull() ? nlohmann::ordered_json(nullptr)
+                                                         : nlohmann::ordered_json(ended.getDouble() - started.getDouble());
+    nlohmann::ordered_json values = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < compiled.selected.size(); ++i) {
+      values[compiled.selected[i].Text()] = ColumnJson(s.getColumn(static_cast<int>(9 + i)));
+    }
+    row["values"] = std::move(values);
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+}  // namespace store_internal
+
+nlohmann::ordered_json RunSearch(const std::string& db_path, std::string_view expr, const std::string& sort,
+                                 int64_t top) {
+  // Parsed before the file is opened: a bad EXPR is exit 2 whatever the file.
+  ParseSearch(expr);
+  if (!sort.empty()) ParseSearchSort(sort);
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) throw Error(ErrorKind::kNotFound, "no database at '" + db_path + "'");
-  nlohmann::ordered_json out = nlohmann::ordered_json::array();
   try {
     SQLite::Database db(db_path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, 5000);
-    SQLite::Statement s(db, compiled.sql);
-    for (size_t i = 0; i < compiled.binds.size(); ++i) Bind(s, static_cast<int>(i) + 1, compiled.binds[i]);
-    while (s.executeStep()) {
-      nlohmann::ordered_json row;
-      row["trial"] = s.getColumn(0).getInt64();
-      row["number"] = s.getColumn(1).getInt64();
-      row["experiment"] = s.getColumn(2).getInt64();
-      row["experiment_name"] = s.getColumn(3).getString();
-      row["status"] = s.getColumn(4).getString();
-      row["objective"] = ColumnJson(s.getColumn(5));
-      row["params"] = nlohmann::ordered_json::parse(s.getColumn(6).getString(), nullptr, false);
-      if (row["params"].is_discarded()) row["params"] = nlohmann::ordered_json::object();
-      const SQLite::Column started = s.getColumn(7);
-      const SQLite::Column ended = s.getColumn(8);
-      row["duration"] = started.isNull() || ended.isNull() ? nlohmann::ordered_json(nullptr)
-                                                           : nlohmann::ordered_json(ended.getDouble() - started.getDouble());
-      nlohmann::ordered_json values = nlohmann::ordered_json::object();
-      for (size_t i = 0; i < compiled.selected.size(); ++i) {
-        values[compiled.selected[i].Text()] = ColumnJson(s.getColumn(static_cast<int>(9 + i)));
-      }
-      row["values"] = std::move(values);
-      out.push_back(std::move(row));
-    }
+    return store_internal::SearchOn(db, expr, sort, top);
   } catch (const SQLite::Exception& e) {
     throw Error(ErrorKind::kFailed, "search in '" + db_path + "': " + e.what());
   }
-  return out;
 }
 
 }  // namespace hpt

@@ -59,7 +59,10 @@ struct CompiledSearch {
 // parameter or metric, no objective) is false, so `not` of it is true. Metric statistics read the
 // trial's latest attempt, as its objective does. Rows are sorted by `sort` (missing values last,
 // then by trial id), else by experiment and trial number; `top` > 0 keeps that many.
-CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchSort>& sort, int64_t top);
+// `component` matches the trial's own components (trial_components) and, with `user_components`
+// (a schema-7 file), the user components linked to it.
+CompiledSearch CompileSearch(const SearchNode& expr, const std::optional<SearchSort>& sort, int64_t top,
+                             bool user_components = true);
 
 // Runs EXPR on the store file at `db_path`, opened read-only. An array of
 // {"trial", "number", "experiment", "experiment_name", "status", "objective", "params", "duration",

@@ -30,6 +30,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "store/component_data_internal.h"
+#include "store/search_internal.h"
 #include "store/sqlite_store_internal.h"
 #include "store/store.h"
 
@@ -743,6 +744,10 @@ class SqliteStore final : public Store {
         s.exec();
       });
     });
+  }
+
+  nlohmann::ordered_json Search(std::string_view expr, const std::string& sort, int64_t top) override {
+    return Guard([&] { return store_internal::SearchOn(*db_, expr, sort, top); });
   }
 
   std::vector<UserComponentRow> UserComponents() override {

@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/types.h"
 
 namespace hpt {
@@ -352,6 +354,10 @@ class Store {
   virtual std::vector<UserComponentRow> TrialUserComponents(int64_t trial_id) = 0;
   // All workers, by id.
   virtual std::vector<WorkerRow> Workers() = 0;
+  // `hpt search EXPR` over every trial of the store: the rows of RunSearch (store/search.h), as
+  // one SQL query on the store's own connection. Error(kInvalidInput) for a bad EXPR or sort, and
+  // from a store that has no SQL to run it on (this default: the memory store).
+  virtual nlohmann::ordered_json Search(std::string_view expr, const std::string& sort, int64_t top);
   // A number that changes when a write has been committed since the previous call, through this
   // Store or another connection to the same file (the coordinator, while a reader polls): a
   // reader that sees the same number twice knows nothing changed in between and need not read

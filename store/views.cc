@@ -237,6 +237,11 @@ std::optional<Json> TrialDetailJson(Store& store, int64_t trial_id) {
   Json components = Json::array();
   for (const ComponentRow& c : store.Components(trial_id)) components.push_back(ComponentJson(c));
   j["components"] = std::move(components);
+  Json user_components = Json::array();
+  for (const UserComponentRow& c : store.TrialUserComponents(trial_id)) {
+    user_components.push_back({{"id", c.id}, {"name", c.name}, {"kind", c.kind}});
+  }
+  j["user_components"] = std::move(user_components);
   Json metrics = Json::array();
   for (const MetricRow& m : store.Metrics(trial_id)) {
     // A NaN value (a diverged loss) is stored as NULL and printed as null.
@@ -249,6 +254,14 @@ std::optional<Json> TrialDetailJson(Store& store, int64_t trial_id) {
   j["metrics"] = std::move(metrics);
   return j;
 }
+
+namespace {
+
+// A value that counts in a statistic. A detail read in this process holds a NaN point as a NaN
+// double (it prints as null, and a detail that came over the wire holds null): neither counts.
+bool Finite(const Json& value) { return value.is_number() && std::isfinite(value.get<double>()); }
+
+}  // namespace
 
 Json ExportTrialJson(const Json& detail, const std::vector<std::string>& metrics) {
   Json j = detail;
@@ -283,9 +296,9 @@ Json ExportTrialJson(const Json& detail, const std::vector<std::string>& metrics
     if (!s.any || step >= s.last_step) {
       s.any = true;
       s.last_step = step;
-      s.last = value.is_number() ? value : Json(nullptr);
+      s.last = Finite(value) ? value : Json(nullptr);
     }
-    if (value.is_number()) s.values.push_back(value.get<double>());
+    if (Finite(value)) s.values.push_back(value.get<double>());
   }
   std::vector<std::string> order = metrics;
   if (order.empty()) {
@@ -299,7 +312,7 @@ Json ExportTrialJson(const Json& detail, const std::vector<std::string>& metrics
     Json stat;
     stat["last"] = it == series.end() ? Json(nullptr) : it->second.last;
     if (v.empty()) {
-      stat["min"] = stat["max"] = stat["avg"] = stat["stddev"] = nullptr;
+      for (const char* key : {"min", "max", "avg", "stddev"}) stat[key] = nullptr;
     } else {
       double lo = v[0], hi = v[0], sum = 0;
       for (double x : v) {
@@ -320,10 +333,52 @@ Json ExportTrialJson(const Json& detail, const std::vector<std::string>& metrics
   }
   j["static"] = std::move(statics);
   j["component_names"] = std::move(names);
+  Json user_names = Json::array();
+  for (const Json& c : detail.value("user_components", Json::array())) user_names.push_back(c.value("name", ""));
+  j["user_component_names"] = std::move(user_names);
   j["worker"] = std::move(worker);
   j["gpus"] = std::move(gpus);
   j["statistics"] = std::move(statistics);
   return j;
+}
+
+Json UserComponentJson(Store& store, const UserComponentRow& c, bool with_lineage) {
+  Json j = {{"id", c.id},
+            {"name", c.name},
+            {"kind", c.kind},
+            {"created_at", c.created_at},
+            {"params", ToJson(c.params)},
+            {"metrics", ToJson(c.metrics)},
+            {"artifacts", ToJson(c.artifacts)}};
+  const std::vector<TrialRow> trials = store.UserComponentTrials(c.id);
+  if (!with_lineage) {
+    j["trials"] = static_cast<int64_t>(trials.size());
+    return j;
+  }
+  Json trial_list = Json::array();
+  std::map<int64_t, int64_t> per_experiment;
+  for (const TrialRow& t : trials) {
+    trial_list.push_back({{"trial", t.id},
+                          {"experiment", t.experiment_id},
+                          {"number", t.number},
+                          {"status", std::string(ToString(t.status))},
+                          {"objective", t.objective ? Json(*t.objective) : Json(nullptr)}});
+    ++per_experiment[t.experiment_id];
+  }
+  Json experiments = Json::array();
+  for (const auto& [id, count] : per_experiment) {
+    const std::optional<ExperimentRow> e = store.FindExperiment(std::to_string(id));
+    experiments.push_back({{"id", id}, {"name", e ? e->name : ""}, {"trials", count}});
+  }
+  j["experiments"] = std::move(experiments);
+  j["trials"] = std::move(trial_list);
+  return j;
+}
+
+Json UserComponentsJson(Store& store) {
+  Json all = Json::array();
+  for (const UserComponentRow& c : store.UserComponents()) all.push_back(UserComponentJson(store, c, false));
+  return all;
 }
 
 Json WorkersJson(Store& store) {

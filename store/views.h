@@ -50,7 +50,8 @@ nlohmann::ordered_json LeaderboardJson(Store& store, const ExperimentRow& experi
 // "constraints" and "feasible" as in LeaderboardJson (values from the trial's latest attempt).
 nlohmann::ordered_json TrialsJson(Store& store, const ExperimentRow& experiment);
 
-// TrialJson plus "experiment_name", "components": [...] and
+// TrialJson plus "experiment_name", "components": [...], "user_components": [{"id", "name",
+// "kind"}, ...] (the user components linked to it, by id) and
 // "metrics": [{"name", "attempt", "step", "value", "time"}, ...]. nullopt when no such trial.
 std::optional<nlohmann::ordered_json> TrialDetailJson(Store& store, int64_t trial_id);
 
@@ -58,6 +59,7 @@ std::optional<nlohmann::ordered_json> TrialDetailJson(Store& store, int64_t tria
 // stay as they were):
 //   "static": the data of its 'static' component ({} when it has none),
 //   "component_names": the names of every component linked to it, in the detail's order,
+//   "user_component_names": the names of its user components, in the detail's order,
 //   "worker", "gpus": those of its latest attempt's run component (null before its first),
 //   "statistics": {metric: {"last", "min", "max", "avg", "stddev", "count"}} over the points of its
 //   latest attempt (the attempt its objective is read from): "last" is the value at the highest
@@ -66,6 +68,15 @@ std::optional<nlohmann::ordered_json> TrialDetailJson(Store& store, int64_t tria
 //   points with a value. Metrics by name; `metrics` non-empty keeps those (in that order), a
 //   name without points gets all-null statistics and a count of 0.
 nlohmann::ordered_json ExportTrialJson(const nlohmann::ordered_json& detail, const std::vector<std::string>& metrics);
+
+// A user component (`hpt component show --format json`): {"id", "name", "kind", "created_at",
+// "params", "metrics", "artifacts", "experiments": [{"id", "name", "trials"}], "trials": [{"trial",
+// "experiment", "number", "status", "objective"}]}. Without lineage (a row of `hpt component
+// list`), "trials" is the number of linked trials and there is no "experiments".
+nlohmann::ordered_json UserComponentJson(Store& store, const UserComponentRow& component, bool with_lineage);
+
+// Array of UserComponentJson without lineage, by id.
+nlohmann::ordered_json UserComponentsJson(Store& store);
 
 // Array of {"id", "host", "slots", "gpus", "status", "registered_at", "last_seen"}.
 nlohmann::ordered_json WorkersJson(Store& store);

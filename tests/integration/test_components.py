@@ -2,7 +2,9 @@
 create` records a component that belongs to no experiment, with a file artifact's size and SHA-256
 and a URI as given; `show` and `list` read it back with its lineage; bad input is refused with exit
 code 2 and nothing written; a store file a coordinator holds is refused with the holder named."""
+import csv
 import hashlib
+import io
 import json
 import os
 import sys
@@ -85,11 +87,13 @@ class ComponentTest(ClusterTest):
         c = self.cluster
         cid = int(hpt("component", "create", "shared", "--kind", "dataset", "--db", c.db, check=True).stdout)
         hpt("component", "create", "unused", "--kind", "model", "--db", c.db, check=True)
+        extra = int(hpt("component", "create", "prep-job", "--kind", "job", "--db", c.db, check=True).stdout)
         c.start_coordinator()
         c.start_worker("w1", "--slots", 2)
         exps = []
+        linked = {"first": "[prep-job, shared]", "second": "[shared]"}
         for name in ("first", "second"):
-            spec = write_spec(self.tmp, SPEC.replace("NAME", name) + "components: [shared]\n", name + ".yaml")
+            spec = write_spec(self.tmp, SPEC.replace("NAME", name) + f"components: {linked[name]}\n", name + ".yaml")
             exp = c.submit(spec)
             self.assertEqual(c.wait_done(exp)["status"], "completed")
             exps.append(int(exp))
@@ -105,6 +109,35 @@ class ComponentTest(ClusterTest):
         self.assertIn("second (3 trials)", table)
         unused = json.loads(hpt("component", "show", "unused", "--db", c.db, "--format", "json", check=True).stdout)
         self.assertEqual(unused["trials"], [])
+
+        # Each trial lists its user components (`hpt trial`), and the export has their names, from
+        # the file and through the coordinator alike.
+        shared = {"id": cid, "name": "shared", "kind": "dataset"}
+        prep = {"id": extra, "name": "prep-job", "kind": "job"}
+        expected = {exps[0]: [shared, prep], exps[1]: [shared]}  # by component id
+        experiment_of = dict(c.query("SELECT id, experiment_id FROM trials"))
+        for where in (("--db", c.db), ("--coordinator", c.endpoint)):
+            with self.subTest(where=where[0]):
+                for tid in trial_ids:
+                    want = expected[experiment_of[tid]]
+                    detail = json.loads(hpt("trial", str(tid), *where, "--format", "json", check=True).stdout)
+                    self.assertEqual(detail["user_components"], want)
+                    self.assertNotIn("shared", [x["name"] for x in detail["components"]])
+                    text = hpt("trial", str(tid), *where, check=True).stdout
+                    self.assertIn("user components " + ", ".join(f"{u['name']} ({u['kind']}, id {u['id']})" for u in want),
+                                  text)
+                for exp in exps:
+                    names = [u["name"] for u in expected[exp]]
+                    text = hpt("export", str(exp), *where, "--format", "csv", check=True).stdout
+                    header = text.splitlines()[0].split(",")
+                    self.assertEqual(header[header.index("components") + 1], "user_components")
+                    rows = list(csv.DictReader(io.StringIO(text)))
+                    self.assertEqual(len(rows), 3)
+                    self.assertEqual([r["user_components"] for r in rows], [";".join(names)] * 3)
+                    self.assertTrue(all(r["components"].startswith("static;") for r in rows))
+                    exported = json.loads(hpt("export", str(exp), *where, "--format", "json", check=True).stdout)
+                    self.assertEqual([r["user_component_names"] for r in exported], [names] * 3)
+                    self.assertEqual([r["user_components"] for r in exported], [expected[exp]] * 3)
 
     def test_a_trial_that_prints_params_and_artifacts_has_them_on_its_run_with_correct_sha256(self):
         c = self.cluster
@@ -197,14 +230,80 @@ trial:
         r = hpt("component", "create", "a", "--kind", "model", "--db", self.db())
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("already exists", r.stderr)
-        r = hpt("component", "list", "--coordinator", "tcp://127.0.0.1:1")
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("not served through a coordinator", r.stderr)
         r = hpt("component", "show", "missing", "--db", self.db())
         self.assertEqual(r.returncode, 1)
         self.assertIn("no component 'missing'", r.stderr)
         listed = json.loads(hpt("component", "list", "--db", self.db(), "--format", "json", check=True).stdout)
         self.assertEqual([c["kind"] for c in listed], ["dataset"])
+
+    def test_through_a_coordinator_create_show_list_and_search_work_as_on_the_file(self):
+        c = self.cluster
+        hpt("component", "create", "base", "--kind", "model", "--db", c.db, check=True)
+        c.start_coordinator()
+        c.start_worker("w1", "--slots", 2)
+        data = os.path.join(self.tmp, "train.bin")
+        payload = os.urandom(200_000)
+        with open(data, "wb") as f:
+            f.write(payload)
+        # Created through the coordinator, which holds the file: the client hashed the file.
+        r = hpt("component", "create", "fmnist-v2", "--kind", "dataset", "--param", "rows=60000",
+                "--metric", "mean_pixel=0.29", "--artifact", f"images={data}", "--output", "card=https://x.org/c",
+                "--coordinator", c.endpoint, check=True)
+        cid = int(r.stdout.strip())
+        self.assertEqual(c.query("SELECT name, kind FROM user_components WHERE id = ?", cid), [("fmnist-v2", "dataset")])
+        spec = write_spec(self.tmp, SPEC.replace("NAME", "via") + "components: [fmnist-v2, base]\n", "via.yaml")
+        exp = c.submit(spec)
+        self.assertEqual(c.wait_done(exp)["status"], "completed")
+
+        for args in (["component", "show", "fmnist-v2", "--format", "json"], ["component", "show", str(cid)],
+                     ["component", "list", "--format", "json"], ["component", "list"]):
+            with self.subTest(args=args):
+                on_file = hpt(*args, "--db", c.db, check=True).stdout
+                through = hpt(*args, "--coordinator", c.endpoint, check=True).stdout
+                self.assertEqual(through, on_file)
+        shown = json.loads(hpt("component", "show", "fmnist-v2", "--coordinator", c.endpoint, "--format", "json",
+                               check=True).stdout)
+        arts = {a["name"]: a for a in shown["artifacts"]}
+        self.assertEqual(arts["images"]["sha256"], hashlib.sha256(payload).hexdigest())
+        self.assertEqual(arts["images"]["size"], len(payload))
+        self.assertEqual(arts["card"]["direction"], "output")
+        self.assertEqual(shown["params"], {"rows": 60000})
+        self.assertEqual(len(shown["trials"]), 3)
+        self.assertEqual([(e["id"], e["trials"]) for e in shown["experiments"]], [(int(exp), 3)])
+
+        for expr, sort in (("params.x < 1.5 or status = completed", "params.y desc"),
+                           ("component = static and metrics.score.max > -100", "metrics.score.last"),
+                           ("experiment = via and not params.x > 1", "")):
+            with self.subTest(expr=expr):
+                extra = ["--sort", sort, "--top", "2"] if sort else []
+                on_file = hpt("search", expr, *extra, "--db", c.db, "--format", "json", check=True).stdout
+                through = hpt("search", expr, *extra, "--coordinator", c.endpoint, "--format", "json", check=True).stdout
+                self.assertEqual(json.loads(through), json.loads(on_file))
+        self.assertEqual(len(json.loads(hpt("search", "status = completed", "--coordinator", c.endpoint,
+                                            "--format", "json", check=True).stdout)), 3)
+        # `component` finds the trials linked to a user component.
+        for where in (("--db", c.db), ("--coordinator", c.endpoint)):
+            found = json.loads(hpt("search", "component = fmnist-v2", *where, "--format", "json", check=True).stdout)
+            self.assertEqual(sorted(t["trial"] for t in found), sorted(t["trial"] for t in shown["trials"]))
+            self.assertEqual(hpt("search", "component != base", *where, "--format", "json", check=True).stdout.strip(),
+                             "[]")
+
+        # Refused by the coordinator as by the file: a name taken, nothing written.
+        r = hpt("component", "create", "base", "--kind", "dataset", "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("already exists", r.stderr)
+        # Refused by the client before anything is sent: a missing file, a bad EXPR.
+        r = hpt("component", "create", "other", "--kind", "dataset", "--artifact",
+                f"d={os.path.join(self.tmp, 'nope')}", "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        r = hpt("search", "params.x <", "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("column", r.stderr)
+        r = hpt("component", "show", "missing", "--coordinator", c.endpoint)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("no component 'missing'", r.stderr)
+        self.assertEqual(c.query("SELECT COUNT(*) FROM user_components"), [(2,)])
+        self.assertIsNone(c.coordinator.poll(), "the coordinator keeps serving")
 
     def test_create_is_refused_while_a_coordinator_holds_the_file(self):
         c = self.cluster

@@ -332,7 +332,7 @@ QUERY_TEST("views: the JSON documents have the documented keys, in order, with t
   const auto detail = TrialDetailJson(store, t1);
   REQUIRE(detail);
   std::vector<std::string> detail_keys = kTrialKeys;
-  detail_keys.insert(detail_keys.end(), {"experiment_name", "components", "metrics"});
+  detail_keys.insert(detail_keys.end(), {"experiment_name", "components", "user_components", "metrics"});
   CHECK(Keys(*detail) == detail_keys);
   CHECK((*detail)["experiment_name"] == "views");
   REQUIRE((*detail)["components"].size() == 3);

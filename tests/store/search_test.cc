@@ -173,5 +173,63 @@ TEST_CASE("search: runs on a store file: metric statistics of the latest attempt
   CHECK(rows[1]["duration"].get<double>() == doctest::Approx(4));  // from its first attempt's start
 }
 
+TEST_CASE("search: min/max/avg of several metrics in one expression and the sort, trials without points kept") {
+  testing::TempDir dir;
+  const std::string path = dir.File("hpt.db");
+  {
+    auto store = OpenSqliteStore(StoreOptions{path});
+    const int64_t e = store->CreateExperiment(testing::MakeExperiment("alpha"));
+    const int64_t t1 = store->CreateTrial(e, 1, {{"lr", 0.1}}, 1);
+    const int64_t t2 = store->CreateTrial(e, 2, {{"lr", 0.2}}, 1);
+    const int64_t t3 = store->CreateTrial(e, 3, {{"lr", 0.3}}, 1);
+    store->CreateTrial(e, 4, {{"lr", 0.4}}, 1);  // pending, no points
+    testing::RunAttempt(*store, t1, 1, TrialStatus::kCompleted, 0.5, 1, 2);
+    const std::vector<MetricPoint> p1 = {{"acc", 1, 0.2, 1}, {"acc", 2, 0.5, 2}, {"loss", 1, 3, 1}, {"loss", 2, 1, 2}};
+    store->AppendMetrics(t1, 1, p1);
+    testing::RunAttempt(*store, t2, 1, TrialStatus::kCompleted, 0.9, 1, 2);
+    const std::vector<MetricPoint> p2 = {{"acc", 1, 0.9, 1}, {"loss", 1, 0.5, 1}, {"other", 1, 7, 1}};
+    store->AppendMetrics(t2, 1, p2);
+    // t3 reports acc only; its loss statistics are missing.
+    testing::RunAttempt(*store, t3, 1, TrialStatus::kCompleted, 0.7, 1, 2);
+    const std::vector<MetricPoint> p3 = {{"acc", 1, 0.7, 1}, {"acc", 2, 0.6, 2}};
+    store->AppendMetrics(t3, 1, p3);
+    NewUserComponent data;
+    data.name = "fmnist-v1";
+    data.kind = "dataset";
+    const int64_t c = store->CreateUserComponent(data);
+    store->LinkUserComponent(t1, c);
+    store->LinkUserComponent(t3, c);
+    data.name = "unlinked";
+    store->CreateUserComponent(data);
+  }
+  const auto trials = [&](const std::string& expr, const std::string& sort = "", int64_t top = 0) {
+    std::vector<int64_t> ids;
+    for (const auto& row : RunSearch(path, expr, sort, top)) ids.push_back(row["trial"].get<int64_t>());
+    return ids;
+  };
+  // Each metric's aggregates read its own points only: t1's loss (3, 1) does not lift its acc.
+  CHECK(trials("metrics.acc.max > 0.55 and metrics.loss.min < 2") == std::vector<int64_t>{2});
+  CHECK(trials("metrics.acc.avg < 0.4 or metrics.loss.max >= 3") == std::vector<int64_t>{1});
+  CHECK(trials("not metrics.loss.avg > 0") == std::vector<int64_t>{3, 4});  // no loss: the comparison is false
+  CHECK(trials("metrics.acc.min > 0 and metrics.acc.last < 0.65") == std::vector<int64_t>{1, 3});
+  CHECK(trials("params.lr > 0", "metrics.loss.avg desc") == std::vector<int64_t>{1, 2, 3, 4});  // missing last
+  CHECK(trials("params.lr > 0.15", "metrics.acc.min", 2) == std::vector<int64_t>{3, 2});
+  CHECK(trials("status = pending or metrics.other.max = 7") == std::vector<int64_t>{2, 4});
+  // `component` names the trial's own components and its user components alike.
+  CHECK(trials("component = fmnist-v1") == std::vector<int64_t>{1, 3});
+  CHECK(trials("component != fmnist-v1") == std::vector<int64_t>{2, 4});
+  CHECK(trials("component = unlinked or component = nothing").empty());
+  CHECK(trials("component = trial-2-params or component = fmnist-v1 and params.lr > 0.2") == std::vector<int64_t>{2, 3});
+  CHECK(CompileSearch(ParseSearch("component = x"), std::nullopt, 0, false).sql.find("user_component") ==
+        std::string::npos);
+  const auto rows = RunSearch(path, "metrics.acc.avg > 0 and metrics.loss.max > 0", "metrics.acc.min desc", 0);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0]["trial"] == 2);
+  CHECK(rows[1]["values"]["metrics.acc.avg"].get<double>() == doctest::Approx(0.35));
+  CHECK(rows[1]["values"]["metrics.loss.max"].get<double>() == doctest::Approx(3));
+  CHECK(rows[1]["values"]["metrics.acc.min"].get<double>() == doctest::Approx(0.2));
+  CHECK(rows[1]["params"]["lr"].get<double>() == doctest::Approx(0.1));
+}
+
 }  // namespace
 }  // namespace hpt

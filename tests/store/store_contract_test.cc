@@ -138,7 +138,50 @@ STORE_CONTRACT("store: a user component with a taken or bad name, no kind or a n
   text_metric.name = "other";
   text_metric.metrics = {{"acc", std::string("high")}};
   CHECK(KindOf([&] { store.CreateUserComponent(text_metric); }) == ErrorKind::kInvalidInput);
-  CHECK(store.UserComponents().size() == 1);
+  // What a coordinator is sent and cannot check against the files (the client hashed them): the
+  // shape of every value, as `hpt component create --db` records it.
+  const std::string hash(64, 'a');
+  const auto file = [&](const std::string& name, const std::string& location, std::optional<int64_t> size,
+                        const std::string& sha, const std::string& note = "") {
+    return Artifact{name, ArtifactDirection::kInput, location, size, sha, note};
+  };
+  const std::vector<std::pair<const char*, NewUserComponent>> refused = [&] {
+    std::vector<std::pair<const char*, NewUserComponent>> cases;
+    NewUserComponent b = c;
+    b.name = "other";
+    b.params = {{"k", int64_t{1}}, {"k", int64_t{2}}};
+    cases.push_back({"param given twice", b});
+    b.params = {};
+    b.metrics = {{"m", std::numeric_limits<double>::infinity()}};
+    cases.push_back({"metric not finite", b});
+    b.metrics = {{"m", 1.0}, {"m", 2.0}};
+    cases.push_back({"metric given twice", b});
+    b.metrics = {};
+    for (const auto& [why, artifact] : std::vector<std::pair<const char*, Artifact>>{
+             {"relative path", file("d", "data/x.bin", 10, hash)},
+             {"no size", file("d", "/data/x.bin", std::nullopt, hash)},
+             {"negative size", file("d", "/data/x.bin", -1, hash)},
+             {"not a hash", file("d", "/data/x.bin", 10, "xyz")},
+             {"upper-case hash", file("d", "/data/x.bin", 10, std::string(64, 'A'))},
+             {"no hash and no note", file("d", "/data/x.bin", 10, "")},
+             {"unknown scheme", file("d", "ftp://host/x", std::nullopt, "")},
+             {"a URI with a size", file("d", "s3://b/x", 10, "")}}) {
+      b.artifacts = {artifact};
+      cases.push_back({why, b});
+    }
+    b.artifacts = {file("d", "s3://b/x", std::nullopt, ""), file("d", "/data/x.bin", 10, hash)};
+    cases.push_back({"artifact given twice", b});
+    return cases;
+  }();
+  for (const auto& [why, b] : refused) {
+    CAPTURE(why);
+    CHECK(KindOf([&] { store.CreateUserComponent(b); }) == ErrorKind::kInvalidInput);
+  }
+  NewUserComponent big = c;  // a file over the hashing limit: its size and a note, no hash
+  big.name = "big";
+  big.artifacts = {file("d", "/data/huge.bin", int64_t{1} << 40, "", "over 1 GiB: not hashed")};
+  CHECK(store.CreateUserComponent(big) > id);
+  CHECK(store.UserComponents().size() == 2);
 
   const int64_t exp = store.CreateExperiment(MakeExperiment("a"));
   const int64_t t = store.CreateTrial(exp, 1, Params{{"lr", 0.01}}, 101);
