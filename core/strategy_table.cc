@@ -55,7 +55,8 @@ const std::vector<StrategyInfo>& StrategyTable() {
        .name = "manual",
        .summary = "no search: each trial is one run of your own, recorded by `hpt track` (its spec needs "
                   "no `parameters`); never submitted",
-       .use_when = "you choose the configurations yourself (a loop over them, one training job per trial)"},
+       .use_when = "you choose the configurations yourself (a loop over them, one training job per trial)",
+       .searches = false},
   };
   return kTable;
 }

@@ -32,6 +32,9 @@ struct StrategyInfo {
   std::vector<std::string_view> required = {};  // those of `options` a spec must give
   // It can be strategy.sampler: propose the new configurations of a strategy that takes `sampler`.
   bool sampler = false;
+  // It suggests trials (MakeStrategy makes it). False for `manual`, whose trials are recorded by
+  // hpt track and which is never submitted.
+  bool searches = true;
 
   bool Takes(std::string_view option) const;
   bool Requires(std::string_view option) const;

@@ -61,7 +61,7 @@ const Factory kFactories[] = {
 };
 
 const Factory& FactoryOf(StrategyType type) {
-  if (type == StrategyType::kManual) {
+  if (!InfoOf(type).searches) {
     throw Error(ErrorKind::kInvalidInput,
                 "strategy.type manual: its trials are runs recorded one by one with hpt track, not suggested; submit "
                 "a spec with a strategy that searches (bayesian, sobol, ...)");
