@@ -5,7 +5,8 @@
 //       One JSON object per run on stdout: the best-so-far objective after each evaluation and
 //       the function's known minimum. all, highdim and noisy are the groups of functions.h; on
 //       a noisy function, best_so_far is the noise-free value of the incumbent (the trial with the
-//       best observed value) and the row carries noise_sd.
+//       best observed value; for bayesian, the trial BayesianStrategy::Incumbent() recommends) and
+//       the row carries noise_sd. bayesian-observed is bayesian scored by its best observed value.
 //   hpt-strategy-bench evaluate --functions a,b --x X0,X1,...
 //       Each function's noise-free value at the point (the check against `peers.py evaluate`). With --slots k > 1, k trials are in flight at once: each
 //       suggestion sees the others as pending, and the oldest finishes first.
@@ -90,6 +91,9 @@ std::vector<double> Values(const Params& p) {
 
 std::unique_ptr<Strategy> Make(const std::string& name, const SearchSpace& space, uint64_t seed) {
   if (name == "bayesian") return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize});
+  // bayesian-observed: the same strategy, scored by its best observed value instead of its
+  // Incumbent() on a noisy function (Quality).
+  if (name == "bayesian-observed") return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize});
   if (name == "bayesian-nowarp") {
     return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize, .warp_outputs = false});
   }
@@ -126,8 +130,13 @@ int Quality(const std::map<std::string, std::string>& args) {
         std::deque<PendingTrial> running;
         std::vector<double> best_so_far;
         // The incumbent: the trial with the best observed (noisy) value, scored by its noise-free
-        // value (without noise, the best value so far).
+        // value (without noise, the best value so far); for `bayesian` on a noisy function, the
+        // trial its Incumbent() recommends.
         double best = INFINITY, incumbent_value = INFINITY;
+        const auto* recommender = strategy_name == "bayesian" && fn.noise_sd > 0
+                                      ? dynamic_cast<const bayes::BayesianStrategy*>(strategy.get())
+                                      : nullptr;
+        std::map<int64_t, double> clean_values;
         int64_t created = 0;
         while (static_cast<int>(best_so_far.size()) < budget) {
           while (static_cast<int>(running.size()) < slots && created < budget) {
@@ -143,9 +152,13 @@ int Quality(const std::map<std::string, std::string>& args) {
           const double clean = fn.f(Values(done.params));
           const double v = fn.noise_sd > 0 ? clean + fn.noise_sd * normal(noise_rng) : clean;
           strategy->Observe({done.number, done.params, TrialStatus::kCompleted, v});
+          clean_values[done.number] = clean;
           if (v < best) {
             best = v;
             incumbent_value = clean;
+          }
+          if (recommender != nullptr) {
+            if (const auto number = recommender->Incumbent()) incumbent_value = clean_values.at(*number);
           }
           best_so_far.push_back(incumbent_value);
         }
