@@ -75,14 +75,20 @@ def wins_table(runs, functions, stats, ours, peer):
     print("| budget | wins | functions lost |")
     print("|---|---|---|")
     for b in (50, 100, 200):
-        wins, lost = 0, []
+        # Only the functions both have runs of this length for.
+        wins, lost, compared = 0, [], 0
         for f in functions:
             if (f, ours) in runs and (f, peer) in runs:
-                if stats(runs[(f, ours)], b)[0] < stats(runs[(f, peer)], b)[0]:
+                a, p = stats(runs[(f, ours)], b)[0], stats(runs[(f, peer)], b)[0]
+                if math.isnan(a) or math.isnan(p):
+                    continue
+                compared += 1
+                if a < p:
                     wins += 1
                 else:
                     lost.append(f)
-        print(f"| {b} | {wins} of {len(functions)} | {', '.join(lost) or '-'} |")
+        if compared:
+            print(f"| {b} | {wins} of {compared} | {', '.join(lost) or '-'} |")
 
 
 # Regret below which a conditional run is in the best branch's well: the other branch's bottom is
