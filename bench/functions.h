@@ -1,6 +1,7 @@
 #pragma once
 // Test functions for the strategy benchmarks, with their domains and known minima. The same
-// definitions are in peers.py for the Optuna runs; keep the two in step.
+// definitions are in peers.py for the Optuna runs; keep the two in step (`hpt-strategy-bench
+// evaluate` and `peers.py evaluate` print the same values; docs/benchmarks.md has the check).
 
 #include <cmath>
 #include <string>
@@ -15,6 +16,11 @@ struct TestFunction {
   std::vector<ParamSpec> params;
   double minimum = 0;
   double (*f)(const std::vector<double>& x) = nullptr;
+  // The --functions group: "all" (the suite of issue 3), "highdim" or "noisy" (issue 22).
+  std::string group = "all";
+  // Standard deviation of the Gaussian noise added to each evaluation (0: none). A noisy run is
+  // scored by the noise-free value of its incumbent.
+  double noise_sd = 0;
 };
 
 inline double Branin(const std::vector<double>& x) {
@@ -84,6 +90,21 @@ inline double StyblinskiTang(const std::vector<double>& x) {
   return s / 2;
 }
 
+// Hartmann6 of six coordinates spread over x (every (d / 6)-th one); the rest are ignored.
+inline double EmbeddedHartmann6(const std::vector<double>& x) {
+  const size_t step = x.size() / 6;
+  std::vector<double> y(6);
+  for (size_t i = 0; i < 6; ++i) y[i] = x[i * step];
+  return Hartmann(y, 6);
+}
+
+// Ranges over the domain, for the noise levels: Branin's maximum 308.129096 is at (-5, 0) (a 3001^2
+// grid and the corners); Hartmann6's supremum is 0 (a negated sum of positive terms).
+constexpr double kBraninMinimum = 0.397887357729738;
+constexpr double kBraninRange = 308.12909601160663 - kBraninMinimum;
+constexpr double kHartmann6Minimum = -3.32236801141551;
+constexpr double kHartmann6Range = 3.32236801141551;
+
 inline std::vector<ParamSpec> Box(int d, double lo, double hi, Scale scale = Scale::kLinear) {
   std::vector<ParamSpec> out;
   for (int i = 0; i < d; ++i) out.push_back({"x" + std::to_string(i), ParamType::kFloat, lo, hi, scale, {}, 0});
@@ -104,6 +125,19 @@ inline std::vector<TestFunction> AllFunctions() {
       {"ackley5", Box(5, -32.768, 32.768), 0.0, Ackley},
       {"levy5", Box(5, -10, 10), 0.0, Levy},
       {"styblinski_tang5", Box(5, -5, 5), -39.16616570377142 * 5, StyblinskiTang},
+      // Issue 22: 20-60 dimensions, two of them with an effective dimension of 6.
+      {"ackley20", Box(20, -32.768, 32.768), 0.0, Ackley, "highdim"},
+      {"levy20", Box(20, -10, 10), 0.0, Levy, "highdim"},
+      {"rosenbrock20", Box(20, -5, 10), 0.0, Rosenbrock, "highdim"},
+      {"hartmann6_in30", Box(30, 0, 1), kHartmann6Minimum, EmbeddedHartmann6, "highdim"},
+      {"hartmann6_in60", Box(60, 0, 1), kHartmann6Minimum, EmbeddedHartmann6, "highdim"},
+      // Issue 22: Gaussian noise of standard deviation 5% and 20% of the function's range.
+      {"branin_noise05", branin, kBraninMinimum, Branin, "noisy", 0.05 * kBraninRange},
+      {"branin_noise20", branin, kBraninMinimum, Branin, "noisy", 0.20 * kBraninRange},
+      {"hartmann6_noise05", Box(6, 0, 1), kHartmann6Minimum, [](const std::vector<double>& x) { return Hartmann(x, 6); },
+       "noisy", 0.05 * kHartmann6Range},
+      {"hartmann6_noise20", Box(6, 0, 1), kHartmann6Minimum, [](const std::vector<double>& x) { return Hartmann(x, 6); },
+       "noisy", 0.20 * kHartmann6Range},
   };
 }
 

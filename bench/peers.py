@@ -2,8 +2,13 @@
 """Peer baselines for the strategy benchmarks (run by hand with Debian's python3-optuna and
 python3-sklearn: /usr/bin/python3, not a pyenv python).
 
-  peers.py quality [--functions all] [--samplers tpe,tpe_mv,random] [--seeds 20] [--budget 100]
-      One JSON object per run, in the format of `hpt-strategy-bench quality`.
+  peers.py quality [--functions all] [--samplers tpe,tpe_mv,random] [--seeds 20] [--first-seed 0]
+                   [--budget 100]
+      One JSON object per run, in the format of `hpt-strategy-bench quality`. --functions takes
+      names and the groups all (the suite of issue 3), highdim and noisy (issue 22). Samplers:
+      Optuna's tpe, tpe_mv, random, and the model peers gp-ei (GpEi) and rf-ei (RfEi). On a noisy
+      function each run's best_so_far is the noise-free value of its incumbent (the point with
+      the best observed value), and the row carries noise_sd.
   peers.py pareto [--problems all] [--samplers nsga2,motpe] [--seeds 20] [--budget 100]
       Several objectives: one JSON object per run in the format of `hpt-strategy-bench pareto`
       (every evaluation's objectives and feasibility); constrained problems give the samplers a
@@ -76,6 +81,13 @@ def styblinski_tang(x):
     return sum(v ** 4 - 16 * v ** 2 + 5 * v for v in x) / 2
 
 
+def embedded(x, d):
+    """The six effective coordinates of Hartmann6 in d dimensions: every (d / 6)-th one, so that
+    they are spread over the vector (functions.h, Embedded)."""
+    step = d // 6
+    return [x[i * step] for i in range(6)]
+
+
 def box(d, lo, hi, log=False):
     return [(f"x{i}", lo, hi, log) for i in range(d)]
 
@@ -89,7 +101,44 @@ FUNCTIONS = {
     "ackley5": (box(5, -32.768, 32.768), 0.0, ackley),
     "levy5": (box(5, -10, 10), 0.0, levy),
     "styblinski_tang5": (box(5, -5, 5), -39.16616570377142 * 5, styblinski_tang),
+    # Issue 22: 20-60 dimensions (the "highdim" group of functions.h).
+    "ackley20": (box(20, -32.768, 32.768), 0.0, ackley),
+    "levy20": (box(20, -10, 10), 0.0, levy),
+    "rosenbrock20": (box(20, -5, 10), 0.0, rosenbrock),
+    "hartmann6_in30": (box(30, 0, 1), -3.32236801141551, lambda x: hartmann(embedded(x, 30), A6, P6)),
+    "hartmann6_in60": (box(60, 0, 1), -3.32236801141551, lambda x: hartmann(embedded(x, 60), A6, P6)),
+    # Issue 22: Gaussian noise of sd 5% and 20% of the function's range over its domain (the "noisy"
+    # group). Each is (noise-free function's entry, noise sd); a run is scored by the noise-free value
+    # of its incumbent.
 }
+
+# Branin's range over [-5, 10] x [0, 15]: its maximum 308.129096 at (-5, 0) (a 3001^2 grid and the
+# corners) less its minimum. Hartmann6's: its supremum is 0 (a sum of positive terms, negated).
+BRANIN_RANGE = 308.12909601160663 - 0.397887357729738
+HARTMANN6_RANGE = 3.32236801141551
+NOISY = {
+    "branin_noise05": ("branin", 0.05 * BRANIN_RANGE),
+    "branin_noise20": ("branin", 0.20 * BRANIN_RANGE),
+    "hartmann6_noise05": ("hartmann6", 0.05 * HARTMANN6_RANGE),
+    "hartmann6_noise20": ("hartmann6", 0.20 * HARTMANN6_RANGE),
+}
+for _name, (_base, _sd) in NOISY.items():
+    FUNCTIONS[_name] = FUNCTIONS[_base]
+# --functions groups, as in functions.h: "all" is the suite of issue 3 (unchanged), "highdim" and
+# "noisy" those of issue 22.
+GROUPS = {
+    "all": ["branin", "hartmann3", "hartmann6", "rosenbrock4", "rosenbrock4_log", "ackley5", "levy5",
+            "styblinski_tang5"],
+    "highdim": ["ackley20", "levy20", "rosenbrock20", "hartmann6_in30", "hartmann6_in60"],
+    "noisy": list(NOISY),
+}
+
+
+def function_names(text):
+    out = []
+    for item in text.split(","):
+        out += GROUPS.get(item, [item])
+    return out
 
 
 # Conditional problems: the same as bench/conditional_functions.h (see its comments); keep in step.
@@ -298,29 +347,232 @@ def make_sampler(optuna, name, seed):
     raise SystemExit(f"unknown sampler {name}")
 
 
+class UnitCube:
+    """The encoding of the model peers: each parameter as coordinates of [0, 1]. A float (or int)
+    is one coordinate, in log space when log-scaled; an int is rounded when decoded; a categorical
+    is one-hot (one coordinate per choice, the largest wins). A parameter is (name, lo, hi, log)
+    as in FUNCTIONS, or (name, "int", (lo, hi, log)) / (name, "cat", [choices])."""
+
+    def __init__(self, params):
+        self.params = [p if len(p) == 3 else (p[0], "float", (p[1], p[2], p[3])) for p in params]
+        self.dims = sum(len(spec) if kind == "cat" else 1 for _, kind, spec in self.params)
+        self.has_categorical = any(kind == "cat" for _, kind, _ in self.params)
+
+    def decode(self, u):
+        out, k = [], 0
+        for _, kind, spec in self.params:
+            if kind == "cat":
+                out.append(spec[max(range(len(spec)), key=lambda i: u[k + i])])
+                k += len(spec)
+                continue
+            lo, hi, log = spec
+            v = math.exp(math.log(lo) + u[k] * (math.log(hi) - math.log(lo))) if log else lo + u[k] * (hi - lo)
+            v = min(max(v, lo), hi)
+            out.append(int(round(v)) if kind == "int" else v)
+            k += 1
+        return out
+
+
+def expected_improvement(mean, sd, best, xi):
+    """EI for minimization, as scikit-optimize's gaussian_ei: E[max(best - xi - Y, 0)]."""
+    import numpy as np
+    from scipy.stats import norm
+    sd = np.maximum(sd, 1e-12)
+    improvement = best - xi - mean
+    z = improvement / sd
+    return improvement * norm.cdf(z) + sd * norm.pdf(z)
+
+
+class GpEi:
+    """`gp-ei`: the textbook GP with expected improvement, in the manner of scikit-optimize's
+    gp_minimize: scikit-learn's GaussianProcessRegressor with ConstantKernel x Matern-5/2 (one
+    lengthscale per coordinate, bounds 1e-2..1e2) + WhiteKernel, normalize_y, 2 optimizer restarts;
+    10 random initial points; EI (xi = 0.01) maximised over 10,000 random candidates, then L-BFGS-B
+    from the 5 best (skipped when the space has categoricals, as skopt does)."""
+
+    INITIAL, CANDIDATES, STARTS, XI = 10, 10000, 5, 0.01
+
+    def __init__(self, params, seed):
+        import numpy as np
+        self.np = np
+        self.cube = UnitCube(params)
+        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.xs, self.ys = [], []
+
+    def ask(self):
+        np = self.np
+        if len(self.xs) < self.INITIAL:
+            return self.cube.decode(self.rng.random(self.cube.dims))
+        from scipy.optimize import minimize
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+        d = self.cube.dims
+        kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * Matern(np.ones(d), (1e-2, 1e2), nu=2.5) +
+                  WhiteKernel(1e-2, (1e-6, 1e1)))
+        gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=2,
+                                      random_state=int(self.rng.integers(2 ** 31)))
+        x, y = np.array(self.xs), np.array(self.ys)
+        gp.fit(x, y)
+        best = y.min()
+
+        def ei(points):
+            mean, sd = gp.predict(points, return_std=True)
+            return expected_improvement(mean, sd, best, self.XI)
+
+        cand = self.rng.random((self.CANDIDATES, d))
+        values = ei(cand)
+        order = np.argsort(-values)[:self.STARTS]
+        point, value = cand[order[0]], values[order[0]]
+        if not self.cube.has_categorical:
+            h = 1e-6
+
+            def negative_ei(u):
+                # Forward differences in one batched prediction (backward at the upper bound).
+                steps = np.where(u + h <= 1, h, -h)
+                batch = np.vstack([u, u + np.diag(steps)])
+                v = ei(batch)
+                return -v[0], -(v[1:] - v[0]) / steps
+
+            for j in order:
+                r = minimize(negative_ei, cand[j], jac=True, method="L-BFGS-B", bounds=[(0, 1)] * d,
+                             options={"maxiter": 50})
+                u = np.clip(r.x, 0, 1)
+                v = ei(u[None, :])[0]
+                if v > value:
+                    point, value = u, v
+        return self.cube.decode(point)
+
+    def tell(self, x, value):
+        self.xs.append(encode_back(self.cube, x))
+        self.ys.append(value)
+
+
+class RfEi:
+    """`rf-ei`: SMAC-like (SMAC3's HPO facade, simplified): a random forest of 10 trees (bootstrap,
+    5/6 of the features per split, min_samples_split = min_samples_leaf = 3), the mean and spread
+    (standard deviation) of the trees' predictions as the model, EI (xi = 0) maximised over 5,000
+    random points plus a local search (one coordinate moved per neighbour, N(0, 0.2) in the unit
+    cube, d neighbours a step) from the 10 best observed points and the 5 best random ones; 10 random initial points, and
+    one suggestion in five a random point (SMAC's random interleaving, probability 0.2)."""
+
+    INITIAL, CANDIDATES, RANDOM_PROBABILITY = 10, 5000, 0.2
+
+    def __init__(self, params, seed):
+        import numpy as np
+        self.np = np
+        self.cube = UnitCube(params)
+        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.xs, self.ys = [], []
+
+    def ask(self):
+        np = self.np
+        d = self.cube.dims
+        if len(self.xs) < self.INITIAL or self.rng.random() < self.RANDOM_PROBABILITY:
+            return self.cube.decode(self.rng.random(d))
+        from sklearn.ensemble import RandomForestRegressor
+        forest = RandomForestRegressor(n_estimators=10, max_features=5 / 6, min_samples_split=3, min_samples_leaf=3,
+                                       bootstrap=True, random_state=int(self.rng.integers(2 ** 31)))
+        x, y = np.array(self.xs), np.array(self.ys)
+        forest.fit(x, y)
+        best = y.min()
+
+        def ei(points):
+            per_tree = np.stack([t.predict(points) for t in forest.estimators_])
+            return expected_improvement(per_tree.mean(axis=0), per_tree.std(axis=0), best, 0.0)
+
+        cand = self.rng.random((self.CANDIDATES, d))
+        cand_values = ei(cand)
+        # Hill climbing from every start at once (one batched prediction per step): each start
+        # moves to the best of its d neighbours (coordinate i moved in the i-th) while that improves,
+        # 20 steps at most.
+        u = np.vstack([x[np.argsort(y)[:10]], cand[np.argsort(-cand_values)[:5]]])
+        v = ei(u)
+        r = len(u)
+        for _ in range(20):
+            neighbours = np.repeat(u, d, axis=0)
+            rows, cols = np.arange(r * d), np.tile(np.arange(d), r)
+            neighbours[rows, cols] = np.clip(neighbours[rows, cols] + 0.2 * self.rng.standard_normal(r * d), 0, 1)
+            nv = ei(neighbours).reshape(r, d)
+            j = np.argmax(nv, axis=1)
+            better = nv[np.arange(r), j] > v
+            if not better.any():
+                break
+            u[better] = neighbours.reshape(r, d, d)[np.arange(r), j][better]
+            v[better] = nv[np.arange(r), j][better]
+        point, value = cand[np.argmax(cand_values)], cand_values.max()
+        if v.max() > value:
+            point = u[np.argmax(v)]
+        return self.cube.decode(point)
+
+    def tell(self, x, value):
+        self.xs.append(encode_back(self.cube, x))
+        self.ys.append(value)
+
+
+def encode_back(cube, values):
+    """A decoded point's unit coordinates (before snapping)."""
+    out = []
+    for (_, kind, spec), v in zip(cube.params, values):
+        if kind == "cat":
+            out += [1.0 if c == v else 0.0 for c in spec]
+        else:
+            lo, hi, log = spec
+            out.append((math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo)) if log else (v - lo) / (hi - lo))
+    return out
+
+
+class OptunaTool:
+    def __init__(self, optuna, sampler_name, params, seed):
+        self.study = optuna.create_study(sampler=make_sampler(optuna, sampler_name, seed))
+        self.params = params
+        self.trial = None
+
+    def ask(self):
+        self.trial = self.study.ask()
+        return [self.trial.suggest_float(p, lo, hi, log=log) for p, lo, hi, log in self.params]
+
+    def tell(self, x, value):
+        self.study.tell(self.trial, value)
+
+
+MODEL_PEERS = {"gp-ei": GpEi, "rf-ei": RfEi}
+
+
 def quality(args):
+    import numpy as np
     import optuna
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     import warnings
     warnings.filterwarnings("ignore")
-    names = list(FUNCTIONS) if args.functions == "all" else args.functions.split(",")
-    for name in names:
+    for name in function_names(args.functions):
         params, minimum, f = FUNCTIONS[name]
+        noise = NOISY.get(name, (None, 0.0))[1]
         for sampler_name in args.samplers.split(","):
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.seeds):
                 start = time.perf_counter()
-                study = optuna.create_study(sampler=make_sampler(optuna, sampler_name, seed))
-                best, trace = math.inf, []
+                if sampler_name in MODEL_PEERS:
+                    tool, label = MODEL_PEERS[sampler_name](params, seed), sampler_name
+                else:
+                    tool, label = OptunaTool(optuna, sampler_name, params, seed), "optuna-" + sampler_name
+                # The noise of evaluation k of seed s is the same draw for every tool.
+                noise_rng = np.random.default_rng([22, seed])
+                best, incumbent_value, trace = math.inf, math.inf, []
                 for _ in range(args.budget):
-                    trial = study.ask()
-                    x = [trial.suggest_float(p, lo, hi, log=log) for p, lo, hi, log in params]
-                    v = f(x)
-                    study.tell(trial, v)
-                    best = min(best, v)
-                    trace.append(best)
-                print(json.dumps({"function": name, "strategy": "optuna-" + sampler_name, "seed": seed,
-                                  "slots": 1, "minimum": minimum, "best_so_far": trace,
-                                  "seconds": time.perf_counter() - start}), flush=True)
+                    x = tool.ask()
+                    clean = f(x)
+                    v = clean + noise * noise_rng.standard_normal() if noise else clean
+                    tool.tell(x, v)
+                    # The incumbent: the best observed (noisy) value; scored by its noise-free value.
+                    if v < best:
+                        best, incumbent_value = v, clean
+                    trace.append(incumbent_value)
+                out = {"function": name, "strategy": label, "seed": seed, "slots": 1, "minimum": minimum,
+                       "best_so_far": trace, "seconds": time.perf_counter() - start}
+                if noise:
+                    out["noise_sd"] = noise
+                print(json.dumps(out), flush=True)
 
 
 def latency(args):
@@ -384,7 +636,8 @@ def main():
     q = sub.add_parser("quality")
     q.add_argument("--functions", default="all")
     q.add_argument("--samplers", default="tpe,tpe_mv,random")
-    q.add_argument("--seeds", type=int, default=20)
+    q.add_argument("--seeds", type=int, default=20, help="run seeds FIRST_SEED..SEEDS-1")
+    q.add_argument("--first-seed", type=int, default=0)
     q.add_argument("--budget", type=int, default=100)
     lat = sub.add_parser("latency")
     lat.add_argument("--n", default="100,500,1000,2000")

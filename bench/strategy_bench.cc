@@ -1,9 +1,14 @@
 // Benchmarks of the strategies through the Strategy API (no coordinator, no processes):
 //
-//   hpt-strategy-bench quality [--functions a,b|all] [--strategies bayesian,bayesian-nowarp,sobol,random]
-//                              [--seeds 20] [--budget 100] [--slots 1]
+//   hpt-strategy-bench quality [--functions a,b|all|highdim|noisy] [--strategies bayesian,bayesian-nowarp,sobol,random]
+//                              [--seeds 20] [--first-seed 0] [--budget 100] [--slots 1]
 //       One JSON object per run on stdout: the best-so-far objective after each evaluation and
-//       the function's known minimum. With --slots k > 1, k trials are in flight at once: each
+//       the function's known minimum. all, highdim and noisy are the groups of functions.h; on
+//       a noisy function, best_so_far is the noise-free value of the incumbent (the trial with the
+//       best observed value; for bayesian, the trial BayesianStrategy::Incumbent() recommends) and
+//       the row carries noise_sd. bayesian-observed is bayesian scored by its best observed value.
+//   hpt-strategy-bench evaluate --functions a,b --x X0,X1,...
+//       Each function's noise-free value at the point (the check against `peers.py evaluate`). With --slots k > 1, k trials are in flight at once: each
 //       suggestion sees the others as pending, and the oldest finishes first.
 //   hpt-strategy-bench pareto [--problems a,b|all] [--strategies bayesian,sobol] [--seeds 20] [--budget 100]
 //       Several objectives (bench/pareto_functions.h): one JSON object per run with every
@@ -48,6 +53,7 @@
 #include "bench/pareto_functions.h"
 #include "strategies/bayesian/bayesian.h"
 #include "strategies/multi_fidelity.h"
+#include "strategies/sobol_sequence.h"
 #include "strategies/strategy.h"
 
 namespace hpt::bench {
@@ -85,6 +91,9 @@ std::vector<double> Values(const Params& p) {
 
 std::unique_ptr<Strategy> Make(const std::string& name, const SearchSpace& space, uint64_t seed) {
   if (name == "bayesian") return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize});
+  // bayesian-observed: the same strategy, scored by its best observed value instead of its
+  // Incumbent() on a noisy function (Quality).
+  if (name == "bayesian-observed") return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize});
   if (name == "bayesian-nowarp") {
     return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize, .warp_outputs = false});
   }
@@ -94,22 +103,40 @@ std::unique_ptr<Strategy> Make(const std::string& name, const SearchSpace& space
   std::exit(2);
 }
 
+// True when fn is selected by --functions: its name, or its group ("all", "highdim", "noisy").
+bool FunctionSelected(const std::string& list, const TestFunction& fn) {
+  const auto names = Split(list);
+  return std::find(names.begin(), names.end(), fn.name) != names.end() ||
+         std::find(names.begin(), names.end(), fn.group) != names.end();
+}
+
 int Quality(const std::map<std::string, std::string>& args) {
   const std::string functions = Arg(args, "functions", "all");
   const auto strategies = Split(Arg(args, "strategies", "bayesian,sobol,random"));
+  const int first_seed = IntArg(args, "first-seed", 0);
   const int seeds = IntArg(args, "seeds", 20);
   const int budget = IntArg(args, "budget", 100);
   const int slots = IntArg(args, "slots", 1);
   for (const TestFunction& fn : AllFunctions()) {
-    if (!Selected(functions, fn.name)) continue;
+    if (!FunctionSelected(functions, fn)) continue;
     const SearchSpace space(fn.params);
     for (const std::string& strategy_name : strategies) {
-      for (int seed = 0; seed < seeds; ++seed) {
+      for (int seed = first_seed; seed < seeds; ++seed) {
         const auto start = std::chrono::steady_clock::now();
         auto strategy = Make(strategy_name, space, static_cast<uint64_t>(seed));
+        // The noise of evaluation k of seed s is the same draw for every strategy.
+        std::mt19937_64 noise_rng(MixBits(22) ^ MixBits(static_cast<uint64_t>(seed)));
+        std::normal_distribution<double> normal(0.0, 1.0);
         std::deque<PendingTrial> running;
         std::vector<double> best_so_far;
-        double best = INFINITY;
+        // The incumbent: the trial with the best observed (noisy) value, scored by its noise-free
+        // value (without noise, the best value so far); for `bayesian` on a noisy function, the
+        // trial its Incumbent() recommends.
+        double best = INFINITY, incumbent_value = INFINITY;
+        const auto* recommender = strategy_name == "bayesian" && fn.noise_sd > 0
+                                      ? dynamic_cast<const bayes::BayesianStrategy*>(strategy.get())
+                                      : nullptr;
+        std::map<int64_t, double> clean_values;
         int64_t created = 0;
         while (static_cast<int>(best_so_far.size()) < budget) {
           while (static_cast<int>(running.size()) < slots && created < budget) {
@@ -122,20 +149,42 @@ int Quality(const std::map<std::string, std::string>& args) {
           }
           const PendingTrial done = running.front();
           running.pop_front();
-          const double v = fn.f(Values(done.params));
+          const double clean = fn.f(Values(done.params));
+          const double v = fn.noise_sd > 0 ? clean + fn.noise_sd * normal(noise_rng) : clean;
           strategy->Observe({done.number, done.params, TrialStatus::kCompleted, v});
-          best = std::min(best, v);
-          best_so_far.push_back(best);
+          clean_values[done.number] = clean;
+          if (v < best) {
+            best = v;
+            incumbent_value = clean;
+          }
+          if (recommender != nullptr) {
+            if (const auto number = recommender->Incumbent()) incumbent_value = clean_values.at(*number);
+          }
+          best_so_far.push_back(incumbent_value);
         }
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         nlohmann::json out = {{"function", fn.name}, {"strategy", "hpt-" + strategy_name},
                               {"seed", seed},        {"slots", slots},
                               {"minimum", fn.minimum}, {"best_so_far", best_so_far},
                               {"seconds", seconds}};
+        if (fn.noise_sd > 0) out["noise_sd"] = fn.noise_sd;
         std::printf("%s\n", out.dump().c_str());
         std::fflush(stdout);
       }
     }
+  }
+  return 0;
+}
+
+// Prints `hpt: value=F(X)` for each function of --functions at the point --x (comma-separated;
+// every function's parameters must have that many), noise-free: the check that functions.h and
+// peers.py agree (`peers.py evaluate`).
+int Evaluate(const std::map<std::string, std::string>& args) {
+  std::vector<double> x;
+  for (const std::string& v : Split(Arg(args, "x", ""))) x.push_back(std::stod(v));
+  for (const TestFunction& fn : AllFunctions()) {
+    if (!FunctionSelected(Arg(args, "functions", "all"), fn) || fn.params.size() != x.size()) continue;
+    std::printf("%s %.17g\n", fn.name.c_str(), fn.f(x));
   }
   return 0;
 }
@@ -375,8 +424,9 @@ int Asha(const std::map<std::string, std::string>& args) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc >= 2 ? argv[1] : "";
-  if (mode != "quality" && mode != "latency" && mode != "asha" && mode != "pareto" && mode != "conditional") {
-    std::fprintf(stderr, "usage: %s quality|conditional|pareto|latency|asha [--key value ...]\n", argv[0]);
+  if (mode != "quality" && mode != "latency" && mode != "asha" && mode != "pareto" && mode != "conditional" &&
+      mode != "evaluate") {
+    std::fprintf(stderr, "usage: %s quality|evaluate|conditional|pareto|latency|asha [--key value ...]\n", argv[0]);
     return 2;
   }
   std::map<std::string, std::string> args;
@@ -388,6 +438,7 @@ int main(int argc, char** argv) {
     args[argv[i] + 2] = argv[i + 1];
   }
   if (mode == "asha") return hpt::bench::Asha(args);
+  if (mode == "evaluate") return hpt::bench::Evaluate(args);
   if (mode == "pareto") return hpt::bench::Pareto(args);
   if (mode == "conditional") return hpt::bench::Conditional(args);
   return mode == "quality" ? hpt::bench::Quality(args) : hpt::bench::Latency(args);

@@ -253,19 +253,76 @@ class LogEiAcquisition final : public Acquisition {
 
 }  // namespace
 
-BayesianStrategy::Model BayesianStrategy::OneObjectiveModel(const MatrixXd& pending) {
+void BayesianStrategy::OneObjectiveData(std::vector<int64_t>& numbers, std::vector<double>& values) const {
   // Failed trials are imputed with the worst objective seen, so the model learns to avoid the
   // region where trials fail instead of proposing it again.
   double worst = -std::numeric_limits<double>::infinity();
   for (const auto& [number, r] : records_) {
     if (r.y) worst = std::max(worst, *r.y);
   }
-  std::vector<int64_t> numbers;
-  std::vector<double> values;
   for (const auto& [number, r] : records_) {
     numbers.push_back(number);
     values.push_back(r.y.value_or(worst));
   }
+}
+
+bool BayesianStrategy::IsNoisy(const VectorXd& theta) {
+  // theta = [log lengthscales.., log s2, log noise]
+  return theta.size() >= 2 && std::exp(theta(theta.size() - 1) - theta(theta.size() - 2)) >= kNoisyRatio;
+}
+
+std::optional<int64_t> BayesianStrategy::Incumbent() const {
+  std::optional<int64_t> observed;
+  size_t with_value = 0;
+  for (const auto& [number, r] : records_) {
+    if (!r.y) continue;
+    ++with_value;
+    if (!observed || *r.y < *records_.at(*observed).y) observed = number;
+  }
+  if (several() || transfer() || with_value < 2) return observed;
+  std::vector<int64_t> numbers;
+  std::vector<double> values;
+  OneObjectiveData(numbers, values);
+  const OutputWarp warp = WarpOutputs(values, options_.warp_outputs ? OutputWarp::kMinLambda : 1.0);
+  const VectorXd y = Eigen::Map<const VectorXd>(warp.values.data(), static_cast<Eigen::Index>(numbers.size()));
+  const auto d = static_cast<Eigen::Index>(encoder_.encoded_dims());
+  MatrixXd x(d, static_cast<Eigen::Index>(numbers.size()));
+  for (size_t j = 0; j < numbers.size(); ++j) encoder_.Encode(records_.at(numbers[j]).u, x.col(static_cast<Eigen::Index>(j)));
+  // A fit of its own, from the search's hyperparameters, the prior's mode, and the prior's
+  // lengthscales with noise at a tenth of the standardized variance: the search's fit is
+  // warm-started, and under noise it often stays where the lengthscales sit at their lower bound
+  // and the noise is taken for a signal uncorrelated between trials (which then looks noiseless).
+  // Above kMaxFitPoints trials the search's hyperparameters are used as they are.
+  VectorXd theta = this->theta();
+  if (numbers.size() <= kMaxFitPoints) {
+    std::vector<VectorXd> starts;
+    if (theta.size() != 0) starts.push_back(theta);
+    starts.push_back(PriorMode(encoder_.encoded_dims(), prior_));
+    VectorXd noisy = starts.back();
+    noisy(d + 1) = std::log(0.1);
+    starts.push_back(noisy);
+    theta = FitHyperparameters(x, y, starts, prior_, 60);
+  }
+  if (!IsNoisy(theta)) return observed;
+  GpPosterior posterior(theta);
+  if (!posterior.Reset(x)) return observed;
+  posterior.SetTargets(y);
+  const VectorXd mean = posterior.PredictMean(x);
+  std::optional<int64_t> out;
+  double lowest = std::numeric_limits<double>::infinity();
+  for (size_t j = 0; j < numbers.size(); ++j) {
+    if (records_.at(numbers[j]).y && mean(static_cast<Eigen::Index>(j)) < lowest) {
+      lowest = mean(static_cast<Eigen::Index>(j));
+      out = numbers[j];
+    }
+  }
+  return out;
+}
+
+BayesianStrategy::Model BayesianStrategy::OneObjectiveModel(const MatrixXd& pending) {
+  std::vector<int64_t> numbers;
+  std::vector<double> values;
+  OneObjectiveData(numbers, values);
   if (surrogates_.empty()) surrogates_.resize(1);
   Surrogate& s = surrogates_.front();
   const VectorXd y = UpdateSurrogate(s, numbers, values, options_.warp_outputs ? OutputWarp::kMinLambda : 1.0);

@@ -53,6 +53,11 @@ class BayesianStrategy final : public Strategy {
   // The fit uses at most this many observations: the best quarter and a seeded random sample of
   // the rest (the posterior always uses all of them).
   static constexpr size_t kMaxFitPoints = 256;
+  // A fit is taken as noisy when its noise variance is at least this fraction of its signal
+  // variance (noise sd >= 10% of the signal's): then the incumbent is the finished trial with the
+  // lowest posterior mean, not the lowest observed value, which under noise is mostly the luckiest
+  // draw. Below it the two agree (the GP nearly interpolates) and the observed value is used.
+  static constexpr double kNoisyRatio = 1e-2;
 
   BayesianStrategy(const SearchSpace& space, const BayesianOptions& options);
 
@@ -66,6 +71,15 @@ class BayesianStrategy final : public Strategy {
   const SuggestTiming& last_timing() const { return timing_; }
   // The fitted hyperparameters of the (first objective's) GP; empty before the first fit.
   const VectorXd& theta() const;
+  // The finished trial this strategy recommends as the best so far (one objective): the lowest
+  // posterior mean among the finished trials with a value when a GP fitted to every observation
+  // so far is noisy (kNoisyRatio), else the lowest observed value; nullopt before any trial has a
+  // value. The fit is its own (it changes nothing, so calling it never alters what Suggest
+  // proposes): O(n^3) per likelihood evaluation, a few ms at n = 100; above kMaxFitPoints trials
+  // it reuses the search's hyperparameters. Several objectives and transfer: the lowest observed.
+  std::optional<int64_t> Incumbent() const;
+  // Whether hyperparameters theta describe a noisy objective (see kNoisyRatio).
+  static bool IsNoisy(const VectorXd& theta);
 
  private:
   struct Record {
@@ -109,6 +123,9 @@ class BayesianStrategy final : public Strategy {
   VectorXd AddFantasies(Surrogate& s, const MatrixXd& pending) const;
   // One objective: log EI over the GP of records_, the pending trials added as fantasies.
   Model OneObjectiveModel(const MatrixXd& pending);
+  // The trials with a value or without (failed: imputed with the worst value), in number order,
+  // as the one-objective GP is given them.
+  void OneObjectiveData(std::vector<int64_t>& numbers, std::vector<double>& values) const;
   // Several objectives and constraints (several_objectives.cc).
   Model SeveralObjectivesModel(const MatrixXd& pending, int64_t number);
   // warm_start transfer (transfer.cc): the parents' GP, fitted once, and the model that corrects

@@ -243,6 +243,11 @@ void GpPosterior::Predict(const MatrixXd& xs, VectorXd& mean, VectorXd& variance
   variance = (signal_ - k.colwise().squaredNorm().transpose().array()).cwiseMax(1e-12 * signal_);
 }
 
+VectorXd GpPosterior::PredictMean(const MatrixXd& xs) const {
+  const auto n = static_cast<Eigen::Index>(n_);
+  return Matern52(x_.leftCols(n), xs, inv_lengthscales_.cwiseInverse(), signal_).transpose() * alpha_;
+}
+
 void GpPosterior::PredictWithGradient(const MatrixXd& xs, VectorXd& mean, VectorXd& variance,
                                       MatrixXd& d_mean, MatrixXd& d_variance) const {
   const auto n = static_cast<Eigen::Index>(n_);

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
+#include <memory>
+#include <random>
 #include <optional>
 #include <set>
 
@@ -513,6 +516,79 @@ TEST_CASE("bayesian with several objectives: rebuilt from its trials in any orde
   }
   recorded[7] = Observation{8, recorded[7].params, TrialStatus::kFailed, std::nullopt};
   CHECK(CheckRebuiltInAnyOrder(space, options, recorded, {11, {{12, recorded[2].params}}}) != recorded[2].params);
+}
+
+
+// Runs the bayesian strategy on the bowl plus Gaussian noise of standard deviation `noise` for
+// `trials` trials; returns the strategy and each trial's noise-free value by number.
+struct NoisyRun {
+  std::unique_ptr<bayes::BayesianStrategy> strategy;
+  std::map<int64_t, double> clean;
+  int64_t best_observed = 0;
+};
+NoisyRun RunNoisyBowl(const SearchSpace& space, uint64_t seed, double noise, int trials) {
+  const BayesianOptions options{.seed = seed};
+  NoisyRun run{std::make_unique<bayes::BayesianStrategy>(space, options), {}, 0};
+  std::mt19937_64 rng(seed + 1000);
+  std::normal_distribution<double> normal(0.0, noise);
+  double best = INFINITY;
+  for (int n = 1; n <= trials; ++n) {
+    auto s = run.strategy->Suggest({n, {}});
+    REQUIRE(s);
+    const double clean = Bowl(s->params);
+    const double v = clean + normal(rng);
+    run.clean[n] = clean;
+    if (v < best) {
+      best = v;
+      run.best_observed = n;
+    }
+    run.strategy->Observe({n, s->params, TrialStatus::kCompleted, v});
+  }
+  return run;
+}
+
+TEST_CASE("bayesian incumbent: without noise the fit is not noisy and the incumbent is the best observed trial") {
+  const SearchSpace space = Square2();
+  for (uint64_t seed : {1, 2, 3}) {
+    NoisyRun run = RunNoisyBowl(space, seed, 0.0, 20);
+    CHECK_FALSE(bayes::BayesianStrategy::IsNoisy(run.strategy->theta()));
+    REQUIRE(run.strategy->Incumbent());
+    CHECK(*run.strategy->Incumbent() == run.best_observed);
+  }
+}
+
+TEST_CASE("bayesian incumbent: under heavy noise it is the lowest posterior mean, truly better than the luckiest draw") {
+  // Noise sd 0.1 on a bowl whose values span 0..0.6: the lowest observed value is mostly luck.
+  const SearchSpace space = Square2();
+  double by_mean = 0, by_observed = 0;
+  int differ = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    NoisyRun run = RunNoisyBowl(space, seed, 0.1, 50);
+    const auto incumbent = run.strategy->Incumbent();
+    REQUIRE(incumbent);
+    by_mean += run.clean.at(*incumbent);
+    by_observed += run.clean.at(run.best_observed);
+    differ += *incumbent != run.best_observed;
+  }
+  CHECK(differ > 0);
+  CHECK(by_mean < by_observed);
+}
+
+TEST_CASE("bayesian incumbent: asking for it changes no suggestion") {
+  const SearchSpace space = Square2();
+  bayes::BayesianStrategy asked(space, {.seed = 4});
+  bayes::BayesianStrategy quiet(space, {.seed = 4});
+  std::mt19937_64 rng(4);
+  std::normal_distribution<double> normal(0.0, 0.1);
+  for (int n = 1; n <= 15; ++n) {
+    (void)asked.Incumbent();
+    auto a = asked.Suggest({n, {}});
+    auto q = quiet.Suggest({n, {}});
+    REQUIRE(a->params == q->params);
+    const double v = Bowl(a->params) + normal(rng);
+    asked.Observe({n, a->params, TrialStatus::kCompleted, v});
+    quiet.Observe({n, q->params, TrialStatus::kCompleted, v});
+  }
 }
 
 }  // namespace

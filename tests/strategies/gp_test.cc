@@ -132,6 +132,23 @@ TEST_CASE("gp posterior: the mean and variance gradients match finite difference
   }
 }
 
+TEST_CASE("gp posterior: the mean-only prediction equals Predict's mean") {
+  const MatrixXd x = RandomPoints(4, 30, 8);
+  const VectorXd y = (x.row(1).array() * 5).cos().matrix().transpose();
+  const VectorXd theta = (VectorXd(6) << -1.0, -0.3, 0.1, 0.4, 0.2, std::log(0.05)).finished();
+  GpPosterior gp(theta);
+  REQUIRE(gp.Reset(x));
+  gp.SetTargets(y);
+  const MatrixXd probe = RandomPoints(4, 9, 9);
+  VectorXd mean, variance;
+  gp.Predict(probe, mean, variance);
+  const VectorXd only = gp.PredictMean(probe);
+  REQUIRE(only.size() == mean.size());
+  for (Eigen::Index j = 0; j < mean.size(); ++j) CHECK(only(j) == doctest::Approx(mean(j)).epsilon(1e-12));
+  // With noise the mean at the data smooths them: it is not the targets themselves.
+  CHECK((gp.PredictMean(x) - y).cwiseAbs().maxCoeff() > 1e-3);
+}
+
 double NaiveEi(double mean, double sigma, double best) {
   const double z = (best - mean) / sigma;
   const double pdf = std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
