@@ -64,13 +64,15 @@ ComponentRow ComponentOf(const Json& j) {
   c.id = j.at("id").get<int64_t>();
   c.kind = Named(ParseComponentKind, j, "kind");
   c.name = j.at("name").get<std::string>();
-  Json data = j.at("data");
-  if (data.is_object() && data.contains("budget") && c.kind == ComponentKind::kRun) {
-    c.budget = data.at("budget").get<double>();
-    data.erase("budget");
+  const Json& data = j.at("data");
+  if (c.kind != ComponentKind::kRun) {
+    c.data = NamedValuesFromJson(data);
+    return c;
   }
-  c.data = NamedValuesFromJson(data);
-  if (c.kind != ComponentKind::kRun) return c;
+  // A run's data: its budget, and what the trial reported about itself (views.cc ComponentJson).
+  if (data.contains("budget")) c.budget = data.at("budget").get<double>();
+  if (data.contains("params")) c.run_params = NamedValuesFromJson(data.at("params"));
+  if (data.contains("artifacts")) c.artifacts = ArtifactsFromJson(data.at("artifacts"));
   c.attempt = j.at("attempt").get<int64_t>();
   if (!j.at("status").is_null()) c.status = Named(ParseRunStatus, j, "status");
   c.reason = j.at("reason").get<std::string>();
