@@ -125,6 +125,28 @@
       el('td', {}, el('a', { href: '#log', onclick: () => { chosenAttempt = r.attempt; document.getElementById('log-attempt').value = r.attempt; loadLog(r.attempt); } }, 'log'))))
       : [el('tr', {}, el('td', { colspan: 11, class: 'note' }, 'No attempt yet.'))]));
 
+    // What each attempt reported about itself (run component data: params, artifacts).
+    const reportedParams = [], artifacts = [];
+    for (const r of runs) {
+      const data = r.data || {};
+      for (const [k, v] of Object.entries(data.params || {})) {
+        reportedParams.push(el('tr', {}, el('td', { class: 'num' }, r.attempt), el('th', {}, k),
+          el('td', { class: typeof v === 'number' ? 'num' : 'wrap' }, hpt.num(v))));
+      }
+      for (const a of data.artifacts || []) {
+        artifacts.push(el('tr', { dataset: { artifact: a.name } }, el('td', { class: 'num' }, r.attempt),
+          el('td', {}, a.direction), el('td', {}, a.name), el('td', { class: 'wrap mono' }, a.location),
+          el('td', { class: 'num' }, a.size === null ? '—' : hpt.num(a.size)),
+          el('td', { class: 'wrap mono' }, a.sha256 || (a.note ? el('span', { class: 'note' }, a.note) : '—'))));
+      }
+    }
+    const none = (cols, text) => [el('tr', {}, el('td', { colspan: cols, class: 'note' }, text))];
+    document.querySelector('#artifacts tbody').replaceChildren(...(artifacts.length ? artifacts : none(6, 'No artifacts reported.')));
+    document.querySelector('#run-params tbody').replaceChildren(...(reportedParams.length ? reportedParams : none(3, 'No params reported.')));
+    const users = t.user_components || [];
+    document.querySelector('#user-components tbody').replaceChildren(...(users.length ? users.map((u) => el('tr', {},
+      el('td', { class: 'num' }, u.id), el('td', {}, u.name), el('td', {}, u.kind))) : none(3, 'None.')));
+
     const byName = new Map();
     for (const m of t.metrics) {
       if (!byName.has(m.name)) byName.set(m.name, []);

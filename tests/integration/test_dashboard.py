@@ -405,6 +405,42 @@ class DashboardTest(ClusterTest):
         status, _, _ = d.get("/trials/999999")
         self.assertEqual(status, 404)
 
+    def test_the_trial_page_shows_what_the_trial_reported_and_its_user_components(self):
+        if NO_BROWSER:
+            self.skipTest("SKIPPED LOUDLY: " + NO_BROWSER)
+        db = self.cluster.db
+        hpt("component", "create", "fmnist-v1", "--kind", "dataset", "--db", db, check=True)
+        program = os.path.join(self.tmp, "reporting.py")
+        with open(program, "w") as f:
+            f.write("import os\n"
+                    "open(os.path.join(os.environ['HPT_TRIAL_DIR'], 'model.bin'), 'wb').write(b'w' * 4096)\n"
+                    "print('hpt: param seed=42')\n"
+                    "print('hpt: artifact output model=model.bin')\n"
+                    "print('hpt: artifact input data=s3://bucket/fmnist')\n"
+                    "print('hpt: step=1 val_acc=0.5')\n")
+        hpt("track", "--experiment", "by-hand", "--param", "lr=0.1", "--component", "fmnist-v1", "--db", db,
+            "--work-dir", os.path.join(self.tmp, "runs"), "--", "python3", program, check=True, cwd=self.tmp)
+        trial = self.cli_json("trials", "by-hand")[0]["trial"]
+        detail = self.cli_json("trial", trial)
+        model = next(a for c in detail["components"] if c["kind"] == "run" for a in c["data"]["artifacts"]
+                     if a["name"] == "model")
+        d = self.dashboard()
+        browser = self.open_browser()
+        browser.get(d.url + "/trials/%d" % trial)
+        self.wait_for("the artifacts", lambda: browser.execute_script(
+            "return [...document.querySelectorAll('#artifacts tbody tr')].map(r => r.dataset.artifact).sort();")
+            == ["data", "model"])
+        cells = browser.execute_script(
+            "return [...document.querySelectorAll('#artifacts tr[data-artifact=model] td')].map(c => c.textContent);")
+        self.assertEqual(cells, ["1", "output", "model", model["location"], "4096", model["sha256"]])
+        self.assertEqual(browser.execute_script(
+            "return [...document.querySelectorAll('#run-params tbody tr')].map(r => r.textContent);"), ["1seed42"])
+        self.assertEqual(browser.execute_script(
+            "return [...document.querySelectorAll('#user-components tbody td')].map(c => c.textContent);"),
+            [str(detail["user_components"][0]["id"]), "fmnist-v1", "dataset"])
+        self.shot("dashboard-trial-reported.png", full_page=True)
+        self.assertEqual(self.console_errors(), [])
+
     def test_a_trial_that_completes_while_the_page_is_open_appears_without_reload(self):
         if NO_BROWSER:
             self.skipTest("SKIPPED LOUDLY: " + NO_BROWSER)
