@@ -101,6 +101,7 @@ class QueryStore final : public Store {
   void StartedRun(int64_t, int64_t, double) override { ReadOnly(); }
   void AppendMetrics(int64_t, int64_t, std::span<const MetricPoint>) override { ReadOnly(); }
   void FinishRun(const RunEnd&) override { ReadOnly(); }
+  void RecordRunReport(int64_t, int64_t, const NamedValues&, const std::vector<Artifact>&) override { ReadOnly(); }
   void SetExperimentStatus(int64_t, ExperimentStatus, std::string_view, double) override { ReadOnly(); }
   void UpsertWorker(const WorkerRow&) override { ReadOnly(); }
   int64_t ForgetWorkers(double) override { return ReadOnly(); }

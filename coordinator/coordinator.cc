@@ -576,7 +576,9 @@ class Coordinator::Impl final : private LifecycleListener {
     const std::vector<std::pair<int64_t, int64_t>> began = FreeSlots(*w, m.trial_id, m.attempt);
     LiveTrial* t = lifecycle_.HeldBy(peer, m.trial_id, m.attempt);
     if (!t) {
-      log_->Debug("ignored result of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
+      if (!lifecycle_.StoppedAttemptFinished(peer, m)) {
+        log_->Debug("ignored result of trial {} attempt {}: not the holding attempt", m.trial_id, m.attempt);
+      }
     } else if (m.how == FinishCause::kWorkerShutdown) {
       lifecycle_.Release(*t, "worker " + w->row.id + " shut down", false);
     } else {

@@ -9,6 +9,27 @@
 #include "store/outcome.h"
 
 namespace hpt {
+namespace {
+
+// The params a result reports, typed (checked by the coordinator on arrival, CheckRunReport); a
+// name reported twice keeps its last value.
+NamedValues ReportedValues(const FinishedMsg& m) {
+  NamedValues values;
+  for (const ReportedParam& p : m.params) {
+    Value value = ValueFromText(p.text);
+    const auto same =
+        std::find_if(values.begin(), values.end(), [&](const NamedValue& v) { return v.name == p.name; });
+    if (same != values.end()) {
+      same->value = std::move(value);
+    } else {
+      values.push_back({p.name, std::move(value)});
+    }
+  }
+  return values;
+}
+
+}  // namespace
+
 Lifecycle::Lifecycle(Store& store, const Clock& clock, std::shared_ptr<Logger> log,
                      LifecycleListener& listener, int wake_fd, std::chrono::milliseconds lease)
     : store_(store), clock_(clock), log_(std::move(log)), listener_(listener), wake_fd_(wake_fd), lease_(lease) {}
@@ -259,6 +280,7 @@ void Lifecycle::EndExperiment(Experiment& e, ExperimentStatus status, std::strin
     LiveTrial& t = trials_.at(id);
     if (t.status == TrialStatus::kRunning) {
       listener_.Send(t.peer, StopMsg{t.id, t.attempt, trial_reason});
+      RememberStopped(t);
       --e.running;
       if (t.queued) --e.queued;
       store_.FinishRun(RunEnd{t.id, t.run_id, RunStatus::kStopped, std::nullopt, trial_reason, TrialStatus::kStopped,
@@ -384,6 +406,7 @@ void Lifecycle::RecordMetrics(LiveTrial& t, int64_t attempt, const std::vector<M
 void Lifecycle::StopEarly(Experiment& e, LiveTrial& t, const std::string& reason) {
   log_->Info("trial {} stopped: {}", t.id, reason);
   listener_.Send(t.peer, StopMsg{t.id, t.attempt, reason});
+  RememberStopped(t);
   EndAttempt(e, t, RunStatus::kStopped, std::nullopt, reason, TrialStatus::kStopped, t.last_objective);
 }
 
@@ -461,6 +484,28 @@ void Lifecycle::Release(LiveTrial& t, const std::string& reason, bool lost) {
   EndAttempt(e, t, RunStatus::kLost, std::nullopt, reason, TrialStatus::kPending, std::nullopt);
 }
 
+void Lifecycle::RememberStopped(const LiveTrial& t) {
+  if (t.run_id == 0 || t.peer.empty()) return;
+  const std::pair<int64_t, int64_t> key{t.id, t.attempt};
+  if (!stopped_runs_.emplace(key, StoppedRun{t.run_id, t.peer}).second) return;
+  stopped_order_.push_back(key);
+  while (stopped_order_.size() > kMaxStoppedRuns) {
+    stopped_runs_.erase(stopped_order_.front());
+    stopped_order_.pop_front();
+  }
+}
+
+bool Lifecycle::StoppedAttemptFinished(const std::string& peer, const FinishedMsg& m) {
+  const auto it = stopped_runs_.find({m.trial_id, m.attempt});
+  if (it == stopped_runs_.end() || it->second.peer != peer) return false;
+  const int64_t run_id = it->second.run_id;
+  stopped_runs_.erase(it);  // its key stays in stopped_order_ until it comes round; erasing it again is harmless
+  if (!m.params.empty() || !m.artifacts.empty()) {
+    store_.RecordRunReport(m.trial_id, run_id, ReportedValues(m), m.artifacts);
+  }
+  return true;
+}
+
 void Lifecycle::CheckLeases() {
   const Clock::SteadyTime now = clock_.Steady();
   std::vector<int64_t> unclaimed;
@@ -482,17 +527,7 @@ void Lifecycle::EndAttempt(Experiment& e, LiveTrial& t, RunStatus run_status,
   RunEnd end{t.id, t.run_id, run_status, exit_code, reason, new_status, objective, t.retries_used, clock_.Wall(),
              log_path};
   if (reported != nullptr) {
-    // Checked by the coordinator on arrival (CheckRunReport); a name reported twice keeps its last value.
-    for (const ReportedParam& p : reported->params) {
-      Value value = ValueFromText(p.text);
-      const auto same = std::find_if(end.run_params.begin(), end.run_params.end(),
-                                     [&](const NamedValue& v) { return v.name == p.name; });
-      if (same != end.run_params.end()) {
-        same->value = std::move(value);
-      } else {
-        end.run_params.push_back({p.name, std::move(value)});
-      }
-    }
+    end.run_params = ReportedValues(*reported);
     end.artifacts = reported->artifacts;
   }
   store_.FinishRun(end);

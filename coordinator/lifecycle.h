@@ -206,6 +206,10 @@ class Lifecycle {
   void Release(LiveTrial& t, const std::string& reason, bool lost);
   // Requeues running trials that no worker claimed within their lease.
   void CheckLeases();
+  // The result of an attempt the coordinator ended while it ran (stopped early, or its experiment
+  // ended): no longer held, but what the trial reported about itself (params, artifacts) is kept
+  // on its run, once, from the worker that ran it. True when `m` was such a result.
+  bool StoppedAttemptFinished(const std::string& peer, const FinishedMsg& m);
 
   // ---- Suggestions and ids.
 
@@ -243,6 +247,17 @@ class Lifecycle {
   std::chrono::milliseconds lease_;
   std::map<int64_t, std::unique_ptr<Experiment>> experiments_;  // by id: oldest served first
   std::unordered_map<int64_t, LiveTrial> trials_;               // pending and running only
+  // Attempts ended by a stop whose worker has not sent their result yet (StoppedAttemptFinished):
+  // their run and worker, by (trial, attempt); at most kMaxStoppedRuns, the oldest forgotten first
+  // (a worker that died never sends them).
+  struct StoppedRun {
+    int64_t run_id = 0;
+    std::string peer;
+  };
+  static constexpr size_t kMaxStoppedRuns = 4096;
+  std::map<std::pair<int64_t, int64_t>, StoppedRun> stopped_runs_;
+  std::deque<std::pair<int64_t, int64_t>> stopped_order_;
+  void RememberStopped(const LiveTrial& t);
   // Trial ids: the next to use, the end of the reservation (committed or in the open batch), and
   // the end of the committed reservation. All 0 until the first reservation. A crash leaves at
   // most kTrialIdBlock ids unused (a gap in trial ids); a clean stop gives them back.

@@ -233,6 +233,21 @@ class MemoryStoreImpl final : public MemoryStore {
     }
   }
 
+  void RecordRunReport(int64_t trial_id, int64_t run_id, const NamedValues& params,
+                       const std::vector<Artifact>& artifacts) override {
+    BeginWrite();
+    TrialOrThrow(trial_id);
+    const auto c = state_.components.find(run_id);
+    const auto links = state_.links.find(trial_id);
+    if (c == state_.components.end() || c->second.row.kind != ComponentKind::kRun || links == state_.links.end() ||
+        links->second.count(run_id) == 0) {
+      throw Error(ErrorKind::kNotFound, "memory store: no run component " + std::to_string(run_id) + " of trial " +
+                                            std::to_string(trial_id));
+    }
+    c->second.row.run_params = Stored(params);
+    c->second.row.artifacts = artifacts;
+  }
+
   void FinishRun(const RunEnd& end) override {
     BeginWrite();
     TrialRow& t = TrialOrThrow(end.trial_id);

@@ -87,6 +87,10 @@ constexpr const char* kFinishRunSql =
     " log_path = COALESCE(NULLIF(?7, ''), log_path), data = COALESCE(json_patch(data, ?8), data)"
     " WHERE id = ?1 AND kind = 'run' AND EXISTS (SELECT 1 FROM trial_component_links"
     " WHERE trial_id = ?2 AND component_id = ?1)";
+constexpr const char* kRecordRunReportSql =
+    "UPDATE trial_components SET data = json_patch(data, ?3)"
+    " WHERE id = ?1 AND kind = 'run' AND EXISTS (SELECT 1 FROM trial_component_links"
+    " WHERE trial_id = ?2 AND component_id = ?1)";
 constexpr const char* kFinishTrialSql =
     "UPDATE trials SET status = ?2, objective = ?3, reason = ?4, retries_used = ?5, ended_at = ?6"
     " WHERE id = ?1";
@@ -578,6 +582,23 @@ class SqliteStore final : public Store {
       } else {
         Group(insert_all);
       }
+    });
+  }
+
+  void RecordRunReport(int64_t trial_id, int64_t run_id, const NamedValues& params,
+                       const std::vector<Artifact>& artifacts) override {
+    Guard([&] {
+      OneStatement([&] {
+        auto& s = Cached(kRecordRunReportSql);
+        Resetter r(s);
+        s.bind(1, run_id);
+        s.bind(2, trial_id);
+        s.bind(3, JsonText(Json{{"params", ToJson(params)}, {"artifacts", ToJson(artifacts)}}));
+        if (s.exec() == 0) {
+          throw Error(ErrorKind::kNotFound, "no run component " + std::to_string(run_id) + " of trial " +
+                                                std::to_string(trial_id) + " in '" + path_ + "'");
+        }
+      });
     });
   }
 

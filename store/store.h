@@ -264,6 +264,11 @@ class Store {
   // clears it), reason and retries_used, and ended_at = now when trial_status is completed,
   // failed or stopped (none otherwise: a requeued trial); its attempt and started_at stay.
   virtual void FinishRun(const RunEnd& end) = 0;
+  // Keeps what the trial reported about itself (`hpt: param`, `hpt: artifact`) on run run_id, a
+  // 'run' of the trial (else kNotFound) that already ended: an attempt the coordinator stopped
+  // records its worker's report when it comes. Replaces params and artifacts already there.
+  virtual void RecordRunReport(int64_t trial_id, int64_t run_id, const NamedValues& params,
+                               const std::vector<Artifact>& artifacts) = 0;
   // Sets status and reason; ended_at = now, or none for kRunning. A missing experiment is
   // kNotFound.
   virtual void SetExperimentStatus(int64_t experiment_id, ExperimentStatus status,

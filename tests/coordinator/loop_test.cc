@@ -451,10 +451,23 @@ TEST_CASE("loop: the median rule stops a trial that falls behind, records it sto
   const TrialRow stopped = rig.Trial(bad.trial_id);
   CHECK(stopped.status == TrialStatus::kStopped);
   CHECK(stopped.reason.find("median rule") != std::string::npos);
-  // The slot stays busy until the worker confirms; then the next trial starts.
+  // The slot stays busy until the worker confirms; then the next trial starts. What the stopped
+  // trial reported about itself comes with that result and is kept on its run.
   CHECK(a.Take<AssignMsg>().empty());
-  a.Finish(bad, FinishCause::kStopped);
+  FinishedMsg confirm{bad.trial_id, bad.attempt, FinishCause::kStopped, 15, "stopped", ""};
+  confirm.params = {{"seed", "7"}};
+  confirm.artifacts = {{"ckpt", ArtifactDirection::kOutput, "/runs/ckpt.pt", 3, std::string(64, 'a'), ""}};
+  a.Send(confirm);
   rig.Step();
+  std::vector<ComponentRow> runs;
+  for (ComponentRow& c : rig.store->Components(bad.trial_id)) {
+    if (c.kind == ComponentKind::kRun) runs.push_back(c);
+  }
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].status == RunStatus::kStopped);
+  CHECK(runs[0].run_params == NamedValues{{"seed", int64_t{7}}});
+  CHECK(runs[0].artifacts == confirm.artifacts);
+  CHECK(rig.Trial(bad.trial_id).status == TrialStatus::kStopped);
   CHECK(a.Assigned().trial_id != bad.trial_id);
   CHECK(rig.Experiment(exp).status == ExperimentStatus::kRunning);
 }

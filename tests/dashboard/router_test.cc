@@ -324,6 +324,7 @@ class ThrowingStore final : public Store {
   void StartedRun(int64_t, int64_t, double) override { fault_(); }
   void AppendMetrics(int64_t, int64_t, std::span<const MetricPoint>) override { fault_(); }
   void FinishRun(const RunEnd&) override { fault_(); }
+  void RecordRunReport(int64_t, int64_t, const NamedValues&, const std::vector<Artifact>&) override { fault_(); }
   void SetExperimentStatus(int64_t, ExperimentStatus, std::string_view, double) override { fault_(); }
   void UpsertWorker(const WorkerRow&) override { fault_(); }
   int64_t ForgetWorkers(double) override { return Fail<int64_t>(); }

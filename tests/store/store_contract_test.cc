@@ -304,6 +304,14 @@ STORE_CONTRACT("store: a trial's lifecycle records the trial, one run component 
   CHECK(components[3].run_params == done.run_params);
   CHECK(components[3].artifacts == done.artifacts);
 
+  // A report that comes after the run ended (an attempt the coordinator stopped) is kept on it;
+  // a run of another trial is refused.
+  store.RecordRunReport(t1, run1, {{"seed", int64_t{3}}}, {});
+  CHECK(store.Components(t1)[2].run_params == NamedValues{{"seed", int64_t{3}}});
+  CHECK(store.Components(t1)[2].status == RunStatus::kLost);
+  CHECK_THROWS_AS(store.RecordRunReport(t2, run1, {{"seed", int64_t{4}}}, {}), Error);
+  CHECK(store.Components(t1)[2].run_params == NamedValues{{"seed", int64_t{3}}});
+
   // The static component is one row shared by every trial of the experiment.
   const auto other = store.Components(t2);
   REQUIRE(other.size() == 2);
