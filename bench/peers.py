@@ -383,14 +383,8 @@ def expected_improvement(mean, sd, best, xi):
     return improvement * norm.cdf(z) + sd * norm.pdf(z)
 
 
-class GpEi:
-    """`gp-ei`: the textbook GP with expected improvement, in the manner of scikit-optimize's
-    gp_minimize: scikit-learn's GaussianProcessRegressor with ConstantKernel x Matern-5/2 (one
-    lengthscale per coordinate, bounds 1e-2..1e2) + WhiteKernel, normalize_y, 2 optimizer restarts;
-    10 random initial points; EI (xi = 0.01) maximised over 10,000 random candidates, then L-BFGS-B
-    from the 5 best (skipped when the space has categoricals, as skopt does)."""
-
-    INITIAL, CANDIDATES, STARTS, XI = 10, 10000, 5, 0.01
+class CubeModel:
+    """What gp-ei and rf-ei share: the unit cube of the space, a seeded generator, the points so far."""
 
     def __init__(self, params, seed):
         import numpy as np
@@ -399,6 +393,17 @@ class GpEi:
         self.rng = np.random.default_rng(seed)
         self.seed = seed
         self.xs, self.ys = [], []
+
+
+class GpEi(CubeModel):
+    """`gp-ei`: the textbook GP with expected improvement, in the manner of scikit-optimize's
+    gp_minimize: scikit-learn's GaussianProcessRegressor with ConstantKernel x Matern-5/2 (one
+    lengthscale per coordinate, bounds 1e-2..1e2) + WhiteKernel, normalize_y, 2 optimizer restarts;
+    10 random initial points; EI (xi = 0.01) maximised over 10,000 random candidates, then L-BFGS-B
+    from the 5 best (skipped when the space has categoricals, as skopt does)."""
+
+    INITIAL, CANDIDATES, STARTS, XI = 10, 10000, 5, 0.01
+
 
     def ask(self):
         np = self.np
@@ -448,7 +453,7 @@ class GpEi:
         self.ys.append(value)
 
 
-class RfEi:
+class RfEi(CubeModel):
     """`rf-ei`: SMAC-like (SMAC3's HPO facade, simplified): a random forest of 10 trees (bootstrap,
     5/6 of the features per split, min_samples_split = min_samples_leaf = 3), the mean and spread
     (standard deviation) of the trees' predictions as the model, EI (xi = 0) maximised over 5,000
@@ -458,13 +463,6 @@ class RfEi:
 
     INITIAL, CANDIDATES, RANDOM_PROBABILITY = 10, 5000, 0.2
 
-    def __init__(self, params, seed):
-        import numpy as np
-        self.np = np
-        self.cube = UnitCube(params)
-        self.rng = np.random.default_rng(seed)
-        self.seed = seed
-        self.xs, self.ys = [], []
 
     def ask(self):
         np = self.np

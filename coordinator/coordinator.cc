@@ -96,21 +96,12 @@ void CheckRunReport(FinishedMsg& m, Refuse refuse) {
   });
   std::erase_if(m.artifacts, [&](Artifact& a) {
     std::string why;
-    const bool uri = LooksLikeUri(a.location);
     if (!IsMetricName(a.name)) {
       why = "is not a name";
     } else if (std::string problem = ReportedTextProblem(a.location, kMaxArtifactLocation); !problem.empty()) {
       why = "has a location that " + problem;
-    } else if (uri && !IsArtifactUri(a.location)) {
-      why = "names a URI of a scheme other than s3, gs, http and https";
-    } else if (uri && (a.size || !a.sha256.empty())) {
-      why = "is a URI with a size or hash (the worker reads only files)";
-    } else if (!uri && a.location.front() != '/') {
-      why = "is a file whose path is not absolute";
-    } else if (a.size && *a.size < 0) {
-      why = "has a negative size";
-    } else if (!a.sha256.empty() && (!IsSha256Hex(a.sha256) || !a.size)) {
-      why = "has a hash that is not 64 lower-case hex digits with a size";
+    } else if (std::string shape = ArtifactShapeProblem(a); !shape.empty()) {
+      why = "is not recordable: " + shape;
     }
     if (!why.empty()) refuse(trial + "artifact '" + EscapeControl(a.name.substr(0, 160)) + "' " + why);
     // A note is the worker's own text (an error message): kept, made safe to show.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/types.h"
 
 namespace hpt {
 namespace {
@@ -61,6 +62,24 @@ bool IsSha256Hex(std::string_view text) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+std::string ArtifactShapeProblem(const Artifact& a) {
+  if (LooksLikeUri(a.location)) {
+    if (!IsArtifactUri(a.location)) {
+      return "'" + a.location + "' is not a file path or an s3://, gs://, http:// or https:// URI";
+    }
+    if (a.size || !a.sha256.empty()) return "a URI is recorded as given, without a size or hash";
+    return "";
+  }
+  if (a.location.empty() || a.location.front() != '/') {
+    return "a file is recorded by its absolute path, got '" + a.location + "'";
+  }
+  if (a.size && *a.size < 0) return "a file's size cannot be negative";
+  if (!a.sha256.empty() ? !(IsSha256Hex(a.sha256) && a.size) : a.note.empty()) {
+    return "a file is recorded with its size and SHA-256 (64 lower-case hex digits), or with a note saying why not";
+  }
+  return "";
 }
 
 FileDigest DigestFile(const std::string& path, int64_t max_bytes) {

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "core/types.h"
 
 namespace hpt {
 
@@ -31,5 +34,12 @@ std::string Sha256Hex(std::string_view bytes);
 
 // Whether `text` is 64 lower-case hex digits.
 bool IsSha256Hex(std::string_view text);
+
+// Why `a` is not shaped as hpt records an artifact, or empty: a URI of a known scheme as given
+// (no size, no hash), or a file by absolute path with a size >= 0 when known and either its
+// SHA-256 (with its size) or a note saying why there is none. Checked wherever an artifact comes
+// from another process (a worker's result, a client's component); the one reading the file is
+// the one that computed it.
+std::string ArtifactShapeProblem(const Artifact& a);
 
 }  // namespace hpt

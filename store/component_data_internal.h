@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/file_digest.h"
 #include "core/json.h"
 #include "store/store.h"
 
@@ -61,19 +62,9 @@ inline std::string NewUserComponentProblem(const NewUserComponent& c) {
     if (a.name.empty()) return what + "an artifact name may not be empty";
     if (!seen.insert(a.name).second) return what + "artifact '" + a.name + "' is given twice";
     const std::string at = what + "artifact '" + a.name + "': ";
-    if (a.location.find("://") != std::string::npos) {
-      bool known = false;
-      for (const char* scheme : {"s3://", "gs://", "http://", "https://"}) known = known || a.location.rfind(scheme, 0) == 0;
-      if (!known) return at + "'" + a.location + "' is not a file path or an s3://, gs://, http:// or https:// URI";
-      if (a.size || !a.sha256.empty()) return at + "a URI is recorded as given, without a size or hash";
-      continue;
-    }
-    if (a.location.empty() || a.location.front() != '/') return at + "a file is recorded by its absolute path, got '" + a.location + "'";
-    if (!a.size || *a.size < 0) return at + "a file is recorded with its size";
-    const bool hex = a.sha256.size() == 64 && a.sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
-    if (!hex && !(a.sha256.empty() && !a.note.empty())) {
-      return at + "a file is recorded with its SHA-256 (64 lower-case hex digits), or with a note saying why not";
-    }
+    if (std::string problem = ArtifactShapeProblem(a); !problem.empty()) return at + problem;
+    // Made by the one who read the file: it was there, so its size is known.
+    if (!LooksLikeUri(a.location) && !a.size) return at + "a file is recorded with its size";
   }
   return "";
 }

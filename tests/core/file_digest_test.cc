@@ -59,3 +59,28 @@ TEST_CASE("file digest: a missing file is not found, a directory is invalid inpu
 
 }  // namespace
 }  // namespace hpt
+
+namespace hpt {
+namespace {
+
+TEST_CASE("artifact shape: a URI as given, a file by absolute path with its size and hash or a note") {
+  const std::string hash(64, 'a');
+  CHECK(ArtifactShapeProblem({"m", ArtifactDirection::kOutput, "/runs/m.pt", 3, hash, ""}).empty());
+  CHECK(ArtifactShapeProblem({"m", ArtifactDirection::kOutput, "/runs/m.pt", std::nullopt, "", "no such file"}).empty());
+  CHECK(ArtifactShapeProblem({"d", ArtifactDirection::kInput, "s3://b/k", std::nullopt, "", ""}).empty());
+  CHECK(ArtifactShapeProblem({"d", ArtifactDirection::kInput, "ftp://h/k", std::nullopt, "", ""}) ==
+        "'ftp://h/k' is not a file path or an s3://, gs://, http:// or https:// URI");
+  CHECK(ArtifactShapeProblem({"d", ArtifactDirection::kInput, "s3://b/k", 3, "", ""}) ==
+        "a URI is recorded as given, without a size or hash");
+  CHECK(ArtifactShapeProblem({"m", ArtifactDirection::kOutput, "runs/m.pt", 3, hash, ""}) ==
+        "a file is recorded by its absolute path, got 'runs/m.pt'");
+  CHECK(ArtifactShapeProblem({"m", ArtifactDirection::kOutput, "/m", -1, "", "x"}) == "a file's size cannot be negative");
+  const std::string why =
+      "a file is recorded with its size and SHA-256 (64 lower-case hex digits), or with a note saying why not";
+  CHECK(ArtifactShapeProblem({"m", ArtifactDirection::kOutput, "/m", 3, "", ""}) == why);
+  CHECK(ArtifactShapeProblem({"m", ArtifactDirection::kOutput, "/m", 3, std::string(64, 'A'), ""}) == why);
+  CHECK(ArtifactShapeProblem({"m", ArtifactDirection::kOutput, "/m", std::nullopt, hash, ""}) == why);
+}
+
+}  // namespace
+}  // namespace hpt
