@@ -347,12 +347,6 @@ void AddTrackCommand(CLI::App& app, TrackFlags& f) {
 }
 
 int RunTrack(const TrackFlags& f, const std::function<ChannelOptions()>& channel) {
-  if (!IsExperimentName(f.experiment)) {
-    Bad("--experiment '" + f.experiment + "': not an experiment name (1 to 64 of A-Z a-z 0-9 _ . -, not starting "
-        "with '-' or '.', not all digits)");
-  }
-  if (f.command.empty() || f.command.front().empty()) Bad("no command to run: give it after --");
-  if (!f.objective.empty() && !IsMetricName(f.objective)) Bad("--objective '" + f.objective + "': not a metric name");
   if (!f.db.empty() && !f.components.empty() && !fs::exists(f.db)) {
     Bad("--component " + f.components.front() + ": no component named so: '" + f.db + "' does not exist yet");
   }
