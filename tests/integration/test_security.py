@@ -87,6 +87,25 @@ trial:
         self.assertEqual(r.returncode, 2)
         self.assertIn("no keys in", r.stderr)
 
+    def test_hpt_track_through_a_curve_coordinator_needs_an_allowed_client_key(self):
+        c = self.cluster
+        c.start_coordinator(None, "--curve", self.keys)
+        ep = c.endpoint
+        runs = os.path.join(self.tmp, "runs")
+        run = ["track", "--experiment", "by-hand", "--coordinator", ep, "--work-dir", runs]
+        cmd = ["--", "python3", "-c", "print('hpt: objective=0.5')"]
+        # No key, a key not on the list, a worker key: nothing runs, nothing is recorded.
+        self.assertEqual(hpt(*run, *cmd, cwd=self.tmp).returncode, 1)
+        self.assertEqual(hpt(*run, "--curve", self.stranger, *cmd, cwd=self.tmp).returncode, 1)
+        r = hpt(*run, "--curve", self.allowed, "--key", "worker1", *cmd, cwd=self.tmp)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("not a client key", r.stderr)
+        self.assertFalse(os.path.exists(runs))
+        # The allowed client key: recorded by the coordinator.
+        r = hpt(*run, "--curve", self.allowed, *cmd, cwd=self.tmp)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(c.query("SELECT status, objective FROM trials"), [("completed", 0.5)])
+
     def test_a_client_key_cannot_act_as_a_worker_nor_a_worker_key_as_a_client(self):
         c = self.cluster
         c.start_coordinator(None, "--curve", self.keys)
