@@ -398,6 +398,8 @@ int RunTrack(const TrackFlags& f, const std::function<ChannelOptions()>& channel
   launch.env_drop = {"HPT_CURVE_*"};
   launch.work_dir = fs::current_path().string();
   launch.log_path = begun.log_path;
+  // Its stderr shows here as it comes (tracebacks, progress bars) and goes to the log as well.
+  launch.pipe_stderr = true;
 
   SignalGuard signals;
   MetricParser parser({});
@@ -420,6 +422,7 @@ int RunTrack(const TrackFlags& f, const std::function<ChannelOptions()>& channel
     std::vector<pollfd> fds;
     if (process->stdout_fd() >= 0) fds.push_back({process->stdout_fd(), POLLIN, 0});
     if (process->exit_fd() >= 0) fds.push_back({process->exit_fd(), POLLIN, 0});
+    if (process->stderr_fd() >= 0) fds.push_back({process->stderr_fd(), POLLIN, 0});
     const auto wait = std::min<std::chrono::milliseconds>(process->NextDeadline(), std::chrono::milliseconds(200));
     ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
     const double now = SystemClock().Wall();
@@ -437,6 +440,7 @@ int RunTrack(const TrackFlags& f, const std::function<ChannelOptions()>& channel
       for (MetricPoint& p : parsed.points) recorder->Add(std::move(p));
     }
     std::cout.flush();
+    if (const std::string err = process->ReadStderr(); !err.empty()) std::cerr << err << std::flush;
     recorder->Tick();
     exit = process->Poll();
   }

@@ -245,7 +245,7 @@ struct ChildPlan {
   const char* work_dir;  // nullptr: stay in the worker's cwd
   int stdin_fd;
   int stdout_fd;
-  int log_fd;
+  int stderr_fd;  // the log, or the stderr pipe's write end
   pid_t parent;
   ChildFailure* failure;  // in the parent's memory, read once the clone returns
 };
@@ -267,7 +267,7 @@ int RunChild(void* arg) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return fail(ChildStage::kSetup, errno);
   if (::getppid() != plan.parent) return 127;  // the worker died before prctl took effect
 
-  if (::dup2(plan.stdin_fd, 0) < 0 || ::dup2(plan.stdout_fd, 1) < 0 || ::dup2(plan.log_fd, 2) < 0) {
+  if (::dup2(plan.stdin_fd, 0) < 0 || ::dup2(plan.stdout_fd, 1) < 0 || ::dup2(plan.stderr_fd, 2) < 0) {
     return fail(ChildStage::kSetup, errno);
   }
   // The fd table is the child's own (no CLONE_FILES): closing here leaves the worker's alone.
@@ -349,6 +349,8 @@ class PosixTrialProcess final : public TrialProcess {
   int stdout_fd() const override { return out_.get(); }
   int exit_fd() const override { return exit_.get(); }
   int pid() const override { return pid_; }
+  int stderr_fd() const override { return err_.get(); }
+  std::string ReadStderr() override;
   std::vector<OutputLine> ReadLines() override;
   void NoteInLog(std::string_view note) override;
   std::optional<TrialExit> Poll() override;
@@ -373,6 +375,7 @@ class PosixTrialProcess final : public TrialProcess {
   double kill_grace_s_;
   pid_t pid_ = -1;
   UniqueFd out_;  // stdout read end, non-blocking; closed at EOF
+  UniqueFd err_;  // with pipe_stderr: stderr's read end, non-blocking; closed at EOF
   UniqueFd log_;
   UniqueFd exit_;  // pidfd of the main process; closed once it is reaped
   std::string partial_;                     // bytes after the last complete line
@@ -408,6 +411,12 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   MoveAboveStdio(log_);
   MoveAboveStdio(out_write);
   if (::fcntl(out_.get(), F_SETFL, O_NONBLOCK) != 0) ThrowErrno("cannot set O_NONBLOCK", errno);
+  UniqueFd err_write;
+  if (launch.pipe_stderr) {
+    MakePipe(err_, err_write);
+    MoveAboveStdio(err_write);
+    if (::fcntl(err_.get(), F_SETFL, O_NONBLOCK) != 0) ThrowErrno("cannot set O_NONBLOCK", errno);
+  }
 
   Environment environment = BuildEnvironment(launch.env, launch.env_drop);
   std::vector<std::string> arguments = launch.argv;
@@ -421,7 +430,7 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
                  launch.work_dir.empty() ? nullptr : launch.work_dir.c_str(),
                  dev_null,
                  out_write.get(),
-                 log_.get(),
+                 launch.pipe_stderr ? err_write.get() : log_.get(),
                  ::getpid(),
                  &failure};
   thread_local ChildStack stack;
@@ -450,6 +459,7 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   // From here on nothing throws: the destructor would not run to kill the child.
 
   out_write.Reset();
+  err_write.Reset();
   if (timeout_s_ > 0) timeout_at_ = started + ToDuration(timeout_s_);
   if (failure.stage == static_cast<int>(ChildStage::kNone)) {
     // execve succeeded, unless the child returned 127 without saying why (the worker's parent
@@ -464,6 +474,7 @@ PosixTrialProcess::PosixTrialProcess(const TrialLaunch& launch)
   reaped_ = true;
   reaped_at_ = Clock::now();
   out_.Reset();
+  err_.Reset();
   exit_.Reset();
   std::string message;
   const int error = failure.error;
@@ -534,6 +545,25 @@ void PosixTrialProcess::ReadAvailable(std::vector<OutputLine>& lines) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     CloseStdout(lines);  // EOF, or a read error that will not go away
   }
+}
+
+std::string PosixTrialProcess::ReadStderr() {
+  std::string text;
+  char* const buffer = ReadBuffer();
+  while (err_ && text.size() < kMaxReadPerCall) {
+    ssize_t n = ::read(err_.get(), buffer, kReadChunk);
+    if (n > 0) {
+      const auto size = static_cast<size_t>(n);
+      AppendToLog(buffer, size);
+      log_line_open_ = buffer[size - 1] != '\n';
+      text.append(buffer, size);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    err_.Reset();  // EOF, or a read error that will not go away
+  }
+  return text;
 }
 
 void PosixTrialProcess::SplitLines(std::vector<OutputLine>& lines) {
@@ -658,11 +688,13 @@ std::optional<TrialExit> PosixTrialProcess::Poll() {
     TryReap(now);
     if (!reaped_) return std::nullopt;
   }
-  if (out_ && !abandoned_ && now - reaped_at_ >= kDrainBound) {
+  if ((out_ || err_) && !abandoned_ && now - reaped_at_ >= kDrainBound) {
     abandoned_ = true;
     AbandonStdout();
+    if (err_) ReadStderr();  // what it holds now goes to the log; the rest is given up on
+    err_.Reset();
   }
-  if (out_) return std::nullopt;
+  if (out_ || err_) return std::nullopt;
   return Classify();
 }
 
@@ -677,7 +709,7 @@ std::chrono::milliseconds PosixTrialProcess::NextDeadline() const {
   Clock::time_point now = Clock::now();
   Clock::time_point next = now + kMaxWait;
   if (reaped_) {
-    if (!out_) return milliseconds(0);
+    if (!out_ && !err_) return milliseconds(0);
     if (!abandoned_) next = std::min(next, reaped_at_ + kDrainBound);
   } else {
     if (timeout_at_ && reason_ == KillReason::kNone) next = std::min(next, *timeout_at_);

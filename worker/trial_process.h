@@ -29,6 +29,9 @@ struct TrialLaunch {
   // Appended to when it exists; else created with mode 0600 whatever the umask (a trial's output
   // may hold secrets). Never followed when it is a symbolic link. Receives stdout and stderr.
   std::string log_path;
+  // Its stderr goes to a pipe the caller reads (stderr_fd(), ReadStderr) instead of straight into
+  // the log: hpt track shows it on its own stderr as it comes. The worker leaves it false.
+  bool pipe_stderr = false;
   double timeout_s = 0;  // 0 = none; measured from Start
   double kill_grace_s = 5;
 };
@@ -73,6 +76,12 @@ class TrialProcess {
   // NextDeadline stands in for it). Like stdout_fd(), the caller polls it and then calls Poll.
   virtual int exit_fd() const = 0;
   virtual int pid() const = 0;
+  // With TrialLaunch::pipe_stderr: the read end of the stderr pipe, polled like stdout_fd() (-1
+  // after EOF, and always without pipe_stderr).
+  virtual int stderr_fd() const = 0;
+  // Reads what stderr has now without blocking, appends it to the log (in its order with the
+  // stdout copied there), and returns it. Empty without pipe_stderr.
+  virtual std::string ReadStderr() = 0;
 
   // Reads what is available without blocking and returns the complete lines (without their
   // terminator; see OutputLine). A final unterminated line is returned once the pipe reaches EOF.
@@ -84,7 +93,8 @@ class TrialProcess {
   virtual void NoteInLog(std::string_view note) = 0;
 
   // Non-blocking progress: enforces the timeout and the kill grace period, reaps the child.
-  // Returns the exit once the child has ended AND its stdout is drained (EOF), else nullopt.
+  // Returns the exit once the child has ended AND its stdout (and a piped stderr) is drained
+  // (EOF), else nullopt.
   // EOF is only ever reached inside ReadLines, so every line has been returned before the exit;
   // the caller must keep calling ReadLines while stdout_fd() is readable. When the main process
   // ends, whatever it left running in its process group is killed; a pipe still held open after

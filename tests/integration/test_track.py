@@ -24,6 +24,8 @@ lr = float(sys.argv[1])
 d = os.environ["HPT_TRIAL_DIR"]
 with open(os.path.join(d, "model.bin"), "wb") as f:
     f.write(("model lr=%r\\n" % lr).encode() * 500)
+sys.stderr.write("warming up lr=%r\\n" % lr)
+sys.stderr.flush()
 print("hpt: param seed=%d" % int(lr * 1000))
 print("hpt: artifact output model=model.bin")
 print("hpt: artifact input data=s3://bucket/fmnist")
@@ -87,8 +89,11 @@ class TrackTest(ClusterTest):
                       "--param", "optimizer=adam", "--component", "fmnist-v1", "--", "python3", self.program,
                       lr, code)
             codes.append(r.returncode)
-            # Its output passes through, and it says where the run went.
+            # Its output passes through, stdout to stdout and stderr to stderr, and it says where the
+            # run went.
             self.assertIn("params ", r.stdout)
+            self.assertNotIn("warming up", r.stdout)
+            self.assertIn("warming up lr=%s\n" % lr, r.stderr)
             self.assertIn("hpt track: trial", r.stderr)
         self.assertEqual(codes, [0, 0, 3])
         self.assertEqual(self.sql("SELECT name, strategy, status FROM experiments"), [("loop", "manual", "completed")])
@@ -118,7 +123,9 @@ class TrackTest(ClusterTest):
             self.assertEqual([c["name"] for c in d["user_components"]], ["fmnist-v1"])
             # The program saw its params in HPT_PARAMS, and its log holds what it printed.
             with open(run[0]["log_path"]) as f:
-                self.assertIn('params {"lr":%r,"optimizer":"adam"}' % lr, f.read())
+                log = f.read()
+            self.assertIn('params {"lr":%r,"optimizer":"adam"}' % lr, log)
+            self.assertIn("warming up lr=%r\n" % lr, log)
         shown = json.loads(hpt("component", "show", "fmnist-v1", *where, "--format", "json", check=True).stdout)
         self.assertEqual(len(shown["trials"]), 3)
 

@@ -170,6 +170,37 @@ TEST_CASE("trial process: stderr goes to the log and not to the stdout lines") {
   CHECK(ReadFile(dir.log()) == "out\nerr\n");
 }
 
+TEST_CASE("trial process: a piped stderr is handed to the caller and copied to the log in its order") {
+  TempDir dir;
+  TrialLaunch launch = ShellLaunch(dir, "echo out; sleep 0.1; echo err >&2; sleep 0.1; echo more; printf tail >&2");
+  launch.pipe_stderr = true;
+  auto process = TrialProcess::Start(launch);
+  REQUIRE(process->stderr_fd() >= 0);
+  std::vector<std::string> lines;
+  std::string err;
+  std::optional<TrialExit> exit;
+  const auto give_up = std::chrono::steady_clock::now() + kGiveUpAfter;
+  while (!exit && std::chrono::steady_clock::now() < give_up) {
+    pollfd fds[3] = {{process->stdout_fd(), POLLIN, 0}, {process->exit_fd(), POLLIN, 0},
+                     {process->stderr_fd(), POLLIN, 0}};
+    ::poll(fds, 3, static_cast<int>(process->NextDeadline().count()));
+    for (OutputLine& line : process->ReadLines()) lines.push_back(std::move(line.text));
+    err += process->ReadStderr();
+    exit = process->Poll();
+  }
+  REQUIRE(exit);
+  CHECK(exit->ok());
+  CHECK(lines == std::vector<std::string>{"out", "more"});
+  CHECK(err == "err\ntail");  // all of it, the unterminated end too, before the exit
+  CHECK(ReadFile(dir.log()) == "out\nerr\nmore\ntail");
+  CHECK(process->stderr_fd() == -1);
+  // Without pipe_stderr there is nothing to read.
+  auto plain = TrialProcess::Start(ShellLaunch(dir, "echo err >&2"));
+  CHECK(plain->stderr_fd() == -1);
+  CHECK(plain->ReadStderr().empty());
+  REQUIRE(RunToEnd(*plain));
+}
+
 TEST_CASE("trial process: the log file is appended to, not truncated") {
   TempDir dir;
   { std::ofstream(dir.log()) << "earlier attempt\n"; }
