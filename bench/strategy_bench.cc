@@ -7,9 +7,10 @@
 //       a noisy function, best_so_far is the noise-free value of the incumbent (the trial with the
 //       best observed value; for bayesian, the trial BayesianStrategy::Incumbent() recommends) and
 //       the row carries noise_sd. bayesian-observed is bayesian scored by its best observed value.
-//       bayesian-posterior is bayesian scored by the product's incumbent under objective.noisy
-//       (strategies/incumbent.h: the best GP posterior mean over the completed trials, fitted
-//       afresh after each evaluation: what `hpt best` reports).
+//       STRATEGY-posterior (bayesian-posterior, random-posterior, ...) is that strategy scored on a
+//       noisy function by the product's incumbent under objective.noisy (strategies/incumbent.h:
+//       the best GP posterior mean over the completed trials, fitted afresh after each
+//       evaluation: what `hpt best` reports).
 //   hpt-strategy-bench evaluate --functions a,b --x X0,X1,...
 //       Each function's noise-free value at the point (the check against `peers.py evaluate`).
 //   hpt-strategy-bench trial --function F --seed S --evaluation K --x X0,X1,...
@@ -98,12 +99,15 @@ std::vector<double> Values(const Params& p) {
   return x;
 }
 
+constexpr std::string_view kPosteriorSuffix = "-posterior";
+bool ScoredByPosterior(const std::string& name) { return name.ends_with(kPosteriorSuffix); }
+
 std::unique_ptr<Strategy> Make(const std::string& name, const SearchSpace& space, uint64_t seed) {
+  if (ScoredByPosterior(name)) return Make(name.substr(0, name.size() - kPosteriorSuffix.size()), space, seed);
   if (name == "bayesian") return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize});
   // bayesian-observed: the same strategy, scored by its best observed value instead of its
   // Incumbent() on a noisy function (Quality).
   if (name == "bayesian-observed") return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize});
-  if (name == "bayesian-posterior") return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize});
   if (name == "bayesian-nowarp") {
     return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize, .warp_outputs = false});
   }
@@ -157,7 +161,7 @@ int Quality(const std::map<std::string, std::string>& args) {
                                       ? dynamic_cast<const bayes::BayesianStrategy*>(strategy.get())
                                       : nullptr;
         std::map<int64_t, double> clean_values;
-        const bool posterior = strategy_name == "bayesian-posterior" && fn.noise_sd > 0;
+        const bool posterior = ScoredByPosterior(strategy_name) && fn.noise_sd > 0;
         std::vector<Observation> completed;
         int64_t created = 0;
         while (static_cast<int>(best_so_far.size()) < budget) {
