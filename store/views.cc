@@ -65,7 +65,8 @@ std::optional<Spec> OutcomeSpec(const ExperimentRow& experiment) {
 }
 
 // The experiment's spec when it declares objective.noisy; nullopt otherwise (those documents stay
-// as they always were) and for a stored spec that no longer parses.
+// as they always were) and for a stored spec that no longer parses. A stored spec is ToYaml's,
+// which writes the field as `noisy: true`, so other specs are not parsed.
 std::optional<Spec> NoisySpec(const ExperimentRow& experiment) {
   if (experiment.spec_yaml.find("noisy: true") == std::string::npos) return std::nullopt;
   try {
