@@ -3,11 +3,14 @@ leaderboard and `hpt best` name the incumbent (the completed trial with the best
 mean), read from the store file and through a coordinator alike."""
 import json
 import os
+import signal
+import subprocess
 import sys
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ClusterTest, hpt, write_spec  # noqa: E402
+from harness import HPT, ClusterTest, hpt, write_spec  # noqa: E402
 
 # f(x, y) = (x - 0.3)^2 + (y - 0.6)^2 on [0, 1]^2 plus Gaussian noise of sd 0.1, drawn from a
 # generator seeded by the trial's id (so a rerun draws the same noise); `clean` is the noise-free
@@ -34,6 +37,26 @@ trial:
 def clean_value(db, trial):
     detail = json.loads(hpt("trial", trial, "--db", db, "--format", "json", check=True).stdout)
     return next(m["value"] for m in detail["metrics"] if m["name"] == "clean")
+
+
+def dashboard_get(source, paths):
+    """The bodies of GET each path from `hpt dashboard SOURCE...` (a process started and stopped here)."""
+    proc = subprocess.Popen([HPT, "dashboard", *source, "--bind", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        prefix = "hpt dashboard listening on "
+        if not line.startswith(prefix):
+            raise AssertionError("dashboard did not start: %r" % line)
+        url = line[len(prefix):].strip()
+        bodies = []
+        for path in paths:
+            with urllib.request.urlopen(url + path, timeout=30) as r:
+                bodies.append(r.read().decode())
+        return bodies
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
 
 
 class NoisyObjectiveTest(ClusterTest):
@@ -79,6 +102,10 @@ class NoisyObjectiveTest(ClusterTest):
                                    "objective.noisy)" % (incumbent["trial"], incumbent["posterior_mean"]))
         self.assertEqual(len(lines), 4)
         self.assertIn(lines[3], run_board)  # hpt run's closing leaderboard says it too
+        csv_lines = hpt("leaderboard", "toy", "--db", db, "--top", "1", "--format", "csv", check=True).stdout.splitlines()
+        self.assertEqual(csv_lines[0].split(",")[:7],
+                         ["rank", "trial", "status", "objective", "posterior_mean", "incumbent", "duration"])
+        self.assertEqual([line.split(",")[5] for line in csv_lines[1:]], ["false", "true"])
         best_text = hpt("best", "toy", "--db", db, check=True).stdout
         self.assertTrue(best_text.startswith(lines[3][2:] + "\n"), best_text)
         self.assertIn("raw best: trial %d " % raw_best["trial"], best_text)
@@ -91,6 +118,15 @@ class NoisyObjectiveTest(ClusterTest):
             with self.subTest(args=args):
                 self.assertEqual(hpt(*args, "--coordinator", ep, check=True).stdout,
                                  hpt(*args, "--db", db, check=True).stdout)
+        # The dashboard reads through the same documents, from the file and through the coordinator.
+        paths = ["/api/experiments/toy/leaderboard?top=1", "/api/experiments/toy/leaderboard?top=0",
+                 "/api/experiments/toy"]
+        from_file = dashboard_get(["--db", db], paths)
+        self.assertEqual(from_file, dashboard_get(["--coordinator", ep], paths))
+        top = json.loads(from_file[0])
+        self.assertEqual([row["trial"] for row in top], [raw_best["trial"], incumbent["trial"]])
+        self.assertEqual(json.loads(from_file[1]), board)
+        self.assertEqual(json.loads(from_file[2])["best"]["trial"], raw_best["trial"])  # status: the best value
 
     def test_without_noisy_the_leaderboard_has_no_model_and_best_is_the_best_value(self):
         db, _ = self.run_toy(noisy=False)
