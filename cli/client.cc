@@ -51,18 +51,15 @@ std::chrono::milliseconds ClientTimeout() {
 Client::Client(Network& network, const std::string& endpoint, ChannelOptions options)
     : channel_(Channel::Connect(network, endpoint, std::move(options))), endpoint_(endpoint), timeout_(ClientTimeout()) {}
 
-nlohmann::ordered_json Client::Call(const decltype(RequestMsg::body)& body) {
+uint64_t Client::Send(const decltype(RequestMsg::body)& body) {
   const uint64_t id = next_id_++;
   channel_->Send(RequestMsg{id, body});
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  return id;
+}
+
+std::optional<nlohmann::ordered_json> Client::Answer(uint64_t id, std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      throw Error(ErrorKind::kDisconnected,
-                  "no answer from the coordinator at " + endpoint_ + " within " + std::to_string(timeout_.count()) +
-                      " ms (is `hpt coordinator` running there? does it require CURVE keys, and are yours allowed?)");
-    }
-    if (!channel_->Wait(left)) continue;
     while (auto in = channel_->TryReceive()) {
       const auto* reply = std::get_if<ReplyMsg>(&in->message);
       if (!reply || reply->id != id) continue;
@@ -74,7 +71,18 @@ nlohmann::ordered_json Client::Call(const decltype(RequestMsg::body)& body) {
         throw Error(ErrorKind::kFailed, "the coordinator at " + endpoint_ + " answered with " + e.what());
       }
     }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    channel_->Wait(left);  // a signal ends it early: the loop goes on to the deadline
   }
+}
+
+nlohmann::ordered_json Client::Call(const decltype(RequestMsg::body)& body) {
+  const uint64_t id = Send(body);
+  if (std::optional<nlohmann::ordered_json> answer = Answer(id, timeout_)) return std::move(*answer);
+  throw Error(ErrorKind::kDisconnected,
+              "no answer from the coordinator at " + endpoint_ + " within " + std::to_string(timeout_.count()) +
+                  " ms (is `hpt coordinator` running there? does it require CURVE keys, and are yours allowed?)");
 }
 
 std::unique_ptr<QuerySource> CoordinatorSource(Network& network, const std::string& endpoint,

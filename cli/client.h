@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +28,14 @@ class Client {
   // Sends one request and waits for its reply. Throws Error(kDisconnected) when the coordinator
   // does not answer in time, and Error(kind, message) when it answers with an error.
   nlohmann::ordered_json Call(const decltype(RequestMsg::body)& body);
+
+  // The same in two halves, for a caller that must not block: Send returns the request's id, and
+  // Answer waits up to `wait` for its reply (nullopt when none came; Error(kind, message) when the
+  // coordinator answered with an error). Replies to other ids are dropped.
+  uint64_t Send(const decltype(RequestMsg::body)& body);
+  std::optional<nlohmann::ordered_json> Answer(uint64_t id, std::chrono::milliseconds wait);
+
+  const std::string& endpoint() const { return endpoint_; }
 
  private:
   std::unique_ptr<Channel> channel_;

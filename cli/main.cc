@@ -1071,7 +1071,10 @@ int Main(int argc, char** argv) {
   CurveFlags component_curve;
   for (CLI::App* cmd : {component.create, component.show, component.list}) AddCurveOptions(cmd, component_curve);
   TrackFlags track;
+  track.coordinator = DefaultEndpoint();
   AddTrackCommand(app, track);
+  CurveFlags track_curve;
+  AddCurveOptions(track.cmd, track_curve);
   auto* help_cmd = app.add_subcommand("help", "Print this help, or a command's (hpt help COMMAND)");
   help_cmd->add_option("command", help_topic, "A command");
 
@@ -1175,7 +1178,7 @@ int Main(int argc, char** argv) {
     if (*watch_cmd) return Watch(read, experiment);
     if (*plot_cmd) return Plot(plot);
     if (*component.group) return RunComponentCommand(component, [&] { return CurveChannel(component_curve); });
-    if (*track.cmd) return RunTrack(track);
+    if (*track.cmd) return RunTrack(track, [&] { return CurveChannel(track_curve); });
 
     if (*search_cmd) {
       const OutputFormat search_format = ParseOutputFormat(read.format);

@@ -2,6 +2,8 @@
 #include "coordinator/identity.h"
 #include "coordinator/lifecycle.h"
 #include "coordinator/placement.h"
+#include "coordinator/tracked_runs.h"
+#include "coordinator/wire_checks.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -40,76 +42,6 @@ struct WorkerState {
   bool takes_queued = false;
 };
 
-// Why a worker's work dir cannot be taken as the root of its attempts' log paths, or nullopt:
-// it must be absolute, lexically normal (no "." or ".." parts, no "//") and of a sane length.
-std::optional<std::string> InvalidWorkDir(const std::string& dir) {
-  if (dir.empty()) return std::nullopt;  // an older worker: logs stay relative until they end
-  if (dir.size() > 4096) return "longer than 4096 bytes";
-  if (dir.front() != '/') return "not absolute";
-  if (dir.find('\0') != std::string::npos) return "holds a NUL byte";
-  if (dir.size() > 1 && dir.back() == '/') return "ends with '/'";
-  for (size_t start = 1; start < dir.size();) {
-    const size_t end = std::min(dir.find('/', start), dir.size());
-    const std::string_view part(dir.data() + start, end - start);
-    if (part.empty() || part == "." || part == "..") return "not lexically normal (an empty, '.' or '..' part)";
-    start = end + 1;
-  }
-  return std::nullopt;
-}
-
-// Why a reported point cannot be recorded, or nullopt. The worker's parser applies the same rule;
-// the coordinator does not rely on it.
-std::optional<std::string> InvalidPoint(const MetricPoint& p) {
-  constexpr int64_t kMaxStep = int64_t{1} << 53;  // steps are exact in a double (JSON, plots)
-  if (!IsMetricName(p.name)) return "'" + p.name.substr(0, 160) + "' is not a metric name (at most 128 characters)";
-  if (!std::isfinite(p.value)) return "value " + FormatValue(p.value) + " is not a finite number";
-  if (p.step < 0 || p.step > kMaxStep) return "step " + std::to_string(p.step) + " is not in [0, 2^53]";
-  if (!std::isfinite(p.time)) return "its time is not a finite number";
-  return std::nullopt;
-}
-
-// Drops from a result what the trial reported about itself that cannot be recorded, calling
-// `refuse` with why for each: the worker's parser holds trials to the same rules
-// (worker/metric_parser.h), and the coordinator does not rely on it.
-template <typename Refuse>
-void CheckRunReport(FinishedMsg& m, Refuse refuse) {
-  const std::string trial = "trial " + std::to_string(m.trial_id) + " ";
-  if (m.params.size() > kMaxReportedParams) {
-    refuse(trial + "reported " + std::to_string(m.params.size()) + " params; the first " +
-           std::to_string(kMaxReportedParams) + " are kept");
-    m.params.resize(kMaxReportedParams);
-  }
-  if (m.artifacts.size() > kMaxReportedArtifacts) {
-    refuse(trial + "reported " + std::to_string(m.artifacts.size()) + " artifacts; the first " +
-           std::to_string(kMaxReportedArtifacts) + " are kept");
-    m.artifacts.resize(kMaxReportedArtifacts);
-  }
-  std::erase_if(m.params, [&](const ReportedParam& p) {
-    std::string why;
-    if (!IsMetricName(p.name)) {
-      why = "is not a name";
-    } else if (std::string problem = ReportedTextProblem(p.text, kMaxReportedParamText); !problem.empty()) {
-      why = "has a value that " + problem;
-    }
-    if (!why.empty()) refuse(trial + "param '" + EscapeControl(p.name.substr(0, 160)) + "' " + why);
-    return !why.empty();
-  });
-  std::erase_if(m.artifacts, [&](Artifact& a) {
-    std::string why;
-    if (!IsMetricName(a.name)) {
-      why = "is not a name";
-    } else if (std::string problem = ReportedTextProblem(a.location, kMaxArtifactLocation); !problem.empty()) {
-      why = "has a location that " + problem;
-    } else if (std::string shape = ArtifactShapeProblem(a); !shape.empty()) {
-      why = "is not recordable: " + shape;
-    }
-    if (!why.empty()) refuse(trial + "artifact '" + EscapeControl(a.name.substr(0, 160)) + "' " + why);
-    // A note is the worker's own text (an error message): kept, made safe to show.
-    a.note = EscapeControl(a.note.substr(0, 1024));
-    return !why.empty();
-  });
-}
-
 }  // namespace
 
 class Coordinator::Impl final : private LifecycleListener {
@@ -125,7 +57,10 @@ class Coordinator::Impl final : private LifecycleListener {
         // the coordinator restarted: long enough for a worker to be restarted, short enough that a
         // worker whose token is gone (a wiped work dir) is not kept out for long.
         identities_(options_.worker_timeout * 3, options_.curve.has_value()),
-        lifecycle_(store_, clock_, log_, *this, wake_fd_, options_.worker_timeout) {
+        lifecycle_(store_, clock_, log_, *this, wake_fd_, options_.worker_timeout),
+        // hpt track's client reports at least every few seconds; a lease of three worker
+        // timeouts lets it ride out a coordinator restart or a client call that timed out.
+        tracked_(store_, clock_, log_, options_.worker_timeout * 3) {
     if (wake_fd_ < 0) throw Error(ErrorKind::kFailed, "eventfd failed");
     next_timers_ = clock_.Steady();
     store_.Transaction([&] { Resume(); });
@@ -169,6 +104,7 @@ class Coordinator::Impl final : private LifecycleListener {
         if (timers_due) {
           CheckWorkers(now);
           lifecycle_.CheckRuntimeLimits();
+          tracked_.CheckLeases();
           next_timers_ = now + std::chrono::milliseconds(200);
         }
         Schedule();
@@ -219,6 +155,7 @@ class Coordinator::Impl final : private LifecycleListener {
     identities_.Clear();
     for (const WorkerRow& w : store_.Workers()) identities_.Reserve(w.id, w.session_token, clock_.Steady());
     lifecycle_.Resume(options_.resume_running);
+    tracked_.Resume();
   }
 
   // A store write failed (disk full, read-only file, I/O error): drop the in-memory state of the
@@ -236,6 +173,7 @@ class Coordinator::Impl final : private LifecycleListener {
     for (const auto& [peer, id] : batch_requests_) RefuseRequest(peer, id);
     batch_requests_.clear();
     lifecycle_.Clear();
+    tracked_.Clear();
     workers_.clear();
     identities_.Clear();
     free_slots_ = 0;
@@ -251,6 +189,7 @@ class Coordinator::Impl final : private LifecycleListener {
       });
     } catch (const Error& e) {
       lifecycle_.Clear();
+      tracked_.Clear();
       pause_reason_ = e.what();
       retry_at_ = clock_.Steady() + kPauseRetry;
       log_->Error("the store still refuses writes: {}", e.what());
@@ -562,7 +501,7 @@ class Coordinator::Impl final : private LifecycleListener {
   void OnFinished(const std::string& peer, FinishedMsg m) {
     WorkerState* w = Touch(peer, m);
     if (!w) return;
-    CheckRunReport(m, [&](const std::string& why) { Refuse(peer, m, why); });
+    CheckRunReport(m.trial_id, m.params, m.artifacts, [&](const std::string& why) { Refuse(peer, m, why); });
     QueueAck(peer, AckMsg{m.trial_id, m.attempt, 0, true});
     const std::vector<std::pair<int64_t, int64_t>> began = FreeSlots(*w, m.trial_id, m.attempt);
     LiveTrial* t = lifecycle_.HeldBy(peer, m.trial_id, m.attempt);
@@ -605,6 +544,10 @@ class Coordinator::Impl final : private LifecycleListener {
             store_.Transaction([&] { id = store_.CreateUserComponent(c); });
             log_->Info("recorded user component {} '{}' (kind {})", id, c.name, c.kind);
             ReplyJson(peer, m.id, {{"id", id}, {"name", c.name}});
+          } else if constexpr (std::is_same_v<T, TrackStartRequest>) {
+            ReplyJson(peer, m.id, tracked_.Start(body));
+          } else if constexpr (std::is_same_v<T, TrackReportRequest>) {
+            ReplyJson(peer, m.id, tracked_.Report(body));
           } else {
             ExperimentRow row = FindExperimentOrThrow(store_, body.experiment);
             if (lifecycle_.Cancel(row.id)) row.status = ExperimentStatus::kCancelled;
@@ -831,6 +774,7 @@ class Coordinator::Impl final : private LifecycleListener {
   std::map<std::string, WorkerState> workers_;  // by routing id
   WorkerIdentities identities_;  // who may register as which worker id (tokens, reservations, keys)
   Lifecycle lifecycle_;          // experiments and live trials (declared after what it uses)
+  TrackedRuns tracked_;          // manual runs that hpt track clients run (declared after what it uses)
   uint64_t refused_ = 0;         // messages refused (see Refuse)
   Clock::SteadyTime next_timers_;  // next run of the timers (CheckWorkers, runtime limits)
   Clock::SteadyTime next_forget_;  // next pruning of long-gone workers' rows

@@ -1,4 +1,5 @@
 #include "coordinator/lifecycle.h"
+#include "coordinator/wire_checks.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,22 +12,6 @@
 namespace hpt {
 namespace {
 
-// The params a result reports, typed (checked by the coordinator on arrival, CheckRunReport); a
-// name reported twice keeps its last value.
-NamedValues ReportedValues(const FinishedMsg& m) {
-  NamedValues values;
-  for (const ReportedParam& p : m.params) {
-    Value value = ValueFromText(p.text);
-    const auto same =
-        std::find_if(values.begin(), values.end(), [&](const NamedValue& v) { return v.name == p.name; });
-    if (same != values.end()) {
-      same->value = std::move(value);
-    } else {
-      values.push_back({p.name, std::move(value)});
-    }
-  }
-  return values;
-}
 
 }  // namespace
 
@@ -501,7 +486,7 @@ bool Lifecycle::StoppedAttemptFinished(const std::string& peer, const FinishedMs
   const int64_t run_id = it->second.run_id;
   stopped_runs_.erase(it);  // its key stays in stopped_order_ until it comes round; erasing it again is harmless
   if (!m.params.empty() || !m.artifacts.empty()) {
-    store_.RecordRunReport(m.trial_id, run_id, ReportedValues(m), m.artifacts);
+    store_.RecordRunReport(m.trial_id, run_id, ReportedValues(m.params), m.artifacts);
   }
   return true;
 }
@@ -527,7 +512,7 @@ void Lifecycle::EndAttempt(Experiment& e, LiveTrial& t, RunStatus run_status,
   RunEnd end{t.id, t.run_id, run_status, exit_code, reason, new_status, objective, t.retries_used, clock_.Wall(),
              log_path};
   if (reported != nullptr) {
-    end.run_params = ReportedValues(*reported);
+    end.run_params = ReportedValues(reported->params);
     end.artifacts = reported->artifacts;
   }
   store_.FinishRun(end);

@@ -87,6 +87,13 @@ inline constexpr FinishCause kFinishCauses[] = {
 std::string_view ToString(FinishCause cause);
 std::optional<FinishCause> ParseFinishCause(std::string_view text);
 
+// How the command of a manual run (hpt track) ended:
+//   kExited       code: its exit status
+//   kSignaled     code: the signal that ended it
+//   kNotStarted   it could not be started (the message says why)
+//   kInterrupted  hpt track was interrupted (code: the signal) and stopped it
+enum class ManualExit { kExited, kSignaled, kNotStarted, kInterrupted };
+
 // The status of one attempt of a trial (a run component in the store): kRunning until it ends,
 // then what ended it:
 //   kCompleted   exited 0 with an objective value

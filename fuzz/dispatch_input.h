@@ -234,6 +234,12 @@ void Fields(IO& io, RequestMsg& m) {
         } else if constexpr (std::is_same_v<T, CreateComponentRequest>) {
           io.Str(body.name);
           io.Str(body.kind);
+        } else if constexpr (std::is_same_v<T, TrackStartRequest>) {
+          io.Str(body.experiment);
+        } else if constexpr (std::is_same_v<T, TrackReportRequest>) {
+          io.Int(body.trial_id);
+          io.Int(body.lease);
+          io.Int(body.seq);
         } else {
           io.Str(body.why);
         }

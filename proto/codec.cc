@@ -132,6 +132,89 @@ FinishCause FromWire(wire::FinishCause cause) {
                                             std::to_string(std::size(kFinishCauses) - 1));
 }
 
+void SetPoints(capnp::List<wire::Metric>::Builder out, const std::vector<MetricPoint>& in) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    auto p = out[static_cast<unsigned>(i)];
+    p.setName(Txt(in[i].name));
+    p.setStep(in[i].step);
+    p.setValue(in[i].value);
+    p.setTime(in[i].time);
+  }
+}
+
+std::vector<MetricPoint> GetPoints(capnp::List<wire::Metric>::Reader in) {
+  std::vector<MetricPoint> out;
+  out.reserve(in.size());
+  for (auto p : in) out.push_back({Str(p.getName()), p.getStep(), p.getValue(), p.getTime()});
+  return out;
+}
+
+// What a trial reported about itself (`hpt: param`, `hpt: artifact`), as TrialFinished and
+// TrackReport carry it.
+template <typename Builder>
+void SetRunReport(Builder r, const std::vector<ReportedParam>& in_params, const std::vector<Artifact>& in_artifacts) {
+  auto params = r.initParams(static_cast<unsigned>(in_params.size()));
+  for (size_t i = 0; i < in_params.size(); ++i) {
+    params[i].setName(Txt(in_params[i].name));
+    params[i].setText(Txt(in_params[i].text));
+  }
+  auto artifacts = r.initArtifacts(static_cast<unsigned>(in_artifacts.size()));
+  for (size_t i = 0; i < in_artifacts.size(); ++i) {
+    const Artifact& a = in_artifacts[i];
+    artifacts[i].setName(Txt(a.name));
+    artifacts[i].setDirection(ToWire(a.direction));
+    artifacts[i].setLocation(Txt(a.location));
+    artifacts[i].setSize(a.size ? *a.size : -1);
+    artifacts[i].setSha256(Txt(a.sha256));
+    artifacts[i].setNote(Txt(a.note));
+  }
+}
+
+template <typename Reader>
+void GetRunReport(Reader r, std::vector<ReportedParam>& params, std::vector<Artifact>& artifacts) {
+  for (auto p : r.getParams()) params.push_back({Str(p.getName()), Str(p.getText())});
+  for (auto a : r.getArtifacts()) {
+    // A size below -1 is kept as given: the coordinator refuses it, naming it.
+    const int64_t size = a.getSize();
+    artifacts.push_back({Str(a.getName()), FromWire(a.getDirection()), Str(a.getLocation()),
+                         size == -1 ? std::nullopt : std::optional<int64_t>(size), Str(a.getSha256()),
+                         Str(a.getNote())});
+  }
+}
+
+std::vector<std::string> GetTexts(capnp::List<capnp::Text>::Reader in) {
+  std::vector<std::string> out;
+  out.reserve(in.size());
+  for (auto t : in) out.push_back(Str(t));
+  return out;
+}
+
+void SetTexts(capnp::List<capnp::Text>::Builder out, const std::vector<std::string>& in) {
+  for (size_t i = 0; i < in.size(); ++i) out.set(static_cast<unsigned>(i), Txt(in[i]));
+}
+
+static_assert(static_cast<size_t>(wire::TrackExit::INTERRUPTED) == 3);
+
+wire::TrackExit ToWire(ManualExit how) {
+  switch (how) {
+    case ManualExit::kExited: return wire::TrackExit::EXITED;
+    case ManualExit::kSignaled: return wire::TrackExit::SIGNALED;
+    case ManualExit::kNotStarted: return wire::TrackExit::NOT_STARTED;
+    case ManualExit::kInterrupted: return wire::TrackExit::INTERRUPTED;
+  }
+  throw Error(ErrorKind::kInvalidInput, "unknown manual exit " + std::to_string(static_cast<int>(how)));
+}
+
+ManualExit FromWire(wire::TrackExit how) {
+  switch (how) {
+    case wire::TrackExit::EXITED: return ManualExit::kExited;
+    case wire::TrackExit::SIGNALED: return ManualExit::kSignaled;
+    case wire::TrackExit::NOT_STARTED: return ManualExit::kNotStarted;
+    case wire::TrackExit::INTERRUPTED: return ManualExit::kInterrupted;
+  }
+  throw Error(ErrorKind::kInvalidInput, "trackReport: unknown exit (how) " + std::to_string(static_cast<int>(how)));
+}
+
 static_assert(static_cast<size_t>(wire::ErrorKind::FAILED) + 1 == std::size(kErrorKinds));
 
 wire::ErrorKind ToWire(ErrorKind kind) {
@@ -191,14 +274,7 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             r.setTrialId(m.trial_id);
             r.setAttempt(m.attempt);
             r.setSeq(m.seq);
-            auto points = r.initPoints(static_cast<unsigned>(m.points.size()));
-            for (size_t i = 0; i < m.points.size(); ++i) {
-              auto p = points[static_cast<unsigned>(i)];
-              p.setName(Txt(m.points[i].name));
-              p.setStep(m.points[i].step);
-              p.setValue(m.points[i].value);
-              p.setTime(m.points[i].time);
-            }
+            SetPoints(r.initPoints(static_cast<unsigned>(m.points.size())), m.points);
             r.setToken(m.token);
             auto refused = r.initRefused(static_cast<unsigned>(m.refused.size()));
             for (size_t i = 0; i < m.refused.size(); ++i) {
@@ -217,21 +293,7 @@ void Build(wire::Envelope::Builder env, const Message& message) {
             r.setMessage(Txt(m.message));
             r.setLogPath(Txt(m.log_path));
             r.setToken(m.token);
-            auto params = r.initParams(static_cast<unsigned>(m.params.size()));
-            for (size_t i = 0; i < m.params.size(); ++i) {
-              params[i].setName(Txt(m.params[i].name));
-              params[i].setText(Txt(m.params[i].text));
-            }
-            auto artifacts = r.initArtifacts(static_cast<unsigned>(m.artifacts.size()));
-            for (size_t i = 0; i < m.artifacts.size(); ++i) {
-              const Artifact& a = m.artifacts[i];
-              artifacts[i].setName(Txt(a.name));
-              artifacts[i].setDirection(ToWire(a.direction));
-              artifacts[i].setLocation(Txt(a.location));
-              artifacts[i].setSize(a.size ? *a.size : -1);
-              artifacts[i].setSha256(Txt(a.sha256));
-              artifacts[i].setNote(Txt(a.note));
-            }
+            SetRunReport(r, m.params, m.artifacts);
           },
           [&](const WelcomeMsg& m) {
             auto r = env.initWelcome();
@@ -296,6 +358,32 @@ void Build(wire::Envelope::Builder env, const Message& message) {
                              w.setArtifactsJson(Txt(artifacts));
                              w.setCreatedAt(c.created_at);
                            },
+                           [&](const TrackStartRequest& t) {
+                             auto w = r.initTrackStart();
+                             w.setExperiment(Txt(t.experiment));
+                             const std::string params = JsonText(ToJson(t.params));
+                             w.setParamsJson(Txt(params));
+                             SetTexts(w.initComponents(static_cast<unsigned>(t.components.size())), t.components);
+                             w.setObjective(Txt(t.objective));
+                             w.setGoal(Txt(t.goal));
+                             SetTexts(w.initCommand(static_cast<unsigned>(t.command.size())), t.command);
+                             w.setHost(Txt(t.host));
+                             w.setGpus(Txt(t.gpus));
+                             w.setWorkDir(Txt(t.work_dir));
+                             w.setPid(t.pid);
+                           },
+                           [&](const TrackReportRequest& t) {
+                             auto w = r.initTrackReport();
+                             w.setTrialId(t.trial_id);
+                             w.setLease(t.lease);
+                             w.setSeq(t.seq);
+                             SetPoints(w.initPoints(static_cast<unsigned>(t.points.size())), t.points);
+                             w.setEnded(t.ended);
+                             w.setHow(ToWire(t.how));
+                             w.setCode(t.code);
+                             w.setMessage(Txt(t.message));
+                             SetRunReport(w, t.params, t.artifacts);
+                           },
                            // Encode is total: what Decode produced re-encodes (the fuzzed round trip).
                            [&](const BadRequest& b) { r.setUnreadable(Txt(b.why)); },
                        },
@@ -344,9 +432,7 @@ Message Read(wire::Envelope::Reader env) {
     }
     case wire::Envelope::METRICS: {
       auto r = env.getMetrics();
-      MetricsMsg m{r.getTrialId(), r.getAttempt(), {}, r.getSeq(), r.getToken(), {}};
-      m.points.reserve(r.getPoints().size());
-      for (auto p : r.getPoints()) m.points.push_back({Str(p.getName()), p.getStep(), p.getValue(), p.getTime()});
+      MetricsMsg m{r.getTrialId(), r.getAttempt(), GetPoints(r.getPoints()), r.getSeq(), r.getToken(), {}};
       for (auto p : r.getRefused()) m.refused.push_back({Str(p.getName()), Str(p.getText()), Str(p.getWhy())});
       return m;
     }
@@ -354,14 +440,7 @@ Message Read(wire::Envelope::Reader env) {
       auto r = env.getFinished();
       FinishedMsg m{r.getTrialId(), r.getAttempt(), FromWire(r.getHow()), r.getCode(),
                     Str(r.getMessage()), Str(r.getLogPath()), r.getToken()};
-      for (auto p : r.getParams()) m.params.push_back({Str(p.getName()), Str(p.getText())});
-      for (auto a : r.getArtifacts()) {
-        // A size below -1 is kept as given: the coordinator refuses it, naming it.
-        const int64_t size = a.getSize();
-        m.artifacts.push_back({Str(a.getName()), FromWire(a.getDirection()), Str(a.getLocation()),
-                               size == -1 ? std::nullopt : std::optional<int64_t>(size), Str(a.getSha256()),
-                               Str(a.getNote())});
-      }
+      GetRunReport(r, m.params, m.artifacts);
       return m;
     }
     case wire::Envelope::WELCOME: {
@@ -422,6 +501,45 @@ Message Read(wire::Envelope::Reader env) {
             m.body = std::move(body);
           } catch (const Error& e) {
             m.body = BadRequest{std::string("createComponent: ") + e.what()};
+          }
+          break;
+        }
+        case wire::ClientRequest::TRACK_START: {
+          auto t = r.getTrackStart();
+          try {
+            TrackStartRequest body;
+            body.experiment = Str(t.getExperiment());
+            body.params = ParamsFromJson(ParseJson(Str(t.getParamsJson())));
+            body.components = GetTexts(t.getComponents());
+            body.objective = Str(t.getObjective());
+            body.goal = Str(t.getGoal());
+            body.command = GetTexts(t.getCommand());
+            body.host = Str(t.getHost());
+            body.gpus = Str(t.getGpus());
+            body.work_dir = Str(t.getWorkDir());
+            body.pid = t.getPid();
+            m.body = std::move(body);
+          } catch (const Error& e) {
+            m.body = BadRequest{std::string("trackStart: ") + e.what()};
+          }
+          break;
+        }
+        case wire::ClientRequest::TRACK_REPORT: {
+          auto t = r.getTrackReport();
+          try {
+            TrackReportRequest body;
+            body.trial_id = t.getTrialId();
+            body.lease = t.getLease();
+            body.seq = t.getSeq();
+            body.points = GetPoints(t.getPoints());
+            body.ended = t.getEnded();
+            body.how = FromWire(t.getHow());
+            body.code = t.getCode();
+            body.message = Str(t.getMessage());
+            GetRunReport(t, body.params, body.artifacts);
+            m.body = std::move(body);
+          } catch (const Error& e) {
+            m.body = BadRequest{std::string("trackReport: ") + e.what()};
           }
           break;
         }

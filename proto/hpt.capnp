@@ -193,7 +193,48 @@ struct ClientRequest {
     cancel @3 :Text;    # experiment id or name
     unreadable @4 :Text;  # a request its receiver could not read (BadRequest), re-encoded; answered with an error
     createComponent @5 :CreateComponent;  # an older coordinator reads it as unreadable and answers an error
+    trackStart @6 :TrackStart;    # hpt track --coordinator: begin a manual run (answer: its ids and lease)
+    trackReport @7 :TrackReport;  # hpt track --coordinator: its metrics, then how it ended
   }
+}
+
+# A run of a manual experiment that the client runs itself (hpt track --coordinator); the
+# coordinator records it as hpt track --db would (store/manual_run.h). The answer is JSON:
+# {experiment_id, trial_id, run_id, number, objective, log_path, lease, lease_ms}.
+struct TrackStart {
+  experiment @0 :Text;
+  paramsJson @1 :Text;        # the trial's params {"name": value}
+  components @2 :List(Text);  # user component names to link
+  objective @3 :Text;         # "" = the experiment's
+  goal @4 :Text;              # "" = the experiment's
+  command @5 :List(Text);     # argv, recorded in a new experiment's spec
+  host @6 :Text;
+  gpus @7 :Text;              # CUDA_VISIBLE_DEVICES of the client
+  workDir @8 :Text;           # absolute: where the client writes the trial dir and log
+  pid @9 :Int64;
+}
+
+# core's ManualExit.
+enum TrackExit {
+  exited @0;
+  signaled @1;
+  notStarted @2;
+  interrupted @3;
+}
+
+# A batch of a manual run's metrics and, on the last one, how the run ended. Only the holder of
+# the lease is heard; a report resent with its seq is recorded once; an empty one keeps the lease.
+struct TrackReport {
+  trialId @0 :Int64;
+  lease @1 :UInt64;     # TrackStart's answer
+  seq @2 :UInt64;       # 1, 2, ...
+  points @3 :List(Metric);
+  ended @4 :Bool;       # the run ended: the fields below say how
+  how @5 :TrackExit;
+  code @6 :Int64;
+  message @7 :Text;
+  params @8 :List(ReportedParam);
+  artifacts @9 :List(Artifact);
 }
 
 # A user component to record (hpt component create). Its values travel as the JSON of core/json.h,

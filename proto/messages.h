@@ -161,6 +161,34 @@ struct CreateComponentRequest {
   double created_at = 0;
   bool operator==(const CreateComponentRequest&) const = default;
 };
+// `hpt track --coordinator`: a manual run the client runs itself and the coordinator records
+// (store/manual_run.h). The answer carries the run's ids and a lease; the client's reports name
+// it, and the run is closed as lost when none arrives for the lease's length.
+struct TrackStartRequest {
+  std::string experiment;
+  Params params;
+  std::vector<std::string> components;
+  std::string objective, goal;
+  std::vector<std::string> command;
+  std::string host, gpus, work_dir;
+  int64_t pid = 0;
+  bool operator==(const TrackStartRequest&) const = default;
+};
+// A batch of the run's metrics (seq 1, 2, ...: a resent batch is recorded once) and, when
+// `ended`, how the run ended. An empty batch keeps the lease.
+struct TrackReportRequest {
+  int64_t trial_id = 0;
+  uint64_t lease = 0;
+  uint64_t seq = 0;
+  std::vector<MetricPoint> points;
+  bool ended = false;
+  ManualExit how = ManualExit::kExited;
+  int64_t code = 0;
+  std::string message;
+  std::vector<ReportedParam> params;
+  std::vector<Artifact> artifacts;
+  bool operator==(const TrackReportRequest&) const = default;
+};
 struct CancelRequest {
   std::string experiment;
   bool operator==(const CancelRequest&) const = default;
@@ -176,7 +204,9 @@ struct BadRequest {
 
 struct RequestMsg {
   uint64_t id = 0;
-  std::variant<SubmitRequest, QueryRequest, CancelRequest, BadRequest, CreateComponentRequest> body;
+  std::variant<SubmitRequest, QueryRequest, CancelRequest, BadRequest, CreateComponentRequest, TrackStartRequest,
+               TrackReportRequest>
+      body;
   bool operator==(const RequestMsg&) const = default;
 };
 

@@ -351,7 +351,13 @@ std::optional<BayesianStrategy::PosteriorMeans> BayesianStrategy::FitPosteriorMe
   return out;
 }
 
-BayesianStrategy::Model BayesianStrategy::OneObjectiveModel(const MatrixXd& pending) {
+std::string BayesianStrategy::BranchOf(const std::vector<double>& u) const {
+  std::string key;
+  for (bool a : space_.ActiveAt(u)) key += a ? '1' : '0';
+  return key;
+}
+
+BayesianStrategy::Model BayesianStrategy::OneObjectiveModel(const MatrixXd& pending, int64_t suggestion) {
   std::vector<int64_t> numbers;
   std::vector<double> values;
   OneObjectiveData(numbers, values);
@@ -372,10 +378,40 @@ BayesianStrategy::Model BayesianStrategy::OneObjectiveModel(const MatrixXd& pend
   if (fantasies.size() > 0) best = std::min(best, fantasies.minCoeff());
 
   Model model;
+  // A branch turn (a conditional space, every third suggestion after the initial design): the
+  // search is held to one branch other than the incumbent's, in turn, and measures improvement
+  // against that branch's own best. A branch whose trials all look worse than the incumbent's
+  // would otherwise get no trial again, however steep its own slope towards a deeper optimum
+  // (docs/strategies.md, "Conditional spaces").
+  if (space_.conditional() && suggestion % kBranchTurnEvery == 0) {
+    std::map<std::string, double> branch_best;
+    std::string incumbent;
+    double lowest = std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < numbers.size(); ++i) {
+      const Record& r = records_.at(numbers[i]);
+      if (!r.y) continue;
+      const double v = y(static_cast<Eigen::Index>(i));
+      const std::string key = BranchOf(r.u);
+      auto [it, fresh] = branch_best.emplace(key, v);
+      if (!fresh) it->second = std::min(it->second, v);
+      if (v < lowest) {
+        lowest = v;
+        incumbent = key;
+      }
+    }
+    std::vector<std::string> others;
+    for (const auto& [key, value] : branch_best) {
+      if (key != incumbent) others.push_back(key);
+    }
+    if (!others.empty()) {
+      model.branch = others[static_cast<size_t>(suggestion / kBranchTurnEvery) % others.size()];
+      best = branch_best.at(*model.branch);
+    }
+  }
   model.acquisition = std::make_unique<LogEiAcquisition>(*s.posterior, best);
-  // The neighbourhoods of the five best trials.
+  // The neighbourhoods of the five best trials (of the branch, on a branch turn).
   for (const auto& [number, r] : records_) {
-    if (r.y) model.anchors.push_back(&r);
+    if (r.y && (!model.branch || BranchOf(r.u) == *model.branch)) model.anchors.push_back(&r);
   }
   const size_t top = std::min<size_t>(5, model.anchors.size());
   std::partial_sort(model.anchors.begin(), model.anchors.begin() + static_cast<std::ptrdiff_t>(top), model.anchors.end(),
@@ -439,6 +475,17 @@ void BayesianStrategy::RefineLocally(std::vector<Scored>& starts, const Acquisit
   for (Eigen::Index j = 0; j < r; ++j) {
     for (Eigen::Index k = 0; k < c; ++k) z(j * c + k) = starts[static_cast<size_t>(j)].u[free[static_cast<size_t>(k)]];
   }
+  // A coordinate inactive at its start stays put (its bounds pinned): it does not exist there, and
+  // moving it would optimize the acquisition at points the encoding never produces.
+  VectorXd lower = VectorXd::Zero(z.size()), upper = VectorXd::Ones(z.size());
+  if (space_.conditional()) {
+    for (Eigen::Index j = 0; j < r; ++j) {
+      const std::vector<bool> active = space_.ActiveAt(starts[static_cast<size_t>(j)].u);
+      for (Eigen::Index k = 0; k < c; ++k) {
+        if (!active[free[static_cast<size_t>(k)]]) lower(j * c + k) = upper(j * c + k) = z(j * c + k);
+      }
+    }
+  }
   LBFGSpp::LBFGSBParam<double> param;
   param.max_iterations = max_iterations;
   param.epsilon = 1e-6;
@@ -448,7 +495,7 @@ void BayesianStrategy::RefineLocally(std::vector<Scored>& starts, const Acquisit
   double fx = 0;
   VectorXd solution = z;
   try {
-    solver.minimize(objective, solution, fx, VectorXd::Zero(z.size()), VectorXd::Ones(z.size()));
+    solver.minimize(objective, solution, fx, lower, upper);
   } catch (const std::exception&) {
     // A stalled line search: the solver's current point is still a valid (feasible) point.
   }
@@ -521,7 +568,7 @@ std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& contex
   const size_t n = records_.size();
   const Model model = several()    ? SeveralObjectivesModel(xp, context.number)
                       : transfer() ? TransferModel(xp)
-                                   : OneObjectiveModel(xp);
+                                   : OneObjectiveModel(xp, context.number);
   timing_.observations = n;
   timing_.fit_s = Seconds(start);
   const auto acquisition_start = Clock::now();
@@ -562,6 +609,9 @@ std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& contex
     }
     for (auto& u : candidates) encoder_.Snap(u);
   }
+  if (model.branch) {
+    std::erase_if(candidates, [&](const std::vector<double>& u) { return BranchOf(u) != *model.branch; });
+  }
   timing_.candidates = candidates.size();
   std::vector<Scored> scored = Score(candidates, *model.acquisition);
   std::sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) { return a.value > b.value; });
@@ -588,6 +638,8 @@ std::optional<Suggestion> BayesianStrategy::Suggest(const SuggestContext& contex
 
   std::optional<Suggestion> out;
   for (const Scored& s : scored) {
+    // Refinement may move a relaxed int parent (and so the branch): a branch turn keeps to its own.
+    if (model.branch && BranchOf(s.u) != *model.branch) continue;
     if (!taken.contains(KeyOf(s.u))) {
       out = Suggestion{space_.FromUnit(s.u), 0};
       break;

@@ -126,7 +126,10 @@ class BayesianStrategy final : public Strategy {
   struct Model {
     std::unique_ptr<Acquisition> acquisition;
     std::vector<const Record*> anchors;
+    std::optional<std::string> branch;  // a branch turn: the suggestion is held to this branch
   };
+  // In a conditional space, one suggestion in this many (after the initial design) is a branch turn.
+  static constexpr int64_t kBranchTurnEvery = 3;
 
   bool several() const { return !options_.objectives.empty(); }
   std::optional<Suggestion> InitialDesign(int64_t number, const std::set<std::string>& taken) const;
@@ -139,8 +142,11 @@ class BayesianStrategy final : public Strategy {
   // Kriging believer: adds each pending point to s as if it had returned the posterior mean there;
   // returns those means.
   VectorXd AddFantasies(Surrogate& s, const MatrixXd& pending) const;
-  // One objective: log EI over the GP of records_, the pending trials added as fantasies.
-  Model OneObjectiveModel(const MatrixXd& pending);
+  // One objective: log EI over the GP of records_, the pending trials added as fantasies; a branch
+  // turn for suggestion `number` in a conditional space.
+  Model OneObjectiveModel(const MatrixXd& pending, int64_t number);
+  // Which parameters are active at u, as a key ('1' active, '0' not, one per parameter).
+  std::string BranchOf(const std::vector<double>& u) const;
   // The trials with a value or without (failed: imputed with the worst value), in number order,
   // as the one-objective GP is given them.
   void OneObjectiveData(std::vector<int64_t>& numbers, std::vector<double>& values) const;

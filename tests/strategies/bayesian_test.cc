@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/pareto.h"
 #include "core/search_space.h"
+#include "core/spec.h"
 #include "strategies/bayesian/bayesian.h"
 #include "strategies/bayesian/encoding.h"
 #include "strategies/incumbent.h"
@@ -53,6 +54,44 @@ TEST_CASE("bayesian: finds the minimum of a smooth bowl far better than its init
   // The Sobol initial design alone (the same first 5 points) is nowhere near that.
   auto sobol = MakeBayesianStrategy(space, {.seed = 1, .n_initial = 25});
   CHECK(Run(*sobol, Bowl, 25) > 10 * best);
+}
+
+// Two branches: `a` is a wide bowl whose bottom is 0.5; `b` is a Gaussian well (width 0.3, depth
+// 1.4, bottom 0) whose typical point is far worse than any `a` point. A search that reads its
+// first trials at face value settles in `a`; every third suggestion is a branch turn that keeps
+// measuring `b` against its own best, and so follows it down into the well.
+TEST_CASE("bayesian: a branch that looks worse still gets its turns, and its deeper optimum is found") {
+  const Spec spec = ParseSpec(R"yaml(name: branches
+objective: {metric: loss, goal: minimize}
+parameters:
+  - {name: model, type: categorical, values: [a, b]}
+  - {name: a0, type: float, min: 0, max: 1, when: {model: a}}
+  - {name: b0, type: float, min: 0, max: 1, when: {model: b}}
+  - {name: b1, type: float, min: 0, max: 1, when: {model: b}}
+trial: {command: [run]}
+)yaml", "branches.yaml");
+  const SearchSpace space(spec.parameters);
+  const auto loss = [](const Params& p) {
+    if (std::get<std::string>(p[0].value) == "a") return 0.5 + std::pow(Get(p, 1) - 0.4, 2);
+    const double r2 = std::pow(Get(p, 1) - 0.85, 2) + std::pow(Get(p, 2) - 0.2, 2);
+    return 1.4 * (1 - std::exp(-r2 / (2 * 0.3 * 0.3)));
+  };
+  auto bo = MakeBayesianStrategy(space, {.seed = 3});
+  int b_after_design = 0;
+  double best = INFINITY;
+  for (int n = 1; n <= 40; ++n) {
+    const auto suggestion = bo->Suggest({n, {}});
+    REQUIRE(suggestion);
+    const bool in_b = std::get<std::string>(suggestion->params[0].value) == "b";
+    // Only the active parameters, whichever branch.
+    CHECK(suggestion->params.size() == (in_b ? 3u : 2u));
+    if (n > 10 && in_b) ++b_after_design;
+    const double v = loss(suggestion->params);
+    best = std::min(best, v);
+    bo->Observe({n, suggestion->params, TrialStatus::kCompleted, v});
+  }
+  CHECK(b_after_design >= 8);
+  CHECK(best < 0.2);
 }
 
 // A parent's 30 trials on the bowl, from the Sobol design of another seed.
