@@ -7,8 +7,17 @@
 //       a noisy function, best_so_far is the noise-free value of the incumbent (the trial with the
 //       best observed value; for bayesian, the trial BayesianStrategy::Incumbent() recommends) and
 //       the row carries noise_sd. bayesian-observed is bayesian scored by its best observed value.
+//       STRATEGY-posterior (bayesian-posterior, random-posterior, ...) is that strategy scored on a
+//       noisy function by the product's incumbent under objective.noisy (strategies/incumbent.h:
+//       the best GP posterior mean over the completed trials, fitted afresh after each
+//       evaluation: what `hpt best` reports).
 //   hpt-strategy-bench evaluate --functions a,b --x X0,X1,...
-//       Each function's noise-free value at the point (the check against `peers.py evaluate`). With --slots k > 1, k trials are in flight at once: each
+//       Each function's noise-free value at the point (the check against `peers.py evaluate`).
+//   hpt-strategy-bench trial --function F --seed S --evaluation K --x X0,X1,...
+//       A trial program for bench/real_path.py on a noisy function: prints
+//       `hpt: value=V clean=C` with C the noise-free value at the point and V = C plus the noise
+//       draw that `quality` gives evaluation K (1-based) of seed S, so a real-path run with one
+//       slot sees the very values of the in-process loop. With --slots k > 1, k trials are in flight at once: each
 //       suggestion sees the others as pending, and the oldest finishes first.
 //   hpt-strategy-bench pareto [--problems a,b|all] [--strategies bayesian,sobol] [--seeds 20] [--budget 100]
 //       Several objectives (bench/pareto_functions.h): one JSON object per run with every
@@ -52,6 +61,7 @@
 #include "bench/functions.h"
 #include "bench/pareto_functions.h"
 #include "strategies/bayesian/bayesian.h"
+#include "strategies/incumbent.h"
 #include "strategies/multi_fidelity.h"
 #include "strategies/sobol_sequence.h"
 #include "strategies/strategy.h"
@@ -89,7 +99,11 @@ std::vector<double> Values(const Params& p) {
   return x;
 }
 
+constexpr std::string_view kPosteriorSuffix = "-posterior";
+bool ScoredByPosterior(const std::string& name) { return name.ends_with(kPosteriorSuffix); }
+
 std::unique_ptr<Strategy> Make(const std::string& name, const SearchSpace& space, uint64_t seed) {
+  if (ScoredByPosterior(name)) return Make(name.substr(0, name.size() - kPosteriorSuffix.size()), space, seed);
   if (name == "bayesian") return MakeBayesianStrategy(space, {.seed = seed, .goal = Goal::kMinimize});
   // bayesian-observed: the same strategy, scored by its best observed value instead of its
   // Incumbent() on a noisy function (Quality).
@@ -110,6 +124,18 @@ bool FunctionSelected(const std::string& list, const TestFunction& fn) {
          std::find(names.begin(), names.end(), fn.group) != names.end();
 }
 
+// The noise of a noisy function's evaluations: evaluation k of seed s gets the k-th draw, the same
+// for every strategy (and for `trial`, which replays it in a trial process).
+class NoiseStream {
+ public:
+  explicit NoiseStream(int seed) : rng_(MixBits(22) ^ MixBits(static_cast<uint64_t>(seed))) {}
+  double Next() { return normal_(rng_); }
+
+ private:
+  std::mt19937_64 rng_;
+  std::normal_distribution<double> normal_{0.0, 1.0};
+};
+
 int Quality(const std::map<std::string, std::string>& args) {
   const std::string functions = Arg(args, "functions", "all");
   const auto strategies = Split(Arg(args, "strategies", "bayesian,sobol,random"));
@@ -124,9 +150,7 @@ int Quality(const std::map<std::string, std::string>& args) {
       for (int seed = first_seed; seed < seeds; ++seed) {
         const auto start = std::chrono::steady_clock::now();
         auto strategy = Make(strategy_name, space, static_cast<uint64_t>(seed));
-        // The noise of evaluation k of seed s is the same draw for every strategy.
-        std::mt19937_64 noise_rng(MixBits(22) ^ MixBits(static_cast<uint64_t>(seed)));
-        std::normal_distribution<double> normal(0.0, 1.0);
+        NoiseStream noise(seed);
         std::deque<PendingTrial> running;
         std::vector<double> best_so_far;
         // The incumbent: the trial with the best observed (noisy) value, scored by its noise-free
@@ -137,6 +161,8 @@ int Quality(const std::map<std::string, std::string>& args) {
                                       ? dynamic_cast<const bayes::BayesianStrategy*>(strategy.get())
                                       : nullptr;
         std::map<int64_t, double> clean_values;
+        const bool posterior = ScoredByPosterior(strategy_name) && fn.noise_sd > 0;
+        std::vector<Observation> completed;
         int64_t created = 0;
         while (static_cast<int>(best_so_far.size()) < budget) {
           while (static_cast<int>(running.size()) < slots && created < budget) {
@@ -150,8 +176,9 @@ int Quality(const std::map<std::string, std::string>& args) {
           const PendingTrial done = running.front();
           running.pop_front();
           const double clean = fn.f(Values(done.params));
-          const double v = fn.noise_sd > 0 ? clean + fn.noise_sd * normal(noise_rng) : clean;
+          const double v = fn.noise_sd > 0 ? clean + fn.noise_sd * noise.Next() : clean;
           strategy->Observe({done.number, done.params, TrialStatus::kCompleted, v});
+          if (posterior) completed.push_back({done.number, done.params, TrialStatus::kCompleted, v});
           clean_values[done.number] = clean;
           if (v < best) {
             best = v;
@@ -159,6 +186,11 @@ int Quality(const std::map<std::string, std::string>& args) {
           }
           if (recommender != nullptr) {
             if (const auto number = recommender->Incumbent()) incumbent_value = clean_values.at(*number);
+          }
+          if (posterior) {
+            const std::optional<ModelIncumbent> model =
+                PosteriorMeanIncumbent(space, Goal::kMinimize, static_cast<uint64_t>(seed), completed);
+            if (model) incumbent_value = clean_values.at(completed[model->index].number);
           }
           best_so_far.push_back(incumbent_value);
         }
@@ -187,6 +219,29 @@ int Evaluate(const std::map<std::string, std::string>& args) {
     std::printf("%s %.17g\n", fn.name.c_str(), fn.f(x));
   }
   return 0;
+}
+
+int Trial(const std::map<std::string, std::string>& args) {
+  const std::string name = Arg(args, "function", "");
+  const int seed = IntArg(args, "seed", 0);
+  const int evaluation = IntArg(args, "evaluation", 0);
+  std::vector<double> x;
+  for (const std::string& v : Split(Arg(args, "x", ""))) x.push_back(std::stod(v));
+  for (const TestFunction& fn : AllFunctions()) {
+    if (fn.name != name) continue;
+    if (fn.params.size() != x.size() || evaluation < 1) {
+      std::fprintf(stderr, "%s takes %zu coordinates and --evaluation >= 1\n", name.c_str(), fn.params.size());
+      return 2;
+    }
+    const double clean = fn.f(x);
+    double draw = 0;
+    NoiseStream noise(seed);
+    for (int k = 0; k < evaluation; ++k) draw = noise.Next();
+    std::printf("hpt: value=%.17g clean=%.17g\n", fn.noise_sd > 0 ? clean + fn.noise_sd * draw : clean, clean);
+    return 0;
+  }
+  std::fprintf(stderr, "unknown function %s\n", name.c_str());
+  return 2;
 }
 
 int Conditional(const std::map<std::string, std::string>& args) {
@@ -425,8 +480,8 @@ int Asha(const std::map<std::string, std::string>& args) {
 int main(int argc, char** argv) {
   const std::string mode = argc >= 2 ? argv[1] : "";
   if (mode != "quality" && mode != "latency" && mode != "asha" && mode != "pareto" && mode != "conditional" &&
-      mode != "evaluate") {
-    std::fprintf(stderr, "usage: %s quality|evaluate|conditional|pareto|latency|asha [--key value ...]\n", argv[0]);
+      mode != "evaluate" && mode != "trial") {
+    std::fprintf(stderr, "usage: %s quality|evaluate|trial|conditional|pareto|latency|asha [--key value ...]\n", argv[0]);
     return 2;
   }
   std::map<std::string, std::string> args;
@@ -439,6 +494,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "asha") return hpt::bench::Asha(args);
   if (mode == "evaluate") return hpt::bench::Evaluate(args);
+  if (mode == "trial") return hpt::bench::Trial(args);
   if (mode == "pareto") return hpt::bench::Pareto(args);
   if (mode == "conditional") return hpt::bench::Conditional(args);
   return mode == "quality" ? hpt::bench::Quality(args) : hpt::bench::Latency(args);

@@ -978,6 +978,10 @@ int Main(int argc, char** argv) {
   board_cmd->add_option("experiment", experiment)->required();
   board_cmd->add_option("--top", top, "Rows (0 = all)")->capture_default_str()->check(AtLeast(0));
   AddReadOptions(board_cmd, read);
+  auto* best_cmd = app.add_subcommand("best", "The trial to recommend: the best value, or with objective.noisy the incumbent");
+  best_cmd->add_option("experiment", experiment)->required();
+  AddReadOptions(best_cmd, read);
+  best_cmd->get_option("--format")->description("table | json")->check(CLI::IsMember({"table", "json"}));
   auto* trials_cmd = app.add_subcommand("trials", "All trials of an experiment");
   trials_cmd->add_option("experiment", experiment)->required();
   AddReadOptions(trials_cmd, read);
@@ -1201,6 +1205,13 @@ int Main(int argc, char** argv) {
       PrintWorkers(source->Query({QueryKind::kWorkers, "", 0, 0}), format, std::cout);
     } else if (*board_cmd) {
       PrintTrials(source->Query({QueryKind::kLeaderboard, experiment, top, 0}), format, std::cout);
+    } else if (*best_cmd) {
+      // One leaderboard row (and a noisy experiment's incumbent after it): the same document from a
+      // coordinator and from a store file.
+      const std::optional<nlohmann::ordered_json> best =
+          BestJson(source->Query({QueryKind::kLeaderboard, experiment, 1, 0}));
+      if (!best) throw Error(ErrorKind::kNotFound, "experiment '" + experiment + "' has no completed trial to recommend yet");
+      PrintBest(*best, format, std::cout);
     } else if (*trials_cmd) {
       PrintTrials(source->Query({QueryKind::kTrials, experiment, 0, 0}), format, std::cout);
     } else if (*trial_cmd) {

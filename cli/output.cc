@@ -110,6 +110,8 @@ void PrintTrials(const Json& trials, OutputFormat format, std::ostream& out) {
     for (const auto& [k, v] : trials[0]["constraints"].items()) constraints.push_back(k);
   }
   const bool fronts = outcome && trials[0].contains("pareto_rank");
+  // objective.noisy: the model's posterior mean beside each value, the incumbent marked.
+  const bool noisy = !trials.empty() && trials[0].contains("incumbent");
   Row header;
   if (ranked) header.push_back("rank");
   if (fronts) header.push_back("front");
@@ -122,6 +124,8 @@ void PrintTrials(const Json& trials, OutputFormat format, std::ostream& out) {
   } else {
     header.push_back("objective");
   }
+  if (noisy) header.push_back(format == OutputFormat::kCsv ? "posterior_mean" : "posterior");
+  if (noisy && format == OutputFormat::kCsv) header.push_back("incumbent");
   header.push_back("duration");
   if (format == OutputFormat::kCsv) header.insert(header.end(), {"number", "attempt", "reason"});
   for (const auto& p : params) header.push_back(p);
@@ -132,7 +136,8 @@ void PrintTrials(const Json& trials, OutputFormat format, std::ostream& out) {
     const auto value = [&](const Json& v) { return csv ? CsvValue(v) : Cell(v); };
     if (ranked) r.push_back(Cell(t["rank"]));
     if (fronts) r.push_back(value(t["pareto_rank"]));
-    r.push_back(Cell(t["trial"]));
+    const bool incumbent = noisy && t["incumbent"].get<bool>();
+    r.push_back(Cell(t["trial"]) + (incumbent && !csv ? "*" : ""));
     r.push_back(Cell(t["status"]));
     if (outcome) {
       r.push_back(csv ? CsvValue(t["feasible"]) : t["feasible"].get<bool>() ? "yes" : "no");
@@ -143,6 +148,8 @@ void PrintTrials(const Json& trials, OutputFormat format, std::ostream& out) {
     } else {
       r.push_back(value(t["objective"]));
     }
+    if (noisy) r.push_back(value(t["posterior_mean"]));
+    if (noisy && csv) r.push_back(incumbent ? "true" : "false");
     r.push_back(csv ? CsvValue(t["duration"]) : Duration(t["duration"]));
     if (csv) {
       r.push_back(CsvValue(t["number"]));
@@ -158,6 +165,41 @@ void PrintTrials(const Json& trials, OutputFormat format, std::ostream& out) {
   if (format == OutputFormat::kCsv) PrintCsv(header, rows, out);
   else if (rows.empty()) out << "(no trials with an objective yet)\n";
   else PrintTable(header, rows, out);
+  if (!noisy || format == OutputFormat::kCsv) return;
+  for (const Json& t : trials) {
+    if (t["incumbent"].get<bool>()) out << "* " << IncumbentLine(t) << "\n";
+  }
+}
+
+std::string IncumbentLine(const Json& row) {
+  const std::string trial = "incumbent: trial " + Cell(row["trial"]);
+  const std::string over = std::to_string(row["observations"].get<int64_t>()) + " completed trial" +
+                           (row["observations"].get<int64_t>() == 1 ? "" : "s");
+  if (row["posterior_mean"].is_null()) {
+    return trial + " (the best value: too few completed trials for a model, " + over + "; objective.noisy)";
+  }
+  return trial + " (best posterior mean " + FormatNumber(row["posterior_mean"].get<double>()) + " over " + over +
+         "; objective.noisy)";
+}
+
+void PrintBest(const Json& best, OutputFormat format, std::ostream& out) {
+  if (format == OutputFormat::kJson) {
+    out << best.dump(2) << "\n";
+    return;
+  }
+  if (format == OutputFormat::kCsv) throw Error(ErrorKind::kInvalidInput, "--format: hpt best prints table or json");
+  const auto describe = [](const Json& t) {
+    return "trial " + Cell(t["trial"]) + " (number " + Cell(t["number"]) + ", rank " + Cell(t["rank"]) + "), objective " +
+           Cell(t["objective"]);
+  };
+  if (best.contains("raw_best")) {
+    out << IncumbentLine(best) << "\n";
+    out << "  " << describe(best) << "\n";
+    out << "raw best: " << describe(best["raw_best"]) << "\n";
+  } else {
+    out << "best: " << describe(best) << "\n";
+  }
+  out << "params: " << best["params"].dump() << "\n";
 }
 
 namespace {

@@ -18,7 +18,17 @@ enum class OutputFormat { kTable, kCsv, kJson };
 OutputFormat ParseOutputFormat(const std::string& text);
 
 // A list of trials (leaderboard or trial list): one row per trial, one column per parameter.
+// A noisy experiment's leaderboard (rows with "incumbent", store/views.h) adds a "posterior"
+// column (CSV: "posterior_mean" and "incumbent"), marks the incumbent's trial with "*" and ends
+// the table with "* " and IncumbentLine.
 void PrintTrials(const nlohmann::ordered_json& trials, OutputFormat format, std::ostream& out);
+// "incumbent: trial 17 (best posterior mean 0.812 over 40 completed trials; objective.noisy)", of a
+// noisy leaderboard's incumbent row.
+std::string IncumbentLine(const nlohmann::ordered_json& row);
+// `hpt best`: a BestJson document (store/views.h). Table: "best: trial 12 (number 12, rank 1),
+// objective 0.7" and its params; with objective.noisy the IncumbentLine, the incumbent, and the
+// raw best. JSON: the document as is. CSV is refused (Error kInvalidInput).
+void PrintBest(const nlohmann::ordered_json& best, OutputFormat format, std::ostream& out);
 // One experiment, or (for an array) one line per experiment.
 void PrintExperiments(const nlohmann::ordered_json& experiments, OutputFormat format, std::ostream& out);
 void PrintExperiment(const nlohmann::ordered_json& experiment, OutputFormat format, std::ostream& out);

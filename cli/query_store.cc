@@ -137,7 +137,12 @@ class QueryStore final : public Store {
   }
 
   std::vector<TrialRow> Leaderboard(int64_t experiment_id, int64_t top_k) override {
-    return Read({QueryKind::kLeaderboard, std::to_string(experiment_id), top_k, 0}, "leaderboard", TrialsOf);
+    std::vector<TrialRow> rows =
+        Read({QueryKind::kLeaderboard, std::to_string(experiment_id), top_k, 0}, "leaderboard", TrialsOf);
+    // A noisy experiment's document adds its incumbent after the top_k rows when it ranks lower
+    // (store/views.h); the Store contract is the top_k by objective only.
+    if (top_k > 0 && rows.size() > static_cast<size_t>(top_k)) rows.resize(static_cast<size_t>(top_k));
+    return rows;
   }
 
   std::vector<TrialRow> Trials(int64_t experiment_id) override {

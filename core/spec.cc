@@ -424,6 +424,12 @@ class Parser {
         value.number = *d;
         return true;
       }
+      case sf::FieldKind::kBool: {
+        const std::optional<bool> b = plain ? ParseBool(node.Scalar()) : std::nullopt;
+        if (!b) return fail("must be true or false, got " + Describe(node));
+        value.boolean = *b;
+        return true;
+      }
       case sf::FieldKind::kDuration: {
         if (!node.IsScalar()) return fail("must be a duration, got " + Describe(node));
         const std::string& text = node.Scalar();
@@ -955,6 +961,22 @@ class Parser {
       }
     }
 
+    // objective.noisy: the incumbent is read from a GP over the completed trials' params and
+    // values, which has no place yet for trials run at several budgets nor for feasibility.
+    if (spec.objective.noisy && Ok("objective.noisy")) {
+      const StrategyType type = spec.strategy.type;
+      if (Ok("strategy.type") && (type == StrategyType::kHyperband || type == StrategyType::kAsha)) {
+        Fail(At("objective.noisy"), "objective.noisy",
+             "is not available with strategy.type " + std::string(ToString(type)) +
+                 " yet (its trials end at several budgets, and one GP over them all would mix fidelities)");
+      }
+      if (!spec.constraints.empty()) {
+        Fail(At("objective.noisy"), "objective.noisy",
+             "is not available with constraints yet (the incumbent would have to be feasible as well as best in "
+             "the model)");
+      }
+    }
+
     // Several objectives work with the strategies that ignore results (random, sobol, grid) and
     // with bayesian (a GP per objective); the rest need one objective value per trial. A refusal
     // points at the field at fault, or at `objectives` when that field was left at its default.
@@ -1138,6 +1160,7 @@ void WriteField(YAML::Emitter& out, const Spec& spec, const sf::FieldDef& f, siz
     case sf::FieldKind::kString: EmitString(out, v->text); break;
     case sf::FieldKind::kEnum: out << v->text; break;
     case sf::FieldKind::kInt: out << std::to_string(v->integer); break;
+    case sf::FieldKind::kBool: out << (v->boolean ? "true" : "false"); break;
     case sf::FieldKind::kNumber:
     case sf::FieldKind::kDuration: out << NumberLiteral(v->number); break;
     case sf::FieldKind::kStringList:

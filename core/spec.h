@@ -29,6 +29,10 @@ struct Spec {
   struct Objective {
     std::string metric;
     Goal goal = Goal::kMaximize;
+    // The metric is noisy (seeds, data order): the incumbent that the leaderboard and `hpt best`
+    // report is the completed trial with the best GP posterior mean, not the best draw
+    // (strategies/incumbent.h). Only `objective` takes it; false in `objectives` items.
+    bool noisy = false;
     bool operator==(const Objective&) const = default;
   } objective;  // with `objectives:`, the first of them (what the store's `objective` column holds)
   // `objectives:` as written, 2 to 4 of them; empty when the spec gives one `objective:`.

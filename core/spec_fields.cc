@@ -183,6 +183,11 @@ FieldValue Number(double number) {
   v.number = number;
   return v;
 }
+FieldValue Flag(bool flag) {
+  FieldValue v;
+  v.boolean = flag;
+  return v;
+}
 FieldValue Count(size_t count) {
   FieldValue v;
   v.count = count;
@@ -266,6 +271,16 @@ const std::vector<FieldDef>& SpecFields() {
              d.spec.objective.goal = v.text == "maximize" ? Goal::kMaximize : Goal::kMinimize;
            },
        .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Text(ToString(s.objective.goal)); }},
+      {.path = "objective.noisy",
+       .kind = FieldKind::kBool,
+       .default_yaml = "false",
+       .check_doc = "`true` when the metric is noisy (seeds, data order): the leaderboard and `hpt best` then "
+                    "name the incumbent, the completed trial with the best GP posterior mean (docs/strategies.md, "
+                    "\"The incumbent under noise\"), beside the best draw; not with strategy.type hyperband or "
+                    "asha, nor with constraints (not available yet). Without it nothing is inferred: the best "
+                    "trial is the best value",
+       .store = [](Draft& d, const FieldValue& v) { d.spec.objective.noisy = v.boolean; },
+       .show = [](const Spec& s, size_t) -> std::optional<FieldValue> { return Flag(s.objective.noisy); }},
       {.path = "objectives",
        .kind = FieldKind::kMapList,
        .default_doc = "absent (one `objective`)",
@@ -767,6 +782,7 @@ std::string SpecFieldsMarkdown() {
       }
       case FieldKind::kInt: return "integer";
       case FieldKind::kNumber: return "number";
+      case FieldKind::kBool: return "boolean";
       case FieldKind::kDuration: return "duration";
       case FieldKind::kMap: return "map";
       case FieldKind::kMapList: return "list of maps";

@@ -39,6 +39,7 @@ enum class FieldKind {
   kEnum,        // one of `choices`
   kInt,         // a plain (unquoted) integer
   kNumber,      // a plain integer or decimal number, finite
+  kBool,        // a plain true or false
   kDuration,    // seconds as a number, or a string ParseDuration reads
   kMap,         // a map whose keys are this field's children in the table
   kMapList,     // a list of such maps; the children's paths go through "path[]"
@@ -54,6 +55,7 @@ struct FieldValue {
   Mark mark;
   int64_t integer = 0;                     // kInt
   double number = 0;                       // kInt, kNumber, kDuration (seconds)
+  bool boolean = false;                    // kBool
   std::string text;                        // kString, kEnum
   std::vector<std::string> strings;        // kStringList
   std::vector<ParamValue> scalars;         // kScalarList

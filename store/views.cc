@@ -9,6 +9,7 @@
 #include "core/spec.h"
 #include "core/types.h"
 #include "store/outcome.h"
+#include "strategies/incumbent.h"
 
 namespace hpt {
 namespace {
@@ -61,6 +62,49 @@ std::optional<Spec> OutcomeSpec(const ExperimentRow& experiment) {
   } catch (const Error&) {
   }
   return std::nullopt;
+}
+
+// The experiment's spec when it declares objective.noisy; nullopt otherwise (those documents stay
+// as they always were) and for a stored spec that no longer parses. A stored spec is ToYaml's,
+// which writes the field as `noisy: true`, so other specs are not parsed.
+std::optional<Spec> NoisySpec(const ExperimentRow& experiment) {
+  if (experiment.spec_yaml.find("noisy: true") == std::string::npos) return std::nullopt;
+  try {
+    Spec spec = ParseSpec(experiment.spec_yaml, "experiment " + std::to_string(experiment.id));
+    if (spec.objective.noisy && !HasOutcomeRules(spec)) return spec;
+  } catch (const Error&) {
+  }
+  return std::nullopt;
+}
+
+// The incumbent of a noisy experiment among its completed trials `ranked` (best value first):
+// the index of the trial with the best GP posterior mean, and each trial's mean (nullopt without a
+// model: below two trials, or a model that cannot be fitted, when the incumbent is the best value).
+struct NoisyIncumbent {
+  size_t index = 0;
+  std::vector<std::optional<double>> means;
+};
+
+NoisyIncumbent FindNoisyIncumbent(const Spec& spec, const std::vector<TrialRow>& ranked) {
+  NoisyIncumbent out;
+  out.means.resize(ranked.size());
+  std::vector<Observation> completed;
+  completed.reserve(ranked.size());
+  for (const TrialRow& t : ranked) {
+    completed.push_back({.number = t.number, .params = t.params, .status = TrialStatus::kCompleted, .objective = t.objective});
+  }
+  std::optional<ModelIncumbent> model;
+  try {
+    model = PosteriorMeanIncumbent(SearchSpace(spec.parameters), spec.objective.goal, spec.strategy.seed, completed);
+  } catch (const Error&) {
+    // Params that no longer fit the stored spec's space: no model, the best value stands.
+  }
+  if (!model) return out;
+  out.index = model->index;
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    if (std::isfinite(model->posterior_means[i])) out.means[i] = model->posterior_means[i];
+  }
+  return out;
 }
 
 // "objectives": {metric: value | null}, "constraints": {metric: value | null}, "feasible".
@@ -201,6 +245,26 @@ Json LeaderboardJson(Store& store, const ExperimentRow& experiment, int64_t top_
     for (size_t i = 0; i < ranked.size() && (top_k <= 0 || static_cast<int64_t>(i) < top_k); ++i) {
       out.push_back(RankedJson(*spec, ranked[i], static_cast<int64_t>(i) + 1));
     }
+    return out;
+  }
+  if (const std::optional<Spec> spec = NoisySpec(experiment)) {
+    // objective.noisy: every completed trial goes into the model; the rows are the top_k by value,
+    // and the incumbent after them when it ranks lower.
+    const std::vector<TrialRow> ranked = store.Leaderboard(experiment.id, 0);
+    if (ranked.empty()) return out;
+    const NoisyIncumbent incumbent = FindNoisyIncumbent(*spec, ranked);
+    const auto row = [&](size_t i) {
+      Json j;
+      j["rank"] = static_cast<int64_t>(i) + 1;
+      j.update(TrialJson(ranked[i]));
+      j["posterior_mean"] = OrNull(incumbent.means[i]);
+      j["incumbent"] = i == incumbent.index;
+      if (i == incumbent.index) j["observations"] = static_cast<int64_t>(ranked.size());
+      return j;
+    };
+    const size_t shown = top_k <= 0 ? ranked.size() : std::min(ranked.size(), static_cast<size_t>(top_k));
+    for (size_t i = 0; i < shown; ++i) out.push_back(row(i));
+    if (incumbent.index >= shown) out.push_back(row(incumbent.index));
     return out;
   }
   int64_t rank = 0;
@@ -393,6 +457,31 @@ Json WorkersJson(Store& store) {
                    {"last_seen", w.last_seen}});
   }
   return out;
+}
+
+std::optional<Json> BestJson(const Json& leaderboard) {
+  if (!leaderboard.is_array() || leaderboard.empty()) return std::nullopt;
+  const Json& first = leaderboard.front();
+  if (first.contains("objectives")) {
+    if (first["objectives"].size() > 1) {
+      throw Error(ErrorKind::kInvalidInput,
+                  "an experiment with several objectives has a Pareto front, not one best trial: see hpt leaderboard");
+    }
+    if (!first.value("feasible", false)) return std::nullopt;
+  }
+  if (!first.contains("incumbent")) {
+    Json j = first;
+    j["chosen_by"] = "objective";
+    return j;
+  }
+  for (const Json& row : leaderboard) {
+    if (!row.value("incumbent", false)) continue;
+    Json j = row;
+    j["chosen_by"] = row["posterior_mean"].is_null() ? "objective" : "posterior_mean";
+    j["raw_best"] = first;
+    return j;
+  }
+  throw Error(ErrorKind::kFailed, "the leaderboard of a noisy experiment names no incumbent");
 }
 
 }  // namespace hpt

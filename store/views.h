@@ -44,7 +44,24 @@ nlohmann::ordered_json ExperimentsJson(Store& store, const KnownCounts& known = 
 // (store/outcome.h): the Pareto front first, infeasible trials last. Each row adds
 // "objectives": {metric: value | null}, "constraints": {metric: value | null}, "feasible": bool and
 // "pareto_rank": 1, 2, ... | null (infeasible), and "rank" stays the row's position.
+// With objective.noisy (one objective, core/spec.h): each row adds "posterior_mean" (the GP's
+// posterior mean at the trial, in the objective's units; null without a model: below two
+// completed trials) and "incumbent": true for the one trial recommended as best, the completed
+// trial with the best posterior mean (strategies/incumbent.h; without a model, the first row),
+// false for the others; the incumbent's row also has "observations": the completed trials the
+// model was fitted to. The rows are the top_k by objective as always, and the incumbent's row
+// comes after them (with its own rank) when it is not among them. The model is fitted at each
+// call, over every completed trial (strategies/incumbent.h gives the cost).
 nlohmann::ordered_json LeaderboardJson(Store& store, const ExperimentRow& experiment, int64_t top_k);
+
+// `hpt best`: the trial to recommend, from a LeaderboardJson document with top_k >= 1 (the CLI
+// asks for one row, so a coordinator and a store file answer alike). Its leaderboard row plus
+// "chosen_by": "objective" (the best value; with constraints, when that trial is feasible) or,
+// with objective.noisy, the incumbent's row plus "chosen_by": "posterior_mean" ("objective" when
+// there is no model yet) and "raw_best": the leaderboard's first row (the best value).
+// nullopt when no completed trial ranks (or, with constraints, the first is infeasible). Throws
+// Error(kInvalidInput) for several objectives (a front, not one best trial).
+std::optional<nlohmann::ordered_json> BestJson(const nlohmann::ordered_json& leaderboard);
 
 // Array of TrialJson, by number. With several objectives or constraints each adds "objectives",
 // "constraints" and "feasible" as in LeaderboardJson (values from the trial's latest attempt).

@@ -38,6 +38,39 @@ size_t CandidateCount(size_t n) {
 // Discrete spaces up to this size are scored exhaustively instead of sampled.
 constexpr uint64_t kMaxEnumerated = 2048;
 
+// Which of `y`'s rows (one per trial of `numbers`) a model uses when it may use at most `cap`:
+// all of them when they are that few, else the best quarter of `cap` by value and a sample of the
+// rest, seeded by (seed, how many there are, each trial's number), so the same data give the
+// same rows.
+std::vector<Eigen::Index> CappedRows(const VectorXd& y, const std::vector<int64_t>& numbers, size_t cap, uint64_t seed) {
+  const size_t count = numbers.size();
+  std::vector<Eigen::Index> rows(count);
+  std::iota(rows.begin(), rows.end(), 0);
+  if (count <= cap) return rows;
+  std::stable_sort(rows.begin(), rows.end(), [&](Eigen::Index a, Eigen::Index b) { return y(a) < y(b); });
+  const size_t top = cap / 4;
+  std::vector<std::pair<uint64_t, Eigen::Index>> rest;
+  for (size_t j = top; j < count; ++j) {
+    rest.emplace_back(MixBits(seed ^ MixBits(count) ^ MixBits(static_cast<uint64_t>(numbers[static_cast<size_t>(rows[j])]))), rows[j]);
+  }
+  std::sort(rest.begin(), rest.end());
+  rows.resize(top);
+  for (size_t j = 0; rows.size() < cap; ++j) rows.push_back(rest[j].second);
+  return rows;
+}
+
+MatrixXd Columns(const MatrixXd& x, const std::vector<Eigen::Index>& rows) {
+  MatrixXd out(x.rows(), static_cast<Eigen::Index>(rows.size()));
+  for (size_t j = 0; j < rows.size(); ++j) out.col(static_cast<Eigen::Index>(j)) = x.col(rows[j]);
+  return out;
+}
+
+VectorXd Entries(const VectorXd& y, const std::vector<Eigen::Index>& rows) {
+  VectorXd out(static_cast<Eigen::Index>(rows.size()));
+  for (size_t j = 0; j < rows.size(); ++j) out(static_cast<Eigen::Index>(j)) = y(rows[j]);
+  return out;
+}
+
 }  // namespace
 
 BayesianStrategy::BayesianStrategy(const SearchSpace& space, const BayesianOptions& options)
@@ -140,26 +173,10 @@ VectorXd BayesianStrategy::UpdateSurrogate(Surrogate& s, const std::vector<int64
   if (due) {
     timing_.refit = true;
     // The fit sees at most kMaxFitPoints: the best quarter, and a seeded sample of the rest.
-    std::vector<Eigen::Index> fit_rows(count);
-    std::iota(fit_rows.begin(), fit_rows.end(), 0);
-    if (count > kMaxFitPoints) {
-      std::stable_sort(fit_rows.begin(), fit_rows.end(), [&](Eigen::Index a, Eigen::Index b) { return y(a) < y(b); });
-      const size_t top = kMaxFitPoints / 4;
-      std::vector<std::pair<uint64_t, Eigen::Index>> rest;
-      for (size_t j = top; j < count; ++j) {
-        rest.emplace_back(MixBits(options_.seed ^ MixBits(count) ^ MixBits(static_cast<uint64_t>(numbers[static_cast<size_t>(fit_rows[j])]))), fit_rows[j]);
-      }
-      std::sort(rest.begin(), rest.end());
-      fit_rows.resize(top);
-      for (size_t j = 0; fit_rows.size() < kMaxFitPoints; ++j) fit_rows.push_back(rest[j].second);
-    }
+    const std::vector<Eigen::Index> fit_rows = CappedRows(y, numbers, kMaxFitPoints, options_.seed);
     const MatrixXd all = encode_all(numbers);
-    MatrixXd fit_x(d, static_cast<Eigen::Index>(fit_rows.size()));
-    VectorXd fit_y(static_cast<Eigen::Index>(fit_rows.size()));
-    for (size_t j = 0; j < fit_rows.size(); ++j) {
-      fit_x.col(static_cast<Eigen::Index>(j)) = all.col(fit_rows[j]);
-      fit_y(static_cast<Eigen::Index>(j)) = y(fit_rows[j]);
-    }
+    const MatrixXd fit_x = Columns(all, fit_rows);
+    const VectorXd fit_y = Entries(y, fit_rows);
     std::vector<VectorXd> starts;
     if (s.theta.size() != 0) {
       starts.push_back(s.theta);  // warm start: the previous fit is usually close
@@ -273,13 +290,18 @@ bool BayesianStrategy::IsNoisy(const VectorXd& theta) {
 
 std::optional<int64_t> BayesianStrategy::Incumbent() const {
   std::optional<int64_t> observed;
-  size_t with_value = 0;
   for (const auto& [number, r] : records_) {
-    if (!r.y) continue;
-    ++with_value;
-    if (!observed || *r.y < *records_.at(*observed).y) observed = number;
+    if (r.y && (!observed || *r.y < *records_.at(*observed).y)) observed = number;
   }
-  if (several() || transfer() || with_value < 2) return observed;
+  const std::optional<PosteriorMeans> fit = FitPosteriorMeans();
+  if (!fit || !fit->noisy) return observed;
+  return fit->numbers[fit->best];
+}
+
+std::optional<BayesianStrategy::PosteriorMeans> BayesianStrategy::FitPosteriorMeans() const {
+  size_t with_value = 0;
+  for (const auto& [number, r] : records_) with_value += r.y ? 1 : 0;
+  if (several() || transfer() || with_value < 2) return std::nullopt;
   std::vector<int64_t> numbers;
   std::vector<double> values;
   OneObjectiveData(numbers, values);
@@ -292,29 +314,39 @@ std::optional<int64_t> BayesianStrategy::Incumbent() const {
   // lengthscales with noise at a tenth of the standardized variance: the search's fit is
   // warm-started, and under noise it often stays where the lengthscales sit at their lower bound
   // and the noise is taken for a signal uncorrelated between trials (which then looks noiseless).
-  // Above kMaxFitPoints trials the search's hyperparameters are used as they are.
+  // Above kMaxFitPoints trials the search's hyperparameters are used as they are; without them (a
+  // strategy rebuilt only to read its incumbent) the fit sees the rows the search's would.
   VectorXd theta = this->theta();
-  if (numbers.size() <= kMaxFitPoints) {
+  if (numbers.size() <= kMaxFitPoints || theta.size() == 0) {
     std::vector<VectorXd> starts;
     if (theta.size() != 0) starts.push_back(theta);
     starts.push_back(PriorMode(encoder_.encoded_dims(), prior_));
     VectorXd noisy = starts.back();
     noisy(d + 1) = std::log(0.1);
     starts.push_back(noisy);
-    theta = FitHyperparameters(x, y, starts, prior_, 60);
+    const std::vector<Eigen::Index> fit_rows = CappedRows(y, numbers, kMaxFitPoints, options_.seed);
+    theta = FitHyperparameters(Columns(x, fit_rows), Entries(y, fit_rows), starts, prior_, 60);
   }
-  if (!IsNoisy(theta)) return observed;
+  // The posterior is conditioned on at most kMaxMeanRows trials (the same rule), its mean read at
+  // every one.
+  const std::vector<Eigen::Index> rows = CappedRows(y, numbers, kMaxMeanRows, options_.seed);
   GpPosterior posterior(theta);
-  if (!posterior.Reset(x)) return observed;
-  posterior.SetTargets(y);
+  if (!posterior.Reset(Columns(x, rows))) return std::nullopt;
+  posterior.SetTargets(Entries(y, rows));
   const VectorXd mean = posterior.PredictMean(x);
-  std::optional<int64_t> out;
+  PosteriorMeans out;
+  out.noisy = IsNoisy(theta);
   double lowest = std::numeric_limits<double>::infinity();
   for (size_t j = 0; j < numbers.size(); ++j) {
-    if (records_.at(numbers[j]).y && mean(static_cast<Eigen::Index>(j)) < lowest) {
-      lowest = mean(static_cast<Eigen::Index>(j));
-      out = numbers[j];
+    if (!records_.at(numbers[j]).y) continue;
+    const double m = mean(static_cast<Eigen::Index>(j));
+    if (m < lowest) {
+      lowest = m;
+      out.best = out.numbers.size();
     }
+    const double unwarped = warp.Unwarp(m);
+    out.numbers.push_back(numbers[j]);
+    out.means.push_back(options_.goal == Goal::kMaximize ? -unwarped : unwarped);
   }
   return out;
 }

@@ -78,6 +78,24 @@ class BayesianStrategy final : public Strategy {
   // proposes): O(n^3) per likelihood evaluation, a few ms at n = 100; above kMaxFitPoints trials
   // it reuses the search's hyperparameters. Several objectives and transfer: the lowest observed.
   std::optional<int64_t> Incumbent() const;
+
+  // The GP's posterior mean at every finished trial with a value, as Incumbent() fits it.
+  struct PosteriorMeans {
+    std::vector<int64_t> numbers;  // the trials with a value, by number
+    // The posterior mean of each, in the objective's units and orientation (the mean on the
+    // warped scale mapped back through the warp, which keeps the order of every value).
+    std::vector<double> means;
+    size_t best = 0;     // index of the lowest mean for minimize (highest for maximize)
+    bool noisy = false;  // IsNoisy(the fitted hyperparameters)
+  };
+  // The posterior is conditioned on at most this many trials (CappedRows' rule: the best quarter
+  // and a seeded sample of the rest); its mean is read at every trial. The factorization is
+  // O(n^3): 1,000 trials take about 0.1 s.
+  static constexpr size_t kMaxMeanRows = 1000;
+  // nullopt with several objectives, with a transfer warm start, below two trials with a value,
+  // or when the covariance cannot be factorized. Costs as Incumbent(); without a search fit
+  // (theta() empty) the hyperparameters are fitted to at most kMaxFitPoints trials.
+  std::optional<PosteriorMeans> FitPosteriorMeans() const;
   // Whether hyperparameters theta describe a noisy objective (see kNoisyRatio).
   static bool IsNoisy(const VectorXd& theta);
 

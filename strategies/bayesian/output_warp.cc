@@ -44,6 +44,25 @@ double LogLikelihood(const std::vector<double>& z, const std::vector<double>& lo
 
 double YeoJohnson(double z, double lambda) { return YeoJohnsonFromLog(z < 0, std::log1p(std::abs(z)), lambda); }
 
+double InverseYeoJohnson(double v, double lambda) {
+  // z >= 0: v = expm1(lambda l) / lambda with l = log1p(z); z < 0: v = -expm1(e l) / e with
+  // e = 2 - lambda and l = log1p(-z). The sign of v is that of z.
+  if (v >= 0) {
+    if (std::abs(lambda) < 1e-9) return std::expm1(v);
+    if (lambda * v <= -1) return std::numeric_limits<double>::infinity();
+    return std::expm1(std::log1p(lambda * v) / lambda);
+  }
+  const double e = 2.0 - lambda;
+  if (std::abs(e) < 1e-9) return -std::expm1(-v);
+  return -std::expm1(std::log1p(-e * v) / e);
+}
+
+double OutputWarp::Unwarp(double v) const {
+  const double psi = v * scale2 + shift2;
+  const double z = lambda == 1.0 ? psi : InverseYeoJohnson(psi, lambda);
+  return z * scale + shift;
+}
+
 OutputWarp WarpOutputs(const std::vector<double>& y, double min_lambda) {
   OutputWarp out;
   out.values = y;
@@ -52,6 +71,8 @@ OutputWarp WarpOutputs(const std::vector<double>& y, double min_lambda) {
   double sd = 0;
   Moments(y, mean, sd);
   for (double& v : out.values) v = sd > 0 ? (v - mean) / sd : v - mean;
+  out.shift = mean;
+  out.scale = sd > 0 ? sd : 1.0;
   if (y.size() < 3 || sd == 0 || min_lambda >= 1.0) return out;
 
   // A coarse grid first (the likelihood need not be unimodal in lambda), then golden-section
@@ -109,6 +130,8 @@ OutputWarp WarpOutputs(const std::vector<double>& y, double min_lambda) {
   }
   Moments(out.values, mean, sd);
   for (double& v : out.values) v = sd > 0 ? (v - mean) / sd : v - mean;
+  out.shift2 = mean;
+  out.scale2 = sd > 0 ? sd : 1.0;
   return out;
 }
 

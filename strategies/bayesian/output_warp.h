@@ -27,7 +27,17 @@ struct OutputWarp {
   static constexpr double kMinLambda = -1.0;
   double lambda = 1.0;  // the fitted Yeo-Johnson exponent
   std::vector<double> values;  // the warped, standardized targets, in input order
+  // Step 1 is z = (y - shift) / scale, step 3 v = (psi - shift2) / scale2 (1 and 0: no step 3).
+  double shift = 0, scale = 1, shift2 = 0, scale2 = 1;
+
+  // The inverse of the warp: the y whose warped value is v (Unwarp(values[i]) == y[i] up to
+  // rounding). A v past what the transform reaches (lambda < 1 bounds its upper tail) maps to
+  // +infinity.
+  double Unwarp(double v) const;
 };
+
+// Yeo-Johnson's inverse: the z with YeoJohnson(z, lambda) == v.
+double InverseYeoJohnson(double v, double lambda);
 
 // Yeo-Johnson's transform of one value.
 double YeoJohnson(double z, double lambda);

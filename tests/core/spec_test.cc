@@ -99,6 +99,21 @@ TEST_CASE("spec: each malformed spec is rejected, naming the line and the field 
        "did you mean 'maximize'?"},
       {"bad metric name", With(2, "objective: {metric: 1loss, goal: minimize}"),
        "objective.metric", 2, "not a metric name"},
+      {"noisy as a string", With(2, "objective: {metric: loss, goal: minimize, noisy: \"true\"}"), "objective.noisy", 2,
+       "must be true or false, got the string 'true'"},
+      {"noisy as a word YAML 1.1 reads as a boolean", With(2, "objective: {metric: loss, goal: minimize, noisy: yes}"),
+       "objective.noisy", 2, "must be true or false, got 'yes'"},
+      {"noisy as a list", With(2, "objective: {metric: loss, goal: minimize, noisy: [true]}"), "objective.noisy", 2,
+       "must be true or false, got a list"},
+      {"noisy with hyperband", With(2, "objective: {metric: loss, goal: minimize, noisy: true}") +
+                                   "strategy: {type: hyperband, max_resource: 9}",
+       "objective.noisy", 2, "is not available with strategy.type hyperband yet"},
+      {"noisy with asha", With(2, "objective: {metric: loss, goal: minimize, noisy: true}") +
+                              "strategy: {type: asha, max_resource: 9}",
+       "objective.noisy", 2, "is not available with strategy.type asha yet"},
+      {"noisy with constraints", With(2, "objective: {metric: loss, goal: minimize, noisy: true}") +
+                                     "constraints: [{metric: mem, max: 5}]",
+       "objective.noisy", 2, "is not available with constraints yet"},
       {"hyperband without max_resource", Plus("strategy: {type: hyperband}"), "strategy.max_resource", 6,
        "required for strategy.type hyperband"},
       {"min_resource above max_resource", Plus("strategy: {type: asha, min_resource: 10, max_resource: 5}"),
@@ -495,6 +510,25 @@ TEST_CASE("spec: a full spec parses into the expected struct") {
   CHECK(spec.trial.retries == 2);
 }
 
+TEST_CASE("spec: objective.noisy reads true or false, and ToYaml writes it either way") {
+  const Spec noisy = ParseSpec(With(2, "objective: {metric: loss, goal: minimize, noisy: true}"), "noisy.yaml");
+  CHECK(noisy.objective.noisy);
+  CHECK(ToYaml(noisy).find("noisy: true") != std::string::npos);
+  CHECK(ParseSpec(ToYaml(noisy), "again.yaml") == noisy);
+  const Spec quiet = ParseSpec(With(2, "objective: {metric: loss, goal: minimize, noisy: false}"), "quiet.yaml");
+  CHECK_FALSE(quiet.objective.noisy);
+  CHECK(ToYaml(quiet).find("noisy: false") != std::string::npos);
+  CHECK(quiet == ParseSpec(Lines(kBase), "base.yaml"));
+  // Every strategy but the multi-fidelity ones takes it.
+  for (const std::string type : {"random", "sobol", "bayesian"}) {
+    CAPTURE(type);
+    const Spec s = ParseSpec(With(2, "objective: {metric: loss, goal: minimize, noisy: true}") +
+                                 "strategy: {type: " + type + "}\n",
+                             "noisy.yaml");
+    CHECK(s.objective.noisy);
+  }
+}
+
 TEST_CASE("spec: absent fields take their documented defaults") {
   const Spec spec = ParseSpec(Lines(kBase), "min.yaml");
   CHECK(spec.strategy.type == StrategyType::kRandom);
@@ -509,6 +543,7 @@ TEST_CASE("spec: absent fields take their documented defaults") {
   CHECK(spec.limits.max_runtime_s == 0);
   CHECK(spec.limits.max_failed == 10);
   CHECK(spec.early_stopping.type == EarlyStoppingType::kNone);
+  CHECK_FALSE(spec.objective.noisy);
   CHECK(spec.trial.metrics.empty());
   CHECK(spec.trial.gpus == 0);
   CHECK(spec.trial.retries == 0);
@@ -632,7 +667,10 @@ std::vector<std::string> VariedSpecs() {
     for (int bits = 0; bits < 16; ++bits) {
       const bool a = bits & 1, b = bits & 2, c = bits & 4, d = bits & 8;
       std::string yaml = "name: v" + std::to_string(k) + "_" + std::to_string(bits) + "\n";
-      yaml += std::string("objective: {metric: val/loss, goal: ") + (a ? "maximize" : "minimize") + "}\n";
+      // objective.noisy where it is allowed (not with multi-fidelity strategies).
+      const bool noisy = c && strategies[k].find("max_resource") == std::string::npos;
+      yaml += std::string("objective: {metric: val/loss, goal: ") + (a ? "maximize" : "minimize") +
+              (noisy ? ", noisy: true" : "") + "}\n";
       yaml += strategies[k] + "\n";
       yaml += "parameters:\n";
       yaml += "  - {name: lr, type: float, min: 1.0e-5, max: 0.1, grid_points: 4}\n";

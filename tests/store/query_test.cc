@@ -6,14 +6,18 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <random>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
 
 #include "core/error.h"
+#include "core/spec.h"
 #include "store/outcome.h"
 #include "store/query.h"
 #include "store/store.h"
@@ -543,6 +547,168 @@ QUERY_TEST("leaderboard: a single-objective experiment's documents have no outco
   const Json e = AnswerQuery(s.Reader(), Query{QueryKind::kExperiment, "mnist", 0, 0});
   CHECK_FALSE(e.contains("front"));
   CHECK_FALSE(e.contains("objectives"));
+}
+
+// A toy with a known noise-free value: f(x, y) = (x - 0.3)^2 + (y - 0.6)^2 over [0, 1]^2, each
+// trial one draw of f plus Gaussian noise of sd 0.1 (the values' own spread is about 0.13), from a
+// seeded generator. `noisy` writes objective.noisy; `goal` maximize negates every value.
+struct NoisyToy {
+  int64_t experiment = 0;
+  std::map<int64_t, double> clean;  // trial id -> noise-free value, in the goal's orientation
+};
+
+NoisyToy AddNoisyToy(Store& store, const std::string& name, bool noisy, Goal goal, int trials, double now) {
+  const std::string goal_text = goal == Goal::kMaximize ? "maximize" : "minimize";
+  const Spec spec = ParseSpec("name: " + name + "\nobjective: {metric: val_accuracy, goal: " + goal_text +
+                                  (noisy ? ", noisy: true" : "") +
+                                  "}\nstrategy: {type: random, seed: 5}\nparameters:\n"
+                                  "  - {name: x, type: float, min: 0, max: 1}\n"
+                                  "  - {name: y, type: float, min: 0, max: 1}\n"
+                                  "trial: {command: [run]}\n",
+                              "toy.yaml");
+  NewExperiment e;
+  e.name = name;
+  e.spec_yaml = ToYaml(spec);
+  e.strategy = "random";
+  e.objective_metric = "val_accuracy";
+  e.goal = goal;
+  e.max_trials = trials;
+  e.now = now;
+  NoisyToy toy;
+  toy.experiment = store.CreateExperiment(e);
+  std::mt19937_64 rng(22);
+  std::uniform_real_distribution<double> unit(0, 1);
+  std::normal_distribution<double> noise(0, 0.1);
+  const double sign = goal == Goal::kMaximize ? -1 : 1;
+  for (int k = 1; k <= trials; ++k) {
+    const double x = unit(rng), y = unit(rng);
+    const double f = (x - 0.3) * (x - 0.3) + (y - 0.6) * (y - 0.6);
+    const int64_t id = store.CreateTrial(toy.experiment, k, Params{{"x", x}, {"y", y}}, now + k);
+    Finish(store, id, TrialStatus::kCompleted, sign * (f + noise(rng)), now + k);
+    toy.clean[id] = sign * f;
+  }
+  return toy;
+}
+
+QUERY_TEST("leaderboard: with objective.noisy the incumbent is the trial with the best posterior mean, not the best draw") {
+  F fixture;
+  const NoisyToy toy = AddNoisyToy(fixture.store(), "toy", /*noisy=*/true, Goal::kMinimize, 40, 100);
+  Store& store = fixture.reader();
+  const ExperimentRow experiment = FindExperimentOrThrow(store, "toy");
+  const Json all = LeaderboardJson(store, experiment, 0);
+  REQUIRE(all.size() == 40);
+  std::optional<size_t> incumbent;
+  double lowest_mean = INFINITY;
+  for (size_t i = 0; i < all.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(all[i]["posterior_mean"].is_number());
+    REQUIRE(all[i]["incumbent"].is_boolean());
+    CHECK(all[i]["rank"] == static_cast<int64_t>(i) + 1);
+    lowest_mean = std::min(lowest_mean, all[i]["posterior_mean"].get<double>());
+    if (all[i]["incumbent"].get<bool>()) {
+      CHECK_FALSE(incumbent);
+      incumbent = i;
+    } else {
+      CHECK_FALSE(all[i].contains("observations"));
+    }
+  }
+  REQUIRE(incumbent);
+  const Json& chosen = all[*incumbent];
+  CHECK(chosen["posterior_mean"].get<double>() == lowest_mean);
+  CHECK(chosen["observations"] == 40);
+  // On this seeded set the luckiest draw is not the incumbent, and the incumbent is truly better:
+  // its noise-free value is lower than the raw best's.
+  CHECK(*incumbent > 0);
+  const double incumbent_clean = toy.clean.at(chosen["trial"].get<int64_t>());
+  const double raw_best_clean = toy.clean.at(all[0]["trial"].get<int64_t>());
+  CAPTURE(incumbent_clean);
+  CAPTURE(raw_best_clean);
+  CHECK(incumbent_clean < raw_best_clean);
+  // The smoothing is real: the raw best's mean is above its draw (it was lucky).
+  CHECK(all[0]["posterior_mean"].get<double>() > all[0]["objective"].get<double>());
+
+  // top_k rows by value, then the incumbent with its own rank when it is lower.
+  const Json top = AnswerQuery(store, Query{QueryKind::kLeaderboard, "toy", 1, 0});
+  CHECK(top == LeaderboardJson(store, experiment, 1));
+  REQUIRE(top.size() == 2);
+  CHECK(top[0] == all[0]);
+  CHECK(top[1] == chosen);
+  const Json wide = LeaderboardJson(store, experiment, static_cast<int64_t>(*incumbent) + 1);
+  CHECK(wide.size() == *incumbent + 1);  // the incumbent is among the rows: not repeated
+  CHECK(wide.back() == chosen);
+  // The same document twice: the fit is deterministic.
+  CHECK(LeaderboardJson(store, experiment, 0) == all);
+
+  // hpt best: the incumbent, with the raw best beside it.
+  const std::optional<Json> best = BestJson(top);
+  REQUIRE(best);
+  CHECK((*best)["trial"] == chosen["trial"]);
+  CHECK((*best)["chosen_by"] == "posterior_mean");
+  CHECK((*best)["raw_best"] == all[0]);
+}
+
+QUERY_TEST("leaderboard: with objective.noisy and goal maximize, the incumbent has the highest posterior mean") {
+  F fixture;
+  const NoisyToy toy = AddNoisyToy(fixture.store(), "toy", /*noisy=*/true, Goal::kMaximize, 40, 100);
+  Store& store = fixture.reader();
+  const Json all = LeaderboardJson(store, FindExperimentOrThrow(store, "toy"), 0);
+  REQUIRE(all.size() == 40);
+  CHECK(all[0]["objective"].get<double>() > all[39]["objective"].get<double>());
+  double highest = -INFINITY;
+  Json chosen;
+  for (const Json& row : all) {
+    highest = std::max(highest, row["posterior_mean"].get<double>());
+    if (row["incumbent"].get<bool>()) chosen = row;
+  }
+  REQUIRE(chosen.is_object());
+  CHECK(chosen["posterior_mean"].get<double>() == highest);
+  CHECK(toy.clean.at(chosen["trial"].get<int64_t>()) > toy.clean.at(all[0]["trial"].get<int64_t>()));
+}
+
+QUERY_TEST("leaderboard: with objective.noisy and one completed trial, that trial is the incumbent without a model") {
+  F fixture;
+  AddNoisyToy(fixture.store(), "toy", /*noisy=*/true, Goal::kMinimize, 1, 100);
+  Store& store = fixture.reader();
+  const Json all = LeaderboardJson(store, FindExperimentOrThrow(store, "toy"), 0);
+  REQUIRE(all.size() == 1);
+  CHECK(all[0]["posterior_mean"].is_null());
+  CHECK(all[0]["incumbent"] == true);
+  CHECK(all[0]["observations"] == 1);
+  const std::optional<Json> best = BestJson(all);
+  REQUIRE(best);
+  CHECK((*best)["chosen_by"] == "objective");
+  CHECK((*best)["raw_best"] == all[0]);
+}
+
+QUERY_TEST("leaderboard: without objective.noisy the documents are as they always were, and best is the best value") {
+  F fixture;
+  AddNoisyToy(fixture.store(), "toy", /*noisy=*/false, Goal::kMinimize, 40, 100);
+  Store& store = fixture.reader();
+  const ExperimentRow experiment = FindExperimentOrThrow(store, "toy");
+  CHECK(experiment.spec_yaml.find("noisy: false") != std::string::npos);
+  const Json all = LeaderboardJson(store, experiment, 0);
+  REQUIRE(all.size() == 40);
+  for (const Json& row : all) {
+    CHECK_FALSE(row.contains("posterior_mean"));
+    CHECK_FALSE(row.contains("incumbent"));
+  }
+  const Json top = LeaderboardJson(store, experiment, 1);
+  REQUIRE(top.size() == 1);
+  const std::optional<Json> best = BestJson(top);
+  REQUIRE(best);
+  CHECK((*best)["trial"] == all[0]["trial"]);
+  CHECK((*best)["chosen_by"] == "objective");
+  CHECK_FALSE(best->contains("raw_best"));
+  CHECK_FALSE(BestJson(Json::array()));
+}
+
+TEST_CASE("best: several objectives have a front, not one best trial; an infeasible first row is no best") {
+  const Json front = Json::array({Json{{"rank", 1}, {"trial", 1}, {"objectives", {{"a", 1}, {"b", 2}}}, {"feasible", true}}});
+  const Error e = ErrorOf([&] { BestJson(front); });
+  CHECK(e.kind() == ErrorKind::kInvalidInput);
+  CHECK(std::string(e.what()).find("Pareto front") != std::string::npos);
+  const Json infeasible = Json::array({Json{{"rank", 1}, {"trial", 1}, {"objectives", {{"a", 1}}}, {"feasible", false}}});
+  CHECK_FALSE(BestJson(infeasible));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "core/spec.h"
 #include "strategies/bayesian/bayesian.h"
 #include "strategies/bayesian/encoding.h"
+#include "strategies/incumbent.h"
 #include "strategies/strategy.h"
 
 namespace hpt {
@@ -564,10 +565,12 @@ struct NoisyRun {
   std::unique_ptr<bayes::BayesianStrategy> strategy;
   std::map<int64_t, double> clean;
   int64_t best_observed = 0;
+  std::map<int64_t, Params> params;
+  std::map<int64_t, double> observed;
 };
 NoisyRun RunNoisyBowl(const SearchSpace& space, uint64_t seed, double noise, int trials) {
   const BayesianOptions options{.seed = seed};
-  NoisyRun run{std::make_unique<bayes::BayesianStrategy>(space, options), {}, 0};
+  NoisyRun run{std::make_unique<bayes::BayesianStrategy>(space, options), {}, 0, {}, {}};
   std::mt19937_64 rng(seed + 1000);
   std::normal_distribution<double> normal(0.0, noise);
   double best = INFINITY;
@@ -577,6 +580,8 @@ NoisyRun RunNoisyBowl(const SearchSpace& space, uint64_t seed, double noise, int
     const double clean = Bowl(s->params);
     const double v = clean + normal(rng);
     run.clean[n] = clean;
+    run.params[n] = s->params;
+    run.observed[n] = v;
     if (v < best) {
       best = v;
       run.best_observed = n;
@@ -628,6 +633,48 @@ TEST_CASE("bayesian incumbent: asking for it changes no suggestion") {
     asked.Observe({n, a->params, TrialStatus::kCompleted, v});
     quiet.Observe({n, q->params, TrialStatus::kCompleted, v});
   }
+}
+
+TEST_CASE("posterior-mean incumbent: from completed trials alone it names the trial with the best posterior mean") {
+  // The product's reading (strategies/incumbent.h) of the same runs: the strategy's fitted
+  // hyperparameters are not there, its own fit is, and the recommendation is the best mean.
+  const SearchSpace space = Square2();
+  double by_mean = 0, by_observed = 0;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    NoisyRun run = RunNoisyBowl(space, seed, 0.1, 50);
+    std::vector<Observation> completed;
+    for (const auto& [number, clean] : run.clean) {
+      completed.push_back({number, run.params.at(number), TrialStatus::kCompleted, run.observed.at(number)});
+    }
+    const std::optional<ModelIncumbent> model = PosteriorMeanIncumbent(space, Goal::kMinimize, seed, completed);
+    REQUIRE(model);
+    REQUIRE(model->posterior_means.size() == completed.size());
+    const auto lowest = std::min_element(model->posterior_means.begin(), model->posterior_means.end());
+    CHECK(static_cast<size_t>(lowest - model->posterior_means.begin()) == model->index);
+    by_mean += run.clean.at(completed[model->index].number);
+    by_observed += run.clean.at(run.best_observed);
+    // Maximizing the negated values names the same trial, its mean negated.
+    std::vector<Observation> negated = completed;
+    for (Observation& o : negated) o.objective = -*o.objective;
+    const std::optional<ModelIncumbent> flipped = PosteriorMeanIncumbent(space, Goal::kMaximize, seed, negated);
+    REQUIRE(flipped);
+    CHECK(flipped->index == model->index);
+    CHECK(flipped->posterior_means[model->index] == doctest::Approx(-model->posterior_means[model->index]));
+  }
+  CHECK(by_mean < by_observed);
+}
+
+TEST_CASE("posterior-mean incumbent: below two trials there is no model; a repeated number or a trial without a value is refused") {
+  const SearchSpace space = Square2();
+  const Params p{{"x", 0.5}, {"y", 0.5}};
+  CHECK_FALSE(PosteriorMeanIncumbent(space, Goal::kMinimize, 0, {}));
+  CHECK_FALSE(PosteriorMeanIncumbent(space, Goal::kMinimize, 0, {{1, p, TrialStatus::kCompleted, 0.3}}));
+  CHECK_THROWS_AS(PosteriorMeanIncumbent(space, Goal::kMinimize, 0,
+                                         {{1, p, TrialStatus::kCompleted, 0.3}, {1, p, TrialStatus::kCompleted, 0.4}}),
+                  Error);
+  CHECK_THROWS_AS(PosteriorMeanIncumbent(space, Goal::kMinimize, 0,
+                                         {{1, p, TrialStatus::kCompleted, 0.3}, {2, p, TrialStatus::kFailed, std::nullopt}}),
+                  Error);
 }
 
 }  // namespace

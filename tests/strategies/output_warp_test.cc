@@ -100,5 +100,40 @@ TEST_CASE("output warp: too few or all-equal values are only centred") {
   for (double v : same.values) CHECK(v == 0.0);
 }
 
+TEST_CASE("output warp: Unwarp maps every warped value back to the value it came from") {
+  std::mt19937_64 rng(9);
+  std::lognormal_distribution<double> heavy(0.0, 2.0);
+  std::normal_distribution<double> light(3.0, 0.5);
+  std::vector<std::vector<double>> sets(3);
+  for (int i = 0; i < 60; ++i) {
+    sets[0].push_back(heavy(rng));        // warped: lambda < 1
+    sets[1].push_back(light(rng));        // lambda 1: standardization only
+    sets[2].push_back(-heavy(rng) + 2);   // a heavy lower tail
+  }
+  sets.push_back({4.0, 4.0, 4.0});        // all equal: only centred
+  sets.push_back({1.0, 7.0});             // too few: only standardized
+  for (const std::vector<double>& y : sets) {
+    const OutputWarp warp = WarpOutputs(y);
+    CAPTURE(warp.lambda);
+    for (size_t i = 0; i < y.size(); ++i) {
+      CAPTURE(y[i]);
+      CHECK(warp.Unwarp(warp.values[i]) == doctest::Approx(y[i]).epsilon(1e-9).scale(1.0));
+    }
+  }
+  CHECK(WarpOutputs(sets[0]).lambda < 1.0);
+}
+
+TEST_CASE("yeo-johnson: InverseYeoJohnson undoes YeoJohnson on both sides of zero for every lambda") {
+  for (double lambda : {-1.0, -0.4, 0.0, 0.5, 1.0}) {
+    for (double z : {-5.0, -0.7, 0.0, 0.3, 2.0, 12.0}) {
+      CAPTURE(lambda);
+      CAPTURE(z);
+      CHECK(InverseYeoJohnson(YeoJohnson(z, lambda), lambda) == doctest::Approx(z).epsilon(1e-10).scale(1.0));
+    }
+  }
+  // Past the transform's bound (lambda < 0 caps the upper side below -1 / lambda): +infinity.
+  CHECK(std::isinf(InverseYeoJohnson(3.0, -0.5)));
+}
+
 }  // namespace
 }  // namespace hpt::bayes
