@@ -1,8 +1,11 @@
 #include "store/views.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/json.h"
@@ -85,7 +88,82 @@ struct NoisyIncumbent {
   std::vector<std::optional<double>> means;
 };
 
-NoisyIncumbent FindNoisyIncumbent(const Spec& spec, const std::vector<TrialRow>& ranked) {
+// The model's answer for one spec and the same completed trials is always the same (the fit is
+// deterministic), so the last one of each experiment is kept: a dashboard or `hpt leaderboard`
+// reading through a coordinator pays the fit once per new result, not once per read. Checked by a
+// 64-bit FNV-1a digest of the stored spec's text and the trials' numbers, params and objective
+// bits, so an entry is only ever used for the inputs that produced it (whichever store they came
+// from); at most kMaxKept experiments (the oldest entry goes first). Shared by every reader of
+// this process, hence the mutex.
+class IncumbentMemo {
+ public:
+  static uint64_t Digest(const std::string& spec_yaml, const std::vector<TrialRow>& ranked) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const auto bytes = [&h](std::string_view text) {
+      for (unsigned char c : text) {
+        h ^= c;
+        h *= 0x100000001b3ULL;
+      }
+    };
+    const auto mix = [&h](uint64_t v) {
+      for (int i = 0; i < 8; ++i) {
+        h ^= (v >> (8 * i)) & 0xff;
+        h *= 0x100000001b3ULL;
+      }
+    };
+    bytes(spec_yaml);
+    for (const TrialRow& t : ranked) {
+      mix(static_cast<uint64_t>(t.number));
+      mix(std::bit_cast<uint64_t>(t.objective.value_or(std::nan(""))));
+      bytes(JsonText(ToJson(t.params)));
+    }
+    return h;
+  }
+  std::optional<NoisyIncumbent> Find(int64_t experiment, uint64_t digest) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = kept_.find(experiment);
+    if (it == kept_.end() || it->second.digest != digest) return std::nullopt;
+    return it->second.value;
+  }
+  void Keep(int64_t experiment, uint64_t digest, const NoisyIncumbent& value) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (kept_.size() >= kMaxKept && !kept_.contains(experiment)) {
+      kept_.erase(std::min_element(kept_.begin(), kept_.end(), [](const auto& a, const auto& b) {
+                    return a.second.serial < b.second.serial;
+                  }));
+    }
+    kept_[experiment] = Entry{digest, ++serial_, value};
+  }
+
+ private:
+  static constexpr size_t kMaxKept = 64;
+  struct Entry {
+    uint64_t digest = 0;
+    uint64_t serial = 0;
+    NoisyIncumbent value;
+  };
+  std::mutex mutex_;
+  std::map<int64_t, Entry> kept_;
+  uint64_t serial_ = 0;
+};
+
+IncumbentMemo& Memo() {
+  static IncumbentMemo memo;
+  return memo;
+}
+
+NoisyIncumbent FitNoisyIncumbent(const Spec& spec, const std::vector<TrialRow>& ranked);
+
+NoisyIncumbent FindNoisyIncumbent(const ExperimentRow& experiment, const Spec& spec,
+                                  const std::vector<TrialRow>& ranked) {
+  const uint64_t digest = IncumbentMemo::Digest(experiment.spec_yaml, ranked);
+  if (std::optional<NoisyIncumbent> kept = Memo().Find(experiment.id, digest)) return std::move(*kept);
+  NoisyIncumbent out = FitNoisyIncumbent(spec, ranked);
+  Memo().Keep(experiment.id, digest, out);
+  return out;
+}
+
+NoisyIncumbent FitNoisyIncumbent(const Spec& spec, const std::vector<TrialRow>& ranked) {
   NoisyIncumbent out;
   out.means.resize(ranked.size());
   std::vector<Observation> completed;
@@ -252,7 +330,7 @@ Json LeaderboardJson(Store& store, const ExperimentRow& experiment, int64_t top_
     // and the incumbent after them when it ranks lower.
     const std::vector<TrialRow> ranked = store.Leaderboard(experiment.id, 0);
     if (ranked.empty()) return out;
-    const NoisyIncumbent incumbent = FindNoisyIncumbent(*spec, ranked);
+    const NoisyIncumbent incumbent = FindNoisyIncumbent(experiment, *spec, ranked);
     const auto row = [&](size_t i) {
       Json j;
       j["rank"] = static_cast<int64_t>(i) + 1;
