@@ -1210,7 +1210,8 @@ int Main(int argc, char** argv) {
       // coordinator and from a store file.
       const std::optional<nlohmann::ordered_json> best =
           BestJson(source->Query({QueryKind::kLeaderboard, experiment, 1, 0}));
-      if (!best) throw Error(ErrorKind::kNotFound, "experiment '" + experiment + "' has no completed trial to recommend yet");
+      if (!best) throw Error(ErrorKind::kNotFound, "experiment '" + experiment +
+                                                   "' has no completed trial with an objective value to recommend yet");
       PrintBest(*best, format, std::cout);
     } else if (*trials_cmd) {
       PrintTrials(source->Query({QueryKind::kTrials, experiment, 0, 0}), format, std::cout);
