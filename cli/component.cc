@@ -22,13 +22,6 @@ namespace {
 
 [[noreturn]] void Bad(const std::string& message) { throw Error(ErrorKind::kInvalidInput, message); }
 
-// "NAME=VALUE" split at the first '='; the name must be non-empty.
-std::pair<std::string, std::string> Split(const std::string& flag, const std::string& text) {
-  const size_t eq = text.find('=');
-  if (eq == std::string::npos || eq == 0) Bad(flag + ": expected NAME=VALUE, got '" + text + "'");
-  return {text.substr(0, eq), text.substr(eq + 1)};
-}
-
 std::optional<double> Number(const std::string& text) {
   double d = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
@@ -43,7 +36,7 @@ void CheckUnique(std::set<std::string>& seen, const std::string& flag, const std
 // An artifact from --input/--output NAME=PATH_OR_URI: a URI of a known scheme is kept as given;
 // anything else is a local file, recorded by absolute path with its size and SHA-256.
 Artifact ArtifactOf(const std::string& flag, const std::string& text, ArtifactDirection direction) {
-  auto [name, location] = Split(flag, text);
+  auto [name, location] = SplitNameValue(flag, text);
   if (location.empty()) Bad(flag + " " + name + ": the path or URI is empty");
   Artifact a;
   a.name = name;
@@ -110,13 +103,13 @@ int Create(const ComponentFlags& f, const std::function<ChannelOptions()>& chann
   if (c.kind.empty()) Bad("--kind: may not be empty");
   std::set<std::string> seen;
   for (const std::string& p : f.params) {
-    auto [name, value] = Split("--param", p);
+    auto [name, value] = SplitNameValue("--param", p);
     CheckUnique(seen, "--param", name);
     c.params.push_back({name, ValueFromText(value)});
   }
   seen.clear();
   for (const std::string& m : f.metrics) {
-    auto [name, value] = Split("--metric", m);
+    auto [name, value] = SplitNameValue("--metric", m);
     CheckUnique(seen, "--metric", name);
     const std::optional<double> number = Number(value);
     if (!number || !std::isfinite(*number)) Bad("--metric " + name + ": '" + value + "' is not a finite number");
@@ -147,6 +140,12 @@ int Create(const ComponentFlags& f, const std::function<ChannelOptions()>& chann
 }
 
 }  // namespace
+
+std::pair<std::string, std::string> SplitNameValue(const std::string& flag, const std::string& text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) Bad(flag + ": expected NAME=VALUE, got '" + text + "'");
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
 
 void AddComponentCommands(CLI::App& app, ComponentFlags& f) {
   f.group = app.add_subcommand("component", "Components you make (a dataset, a model) and their lineage");

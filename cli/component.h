@@ -4,6 +4,7 @@
 // main() adds the commands and runs the one that was parsed.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -24,6 +25,10 @@ struct ComponentFlags {
   CLI::App* list = nullptr;
   CLI::App* group = nullptr;
 };
+
+// "NAME=VALUE" split at the first '=' (the value may hold more); Error(kInvalidInput) naming
+// `flag` when there is no '=' or no name. hpt component create and hpt track read their flags so.
+std::pair<std::string, std::string> SplitNameValue(const std::string& flag, const std::string& text);
 
 // Adds `component` and its three subcommands to app; flags are filled in when parsed.
 void AddComponentCommands(CLI::App& app, ComponentFlags& flags);

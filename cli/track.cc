@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "cli/client.h"
+#include "cli/component.h"
 #include "core/clock.h"
 #include "core/command.h"
 #include "core/error.h"
@@ -84,10 +85,9 @@ void MakePrivateDirs(const fs::path& dir) {
 Params ParseParams(const std::vector<std::string>& flags) {
   Params params;
   for (const std::string& p : flags) {
-    const size_t eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) Bad("--param: expected NAME=VALUE, got '" + p + "'");
-    const std::string name = p.substr(0, eq);
-    const Value v = ValueFromText(p.substr(eq + 1));
+    const std::pair<std::string, std::string> split = SplitNameValue("--param", p);
+    const std::string& name = split.first;  // a plain reference: lambdas below capture it
+    const Value v = ValueFromText(split.second);
     if (const auto* b = std::get_if<bool>(&v)) {
       params.push_back({name, std::string(*b ? "true" : "false")});
     } else {
