@@ -156,7 +156,7 @@
     box.replaceChildren(...[...byName.entries()].map(([name, points]) => {
       const last = points.reduce((a, b) => (b.attempt > a.attempt || (b.attempt === a.attempt && b.step >= a.step) ? b : a));
       return el('div', { class: 'metric', dataset: { metric: name } },
-        el('h3', {}, name, el('span', {}, 'last ' + hpt.num(last.value) + ' at step ' + last.step + ' · ' + points.length + ' points')),
+        el('h3', {}, name, el('span', {}, 'last ' + hpt.num(last.value) + ' at step ' + last.step + ' · ' + points.length + (points.length === 1 ? ' point' : ' points'))),
         metricChart(name, points));
     }));
     if (!byName.size) box.replaceChildren(el('p', { class: 'note' }, 'No metrics reported.'));
