@@ -21,10 +21,10 @@ std::string LeaseText(uint64_t lease) {
   return text;
 }
 
-// The run component of the trial's current attempt, or nullopt.
-std::optional<ComponentRow> CurrentRun(Store& store, const TrialRow& trial) {
-  for (ComponentRow& c : store.Components(trial.id)) {
-    if (c.kind == ComponentKind::kRun && c.attempt == trial.attempt) return std::move(c);
+// The run component of attempt `attempt` of trial `trial_id`, or nullopt.
+std::optional<ComponentRow> CurrentRun(Store& store, int64_t trial_id, int64_t attempt) {
+  for (ComponentRow& c : store.Components(trial_id)) {
+    if (c.kind == ComponentKind::kRun && c.attempt == attempt) return std::move(c);
   }
   return std::nullopt;
 }
@@ -55,10 +55,11 @@ void TrackedRuns::Resume() {
   const Clock::SteadyTime expires = clock_.Steady() + lease_;
   for (const ExperimentRow& e : store_.ListExperiments()) {
     if (e.strategy != ToString(StrategyType::kManual)) continue;
-    for (const TrialRow& t : store_.Trials(e.id)) {
+    // States only (no params read): a coordinator starts with every manual experiment's trials.
+    for (const TrialState& t : store_.TrialStates(e.id)) {
       if (t.status != TrialStatus::kRunning) continue;
       Held held{0, 0, 0, LastValue(e.objective_metric), expires};
-      if (std::optional<ComponentRow> run = CurrentRun(store_, t)) held.run_id = run->id;
+      if (std::optional<ComponentRow> run = CurrentRun(store_, t.id, t.attempt)) held.run_id = run->id;
       for (const MetricRow& m : store_.Metrics(t.id)) held.objective.Observe(m.point);
       runs_.emplace(t.id, std::move(held));
     }
@@ -173,7 +174,7 @@ Json TrackedRuns::Closed(const TrackReportRequest& r) {
   if (!e || e->strategy != ToString(StrategyType::kManual)) {
     throw Error(ErrorKind::kNotFound, trial + " is not a run of hpt track");
   }
-  const std::optional<ComponentRow> run = CurrentRun(store_, *t);
+  const std::optional<ComponentRow> run = CurrentRun(store_, t->id, t->attempt);
   const RunStatus status = run && run->status ? *run->status : RunStatus::kLost;
   // Its end arrived before, and this is it again (the answer was lost): what was recorded stands.
   if (r.ended && status != RunStatus::kLost && status != RunStatus::kRunning) {
